@@ -1,0 +1,69 @@
+# kubectl-scipian: the stable entry points are demo, test, bench, dist
+# (see README.md). Everything installs into .venv/ and caches; every target
+# works on a fresh machine.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+
+.PHONY: all install venv idp harness lint test unit e2e demo bench dist stack-up stack-down clean
+
+all: install
+
+install: $(STAMP) idp harness
+
+# System packages (only what a fresh machine of our kind may lack), the
+# virtualenv with the project and its test tools, pinned by constraints.txt.
+$(STAMP): setup.py pyproject.toml constraints.txt scripts/bootstrap
+	scripts/bootstrap
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(PIP) install --quiet --disable-pip-version-check -c constraints.txt -e '.[backend,test]'
+	touch $@
+
+venv: $(STAMP)
+
+idp: tests/idp/node_modules/.installed
+
+tests/idp/node_modules/.installed: tests/idp/package.json tests/idp/package-lock.json
+	cd tests/idp && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The Go harness (etcd + kube-apiserver + controller-manager + scheduler +
+# KWOK), cached outside the work tree by a hash of its sources.
+harness: $(STAMP)
+	$(PY) -m tests.stack build
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy kubectl_scipian scipian_backend tests
+	@out=$$(gofmt -l tests/cluster); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit -q
+
+test: install lint
+	$(PY) -m pytest -q
+
+demo: install
+	scripts/demo
+
+stack-up: install
+	scripts/stack up
+
+stack-down:
+	scripts/stack down
+
+bench: install
+	@echo "make bench: not implemented yet (issue: benchmarks beside kubectl)" >&2; exit 2
+
+dist: $(STAMP)
+	@echo "make dist: not implemented yet (issue: distribution via krew)" >&2; exit 2
+
+clean:
+	-scripts/stack down
+	rm -rf $(VENV) .stack dist build *.egg-info tests/idp/node_modules

@@ -1,0 +1,18 @@
+"""Entry point of the `kubectl-scipian` executable.
+
+Kept tiny on purpose: start-up time is the first thing a user feels, so the
+command line module is imported only here and heavy modules only by the
+commands that need them.
+"""
+
+import sys
+
+
+def main() -> None:
+    from kubectl_scipian.cli import run
+
+    sys.exit(run(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

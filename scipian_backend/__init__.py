@@ -1,0 +1,1 @@
+"""The Scipian backend: verifies OIDC, authorizes with RBAC, mints short-lived credentials."""

@@ -1,0 +1,50 @@
+"""The stack's OIDC provider (npm oidc-provider, tests/idp) as a daemon."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from tests.stack import procs
+from tests.stack.paths import IDP_SRC, stack_dir
+
+CLIENT_ID = "kubectl-scipian"
+
+
+def ensure_installed() -> None:
+    if not (IDP_SRC / "node_modules" / ".installed").exists():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=IDP_SRC, check=True
+        )
+        (IDP_SRC / "node_modules" / ".installed").touch()
+
+
+def start(password: str, admin_secret: str, timeout: float = 60.0) -> str:
+    """Starts the provider and returns its issuer URL."""
+    ensure_installed()
+    ready = stack_dir() / "idp.issuer"
+    ready.unlink(missing_ok=True)
+    env = dict(
+        os.environ,
+        IDP_PORT="0",
+        IDP_PASSWORD=password,
+        IDP_ADMIN_SECRET=admin_secret,
+        IDP_CLIENT_ID=CLIENT_ID,
+        IDP_READY_FILE=str(ready),
+        IDP_ID_TOKEN_TTL=os.environ.get("STACK_ID_TOKEN_TTL", "3600"),
+    )
+    procs.spawn("idp", ["node", str(IDP_SRC / "server.mjs")], env=env)
+    return wait_ready(ready, timeout)
+
+
+def wait_ready(ready: Path, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready.exists() and ready.read_text().strip():
+            return ready.read_text().strip()
+        if "idp" in procs.dead():
+            raise RuntimeError(f"OIDC provider exited; see {procs.log_dir() / 'idp.log'}")
+        time.sleep(0.1)
+    raise TimeoutError(f"OIDC provider not ready after {timeout:.0f}s")

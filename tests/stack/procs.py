@@ -1,0 +1,107 @@
+"""Background processes of the stack: started detached, tracked by pid files.
+
+Each process runs in a session of its own so that `stop` can end it (and
+anything it spawned) by process group, and so it outlives `scripts/stack up`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from tests.stack.paths import stack_dir
+
+
+def pid_dir() -> Path:
+    return stack_dir() / "pids"
+
+
+def log_dir() -> Path:
+    return stack_dir() / "logs"
+
+
+def spawn(name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
+    pid_dir().mkdir(parents=True, exist_ok=True)
+    log_dir().mkdir(parents=True, exist_ok=True)
+    with open(log_dir() / f"{name}.log", "ab") as log:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(env) if env is not None else None,
+            start_new_session=True,
+        )
+    (pid_dir() / f"{name}.pid").write_text(str(proc.pid))
+    return proc.pid
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of this process counts as dead.
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return _not_zombie(pid)
+    return done == 0
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def tracked() -> dict[str, int]:
+    out: dict[str, int] = {}
+    if not pid_dir().is_dir():
+        return out
+    for f in sorted(pid_dir().glob("*.pid")):
+        try:
+            out[f.stem] = int(f.read_text().strip())
+        except (OSError, ValueError):
+            f.unlink(missing_ok=True)
+    return out
+
+
+def dead() -> list[str]:
+    return [name for name, pid in tracked().items() if not alive(pid)]
+
+
+def stop(name: str, pid: int, timeout: float = 15.0) -> bool:
+    """SIGTERM the process group, then SIGKILL. True when it is gone."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            break
+        except PermissionError:
+            return False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and alive(pid):
+            time.sleep(0.1)
+        if not alive(pid):
+            break
+    (pid_dir() / f"{name}.pid").unlink(missing_ok=True)
+    return not alive(pid)
+
+
+def stop_all() -> list[str]:
+    """Stops every tracked process; returns the names that would not die."""
+    survivors = []
+    # Reverse start order: clients before the servers they talk to.
+    for name, pid in sorted(tracked().items(), key=lambda kv: -kv[1]):
+        if not stop(name, pid):
+            survivors.append(name)
+    return survivors
