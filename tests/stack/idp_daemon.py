@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 
 from tests.stack import procs
+from tests.stack.idp_process import ensure_installed
 from tests.stack.paths import IDP_SRC, stack_dir
 
 CLIENT_ID = "kubectl-scipian"
-
-
-def ensure_installed() -> None:
-    if not (IDP_SRC / "node_modules" / ".installed").exists():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=IDP_SRC, check=True
-        )
-        (IDP_SRC / "node_modules" / ".installed").touch()
 
 
 def start(password: str, admin_secret: str, timeout: float = 60.0) -> str:
