@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 90.0) -> Non
 
 
 @pytest.fixture
-def ns(stack: Stack) -> str:
+def ns(stack: Stack) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:8]}"
     stack.kubectl("dev", "create", "namespace", name)
     wait_for(
@@ -34,7 +34,8 @@ def ns(stack: Stack) -> str:
             stack.kubectl("dev", "get", "sa", "default", "-n", name, check=False).returncode == 0
         ),
     )
-    return name
+    yield name
+    stack.kubectl("dev", "delete", "namespace", name, "--wait=false", check=False)
 
 
 def api(stack: Stack, cluster: str = "dev") -> client.ApiClient:
