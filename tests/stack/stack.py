@@ -11,7 +11,7 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.stack import clusters, envfile, harness, idp_daemon, procs
+from tests.stack import backend_daemon, clusters, envfile, harness, idp_daemon, procs
 from tests.stack.paths import ROOT, kubectl, stack_dir
 
 PLUGIN_CONFIG_VAR = "KUBECTL_SCIPIAN_CONFIG_DIR"
@@ -22,7 +22,10 @@ def healthy() -> bool:
     env = envfile.read()
     if not env or not procs.tracked() or procs.dead():
         return False
-    return all(_reachable(url) for url in (env.get("STACK_IDP_ISSUER", ""),))
+    if not all(_reachable(url) for url in (env.get("STACK_IDP_ISSUER", ""),)):
+        return False
+    backend = env.get("SCIPIAN_BACKEND_URL", "")
+    return bool(backend) and backend_daemon.reachable(backend + "/healthz")
 
 
 def _reachable(url: str) -> bool:
@@ -59,6 +62,7 @@ def up() -> dict[str, str]:
             clusters.wait_kubeconfig(spec.name)
         with ThreadPoolExecutor(len(clusters.CLUSTERS)) as pool:
             list(pool.map(lambda s: clusters.prepare(s, binary), clusters.CLUSTERS))
+        backend_url = backend_daemon.start(issuer, idp_daemon.CLIENT_ID)
     except BaseException:
         down(quiet=True)
         raise
@@ -76,6 +80,7 @@ def up() -> dict[str, str]:
         "STACK_HARNESS": str(binary),
         "STACK_LOGS_DIR": str(procs.log_dir()),
         PLUGIN_CONFIG_VAR: str(state / "plugin-config"),
+        "SCIPIAN_BACKEND_URL": backend_url,
     }
     envfile.write(values)
     print(f"stack: up in {time.monotonic() - started:.1f}s", file=sys.stderr)
@@ -101,6 +106,10 @@ def status() -> int:
         return 1
     for name, pid in tracked.items():
         print(f"{name:28} pid {pid:<8} {'running' if procs.alive(pid) else 'DEAD'}")
+    backend = envfile.read().get("SCIPIAN_BACKEND_URL")
+    if backend:
+        ok = backend_daemon.reachable(backend + "/healthz")
+        print(f"{'backend url':28} {backend} {'healthy' if ok else 'NOT RESPONDING'}")
     return 0 if healthy() else 1
 
 

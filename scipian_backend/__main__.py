@@ -1,0 +1,174 @@
+"""`python -m scipian_backend serve|register|list|revoke`: the server and its admin CLI.
+
+Errors are one line on stderr and a non-zero exit (2: bad input, 1: a cluster refused or
+was unreachable), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from scipian_backend.errors import ApiError, ConfigError
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(name) or default
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m scipian_backend", description=__doc__)
+    p.add_argument(
+        "--mgmt-kubeconfig",
+        default=_env("SCIPIAN_MGMT_KUBECONFIG"),
+        help="kubeconfig of the management cluster (default: $SCIPIAN_MGMT_KUBECONFIG, "
+        "else in-cluster config)",
+    )
+    p.add_argument("--namespace", default=_env("SCIPIAN_NAMESPACE", "scipian-system"))
+    p.add_argument(
+        "--sessions-namespace", default=_env("SCIPIAN_SESSIONS_NAMESPACE", "scipian-sessions")
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the HTTP server")
+    s.add_argument("--host", default=_env("SCIPIAN_HOST", "127.0.0.1"))
+    s.add_argument("--port", type=int, default=int(_env("SCIPIAN_PORT", "8080") or 8080))
+    s.add_argument("--issuer", default=_env("SCIPIAN_ISSUER"))
+    s.add_argument("--client-id", default=_env("SCIPIAN_CLIENT_ID", "kubectl-scipian"))
+    s.add_argument("--username-claim", default=_env("SCIPIAN_USERNAME_CLAIM", "email"))
+    s.add_argument("--groups-claim", default=_env("SCIPIAN_GROUPS_CLAIM", "groups"))
+    s.add_argument("--username-prefix", default=_env("SCIPIAN_USERNAME_PREFIX", "oidc:"))
+    s.add_argument("--groups-prefix", default=_env("SCIPIAN_GROUPS_PREFIX", "oidc:"))
+    s.add_argument(
+        "--jwks-min-refetch",
+        type=float,
+        default=2.0,
+        help="seconds between JWKS fetches caused by unknown key ids (default 2)",
+    )
+    s.add_argument("--log-level", default=_env("SCIPIAN_LOG_LEVEL", "info"))
+
+    r = sub.add_parser("register", help="register an environment from a kubeconfig file")
+    r.add_argument("--name", required=True)
+    r.add_argument("--kubeconfig", required=True, help="ADMIN kubeconfig of the target cluster")
+    r.add_argument("--context", default=None)
+    r.add_argument("--description", default="")
+    r.add_argument("--cluster-role", default="view")
+    r.add_argument("--ttl", type=int, default=900)
+
+    ls = sub.add_parser("list", help="list registered environments")
+    ls.add_argument("-o", "--output", choices=("table", "json"), default="table")
+
+    v = sub.add_parser("revoke", help="revoke a user's sessions on an environment")
+    v.add_argument("--env", required=True)
+    v.add_argument("--user", required=True, help="e.g. alice@example.test or oidc:alice@...")
+    v.add_argument("--username-prefix", default=_env("SCIPIAN_USERNAME_PREFIX", "oidc:"))
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ConfigError as e:
+        print(f"scipian-backend: {e}", file=sys.stderr)
+        return 2
+    except ApiError as e:
+        print(f"scipian-backend: {e.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        print(f"scipian-backend: {_describe(e)}", file=sys.stderr)
+        return 1
+
+
+def _describe(e: Exception) -> str:
+    from kubernetes.client.rest import ApiException
+
+    if isinstance(e, ApiException):
+        return f"the cluster refused the request: HTTP {e.status} {e.reason}"
+    text = str(e).splitlines()[0][:200] if str(e) else ""
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        return _serve(args)
+    from scipian_backend import admin, kube
+
+    mgmt = kube.mgmt_client(args.mgmt_kubeconfig)
+    if args.command == "register":
+        reg = admin.Registration(
+            name=args.name,
+            description=args.description,
+            cluster_role=args.cluster_role,
+            ttl_seconds=args.ttl,
+            namespace=args.namespace,
+            sessions_namespace=args.sessions_namespace,
+        )
+        reg.validate()  # before touching any cluster
+        target = kube.from_kubeconfig_file(args.kubeconfig, args.context)
+        server = admin.register(mgmt, target, reg)
+        print(f"environment {args.name} registered (target {server})")
+        return 0
+    if args.command == "list":
+        envs = admin.list_environments(mgmt)
+        if args.output == "json":
+            items = [
+                {
+                    "id": e.id,
+                    "description": e.description,
+                    "clusterRole": e.cluster_role,
+                    "ttlSeconds": e.ttl_seconds,
+                }
+                for e in envs
+            ]
+            print(json.dumps({"items": items}, indent=2))
+        else:
+            print(f"{'NAME':20} {'CLUSTERROLE':16} {'TTL':6} DESCRIPTION")
+            for e in envs:
+                print(f"{e.id:20} {e.cluster_role:16} {e.ttl_seconds:<6} {e.description}")
+        return 0
+    if args.command == "revoke":
+        user = admin.normalize_user(args.user, args.username_prefix)
+        n = admin.revoke(mgmt, args.env, user, args.sessions_namespace)
+        print(f"revoked {n} session(s) of {user} on {args.env}")
+        return 0
+    raise ConfigError(f"unknown command {args.command}")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from scipian_backend.app import create_app
+    from scipian_backend.audit import audit_logger
+    from scipian_backend.config import Settings
+    from scipian_backend.wiring import build_backend
+
+    if not args.issuer:
+        raise ConfigError("--issuer (or SCIPIAN_ISSUER) is required")
+    if not 0 < args.port < 65536:
+        raise ConfigError(f"--port {args.port} is not a port number")
+    settings = Settings(
+        issuer=args.issuer,
+        client_id=args.client_id,
+        mgmt_kubeconfig=args.mgmt_kubeconfig,
+        namespace=args.namespace,
+        sessions_namespace=args.sessions_namespace,
+        username_claim=args.username_claim,
+        groups_claim=args.groups_claim,
+        username_prefix=args.username_prefix,
+        groups_prefix=args.groups_prefix,
+        jwks_min_refetch_seconds=args.jwks_min_refetch,
+    )
+    audit_logger()
+    app = create_app(build_backend(settings))
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""The HTTP layer (FastAPI): routes, request ids, JSON errors and metrics; no business logic.
+
+`create_app(backend)` takes its collaborators, so several apps can live in one process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from scipian_backend import __version__
+from scipian_backend.config import valid_env_id
+from scipian_backend.errors import ApiError, BadRequest
+from scipian_backend.service import Backend
+
+log = logging.getLogger("scipian.http")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+MAX_BODY = 65536
+REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound"}
+REASONS |= {405: "MethodNotAllowed", 429: "TooManyRequests", 503: "ServiceUnavailable"}
+
+
+class ErrorBody(BaseModel):
+    reason: str
+    message: str
+
+
+class Discovery(BaseModel):
+    apiVersion: str
+    issuer: str
+    clientID: str
+    scopes: list[str]
+    usernamePrefix: str
+
+
+class EnvironmentItem(BaseModel):
+    id: str
+    description: str
+    ttlSeconds: int
+
+
+class EnvironmentList(BaseModel):
+    items: list[EnvironmentItem]
+
+
+class KubeconfigResponse(BaseModel):
+    environment: str
+    user: str
+    expirationTimestamp: str
+    kubeconfig: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": reason}
+    for code, reason in {
+        400: "malformed environment id or body",
+        401: "missing, invalid or expired id_token",
+        403: "not allowed for this environment (whether it exists or not)",
+        404: "allowed, but no such environment",
+        503: "management cluster, target cluster or OIDC provider unavailable",
+    }.items()
+}
+
+
+def error_response(status: int, reason: str, message: str) -> JSONResponse:
+    return JSONResponse({"reason": reason, "message": message}, status_code=status)
+
+
+def create_app(backend: Backend) -> FastAPI:
+    app = FastAPI(
+        title="Scipian backend",
+        version=__version__,
+        description="Short-lived, audited kubeconfigs for Scipian environments (docs/api.md).",
+    )
+    app.state.backend = backend
+    _install_middleware(app, backend)
+    _install_error_handlers(app)
+    _install_routes(app, backend)
+    return app
+
+
+def _install_routes(app: FastAPI, backend: Backend) -> None:
+    @app.get("/.well-known/scipian-configuration", response_model=Discovery)
+    def discovery() -> dict[str, Any]:
+        return backend.discovery()
+
+    @app.get("/api/v1/environments", response_model=EnvironmentList, responses=ERRORS)
+    def environments(request: Request) -> dict[str, Any]:
+        items = backend.environments(request.headers.get("authorization"), _rid(request))
+        return {"items": items}
+
+    @app.post(
+        "/api/v1/environments/{env_id:path}/kubeconfig",
+        response_model=KubeconfigResponse,
+        responses=ERRORS,
+    )
+    async def kubeconfig(env_id: str, request: Request) -> dict[str, Any]:
+        if not valid_env_id(env_id):  # before the body and before any authorization
+            raise BadRequest("environment id must be a Kubernetes object name (DNS-1123 label)")
+        await _check_body(request)
+        return await run_in_threadpool(
+            backend.issue, env_id, request.headers.get("authorization"), _rid(request)
+        )
+
+    @app.get("/healthz", response_class=PlainTextResponse)
+    def healthz() -> str:
+        return "ok\n"
+
+    @app.get("/readyz", response_class=PlainTextResponse)
+    def readyz() -> Response:
+        if backend.ready():
+            return PlainTextResponse("ok\n")
+        return PlainTextResponse("not ready\n", status_code=503)
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics() -> Response:
+        return PlainTextResponse(
+            backend.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+
+async def _check_body(request: Request) -> None:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise BadRequest("request body too large")
+    if not body.strip():
+        return
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise BadRequest("request body must be a JSON object") from None
+    if not isinstance(doc, dict):
+        raise BadRequest("request body must be a JSON object")
+
+
+def _rid(request: Request) -> str:
+    return str(request.state.request_id)
+
+
+def _install_middleware(app: FastAPI, backend: Backend) -> None:
+    @app.middleware("http")
+    async def request_id_and_metrics(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        given = request.headers.get("x-request-id", "")
+        request.state.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception as exc:
+            # Frames only: an exception's message may quote an upstream body.
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            log.error(
+                "request %s failed: %s\n%s", request.state.request_id, type(exc).__name__, frames
+            )
+            response = error_response(500, "InternalError", "internal error")
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        backend.metrics.request(template, response.status_code, time.perf_counter() - started)
+        response.headers["X-Request-Id"] = request.state.request_id
+        return response
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> Response:
+        response = error_response(exc.status, exc.reason, exc.message)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="scipian"'
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        reason = REASONS.get(exc.status_code, "InternalError")
+        return error_response(exc.status_code, reason, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return error_response(400, "BadRequest", "malformed request")

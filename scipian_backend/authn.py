@@ -1,0 +1,219 @@
+"""Verifies OIDC id_tokens against the issuer's JWKS and turns them into an Identity.
+
+Keys are cached by `kid`. A token with an unknown `kid` refetches the JWKS at once (a key
+the provider just rotated in works on its first use) unless a fetch happened within
+`jwks_min_refetch_seconds`; concurrent unknown-kid tokens share one fetch, so forged kids
+cannot make this hammer the IdP. The set is also refreshed every `jwks_lifespan_seconds`,
+which drops retired keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import requests
+
+from scipian_backend.config import Settings
+from scipian_backend.errors import ServiceUnavailable, Unauthorized
+
+REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "sub"]
+
+
+@dataclass(frozen=True)
+class Identity:
+    username: str  # prefixed, as RBAC sees it, e.g. oidc:alice@example.test
+    groups: tuple[str, ...]  # prefixed
+    subject: str  # the token's sub, for audit
+
+
+class KeySet:
+    """The issuer's signing keys, refreshed on a schedule and on unknown `kid`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._session = session or _plain_session()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at: float | None = None
+        self._jwks_uri: str | None = None
+
+    def key(self, kid: str) -> jwt.PyJWK:
+        started = self._clock()
+        key = self._keys.get(kid)
+        if key is not None and not self._stale(started):
+            return key
+        with self._lock:
+            # Another request may have refreshed while this one waited: its answer stands.
+            if self._fetched_at is None or self._fetched_at < started:
+                self._refresh_for(kid)
+            key = self._keys.get(kid)
+        if key is None:
+            raise Unauthorized("id_token signed by an unknown key")
+        return key
+
+    def _refresh_for(self, kid: str) -> None:
+        now = self._clock()
+        if kid in self._keys:
+            if self._stale(now):
+                # Keep verifying with the known key while the IdP is down.
+                with contextlib.suppress(ServiceUnavailable):
+                    self._fetch()
+        elif (
+            self._fetched_at is None
+            or now - self._fetched_at >= self._settings.jwks_min_refetch_seconds
+        ):
+            self._fetch()
+
+    def ready(self) -> bool:
+        """True when the JWKS has been (or now can be) fetched."""
+        if self._fetched_at is not None:
+            return True
+        try:
+            with self._lock:
+                self._fetch()
+        except ServiceUnavailable:
+            return False
+        return True
+
+    def _stale(self, now: float) -> bool:
+        return self._fetched_at is None or now - self._fetched_at >= (
+            self._settings.jwks_lifespan_seconds
+        )
+
+    def _fetch(self) -> None:
+        timeout = self._settings.http_timeout_seconds
+        try:
+            if self._jwks_uri is None:
+                self._jwks_uri = self._discover(timeout)
+            resp = self._session.get(self._jwks_uri, timeout=timeout)
+            resp.raise_for_status()
+            doc = resp.json()
+            keys: dict[str, jwt.PyJWK] = {}
+            for jwk in doc.get("keys", []) if isinstance(doc, dict) else []:
+                parsed = _usable_key(jwk, self._settings.algorithms)
+                if parsed is not None:
+                    keys[jwk["kid"]] = parsed
+        except (requests.RequestException, ValueError) as e:
+            # Failed fetches count for the rate limit too: an IdP outage is not hammered.
+            self._fetched_at = self._clock()
+            raise ServiceUnavailable(f"OIDC provider unreachable ({type(e).__name__})") from None
+        self._keys = keys
+        self._fetched_at = self._clock()
+
+    def _discover(self, timeout: float) -> str:
+        url = self._settings.issuer.rstrip("/") + "/.well-known/openid-configuration"
+        resp = self._session.get(url, timeout=timeout)
+        resp.raise_for_status()
+        doc = resp.json()
+        # The discovery document must name exactly the issuer we trust (OIDC Discovery 4.3).
+        if not isinstance(doc, dict) or doc.get("issuer") != self._settings.issuer:
+            raise ValueError("discovery issuer mismatch")
+        uri = doc.get("jwks_uri")
+        if not isinstance(uri, str):
+            raise ValueError("discovery without jwks_uri")
+        return uri
+
+
+def _usable_key(jwk: Any, allowed: tuple[str, ...]) -> jwt.PyJWK | None:
+    if not isinstance(jwk, dict) or not isinstance(jwk.get("kid"), str):
+        return None
+    if jwk.get("use", "sig") != "sig":
+        return None
+    try:
+        key = jwt.PyJWK(jwk)
+    except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError):
+        return None
+    return key if key.algorithm_name in allowed else None
+
+
+def _plain_session() -> requests.Session:
+    s = requests.Session()
+    s.trust_env = False  # the IdP is reached directly, never through a proxy from the env
+    return s
+
+
+class Verifier:
+    def __init__(self, settings: Settings, keys: KeySet, now: Callable[[], float] = time.time):
+        self._s = settings
+        self._keys = keys
+        self._now = now
+
+    def verify(self, token: str) -> Identity:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthorized("malformed id_token") from None
+        alg, kid = header.get("alg"), header.get("kid")
+        if not isinstance(alg, str) or alg not in self._s.algorithms:
+            raise Unauthorized("id_token algorithm not allowed")
+        if not isinstance(kid, str) or not kid:
+            raise Unauthorized("id_token without key id")
+        key = self._keys.key(kid)
+        if key.algorithm_name != alg:
+            raise Unauthorized("id_token algorithm does not match its key")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key,
+                algorithms=[alg],
+                audience=self._s.client_id,
+                issuer=self._s.issuer,
+                leeway=self._s.leeway_seconds,
+                options={"require": REQUIRED_CLAIMS, "strict_aud": False},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("id_token expired") from None
+        except jwt.ImmatureSignatureError:
+            raise Unauthorized("id_token not yet valid") from None
+        except jwt.PyJWTError as e:
+            raise Unauthorized(f"invalid id_token ({type(e).__name__})") from None
+        return self._identity(claims)
+
+    def _identity(self, claims: dict[str, Any]) -> Identity:
+        now = self._now()
+        iat = claims["iat"]
+        if not isinstance(iat, (int, float)) or iat > now + self._s.leeway_seconds:
+            raise Unauthorized("id_token issued in the future")
+        if now - iat > self._s.max_token_age_seconds:
+            raise Unauthorized("id_token too old")
+        aud = claims["aud"]
+        # With several audiences the authorized party must be us (OIDC Core 3.1.3.7).
+        if isinstance(aud, list) and len(aud) > 1 and claims.get("azp") != self._s.client_id:
+            raise Unauthorized("id_token authorized party mismatch")
+        sub = claims["sub"]
+        if not isinstance(sub, str) or not sub:
+            raise Unauthorized("id_token without subject")
+        name = claims.get(self._s.username_claim)
+        if not isinstance(name, str) or not name:
+            raise Unauthorized(f"id_token without {self._s.username_claim} claim")
+        if self._s.username_claim == "email" and claims.get("email_verified") is False:
+            raise Unauthorized("id_token email not verified")
+        groups = claims.get(self._s.groups_claim, [])
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise Unauthorized(f"id_token {self._s.groups_claim} claim is not a list of strings")
+        return Identity(
+            username=self._s.username_prefix + name,
+            groups=tuple(self._s.groups_prefix + g for g in groups),
+            subject=sub,
+        )
+
+
+def bearer_token(header: str | None) -> str:
+    if not header:
+        raise Unauthorized("missing Authorization header")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip() or len(token) > 16384:
+        raise Unauthorized("Authorization header must be 'Bearer <id_token>'")
+    return token.strip()

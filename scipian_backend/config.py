@@ -1,0 +1,53 @@
+"""Backend settings: one frozen value built from flags and SCIPIAN_* environment variables."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from scipian_backend.errors import ConfigError
+
+GROUP = "scipian.io"
+VERSION = "v1alpha1"
+PLURAL = "environments"
+KIND = "Environment"
+DEFAULT_NAMESPACE = "scipian-system"
+SESSIONS_NAMESPACE = "scipian-sessions"
+BROKER_NAME = "scipian-broker"
+ENV_ID = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+MIN_TTL = 600  # the TokenRequest API's minimum expirationSeconds
+
+
+def valid_env_id(env_id: str) -> bool:
+    return len(env_id) <= 63 and ENV_ID.match(env_id) is not None
+
+
+@dataclass(frozen=True)
+class Settings:
+    issuer: str
+    client_id: str
+    mgmt_kubeconfig: str | None = None  # None: in-cluster config
+    namespace: str = DEFAULT_NAMESPACE  # where broker Secrets live (informational)
+    event_namespace: str = "default"  # Events about cluster-scoped Environments
+    username_claim: str = "email"
+    groups_claim: str = "groups"
+    username_prefix: str = "oidc:"
+    groups_prefix: str = "oidc:"
+    algorithms: tuple[str, ...] = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
+    leeway_seconds: int = 30
+    max_token_age_seconds: int = 24 * 3600
+    jwks_lifespan_seconds: float = 300.0  # periodic refresh drops retired keys
+    jwks_min_refetch_seconds: float = 2.0  # an unknown kid refetches at most this often
+    scopes: tuple[str, ...] = ("openid", "email", "groups", "offline_access")
+    sessions_namespace: str = SESSIONS_NAMESPACE
+    http_timeout_seconds: float = 10.0
+    ensured_ttl_seconds: float = 60.0  # how long a verified SA + binding is trusted
+
+    def __post_init__(self) -> None:
+        if not self.issuer.startswith(("https://", "http://")):
+            raise ConfigError(f"issuer must be an http(s) URL, got {self.issuer!r}")
+        if not self.client_id:
+            raise ConfigError("client id must not be empty")
+        bad = [a for a in self.algorithms if a.upper() == "NONE" or a.startswith("HS")]
+        if bad:
+            raise ConfigError(f"algorithms not allowed for id_tokens: {', '.join(bad)}")

@@ -1,0 +1,344 @@
+"""Minting short-lived credentials on an environment's target cluster, as its broker.
+
+Per issuance: ensure the user's ServiceAccount and ClusterRoleBinding (create-or-get,
+409 tolerated, so concurrent replicas and requests converge on one of each), create a
+per-session Secret, and a TokenRequest bound to it (deleting the Secret kills the token).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import yaml
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+from urllib3.exceptions import HTTPError
+
+from scipian_backend import identity_names as names
+from scipian_backend import kube
+from scipian_backend.errors import ApiError, InternalError, ServiceUnavailable
+from scipian_backend.store import BrokerCredential, Environment, Store
+
+log = logging.getLogger("scipian.minting")
+
+
+@dataclass(frozen=True)
+class Issued:
+    token: str
+    expiration: datetime
+    service_account: str
+    session_secret: str
+
+    def __repr__(self) -> str:
+        return f"Issued(service_account={self.service_account!r}, expiration={self.expiration})"
+
+
+@dataclass
+class _Target:
+    resource_version: str
+    api: client.ApiClient
+    endpoint: kube.ClusterEndpoint
+
+
+class TargetClients:
+    """One API client per environment, rebuilt when its broker Secret changes."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._targets: dict[str, _Target] = {}
+
+    def get(self, env: Environment) -> _Target:
+        cred = self._store.broker_credential(env)
+        with self._lock:
+            target = self._targets.get(env.id)
+            if target is not None and target.resource_version == cred.resource_version:
+                return target
+        target = self._build(env, cred)
+        with self._lock:
+            self._targets[env.id] = target
+        return target
+
+    def _build(self, env: Environment, cred: BrokerCredential) -> _Target:
+        try:
+            doc = yaml.safe_load(cred.kubeconfig)
+            api = kube.from_kubeconfig_dict(doc)
+            return _Target(cred.resource_version, api, kube.endpoint_of(api))
+        except Exception:
+            raise InternalError(f"environment {env.id}: broker kubeconfig unusable") from None
+
+
+def format_time(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def kubeconfig_yaml(env_id: str, endpoint: kube.ClusterEndpoint, token: str) -> str:
+    cluster: dict[str, Any] = {"server": endpoint.server}
+    if endpoint.ca_data:
+        cluster["certificate-authority-data"] = endpoint.ca_data
+    if endpoint.insecure:
+        cluster["insecure-skip-tls-verify"] = True
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": env_id, "cluster": cluster}],
+        "users": [{"name": env_id, "user": {"token": token}}],
+        "contexts": [{"name": env_id, "context": {"cluster": env_id, "user": env_id}}],
+        "current-context": env_id,
+        "preferences": {},
+    }
+    return str(yaml.safe_dump(doc, sort_keys=False))
+
+
+class Minter:
+    def __init__(
+        self,
+        targets: TargetClients,
+        namespace: str,
+        *,
+        timeout: float = 10.0,
+        ensured_ttl: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._targets = targets
+        self._ns = namespace
+        self._timeout = timeout
+        self._ensured_ttl = ensured_ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._key_locks: dict[tuple[str, str, str], threading.Lock] = {}
+        self._ensured: dict[tuple[str, str, str], float] = {}
+        self._swept: dict[tuple[str, str], float] = {}
+
+    def endpoint(self, env: Environment) -> kube.ClusterEndpoint:
+        return self._targets.get(env).endpoint
+
+    def issue(self, env: Environment, username: str) -> Issued:
+        target = self._targets.get(env)
+        try:
+            return self._issue(env, target, username)
+        except ApiError:
+            raise
+        except ApiException as e:
+            raise _target_error(env, e) from None
+        except HTTPError:
+            raise ServiceUnavailable(f"environment {env.id}: cluster unreachable") from None
+
+    def _issue(self, env: Environment, target: _Target, username: str) -> Issued:
+        core = client.CoreV1Api(target.api)
+        key = (f"{env.id}@{target.resource_version}", username, env.cluster_role)
+        self._ensure(key, target.api, username, env.cluster_role)
+        secret = self._session_secret(core, username, env.ttl_seconds)
+        try:
+            try:
+                tr = self._token(core, username, secret, env.ttl_seconds)
+            except ApiException as e:
+                if kube.status_of(e) != 404:
+                    raise
+                # The ServiceAccount vanished behind our cache: ensure again, once.
+                self._forget(key)
+                self._ensure(key, target.api, username, env.cluster_role)
+                tr = self._token(core, username, secret, env.ttl_seconds)
+        except BaseException:
+            self._delete_quietly(core, secret.metadata.name)
+            raise
+        self._sweep(env, core, username)
+        return Issued(
+            token=tr.status.token,
+            expiration=tr.status.expiration_timestamp,
+            service_account=names.service_account_name(username),
+            session_secret=secret.metadata.name,
+        )
+
+    # --- idempotent, concurrency-safe set-up ------------------------------------------------
+
+    def _ensure(
+        self, key: tuple[str, str, str], api: client.ApiClient, username: str, role: str
+    ) -> None:
+        if self._fresh(key):
+            return
+        with self._key_lock(key):  # one thread per process does the work; 409 across replicas
+            if self._fresh(key):
+                return
+            self._ensure_service_account(client.CoreV1Api(api), username)
+            self._ensure_binding(client.RbacAuthorizationV1Api(api), username, role)
+            with self._lock:
+                self._ensured[key] = self._clock()
+
+    def _ensure_service_account(self, core: client.CoreV1Api, username: str) -> None:
+        name = names.service_account_name(username)
+        try:
+            core.read_namespaced_service_account(name, self._ns, _request_timeout=self._timeout)
+            return
+        except ApiException as e:
+            if kube.status_of(e) != 404:
+                raise
+        body = {
+            "metadata": {
+                "name": name,
+                "labels": _labels(username),
+                "annotations": {names.USER_ANNOTATION: username},
+            }
+        }
+        _create_tolerating_conflict(
+            lambda: core.create_namespaced_service_account(
+                self._ns, body, _request_timeout=self._timeout
+            )
+        )
+
+    def _ensure_binding(
+        self, rbac: client.RbacAuthorizationV1Api, username: str, role: str
+    ) -> None:
+        name = names.binding_name(username, role)
+        try:
+            rbac.read_cluster_role_binding(name, _request_timeout=self._timeout)
+            return
+        except ApiException as e:
+            if kube.status_of(e) != 404:
+                raise
+        body = {
+            "metadata": {
+                "name": name,
+                "labels": _labels(username),
+                "annotations": {names.USER_ANNOTATION: username, names.ROLE_ANNOTATION: role},
+            },
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": role,
+            },
+            "subjects": [
+                {
+                    "kind": "ServiceAccount",
+                    "name": names.service_account_name(username),
+                    "namespace": self._ns,
+                }
+            ],
+        }
+        _create_tolerating_conflict(
+            lambda: rbac.create_cluster_role_binding(body, _request_timeout=self._timeout)
+        )
+
+    # --- sessions ----------------------------------------------------------------------------
+
+    def _session_secret(self, core: client.CoreV1Api, username: str, ttl: int) -> Any:
+        expires = datetime.now(timezone.utc).timestamp() + ttl + 60
+        body = {
+            "metadata": {
+                "generateName": names.session_prefix(username),
+                "labels": _labels(username),
+                "annotations": {
+                    names.USER_ANNOTATION: username,
+                    names.EXPIRES_ANNOTATION: format_time(
+                        datetime.fromtimestamp(expires, timezone.utc)
+                    ),
+                },
+            },
+            "type": "Opaque",
+        }
+        return core.create_namespaced_secret(self._ns, body, _request_timeout=self._timeout)
+
+    def _token(self, core: client.CoreV1Api, username: str, secret: Any, ttl: int) -> Any:
+        body = {
+            "spec": {
+                "expirationSeconds": ttl,
+                "boundObjectRef": {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "name": secret.metadata.name,
+                    "uid": secret.metadata.uid,
+                },
+            }
+        }
+        return core.create_namespaced_service_account_token(
+            names.service_account_name(username), self._ns, body, _request_timeout=self._timeout
+        )
+
+    def _sweep(self, env: Environment, core: client.CoreV1Api, username: str) -> None:
+        """Deletes this user's expired session Secrets, at most once a minute per env."""
+        key = (env.id, username)
+        now = self._clock()
+        with self._lock:
+            if now - self._swept.get(key, -1e9) < 60:
+                return
+            self._swept[key] = now
+        try:
+            for secret in revocable_sessions(core, self._ns, username, self._timeout):
+                expires = (secret.metadata.annotations or {}).get(names.EXPIRES_ANNOTATION, "")
+                if expires and expires < format_time(datetime.now(timezone.utc)):
+                    self._delete_quietly(core, secret.metadata.name)
+        except (ApiException, HTTPError):
+            log.warning("environment %s: could not sweep expired sessions", env.id)
+
+    def _delete_quietly(self, core: client.CoreV1Api, name: str) -> None:
+        # An expired or orphaned session Secret holds nothing usable: failures do no harm.
+        with contextlib.suppress(ApiException, HTTPError):
+            core.delete_namespaced_secret(name, self._ns, _request_timeout=self._timeout)
+
+    def _fresh(self, key: tuple[str, str, str]) -> bool:
+        with self._lock:
+            at = self._ensured.get(key)
+        return at is not None and self._clock() - at < self._ensured_ttl
+
+    def _forget(self, key: tuple[str, str, str]) -> None:
+        with self._lock:
+            self._ensured.pop(key, None)
+
+    def _key_lock(self, key: tuple[str, str, str]) -> threading.Lock:
+        with self._lock:
+            return self._key_locks.setdefault(key, threading.Lock())
+
+
+def revocable_sessions(
+    core: client.CoreV1Api, namespace: str, username: str, timeout: float
+) -> list[Any]:
+    selector = f"{names.USER_HASH_LABEL}={names.user_hash(username)}"
+    items = core.list_namespaced_secret(
+        namespace, label_selector=selector, _request_timeout=timeout
+    ).items
+    # The label is a hash: the annotation confirms the exact identity.
+    return [
+        s for s in items if (s.metadata.annotations or {}).get(names.USER_ANNOTATION) == username
+    ]
+
+
+def revoke_sessions(api: client.ApiClient, namespace: str, username: str) -> int:
+    """Deletes every session Secret of username; their tokens stop working at once."""
+    core = client.CoreV1Api(api)
+    deleted = 0
+    for secret in revocable_sessions(core, namespace, username, 30.0):
+        try:
+            core.delete_namespaced_secret(secret.metadata.name, namespace, _request_timeout=30.0)
+            deleted += 1
+        except ApiException as e:
+            if kube.status_of(e) != 404:
+                raise
+    return deleted
+
+
+def _labels(username: str) -> dict[str, str]:
+    return {names.MANAGED_LABEL: names.MANAGED_BY, names.USER_HASH_LABEL: names.user_hash(username)}
+
+
+def _create_tolerating_conflict(create: Callable[[], object]) -> None:
+    try:
+        create()
+    except ApiException as e:
+        if kube.status_of(e) != 409:  # AlreadyExists: another request or replica won
+            raise
+
+
+def _target_error(env: Environment, e: ApiException) -> ApiError:
+    status = kube.status_of(e)
+    if status in (401, 403):
+        return InternalError(f"environment {env.id}: broker credential rejected (HTTP {status})")
+    if status >= 500 or status == 0 or status == 429:
+        return ServiceUnavailable(f"environment {env.id}: cluster unavailable (HTTP {status})")
+    return InternalError(f"environment {env.id}: cluster refused the request (HTTP {status})")

@@ -1,0 +1,130 @@
+"""The backend's use cases, independent of HTTP: list environments, issue a kubeconfig.
+
+Order of checks (docs/api.md): env id syntax → authentication → authorization (RBAC) →
+existence → minting. A caller learns whether an environment exists only once RBAC allows
+it for them.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from scipian_backend.audit import Auditor, Record
+from scipian_backend.authn import Identity, KeySet, Verifier, bearer_token
+from scipian_backend.authz import Authorizer
+from scipian_backend.config import Settings, valid_env_id
+from scipian_backend.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
+from scipian_backend.metrics import Metrics
+from scipian_backend.minting import Minter, format_time, kubeconfig_yaml
+from scipian_backend.store import Store
+
+
+@dataclass
+class Backend:
+    settings: Settings
+    keys: KeySet
+    verifier: Verifier
+    authorizer: Authorizer
+    store: Store
+    minter: Minter
+    auditor: Auditor
+    metrics: Metrics
+
+    def discovery(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "apiVersion": "v1",
+            "issuer": s.issuer,
+            "clientID": s.client_id,
+            "scopes": list(s.scopes),
+            "usernamePrefix": s.username_prefix,
+        }
+
+    def environments(self, authorization: str | None, request_id: str) -> list[dict[str, Any]]:
+        who = self._authenticate(authorization, request_id, None)
+        envs = self.store.list()
+        if not envs:
+            return []
+        with ThreadPoolExecutor(min(8, len(envs))) as pool:
+            allowed = list(pool.map(lambda e: self.authorizer.may_get_kubeconfig(who, e.id), envs))
+        return [
+            {"id": e.id, "description": e.description, "ttlSeconds": e.ttl_seconds}
+            for e, ok in zip(envs, allowed, strict=True)
+            if ok
+        ]
+
+    def issue(self, env_id: str, authorization: str | None, request_id: str) -> dict[str, Any]:
+        if not valid_env_id(env_id):
+            raise BadRequest("environment id must be a Kubernetes object name (DNS-1123 label)")
+        who = self._authenticate(authorization, request_id, env_id)
+        if not self.authorizer.may_get_kubeconfig(who, env_id):
+            self._deny(request_id, env_id, who, "forbidden", "RBAC denied")
+            raise Forbidden(f"{who.username} may not use environment {env_id}")
+        env = self.store.get(env_id)
+        if env is None:
+            self._deny(request_id, env_id, who, "not_found", "no such Environment")
+            raise NotFound(f"no environment {env_id}")
+        try:
+            issued = self.minter.issue(env, who.username)
+        except ApiError as e:
+            self._deny(request_id, env_id, who, "error", e.message, env.uid)
+            raise
+        expiry = format_time(issued.expiration)
+        self.metrics.issuance(env_id)
+        self.auditor.record(
+            Record(
+                event="issuance",
+                request_id=request_id,
+                outcome="issued",
+                environment=env_id,
+                user=who.username,
+                groups=who.groups,
+                expiration_timestamp=expiry,
+                service_account=issued.service_account,
+            ),
+            env.uid,
+        )
+        endpoint = self.minter.endpoint(env)
+        return {
+            "environment": env_id,
+            "user": who.username,
+            "expirationTimestamp": expiry,
+            "kubeconfig": kubeconfig_yaml(env_id, endpoint, issued.token),
+        }
+
+    def ready(self) -> bool:
+        return self.store.ping() and self.keys.ready()
+
+    def _authenticate(
+        self, authorization: str | None, request_id: str, env_id: str | None
+    ) -> Identity:
+        try:
+            return self.verifier.verify(bearer_token(authorization))
+        except Unauthorized as e:
+            self._deny(request_id, env_id, None, "unauthenticated", e.message)
+            raise
+
+    def _deny(
+        self,
+        request_id: str,
+        env_id: str | None,
+        who: Identity | None,
+        outcome: str,
+        reason: str,
+        env_uid: str | None = None,
+    ) -> None:
+        self.metrics.denial(outcome)
+        self.auditor.record(
+            Record(
+                event="denial",
+                request_id=request_id,
+                outcome=outcome,
+                environment=env_id,
+                user=who.username if who else None,
+                groups=who.groups if who else (),
+                reason=reason,
+            ),
+            env_uid,
+        )

@@ -1,0 +1,117 @@
+"""The environment registry: Environment custom resources and their broker Secrets (mgmt)."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+from urllib3.exceptions import HTTPError
+
+from scipian_backend.config import GROUP, MIN_TTL, PLURAL, VERSION
+from scipian_backend.errors import InternalError, ServiceUnavailable
+from scipian_backend.kube import status_of
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    namespace: str
+    name: str
+    key: str = "kubeconfig"
+
+
+@dataclass(frozen=True)
+class Environment:
+    id: str
+    uid: str
+    description: str
+    cluster_role: str
+    ttl_seconds: int
+    secret: SecretRef
+
+
+@dataclass(frozen=True)
+class BrokerCredential:
+    """The broker kubeconfig text; resource_version keys client caches."""
+
+    kubeconfig: str
+    resource_version: str
+
+    def __repr__(self) -> str:  # never print the credential, even in a traceback
+        return f"BrokerCredential(resource_version={self.resource_version!r})"
+
+
+def parse_environment(obj: dict[str, Any]) -> Environment:
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    access = spec.get("access") or {}
+    ref = spec.get("credentialsSecretRef") or {}
+    ttl = access.get("ttlSeconds", 900)
+    return Environment(
+        id=str(meta.get("name", "")),
+        uid=str(meta.get("uid", "")),
+        description=str(spec.get("description", "")),
+        cluster_role=str(access.get("clusterRole") or "view"),
+        ttl_seconds=max(int(ttl), MIN_TTL) if isinstance(ttl, int) else 900,
+        secret=SecretRef(
+            namespace=str(ref.get("namespace", "")),
+            name=str(ref.get("name", "")),
+            key=str(ref.get("key") or "kubeconfig"),
+        ),
+    )
+
+
+class Store:
+    def __init__(self, mgmt: client.ApiClient, timeout: float = 10.0) -> None:
+        self._custom = client.CustomObjectsApi(mgmt)
+        self._core = client.CoreV1Api(mgmt)
+        self._timeout = timeout
+
+    def get(self, env_id: str) -> Environment | None:
+        try:
+            obj = self._custom.get_cluster_custom_object(
+                GROUP, VERSION, PLURAL, env_id, _request_timeout=self._timeout
+            )
+        except (ApiException, HTTPError) as e:
+            if status_of(e) == 404:
+                return None
+            raise ServiceUnavailable("management cluster unavailable") from None
+        return parse_environment(obj)
+
+    def list(self) -> list[Environment]:
+        try:
+            doc = self._custom.list_cluster_custom_object(
+                GROUP, VERSION, PLURAL, _request_timeout=self._timeout
+            )
+        except (ApiException, HTTPError):
+            raise ServiceUnavailable("management cluster unavailable") from None
+        envs = [parse_environment(o) for o in doc.get("items", [])]
+        return sorted(envs, key=lambda e: e.id)
+
+    def broker_credential(self, env: Environment) -> BrokerCredential:
+        ref = env.secret
+        try:
+            secret = self._core.read_namespaced_secret(
+                ref.name, ref.namespace, _request_timeout=self._timeout
+            )
+        except (ApiException, HTTPError) as e:
+            if status_of(e) == 404:
+                raise InternalError(f"environment {env.id}: credentials Secret missing") from None
+            raise ServiceUnavailable("management cluster unavailable") from None
+        data = (secret.data or {}).get(ref.key)
+        if not data:
+            raise InternalError(f"environment {env.id}: credentials Secret has no {ref.key!r}")
+        return BrokerCredential(
+            base64.b64decode(data).decode(), str(secret.metadata.resource_version)
+        )
+
+    def ping(self) -> bool:
+        try:
+            self._custom.list_cluster_custom_object(
+                GROUP, VERSION, PLURAL, limit=1, _request_timeout=self._timeout
+            )
+        except (ApiException, HTTPError):
+            return False
+        return True

@@ -1,0 +1,40 @@
+"""The one production wiring: settings → clients → collaborators → Backend."""
+
+from __future__ import annotations
+
+from scipian_backend import kube
+from scipian_backend.audit import Auditor
+from scipian_backend.authn import KeySet, Verifier
+from scipian_backend.authz import Authorizer
+from scipian_backend.config import Settings
+from scipian_backend.metrics import Metrics
+from scipian_backend.minting import Minter, TargetClients
+from scipian_backend.service import Backend
+from scipian_backend.store import Store
+
+
+def build_backend(settings: Settings) -> Backend:
+    mgmt = kube.mgmt_client(settings.mgmt_kubeconfig)
+    timeout = settings.http_timeout_seconds
+    store = Store(mgmt, timeout)
+    keys = KeySet(settings)
+
+    def uid_of(env_id: str) -> str | None:
+        env = store.get(env_id)
+        return env.uid if env else None
+
+    return Backend(
+        settings=settings,
+        keys=keys,
+        verifier=Verifier(settings, keys),
+        authorizer=Authorizer(mgmt, timeout),
+        store=store,
+        minter=Minter(
+            TargetClients(store),
+            settings.sessions_namespace,
+            timeout=timeout,
+            ensured_ttl=settings.ensured_ttl_seconds,
+        ),
+        auditor=Auditor(mgmt, settings.event_namespace, lookup_uid=uid_of),
+        metrics=Metrics(),
+    )

@@ -1,0 +1,274 @@
+"""The Scipian backend in the local stack: its mgmt identity, environments, grants, server.
+
+`start(issuer, client_id)` (called by stack.up once the clusters are prepared):
+
+1. applies scipian_backend/manifests/rbac.yaml on mgmt and writes a kubeconfig for the
+   backend's own least-privilege ServiceAccount (the server never runs as cluster-admin);
+2. registers `dev` and `prod` through the admin CLI (`python -m scipian_backend register`),
+   which installs the broker on each target and stores the broker kubeconfig on mgmt;
+3. applies the RBAC grants: group oidc:team-a → dev, oidc:team-b → prod,
+   oidc:platform-admins → every environment, mallory → nothing;
+4. starts `python -m scipian_backend serve` on a free loopback port (stack process
+   "backend") and waits for /readyz.
+
+`spawn_backend(...)` starts an extra, test-owned backend process against the same mgmt
+cluster (two replicas, special settings); its log goes to the stack's log dir so that the
+secret-leak grep sees it too.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.stack import clusters, procs
+from tests.stack.paths import ROOT, stack_dir
+
+ENVIRONMENTS = {"dev": "Development", "prod": "Production"}
+GRANTS = {"oidc:team-a": ["dev"], "oidc:team-b": ["prod"], "oidc:platform-admins": None}
+BACKEND_SA = "scipian-backend"
+BACKEND_NS = "scipian-system"
+
+
+def backend_dir() -> Path:
+    return stack_dir() / "backend"
+
+
+def mgmt_kubeconfig() -> Path:
+    """The backend's own (least-privilege) kubeconfig for the management cluster."""
+    return backend_dir() / "mgmt.kubeconfig"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def admin_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The backend's admin CLI as the mgmt cluster's admin."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scipian_backend",
+            f"--mgmt-kubeconfig={clusters.admin_kubeconfig('mgmt')}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        timeout=180,
+    )
+
+
+def prepare() -> None:
+    """Everything but the server: identity, environments, grants (idempotent)."""
+    backend_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+    _backend_identity()
+    for name, description in ENVIRONMENTS.items():
+        out = admin_cli(
+            "register",
+            f"--name={name}",
+            f"--kubeconfig={clusters.admin_kubeconfig(name)}",
+            f"--description={description}",
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"register {name} failed: {out.stderr.strip()}")
+    clusters.kubectl_run("mgmt", "apply", "-f", "-", input=json.dumps(grants_manifest()))
+
+
+def grants_manifest() -> dict[str, object]:
+    items: list[dict[str, object]] = []
+    for group, envs in GRANTS.items():
+        name = "scipian-env-" + ("-".join(envs) if envs else "all")
+        rule: dict[str, object] = {
+            "apiGroups": ["scipian.io"],
+            "resources": ["environments/kubeconfig"],
+            "verbs": ["get"],
+        }
+        if envs:
+            rule["resourceNames"] = envs
+        items.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole",
+                "metadata": {"name": name},
+                "rules": [rule],
+            }
+        )
+        items.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": f"{name}-{group.removeprefix('oidc:')}"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": name,
+                },
+                "subjects": [
+                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}
+                ],
+            }
+        )
+    return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
+def _backend_identity() -> None:
+    manifests = ROOT / "scipian_backend" / "manifests"
+    clusters.kubectl_run("mgmt", "apply", "-f", str(manifests / "crd.yaml"))
+    clusters.kubectl_run("mgmt", "apply", "-f", str(manifests / "rbac.yaml"))
+    token_secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": f"{BACKEND_SA}-token",
+            "namespace": BACKEND_NS,
+            "annotations": {"kubernetes.io/service-account.name": BACKEND_SA},
+        },
+        "type": "kubernetes.io/service-account-token",
+    }
+    clusters.kubectl_run("mgmt", "apply", "-f", "-", input=json.dumps(token_secret))
+    deadline = time.monotonic() + 60
+    token = ""
+    while not token:
+        out = clusters.kubectl_run(
+            "mgmt",
+            "get",
+            "secret",
+            "-n",
+            BACKEND_NS,
+            f"{BACKEND_SA}-token",
+            "-o",
+            "jsonpath={.data.token}",
+        )
+        token = base64.b64decode(out.stdout).decode() if out.stdout else ""
+        if not token and time.monotonic() > deadline:
+            raise TimeoutError("mgmt: the backend's ServiceAccount token was not filled in")
+        time.sleep(0.1 if not token else 0)
+    out = clusters.kubectl_run("mgmt", "config", "view", "--raw", "-o", "json")
+    admin = json.loads(out.stdout)
+    cluster = admin["clusters"][0]["cluster"]
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "mgmt", "cluster": cluster}],
+        "users": [{"name": BACKEND_SA, "user": {"token": token}}],
+        "contexts": [{"name": "mgmt", "context": {"cluster": "mgmt", "user": BACKEND_SA}}],
+        "current-context": "mgmt",
+    }
+    path = mgmt_kubeconfig()
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc))
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+
+
+def serve_argv(issuer: str, client_id: str, port: int, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "scipian_backend",
+        f"--mgmt-kubeconfig={mgmt_kubeconfig()}",
+        "serve",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        f"--issuer={issuer}",
+        f"--client-id={client_id}",
+        "--log-level=warning",
+        *extra,
+    ]
+
+
+def start(issuer: str, client_id: str, timeout: float = 60.0) -> str:
+    """Prepares mgmt and the targets, starts the stack's backend; returns its URL."""
+    prepare()
+    port = free_port()
+    procs.spawn("backend", serve_argv(issuer, client_id, port), env=_child_env())
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(url, timeout, lambda: "backend" in procs.dead())
+    return url
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("SCIPIAN_MGMT_KUBECONFIG", None)
+    return env
+
+
+def wait_ready(url: str, timeout: float, died: object = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(died) and died():
+            raise RuntimeError(f"backend exited; see {procs.log_dir()}")
+        if reachable(url + "/readyz"):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"backend at {url} not ready after {timeout:.0f}s")
+
+
+def reachable(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as r:  # noqa: S310 - loopback URL
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+@dataclass
+class BackendProcess:
+    """A test-owned backend process (not tracked by the stack)."""
+
+    url: str
+    log_path: Path
+    process: subprocess.Popen[bytes] = field(repr=False)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+
+
+def spawn_backend(
+    issuer: str, client_id: str, extra: Sequence[str] = (), name: str = "test"
+) -> BackendProcess:
+    port = free_port()
+    log_path = procs.log_dir() / f"backend-{name}-{port}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            serve_argv(issuer, client_id, port, *extra),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_child_env(),
+            cwd=ROOT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, 60, lambda: process.poll() is not None)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return BackendProcess(url, log_path, process)
