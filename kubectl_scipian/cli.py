@@ -1,29 +1,250 @@
-"""Argument parsing and dispatch for `kubectl scipian`."""
+"""`kubectl scipian`: parse, dispatch, and the ONE place where errors become text and exit codes.
+
+Commands live in `kubectl_scipian.commands.<name>` and are imported only when chosen, so
+`version`, `-h` and `envs` never pay for the `kubernetes` package.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import importlib
+import logging
+import traceback
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from kubectl_scipian import __version__
+from kubectl_scipian import errors
+from kubectl_scipian.context import Context
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 PROG = "kubectl scipian"
+COMMANDS = ("login", "logout", "whoami", "envs", "version")
+VERBS = ("get", "describe", "logs")
+USAGE = (
+    f"{PROG} [options] ENV get|describe|logs [ARGS...]\n"
+    f"       {PROG} [options] --env ENV get|describe|logs [ARGS...]\n"
+    f"       {PROG} [options] login|logout|whoami|envs|version [ARGS...]"
+)
+EPILOG = """\
+commands:
+  ENV get|describe|logs ...   read from environment ENV (kubectl's flags: -n, -A, -l, -o, ...)
+  login                       log in (browser, or --device-code on a host without one)
+  logout [ENV | --all]        forget a cached credential, this backend's login, or everything
+  whoami                      show who you are logged in as
+  envs                        list the environments you may use and your cached credentials
+  version                     print the plugin version
+
+An environment named like a command stays reachable with --env (e.g. --env login get pods).
+
+examples:
+  kubectl scipian login
+  kubectl scipian dev get pods -A
+  kubectl scipian prod logs deploy/web -n shop --tail 20
+"""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class UsageError(errors.ScipianError):
+    exit_code = 2
+
+
+class _Done(Exception):
+    """argparse finished on its own (-h): nothing left to run."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that writes to the context's streams and raises instead of exiting."""
+
+    def __init__(self, *args: object, out: TextIO, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.out = out
+
+    def print_help(self, file: SupportsWrite[str] | None = None) -> None:
+        super().print_help(file or self.out)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise _Done(status)
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.format_usage().rstrip()}\n{self.prog}: error: {message}")
+
+
+def build_parser(out: TextIO) -> Parser:
+    parser = Parser(
         prog=PROG,
+        usage=USAGE,
         description="Short-lived, audited access to the Kubernetes environments Scipian created.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        out=out,
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("version", help="print the plugin version")
+    add_global_options(parser)
+    parser.add_argument("--env", metavar="ENV", help="the environment (when named like a command)")
+    parser.add_argument(
+        "-n", "--namespace", metavar="NS", help="namespace, passed on to get/describe/logs"
+    )
+    parser.add_argument("command", nargs="?", metavar="ENV|COMMAND", help=argparse.SUPPRESS)
+    parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 
 
-def run(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "version":
-        print(f"kubectl-scipian {__version__}")
-        return 0
-    build_parser().print_usage(sys.stderr)
-    return 1
+def add_global_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", metavar="URL", help="Scipian backend (or SCIPIAN_BACKEND_URL)")
+    parser.add_argument(
+        "--certificate-authority", metavar="FILE", help="CA bundle to verify the backend with"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="debug output on stderr (no secrets)"
+    )
+
+
+def sub_parser(name: str, help: str, out: TextIO) -> Parser:
+    parser = Parser(prog=f"{PROG} {name}", description=help, out=out)
+    add_global_options(parser)
+    return parser
+
+
+# Options of ours that may also follow the verb (kubectl accepts global flags anywhere).
+_VALUE_OPTIONS = ("--backend", "--certificate-authority")
+
+
+def split_own_options(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(our options, the rest) from the arguments after an env's verb, up to a `--`."""
+    ours: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i:]
+            break
+        if arg in ("-v", "--verbose", "-vv") or arg.startswith(("-v=", "--v=")):
+            ours.append("-v")
+        elif arg in _VALUE_OPTIONS and i + 1 < len(argv):
+            ours += [arg, argv[i + 1]]
+            i += 1
+        elif arg.startswith(tuple(f"{o}=" for o in _VALUE_OPTIONS)):
+            ours.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return ours, rest
+
+
+def parse(argv: list[str], out: TextIO) -> argparse.Namespace:
+    """The top level; sets `command` to a command name or "env" (with env_id, verb, args)."""
+    parser = build_parser(out)
+    top = parser.parse_args(argv)
+    if top.env is not None:
+        env_id, verb, rest = top.env, top.command, top.args
+    elif top.command in COMMANDS:
+        return _parse_command(top, out)
+    elif top.command is None:
+        parser.print_help()
+        raise _Done(0)
+    else:
+        env_id = top.command
+        verb = top.args[0] if top.args else None
+        rest = top.args[1:]
+    if verb in ("-h", "--help"):
+        parser.print_help()
+        raise _Done(0)
+    if verb not in VERBS:
+        hint = f" (for an environment named {env_id!r} use --env {env_id})" if verb else ""
+        parser.error(f"expected get, describe or logs after the environment{hint}")
+    ours, rest = split_own_options(rest)
+    extra = sub_parser("ENV", "", out).parse_args(ours)
+    top.backend = extra.backend or top.backend
+    top.certificate_authority = extra.certificate_authority or top.certificate_authority
+    top.verbose += extra.verbose
+    if top.namespace:
+        rest = ["-n", top.namespace, *rest]
+    top.command, top.env_id, top.verb, top.args = "env", env_id, verb, rest
+    return top
+
+
+def _parse_command(top: argparse.Namespace, out: TextIO) -> argparse.Namespace:
+    name = top.command
+    parser = sub_parser(name, _HELP[name], out)
+    if name == "login":
+        parser.add_argument(
+            "--device-code", action="store_true", help="use the device authorization grant"
+        )
+        parser.add_argument(
+            "--no-browser", action="store_true", help="print the URL instead of opening a browser"
+        )
+        parser.add_argument("--timeout", type=float, default=180.0, help="seconds (default 180)")
+    elif name == "logout":
+        which = parser.add_mutually_exclusive_group()
+        which.add_argument("env_id", nargs="?", metavar="ENV", help="forget only ENV's credential")
+        which.add_argument("--all", action="store_true", help="forget every login and credential")
+    sub = parser.parse_args(top.args)
+    sub.command = name
+    sub.backend = sub.backend or top.backend
+    sub.certificate_authority = sub.certificate_authority or top.certificate_authority
+    sub.verbose += top.verbose
+    return sub
+
+
+_HELP = {
+    "login": "Log in to the Scipian backend's OIDC provider.",
+    "logout": "Without arguments: forget this backend's login and its cached credentials.",
+    "whoami": "Show the identity of the current login.",
+    "envs": "List the environments you may use, with the expiry of each cached credential.",
+    "version": "Print the plugin version.",
+}
+
+
+def run(argv: list[str], ctx: Context | None = None) -> int:
+    ctx = ctx or Context.from_process()
+    verbose = 0
+    try:
+        args = parse(argv, ctx.stdout)
+        verbose = args.verbose
+        _debug_logging(ctx.stderr, verbose)
+        module = importlib.import_module(f"kubectl_scipian.commands.{args.command}")
+        status: int = module.run(args, ctx)
+        return status
+    except _Done as done:
+        return done.status
+    except errors.ScipianError as err:
+        return report(err, ctx.stderr, verbose)
+    except KeyboardInterrupt:
+        print("", file=ctx.stderr)
+        return 130
+    except BrokenPipeError:
+        return 141  # `| head`: not an error worth a message
+    except Exception as err:  # a bug: one line, the stack only with -v (no message: secrets)
+        print(f"error: internal error ({type(err).__name__}); rerun with -v", file=ctx.stderr)
+        if verbose:
+            print("".join(traceback.format_tb(err.__traceback__)), file=ctx.stderr)
+        return 1
+
+
+def report(err: errors.ScipianError, stderr: TextIO, verbose: int) -> int:
+    detail = getattr(err, "detail", "")
+    if verbose and detail:
+        print(f"kubectl-scipian: debug: {detail}", file=stderr)
+    if isinstance(err, (errors.AuthError, errors.EnvNotFound, errors.ClusterUnauthorized)):
+        print(str(err), file=stderr)  # the RFC's exact words / kubectl's own
+    elif isinstance(err, UsageError):
+        print(str(err), file=stderr)
+    else:
+        print(f"error: {err}", file=stderr)
+    if isinstance(err, errors.LoginRequired):
+        print(f"hint: {err.hint}", file=stderr)
+    return err.exit_code
+
+
+def _debug_logging(stderr: TextIO, verbose: int) -> None:
+    if not verbose:
+        return
+    handler = logging.StreamHandler(stderr)
+    handler.setFormatter(logging.Formatter("kubectl-scipian: debug: %(message)s"))
+    logger = logging.getLogger("kubectl_scipian")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False

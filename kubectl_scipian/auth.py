@@ -1,0 +1,166 @@
+"""Use case: a valid id_token for the backend — from the cache, a silent refresh, or a login.
+
+Refreshes run under the login lock and re-read the cache first: the provider rotates refresh
+tokens and revokes the whole grant when a rotated one is presented again, so two processes
+refreshing at once would log the user out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+import requests
+
+from kubectl_scipian.backend import BackendClient
+from kubectl_scipian.errors import LoginError, LoginRequired
+from kubectl_scipian.oidc import flows
+from kubectl_scipian.oidc.client import OAuthError, OidcClient, Tokens
+from kubectl_scipian.store import BackendCache, Login, fresh
+
+log = logging.getLogger(__name__)
+
+ID_TOKEN_MARGIN = 30.0  # the backend allows some clock skew; do not cut it close
+
+
+class Authenticator:
+    def __init__(
+        self,
+        *,
+        cache: BackendCache,
+        backend: BackendClient,
+        idp_session: requests.Session,
+        prompt: TextIO,
+        clock: Callable[[], float] = time.time,
+        opener: Callable[[], flows.Opener | None] = flows.browser_opener,
+        login_timeout: float = flows.LOGIN_TIMEOUT,
+    ) -> None:
+        self.cache = cache
+        self.backend = backend
+        self.idp_session = idp_session
+        self.prompt = prompt
+        self.clock = clock
+        self.opener = opener
+        self.login_timeout = login_timeout
+
+    def current(self) -> Login | None:
+        """The cached login, valid or not; never touches the network."""
+        return self.cache.load_login()
+
+    def usable(self, login: Login | None) -> bool:
+        return login is not None and fresh(
+            login.expires_at, login.issued_at, self.clock(), ID_TOKEN_MARGIN
+        )
+
+    # -- explicit login -------------------------------------------------------------------
+
+    def login(self, *, device: bool = False, open_browser: bool = True) -> Login:
+        client = self._client_from_backend()
+        tokens = self._run_flow(client, device=device, open_browser=open_browser)
+        login = self._to_login(client, tokens)
+        with self.cache.login_lock():
+            self.cache.save_login(login)
+        return login
+
+    def _client_from_backend(self) -> OidcClient:
+        found = self.backend.discovery()
+        log.debug("backend names issuer %s, client %s", found.issuer, found.client_id)
+        return OidcClient(found.issuer, found.client_id, found.scopes, self.idp_session)
+
+    def _run_flow(self, client: OidcClient, *, device: bool, open_browser: bool) -> Tokens:
+        if device:
+            return flows.device_login(client, prompt=self.prompt, timeout=self.login_timeout)
+        opener = self.opener() if open_browser else None
+        if open_browser and opener is None:
+            print("No browser available; using the device code flow.", file=self.prompt)
+            return flows.device_login(client, prompt=self.prompt, timeout=self.login_timeout)
+        try:
+            return flows.authcode_login(
+                client, prompt=self.prompt, opener=opener, timeout=self.login_timeout
+            )
+        except flows.NoBrowser:
+            print("Could not open a browser; using the device code flow.", file=self.prompt)
+            return flows.device_login(client, prompt=self.prompt, timeout=self.login_timeout)
+
+    def _to_login(self, client: OidcClient, tokens: Tokens, previous: Login | None = None) -> Login:
+        claims = tokens.claims
+        groups = claims.get("groups")
+        email = claims.get("email") or claims.get("preferred_username") or ""
+        return Login(
+            issuer=client.issuer,
+            client_id=client.client_id,
+            scopes=client.scopes,
+            id_token=tokens.id_token,
+            # A provider that does not rotate keeps the old refresh token valid.
+            refresh_token=tokens.refresh_token or (previous.refresh_token if previous else None),
+            issued_at=float(claims.get("iat", self.clock())),
+            expires_at=tokens.expires_at,
+            subject=str(claims["sub"]),
+            email=str(email),
+            groups=[str(g) for g in groups] if isinstance(groups, list) else [],
+        )
+
+    # -- implicit: a valid id_token for a call ----------------------------------------------
+
+    def valid_login(self, *, interactive: bool, rejected_token: str | None = None) -> Login:
+        """A login whose id_token is usable now; refreshes silently, logs in only on a TTY.
+
+        ``rejected_token``: the backend just refused this id_token, so a refresh is due even
+        if its expiry says otherwise.
+        """
+        login = self.current()
+        if self.usable(login) and login is not None and login.id_token != rejected_token:
+            return login
+        if login is None and not interactive:
+            raise LoginRequired("not logged in")
+        with self.cache.login_lock():
+            login = self.current()  # another process may have refreshed meanwhile
+            if self.usable(login) and login is not None and login.id_token != rejected_token:
+                return login
+            if login is not None and login.refresh_token:
+                refreshed = self._refresh(login)
+                if refreshed is not None:
+                    return refreshed
+            if not interactive:
+                raise LoginRequired("the login expired and cannot be refreshed")
+            print("Your Scipian login has expired; logging in again.", file=self.prompt)
+            client = self._client_from_backend()
+            login = self._to_login(client, self._run_flow(client, device=False, open_browser=True))
+            self.cache.save_login(login)
+            return login
+
+    def _refresh(self, login: Login) -> Login | None:
+        """The refreshed login, saved; None when the provider refused the refresh token."""
+        assert login.refresh_token is not None
+        client = OidcClient(login.issuer, login.client_id, login.scopes, self.idp_session)
+        try:
+            tokens = client.refresh(login.refresh_token)
+        except (OAuthError, LoginError) as err:
+            log.debug("refresh refused: %s", err)
+            # A refused refresh token never works again: forget it, keep who the user was.
+            self.cache.save_login(dataclasses.replace(login, refresh_token=None))
+            return None
+        if tokens.claims.get("sub") != login.subject:
+            raise LoginError("the provider refreshed the login as a different user")
+        log.debug("id_token refreshed")
+        refreshed = self._to_login(client, tokens, previous=login)
+        self.cache.save_login(refreshed)
+        return refreshed
+
+    # -- logout ---------------------------------------------------------------------------
+
+    def revoke(self, login: Login) -> None:
+        revoke(login, self.idp_session)
+
+
+def revoke(login: Login, session: requests.Session) -> None:
+    """Best effort: logout must not fail because the provider is away."""
+    if login.refresh_token:
+        client = OidcClient(login.issuer, login.client_id, login.scopes, session)
+        try:
+            client.revoke(login.refresh_token)
+        except Exception as err:
+            log.debug("revocation skipped: %s", type(err).__name__)

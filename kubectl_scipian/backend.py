@@ -1,0 +1,217 @@
+"""Client of the Scipian backend's HTTP API (docs/api.md), mapping answers to exceptions.
+
+401/403 -> AuthError, 404 -> EnvNotFound, 429 -> wait Retry-After and retry,
+connection failure -> BackendUnreachable naming the URL, anything else -> BackendError.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import requests
+
+from kubectl_scipian import __version__
+from kubectl_scipian.errors import AuthError, BackendError, BackendUnreachable, EnvNotFound
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = (5.0, 60.0)
+MAX_RETRIES = 3
+MAX_RETRY_AFTER = 30.0
+
+
+@dataclass(frozen=True)
+class Discovery:
+    issuer: str
+    client_id: str
+    scopes: list[str]
+
+
+@dataclass(frozen=True)
+class Environment:
+    id: str
+    description: str
+    ttl_seconds: int | None
+
+
+@dataclass(frozen=True)
+class IssuedKubeconfig:
+    environment: str
+    user: str
+    expires_at: float  # epoch seconds
+    kubeconfig: str  # YAML text; holds a bearer token
+
+
+def new_session(verify: bool | str) -> requests.Session:
+    session = requests.Session()
+    session.verify = verify
+    session.headers["User-Agent"] = f"kubectl-scipian/{__version__}"
+    return session
+
+
+def parse_timestamp(value: object) -> float:
+    """RFC 3339 (`...Z` or an offset) to epoch seconds; Python 3.10 does not parse `Z`."""
+    if not isinstance(value, str):
+        raise ValueError("not a timestamp")
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+class BackendClient:
+    def __init__(
+        self,
+        url: str,
+        session: requests.Session,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.url = url
+        self.session = session
+        self.sleep = sleep
+
+    def discovery(self) -> Discovery:
+        body = self._call("GET", "/.well-known/scipian-configuration")
+        issuer, client_id = body.get("issuer"), body.get("clientID")
+        scopes = body.get("scopes") or ["openid", "email", "groups", "offline_access"]
+        if not isinstance(issuer, str) or not isinstance(client_id, str):
+            raise BackendError(f"the Scipian backend at {self.url} sent no issuer or clientID")
+        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+            raise BackendError(f"the Scipian backend at {self.url} sent malformed scopes")
+        return Discovery(issuer, client_id, scopes)
+
+    def environments(self, id_token: str) -> list[Environment]:
+        body = self._call("GET", "/api/v1/environments", id_token=id_token)
+        items = body.get("items")
+        if not isinstance(items, list):
+            raise BackendError(f"the Scipian backend at {self.url} sent no environment list")
+        out = []
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                ttl = item.get("ttlSeconds")
+                out.append(
+                    Environment(
+                        item["id"],
+                        str(item.get("description") or ""),
+                        ttl if isinstance(ttl, int) else None,
+                    )
+                )
+        return out
+
+    def kubeconfig(self, env_id: str, id_token: str) -> IssuedKubeconfig:
+        body = self._call(
+            "POST", f"/api/v1/environments/{env_id}/kubeconfig", id_token=id_token, json={}
+        )
+        try:
+            return IssuedKubeconfig(
+                environment=str(body["environment"]),
+                user=str(body.get("user", "")),
+                expires_at=parse_timestamp(body["expirationTimestamp"]),
+                kubeconfig=_text(body["kubeconfig"]),
+            )
+        except (KeyError, ValueError):
+            raise BackendError(
+                f"the Scipian backend at {self.url} sent a malformed kubeconfig answer"
+            ) from None
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        id_token: str | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        headers = {"X-Request-Id": str(uuid.uuid4())}
+        if id_token is not None:
+            headers["Authorization"] = f"Bearer {id_token}"
+        for attempt in range(MAX_RETRIES + 1):
+            response = self._send(method, path, headers, json)
+            if response.status_code != 429 or attempt == MAX_RETRIES:
+                break
+            delay = _retry_after(response)
+            log.debug("rate limited by the backend; retrying in %.1fs", delay)
+            self.sleep(delay)
+        return self._answer(response)
+
+    def _send(
+        self, method: str, path: str, headers: dict[str, str], json: dict[str, Any] | None
+    ) -> requests.Response:
+        url = self.url + path
+        started = time.monotonic()
+        try:
+            response = self.session.request(
+                method, url, headers=headers, json=json, timeout=TIMEOUT
+            )
+        except requests.exceptions.SSLError:
+            raise BackendUnreachable(
+                f"cannot reach the Scipian backend at {self.url}: TLS verification failed "
+                "(pass --certificate-authority if it uses a private CA)"
+            ) from None
+        except requests.RequestException as err:
+            raise BackendUnreachable(
+                f"cannot reach the Scipian backend at {self.url} ({_why(err)})"
+            ) from None
+        log.debug(
+            "%s %s -> %s in %.0f ms (request id %s)",
+            method,
+            url,
+            response.status_code,
+            (time.monotonic() - started) * 1000,
+            response.headers.get("X-Request-Id", headers["X-Request-Id"]),
+        )
+        return response
+
+    def _answer(self, response: requests.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        status = response.status_code
+        if status == 200 and isinstance(body, dict):
+            return body
+        reason, message = _reason(body)
+        detail = f"HTTP {status} {reason}: {message}".strip(": ")
+        if status in (401, 403):
+            raise AuthError(detail)
+        if status == 404 and reason == "NotFound":
+            raise EnvNotFound(detail)
+        if status == 400:
+            raise BackendError(f"the Scipian backend rejected the request: {message or reason}")
+        raise BackendError(f"the Scipian backend at {self.url} failed: {detail}")
+
+
+def _reason(body: object) -> tuple[str, str]:
+    if not isinstance(body, dict):
+        return "", ""
+    # Truncated: an upstream message is never worth a screenful (nor a leaked secret).
+    return str(body.get("reason", ""))[:80], str(body.get("message", ""))[:200]
+
+
+def _retry_after(response: requests.Response) -> float:
+    try:
+        delay = float(response.headers.get("Retry-After", "1"))
+    except ValueError:
+        delay = 1.0
+    return min(max(delay, 0.0), MAX_RETRY_AFTER)
+
+
+def _why(err: requests.RequestException) -> str:
+    if isinstance(err, requests.exceptions.Timeout):
+        return "timed out"
+    if isinstance(err, requests.exceptions.ConnectionError):
+        return "connection refused or host unknown"
+    return type(err).__name__
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("no kubeconfig")
+    return value

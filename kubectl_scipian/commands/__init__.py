@@ -1,0 +1,1 @@
+"""One module per command, each with `run(args, ctx) -> int`; imported lazily by `cli`."""

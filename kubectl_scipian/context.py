@@ -1,0 +1,39 @@
+"""What a command receives from the outside world: streams, variables, terminal, clock.
+
+Passed in (not read from globals) so tests run the CLI in-process against a temp config dir.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import BinaryIO, TextIO
+
+
+@dataclass
+class Context:
+    stdout: TextIO
+    stderr: TextIO
+    environ: Mapping[str, str]
+    interactive: bool  # stdin is a terminal: a login may be started on the user's behalf
+    clock: Callable[[], float] = field(default=time.time)
+
+    @property
+    def stdout_bytes(self) -> BinaryIO:
+        """The read commands write bytes (kubectl's output is not always valid text)."""
+        buffer = getattr(self.stdout, "buffer", None)
+        if buffer is None:
+            raise TypeError("stdout has no binary buffer")
+        self.stdout.flush()
+        return buffer  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_process(cls) -> Context:
+        try:
+            interactive = sys.stdin is not None and os.isatty(sys.stdin.fileno())
+        except (OSError, ValueError):
+            interactive = False
+        return cls(sys.stdout, sys.stderr, os.environ, interactive)

@@ -1,0 +1,124 @@
+"""Use case: a kubeconfig for one environment, fetched once and reused while it is fresh.
+
+cached and fresh ──────────────────────────────────────────────► use it
+else: lock(env) → re-check → valid id_token (refresh/login) → POST kubeconfig → store
+backend unreachable but the cached one not yet expired ─────────► use it, with a warning
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from kubectl_scipian.auth import Authenticator
+from kubectl_scipian.backend import BackendClient
+from kubectl_scipian.errors import (
+    AuthError,
+    BackendUnreachable,
+    EnvNotFound,
+    IdpError,
+    LoginRequired,
+)
+from kubectl_scipian.store import BackendCache, CachedKubeconfig, Login, fresh
+
+log = logging.getLogger(__name__)
+
+KUBECONFIG_MARGIN = 60.0  # refetch a minute early: a request must not outlive its token
+ENV_ID = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def valid_env_id(env_id: str) -> bool:
+    return len(env_id) <= 63 and ENV_ID.match(env_id) is not None
+
+
+class Credentials:
+    def __init__(
+        self,
+        *,
+        cache: BackendCache,
+        auth: Authenticator,
+        backend: BackendClient,
+        warn: TextIO,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cache = cache
+        self.auth = auth
+        self.backend = backend
+        self.warn = warn
+        self.clock = clock
+
+    def _fresh(self, item: CachedKubeconfig | None) -> bool:
+        return item is not None and fresh(
+            item.expires_at, item.fetched_at, self.clock(), KUBECONFIG_MARGIN
+        )
+
+    def kubeconfig(self, env_id: str, *, interactive: bool) -> CachedKubeconfig:
+        if not valid_env_id(env_id):
+            # The backend would answer 400 before any authorization; same thing, no round trip.
+            raise EnvNotFound(f"{env_id!r} is not an environment id")
+        login = self.auth.current()
+        if login is None:
+            if not interactive:
+                raise LoginRequired("not logged in")
+            login = self.auth.valid_login(interactive=True)
+        cached = self.cache.load_kubeconfig(login.user, env_id)
+        if self._fresh(cached) and cached is not None:
+            log.debug("using the cached kubeconfig for %s", env_id)
+            return cached
+        with self.cache.kubeconfig_lock(login.user, env_id):
+            # Whoever held the lock before us may have fetched it already.
+            cached = self.cache.load_kubeconfig(login.user, env_id)
+            if self._fresh(cached) and cached is not None:
+                log.debug("another invocation fetched the kubeconfig for %s", env_id)
+                return cached
+            try:
+                return self._fetch(env_id, login, interactive=interactive)
+            except (BackendUnreachable, IdpError) as err:
+                if cached is not None and cached.expires_at > self.clock():
+                    print(
+                        f"kubectl-scipian: warning: {err}; using the cached credential "
+                        "until it expires",
+                        file=self.warn,
+                    )
+                    return cached
+                raise
+
+    def _fetch(self, env_id: str, login: Login, *, interactive: bool) -> CachedKubeconfig:
+        valid = self.auth.valid_login(interactive=interactive)
+        try:
+            issued = self.backend.kubeconfig(env_id, valid.id_token)
+        except AuthError as err:
+            if not err.detail.startswith("HTTP 401") or valid.refresh_token is None:
+                raise
+            # The backend refused a token we thought valid (revoked, clock skew): refresh once.
+            log.debug("backend answered 401; refreshing the login once")
+            valid = self.auth.valid_login(interactive=interactive, rejected_token=valid.id_token)
+            issued = self.backend.kubeconfig(env_id, valid.id_token)
+        item = CachedKubeconfig(
+            environment=env_id,
+            user=valid.user,
+            expires_at=issued.expires_at,
+            fetched_at=self.clock(),
+            backend_user=issued.user,
+            kubeconfig=issued.kubeconfig,
+        )
+        if valid.user != login.user:
+            # A new login as someone else happened meanwhile; file it under that user.
+            log.debug("login changed user while fetching")
+        self.cache.save_kubeconfig(item)
+        log.debug("fetched a kubeconfig for %s valid until %s", env_id, issued.expires_at)
+        return item
+
+    def drop(self, item: CachedKubeconfig) -> None:
+        """Forgets a kubeconfig the cluster refused, unless another process replaced it."""
+        with self.cache.kubeconfig_lock(item.user, item.environment):
+            current = self.cache.load_kubeconfig(item.user, item.environment)
+            if current is not None and current.fingerprint == item.fingerprint:
+                self.cache.remove_kubeconfig(item.user, item.environment)
+
+    def cached_expiry(self, login: Login, env_id: str) -> float | None:
+        item = self.cache.load_kubeconfig(login.user, env_id)
+        return item.expires_at if item is not None else None

@@ -1,0 +1,80 @@
+"""The plugin's exceptions. Modules only raise these; `cli.run` alone turns them into text.
+
+    ScipianError                      message printed as is, exit 1
+    ├── ConfigError                   no/bad backend URL, plain http:// to a remote host, bad CA
+    ├── AuthError                     "Invalid authentication for provided environment."
+    │   └── LoginRequired             ... plus a hint: no terminal and nothing to refresh
+    ├── EnvNotFound                   "Invalid environment referenced."
+    ├── LoginError                    a login flow failed (timeout, denied, state/nonce mismatch)
+    ├── IdpError                      the OIDC provider is unreachable or answered nonsense
+    ├── BackendError                  the backend failed (5xx, bad answer, 400)
+    │   └── BackendUnreachable        no connection to the backend
+    ├── CacheLockTimeout              another invocation held a cache lock for too long
+    └── ClusterUnauthorized           the cluster answered 401 (raised by `read`; triggers one
+                                      refetch of the kubeconfig, never shown as such)
+
+Messages never contain a token: HTTP bodies are reduced to their `reason`/`error` fields.
+"""
+
+from __future__ import annotations
+
+AUTH_MESSAGE = "Invalid authentication for provided environment."
+ENV_MESSAGE = "Invalid environment referenced."
+LOGIN_HINT = "run 'kubectl scipian login'"
+
+
+class ScipianError(Exception):
+    """Base of every error the plugin reports; `str()` is the line printed on stderr."""
+
+    exit_code = 1
+
+
+class ConfigError(ScipianError):
+    pass
+
+
+class AuthError(ScipianError):
+    """The RFC's authentication error; the detail is kept for `-v` only."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(AUTH_MESSAGE)
+        self.detail = detail
+
+
+class LoginRequired(AuthError):
+    """No usable login and no terminal to get one: fail at once, with a hint."""
+
+    hint = LOGIN_HINT
+
+
+class EnvNotFound(ScipianError):
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(ENV_MESSAGE)
+        self.detail = detail
+
+
+class LoginError(ScipianError):
+    pass
+
+
+class IdpError(ScipianError):
+    pass
+
+
+class BackendError(ScipianError):
+    pass
+
+
+class BackendUnreachable(BackendError):
+    pass
+
+
+class CacheLockTimeout(ScipianError):
+    pass
+
+
+class ClusterUnauthorized(ScipianError):
+    """The cluster rejected the kubeconfig's token (HTTP 401) before anything was printed."""
+
+    def __init__(self, detail: str = "error: You must be logged in to the server (Unauthorized)"):
+        super().__init__(detail)
