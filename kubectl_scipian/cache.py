@@ -63,10 +63,8 @@ def ensure_dir(path: Path) -> Path:
         missing.append(probe)
         probe = probe.parent
     for directory in reversed(missing):
-        try:
+        with contextlib.suppress(FileExistsError):  # a parallel invocation made it first
             directory.mkdir(mode=DIR_MODE)
-        except FileExistsError:
-            pass  # a parallel invocation made it first
         os.chmod(directory, DIR_MODE)  # mkdir's mode is filtered by the umask
     if (path.stat().st_mode & 0o777) != DIR_MODE:
         os.chmod(path, DIR_MODE)

@@ -87,10 +87,13 @@ def test_missing_file_is_none_without_warning(tmp_path: Path) -> None:
 
 def test_lock_excludes_and_times_out(tmp_path: Path) -> None:
     lock = tmp_path / "k.lock"
-    with cache.locked(lock, timeout=1):
-        # flock is per open file: a second open (as another process would) must wait.
-        with pytest.raises(CacheLockTimeout, match="try again"), cache.locked(lock, timeout=0.2):
-            pass
+    # flock is per open file: a second open (as another process would) must wait.
+    with (
+        cache.locked(lock, timeout=1),
+        pytest.raises(CacheLockTimeout, match="try again"),
+        cache.locked(lock, timeout=0.2),
+    ):
+        pass
     with cache.locked(lock, timeout=0.2):  # released when the holder left
         pass
     assert mode(lock) == 0o600

@@ -97,5 +97,5 @@ def test_ca_bundle_from_flag_variable_or_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text", ["{", "[1]", "null"])
 def test_broken_config_file_is_one_clear_error(tmp_path: Path, text: str) -> None:
     (tmp_path / "config.json").write_text(text)
-    with pytest.raises(ConfigError, match="config.json"):
+    with pytest.raises(ConfigError, match=r"config\.json"):
         config.resolve(env(tmp_path), backend="https://s.example")

@@ -33,6 +33,7 @@ def jwt(claims: dict[str, object]) -> str:
     return f"{part({'alg': 'RS256'})}.{part(claims)}.c2ln"
 
 
+CLIENT = "kubectl-scipian"
 GOOD = {"iss": "https://idp", "aud": "kubectl-scipian", "sub": "s1", "exp": 2, "nonce": "n"}
 
 
@@ -49,7 +50,9 @@ def test_not_a_jwt(token: str) -> None:
 def test_check_accepts_matching_and_list_audience() -> None:
     idtoken.check(GOOD, issuer="https://idp", client_id="kubectl-scipian", nonce="n")
     idtoken.check(
-        {**GOOD, "aud": ["other", "kubectl-scipian"]}, issuer="https://idp", client_id="kubectl-scipian"
+        {**GOOD, "aud": ["other", "kubectl-scipian"]},
+        issuer="https://idp",
+        client_id="kubectl-scipian",
     )
 
 
@@ -65,4 +68,6 @@ def test_check_accepts_matching_and_list_audience() -> None:
 )
 def test_check_rejects(change: dict[str, object], message: str) -> None:
     with pytest.raises(LoginError, match=message):
-        idtoken.check({**GOOD, **change}, issuer="https://idp", client_id="kubectl-scipian", nonce="n")
+        idtoken.check(
+            {**GOOD, **change}, issuer="https://idp", client_id="kubectl-scipian", nonce="n"
+        )
