@@ -119,3 +119,21 @@ def login_cli(argv: list[str]) -> int:
     config_dir = Path(stack_env["KUBECTL_SCIPIAN_CONFIG_DIR"])
     print(f"stack: {user} logged in (plugin cache in {config_dir})", file=sys.stderr)
     return 0
+
+
+def run_plugin(
+    args: list[str],
+    env: Mapping[str, str],
+    *,
+    timeout: float = 120.0,
+) -> subprocess.CompletedProcess[str]:
+    """One plugin invocation without a terminal (stdin from /dev/null), as scripts run it."""
+    return subprocess.run(
+        [str(venv_bin() / "kubectl-scipian"), *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        timeout=timeout,
+        check=False,
+    )
