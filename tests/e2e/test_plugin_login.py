@@ -169,7 +169,7 @@ def test_authcode_callback_with_wrong_state_is_refused(
     forged = f"{parts.scheme}://{parts.netloc}{parts.path}?code={query['code']}&state=forged"
     assert requests.get(forged, timeout=10).status_code == 400
     code, out, err = login.finish()
-    assert code == 1
+    assert (code, out) == (1, "")
     assert "different state" in err
     assert not list(Path(env["KUBECTL_SCIPIAN_CONFIG_DIR"]).glob("cache/*/login.json"))
 
