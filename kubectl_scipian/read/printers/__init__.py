@@ -1,0 +1,1 @@
+"""Output formats of `get`: tables, json/yaml, name, jsonpath, custom-columns."""

@@ -1,0 +1,59 @@
+"""What every verb needs for one run: the client, discovery, the streams."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
+
+from kubectl_scipian.read.client import Client, Target, target_from_kubeconfig
+from kubectl_scipian.read.discovery import DiscoveryCache, Resolver
+
+
+class Session:
+    def __init__(
+        self,
+        kubeconfig: Mapping[str, Any],
+        cache_dir: Path,
+        stdout: BinaryIO,
+        stderr: TextIO,
+    ) -> None:
+        self.target: Target = target_from_kubeconfig(kubeconfig)
+        self.cache_dir = cache_dir
+        self.stdout = stdout
+        self.stderr = stderr
+        self.written = False  # anything on stdout yet (a 401 after that is not retried)
+        self._client: Client | None = None
+        self._resolver: Resolver | None = None
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = Client(self.target, self.cache_dir)
+        return self._client
+
+    @property
+    def resolver(self) -> Resolver:
+        if self._resolver is None:
+            client = self.client
+            self._resolver = Resolver(
+                DiscoveryCache(self.cache_dir, self.target.host_port),
+                lambda path, accept: client.get_json(path, accept=accept),
+            )
+        return self._resolver
+
+    def write(self, text: str | bytes) -> None:
+        data = text.encode() if isinstance(text, str) else text
+        if data:
+            self.stdout.write(data)
+            self.written = True
+
+    def error(self, message: str) -> None:
+        self.stderr.write(message + "\n")
+
+    def close(self) -> None:
+        try:
+            self.stdout.flush()
+        finally:
+            if self._client is not None:
+                self._client.close()

@@ -1,0 +1,188 @@
+"""Runs one read command through kubectl-scipian's code or the real kubectl, same credentials.
+
+As a program: `python -m tests.e2e.parity_runner KUBECONFIG CACHE_DIR VERB ARGS...`
+calls `kubectl_scipian.read.run()` (until the plugin CLI exists). Once it does,
+`PLUGIN_COMMAND` becomes `["kubectl", "scipian", "dev"]` and nothing else changes.
+
+As a module: `Parity` gives the tests a view-role ServiceAccount kubeconfig (a
+TokenRequest token, what the backend hands out) and the comparison helpers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = sys.executable
+
+
+def plugin_command(kubeconfig: Path, cache_dir: Path) -> list[str]:
+    """The one line to change when `kubectl scipian dev` exists."""
+    return [PY, "-m", "tests.e2e.parity_runner", str(kubeconfig), str(cache_dir)]
+
+
+@dataclass(frozen=True)
+class Result:
+    rc: int
+    out: str
+    err: str
+
+
+# Go HumanDuration values in a table cell (`5s`, `3m2s`, `47h`, `2d3h`, `2y70d`)
+AGE = re.compile(r"(?<![\w.:/-])\d+[smhdy](?:\d+[smhd])?(?![\w.:/-])")
+# klog lines kubectl prints on discovery failures (timestamps and pids vary)
+KLOG = re.compile(r"^[EWI]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [^\n]*\n", re.M)
+
+
+def normalize_ages(text: str) -> str:
+    return re.sub(r"[ \t]+", " ", AGE.sub("<age>", text))
+
+
+@dataclass
+class Parity:
+    kubectl: str
+    kubeconfig: Path
+    cache_dir: Path
+
+    def run_kubectl(self, verb: str, *args: str, timeout: float = 60) -> Result:
+        p = subprocess.run(
+            [self.kubectl, f"--kubeconfig={self.kubeconfig}", verb, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+        )
+        return Result(p.returncode, p.stdout, KLOG.sub("", p.stderr))
+
+    def run_plugin(self, verb: str, *args: str, timeout: float = 60) -> Result:
+        p = subprocess.run(
+            [*plugin_command(self.kubeconfig, self.cache_dir), verb, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+        )
+        return Result(p.returncode, p.stdout, p.stderr)
+
+    def compare(self, verb: str, *args: str, ages: bool = True) -> tuple[Result, Result]:
+        """Both tools, a few times if ages ticked over between them; exact when possible."""
+        for _ in range(3):
+            want = self.run_kubectl(verb, *args)
+            got = self.run_plugin(verb, *args)
+            if got == want:
+                return want, got
+            if not ages or normalize(got) != normalize(want):
+                break
+            time.sleep(0.3)
+        if ages and normalize(got) == normalize(want):
+            return want, want  # equal but for ages that ticked between the runs
+        return want, got
+
+
+def normalize(r: Result) -> Result:
+    return Result(r.rc, normalize_ages(r.out), normalize_ages(r.err))
+
+
+def view_kubeconfig(admin_kubeconfig: Path, kubectl: str, dest: Path) -> Path:
+    """A ServiceAccount bound to `view`, with a TokenRequest token, as a kubeconfig file."""
+
+    def k(*args: str, input: str | None = None) -> str:
+        return subprocess.run(
+            [kubectl, f"--kubeconfig={admin_kubeconfig}", *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            input=input,
+        ).stdout
+
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "scipian-parity"}},
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": "viewer", "namespace": "scipian-parity"},
+            },
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": "scipian-parity-viewer"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": "view",
+                },
+                "subjects": [
+                    {"kind": "ServiceAccount", "name": "viewer", "namespace": "scipian-parity"}
+                ],
+            },
+        ],
+    }
+    k("apply", "-f", "-", input=json.dumps(manifest))
+    token = k("create", "token", "viewer", "-n", "scipian-parity", "--duration=2h").strip()
+    raw: dict[str, Any] = json.loads(k("config", "view", "--raw", "-o", "json"))
+    cluster = raw["clusters"][0]["cluster"]
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "dev",
+                "cluster": {
+                    "server": cluster["server"],
+                    "certificate-authority-data": cluster["certificate-authority-data"],
+                },
+            }
+        ],
+        "users": [{"name": "viewer", "user": {"token": token}}],
+        "contexts": [{"name": "dev", "context": {"cluster": "dev", "user": "viewer"}}],
+        "current-context": "dev",
+    }
+    dest.write_text(json.dumps(config))
+    dest.chmod(0o600)
+    return dest
+
+
+def apply(admin_kubeconfig: Path, kubectl: str, docs: list[dict[str, Any]]) -> None:
+    subprocess.run(
+        [kubectl, f"--kubeconfig={admin_kubeconfig}", "apply", "-f", "-"],
+        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def main(argv: list[str]) -> int:
+    import json as _json
+
+    from kubectl_scipian.read import run
+
+    kubeconfig = _json.loads(Path(argv[0]).read_text())
+    return run(
+        argv[2],
+        argv[3:],
+        kubeconfig,
+        env_id="dev",
+        cache_dir=Path(argv[1]),
+        stdout=sys.stdout.buffer,
+        stderr=sys.stderr,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
