@@ -48,6 +48,12 @@ def parser() -> argparse.ArgumentParser:
         default=2.0,
         help="seconds between JWKS fetches caused by unknown key ids (default 2)",
     )
+    s.add_argument(
+        "--leeway",
+        type=int,
+        default=30,
+        help="seconds of clock skew allowed on exp/iat (default 30)",
+    )
     s.add_argument("--log-level", default=_env("SCIPIAN_LOG_LEVEL", "info"))
 
     r = sub.add_parser("register", help="register an environment from a kubeconfig file")
@@ -150,6 +156,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     if not args.issuer:
         raise ConfigError("--issuer (or SCIPIAN_ISSUER) is required")
+    if not 0 <= args.leeway <= 300:
+        raise ConfigError("--leeway must be between 0 and 300 seconds")
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port {args.port} is not a port number")
     settings = Settings(
@@ -163,6 +171,7 @@ def _serve(args: argparse.Namespace) -> int:
         username_prefix=args.username_prefix,
         groups_prefix=args.groups_prefix,
         jwks_min_refetch_seconds=args.jwks_min_refetch,
+        leeway_seconds=args.leeway,
     )
     audit_logger()
     app = create_app(build_backend(settings))

@@ -1,10 +1,10 @@
 """Verifies OIDC id_tokens against the issuer's JWKS and turns them into an Identity.
 
-Keys are cached by `kid`. A token with an unknown `kid` refetches the JWKS at once (a key
-the provider just rotated in works on its first use) unless a fetch happened within
-`jwks_min_refetch_seconds`; concurrent unknown-kid tokens share one fetch, so forged kids
-cannot make this hammer the IdP. The set is also refreshed every `jwks_lifespan_seconds`,
-which drops retired keys.
+Keys are cached by `kid`. A token with an unknown `kid` refetches the JWKS (a key the
+provider just rotated in works on its first use), at most once per
+`jwks_min_refetch_seconds` (a request inside that interval waits for its end);
+concurrent unknown-kid tokens share one fetch, so forged kids cannot hammer the IdP.
+The set is also refreshed every `jwks_lifespan_seconds`, which drops retired keys.
 """
 
 from __future__ import annotations
@@ -40,8 +40,10 @@ class KeySet:
         settings: Settings,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._settings = settings
+        self._sleep = sleep
         self._session = session or _plain_session()
         self._clock = clock
         self._lock = threading.Lock()
@@ -70,10 +72,14 @@ class KeySet:
                 # Keep verifying with the known key while the IdP is down.
                 with contextlib.suppress(ServiceUnavailable):
                     self._fetch()
-        elif (
-            self._fetched_at is None
-            or now - self._fetched_at >= self._settings.jwks_min_refetch_seconds
-        ):
+        else:
+            # Rate limit: wait out the rest of the interval (holding the lock, so requests
+            # queued behind share this fetch), then fetch; a key rotated in moments ago
+            # is found on first use, and forged kids cost the IdP one fetch per interval.
+            if self._fetched_at is not None:
+                wait = self._settings.jwks_min_refetch_seconds - (now - self._fetched_at)
+                if wait > 0:
+                    self._sleep(wait)
             self._fetch()
 
     def ready(self) -> bool:

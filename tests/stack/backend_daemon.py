@@ -272,3 +272,78 @@ def spawn_backend(
         process.wait()
         raise
     return BackendProcess(url, log_path, process)
+
+
+class StaticIssuer:
+    """A minimal OIDC issuer for tests that need identities the stack's provider lacks.
+
+    Serves only discovery and a JWKS with one RSA key held by the test, so a test can sign
+    id_tokens for any number of distinct users (or with exactly one claim wrong) and point a
+    backend of its own at it. Everything else (tokens of real people) comes from the real
+    provider; this never stands in for it in the stack.
+    """
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        import jwt
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self.private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = "static-" + os.urandom(4).hex()
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.private_key.public_key()))
+        jwk.update(kid=self.kid, alg="RS256", use="sig")
+        owner = self
+        self.jwks_fetches = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                docs = {
+                    "/.well-known/openid-configuration": {
+                        "issuer": owner.issuer,
+                        "jwks_uri": owner.issuer + "/jwks",
+                    },
+                    "/jwks": {"keys": [jwk]},
+                }
+                doc = docs.get(self.path)
+                if self.path == "/jwks":
+                    owner.jwks_fetches += 1
+                body = json.dumps(doc or {"error": "not_found"}).encode()
+                self.send_response(200 if doc else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.issuer = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def claims(self, email: str, groups: object, client_id: str) -> dict[str, object]:
+        now = int(time.time())
+        return {
+            "iss": self.issuer,
+            "aud": client_id,
+            "sub": "sub-" + email,
+            "email": email,
+            "email_verified": True,
+            "groups": groups,
+            "iat": now,
+            "exp": now + 600,
+        }
+
+    def sign(self, claims: dict[str, object], kid: str | None = None) -> str:
+        import jwt
+
+        return jwt.encode(
+            claims, self.private_key, algorithm="RS256", headers={"kid": kid or self.kid}
+        )
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
