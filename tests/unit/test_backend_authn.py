@@ -1,0 +1,189 @@
+"""id_token verification (scipian_backend.authn.Verifier) as a pure function of token + keys."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from scipian_backend.authn import KeySet, Verifier, bearer_token
+from scipian_backend.config import Settings
+from scipian_backend.errors import Unauthorized
+
+ISSUER = "https://idp.example.test"
+NOW = int(time.time())  # PyJWT reads the wall clock itself
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+EC_KEY = ec.generate_private_key(ec.SECP256R1())
+
+
+class StaticKeys(KeySet):
+    """The issuer's JWKS, given instead of fetched."""
+
+    def __init__(self, settings: Settings, jwks: list[dict[str, Any]]) -> None:
+        super().__init__(settings)
+        self._static = {k["kid"]: jwt.PyJWK(k) for k in jwks}
+
+    def key(self, kid: str) -> jwt.PyJWK:
+        if kid not in self._static:
+            raise Unauthorized("id_token signed by an unknown key")
+        return self._static[kid]
+
+
+def jwk_of(key: Any, kid: str, alg: str) -> dict[str, Any]:
+    algo = jwt.algorithms.RSAAlgorithm if alg.startswith("RS") else jwt.algorithms.ECAlgorithm
+    d: dict[str, Any] = json.loads(algo.to_jwk(key.public_key()))
+    d.update(kid=kid, alg=alg, use="sig")
+    return d
+
+
+SETTINGS = Settings(issuer=ISSUER, client_id="kubectl-scipian")
+VERIFIER = Verifier(
+    SETTINGS,
+    StaticKeys(SETTINGS, [jwk_of(RSA_KEY, "r1", "RS256"), jwk_of(EC_KEY, "e1", "ES256")]),
+    now=time.time,
+)
+
+
+def claims(**change: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": "kubectl-scipian",
+        "sub": "u1",
+        "email": "alice@example.test",
+        "email_verified": True,
+        "groups": ["team-a"],
+        "iat": NOW - 10,
+        "exp": NOW + 600,
+    }
+    base.update(change)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def sign(c: dict[str, Any], kid: str = "r1", alg: str = "RS256", key: Any = RSA_KEY) -> str:
+    return jwt.encode(c, key, algorithm=alg, headers={"kid": kid})
+
+
+def test_valid_rs256_and_es256_tokens() -> None:
+    who = VERIFIER.verify(sign(claims()))
+    assert who.username == "oidc:alice@example.test"
+    assert who.groups == ("oidc:team-a",)
+    assert who.subject == "u1"
+    assert VERIFIER.verify(sign(claims(), "e1", "ES256", EC_KEY)).username.endswith(
+        "alice@example.test"
+    )
+
+
+def test_aud_list_with_azp() -> None:
+    VERIFIER.verify(sign(claims(aud=["kubectl-scipian", "x"], azp="kubectl-scipian")))
+    with pytest.raises(Unauthorized):
+        VERIFIER.verify(sign(claims(aud=["kubectl-scipian", "x"], azp="x")))
+
+
+def test_leeway_is_small() -> None:
+    VERIFIER.verify(sign(claims(exp=NOW - 15)))  # inside the 30 s leeway
+    VERIFIER.verify(sign(claims(iat=NOW + 15)))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"iss": ISSUER + "/"},
+        {"iss": "https://other.example"},
+        {"aud": "other"},
+        {"aud": None},
+        {"exp": NOW - 60},
+        {"exp": None},
+        {"iat": NOW + 3600},
+        {"iat": None},
+        {"iat": NOW - 2 * 86400},
+        {"sub": None},
+        {"sub": ""},
+        {"email": None},
+        {"email": ""},
+        {"email": ["a"]},
+        {"email_verified": False},
+        {"groups": "team-a"},
+        {"groups": ["team-a", 1]},
+        {"groups": {"a": 1}},
+        {"nbf": NOW + 3600},
+    ],
+)
+def test_bad_claims(bad: dict[str, Any]) -> None:
+    with pytest.raises(Unauthorized):
+        VERIFIER.verify(sign(claims(**bad)))
+
+
+def b64(d: bytes) -> str:
+    return base64.urlsafe_b64encode(d).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "x",
+        "a.b.c",
+        b64(json.dumps({"alg": "none", "kid": "r1"}).encode())
+        + "."
+        + b64(json.dumps(claims()).encode())
+        + ".",
+        jwt.encode(
+            claims(), "secret-secret-secret-secret-32b!", algorithm="HS256", headers={"kid": "r1"}
+        ),
+        sign(claims(), kid="unknown"),
+        sign(claims(), kid="e1"),  # RS256 token naming the ES256 key
+        jwt.encode(claims(), RSA_KEY, algorithm="RS256"),  # no kid
+        jwt.encode(claims(), RSA_KEY, algorithm="PS256", headers={"kid": "r1"}),
+    ],
+)
+def test_bad_tokens(token: str) -> None:
+    with pytest.raises(Unauthorized):
+        VERIFIER.verify(token)
+
+
+def test_tampered_signature() -> None:
+    h, _, s = sign(claims()).split(".")
+    other = b64(json.dumps(claims(groups=["platform-admins"])).encode())
+    with pytest.raises(Unauthorized):
+        VERIFIER.verify(f"{h}.{other}.{s}")
+
+
+def test_configurable_claims_and_prefixes() -> None:
+    s = Settings(
+        issuer=ISSUER,
+        client_id="kubectl-scipian",
+        username_claim="sub",
+        groups_claim="roles",
+        username_prefix="sso:",
+        groups_prefix="",
+    )
+    v = Verifier(s, StaticKeys(s, [jwk_of(RSA_KEY, "r1", "RS256")]))
+    who = v.verify(sign(claims(roles=["ops"])))
+    assert who.username == "sso:u1"
+    assert who.groups == ("ops",)
+
+
+@pytest.mark.parametrize(
+    "header", [None, "", "Bearer", "Bearer  ", "Basic abc", "bearer" + " x" * 9000]
+)
+def test_bearer_header_rejected(header: str | None) -> None:
+    with pytest.raises(Unauthorized):
+        bearer_token(header)
+
+
+def test_bearer_header_accepted() -> None:
+    assert bearer_token("Bearer abc.def.ghi") == "abc.def.ghi"
+    assert bearer_token("bearer abc") == "abc"
+
+
+def test_settings_refuse_symmetric_or_none_algorithms() -> None:
+    from scipian_backend.errors import ConfigError
+
+    for algs in (("HS256",), ("none",), ("RS256", "HS512")):
+        with pytest.raises(ConfigError):
+            Settings(issuer=ISSUER, client_id="c", algorithms=algs)
