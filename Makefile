@@ -38,7 +38,7 @@ harness: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy kubectl_scipian scipian_backend tests
+	$(VENV)/bin/mypy kubectl_scipian scipian_backend tests bench
 	@out=$$(gofmt -l tests/cluster); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 
 unit: $(STAMP)
@@ -57,7 +57,7 @@ stack-down:
 	scripts/stack down
 
 bench: install
-	@echo "make bench: not implemented yet (issue: benchmarks beside kubectl)" >&2; exit 2
+	$(PY) -m bench.run
 
 dist: $(STAMP)
 	@echo "make dist: not implemented yet (issue: distribution via krew)" >&2; exit 2

@@ -1,0 +1,257 @@
+"""`make bench`: kubectl-scipian beside kubectl on the same stack, in the same run.
+
+Writes bench/results/latest.json ({"machine": ..., "results": {NAME: ...}}) and
+bench/results/latest.md, and prints the table. Timing entries carry plugin_s,
+kubectl_s and ratio = plugin / kubectl (lower is better).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+from kubernetes.client import ApiException
+
+from bench import follow, issue_load, measure, seed
+from tests.stack import idp_login
+from tests.stack.login import plugin_env, plugin_login
+from tests.stack.paths import ROOT, stack_dir
+from tests.stack.podlogs import give_logs
+from tests.stack.stack import env_or_up
+
+RESULTS = ROOT / "bench" / "results"
+RUNS = int(os.environ.get("BENCH_RUNS", "10"))
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    kubectl = subprocess.run(
+        [str(ROOT / ".venv/bin/kubectl"), "version", "--client", "-o", "json"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "kubectl": json.loads(kubectl.stdout)["clientVersion"]["gitVersion"],
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def issued_kubeconfig(env: dict[str, str], user: str, env_id: str, out: Path) -> str:
+    """A kubeconfig from the backend for `user`, as the plugin would get it: the static
+    kubeconfig kubectl runs with, so both sides use the same credentials."""
+    tokens = idp_login.device_flow_tokens(
+        env["STACK_IDP_ISSUER"], env["STACK_IDP_CLIENT_ID"], user, env["STACK_PASSWORD"]
+    )
+    resp = requests.post(
+        f"{env['SCIPIAN_BACKEND_URL']}/api/v1/environments/{env_id}/kubeconfig",
+        json={},
+        headers={"Authorization": f"Bearer {tokens['id_token']}"},
+        timeout=30,
+    )
+    resp.raise_for_status()
+    out.write_text(resp.json()["kubeconfig"])
+    out.chmod(0o600)
+    return str(tokens["id_token"])
+
+
+def timing(series: dict[str, measure.Series], rss: bool = False) -> dict[str, Any]:
+    p, k = series["plugin"], series["kubectl"]
+    entry: dict[str, Any] = {
+        "plugin_s": round(p.median_s, 4),
+        "kubectl_s": round(k.median_s, 4),
+        "ratio": measure.ratio(p.median_s, k.median_s),
+        "runs": len(p.samples),
+    }
+    if rss:
+        entry["plugin_rss_mb"] = round(p.peak_rss_mb, 1)
+        entry["kubectl_rss_mb"] = round(k.peak_rss_mb, 1)
+        entry["rss_ratio"] = measure.ratio(p.peak_rss_mb, k.peak_rss_mb)
+    return entry
+
+
+def main() -> int:
+    stack_env, _ = env_or_up()
+    if "SCIPIAN_BACKEND_URL" not in stack_env:
+        print("bench: the stack has no backend", file=sys.stderr)
+        return 1
+    work = stack_dir() / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    config_dir = work / "plugin-config"
+    shutil.rmtree(config_dir, ignore_errors=True)
+    env = plugin_env(stack_env, KUBECTL_SCIPIAN_CONFIG_DIR=str(config_dir))
+    env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    kubectl = str(ROOT / ".venv" / "bin" / "kubectl")
+    kube_cache = f"--cache-dir={work / 'kube-cache'}"
+
+    print("bench: logging alice in and seeding the dev cluster", file=sys.stderr)
+    plugin_login("alice", stack_env["STACK_PASSWORD"], env)
+    static = work / "alice-dev.kubeconfig"
+    id_token = issued_kubeconfig(stack_env, "alice", "dev", static)
+    dev_admin = Path(stack_env["STACK_DEV_KUBECONFIG"])
+    core = seed.admin_api(dev_admin)
+    seed.ensure_pods(core, "bench-50", 50)
+    seed.ensure_pods(core, "bench-5000", 5000)
+    log_bytes = seed.ensure_big_log(dev_admin, core, "bench-logs", "big-log", 200 * 2**20, work)
+
+    results: dict[str, Any] = {}
+    plug = ["kubectl", "scipian"]
+
+    print("bench: startup_version", file=sys.stderr)
+    s = measure.alternate(
+        {"plugin": [*plug, "version"], "kubectl": [kubectl, "version", "--client"]},
+        runs=RUNS * 2, env=env,
+    )  # fmt: skip
+    results["startup_version"] = timing(s)
+
+    print("bench: get_warm", file=sys.stderr)
+    get50 = ["get", "pods", "-n", "bench-50"]
+    s = measure.alternate(
+        {
+            "plugin": [*plug, "dev", *get50],
+            "kubectl": [kubectl, f"--kubeconfig={static}", kube_cache, *get50],
+        },
+        runs=RUNS, env=env,
+    )  # fmt: skip
+    results["get_warm"] = timing(s)
+
+    print("bench: get_cold", file=sys.stderr)
+
+    def drop_kubeconfigs() -> None:
+        for f in config_dir.rglob("kubeconfigs/*.json"):
+            f.unlink()
+
+    s = measure.alternate(
+        {
+            "plugin": [*plug, "dev", *get50],
+            "kubectl": [kubectl, f"--kubeconfig={static}", kube_cache, *get50],
+        },
+        runs=RUNS, env=env, before_each={"plugin": drop_kubeconfigs},
+    )  # fmt: skip
+    results["get_cold"] = timing(s)
+    results["get_cold"]["over_warm_ms"] = round(
+        (results["get_cold"]["plugin_s"] - results["get_warm"]["plugin_s"]) * 1000, 1
+    )
+
+    print("bench: get_5000_pods", file=sys.stderr)
+    s = measure.alternate(
+        {
+            "plugin": [*plug, "dev", "get", "pods", "-A"],
+            "kubectl": [kubectl, f"--kubeconfig={static}", kube_cache, "get", "pods", "-A"],
+        },
+        runs=max(3, RUNS // 2), warmup=1, env=env,
+    )  # fmt: skip
+    results["get_5000_pods"] = timing(s, rss=True)
+
+    print("bench: logs_200mb", file=sys.stderr)
+    logs = ["logs", "big-log", "-n", "bench-logs"]
+    s = measure.alternate(
+        {
+            "plugin": [*plug, "dev", *logs],
+            "kubectl": [kubectl, f"--kubeconfig={static}", kube_cache, *logs],
+        },
+        runs=3, warmup=1, env=env,
+    )  # fmt: skip
+    entry = timing(s, rss=True)
+    entry["bytes"] = log_bytes
+    entry["plugin_mb_per_s"] = round(log_bytes / 2**20 / entry["plugin_s"], 1)
+    entry["kubectl_mb_per_s"] = round(log_bytes / 2**20 / entry["kubectl_s"], 1)
+    entry["throughput_ratio"] = measure.ratio(entry["plugin_mb_per_s"], entry["kubectl_mb_per_s"])
+    entry["peak_rss_mb"] = entry["plugin_rss_mb"]
+    # -f on a small log of its own, so the delay is not hidden behind 200 MB of backlog.
+    seed.ensure_namespace(core, "bench-logs")
+    try:
+        core.create_namespaced_pod("bench-logs", seed.pod_body("follow", "kwok-node-1"))
+    except ApiException as e:
+        if e.status != 409:
+            raise
+    files = give_logs(dev_admin, "bench-logs", "follow", {"c": ["start"]}, logs_dir=work)
+    follow_args = ["logs", "-f", "follow", "-n", "bench-logs"]
+    entry["follow_delay_ms"] = follow.follow_delay_ms([*plug, "dev", *follow_args], files["c"], env)
+    entry["kubectl_follow_delay_ms"] = follow.follow_delay_ms(
+        [kubectl, f"--kubeconfig={static}", kube_cache, *follow_args], files["c"], env
+    )
+    results["logs_200mb"] = entry
+
+    print("bench: backend_issue", file=sys.stderr)
+    backend = stack_env["SCIPIAN_BACKEND_URL"]
+    issue: dict[str, Any] = {}
+    for c, per in ((1, 30), (8, 10), (32, 5)):
+        issue[f"c{c}"] = issue_load.load(backend, id_token, "dev", c, per)
+    parts = issue_load.floor(
+        Path(stack_env["STACK_MGMT_KUBECONFIG"]), Path(stack_env["STACK_DEV_KUBECONFIG"])
+    )
+    issue["floor_parts_ms"] = parts
+    issue["floor_ms"] = round(sum(parts.values()), 2)
+    p50 = issue["c1"]["p50_ms"]
+    issue["p50_over_floor"] = round(p50 / issue["floor_ms"], 2) if p50 else None
+    results["backend_issue"] = issue
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    doc = {"machine": machine(), "results": results}
+    (RESULTS / "latest.json").write_text(json.dumps(doc, indent=2) + "\n")
+    table = render(doc)
+    (RESULTS / "latest.md").write_text(table)
+    print(table)
+    return 0
+
+
+def render(doc: dict[str, Any]) -> str:
+    r = doc["results"]
+    m = doc["machine"]
+    rows = [
+        f"Machine: {m['cpus']} CPUs ({m['cpu']}), {m['memory_gb']} GB, Python {m['python']}, "
+        f"kubectl {m['kubectl']}, {m['date']}",
+        "",
+        "| benchmark | kubectl-scipian | kubectl | ratio | notes |",
+        "|---|---|---|---|---|",
+    ]
+    for name in ("startup_version", "get_warm", "get_cold", "get_5000_pods", "logs_200mb"):
+        e = r[name]
+        note = ""
+        if name == "get_cold":
+            note = f"+{e['over_warm_ms']} ms over get_warm"
+        if "plugin_rss_mb" in e:
+            note = f"RSS {e['plugin_rss_mb']} MB vs {e['kubectl_rss_mb']} MB"
+        if name == "logs_200mb":
+            note = (
+                f"{e['plugin_mb_per_s']} vs {e['kubectl_mb_per_s']} MB/s "
+                f"(throughput ratio {e['throughput_ratio']}); RSS {e['peak_rss_mb']} MB; "
+                f"-f delay {e['follow_delay_ms']} vs {e['kubectl_follow_delay_ms']} ms"
+            )
+        rows.append(
+            f"| {name} | {e['plugin_s'] * 1000:.0f} ms | {e['kubectl_s'] * 1000:.0f} ms "
+            f"| {e['ratio']} | {note} |"
+        )
+    b = r["backend_issue"]
+    rows += ["", "| backend_issue | rps | p50 ms | p99 ms | errors |", "|---|---|---|---|---|"]
+    for c in ("c1", "c8", "c32"):
+        e = b[c]
+        rows.append(f"| {c} | {e['rps']} | {e['p50_ms']} | {e['p99_ms']} | {e['errors']} |")
+    rows.append("")
+    rows.append(
+        f"Issuance floor (SubjectAccessReview + session Secret + TokenRequest, p50 each): "
+        f"{b['floor_ms']} ms; c1 p50 / floor = {b['p50_over_floor']}"
+    )
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
