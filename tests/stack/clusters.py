@@ -94,19 +94,32 @@ def node_manifest(name: str) -> dict[str, object]:
     }
 
 
+def apply(name: str, doc: str, timeout: float = 60.0) -> None:
+    """`kubectl apply`, retried: a just-ready apiserver may still refuse for a moment
+    (its bootstrap controllers and CRD handlers finish after /readyz)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = kubectl_run(name, "apply", "-f", "-", input=doc, check=False)
+        if out.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"cluster {name}: kubectl apply failed: {out.stderr.strip()}")
+        time.sleep(0.5)
+
+
 def prepare(spec: ClusterSpec, harness: Path, timeout: float = 180.0) -> None:
     """Brings a started cluster to a usable state: nodes Ready, default SA."""
     if spec.nodes:
         crd = subprocess.run(
             [str(harness), "kwok-crds"], capture_output=True, text=True, check=True
         ).stdout
-        kubectl_run(spec.name, "apply", "-f", "-", input=crd)
+        apply(spec.name, crd)
         nodes = {
             "apiVersion": "v1",
             "kind": "List",
             "items": [node_manifest(f"kwok-node-{i}") for i in range(spec.nodes)],
         }
-        kubectl_run(spec.name, "apply", "-f", "-", input=json.dumps(nodes))
+        apply(spec.name, json.dumps(nodes))
     deadline = time.monotonic() + timeout
     while True:
         ok = kubectl_run(spec.name, "get", "serviceaccount", "default", check=False)
