@@ -91,6 +91,28 @@ def normalize(r: Result) -> Result:
     return Result(r.rc, normalize_ages(r.out), normalize_ages(r.err))
 
 
+def running_dev_env() -> dict[str, str] | None:
+    """The stack's env when its dev cluster answers, whatever the state of the rest.
+
+    The parity suite needs only `dev`; it must not start a second stack while an
+    engineer restarts one or a part it does not use (mgmt, backend) is down.
+    """
+    from tests.stack import envfile
+
+    env = envfile.read()
+    kubeconfig = env.get("STACK_DEV_KUBECONFIG") if env else None
+    if not env or not kubeconfig or not Path(kubeconfig).exists():
+        return None
+    p = subprocess.run(
+        [env["STACK_KUBECTL"], f"--kubeconfig={kubeconfig}", "get", "--raw", "/readyz"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return env if p.returncode == 0 else None
+
+
 def view_kubeconfig(admin_kubeconfig: Path, kubectl: str, dest: Path) -> Path:
     """A ServiceAccount bound to `view`, with a TokenRequest token, as a kubeconfig file."""
 

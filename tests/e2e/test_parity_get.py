@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Stack
-from tests.e2e.parity_runner import Parity, apply, b64, view_kubeconfig
+from tests.e2e.parity_runner import Parity, apply, b64, running_dev_env, view_kubeconfig
 
 pytestmark = pytest.mark.stack
 NS = "parity-get"
@@ -173,7 +173,15 @@ def wait_for(what: str, check: Any, timeout: float = 90) -> None:
 
 
 @pytest.fixture(scope="module")
-def parity(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Parity]:
+def dev(request: pytest.FixtureRequest) -> Stack:
+    """The running stack when dev answers; else the shared `stack` fixture (which may start one)."""
+    env = running_dev_env()
+    return Stack(env) if env else request.getfixturevalue("stack")
+
+
+@pytest.fixture(scope="module")
+def parity(dev: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Parity]:
+    stack = dev
     admin = stack.kubeconfig("dev")
     kubectl = stack.kubectl_path
     tmp = tmp_path_factory.mktemp("parity-get")
@@ -298,8 +306,9 @@ def test_connection_refused(parity: Parity, tmp_path: Path) -> None:
     assert (got.rc, got.out, got.err) == (want.rc, want.out, want.err)
 
 
-def test_discovery_cache_refreshes_once_on_a_miss(stack: Stack, parity: Parity) -> None:
+def test_discovery_cache_refreshes_once_on_a_miss(dev: Stack, parity: Parity) -> None:
     """A type created after discovery was cached is found without waiting for the TTL."""
+    stack = dev
     parity.run_plugin("get", "cm", "-n", NS)  # fills the cache
     name = "gadgets.parity.scipian.io"
     crd = json_copy(CRD)
