@@ -21,6 +21,7 @@ from __future__ import annotations
 AUTH_MESSAGE = "Invalid authentication for provided environment."
 ENV_MESSAGE = "Invalid environment referenced."
 LOGIN_HINT = "run 'kubectl scipian login'"
+KUBECTL_UNAUTHORIZED = "error: You must be logged in to the server (Unauthorized)"
 
 
 class ScipianError(Exception):
@@ -74,7 +75,12 @@ class CacheLockTimeout(ScipianError):
 
 
 class ClusterUnauthorized(ScipianError):
-    """The cluster rejected the kubeconfig's token (HTTP 401) before anything was printed."""
+    """The cluster rejected the kubeconfig's token (HTTP 401) before anything was printed.
 
-    def __init__(self, detail: str = "error: You must be logged in to the server (Unauthorized)"):
-        super().__init__(detail)
+    Raised by `read` as ``ClusterUnauthorized(env_id)``; shown (after the one refetch also
+    failed) in kubectl's own words.
+    """
+
+    def __init__(self, env_id: str = "", message: str = KUBECTL_UNAUTHORIZED) -> None:
+        super().__init__(message)
+        self.env_id = env_id

@@ -113,7 +113,7 @@ def test_version() -> None:
         (errors.BackendUnreachable("cannot reach X"), "error: cannot reach X\n"),
         (errors.ConfigError("bad"), "error: bad\n"),
         (
-            errors.ClusterUnauthorized(),
+            errors.ClusterUnauthorized("dev"),
             "error: You must be logged in to the server (Unauthorized)\n",
         ),
     ],
