@@ -126,7 +126,8 @@ class Authenticator:
                     return refreshed
             if not interactive:
                 raise LoginRequired("the login expired and cannot be refreshed")
-            print("Your Scipian login has expired; logging in again.", file=self.prompt)
+            why = "has expired" if login is not None else "is missing"
+            print(f"Your Scipian login {why}; logging in.", file=self.prompt)
             client = self._client_from_backend()
             login = self._to_login(client, self._run_flow(client, device=False, open_browser=True))
             self.cache.save_login(login)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import traceback
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
@@ -242,6 +241,8 @@ def report(err: errors.ScipianError, stderr: TextIO, verbose: int) -> int:
 def _debug_logging(stderr: TextIO, verbose: int) -> None:
     if not verbose:
         return
+    import logging  # only with -v: start-up is paid by every invocation
+
     handler = logging.StreamHandler(stderr)
     handler.setFormatter(logging.Formatter("kubectl-scipian: debug: %(message)s"))
     logger = logging.getLogger("kubectl_scipian")

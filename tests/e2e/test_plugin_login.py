@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import stat
 import subprocess
 import threading
@@ -333,3 +334,38 @@ def test_logout_all_forgets_every_backend(
     assert done.stdout == "Removed 2 login(s) and 0 cached credential(s) for every backend.\n"
     assert not list(config.glob("cache/*/login.json"))
     assert (config / "config.json").is_file()
+
+
+def test_on_a_terminal_a_missing_login_starts_one(stack: Stack, env: dict[str, str]) -> None:
+    """stdin is a terminal (a pty): `dev get pods` logs in first (device flow: no display)."""
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [str(venv_bin() / "kubectl-scipian"), "dev", "get", "pods", "-n", "default"],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    os.close(terminal)
+    try:
+        assert proc.stderr is not None and proc.stdout is not None
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if "confirm the code" in line:
+                break
+        assert lines[0] == "Your Scipian login is missing; logging in.\n"
+        url = next(x.strip() for x in lines if x.strip().startswith("http"))
+        code = lines[-1].split("confirm the code ")[1].split()[0]
+        idp_login.device_login_approve(url, code, "alice", stack.env["STACK_PASSWORD"])
+        out = proc.stdout.read()
+        rest = proc.stderr.read()
+        assert proc.wait(60) == 0, rest
+    finally:
+        os.close(controller)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert out.startswith("NAME") or rest.endswith("No resources found in default namespace.\n")
+    assert login_record(env)["email"] == "alice@example.test"

@@ -111,7 +111,11 @@ def login_cli(argv: list[str]) -> int:
         print("stack: .stack/env has no SCIPIAN_BACKEND_URL (backend not up)", file=sys.stderr)
         return 1
     user = argv[0]
-    done = plugin_login(user, stack_env["STACK_PASSWORD"], plugin_env(stack_env))
+    try:
+        done = plugin_login(user, stack_env["STACK_PASSWORD"], plugin_env(stack_env))
+    except idp_login.IdpLoginError as err:
+        print(f"stack: login of {user} failed: {err}", file=sys.stderr)
+        return 1
     sys.stderr.write(done.stderr)
     if done.returncode != 0:
         print(f"stack: login of {user} failed", file=sys.stderr)
