@@ -1,0 +1,111 @@
+"""`kubectl describe`: built-in layouts for common kinds, the generic one for the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kubectl_scipian.read.args import FlagParser, add_common, resource_requests
+from kubectl_scipian.read.discovery import Resource
+from kubectl_scipian.read.errors import StatusError, UsageError
+from kubectl_scipian.read.printers.tabwriter import format_text
+from kubectl_scipian.read.session import Session
+
+NO_TYPE = (
+    'error: You must specify the type of resource to describe. Use "kubectl api-resources" '
+    "for a complete list of supported resources."
+)
+
+
+def parser() -> FlagParser:
+    p = FlagParser("describe")
+    add_common(p)
+    p.add_argument("--show-events", default="true")
+    p.add_argument("--chunk-size", type=int, default=500)
+    return p
+
+
+class Out:
+    """kubectl's PrefixWriter: two spaces per level, tabs aligned at the end."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, level: int, text: str) -> None:
+        self.parts.append("  " * level + text)
+
+    def text(self) -> str:
+        return format_text("".join(self.parts), 0, 2)
+
+
+Describer = Callable[[Session, Resource, dict[str, Any], Out], None]
+
+
+def describe(session: Session, argv: list[str]) -> int:
+    opts = parser().parse(argv)
+    if not opts.args:
+        raise UsageError(NO_TYPE)
+    requests = resource_requests(opts.args, "describe")
+    ns = str(opts.namespace or session.target.namespace)
+    show_events = opts.show_events.lower() != "false"
+    errors: list[str] = []
+    found: list[tuple[Resource, dict[str, Any]]] = []
+    texts: list[str] = []
+    types = {r.type: session.resolver.resolve(r.type) for r in requests}
+    for req in requests:
+        for res in types[req.type]:
+            listed = req.name is None
+            try:
+                if listed:
+                    objs = _list(session, res, ns, opts)
+                else:
+                    objs = [session.client.get_json(res.path(ns, req.name))]
+            except StatusError as e:
+                if e.code == 404 and not listed and len(opts.args) == 2:
+                    matched = _prefix(session, res, ns, str(req.name))
+                    if matched:
+                        # kubectl's DescribeMatchingResources: no events, a newline after each
+                        texts += [_describe(session, res, o, False) + "\n" for o in matched]
+                        continue
+                errors.append(e.message)
+                continue
+            found += [(res, o) for o in objs]
+    # events only when exactly one object is described
+    events = show_events and len(found) == 1
+    described = [_describe(session, res, o, events) for res, o in found]
+    for i, t in enumerate(described):
+        session.write(t if i == 0 else "\n\n" + t)
+    for t in texts:
+        session.write(t)
+    for m in errors:
+        session.error(m)
+    if not texts and not found and not errors and any(r.name is None for r in requests):
+        session.error(f"No resources found in {ns} namespace.")
+    return 1 if errors else 0
+
+
+def _list(session: Session, res: Resource, ns: str, opts: Any) -> list[dict[str, Any]]:
+    path = res.path(None if opts.all_namespaces else ns)
+    doc = session.client.get_json(path, {"labelSelector": opts.selector})
+    return list(doc.get("items") or [])
+
+
+def _prefix(session: Session, res: Resource, ns: str, prefix: str) -> list[dict[str, Any]]:
+    try:
+        items = session.client.get_json(res.path(ns)).get("items") or []
+    except StatusError:
+        return []
+    return [i for i in items if str(i["metadata"]["name"]).startswith(prefix)]
+
+
+def _describe(session: Session, res: Resource, obj: dict[str, Any], events: bool) -> str:
+    from kubectl_scipian.read.describers import describer_for
+
+    out = Out()
+    describer = describer_for(res)
+    describer(session, res, obj, out)
+    if events and (res.group, res.kind) != ("", "Namespace"):
+        from kubectl_scipian.read.describers.events import describe_events
+
+        describe_events(session, res, obj, out)
+    return out.text()

@@ -1,0 +1,60 @@
+"""Describers for the simple core kinds: ConfigMap, Namespace."""
+
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING, Any
+
+from kubectl_scipian.read.describers.fields import print_annotations, print_labels
+
+if TYPE_CHECKING:
+    from kubectl_scipian.read.describe import Out
+    from kubectl_scipian.read.discovery import Resource
+    from kubectl_scipian.read.session import Session
+
+
+def configmap(session: Session, res: Resource, obj: dict[str, Any], w: Out) -> None:
+    meta = obj.get("metadata") or {}
+    w.write(0, f"Name:\t{meta.get('name', '')}\n")
+    w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
+    print_labels(w, "Labels", meta.get("labels"))
+    print_annotations(w, "Annotations", meta.get("annotations"))
+    w.write(0, "\nData\n====\n")
+    for k, v in sorted((obj.get("data") or {}).items()):
+        w.write(0, f"{k}:\n----\n")
+        w.write(0, f"{v}\n")
+        w.write(0, "\n")
+    w.write(0, "\nBinaryData\n====\n")
+    for k, v in sorted((obj.get("binaryData") or {}).items()):
+        w.write(0, f"{k}: {len(base64.b64decode(v))} bytes\n")
+    w.write(0, "\n")
+
+
+def namespace(session: Session, res: Resource, obj: dict[str, Any], w: Out) -> None:
+    meta = obj.get("metadata") or {}
+    w.write(0, f"Name:\t{meta.get('name', '')}\n")
+    print_labels(w, "Labels", meta.get("labels"))
+    print_annotations(w, "Annotations", meta.get("annotations"))
+    w.write(0, f"Status:\t{(obj.get('status') or {}).get('phase', '')}\n")
+    name = meta.get("name", "")
+    quotas = session.client.get_json(f"/api/v1/namespaces/{name}/resourcequotas").get("items")
+    if not quotas:
+        w.write(0, "\nNo resource quota.\n")
+    else:
+        for q in sorted(quotas, key=lambda q: q["metadata"]["name"]):
+            _quota(w, q)
+    limits = session.client.get_json(f"/api/v1/namespaces/{name}/limitranges").get("items")
+    if not limits:
+        w.write(0, "\nNo LimitRange resource.\n")
+
+
+def _quota(w: Out, q: dict[str, Any]) -> None:
+    w.write(0, "\n")
+    w.write(0, "Resource Quotas\n")
+    w.write(1, f"Name:\t{q['metadata']['name']}\n")
+    hard = (q.get("status") or {}).get("hard") or {}
+    used = (q.get("status") or {}).get("used") or {}
+    w.write(1, "Resource\tUsed\tHard\n")
+    w.write(1, "--------\t---\t---\n")
+    for k in sorted(hard):
+        w.write(1, f"{k}\t{used.get(k, '0')}\t{hard[k]}\n")
