@@ -97,26 +97,40 @@ def device_login(
     if complete:
         lines[-1] += f" (or open {device['verification_uri']} and enter it)"
     print("\n".join(lines) + "\n", file=prompt, flush=True)
-    interval = max(float(device.get("interval", 5)), 1.0)
-    expires_in = float(device.get("expires_in", timeout))
-    deadline = time.monotonic() + min(timeout, expires_in)
+    return poll_device(
+        lambda: client.poll_device(device["device_code"]),
+        interval=float(device.get("interval", 5)),
+        timeout=min(timeout, float(device.get("expires_in", timeout))),
+        sleep=sleep,
+    )
+
+
+def poll_device(
+    poll: Callable[[], Tokens],
+    *,
+    interval: float,
+    timeout: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Tokens:
+    """Polls the token endpoint as RFC 8628 3.5 says until the person approved or gave up."""
+    interval = max(interval, 1.0)
+    deadline = clock() + timeout
     while True:
         sleep(interval)
         try:
-            return client.poll_device(device["device_code"])
+            return poll()
         except OAuthError as err:
             if err.error == "slow_down":
-                interval += 5  # RFC 8628 3.5: and keep it for every later poll
-            elif err.error == "authorization_pending":
-                pass
+                interval += 5  # and keep it for every later poll
             elif err.error == "access_denied":
                 raise LoginError("login was denied at the provider") from None
             elif err.error == "expired_token":
                 raise LoginError("the login code expired; run the login again") from None
-            else:
+            elif err.error != "authorization_pending":
                 raise LoginError(f"login failed: {err.error}") from None
-        if time.monotonic() + interval > deadline:
-            raise LoginError(f"login timed out after {min(timeout, expires_in):.0f}s")
+        if clock() + interval > deadline:
+            raise LoginError(f"login timed out after {timeout:.0f}s")
 
 
 def browser_opener(environ: dict[str, str] | None = None) -> Opener | None:

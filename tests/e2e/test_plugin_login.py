@@ -12,6 +12,7 @@ import os
 import pty
 import stat
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from tests.stack import idp_login
 from tests.stack.backend_daemon import BackendProcess, spawn_backend
 from tests.stack.idp_process import IdpProcess, start_idp
 from tests.stack.login import plugin_env, plugin_login, run_plugin
-from tests.stack.paths import venv_bin
+from tests.stack.paths import ROOT, venv_bin
 
 pytestmark = pytest.mark.stack
 AUTH = "Invalid authentication for provided environment.\n"
@@ -368,4 +369,45 @@ def test_on_a_terminal_a_missing_login_starts_one(stack: Stack, env: dict[str, s
             proc.kill()
             proc.wait()
     assert out.startswith("NAME") or rest.endswith("No resources found in default namespace.\n")
+    assert login_record(env)["email"] == "alice@example.test"
+
+
+BROWSER = """#!{python}
+# A stand-in browser for $BROWSER: detaches like a real one, then signs in at the
+# provider's pages and follows the redirect back to the plugin's loopback listener.
+import os, subprocess, sys
+if len(sys.argv) == 2:
+    with open(os.environ["TEST_BROWSER_LOG"], "a") as log:
+        log.write("opened\\n")
+    subprocess.Popen([sys.executable, __file__, sys.argv[1], "worker"], start_new_session=True)
+    sys.exit(0)
+sys.path.insert(0, {root!r})
+import requests
+from tests.stack.idp_login import authcode_browser
+redirect = authcode_browser(sys.argv[1], os.environ["TEST_BROWSER_USER"],
+                            os.environ["TEST_BROWSER_PASSWORD"])
+requests.get(redirect, timeout=10)
+"""
+
+
+def test_browser_login_opens_one_window_and_prints_the_url(
+    stack: Stack, env: dict[str, str], tmp_path: Path
+) -> None:
+    browser = tmp_path / "browser"
+    browser.write_text(BROWSER.format(python=sys.executable, root=str(ROOT)))
+    browser.chmod(0o700)
+    opened = tmp_path / "opened.log"
+    env = dict(
+        env,
+        BROWSER=str(browser),
+        TEST_BROWSER_LOG=str(opened),
+        TEST_BROWSER_USER="alice",
+        TEST_BROWSER_PASSWORD=stack.env["STACK_PASSWORD"],
+    )
+    done = run_plugin(["login"], env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.startswith("Open this URL in a browser to log in:\n\n    http")
+    assert "code_challenge_method=S256" in done.stderr
+    assert opened.read_text() == "opened\n"
     assert login_record(env)["email"] == "alice@example.test"

@@ -81,3 +81,11 @@ def test_times_out() -> None:
     listener = LoopbackListener("st", ISSUER)
     with pytest.raises(LoginError, match="timed out"):
         listener.wait(timeout=0.3)
+
+
+def test_no_display_means_no_browser_on_linux(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubectl_scipian.oidc import flows
+
+    monkeypatch.setattr("sys.platform", "linux")
+    assert flows.browser_opener({}) is None
+    assert flows.browser_opener({"TERM": "xterm"}) is None
