@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import secrets
 import shutil
@@ -9,6 +11,7 @@ import ssl
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.stack import backend_daemon, clusters, envfile, harness, idp_daemon, procs
@@ -41,10 +44,32 @@ def _reachable(url: str) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def _exclusive() -> Iterator[None]:
+    """Serializes up/down across processes: two test sessions (or a person and a test)
+    starting the same stack at once would otherwise tear down each other's half-built one."""
+    lock = stack_dir().with_name(stack_dir().name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
 def up() -> dict[str, str]:
-    if healthy():
-        return envfile.read()
-    down(quiet=True)
+    return _up()[0]
+
+
+def _up() -> tuple[dict[str, str], bool]:
+    """The stack's env, and whether this call started it."""
+    with _exclusive():
+        # Checked under the lock: whoever waited finds the stack the other one started.
+        if healthy():
+            return envfile.read(), False
+        _stop(quiet=True)
+        return _start(), True
+
+
+def _start() -> dict[str, str]:
     started = time.monotonic()
     binary = harness.build()
     state = stack_dir()
@@ -64,7 +89,7 @@ def up() -> dict[str, str]:
             list(pool.map(lambda s: clusters.prepare(s, binary), clusters.CLUSTERS))
         backend_url = backend_daemon.start(issuer, idp_daemon.CLIENT_ID)
     except BaseException:
-        down(quiet=True)
+        _stop(quiet=True)
         raise
     values = {
         "STACK_DIR": str(state),
@@ -88,6 +113,11 @@ def up() -> dict[str, str]:
 
 
 def down(quiet: bool = False) -> int:
+    with _exclusive():
+        return _stop(quiet)
+
+
+def _stop(quiet: bool = False) -> int:
     survivors = procs.stop_all()
     if survivors:
         print(f"stack: could not stop {', '.join(survivors)}", file=sys.stderr)
@@ -143,4 +173,4 @@ def env_or_up() -> tuple[dict[str, str], bool]:
     """For test fixtures: reuse a healthy stack or start one (and say so)."""
     if healthy():
         return envfile.read(), False
-    return up(), True
+    return _up()
