@@ -62,6 +62,10 @@ class Authenticator:
         tokens = self._run_flow(client, device=device, open_browser=open_browser)
         login = self._to_login(client, tokens)
         with self.cache.login_lock():
+            previous = self.cache.load_login()
+            if previous is not None and previous.user != login.user:
+                # Another person now: the old one's credentials have no business here.
+                self.cache.remove_all_kubeconfigs()
             self.cache.save_login(login)
         return login
 

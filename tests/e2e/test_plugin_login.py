@@ -411,3 +411,18 @@ def test_browser_login_opens_one_window_and_prints_the_url(
     assert "code_challenge_method=S256" in done.stderr
     assert opened.read_text() == "opened\n"
     assert login_record(env)["email"] == "alice@example.test"
+
+
+def test_login_as_someone_else_forgets_the_previous_users_credentials(
+    stack: Stack, env: dict[str, str]
+) -> None:
+    password = stack.env["STACK_PASSWORD"]
+    config = Path(env["KUBECTL_SCIPIAN_CONFIG_DIR"])
+    assert plugin_login("carol", password, env).returncode == 0
+    assert run_plugin(["dev", "get", "pods"], env).returncode == 0
+    assert plugin_login("carol", password, env).returncode == 0  # same person: kept
+    assert len(list(config.glob("cache/*/kubeconfigs/*.json"))) == 1
+    assert plugin_login("bob", password, env).returncode == 0
+    assert list(config.glob("cache/*/kubeconfigs/*.json")) == []
+    got = run_plugin(["dev", "get", "pods"], env)
+    assert (got.returncode, got.stderr) == (1, AUTH)  # bob's own rights now
