@@ -111,8 +111,13 @@ def login_cli(argv: list[str]) -> int:
         print("stack: .stack/env has no SCIPIAN_BACKEND_URL (backend not up)", file=sys.stderr)
         return 1
     user = argv[0]
+    # A caller may point the login at another cache (e.g. a second user beside the first).
+    config_dir = Path(
+        os.environ.get("KUBECTL_SCIPIAN_CONFIG_DIR") or stack_env["KUBECTL_SCIPIAN_CONFIG_DIR"]
+    )
+    env = plugin_env(stack_env, KUBECTL_SCIPIAN_CONFIG_DIR=str(config_dir))
     try:
-        done = plugin_login(user, stack_env["STACK_PASSWORD"], plugin_env(stack_env))
+        done = plugin_login(user, stack_env["STACK_PASSWORD"], env)
     except idp_login.IdpLoginError as err:
         print(f"stack: login of {user} failed: {err}", file=sys.stderr)
         return 1
@@ -120,7 +125,6 @@ def login_cli(argv: list[str]) -> int:
     if done.returncode != 0:
         print(f"stack: login of {user} failed", file=sys.stderr)
         return done.returncode or 1
-    config_dir = Path(stack_env["KUBECTL_SCIPIAN_CONFIG_DIR"])
     print(f"stack: {user} logged in (plugin cache in {config_dir})", file=sys.stderr)
     return 0
 
