@@ -50,6 +50,7 @@ VERIFIER = Verifier(
 
 
 def claims(**change: Any) -> dict[str, Any]:
+    now = int(time.time())  # at signing time: the suite may run long after import
     base: dict[str, Any] = {
         "iss": ISSUER,
         "aud": "kubectl-scipian",
@@ -57,8 +58,8 @@ def claims(**change: Any) -> dict[str, Any]:
         "email": "alice@example.test",
         "email_verified": True,
         "groups": ["team-a"],
-        "iat": NOW - 10,
-        "exp": NOW + 600,
+        "iat": now - 10,
+        "exp": now + 600,
     }
     base.update(change)
     return {k: v for k, v in base.items() if v is not None}
@@ -85,8 +86,9 @@ def test_aud_list_with_azp() -> None:
 
 
 def test_leeway_is_small() -> None:
-    VERIFIER.verify(sign(claims(exp=NOW - 15)))  # inside the 30 s leeway
-    VERIFIER.verify(sign(claims(iat=NOW + 15)))
+    now = int(time.time())  # not NOW: the suite may have run for longer than the leeway
+    VERIFIER.verify(sign(claims(iat=now - 10, exp=now - 15)))  # inside the 30 s leeway
+    VERIFIER.verify(sign(claims(iat=now + 15, exp=now + 600)))
 
 
 @pytest.mark.parametrize(
