@@ -20,7 +20,7 @@ NO_TYPE = (
 def parser() -> FlagParser:
     p = FlagParser("describe")
     add_common(p)
-    p.add_argument("--show-events", default="true")
+    p.add_argument("--show-events", nargs="?", const="true", default=None)
     p.add_argument("--chunk-size", type=int, default=500)
     return p
 
@@ -28,17 +28,23 @@ def parser() -> FlagParser:
 class Out:
     """kubectl's PrefixWriter: two spaces per level, tabs aligned at the end."""
 
-    def __init__(self) -> None:
-        self.parts: list[str] = []
+    def __init__(self, parts: list[str] | None = None, indent: int = 0) -> None:
+        self.parts: list[str] = [] if parts is None else parts
+        self.indent = indent
 
     def write(self, level: int, text: str) -> None:
-        self.parts.append("  " * level + text)
+        self.parts.append("  " * (level + self.indent) + text)
+
+    def nested(self, indent: int) -> Out:
+        """NewNestedPrefixWriter: the same output, every write `indent` levels deeper."""
+        return Out(self.parts, self.indent + indent)
 
     def text(self) -> str:
         return format_text("".join(self.parts), 0, 2)
 
 
-Describer = Callable[[Session, Resource, dict[str, Any], Out], None]
+# (session, resource, object, output, whether to print the Events section)
+Describer = Callable[[Session, Resource, dict[str, Any], Out, bool], None]
 
 
 def describe(session: Session, argv: list[str]) -> int:
@@ -47,7 +53,9 @@ def describe(session: Session, argv: list[str]) -> int:
         raise UsageError(NO_TYPE)
     requests = resource_requests(opts.args, "describe")
     ns = str(opts.namespace or session.target.namespace)
-    show_events = opts.show_events.lower() != "false"
+    # kubectl turns events off when several objects or an error came back, unless asked
+    explicit = opts.show_events is not None
+    show_events = not explicit or opts.show_events.lower() != "false"
     errors: list[str] = []
     found: list[tuple[Resource, dict[str, Any]]] = []
     texts: list[str] = []
@@ -65,13 +73,15 @@ def describe(session: Session, argv: list[str]) -> int:
                     matched = _prefix(session, res, ns, str(req.name))
                     if matched:
                         # kubectl's DescribeMatchingResources: no events, a newline after each
-                        texts += [_describe(session, res, o, False) + "\n" for o in matched]
+                        texts += [
+                            _describe(session, res, o, explicit and show_events) + "\n"
+                            for o in matched
+                        ]
                         continue
                 errors.append(e.message)
                 continue
             found += [(res, o) for o in objs]
-    # events only when exactly one object is described
-    events = show_events and len(found) == 1
+    events = show_events and (explicit or (len(found) == 1 and not errors))
     described = [_describe(session, res, o, events) for res, o in found]
     for i, t in enumerate(described):
         session.write(t if i == 0 else "\n\n" + t)
@@ -102,10 +112,5 @@ def _describe(session: Session, res: Resource, obj: dict[str, Any], events: bool
     from kubectl_scipian.read.describers import describer_for
 
     out = Out()
-    describer = describer_for(res)
-    describer(session, res, obj, out)
-    if events and (res.group, res.kind) != ("", "Namespace"):
-        from kubectl_scipian.read.describers.events import describe_events
-
-        describe_events(session, res, obj, out)
+    describer_for(res)(session, res, obj, out, events)
     return out.text()

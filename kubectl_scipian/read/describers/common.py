@@ -1,11 +1,12 @@
-"""Describers for the simple core kinds: ConfigMap, Namespace."""
+"""Describers for the simple core kinds: ConfigMap, Namespace, Secret, ServiceAccount."""
 
 from __future__ import annotations
 
 import base64
 from typing import TYPE_CHECKING, Any
 
-from kubectl_scipian.read.describers.fields import print_annotations, print_labels
+from kubectl_scipian.read.describers.events import describe_events
+from kubectl_scipian.read.describers.fields import header, print_annotations, print_labels
 
 if TYPE_CHECKING:
     from kubectl_scipian.read.describe import Out
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     from kubectl_scipian.read.session import Session
 
 
-def configmap(session: Session, res: Resource, obj: dict[str, Any], w: Out) -> None:
+def configmap(session: Session, res: Resource, obj: dict[str, Any], w: Out, events: bool) -> None:
     meta = obj.get("metadata") or {}
     w.write(0, f"Name:\t{meta.get('name', '')}\n")
     w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
@@ -28,9 +29,11 @@ def configmap(session: Session, res: Resource, obj: dict[str, Any], w: Out) -> N
     for k, v in sorted((obj.get("binaryData") or {}).items()):
         w.write(0, f"{k}: {len(base64.b64decode(v))} bytes\n")
     w.write(0, "\n")
+    if events:
+        describe_events(session, obj, w, res.kind)
 
 
-def namespace(session: Session, res: Resource, obj: dict[str, Any], w: Out) -> None:
+def namespace(session: Session, res: Resource, obj: dict[str, Any], w: Out, events: bool) -> None:
     meta = obj.get("metadata") or {}
     w.write(0, f"Name:\t{meta.get('name', '')}\n")
     print_labels(w, "Labels", meta.get("labels"))
@@ -58,3 +61,38 @@ def _quota(w: Out, q: dict[str, Any]) -> None:
     w.write(1, "--------\t---\t---\n")
     for k in sorted(hard):
         w.write(1, f"{k}\t{used.get(k, '0')}\t{hard[k]}\n")
+
+
+def secret(session: Session, res: Resource, obj: dict[str, Any], w: Out, events: bool) -> None:
+    """Sizes only: the values never reach the output (kubectl prints no events here)."""
+    meta = obj.get("metadata") or {}
+    header(w, obj)
+    print_labels(w, "Labels", meta.get("labels"))
+    print_annotations(w, "Annotations", meta.get("annotations"))
+    kind = obj.get("type", "")
+    w.write(0, f"\nType:\t{kind}\n")
+    w.write(0, "\nData\n====\n")
+    for k, v in sorted((obj.get("data") or {}).items()):
+        if k == "token" and kind == "kubernetes.io/service-account-token":
+            # the one value kubectl shows: a legacy ServiceAccount token
+            w.write(0, f"{k}:\t{base64.b64decode(v or '').decode('utf-8', 'replace')}\n")
+        else:
+            w.write(0, f"{k}:\t{len(base64.b64decode(v or ''))} bytes\n")
+
+
+def service_account(
+    session: Session, res: Resource, obj: dict[str, Any], w: Out, events: bool
+) -> None:
+    meta = obj.get("metadata") or {}
+    header(w, obj)
+    print_labels(w, "Labels", meta.get("labels"))
+    print_annotations(w, "Annotations", meta.get("annotations"))
+    names = [str(s.get("name", "")) for s in obj.get("imagePullSecrets") or []]
+    title = "Image pull secrets:"
+    if not names:
+        w.write(0, f"{title}\t<none>\n")
+    for name in names:
+        w.write(0, f"{title}\t{name}\n")
+        title = " " * len(title)
+    if events:
+        describe_events(session, obj, w, res.kind)
