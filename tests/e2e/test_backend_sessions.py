@@ -1,14 +1,16 @@
 """Sessions on the real clusters: revocation, grant removal, concurrency, two replicas.
 
-Tests that change a user's state (revoke, grants, first-time creation races) use fresh
-identities signed by a test-held issuer key (StaticIssuer) and a backend of their own, so
-they never disturb the stack's real users that other suites rely on. The rest use real
-logins at the stack's provider.
+Every identity logs in at a real provider. Tests that change a user's state (revoke,
+grants, first-time creation races) use a provider instance of this module's own with
+numbered users (user001..., no groups) and a backend that trusts it, against the stack's
+real clusters; the users are granted here through RBAC on mgmt and reset on the target
+clusters first, so these tests never disturb the stack's users that other suites rely on.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 import time
@@ -22,8 +24,9 @@ import pytest
 import requests
 
 from tests.conftest import Stack
-from tests.stack.backend_daemon import BackendProcess, StaticIssuer, spawn_backend
+from tests.stack.backend_daemon import BackendProcess, spawn_backend
 from tests.stack.idp_login import authcode_flow_tokens
+from tests.stack.idp_process import IdpProcess, start_idp
 
 pytestmark = pytest.mark.stack
 CLIENT_ID = "kubectl-scipian"
@@ -45,22 +48,103 @@ def issue(url: str, token: str, env_id: str) -> requests.Response:
 
 
 @pytest.fixture(scope="module")
-def static_issuer() -> Iterator[StaticIssuer]:
-    issuer = StaticIssuer()
-    yield issuer
-    issuer.stop()
+def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdpProcess]:
+    p = start_idp(tmp_path_factory.mktemp("idp"), secrets.token_urlsafe(12), extra_users=60)
+    yield p
+    p.stop()
 
 
 @pytest.fixture(scope="module")
-def backend(static_issuer: StaticIssuer) -> Iterator[BackendProcess]:
-    b = spawn_backend(static_issuer.issuer, CLIENT_ID, name="sessions")
+def backend(stack: Stack, idp: IdpProcess) -> Iterator[BackendProcess]:
+    b = spawn_backend(idp.issuer, CLIENT_ID, name="sessions")
     yield b
     b.stop()
 
 
-def fresh_user(issuer: StaticIssuer, groups: list[str]) -> tuple[str, str]:
-    email = f"t-{uuid.uuid4().hex[:10]}@example.test"
-    return email, issuer.sign(issuer.claims(email, groups, CLIENT_ID))
+class Users:
+    """The provider's numbered users: real logins, made 'new' again on the targets."""
+
+    def __init__(self, stack: Stack, idp: IdpProcess) -> None:
+        self.stack = stack
+        self.idp = idp
+        self.grants: list[str] = []
+
+    def login(self, username: str) -> str:
+        tokens = authcode_flow_tokens(self.idp.issuer, CLIENT_ID, username, self.idp.password)
+        return str(tokens["id_token"])
+
+    def fresh(self, numbers: range, env_id: str) -> list[tuple[str, str]]:
+        """(email, id_token) of user<N> for each N, granted `env_id` and unknown to its
+        cluster: whatever an earlier run made for them there is deleted first."""
+        names = [f"user{n:03d}" for n in numbers]
+        emails = [f"{n}@example.test" for n in names]
+        cluster = env_id
+        for kind in ("serviceaccounts", "secrets", "clusterrolebindings"):
+            for email in emails:
+                for obj in owned(self.stack, cluster, kind, f"oidc:{email}"):
+                    ns = ["-n", SESSIONS] if kind != "clusterrolebindings" else []
+                    self.stack.kubectl(
+                        cluster, "delete", kind, obj["metadata"]["name"], *ns, "--wait=false"
+                    )
+        self.grant(env_id, [f"oidc:{e}" for e in emails])
+        with ThreadPoolExecutor(8) as pool:
+            tokens = list(pool.map(self.login, names))
+        return list(zip(emails, tokens, strict=True))
+
+    def grant(self, env_id: str, users: list[str]) -> str:
+        name = f"t-grant-{uuid.uuid4().hex[:8]}"
+        self.stack.kubectl("mgmt", "apply", "-f", "-", input=json.dumps(grant(name, env_id, users)))
+        self.grants.append(name)
+        for user in users[:1] + users[-1:]:
+            wait_until(lambda u=user: can_i(self.stack, u, env_id) == "yes", "the grant")
+        return name
+
+    def cleanup(self) -> None:
+        for name in self.grants:
+            self.stack.kubectl(
+                "mgmt", "delete", "clusterrolebinding,clusterrole", name,
+                "--ignore-not-found", check=False,
+            )  # fmt: skip
+
+
+@pytest.fixture
+def users(stack: Stack, idp: IdpProcess) -> Iterator[Users]:
+    u = Users(stack, idp)
+    yield u
+    u.cleanup()
+
+
+def grant(name: str, env_id: str, users: list[str]) -> dict[str, Any]:
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": name},
+        "rules": [
+            {
+                "apiGroups": ["scipian.io"],
+                "resources": ["environments/kubeconfig"],
+                "verbs": ["get"],
+                "resourceNames": [env_id],
+            }
+        ],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": u} for u in users
+        ],
+    }
+    return {"kind": "List", "apiVersion": "v1", "items": [role, binding]}
+
+
+def can_i(stack: Stack, user: str, env_id: str) -> str:
+    return stack.kubectl(
+        "mgmt", "auth", "can-i", "get", f"environments.scipian.io/{env_id}",
+        "--subresource=kubeconfig", f"--as={user}", check=False,
+    ).stdout.strip()  # fmt: skip
 
 
 def kubectl_with(stack: Stack, kubeconfig_text: str, tmp: Path, *args: str):
@@ -109,10 +193,9 @@ def wait_until(predicate: Any, what: str, timeout: float = 30) -> None:
 
 
 def test_revoke_kills_issued_tokens_at_once(
-    stack: Stack, static_issuer: StaticIssuer, backend: BackendProcess, tmp_path: Path
+    stack: Stack, users: Users, backend: BackendProcess, tmp_path: Path
 ) -> None:
-    email, token = fresh_user(static_issuer, ["team-b"])
-    _, bystander = fresh_user(static_issuer, ["team-b"])
+    (email, token), (_, bystander) = users.fresh(range(1, 3), "prod")
     first = issue(backend.url, token, "prod").json()["kubeconfig"]
     second = issue(backend.url, token, "prod").json()["kubeconfig"]
     other = issue(backend.url, bystander, "prod").json()["kubeconfig"]
@@ -153,79 +236,28 @@ def test_revoke_bad_input_is_one_line(stack: Stack) -> None:
 
 
 def test_removing_the_grant_denies_the_next_request(
-    stack: Stack, static_issuer: StaticIssuer, backend: BackendProcess
+    stack: Stack, users: Users, backend: BackendProcess
 ) -> None:
-    email, token = fresh_user(static_issuer, [])
-    user = f"oidc:{email}"
-    name = f"t-grant-{uuid.uuid4().hex[:8]}"
-    role = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRole",
-        "metadata": {"name": name},
-        "rules": [
-            {
-                "apiGroups": ["scipian.io"],
-                "resources": ["environments/kubeconfig"],
-                "verbs": ["get"],
-                "resourceNames": ["dev"],
-            }
-        ],
-    }
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
-    }
+    user = "oidc:user003@example.test"
+    token = users.login("user003")
     assert issue(backend.url, token, "dev").status_code == 403
-    stack.kubectl(
-        "mgmt",
-        "apply",
-        "-f",
-        "-",
-        input=json.dumps({"kind": "List", "apiVersion": "v1", "items": [role, binding]}),
-    )
-
-    def can_i() -> str:
-        return stack.kubectl(
-            "mgmt",
-            "auth",
-            "can-i",
-            "get",
-            "environments.scipian.io/dev",
-            "--subresource=kubeconfig",
-            f"--as={user}",
-            check=False,
-        ).stdout.strip()
-
-    try:
-        wait_until(lambda: can_i() == "yes", "the grant to reach the authorizer")
-        assert issue(backend.url, token, "dev").status_code == 200
-        assert issue(backend.url, token, "prod").status_code == 403
-        stack.kubectl("mgmt", "delete", "clusterrolebinding", name)
-        wait_until(lambda: can_i() == "no", "the removal to reach the authorizer")
-        r = issue(backend.url, token, "dev")
-        assert r.status_code == 403
-        assert r.json()["reason"] == "Forbidden"
-    finally:
-        stack.kubectl(
-            "mgmt",
-            "delete",
-            "clusterrolebinding,clusterrole",
-            name,
-            "--ignore-not-found",
-            check=False,
-        )
+    name = users.grant("dev", [user])
+    assert issue(backend.url, token, "dev").status_code == 200
+    assert issue(backend.url, token, "prod").status_code == 403
+    stack.kubectl("mgmt", "delete", "clusterrolebinding", name)
+    wait_until(lambda: can_i(stack, user, "dev") == "no", "the removal to reach the authorizer")
+    r = issue(backend.url, token, "dev")
+    assert r.status_code == 403
+    assert r.json()["reason"] == "Forbidden"
 
 
 # --- concurrency -----------------------------------------------------------------------------
 
 
 def test_50_concurrent_issuances_for_one_new_user(
-    stack: Stack, static_issuer: StaticIssuer, backend: BackendProcess
+    stack: Stack, users: Users, backend: BackendProcess
 ) -> None:
-    email, token = fresh_user(static_issuer, ["team-a"])
+    [(email, token)] = users.fresh(range(4, 5), "dev")
     with ThreadPoolExecutor(50) as pool:
         responses = list(pool.map(lambda _: issue(backend.url, token, "dev"), range(50)))
     assert [r.status_code for r in responses] == [200] * 50, {r.text for r in responses}
@@ -240,20 +272,20 @@ def test_50_concurrent_issuances_for_one_new_user(
 
 
 def test_50_concurrent_issuances_for_50_new_users(
-    stack: Stack, static_issuer: StaticIssuer, backend: BackendProcess
+    stack: Stack, users: Users, backend: BackendProcess
 ) -> None:
-    users = [fresh_user(static_issuer, ["team-b"]) for _ in range(50)]
+    fifty = users.fresh(range(11, 61), "prod")
     with ThreadPoolExecutor(50) as pool:
-        responses = list(pool.map(lambda u: issue(backend.url, u[1], "prod"), users))
+        responses = list(pool.map(lambda u: issue(backend.url, u[1], "prod"), fifty))
     assert [r.status_code for r in responses] == [200] * 50, {r.text for r in responses}
-    assert {r.json()["user"] for r in responses} == {f"oidc:{e}" for e, _ in users}
+    assert {r.json()["user"] for r in responses} == {f"oidc:{e}" for e, _ in fifty}
     sas = json.loads(
         stack.kubectl("prod", "get", "serviceaccounts", "-n", SESSIONS, "-o", "json").stdout
     )["items"]
     crbs = json.loads(stack.kubectl("prod", "get", "clusterrolebindings", "-o", "json").stdout)[
         "items"
     ]
-    for email, _ in users:
+    for email, _ in fifty:
         user = f"oidc:{email}"
         assert (
             sum(

@@ -15,6 +15,12 @@ const USER_GROUPS = {
   carol: ['platform-admins'],
   mallory: [],
 };
+// IDP_EXTRA_USERS=N adds user001..userN, with no groups: identities that tests grant,
+// revoke and race on without disturbing the four named users.
+const extraUsers = Number(process.env.IDP_EXTRA_USERS ?? '0');
+for (let i = 1; Number.isInteger(extraUsers) && i <= Math.min(extraUsers, 999); i += 1) {
+  USER_GROUPS[`user${String(i).padStart(3, '0')}`] = [];
+}
 
 // A stable, opaque subject per user (the same across runs), so nothing can confuse `sub`
 // with the user name or the email.

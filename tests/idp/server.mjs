@@ -10,6 +10,7 @@
 //   IDP_DEVICE_CODE_TTL    seconds (default 600)
 //   IDP_DEVICE_INTERVAL    seconds, the device flow's polling interval (default 1)
 //   IDP_ADMIN_SECRET       enables the admin routes, sent back in the X-Admin-Secret header
+//   IDP_EXTRA_USERS        N: also user001..userN (no groups), for tests that need many users
 //   IDP_READY_FILE         the issuer is written there (atomically) once listening
 //
 // Once listening it prints one line `READY <issuer>` on stdout; logs go to stderr.

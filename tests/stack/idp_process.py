@@ -33,6 +33,7 @@ TTL_VARS = {
     "refresh_token_ttl": "IDP_REFRESH_TOKEN_TTL",
     "device_code_ttl": "IDP_DEVICE_CODE_TTL",
     "device_interval": "IDP_DEVICE_INTERVAL",
+    "extra_users": "IDP_EXTRA_USERS",  # user001..userN, no groups
 }
 
 
