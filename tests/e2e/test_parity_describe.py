@@ -66,6 +66,7 @@ def _container(name: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "image": f"registry.local/{name}:2.1", **extra}
 
 
+SA_NAME = "kubernetes.io/service-account.name"
 LONG_NOTE = "a note that is long enough to be printed on a line of its own, " * 3
 
 MULTI_SPEC: dict[str, Any] = {
@@ -223,6 +224,12 @@ def _objects() -> list[dict[str, Any]]:
             "metadata": _meta("tls"),
             "type": "kubernetes.io/tls",
             "data": {"tls.crt": b64("-----BEGIN CERT-----\n"), "tls.key": b64("key")},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {**_meta("builder-token"), "annotations": {SA_NAME: "builder"}},
+            "type": "kubernetes.io/service-account-token",
         },
         {
             "apiVersion": "v1",
@@ -784,6 +791,14 @@ def described(dev: Stack, parity: Parity) -> Parity:  # noqa: F811 - dev is the 
         return len(out.split()) == 3
 
     wait_for("endpoints of api", endpoints_ready)
+    wait_for(
+        "the legacy token",
+        lambda: bool(
+            stack.kubectl(
+                "dev", "get", "secret", "builder-token", "-n", NS_D, "-o", "jsonpath={.data.token}"
+            ).stdout
+        ),
+    )
     existing = stack.kubectl("dev", "get", "events", "-n", NS_D, "-o", "name").stdout
     if "multi.pulled" not in existing:
         apply(admin, kubectl, _events(stack))
@@ -843,6 +858,20 @@ def test_describe_builtin(described: Parity, args: tuple[str, ...]) -> None:
     assert got.err == want.err
     assert got.out == want.out
     assert got.rc == want.rc
+
+
+def test_describe_secret_never_prints_a_token(described: Parity) -> None:
+    """The one deliberate difference: kubectl prints a legacy ServiceAccount token in clear."""
+    want, got = described.compare("describe", "-n", NS_D, "secret", "builder-token")
+    assert (got.rc, got.err) == (want.rc, want.err) == (0, "")
+    token = next(line for line in want.out.splitlines() if line.startswith("token:"))
+    value = token.split(":", 1)[1].strip()
+    assert len(value) > 100  # what kubectl shows: the token itself
+    assert value not in got.out
+    sized = token.replace(value, f"{len(value)} bytes")
+    assert got.out.splitlines() == [
+        sized if line == token else line for line in want.out.splitlines()
+    ]
 
 
 @pytest.fixture(scope="module")

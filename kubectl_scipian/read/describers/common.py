@@ -64,20 +64,20 @@ def _quota(w: Out, q: dict[str, Any]) -> None:
 
 
 def secret(session: Session, res: Resource, obj: dict[str, Any], w: Out, events: bool) -> None:
-    """Sizes only: the values never reach the output (kubectl prints no events here)."""
+    """Sizes only: no value ever reaches the output (kubectl prints no events here).
+
+    Deliberate difference: kubectl prints the `token` of a legacy
+    `kubernetes.io/service-account-token` Secret in clear; we print its size like
+    every other value, since that token is a long-lived credential.
+    """
     meta = obj.get("metadata") or {}
     header(w, obj)
     print_labels(w, "Labels", meta.get("labels"))
     print_annotations(w, "Annotations", meta.get("annotations"))
-    kind = obj.get("type", "")
-    w.write(0, f"\nType:\t{kind}\n")
+    w.write(0, f"\nType:\t{obj.get('type', '')}\n")
     w.write(0, "\nData\n====\n")
     for k, v in sorted((obj.get("data") or {}).items()):
-        if k == "token" and kind == "kubernetes.io/service-account-token":
-            # the one value kubectl shows: a legacy ServiceAccount token
-            w.write(0, f"{k}:\t{base64.b64decode(v or '').decode('utf-8', 'replace')}\n")
-        else:
-            w.write(0, f"{k}:\t{len(base64.b64decode(v or ''))} bytes\n")
+        w.write(0, f"{k}:\t{len(base64.b64decode(v or ''))} bytes\n")
 
 
 def service_account(
