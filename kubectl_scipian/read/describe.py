@@ -97,7 +97,9 @@ def describe(session: Session, argv: list[str]) -> int:
 def _list(session: Session, res: Resource, ns: str, opts: Any) -> list[dict[str, Any]]:
     path = res.path(None if opts.all_namespaces else ns)
     doc = session.client.get_json(path, {"labelSelector": opts.selector})
-    return list(doc.get("items") or [])
+    # kubectl describes what a GET of each item returns: that has apiVersion and kind
+    head = {"apiVersion": res.group_version, "kind": res.kind}
+    return [{**head, **item} for item in doc.get("items") or []]
 
 
 def _prefix(session: Session, res: Resource, ns: str, prefix: str) -> list[dict[str, Any]]:
@@ -105,7 +107,8 @@ def _prefix(session: Session, res: Resource, ns: str, prefix: str) -> list[dict[
         items = session.client.get_json(res.path(ns)).get("items") or []
     except StatusError:
         return []
-    return [i for i in items if str(i["metadata"]["name"]).startswith(prefix)]
+    head = {"apiVersion": res.group_version, "kind": res.kind}
+    return [{**head, **i} for i in items if str(i["metadata"]["name"]).startswith(prefix)]
 
 
 def _describe(session: Session, res: Resource, obj: dict[str, Any], events: bool) -> str:

@@ -27,6 +27,7 @@ def describer_for(res: Resource) -> Describer:
         ("", "ServiceAccount"): common.service_account,
         ("", "Pod"): pod.pod,
         ("", "Service"): service.service,
+        ("", "Endpoints"): service.endpoints,
         ("", "Node"): node.node,
         ("", "PersistentVolumeClaim"): storage.persistent_volume_claim,
         ("apps", "Deployment"): workloads.deployment,

@@ -204,3 +204,30 @@ def ingress(session: Session, res: Resource, obj: Obj, w: Out, events: bool) -> 
     print_annotations(w, "Annotations", meta.get("annotations"))
     if events:
         describe_events(session, obj, w, res.kind)
+
+
+def endpoints(session: Session, res: Resource, obj: Obj, w: Out, events: bool) -> None:
+    meta = obj.get("metadata") or {}
+    header(w, obj)
+    print_labels(w, "Labels", meta.get("labels"))
+    print_annotations(w, "Annotations", meta.get("annotations"))
+    w.write(0, "Subsets:\n")
+    for subset in obj.get("subsets") or []:
+        for field, title in (
+            ("addresses", "Addresses"),
+            ("notReadyAddresses", "NotReadyAddresses"),
+        ):
+            ips = ",".join(str(a.get("ip", "")) for a in subset.get(field) or [])
+            w.write(1, f"{title}:\t{ips or '<none>'}\n")
+        if subset.get("ports"):
+            w.write(1, "Ports:\n")
+            w.write(2, "Name\tPort\tProtocol\n")
+            w.write(2, "----\t----\t--------\n")
+            for p in subset["ports"]:
+                w.write(
+                    2,
+                    f"{p.get('name') or '<unset>'}\t{p.get('port', 0)}\t{p.get('protocol', '')}\n",
+                )
+        w.write(0, "\n")
+    if events:
+        describe_events(session, obj, w, res.kind)
