@@ -20,14 +20,20 @@ if TYPE_CHECKING:
 PROG = "kubectl scipian"
 COMMANDS = ("login", "logout", "whoami", "envs", "version")
 VERBS = ("get", "describe", "logs")
+ENV_COMMANDS = ("credential", "kubeconfig")  # commands of one environment, not read verbs
 USAGE = (
     f"{PROG} [options] ENV get|describe|logs [ARGS...]\n"
     f"       {PROG} [options] --env ENV get|describe|logs [ARGS...]\n"
+    f"       {PROG} [options] ENV,ENV...|@GROUP get|describe|logs [ARGS...]\n"
+    f"       {PROG} [options] ENV credential | kubeconfig [--output FILE | --merge]\n"
     f"       {PROG} [options] login|logout|whoami|envs|version [ARGS...]"
 )
 EPILOG = """\
 commands:
   ENV get|describe|logs ...   read from environment ENV (kubectl's flags: -n, -A, -l, -o, ...)
+  dev,prod|@GROUP get ...     read from several environments (@all: every one you may use)
+  ENV kubeconfig              print a kubeconfig for kubectl/helm/k9s (--output FILE, --merge)
+  ENV credential              print an ExecCredential (what that kubeconfig runs)
   login                       log in (browser, or --device-code on a host without one)
   logout [ENV | --all]        forget a cached credential, this backend's login, or everything
   whoami                      show who you are logged in as
@@ -39,6 +45,8 @@ An environment named like a command stays reachable with --env (e.g. --env login
 examples:
   kubectl scipian login
   kubectl scipian dev get pods -A
+  kubectl scipian dev,prod get pods -A
+  kubectl scipian dev kubeconfig --merge && kubectl --context dev get pods
   kubectl scipian prod logs deploy/web -n shop --tail 20
 """
 
@@ -151,9 +159,14 @@ def parse(argv: list[str], out: TextIO) -> argparse.Namespace:
     if verb in ("-h", "--help"):
         parser.print_help()
         raise _Done(0)
+    if verb in ENV_COMMANDS:
+        return _parse_env_command(top, env_id, verb, rest, out)
     if verb not in VERBS:
         hint = f" (for an environment named {env_id!r} use --env {env_id})" if verb else ""
-        parser.error(f"expected get, describe or logs after the environment{hint}")
+        parser.error(
+            "expected get, describe or logs (or credential, kubeconfig) after the environment"
+            + hint
+        )
     ours, rest = split_own_options(rest)
     extra = sub_parser("ENV", "", out).parse_args(ours)
     top.backend = extra.backend or top.backend
@@ -161,8 +174,32 @@ def parse(argv: list[str], out: TextIO) -> argparse.Namespace:
     top.verbose += extra.verbose
     if top.namespace:
         rest = ["-n", top.namespace, *rest]
-    top.command, top.env_id, top.verb, top.args = "env", env_id, verb, rest
+    # Several environments (`dev,prod`, `@group`) go to their own command.
+    command = "multienv" if "," in env_id or env_id.startswith("@") else "env"
+    top.command, top.env_id, top.verb, top.args = command, env_id, verb, rest
     return top
+
+
+def _parse_env_command(
+    top: argparse.Namespace, env_id: str, name: str, rest: list[str], out: TextIO
+) -> argparse.Namespace:
+    parser = sub_parser(f"ENV {name}", _HELP[name], out)
+    if name == "kubeconfig":
+        where = parser.add_mutually_exclusive_group()
+        where.add_argument("-o", "--output", metavar="FILE", help="write to FILE (0600)")
+        where.add_argument(
+            "--merge",
+            action="store_true",
+            help="add or update this environment's entries in $KUBECONFIG or ~/.kube/config",
+        )
+    sub = parser.parse_args(rest)
+    if "," in env_id or env_id.startswith("@"):
+        parser.error(f"{name} takes one environment, not {env_id!r}")
+    sub.command, sub.env_id = name, env_id
+    sub.backend = sub.backend or top.backend
+    sub.certificate_authority = sub.certificate_authority or top.certificate_authority
+    sub.verbose += top.verbose
+    return sub
 
 
 def _parse_command(top: argparse.Namespace, out: TextIO) -> argparse.Namespace:
@@ -194,6 +231,8 @@ _HELP = {
     "whoami": "Show the identity of the current login.",
     "envs": "List the environments you may use, with the expiry of each cached credential.",
     "version": "Print the plugin version.",
+    "credential": "Print an ExecCredential for ENV (run by kubectl through a kubeconfig).",
+    "kubeconfig": "Print a kubeconfig whose user runs `kubectl-scipian ... credential`.",
 }
 
 
