@@ -54,6 +54,15 @@ def parser() -> argparse.ArgumentParser:
         default=30,
         help="seconds of clock skew allowed on exp/iat (default 30)",
     )
+    s.add_argument(
+        "--rate-limit",
+        default=_env("SCIPIAN_RATE_LIMIT", "600/60s"),
+        help="issuances per user and replica, TOKENS/PERIOD like 30/60s; 0 disables "
+        "(default 600/60s)",
+    )
+    s.add_argument(
+        "--rate-limit-burst", type=int, default=None, help="bucket size (default: TOKENS)"
+    )
     s.add_argument("--log-level", default=_env("SCIPIAN_LOG_LEVEL", "info"))
 
     r = sub.add_parser("register", help="register an environment from a kubeconfig file")
@@ -172,7 +181,12 @@ def _serve(args: argparse.Namespace) -> int:
         groups_prefix=args.groups_prefix,
         jwks_min_refetch_seconds=args.jwks_min_refetch,
         leeway_seconds=args.leeway,
+        rate_limit=args.rate_limit,
+        rate_limit_burst=args.rate_limit_burst,
     )
+    from scipian_backend.ratelimit import parse_rate
+
+    parse_rate(settings.rate_limit, settings.rate_limit_burst)  # a bad value: exit 2 now
     audit_logger()
     app = create_app(build_backend(settings))
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)

@@ -70,6 +70,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         401: "missing, invalid or expired id_token",
         403: "not allowed for this environment (whether it exists or not)",
         404: "allowed, but no such environment",
+        429: "too many credential requests from this user; see Retry-After",
         503: "management cluster, target cluster or OIDC provider unavailable",
     }.items()
 }
@@ -178,6 +179,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
         response = error_response(exc.status, exc.reason, exc.message)
+        response.headers.update(getattr(exc, "headers", {}))  # e.g. 429's Retry-After
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="scipian"'
         return response

@@ -18,6 +18,7 @@ from scipian_backend.config import Settings, valid_env_id
 from scipian_backend.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
 from scipian_backend.metrics import Metrics
 from scipian_backend.minting import Minter, format_time, kubeconfig_yaml
+from scipian_backend.ratelimit import RateLimiter
 from scipian_backend.store import Store
 
 
@@ -31,6 +32,7 @@ class Backend:
     minter: Minter
     auditor: Auditor
     metrics: Metrics
+    limiter: RateLimiter | None = None  # per-user issuance limit (ratelimit.py)
 
     def discovery(self) -> dict[str, Any]:
         s = self.settings
@@ -59,6 +61,8 @@ class Backend:
         if not valid_env_id(env_id):
             raise BadRequest("environment id must be a Kubernetes object name (DNS-1123 label)")
         who = self._authenticate(authorization, request_id, env_id)
+        if self.limiter is not None:
+            self.limiter.admit(who.username)  # before any cluster call
         if not self.authorizer.may_get_kubeconfig(who, env_id):
             self._deny(request_id, env_id, who, "forbidden", "RBAC denied")
             raise Forbidden(f"{who.username} may not use environment {env_id}")

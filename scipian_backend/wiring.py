@@ -9,6 +9,7 @@ from scipian_backend.authz import Authorizer
 from scipian_backend.config import Settings
 from scipian_backend.metrics import Metrics
 from scipian_backend.minting import Minter, TargetClients
+from scipian_backend.ratelimit import RateLimiter, limited_counter, parse_rate
 from scipian_backend.service import Backend
 from scipian_backend.store import Store
 
@@ -18,6 +19,10 @@ def build_backend(settings: Settings) -> Backend:
     timeout = settings.http_timeout_seconds
     store = Store(mgmt, timeout)
     keys = KeySet(settings)
+
+    metrics = Metrics()
+    rate = parse_rate(settings.rate_limit, settings.rate_limit_burst)
+    limiter = RateLimiter(rate, on_limited=limited_counter(metrics)) if rate else None
 
     def uid_of(env_id: str) -> str | None:
         env = store.get(env_id)
@@ -36,5 +41,6 @@ def build_backend(settings: Settings) -> Backend:
             ensured_ttl=settings.ensured_ttl_seconds,
         ),
         auditor=Auditor(mgmt, settings.event_namespace, lookup_uid=uid_of),
-        metrics=Metrics(),
+        metrics=metrics,
+        limiter=limiter,
     )
