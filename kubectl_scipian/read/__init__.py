@@ -6,7 +6,7 @@ only when that verb runs (start-up time is measured against kubectl).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -22,8 +22,12 @@ def run(
     cache_dir: Path,
     stdout: BinaryIO,
     stderr: TextIO,
+    table_sink: Callable[[list[list[str]]], None] | None = None,
 ) -> int:
     """Runs `kubectl <verb> <argv>` against the cluster of `kubeconfig`; returns the exit code.
+
+    `table_sink`: `get`'s tables (and custom-columns) go to it as cells, header first,
+    instead of being printed (several environments print one table of their own).
 
     Raises `kubectl_scipian.errors.ClusterUnauthorized` when the cluster answers 401
     before anything was printed (the caller may fetch fresh credentials and retry).
@@ -33,7 +37,7 @@ def run(
 
     if verb not in VERBS:
         raise ValueError(f"not a read verb: {verb}")
-    session = Session(kubeconfig, cache_dir, stdout, stderr)
+    session = Session(kubeconfig, cache_dir, stdout, stderr, table_sink)
     try:
         if verb == "get":
             from kubectl_scipian.read.get import get

@@ -195,6 +195,9 @@ class TablePrinter(Printer):
             lines = buf.lines()
             if not lines:
                 continue
+            if session.table_sink is not None:
+                session.emit_table(lines)  # several environments: one table, made by the caller
+                continue
             if not first:
                 session.write("\n")
             first = False
@@ -279,7 +282,10 @@ class ObjectPrinter(Printer):
 
             lines = [] if self.opts.no_headers else [[c.header for c in self.columns]]
             lines += [cc.row(self.columns, i) for i in items]
-            session.write(render(lines))
+            if session.table_sink is not None and items:
+                session.emit_table(lines)
+            else:
+                session.write(render(lines))
 
 
 def _name(obj: dict[str, Any]) -> str:

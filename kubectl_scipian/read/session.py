@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from kubectl_scipian.read.client import Client, Target, target_from_kubeconfig
 from kubectl_scipian.read.discovery import DiscoveryCache, Resolver
+
+# Receives `get`'s tables as cells (header first) instead of printed text: the several
+# environments command joins them into one table with an ENV column.
+TableSink = Callable[[list[list[str]]], None]
 
 
 class Session:
@@ -17,7 +21,9 @@ class Session:
         cache_dir: Path,
         stdout: BinaryIO,
         stderr: TextIO,
+        table_sink: TableSink | None = None,
     ) -> None:
+        self.table_sink = table_sink
         self.target: Target = target_from_kubeconfig(kubeconfig)
         self.cache_dir = cache_dir
         self.stdout = stdout
@@ -46,6 +52,13 @@ class Session:
         data = text.encode() if isinstance(text, str) else text
         if data:
             self.stdout.write(data)
+            self.written = True
+
+    def emit_table(self, lines: list[list[str]]) -> None:
+        """A table's cells (header first), handed to the sink instead of being printed."""
+        assert self.table_sink is not None
+        if lines:
+            self.table_sink(lines)
             self.written = True
 
     def error(self, message: str) -> None:
