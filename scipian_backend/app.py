@@ -12,9 +12,9 @@ import time
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scipian_backend import __version__
-from scipian_backend.config import valid_env_id
+from scipian_backend.config import ENV_ID, valid_env_id
 from scipian_backend.errors import ApiError, BadRequest
 from scipian_backend.service import Backend
 
@@ -30,7 +30,17 @@ log = logging.getLogger("scipian.http")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 MAX_BODY = 65536
 REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound"}
-REASONS |= {405: "MethodNotAllowed", 429: "TooManyRequests", 503: "ServiceUnavailable"}
+REASONS |= {
+    405: "MethodNotAllowed",
+    413: "PayloadTooLarge",
+    429: "TooManyRequests",
+    503: "ServiceUnavailable",
+}
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    reason = "PayloadTooLarge"
 
 
 class ErrorBody(BaseModel):
@@ -67,6 +77,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": reason}
     for code, reason in {
         400: "malformed environment id or body",
+        413: "request body larger than 64 KiB",
         401: "missing, invalid or expired id_token",
         403: "not allowed for this environment (whether it exists or not)",
         404: "allowed, but no such environment",
@@ -74,6 +85,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         503: "management cluster, target cluster or OIDC provider unavailable",
     }.items()
 }
+
+
+ENV_ID_MESSAGE = "environment id must be a Kubernetes object name (DNS-1123 label)"
+# What valid_env_id accepts, also in /openapi.json so that clients and fuzzers know it.
+EnvId = Annotated[str, Path(pattern=ENV_ID.pattern, max_length=63)]
 
 
 def error_response(status: int, reason: str, message: str) -> JSONResponse:
@@ -108,9 +124,9 @@ def _install_routes(app: FastAPI, backend: Backend) -> None:
         response_model=KubeconfigResponse,
         responses=ERRORS,
     )
-    async def kubeconfig(env_id: str, request: Request) -> dict[str, Any]:
+    async def kubeconfig(env_id: EnvId, request: Request) -> dict[str, Any]:
         if not valid_env_id(env_id):  # before the body and before any authorization
-            raise BadRequest("environment id must be a Kubernetes object name (DNS-1123 label)")
+            raise BadRequest(ENV_ID_MESSAGE)
         await _check_body(request)
         return await run_in_threadpool(
             backend.issue, env_id, request.headers.get("authorization"), _rid(request)
@@ -134,9 +150,7 @@ def _install_routes(app: FastAPI, backend: Backend) -> None:
 
 
 async def _check_body(request: Request) -> None:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise BadRequest("request body too large")
+    body = await _bounded_body(request)
     if not body.strip():
         return
     try:
@@ -145,6 +159,20 @@ async def _check_body(request: Request) -> None:
         raise BadRequest("request body must be a JSON object") from None
     if not isinstance(doc, dict):
         raise BadRequest("request body must be a JSON object")
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """The body, read no further than MAX_BODY: a huge upload is refused, not buffered."""
+    too_large = PayloadTooLarge("request body too large")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_large
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise too_large
+    return body
 
 
 def _rid(request: Request) -> str:
@@ -191,4 +219,6 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if any(tuple(e.get("loc", ()))[:2] == ("path", "env_id") for e in exc.errors()):
+            return error_response(400, "BadRequest", ENV_ID_MESSAGE)
         return error_response(400, "BadRequest", "malformed request")

@@ -19,7 +19,8 @@ MIN_TTL = 600  # the TokenRequest API's minimum expirationSeconds
 
 
 def valid_env_id(env_id: str) -> bool:
-    return len(env_id) <= 63 and ENV_ID.match(env_id) is not None
+    # fullmatch: `$` alone would also accept a trailing newline ("dev\n").
+    return len(env_id) <= 63 and ENV_ID.fullmatch(env_id) is not None
 
 
 @dataclass(frozen=True)
