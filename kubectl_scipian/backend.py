@@ -17,6 +17,7 @@ from typing import Any
 import requests
 
 from kubectl_scipian import __version__
+from kubectl_scipian import issued as issued_policy
 from kubectl_scipian.errors import AuthError, BackendError, BackendUnreachable, EnvNotFound
 
 log = logging.getLogger(__name__)
@@ -110,16 +111,23 @@ class BackendClient:
             "POST", f"/api/v1/environments/{env_id}/kubeconfig", id_token=id_token, json={}
         )
         try:
-            return IssuedKubeconfig(
+            issued = IssuedKubeconfig(
                 environment=str(body["environment"]),
                 user=str(body.get("user", "")),
                 expires_at=parse_timestamp(body["expirationTimestamp"]),
                 kubeconfig=_text(body["kubeconfig"]),
             )
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, OverflowError):
             raise BackendError(
                 f"the Scipian backend at {self.url} sent a malformed kubeconfig answer"
             ) from None
+        # Policy (kubectl_scipian/issued.py): bearer token over https only, nothing to run.
+        why = issued_policy.problem(env_id, issued.environment, issued.kubeconfig)
+        if why:
+            raise BackendError(
+                f"the Scipian backend at {self.url} sent a kubeconfig the plugin refuses: {why}"
+            )
+        return issued
 
     def _call(
         self,

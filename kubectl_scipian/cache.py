@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from kubectl_scipian.errors import CacheLockTimeout
+from kubectl_scipian.errors import CacheLockTimeout, CacheUnwritable
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -71,8 +71,23 @@ def ensure_dir(path: Path) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """An OSError while writing the cache (read-only, full, not ours) as one clear line."""
+    try:
+        yield
+    except OSError as err:
+        why = err.strerror or type(err).__name__
+        raise CacheUnwritable(f"cannot write the cache in {path.parent}: {why}") from None
+
+
 def write_json(path: Path, record: dict[str, Any]) -> None:
     """Atomic: readers see the old file or the new one, never half of either."""
+    with writing(path):
+        _write_json(path, record)
+
+
+def _write_json(path: Path, record: dict[str, Any]) -> None:
     ensure_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -127,8 +142,9 @@ def locked(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     flock (not a lock *file* whose existence means "taken") so a crashed holder never
     leaves a stale lock behind: the kernel releases it with the process.
     """
-    ensure_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    with writing(path):
+        ensure_dir(path.parent)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
     try:
         deadline = time.monotonic() + timeout
         delay = 0.01

@@ -31,7 +31,7 @@ ENV_ID = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def valid_env_id(env_id: str) -> bool:
-    return len(env_id) <= 63 and ENV_ID.match(env_id) is not None
+    return len(env_id) <= 63 and ENV_ID.fullmatch(env_id) is not None  # not "dev\n"
 
 
 class Credentials:

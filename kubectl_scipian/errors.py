@@ -10,6 +10,7 @@
     ├── BackendError                  the backend failed (5xx, bad answer, 400)
     │   └── BackendUnreachable        no connection to the backend
     ├── CacheLockTimeout              another invocation held a cache lock for too long
+    ├── CacheUnwritable               the cache directory is read-only, full or not ours
     └── ClusterUnauthorized           the cluster answered 401 (raised by `read`; triggers one
                                       refetch of the kubeconfig, never shown as such)
 
@@ -71,6 +72,10 @@ class BackendUnreachable(BackendError):
 
 
 class CacheLockTimeout(ScipianError):
+    pass
+
+
+class CacheUnwritable(ScipianError):
     pass
 
 

@@ -189,7 +189,9 @@ class BackendCache:
 
     def read_cache_dir(self, env_id: str) -> Path:
         """The read commands' cache for one environment (discovery; holds no secrets)."""
-        return cache.ensure_dir(self.root / "read" / env_id)
+        path = self.root / "read" / env_id
+        with cache.writing(path / "x"):
+            return cache.ensure_dir(path)
 
     def _mark(self) -> None:
         # Names the backend behind the hashed directory, for people looking at the cache.
