@@ -38,8 +38,8 @@ harness: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy kubectl_scipian scipian_backend tests bench
-	@out=$$(gofmt -l tests/cluster); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
+	$(VENV)/bin/mypy kubectl_scipian scipian_backend tests bench tools
+	@out=$$(gofmt -l tests/cluster tests/tools); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
@@ -59,8 +59,10 @@ stack-down:
 bench: install
 	$(PY) -m bench.run
 
+# Release archives (a zipapp + kubectl_complete-scipian per os/arch) and the krew
+# manifest with their sha256 into dist/; also rewrites ./plugin.yaml (tools/dist.py).
 dist: $(STAMP)
-	@echo "make dist: not implemented yet (issue: distribution via krew)" >&2; exit 2
+	$(PY) -m tools.dist
 
 clean:
 	-scripts/stack down

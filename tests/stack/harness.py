@@ -2,6 +2,7 @@
 
 The cache lives outside the work tree (see paths.cache_dir), so a fresh clone
 on the same machine, like CI's, reuses a binary built by an earlier run.
+`go_tool` does the same for any small Go module of ours (e.g. krew in tests/tools/krew).
 """
 
 from __future__ import annotations
@@ -16,11 +17,9 @@ from pathlib import Path
 from tests.stack.paths import HARNESS_SRC, cache_dir
 
 
-def source_hash() -> str:
+def source_hash(src: Path = HARNESS_SRC) -> str:
     h = hashlib.sha256()
-    files = sorted(
-        p for p in HARNESS_SRC.iterdir() if p.suffix == ".go" or p.name in ("go.mod", "go.sum")
-    )
+    files = sorted(p for p in src.iterdir() if p.suffix == ".go" or p.name in ("go.mod", "go.sum"))
     for p in files:
         h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()[:16]
@@ -32,22 +31,31 @@ def binary_path() -> Path:
 
 def build(verbose: bool = True) -> Path:
     """Returns the harness binary, building it when the sources changed."""
-    out = binary_path()
+    return _build(binary_path(), HARNESS_SRC, ".", "the cluster harness (cold: ~15 min)", verbose)
+
+
+def go_tool(src: Path, package: str, name: str, verbose: bool = True) -> Path:
+    """Binary `name` built from `package` in the Go module `src`, cached by the module's hash."""
+    out = cache_dir() / "tools" / name / source_hash(src) / name
+    return _build(out, src, package, name, verbose)
+
+
+def _build(out: Path, src: Path, package: str, what: str, verbose: bool) -> Path:
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f"clusterd.tmp.{os.getpid()}")
+    tmp = out.with_name(f"{out.name}.tmp.{os.getpid()}")
     if verbose:
-        print(f"stack: building the cluster harness into {out} (cold: ~15 min)", file=sys.stderr)
+        print(f"stack: building {what} into {out}", file=sys.stderr)
     started = time.monotonic()
     env = dict(os.environ, CGO_ENABLED="0")
     subprocess.run(
-        ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(tmp), "."],
-        cwd=HARNESS_SRC,
+        ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(tmp), package],
+        cwd=src,
         env=env,
         check=True,
     )
     tmp.rename(out)
     if verbose:
-        print(f"stack: harness built in {time.monotonic() - started:.0f}s", file=sys.stderr)
+        print(f"stack: {out.name} built in {time.monotonic() - started:.0f}s", file=sys.stderr)
     return out

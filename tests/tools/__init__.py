@@ -1,0 +1,62 @@
+"""Tools the tests build from pinned sources (krew from tests/tools/krew) and the dist build."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.stack import harness
+from tests.stack.paths import ROOT, cache_dir
+
+KREW_SRC = ROOT / "tests" / "tools" / "krew"
+
+
+def krew() -> Path:
+    """`kubectl-krew` built from sigs.k8s.io/krew (tests/tools/krew/go.mod), cached by hash."""
+    return harness.go_tool(KREW_SRC, "sigs.k8s.io/krew/cmd/krew", "kubectl-krew")
+
+
+def go_arch() -> str:
+    machine = platform.machine().lower()
+    return {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[machine]
+
+
+@dataclass(frozen=True)
+class Dist:
+    out: Path
+
+    @property
+    def manifest(self) -> Path:
+        return self.out / "plugin.yaml"
+
+    def archive(self, os_: str = sys.platform, arch: str | None = None) -> Path:
+        from tools.dist import archive_name, version
+
+        return self.out / archive_name(version(), os_, arch or go_arch())
+
+
+def build_dist(out: Path) -> Dist:
+    """`make dist` into `out` (./plugin.yaml untouched); wheels cached in build/dist."""
+    subprocess.run([sys.executable, "-m", "tools.dist", "--out", str(out)], check=True, cwd=ROOT)
+    return Dist(out)
+
+
+def bytecode_cache() -> Path:
+    """XDG_CACHE_HOME for installed zipapps in tests: compiled code, keyed by build."""
+    path = cache_dir() / "zipapp-xdg"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def bare_python(where: Path) -> Path:
+    """A venv without pip or any package: `python3` on the user's machine, nothing more."""
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(where)],
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"},
+    )
+    return where / "bin"
