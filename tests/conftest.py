@@ -7,6 +7,7 @@ STACK_KEEP=1); one that was already running (scripts/stack up) is left alone.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,3 +49,44 @@ def stack() -> Iterator[Stack]:
     yield Stack(env)
     if started and os.environ.get("STACK_KEEP") != "1":
         down(quiet=True)
+
+
+# --- secret hygiene: no JWT in any test's captured output or in any stack log ----------------
+#
+# Every report's captured stdout/stderr/log and failure text, and at the end every file in
+# the stack's log dir, are scanned for JWT-shaped strings. Id tokens, issued tokens and the
+# broker credentials (ServiceAccount tokens) are all JWTs. A hit fails the run.
+SECRET_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# Reviewed allow-list: node id prefixes of tests whose purpose is to print a credential
+# (e.g. the ExecCredential command's stdout, if a test ever echoes it). Empty today: such
+# tests capture the plugin's output through subprocess pipes, which pytest never sees.
+SECRET_SCAN_ALLOW: tuple[str, ...] = ()
+_secret_hits: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if SECRET_SCAN_ALLOW and report.nodeid.startswith(SECRET_SCAN_ALLOW):
+        return
+    texts = [content for _, content in report.sections]
+    if report.longrepr is not None:
+        texts.append(str(report.longrepr))
+    hit = f"{report.nodeid}: captured output or failure text"
+    if hit not in _secret_hits and any(SECRET_JWT.search(text) for text in texts):
+        _secret_hits.append(hit)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from tests.stack.paths import stack_dir
+
+    logs = Path(os.environ.get("STACK_LOGS_DIR") or stack_dir() / "logs")
+    if logs.is_dir():
+        for path in sorted(p for p in logs.rglob("*") if p.is_file()):
+            if SECRET_JWT.search(path.read_text(errors="replace")):
+                _secret_hits.append(f"{path}: a JWT-shaped string")
+    if _secret_hits:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = ["secret scan: JWT-shaped strings found (tokens must never be output):"]
+        lines += [f"  {hit}" for hit in _secret_hits]
+        if reporter is not None:
+            reporter.write_line("\n".join(lines), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
