@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import traceback
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from kubectl_scipian import errors
@@ -258,6 +257,8 @@ def run(argv: list[str], ctx: Context | None = None) -> int:
     except Exception as err:  # a bug: one line, the stack only with -v (no message: secrets)
         print(f"error: internal error ({type(err).__name__}); rerun with -v", file=ctx.stderr)
         if verbose:
+            import traceback  # only here: every invocation pays for what cli imports
+
             print("".join(traceback.format_tb(err.__traceback__)), file=ctx.stderr)
         return 1
 

@@ -1,6 +1,6 @@
 """Use case: a kubeconfig for one environment, fetched once and reused while it is fresh.
 
-cached and fresh ──────────────────────────────────────────────► use it
+cached and fresh ──────────────────────────────────────────────► use it (files only)
 else: lock(env) → re-check → valid id_token (refresh/login) → POST kubeconfig → store
 backend unreachable but the cached one not yet expired ─────────► use it, with a warning
 """
@@ -11,10 +11,8 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from kubectl_scipian.auth import Authenticator
-from kubectl_scipian.backend import BackendClient
 from kubectl_scipian.errors import (
     AuthError,
     BackendUnreachable,
@@ -23,6 +21,10 @@ from kubectl_scipian.errors import (
     LoginRequired,
 )
 from kubectl_scipian.store import BackendCache, CachedKubeconfig, Login, fresh
+
+if TYPE_CHECKING:
+    from kubectl_scipian.auth import Authenticator
+    from kubectl_scipian.backend import BackendClient
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +41,26 @@ class Credentials:
         self,
         *,
         cache: BackendCache,
-        auth: Authenticator,
-        backend: BackendClient,
+        auth: Callable[[], Authenticator],
+        backend: Callable[[], BackendClient],
         warn: TextIO,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        # Factories: the fresh-cache path reads two files and must not pay for importing
+        # the HTTP and OIDC stack (requests) that only a fetch needs.
         self.cache = cache
-        self.auth = auth
-        self.backend = backend
+        self._auth = auth
+        self._backend = backend
         self.warn = warn
         self.clock = clock
+
+    @property
+    def auth(self) -> Authenticator:
+        return self._auth()
+
+    @property
+    def backend(self) -> BackendClient:
+        return self._backend()
 
     def _fresh(self, item: CachedKubeconfig | None) -> bool:
         return item is not None and fresh(
@@ -59,7 +71,7 @@ class Credentials:
         if not valid_env_id(env_id):
             # The backend would answer 400 before any authorization; same thing, no round trip.
             raise EnvNotFound(f"{env_id!r} is not an environment id")
-        login = self.auth.current()
+        login = self.cache.load_login()  # Authenticator.current(), without building it
         if login is None:
             if not interactive:
                 raise LoginRequired("not logged in")

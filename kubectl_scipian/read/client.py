@@ -11,7 +11,10 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import socket
+import sys
+import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +62,110 @@ _GENERIC: dict[int, tuple[str, str]] = {
     503: ("ServiceUnavailable", "the server is currently unable to handle the request"),
     504: ("Timeout", _TIMEOUT),
 }
+
+
+# -- the kubernetes client's REST layer, without its package-wide imports ------------------
+#
+# Why: `import kubernetes` (or `kubernetes.client`) imports config, dynamic, watch, stream
+# and every generated API and model: ~150 ms of a `get` that kubectl answers in ~40 ms.
+# What we use of it is `client.configuration`, `client.rest` and `client.exceptions`,
+# which only need urllib3, six and `requests.utils.should_bypass_proxies`. So, for the
+# kubernetes releases this was checked against (TESTED_MAJORS; the pin in setup.py),
+# those three modules are loaded under placeholder parent packages, which are removed
+# again afterwards: a later `import kubernetes` anywhere gets the real package. Anything
+# unexpected (another release, a changed layout) falls back to the normal import, and
+# tests/unit/test_perf_loader.py fails loudly so the next upgrade re-checks this.
+TESTED_MAJORS = (36,)
+_VERSION = re.compile(r"""^__version__\s*=\s*["'](\d+)\.""", re.M)
+
+
+@dataclass(frozen=True)
+class KubeRest:
+    configuration: types.ModuleType  # kubernetes.client.configuration
+    rest: types.ModuleType  # kubernetes.client.rest
+    exceptions: types.ModuleType  # kubernetes.client.exceptions
+    fast: bool  # loaded without the package __init__ modules
+
+
+_kube_rest: KubeRest | None = None
+
+
+def kube_rest() -> KubeRest:
+    global _kube_rest
+    if _kube_rest is None:
+        _kube_rest = load_fast() or _load_normal()
+    return _kube_rest
+
+
+def _load_normal() -> KubeRest:
+    from kubernetes.client import configuration, exceptions, rest
+
+    return KubeRest(configuration, rest, exceptions, fast=False)
+
+
+def supported_release(init_source: str) -> bool:
+    """True when kubernetes/__init__.py names a release whose layout load_fast knows."""
+    m = _VERSION.search(init_source)
+    return m is not None and int(m.group(1)) in TESTED_MAJORS
+
+
+def _should_bypass_proxies(url: str, no_proxy: str | None) -> bool:
+    # rest.py imports this from requests only to use it when a proxy is configured:
+    # import requests then, not on every run.
+    from requests.utils import should_bypass_proxies
+
+    return bool(should_bypass_proxies(url, no_proxy=no_proxy))
+
+
+def load_fast() -> KubeRest | None:
+    """The three modules without `kubernetes/__init__`; None when that is not safe."""
+    if any(n == "kubernetes" or n.startswith("kubernetes.") for n in sys.modules):
+        return None  # already imported in this process: share it
+    import importlib
+    import importlib.util
+
+    spec = importlib.util.find_spec("kubernetes")  # finds, does not import
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations)))
+    try:
+        if not supported_release((root / "__init__.py").read_text(encoding="utf-8")):
+            return None
+    except OSError:
+        return None
+    placeholders: dict[str, types.ModuleType] = {}
+
+    def package(name: str, path: Path | None) -> None:
+        module = types.ModuleType(name)
+        module.__path__ = [str(path)] if path else []
+        placeholders[name] = module
+
+    package("kubernetes", root)
+    package("kubernetes.client", root / "client")
+    if "requests" not in sys.modules:
+        package("requests", None)
+        utils = types.ModuleType("requests.utils")
+        utils.should_bypass_proxies = _should_bypass_proxies  # type: ignore[attr-defined]
+        placeholders["requests.utils"] = utils
+    sys.modules.update(placeholders)
+    try:
+        loaded = KubeRest(
+            configuration=importlib.import_module("kubernetes.client.configuration"),
+            rest=importlib.import_module("kubernetes.client.rest"),
+            exceptions=importlib.import_module("kubernetes.client.exceptions"),
+            fast=True,
+        )
+        loaded.rest.RESTClientObject  # noqa: B018 (the names we use are there)
+        loaded.configuration.Configuration  # noqa: B018
+        loaded.exceptions.ApiException  # noqa: B018
+    except Exception:
+        loaded = None
+    finally:
+        # Private copies: nothing of this stays importable under the real names.
+        for name in [n for n in sys.modules if n.split(".")[0] in ("kubernetes", "requests")]:
+            if name in placeholders or name.startswith("kubernetes."):
+                del sys.modules[name]
+    return loaded
 
 
 @dataclass(frozen=True)
@@ -152,21 +259,21 @@ class Client:
     """One connection pool per run; every request is a raw path."""
 
     def __init__(self, target: Target, cache_dir: Path) -> None:
-        from kubernetes.client.api_client import ApiClient
-        from kubernetes.client.configuration import Configuration
-
+        rest = kube_rest()
         self.target = target
-        conf = Configuration(host=target.server)
+        self._api_exception: type[Exception] = rest.exceptions.ApiException
+        conf = rest.configuration.Configuration(host=target.server)
         conf.retries = False  # kubectl does not retry a refused connection
         conf.verify_ssl = not target.insecure
         if target.ca_data and not target.insecure:
             conf.ssl_ca_cert = _ca_file(cache_dir, target.ca_data)
         conf.tls_server_name = target.tls_server_name
+        # ApiClient would add only these two headers; it is skipped because importing it
+        # imports every generated model (see kube_rest).
+        self._headers = {"User-Agent": "kubectl-scipian"}
         if target.token:
-            self._api = ApiClient(conf, "Authorization", f"Bearer {target.token}")
-        else:
-            self._api = ApiClient(conf)
-        self._api.user_agent = "kubectl-scipian"
+            self._headers["Authorization"] = f"Bearer {target.token}"
+        self._rest = rest.rest.RESTClientObject(conf)
 
     def get(
         self,
@@ -175,23 +282,21 @@ class Client:
         accept: str = JSON,
         timeout: float | None = None,
     ) -> Response:
-        from kubernetes.client.exceptions import ApiException
-
         params = [(k, v) for k, v in (query or {}).items() if v is not None and v != ""]
         try:
-            raw = self._api.call_api(
-                path,
+            raw = self._rest.request(
                 "GET",
+                self.target.server + path,
                 query_params=params,
-                header_params={"Accept": accept},
+                headers={**self._headers, "Accept": accept},
                 _preload_content=False,
-                _return_http_data_only=True,
                 _request_timeout=timeout,
             )
-        except ApiException as e:
-            if not e.status:
+        except self._api_exception as e:
+            status = getattr(e, "status", 0)
+            if not status:
                 raise _transport_error(e, self.target) from None
-            raise status_error(e.status, e.body) from None
+            raise status_error(status, getattr(e, "body", None)) from None
         except Exception as e:
             raise _transport_error(e, self.target) from None
         return Response(raw)
@@ -203,7 +308,7 @@ class Client:
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing is best effort
-            self._api.rest_client.pool_manager.clear()
+            self._rest.pool_manager.clear()
 
 
 def status_error(code: int, body: Any) -> StatusError:

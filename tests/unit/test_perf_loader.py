@@ -1,0 +1,88 @@
+"""The kubernetes REST layer loaded without the package's eager imports (read/client.py).
+
+If a kubernetes release changes what `client.configuration`, `client.rest` or
+`client.exceptions` import, these tests fail: re-check `load_fast` and TESTED_MAJORS
+before widening the pin in setup.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from kubectl_scipian.read.client import TESTED_MAJORS, supported_release
+
+PROBE = """
+import json, sys
+from kubectl_scipian.read import client
+
+class Recorder:  # sees every module import that is not cached yet
+    names = []
+    def find_spec(self, name, path=None, target=None):
+        self.names.append(name)
+        return None
+
+sys.meta_path.insert(0, Recorder())
+loaded = client.load_fast()
+sys.meta_path.pop(0)
+kube_imported = sorted(n for n in Recorder.names if n.split(".")[0] in ("kubernetes", "requests"))
+after_load = sorted(m for m in sys.modules if m.split(".")[0] in ("kubernetes", "requests"))
+conf = loaded.configuration.Configuration(host="https://127.0.0.1:1")
+rest = loaded.rest.RESTClientObject(conf)
+import kubernetes  # the real package afterwards, complete
+real_api = hasattr(kubernetes.client, "CoreV1Api")
+real_api = real_api and hasattr(kubernetes.config, "load_kube_config")
+print(json.dumps({
+    "fast": loaded.fast,
+    "imported": kube_imported,
+    "after_load": after_load,
+    "pool": type(rest.pool_manager).__name__,
+    "real_api": real_api,
+    "distinct": loaded.rest is not sys.modules["kubernetes.client.rest"],
+}))
+"""
+
+
+def test_loads_fast_and_leaves_no_placeholders() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc == {
+        "fast": True,  # the layout is still what load_fast expects
+        "imported": [  # these and nothing else of the package (no models, no config)
+            "kubernetes",  # looked up by find_spec for its directory, not executed
+            "kubernetes.client.configuration",
+            "kubernetes.client.exceptions",
+            "kubernetes.client.rest",
+        ],
+        "after_load": [],  # nothing left under the real names
+        "pool": "PoolManager",
+        "real_api": True,  # a later `import kubernetes` is the whole package
+        "distinct": True,
+    }
+
+
+def test_installed_release_is_a_tested_one() -> None:
+    from importlib.metadata import version
+
+    assert int(version("kubernetes").split(".")[0]) in TESTED_MAJORS
+
+
+def test_release_check() -> None:
+    assert supported_release('__project__ = "kubernetes"\n__version__ = "36.0.3"\n')
+    assert not supported_release('__version__ = "37.0.2"\n')
+    assert not supported_release("nothing here\n")
+
+
+def test_shares_an_already_imported_package() -> None:
+    probe = (
+        "import kubernetes, json\n"
+        "from kubectl_scipian.read import client\n"
+        "print(json.dumps([client.load_fast() is None, client.kube_rest().fast]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [True, False]
