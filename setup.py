@@ -52,6 +52,7 @@ setup(
     entry_points={
         "console_scripts": [
             "kubectl-scipian=kubectl_scipian.__main__:main",
+            "kubectl_complete-scipian=kubectl_scipian.complete:main",
         ],
     },
     classifiers=[

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
 PROG = "kubectl scipian"
-COMMANDS = ("login", "logout", "whoami", "envs", "version")
+COMMANDS = ("login", "logout", "whoami", "envs", "version", "completion", "alias")
 VERBS = ("get", "describe", "logs")
 ENV_COMMANDS = ("credential", "kubeconfig")  # commands of one environment, not read verbs
 USAGE = (
@@ -38,6 +38,8 @@ commands:
   whoami                      show who you are logged in as
   envs                        list the environments you may use and your cached credentials
   version                     print the plugin version
+  completion bash|zsh|fish    print a shell completion script (see README)
+  alias                       print alias lines: alias kdev='kubectl scipian dev'
 
 An environment named like a command stays reachable with --env (e.g. --env login get pods).
 
@@ -212,6 +214,11 @@ def _parse_command(top: argparse.Namespace, out: TextIO) -> argparse.Namespace:
             "--no-browser", action="store_true", help="print the URL instead of opening a browser"
         )
         parser.add_argument("--timeout", type=float, default=180.0, help="seconds (default 180)")
+    elif name == "completion":
+        parser.add_argument("shell", choices=("bash", "zsh", "fish", "__complete"))
+        parser.add_argument("words", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    elif name == "alias":
+        parser.add_argument("--prefix", default="k", help="alias name prefix (default k)")
     elif name == "logout":
         which = parser.add_mutually_exclusive_group()
         which.add_argument("env_id", nargs="?", metavar="ENV", help="forget only ENV's credential")
@@ -230,6 +237,8 @@ _HELP = {
     "whoami": "Show the identity of the current login.",
     "envs": "List the environments you may use, with the expiry of each cached credential.",
     "version": "Print the plugin version.",
+    "completion": "Print a completion script for bash, zsh or fish.",
+    "alias": "Print an alias line for each environment you may use.",
     "credential": "Print an ExecCredential for ENV (run by kubectl through a kubeconfig).",
     "kubeconfig": "Print a kubeconfig whose user runs `kubectl-scipian ... credential`.",
 }

@@ -1,0 +1,315 @@
+"""`kubectl scipian completion bash|zsh|fish`, and the completer behind every shell's script.
+
+    kubectl scipian completion bash                   the script to source
+    kubectl scipian completion __complete WORD...     candidates for the last WORD
+
+`__complete` speaks cobra's protocol, the one kubectl (>= 1.26) expects from
+`kubectl_complete-scipian`: one candidate per line, then `:DIRECTIVE` (4: no file names;
+0: the shell's default). The words are those after `kubectl scipian`; the last one is
+the word being completed ("" for a fresh one).
+
+Where candidates come from, never prompting and never failing loudly:
+- environment ids: the backend's `GET /api/v1/environments` when a login is cached and
+  unexpired (timeout COMPLETE_TIMEOUT); else the environments of cached kubeconfigs and
+  read caches;
+- resource types: the read commands' discovery cache of that environment
+  (`cache/<backend>/read/<env>/discovery/<host_port>/resources.json`), else COMMON_TYPES.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from kubectl_scipian.context import Context
+
+COMPLETE_TIMEOUT = 1.5
+NO_FILES, DEFAULT = 4, 0
+SHELLS = ("bash", "zsh", "fish")
+TOP_COMMANDS = ("login", "logout", "whoami", "envs", "version", "completion", "alias")
+ENV_VERBS = ("get", "describe", "logs", "kubeconfig", "credential")
+COMMON_TYPES = (
+    "configmaps",
+    "cronjobs",
+    "daemonsets",
+    "deployments",
+    "events",
+    "ingresses",
+    "jobs",
+    "namespaces",
+    "nodes",
+    "persistentvolumeclaims",
+    "pods",
+    "replicasets",
+    "secrets",
+    "serviceaccounts",
+    "services",
+    "statefulsets",
+)
+# Options whose value is the next word (ours and the read verbs' kubectl flags).
+VALUE_OPTIONS = frozenset(
+    (
+        "--backend",
+        "--certificate-authority",
+        "--env",
+        "-n",
+        "--namespace",
+        "-o",
+        "--output",
+        "-l",
+        "--selector",
+        "-c",
+        "--container",
+        "--field-selector",
+        "--sort-by",
+        "--tail",
+        "--since",
+        "--since-time",
+        "--timeout",
+        "--chunk-size",
+    )
+)
+OUTPUTS = ("json", "yaml", "wide", "name", "jsonpath=", "custom-columns=")
+FLAGS = {
+    "get": ("-n", "-A", "--all-namespaces", "-l", "-o", "--sort-by", "--show-labels", "-w"),
+    "describe": ("-n", "-A", "--all-namespaces", "-l"),
+    "logs": ("-n", "-c", "--container", "-f", "--follow", "--tail", "--since", "-p", "--previous"),
+    "kubeconfig": ("--output", "--merge"),
+}
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    if args.shell == "__complete":
+        found, directive = complete(list(args.words) or [""], ctx.environ)
+        for item in found:
+            print(item, file=ctx.stdout)
+        print(f":{directive}", file=ctx.stdout)
+        return 0
+    print(script(args.shell), end="", file=ctx.stdout)
+    return 0
+
+
+# -- the completer ----------------------------------------------------------------------
+
+
+def complete(words: list[str], environ: Mapping[str, str]) -> tuple[list[str], int]:
+    """(candidates, directive) for the last of `words` (those after `kubectl scipian`)."""
+    *before, current = words
+    if before and before[-1] in VALUE_OPTIONS:
+        return _option_value(before[-1], current, before, environ)
+    if current.startswith("-"):
+        verb = _positionals(before)[1:2]
+        flags = FLAGS.get(verb[0], ()) if verb else ("--backend", "--env", "-n", "-h", "-v")
+        return _matching(flags, current), NO_FILES
+    positional = _positionals(before)
+    sources = Sources(environ)
+    if not positional:
+        return _matching([*TOP_COMMANDS, *sources.environments()], current), NO_FILES
+    first = positional[0]
+    if first == "completion":
+        return (_matching(SHELLS, current) if len(positional) == 1 else []), NO_FILES
+    if first == "logout":
+        found = _matching(sources.environments(), current) if len(positional) == 1 else []
+        return found, NO_FILES
+    if first in TOP_COMMANDS:
+        return [], NO_FILES
+    env_id = first
+    if len(positional) == 1:
+        return _matching(ENV_VERBS, current), NO_FILES
+    if positional[1] in ("get", "describe") and len(positional) == 2:
+        return _matching(sources.resource_types(env_id), current), NO_FILES
+    return [], NO_FILES
+
+
+def _option_value(
+    option: str, current: str, before: list[str], environ: Mapping[str, str]
+) -> tuple[list[str], int]:
+    if option == "--env":
+        return _matching(Sources(environ).environments(), current), NO_FILES
+    if option in ("-o", "--output") and "kubeconfig" not in before:
+        return _matching(OUTPUTS, current), NO_FILES
+    if option in ("--certificate-authority", "--output"):
+        return [], DEFAULT  # a file name
+    return [], NO_FILES
+
+
+def _positionals(words: list[str]) -> list[str]:
+    out, skip = [], False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in VALUE_OPTIONS:
+            skip = True
+        elif not word.startswith("-"):
+            out.append(word)
+    return out
+
+
+def _matching(items: Iterable[str], prefix: str) -> list[str]:
+    seen: dict[str, None] = {}
+    for item in items:
+        if item.startswith(prefix):
+            seen.setdefault(item, None)
+    return list(seen)
+
+
+# -- where candidates come from ---------------------------------------------------------
+
+
+class Sources:
+    """The plugin's caches (and, when logged in, its backend), read without side effects."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        from kubectl_scipian import config
+        from kubectl_scipian.cache import backend_dir
+
+        self.root: Path | None = None  # this backend's cache directory
+        self.backend = ""
+        self.verify: bool | str = True
+        try:
+            conf = config.resolve(environ, require_backend=False)
+        except Exception:  # a broken config.json: complete nothing from it
+            return
+        if conf.backend_url:
+            self.root = backend_dir(conf.cache_dir, conf.backend_url)
+            self.backend, self.verify = conf.backend_url, conf.verify
+
+    def environments(self) -> list[str]:
+        return self.from_backend() or self.from_cache()
+
+    def from_backend(self) -> list[str]:
+        """The environments the backend lets this login use; [] on any trouble."""
+        root = self.root
+        if root is None:
+            return []
+        login = _read_json(root / "login.json") or {}
+        token, expires = login.get("idToken"), login.get("expiresAt")
+        if not isinstance(token, str) or not isinstance(expires, (int, float)):
+            return []
+        if expires <= time.time():
+            return []
+        import requests
+
+        try:
+            response = requests.get(
+                f"{self.backend}/api/v1/environments",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=COMPLETE_TIMEOUT,
+                verify=self.verify,
+            )
+            items = response.json().get("items") if response.status_code == 200 else None
+        except (requests.RequestException, ValueError, AttributeError):
+            return []
+        if not isinstance(items, list):
+            return []
+        return sorted(
+            i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str)
+        )
+
+    def from_cache(self) -> list[str]:
+        root = self.root
+        if root is None:
+            return []
+        found: set[str] = set()
+        for path in (root / "kubeconfigs").glob("*.json"):
+            env_id = (_read_json(path) or {}).get("environment")
+            if isinstance(env_id, str):
+                found.add(env_id)
+        read = root / "read"
+        if read.is_dir():
+            found.update(p.name for p in read.iterdir() if p.is_dir() and p.name != "help")
+        return sorted(found)
+
+    def resource_types(self, env_id: str) -> list[str]:
+        root = self.root
+        names: list[str] = []
+        if root is not None:
+            for path in sorted((root / "read" / env_id / "discovery").glob("*/resources.json")):
+                resources = (_read_json(path) or {}).get("resources")
+                for r in resources if isinstance(resources, list) else []:
+                    if (
+                        isinstance(r, dict)
+                        and r.get("preferred")
+                        and "get" in (r.get("verbs") or [])
+                    ):
+                        names.append(str(r.get("name")))
+        return sorted(set(names)) or list(COMMON_TYPES)
+
+
+def _read_json(path: Path) -> dict[str, object] | None:
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+# -- the scripts ------------------------------------------------------------------------
+
+BASH = r"""# bash completion for kubectl-scipian: source <(kubectl scipian completion bash)
+# Completes `kubectl-scipian ...` and every alias for `kubectl scipian ...` defined
+# before this is sourced (eval "$(kubectl scipian alias)" first). `kubectl scipian ...`
+# itself is completed by kubectl's own completion through kubectl_complete-scipian.
+__kubectl_scipian_complete() {
+    local cur="${COMP_WORDS[COMP_CWORD]}" cmd="${COMP_WORDS[0]}" out directive
+    local -a prefix=() words=("${COMP_WORDS[@]:1:COMP_CWORD}")
+    if [[ -n "${BASH_ALIASES[$cmd]:-}" ]]; then
+        read -r -a prefix <<< "${BASH_ALIASES[$cmd]}"
+        if [[ "${prefix[0]}" == kubectl && "${prefix[1]}" == scipian ]]; then
+            prefix=("${prefix[@]:2}")
+        else
+            prefix=("${prefix[@]:1}")
+        fi
+    fi
+    out=$(kubectl-scipian completion __complete "${prefix[@]}" "${words[@]}" 2>/dev/null) ||
+        return 0
+    directive="${out##*:}"
+    out="${out%:*}"
+    if (( directive & 4 )); then
+        compopt +o default 2>/dev/null
+    fi
+    local IFS=$'\n'
+    COMPREPLY=($(compgen -W "$out" -- "$cur"))
+}
+complete -o default -F __kubectl_scipian_complete kubectl-scipian
+while read -r __kubectl_scipian_alias; do
+    complete -o default -F __kubectl_scipian_complete "$__kubectl_scipian_alias"
+done < <(alias -p | sed -n "s/^alias \([^=]*\)='kubectl[ -]scipian\( .*\)\{0,1\}'$/\1/p")
+unset __kubectl_scipian_alias
+"""
+
+ZSH = r"""#compdef kubectl-scipian
+# zsh completion for kubectl-scipian: source <(kubectl scipian completion zsh)
+# Aliases for `kubectl scipian ...` complete through kubectl's own zsh completion
+# (zsh expands aliases before completing) with kubectl_complete-scipian on PATH.
+_kubectl_scipian() {
+    local -a lines candidates
+    local directive
+    lines=("${(@f)$(kubectl-scipian completion __complete "${(@)words[2,CURRENT]}" 2>/dev/null)}")
+    directive="${lines[-1]#:}"
+    candidates=("${(@)lines[1,-2]}")
+    if (( ${#candidates} )); then
+        compadd -- "${candidates[@]}"
+    elif (( ! (directive & 4) )); then
+        _files
+    fi
+}
+compdef _kubectl_scipian kubectl-scipian
+"""
+
+FISH = r"""# fish completion for kubectl-scipian: kubectl scipian completion fish | source
+# Aliases (`alias kdev 'kubectl scipian dev'`) complete through kubectl's own fish
+# completion, with kubectl_complete-scipian on PATH.
+function __kubectl_scipian_complete
+    set -l words (commandline -opc)[2..-1] (commandline -ct)
+    kubectl-scipian completion __complete $words 2>/dev/null | string match -v -r '^:'
+end
+complete -c kubectl-scipian -f -a '(__kubectl_scipian_complete)'
+"""
+
+
+def script(shell: str) -> str:
+    return {"bash": BASH, "zsh": ZSH, "fish": FISH}[shell]

@@ -1,0 +1,71 @@
+"""The completer over a plugin cache laid out as the plugin lays it out (no backend login)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kubectl_scipian.cache import backend_dir
+from kubectl_scipian.commands.completion import COMMON_TYPES, complete
+
+BACKEND = "http://127.0.0.1:9"
+
+
+@pytest.fixture
+def environ(tmp_path: Path) -> dict[str, str]:
+    root = backend_dir(tmp_path / "cache", BACKEND)
+    (root / "kubeconfigs").mkdir(parents=True)
+    (root / "kubeconfigs" / "abc.json").write_text(json.dumps({"environment": "dev"}))
+    (root / "kubeconfigs" / "bad.json").write_text("{not json")
+    discovery = root / "read" / "prod" / "discovery" / "127.0.0.1_6443"
+    discovery.mkdir(parents=True)
+    resources = [
+        {"name": "pods", "preferred": True, "verbs": ["get", "list"]},
+        {"name": "widgets", "preferred": True, "verbs": ["get"]},
+        {"name": "oldwidgets", "preferred": False, "verbs": ["get"]},
+        {"name": "bindings", "preferred": True, "verbs": ["create"]},
+    ]
+    (discovery / "resources.json").write_text(json.dumps({"format": 1, "resources": resources}))
+    return {"KUBECTL_SCIPIAN_CONFIG_DIR": str(tmp_path), "SCIPIAN_BACKEND_URL": BACKEND}
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["d"], ["dev"]),
+        (["l"], ["login", "logout"]),
+        (
+            [""],
+            ["login", "logout", "whoami", "envs", "version", "completion", "alias", "dev", "prod"],
+        ),
+        (["dev", ""], ["get", "describe", "logs", "kubeconfig", "credential"]),
+        (["dev", "des"], ["describe"]),
+        (["prod", "get", ""], ["pods", "widgets"]),
+        (["prod", "describe", "w"], ["widgets"]),
+        (["-n", "shop", "prod", "get", "p"], ["pods"]),
+        (["prod", "get", "pods", ""], []),
+        (["prod", "get", "pods", "-o", "j"], ["json", "jsonpath="]),
+        (["dev", "logs", "--t"], ["--tail"]),
+        (["completion", ""], ["bash", "zsh", "fish"]),
+        (["logout", "p"], ["prod"]),
+        (["--env", "d"], ["dev"]),
+        (["version", ""], []),
+    ],
+)
+def test_candidates(environ: dict[str, str], words: list[str], expected: list[str]) -> None:
+    assert complete(words, environ) == (expected, 4)
+
+
+def test_types_without_a_discovery_cache(environ: dict[str, str]) -> None:
+    assert complete(["dev", "get", ""], environ) == (list(COMMON_TYPES), 4)
+
+
+def test_a_file_option_completes_files(environ: dict[str, str]) -> None:
+    assert complete(["--certificate-authority", ""], environ) == ([], 0)
+    assert complete(["dev", "kubeconfig", "--output", ""], environ) == ([], 0)
+
+
+def test_no_backend_configured(tmp_path: Path) -> None:
+    assert complete(["d"], {"KUBECTL_SCIPIAN_CONFIG_DIR": str(tmp_path)}) == ([], 4)
