@@ -148,6 +148,21 @@ def test_login_and_get_on_the_stack(stack: Stack, installed: Machine, dev_namesp
     )
 
 
+def test_completion_through_kubectl(installed: Machine) -> None:
+    """The archive's kubectl_complete-scipian, linked next to the plugin as the caveats say."""
+    store = (installed.krew_root / "bin" / "kubectl-scipian").resolve().parent
+    link = installed.krew_root / "bin" / "kubectl_complete-scipian"
+    link.symlink_to(store / "kubectl_complete-scipian")
+    try:
+        got = installed.run("kubectl", "__complete", "scipian", "dev", "g")
+        assert got.returncode == 0, got.stderr
+        assert got.stdout.splitlines() == ["get", ":4"]
+        envs = installed.run("kubectl", "__complete", "scipian", "d")
+        assert envs.stdout.splitlines() == ["dev", ":4"]  # alice's, from the backend
+    finally:
+        link.unlink()
+
+
 def test_uninstall_leaves_nothing(installed: Machine) -> None:
     done = installed.run("kubectl", "krew", "uninstall", "scipian")
     assert done.returncode == 0, done.stderr
