@@ -8,7 +8,7 @@ it for them.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from scipian_backend.audit import Auditor, Record
@@ -19,7 +19,9 @@ from scipian_backend.errors import ApiError, BadRequest, Forbidden, NotFound, Un
 from scipian_backend.metrics import Metrics
 from scipian_backend.minting import Minter, format_time, kubeconfig_yaml
 from scipian_backend.ratelimit import RateLimiter
-from scipian_backend.store import Store
+from scipian_backend.store import Environment, Store
+
+LOOKUP_WORKERS = 32  # concurrent issuances whose Environment is read during their RBAC check
 
 
 @dataclass
@@ -33,6 +35,11 @@ class Backend:
     auditor: Auditor
     metrics: Metrics
     limiter: RateLimiter | None = None  # per-user issuance limit (ratelimit.py)
+    _lookups: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(LOOKUP_WORKERS, "scipian-lookup"),
+        init=False,
+        repr=False,
+    )
 
     def discovery(self) -> dict[str, Any]:
         s = self.settings
@@ -63,15 +70,21 @@ class Backend:
         who = self._authenticate(authorization, request_id, env_id)
         if self.limiter is not None:
             self.limiter.admit(who.username)  # before any cluster call
+        # The Environment and its cluster client are read while RBAC decides (they are
+        # independent round trips to mgmt); what they say reaches the caller, the audit
+        # trail included, only once RBAC has allowed it, in the documented order.
+        lookup = self._lookups.submit(self._lookup, env_id)
         if not self.authorizer.may_get_kubeconfig(who, env_id):
             self._deny(request_id, env_id, who, "forbidden", "RBAC denied")
             raise Forbidden(f"{who.username} may not use environment {env_id}")
-        env = self.store.get(env_id)
+        env, target = lookup.result()
         if env is None:
             self._deny(request_id, env_id, who, "not_found", "no such Environment")
             raise NotFound(f"no environment {env_id}")
         try:
-            issued = self.minter.issue(env, who.username)
+            if isinstance(target, ApiError):
+                raise target
+            issued = self.minter.issue(env, who.username, target)
         except ApiError as e:
             self._deny(request_id, env_id, who, "error", e.message, env.uid)
             raise
@@ -90,13 +103,22 @@ class Backend:
             ),
             env.uid,
         )
-        endpoint = self.minter.endpoint(env)
         return {
             "environment": env_id,
             "user": who.username,
             "expirationTimestamp": expiry,
-            "kubeconfig": kubeconfig_yaml(env_id, endpoint, issued.token),
+            "kubeconfig": kubeconfig_yaml(env_id, issued.endpoint, issued.token),
         }
+
+    def _lookup(self, env_id: str) -> tuple[Environment | None, Any]:
+        """(Environment or None, its target client or the ApiError that stood in the way)."""
+        env = self.store.get(env_id)
+        if env is None:
+            return None, None
+        try:
+            return env, self.minter.target(env)
+        except ApiError as e:
+            return env, e
 
     def ready(self) -> bool:
         return self.store.ping() and self.keys.ready()
