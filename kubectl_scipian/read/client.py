@@ -129,9 +129,11 @@ def load_fast() -> KubeRest | None:
         return None
     root = Path(next(iter(spec.submodule_search_locations)))
     try:
-        if not supported_release((root / "__init__.py").read_text(encoding="utf-8")):
-            return None
-    except OSError:
+        # get_source rather than a file read: the same in a zipapp (make dist)
+        source = spec.loader.get_source(spec.name) if spec.loader else None  # type: ignore[attr-defined]
+    except (OSError, ImportError):
+        return None
+    if not source or not supported_release(source):
         return None
     placeholders: dict[str, types.ModuleType] = {}
 
