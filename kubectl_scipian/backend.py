@@ -6,6 +6,7 @@ connection failure -> BackendUnreachable naming the URL, anything else -> Backen
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -46,7 +47,7 @@ class IssuedKubeconfig:
     environment: str
     user: str
     expires_at: float  # epoch seconds
-    kubeconfig: str  # YAML text; holds a bearer token
+    kubeconfig: str  # YAML (as issued) or JSON (as cached) text; holds a bearer token
 
 
 def new_session(verify: bool | str) -> requests.Session:
@@ -127,7 +128,7 @@ class BackendClient:
             raise BackendError(
                 f"the Scipian backend at {self.url} sent a kubeconfig the plugin refuses: {why}"
             )
-        return issued
+        return dataclasses.replace(issued, kubeconfig=issued_policy.as_json(issued.kubeconfig))
 
     def _call(
         self,

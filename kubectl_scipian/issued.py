@@ -64,3 +64,17 @@ def _body(item: Any, key: str) -> dict[str, Any] | None:
         return None
     body: dict[str, Any] = item[key]
     return body
+
+
+def as_json(kubeconfig: str) -> str:
+    """The accepted kubeconfig re-encoded as JSON, which is YAML too: cached this way, the
+    read path parses it with `json` and never imports a YAML parser (~10 ms of start-up).
+    Anything JSON cannot carry is kept as the YAML it came as."""
+    import json
+
+    import yaml
+
+    try:
+        return json.dumps(yaml.safe_load(kubeconfig), separators=(",", ":"))
+    except (yaml.YAMLError, TypeError, ValueError):
+        return kubeconfig

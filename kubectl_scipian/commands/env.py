@@ -50,13 +50,23 @@ def _read(
 
 
 def parse_kubeconfig(item: CachedKubeconfig) -> dict[str, Any]:
-    import yaml  # comes with the kubernetes client
+    parsed: object = None
+    if item.kubeconfig.startswith("{"):
+        # Cached as JSON (see issued.as_json): no YAML parser on the warm path.
+        import json
 
-    try:
-        parsed = yaml.safe_load(item.kubeconfig)
-    except yaml.YAMLError:
-        # No detail: a YAML error quotes the document, and the document holds a token.
-        raise BackendError("the backend issued a kubeconfig that is not valid YAML") from None
+        try:
+            parsed = json.loads(item.kubeconfig)
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        import yaml  # comes with the kubernetes client
+
+        try:
+            parsed = yaml.safe_load(item.kubeconfig)
+        except yaml.YAMLError:
+            # No detail: a YAML error quotes the document, and the document holds a token.
+            raise BackendError("the backend issued a kubeconfig that is not valid YAML") from None
     if not isinstance(parsed, dict):
         raise BackendError("the backend issued a kubeconfig that is not a mapping")
     return parsed

@@ -31,4 +31,5 @@ def test_get_with_a_fresh_cached_kubeconfig(stack: Stack, tmp_path: Path) -> Non
     assert not imported(modules, "kubernetes.client.models")
     assert not imported(modules, "kubernetes.client.api")
     assert not imported(modules, "kubernetes.config")
+    assert not imported(modules, "yaml")  # the kubeconfig is cached as JSON
     assert "urllib3" in modules  # the request did go through the client's REST layer

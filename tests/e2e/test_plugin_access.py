@@ -283,8 +283,8 @@ def secrets_of(config_dir: Path) -> set[str]:
         record = json.loads(path.read_text())
         found |= {record["idToken"], record["refreshToken"] or ""}
     for path in config_dir.glob("cache/*/kubeconfigs/*.json"):
-        text = json.loads(path.read_text())["kubeconfig"]
-        found |= {line.split(":", 1)[1].strip() for line in text.splitlines() if "token:" in line}
+        kubeconfig = yaml.safe_load(json.loads(path.read_text())["kubeconfig"])  # JSON or YAML
+        found |= {u["user"]["token"] for u in kubeconfig["users"]}
     return {s for s in found if len(s) > 16}
 
 
