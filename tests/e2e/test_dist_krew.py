@@ -95,6 +95,14 @@ def dev_namespace(stack: Stack) -> Iterator[str]:
     ns = f"t-krew-{uuid.uuid4().hex[:6]}"
     stack.kubectl("dev", "create", "namespace", ns)
     stack.kubectl("dev", "create", "configmap", "from-krew", "-n", ns, "--from-literal=a=b")
+    # A pod of our own, so `get pods -A` has a row whatever else the cluster holds; its
+    # namespace's default ServiceAccount may take a moment to appear.
+    deadline = time.monotonic() + 60
+    while stack.kubectl(
+        "dev", "run", "krew-pod", "--image=registry.example/k:1", "-n", ns, check=False
+    ).returncode:
+        assert time.monotonic() < deadline, "could not create the test pod"
+        time.sleep(0.5)
     yield ns
     stack.kubectl("dev", "delete", "namespace", ns, "--wait=false", check=False)
 
@@ -141,6 +149,7 @@ def test_login_and_get_on_the_stack(stack: Stack, installed: Machine, dev_namesp
     pods = installed.run("kubectl", "scipian", "dev", "get", "pods", "-A")
     assert pods.returncode == 0, pods.stderr
     assert pods.stdout.split()[:2] == ["NAMESPACE", "NAME"]
+    assert [dev_namespace, "krew-pod"] in [line.split()[:2] for line in pods.stdout.splitlines()]
     denied = installed.run("kubectl", "scipian", "prod", "get", "pods")
     assert (denied.returncode, denied.stderr) == (
         1,
