@@ -8,7 +8,9 @@ new one once, and try again. A second 401 is the cluster's answer, shown in kube
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from kubectl_scipian import app
@@ -18,10 +20,10 @@ from kubectl_scipian.store import CachedKubeconfig
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    wired = app.build(args, ctx)
     if "-h" in args.args or "--help" in args.args:
-        # Help needs no credential; the read command prints its own.
-        return _read(args, ctx, {}, wired.cache.read_cache_dir("help"))
+        # Help needs no backend and no credential; the read command prints its own.
+        return _read(args, ctx, {}, Path(os.devnull))
+    wired = app.build(args, ctx)
     item = wired.credentials.kubeconfig(args.env_id, interactive=ctx.interactive)
     cache_dir = wired.cache.read_cache_dir(args.env_id)
     try:

@@ -37,6 +37,11 @@ def run(
 
     if verb not in VERBS:
         raise ValueError(f"not a read verb: {verb}")
+    if "-h" in argv or "--help" in argv:
+        from kubectl_scipian.read.help import text
+
+        stdout.write(text(verb).encode())
+        return 0
     session = Session(kubeconfig, cache_dir, stdout, stderr, table_sink)
     try:
         if verb == "get":

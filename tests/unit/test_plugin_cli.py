@@ -186,3 +186,20 @@ def test_start_up_does_not_import_kubernetes(tmp_path: Path, argv: list[str]) ->
         check=True,
     )
     assert "HEAVY []" in done.stdout, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("verb", ["get", "describe", "logs"])
+def test_verb_help_needs_no_backend_or_login(verb: str, tmp_path: Path) -> None:
+    env = {"KUBECTL_SCIPIAN_CONFIG_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-m", "kubectl_scipian", "dev", verb, "-h"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert f"kubectl scipian ENV {verb} " in done.stdout
+    assert "Options:" in done.stdout
+    assert not any(tmp_path.iterdir())  # nothing cached, nothing fetched
