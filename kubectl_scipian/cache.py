@@ -89,10 +89,16 @@ def write_json(path: Path, record: dict[str, Any]) -> None:
 
 def _write_json(path: Path, record: dict[str, Any]) -> None:
     ensure_dir(path.parent)
+    replace_atomically(path, json.dumps(record, indent=1, sort_keys=True))
+
+
+def replace_atomically(path: Path, text: str) -> None:
+    """Readers see the old file or the new one, never half of either; the new one is 0600
+    (mkstemp's mode). The directory must exist."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as out:  # mkstemp already made it 0600
-            json.dump(record, out, indent=1, sort_keys=True)
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)

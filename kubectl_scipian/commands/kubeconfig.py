@@ -14,12 +14,12 @@ import contextlib
 import fcntl
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from kubectl_scipian import app, config, execcred
+from kubectl_scipian.cache import replace_atomically
 from kubectl_scipian.commands.env import parse_kubeconfig
 from kubectl_scipian.context import Context
 from kubectl_scipian.errors import ConfigError
@@ -94,21 +94,11 @@ def merge_into(target: Path, ours: Mapping[str, Any]) -> None:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Readers see the old file or the new one; the new one is 0600 (mkstemp's mode)."""
+    """Atomic and 0600, like the cache's files; an unwritable place is one clear line."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        replace_atomically(path, text)
     except OSError as err:
-        raise ConfigError(f"cannot write {path}: {err.strerror}") from None
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        raise ConfigError(f"cannot write {path}: {err.strerror or type(err).__name__}") from None
 
 
 @contextlib.contextmanager
