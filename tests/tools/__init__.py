@@ -1,4 +1,4 @@
-"""Tools the tests build from pinned sources (krew from tests/tools/krew) and the dist build."""
+"""Tools the tests build from pinned sources (krew, helm: tests/tools/) and the dist build."""
 
 from __future__ import annotations
 
@@ -13,11 +13,17 @@ from tests.stack import harness
 from tests.stack.paths import ROOT, cache_dir
 
 KREW_SRC = ROOT / "tests" / "tools" / "krew"
+HELM_SRC = ROOT / "tests" / "tools" / "helm"
 
 
 def krew() -> Path:
     """`kubectl-krew` built from sigs.k8s.io/krew (tests/tools/krew/go.mod), cached by hash."""
     return harness.go_tool(KREW_SRC, "sigs.k8s.io/krew/cmd/krew", "kubectl-krew")
+
+
+def helm() -> Path:
+    """`helm` built from helm.sh/helm/v3 (tests/tools/helm/go.mod), cached by hash."""
+    return harness.go_tool(HELM_SRC, "helm.sh/helm/v3/cmd/helm", "helm")
 
 
 def go_arch() -> str:

@@ -1,0 +1,51 @@
+"""The Helm chart's static files agree with the package (no helm needed).
+
+One source of truth for the Environment CRD: `scipian_backend/manifests/crd.yaml`. Helm
+installs CRDs only from a chart's `crds/` directory (never templated, never upgraded), so
+the chart holds a byte-for-byte copy and this test fails when the two differ; fix it with
+`cp scipian_backend/manifests/crd.yaml charts/scipian-backend/crds/environments.scipian.io.yaml`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from tests.stack.paths import ROOT
+from tools.dist import version
+
+CHART = ROOT / "charts" / "scipian-backend"
+MANIFESTS = ROOT / "scipian_backend" / "manifests"
+
+
+def test_the_charts_crd_is_the_packages_crd() -> None:
+    [crd] = sorted((CHART / "crds").iterdir())
+    assert crd.read_bytes() == (MANIFESTS / "crd.yaml").read_bytes(), __doc__
+
+
+def test_chart_version_and_app_version_follow_the_package() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["apiVersion"] == "v2"
+    assert chart["name"] == "scipian-backend"
+    assert chart["version"] == version()
+    assert chart["appVersion"] == version()
+
+
+def test_default_values() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["replicas"] == 2
+    assert values["image"]["tag"] == ""  # appVersion, so image and chart move together
+    assert values["oidc"]["issuer"] == ""  # required at install time
+    assert values["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert values["podSecurityContext"]["runAsNonRoot"] is True
+
+
+def test_no_stray_files_in_the_chart() -> None:
+    files = sorted(str(p.relative_to(CHART)) for p in CHART.rglob("*") if p.is_file())
+    assert all(not Path(f).name.startswith(".") or f == ".helmignore" for f in files), files
