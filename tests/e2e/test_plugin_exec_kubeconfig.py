@@ -8,7 +8,7 @@ fetches a new one, which is exactly what happens at a real expiry; the issuance 
 test-owned backend shows one issuance per expiry. A token dying early is real: the backend's
 `revoke` deletes its session Secret, and the next kubectl run must still work.
 
-Not covered: helm (building it from its Go module is too heavy for this stack).
+helm through the same kubeconfig: tests/e2e/test_plugin_exec_helm.py.
 """
 
 from __future__ import annotations

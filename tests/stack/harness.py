@@ -31,7 +31,9 @@ def binary_path() -> Path:
 
 def build(verbose: bool = True) -> Path:
     """Returns the harness binary, building it when the sources changed."""
-    return _build(binary_path(), HARNESS_SRC, ".", "the cluster harness (cold: ~4 min on 2 cores)", verbose)
+    return _build(
+        binary_path(), HARNESS_SRC, ".", "the cluster harness (cold: ~4 min on 2 cores)", verbose
+    )
 
 
 def go_tool(src: Path, package: str, name: str, verbose: bool = True) -> Path:
