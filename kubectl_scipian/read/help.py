@@ -33,8 +33,7 @@ HELP = {
     ),
     "describe": (
         "Show details of a specific resource or group of resources, as `kubectl describe` does.",
-        "kubectl scipian ENV describe (TYPE [NAME_PREFIX | -l label] | "
-        "TYPE/NAME) [flags]",
+        "kubectl scipian ENV describe (TYPE [NAME_PREFIX | -l label] | TYPE/NAME) [flags]",
         """\
       --chunk-size=500          fetch large lists in chunks of this size
       --show-events=true        show the events related to the described object
