@@ -20,8 +20,8 @@ import requests
 import yaml
 
 from tests.conftest import Stack
+from tests.helpers import pod_with_logs
 from tests.stack.idp_login import authcode_flow_tokens
-from tests.stack.podlogs import give_logs
 
 pytestmark = pytest.mark.stack
 USERS = ("alice", "bob", "carol", "mallory")
@@ -201,31 +201,9 @@ def test_metrics_count_issuances_and_denials(url: str, tokens: dict[str, str]) -
 
 @pytest.fixture(scope="module")
 def dev_pod(stack: Stack) -> Iterator[tuple[str, str]]:
-    ns = f"t-backend-{uuid.uuid4().hex[:6]}"
-    stack.kubectl("dev", "create", "namespace", ns)
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "web-0", "namespace": ns},
-        "spec": {
-            "containers": [{"name": "web", "image": "nginx"}],
-            "nodeSelector": {"type": "kwok"},
-            "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists"}],
-        },
-    }
-    stack.kubectl("dev", "apply", "-f", "-", input=json.dumps(pod))
-    deadline = time.monotonic() + 60
-    while (
-        stack.kubectl(
-            "dev", "get", "pod", "-n", ns, "web-0", "-o", "jsonpath={.status.phase}"
-        ).stdout
-        != "Running"
-    ):
-        assert time.monotonic() < deadline, "pod never ran"
-        time.sleep(0.2)
-    give_logs(stack.kubeconfig("dev"), ns, "web-0", {"web": ["hello from web-0", "second"]})
-    yield ns, "web-0"
-    stack.kubectl("dev", "delete", "namespace", ns, "--wait=false", check=False)
+    """A running pod of this module's own in dev, with two log lines."""
+    with pod_with_logs(stack, "t-backend", ["hello from web-0", "second"]) as where:
+        yield where
 
 
 def minted_kubeconfig(url: str, token: str, env_id: str, tmp_path: Path) -> Path:

@@ -16,8 +16,9 @@ import pytest
 
 from tests.conftest import Stack
 from tests.e2e.parity_runner import Parity, apply, b64
-from tests.e2e.test_parity_get import NS, dev, wait_for  # noqa: F401 - the fixtures of that module
+from tests.e2e.test_parity_get import NS
 from tests.e2e.test_parity_get import parity as parity
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.stack
 NS_D = "parity-describe"
@@ -723,7 +724,7 @@ def _events(stack: Stack) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def described(dev: Stack, parity: Parity) -> Parity:  # noqa: F811 - dev is the imported fixture
+def described(dev: Stack, parity: Parity) -> Parity:
     stack = dev
     admin, kubectl = stack.kubeconfig("dev"), stack.kubectl_path
     apply(admin, kubectl, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS_D}}])
@@ -875,7 +876,7 @@ def test_describe_secret_never_prints_a_token(described: Parity) -> None:
 
 
 @pytest.fixture(scope="module")
-def node_reader(dev: Stack, described: Parity, tmp_path_factory: pytest.TempPathFactory) -> Parity:  # noqa: F811
+def node_reader(dev: Stack, described: Parity, tmp_path_factory: pytest.TempPathFactory) -> Parity:
     token = dev.kubectl("dev", "create", "token", "node-reader", "-n", NS_D, "--duration=2h").stdout
     config = json.loads(described.kubeconfig.read_text())
     config["users"][0]["user"]["token"] = token.strip()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import Stack
-from tests.e2e.parity_runner import Parity, apply, b64, running_dev_env, view_kubeconfig
+from tests.e2e.parity_runner import Parity, apply, b64, view_kubeconfig
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.stack
 NS = "parity-get"
@@ -162,21 +162,6 @@ def _objects() -> list[dict[str, Any]]:
             "spec": {"color": "blue", "size": 12, "enabled": False},
         },
     ]
-
-
-def wait_for(what: str, check: Any, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.5)
-
-
-@pytest.fixture(scope="module")
-def dev(request: pytest.FixtureRequest) -> Stack:
-    """The running stack when dev answers; else the shared `stack` fixture (which may start one)."""
-    env = running_dev_env()
-    return Stack(env) if env else request.getfixturevalue("stack")
 
 
 @pytest.fixture(scope="module")

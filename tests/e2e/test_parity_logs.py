@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import Stack
-from tests.e2e.parity_runner import Parity, apply, plugin_command, running_dev_env, view_kubeconfig
+from tests.e2e.parity_runner import Parity, apply, plugin_command, view_kubeconfig
+from tests.helpers import wait_for
 from tests.stack.podlogs import append_lines, give_logs
 
 pytestmark = pytest.mark.stack
@@ -32,21 +32,6 @@ def _pod(name: str, containers: list[str], **meta: Any) -> dict[str, Any]:
         "metadata": {"name": name, "namespace": NS, **meta},
         "spec": spec,
     }
-
-
-def wait_for(what: str, check: Any, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.5)
-
-
-@pytest.fixture(scope="module")
-def dev(request: pytest.FixtureRequest) -> Stack:
-    """The running stack when dev answers; else the shared `stack` fixture (which may start one)."""
-    env = running_dev_env()
-    return Stack(env) if env else request.getfixturevalue("stack")
 
 
 @pytest.fixture(scope="module")

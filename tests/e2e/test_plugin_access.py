@@ -15,7 +15,6 @@ import stat
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,9 +24,9 @@ import requests
 import yaml
 
 from tests.conftest import Stack
+from tests.helpers import pod_with_logs
 from tests.stack.backend_daemon import BackendProcess, admin_cli, spawn_backend
 from tests.stack.login import plugin_env, plugin_login, run_plugin
-from tests.stack.podlogs import give_logs
 
 pytestmark = pytest.mark.stack
 AUTH = "Invalid authentication for provided environment.\n"
@@ -77,27 +76,8 @@ def kubeconfig_files(env: dict[str, str]) -> list[Path]:
 @pytest.fixture(scope="module")
 def dev_pod(stack: Stack) -> Iterator[tuple[str, str]]:
     """A running pod of this module's own in dev, with two log lines."""
-    ns = f"t-plugin-{uuid.uuid4().hex[:6]}"
-    stack.kubectl("dev", "create", "namespace", ns)
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "web-0", "namespace": ns},
-        "spec": {
-            "containers": [{"name": "web", "image": "nginx"}],
-            "nodeSelector": {"type": "kwok"},
-            "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists"}],
-        },
-    }
-    stack.kubectl("dev", "apply", "-f", "-", input=json.dumps(pod))
-    deadline = time.monotonic() + 60
-    phase = ["get", "pod", "-n", ns, "web-0", "-o", "jsonpath={.status.phase}"]
-    while stack.kubectl("dev", *phase).stdout != "Running":
-        assert time.monotonic() < deadline, "pod never ran"
-        time.sleep(0.2)
-    give_logs(stack.kubeconfig("dev"), ns, "web-0", {"web": ["hello from web-0", "second"]})
-    yield ns, "web-0"
-    stack.kubectl("dev", "delete", "namespace", ns, "--wait=false", check=False)
+    with pod_with_logs(stack, "t-plugin", ["hello from web-0", "second"]) as where:
+        yield where
 
 
 def test_alice_dev_get_pods_and_logs(

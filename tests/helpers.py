@@ -1,0 +1,64 @@
+"""Small helpers shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.stack.podlogs import give_logs
+
+if TYPE_CHECKING:
+    from tests.conftest import Stack
+
+
+def wait_for(
+    what: str, check: Callable[[], object], timeout: float = 90.0, interval: float = 0.2
+) -> None:
+    """Polls `check` until it is truthy; fails the test naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+@contextmanager
+def pod_with_logs(
+    stack: Stack, prefix: str, lines: list[str], name: str = "web-0"
+) -> Iterator[tuple[str, str]]:
+    """A Running pod in a fresh dev namespace, its container `web` logging `lines`;
+    yields (namespace, pod) and deletes the namespace afterwards."""
+    ns = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    stack.kubectl("dev", "create", "namespace", ns)
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "containers": [{"name": "web", "image": "nginx"}],
+            "nodeSelector": {"type": "kwok"},
+            "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists"}],
+        },
+    }
+    # The namespace's default ServiceAccount (needed to admit a pod) may lag its creation.
+    wait_for(
+        "the pod to be admitted",
+        lambda: (
+            stack.kubectl("dev", "apply", "-f", "-", input=json.dumps(pod), check=False).returncode
+            == 0
+        ),
+        timeout=60,
+    )
+    phase = ["get", "pod", "-n", ns, name, "-o", "jsonpath={.status.phase}"]
+    wait_for("the pod to run", lambda: stack.kubectl("dev", *phase).stdout == "Running", 60)
+    give_logs(stack.kubeconfig("dev"), ns, name, {"web": lines})
+    try:
+        yield ns, name
+    finally:
+        stack.kubectl("dev", "delete", "namespace", ns, "--wait=false", check=False)
