@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from typing import TYPE_CHECKING, NoReturn, TextIO
+import os
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from kubectl_scipian import errors
 from kubectl_scipian.context import Context
@@ -63,10 +64,26 @@ class _Done(Exception):
         self.status = status
 
 
+def _columns() -> int:
+    """The terminal's width as shutil.get_terminal_size() finds it, without importing shutil
+    (argparse makes a formatter on every add_argument: ~2.5 ms of every start)."""
+    try:
+        return int(os.environ.get("COLUMNS", "")) or os.get_terminal_size(1).columns
+    except (ValueError, OSError):
+        return 80
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str, **kwargs: Any) -> None:
+        kwargs.setdefault("width", _columns() - 2)
+        super().__init__(prog, **kwargs)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that writes to the context's streams and raises instead of exiting."""
 
     def __init__(self, *args: object, out: TextIO, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.out = out
 
@@ -86,7 +103,6 @@ def build_parser(out: TextIO) -> Parser:
         usage=USAGE,
         description="Short-lived, audited access to the Kubernetes environments Scipian created.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         out=out,
     )
     add_global_options(parser)
