@@ -123,6 +123,9 @@ def _objects() -> list[dict[str, Any]]:
             "data": {"one": "1", "two": "two\nlines", "html": "<b>&</b>"},
         },
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("beta", team="b"), "data": {}},
+        # Names whose bytewise order (kubectl's --sort-by) differs from natural order.
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("v10"), "data": {}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("v2"), "data": {}},
         {
             "apiVersion": "v1",
             "kind": "Secret",

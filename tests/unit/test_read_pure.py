@@ -9,7 +9,7 @@ from kubectl_scipian.read.discovery import Resource, match
 from kubectl_scipian.read.errors import UsageError
 from kubectl_scipian.read.humanize import human_duration, smart_label
 from kubectl_scipian.read.logs import go_duration_seconds
-from kubectl_scipian.read.printers.columns import natural_less, parse_spec, row
+from kubectl_scipian.read.printers.columns import parse_spec, row, sort_key
 from kubectl_scipian.read.printers.jsonpath import parse
 from kubectl_scipian.read.printers.jsonyaml import go_key_less, to_json, to_yaml
 from kubectl_scipian.read.printers.tabwriter import format_lines
@@ -63,9 +63,15 @@ def test_custom_columns_none_and_lists() -> None:
         parse_spec("nocolon")
 
 
-def test_natural_and_yaml_key_order() -> None:
-    assert natural_less("a2", "a10")
-    assert not natural_less("a10", "a2")
+def test_sort_by_and_yaml_key_order() -> None:
+    # --sort-by: kubectl 1.36 compares strings bytewise, not in natural order.
+    names = ["web-h7zb2", "web-h24m6", "a2", "a10"]
+    assert sorted(names, key=lambda n: sort_key("{.n}")({"n": n})) == [
+        "a10",
+        "a2",
+        "web-h24m6",
+        "web-h7zb2",
+    ]
     assert go_key_less("a9", "a10")
     assert go_key_less("a.b", "ab")
 

@@ -1,4 +1,4 @@
-"""`-o custom-columns=HEADER:expr,...` and `--sort-by` (kubectl's natural order)."""
+"""`-o custom-columns=HEADER:expr,...` and `--sort-by` (kubectl's order)."""
 
 from __future__ import annotations
 
@@ -66,38 +66,6 @@ def row(columns: Sequence[Column], obj: Any) -> list[str]:
     return out
 
 
-def natural_less(a: str, b: str) -> bool:
-    """github.com/fvbommel/sortorder NaturalLess."""
-    i = j = 0
-    while i < len(a) and j < len(b):
-        c1, c2 = a[i], b[j]
-        d1, d2 = c1.isdigit(), c2.isdigit()
-        if d1 != d2:
-            return d1
-        if not d1:
-            if c1 != c2:
-                return c1 < c2
-            i += 1
-            j += 1
-            continue
-        while i < len(a) and a[i] == "0":
-            i += 1
-        while j < len(b) and b[j] == "0":
-            j += 1
-        nz1, nz2 = i, j
-        while i < len(a) and a[i].isdigit():
-            i += 1
-        while j < len(b) and b[j].isdigit():
-            j += 1
-        if i - nz1 != j - nz2:
-            return i - nz1 < j - nz2
-        if a[nz1:i] != b[nz2:j]:
-            return a[nz1:i] < b[nz2:j]
-        if nz1 != nz2:
-            return nz1 < nz2
-    return len(a) < len(b)
-
-
 class _Key:
     __slots__ = ("v",)
 
@@ -108,11 +76,13 @@ class _Key:
         a, b = self.v, other.v
         if a is None or b is None:
             return a is None and b is not None
+        # kubectl 1.36 compares strings bytewise (sorter.go isLess; no natural order): for
+        # UTF-8, code point order is byte order.
         if isinstance(a, str) and isinstance(b, str):
-            return natural_less(a, b)
+            return a < b
         if isinstance(a, (int, float)) and isinstance(b, (int, float)):
             return a < b
-        return natural_less(go_sprint(a), go_sprint(b))
+        return go_sprint(a) < go_sprint(b)
 
 
 def sort_key(expr: str) -> Any:
