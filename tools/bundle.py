@@ -4,10 +4,10 @@ A zip can carry only pure Python (a native extension cannot be imported from ins
 and krew picks an archive by os/arch only, never by Python version. So every wheel here is
 `py3-none-any` and admits Python 3.10 (the plugin's floor) through the newest release.
 
-Versions are constraints.txt's, except where that version refuses Python 3.10
-(constraints.txt was frozen on 3.11). Three kinds of exception, each with its reason:
+Versions are constraints.txt's pins for Python 3.10, the floor (constraints.txt pins some
+packages per Python version, with environment markers). Exceptions, each with its reason:
 
-- DOWNGRADED: the newest release that still admits 3.10, within setup.py's range.
+- DOWNGRADED: a pin older than constraints.txt's, with the reason (none at present).
 - FROM_SDIST: no pure wheel is published; the sdist builds one without its optional
   C accelerator (PyYAML falls back to its pure-Python parser and emitter; `yaml.CLoader`
   is then absent, and nothing of ours or of the kubernetes client's read path needs it).
@@ -48,10 +48,7 @@ PINS: dict[str, str] = {
     "pyyaml": "6.0.3",
 }
 
-DOWNGRADED: dict[str, str] = {
-    "platformdirs": "4.14.7 requires Python >= 3.11; 4.12.4 is the newest for 3.10",
-    "python-dateutil": "4.0.0 requires Python >= 3.11; 3.0.0 is the newest for 3.10",
-}
+DOWNGRADED: dict[str, str] = {}
 
 # name -> environment for `pip wheel --no-binary NAME` that builds a pure wheel
 FROM_SDIST: dict[str, dict[str, str]] = {
@@ -111,13 +108,22 @@ def check_pins_against_constraints(constraints: Mapping[str, str]) -> list[Probl
 
 
 def parse_constraints(text: str) -> dict[str, str]:
-    out = {}
+    """name -> version; where constraints.txt pins per Python version (environment
+    markers), the pin for the floor's Python (3.10) wins: the zip must run there."""
+    out: dict[str, str] = {}
+    floor: dict[str, str] = {}
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
-        if "==" in line:
-            name, version = line.split("==", 1)
-            out[normalize(name)] = version.strip()
-    return out
+        if "==" not in line:
+            continue
+        requirement, _, marker = line.partition(";")
+        name, version = requirement.split("==", 1)
+        key = normalize(name)
+        if 'python_version < "3.11"' in marker:
+            floor[key] = version.strip()
+        elif key not in out:
+            out[key] = version.strip()
+    return {**out, **floor}
 
 
 def check_wheel_name(filename: str) -> Problem | None:
