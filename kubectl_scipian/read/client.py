@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import sys
+import time
 import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -76,6 +77,7 @@ _GENERIC: dict[int, tuple[str, str]] = {
 # unexpected (another release, a changed layout) falls back to the normal import, and
 # tests/unit/test_perf_loader.py fails loudly so the next upgrade re-checks this.
 TESTED_MAJORS = (36,)
+MAX_RETRIES = 10  # client-go's default maxRetries for a Retry-After answer
 _VERSION = re.compile(r"""^__version__\s*=\s*["'](\d+)\.""", re.M)
 
 
@@ -285,6 +287,19 @@ class Client:
         timeout: float | None = None,
     ) -> Response:
         params = [(k, v) for k, v in (query or {}).items() if v is not None and v != ""]
+        # client-go retries a 429 or 5xx that carries Retry-After (up to 10 times); so do we.
+        for _ in range(MAX_RETRIES):
+            try:
+                return self._get(path, params, accept, timeout)
+            except StatusError as e:
+                if e.retry_after is None:
+                    raise
+                time.sleep(e.retry_after)
+        return self._get(path, params, accept, timeout)
+
+    def _get(
+        self, path: str, params: list[tuple[str, Any]], accept: str, timeout: float | None
+    ) -> Response:
         try:
             raw = self._rest.request(
                 "GET",
@@ -298,7 +313,9 @@ class Client:
             status = getattr(e, "status", 0)
             if not status:
                 raise _transport_error(e, self.target) from None
-            raise status_error(status, getattr(e, "body", None)) from None
+            error = status_error(status, getattr(e, "body", None))
+            error.retry_after = _retry_after(status, getattr(e, "headers", None))
+            raise error from None
         except Exception as e:
             raise _transport_error(e, self.target) from None
         return Response(raw)
@@ -311,6 +328,17 @@ class Client:
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing is best effort
             self._rest.pool_manager.clear()
+
+
+def _retry_after(code: int, headers: Any) -> int | None:
+    """client-go's checkWait: seconds to wait before retrying, None for no retry."""
+    if code != 429 and code < 500:
+        return None
+    try:
+        value = headers.get("Retry-After") if headers is not None else None
+        return max(int(value), 0) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def status_error(code: int, body: Any) -> StatusError:

@@ -30,6 +30,7 @@ class StatusError(ReadError):
         self.reason = reason
         self.text = text
         self.status = status
+        self.retry_after: int | None = None  # seconds, when the server asked for a retry
         super().__init__(format_status(reason, text))
 
 
