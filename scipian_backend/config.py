@@ -43,6 +43,8 @@ class Settings:
     sessions_namespace: str = SESSIONS_NAMESPACE
     http_timeout_seconds: float = 10.0
     ensured_ttl_seconds: float = 60.0  # how long a verified SA + binding is trusted
+    # How long a found Environment + broker client is reused (lookups.py); 0: every time.
+    lookup_ttl_seconds: float = 5.0
     rate_limit: str = "600/60s"  # per user and replica, on issuance (ratelimit.py); "0": off
     rate_limit_burst: int | None = None  # default: the rate's token count
 

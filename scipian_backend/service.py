@@ -16,6 +16,7 @@ from scipian_backend.authn import Identity, KeySet, Verifier, bearer_token
 from scipian_backend.authz import Authorizer
 from scipian_backend.config import Settings, valid_env_id
 from scipian_backend.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
+from scipian_backend.lookups import TtlCache
 from scipian_backend.metrics import Metrics
 from scipian_backend.minting import Minter, format_time, kubeconfig_yaml
 from scipian_backend.ratelimit import RateLimiter
@@ -35,6 +36,8 @@ class Backend:
     auditor: Auditor
     metrics: Metrics
     limiter: RateLimiter | None = None  # per-user issuance limit (ratelimit.py)
+    # Found (Environment, target client) pairs, reused for settings.lookup_ttl_seconds.
+    lookup_cache: TtlCache[tuple[Environment, Any]] | None = None
     _lookups: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(LOOKUP_WORKERS, "scipian-lookup"),
         init=False,
@@ -73,11 +76,13 @@ class Backend:
         # The Environment and its cluster client are read while RBAC decides (they are
         # independent round trips to mgmt); what they say reaches the caller, the audit
         # trail included, only once RBAC has allowed it, in the documented order.
-        lookup = self._lookups.submit(self._lookup, env_id)
+        # A cached pair skips both reads; RBAC is asked afresh either way.
+        cached = self.lookup_cache.get(env_id) if self.lookup_cache is not None else None
+        lookup = self._lookups.submit(self._lookup, env_id) if cached is None else None
         if not self.authorizer.may_get_kubeconfig(who, env_id):
             self._deny(request_id, env_id, who, "forbidden", "RBAC denied")
             raise Forbidden(f"{who.username} may not use environment {env_id}")
-        env, target = lookup.result()
+        env, target = lookup.result() if lookup is not None else cached or (None, None)
         if env is None:
             self._deny(request_id, env_id, who, "not_found", "no such Environment")
             raise NotFound(f"no environment {env_id}")
@@ -86,8 +91,14 @@ class Backend:
                 raise target
             issued = self.minter.issue(env, who.username, target)
         except ApiError as e:
+            # Perhaps a rotated broker credential or a re-registered environment: read
+            # both again on the next request.
+            if self.lookup_cache is not None:
+                self.lookup_cache.invalidate(env_id)
             self._deny(request_id, env_id, who, "error", e.message, env.uid)
             raise
+        if lookup is not None and self.lookup_cache is not None:
+            self.lookup_cache.put(env_id, (env, target))
         expiry = format_time(issued.expiration)
         self.metrics.issuance(env_id)
         self.auditor.record(

@@ -7,6 +7,7 @@ from scipian_backend.audit import Auditor
 from scipian_backend.authn import KeySet, Verifier
 from scipian_backend.authz import Authorizer
 from scipian_backend.config import Settings
+from scipian_backend.lookups import TtlCache
 from scipian_backend.metrics import Metrics
 from scipian_backend.minting import Minter, TargetClients
 from scipian_backend.ratelimit import RateLimiter, limited_counter, parse_rate
@@ -43,4 +44,5 @@ def build_backend(settings: Settings) -> Backend:
         auditor=Auditor(mgmt, settings.event_namespace, lookup_uid=uid_of),
         metrics=metrics,
         limiter=limiter,
+        lookup_cache=TtlCache(settings.lookup_ttl_seconds),
     )
