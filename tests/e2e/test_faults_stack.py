@@ -14,6 +14,7 @@ import base64
 import ipaddress
 import json
 import os
+import shutil
 import signal
 import ssl
 import subprocess
@@ -132,6 +133,12 @@ def cluster_status(kubeconfig: dict[str, Any], tmp_path: Path) -> int:
     return response.status_code
 
 
+def issuances(url: str, env_id: str = "dev") -> float:
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    prefix = f'scipian_issuances_total{{environment="{env_id}"}}'
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(prefix))
+
+
 @pytest.fixture
 def idp(tmp_path: Path, stack: Stack) -> Iterator[IdpProcess]:
     provider = start_idp(tmp_path / "idp", stack.env["STACK_PASSWORD"])
@@ -163,42 +170,55 @@ def logged_in(stack: Stack, tmp_path: Path, url: str, user: str = "alice") -> di
 def test_backend_killed_mid_request(
     stack: Stack, idp: IdpProcess, backend: BackendProcess, tmp_path: Path
 ) -> None:
-    env = logged_in(stack, tmp_path, backend.url)
-    assert kubeconfig_files(env) == []
-    argv = [str(ROOT / ".venv/bin/kubectl-scipian"), "dev", "get", "pods", "-n", "default"]
-    runs = [
-        subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for _ in range(6)
-    ]
-    time.sleep(0.3)  # let them start; some are at the backend, the rest wait on the lock
-    backend.kill()
-    outcomes = [(p.wait(RUN_TIMEOUT), *p.communicate()) for p in runs]
+    first = logged_in(stack, tmp_path, backend.url)
+    # Four caches with alice's login each (copies of the files): four fetches can be in
+    # flight at once, where one cache would let one through and the rest wait on its lock.
+    envs = [first]
+    for i in range(3):
+        shutil.copytree(config_dir(first), tmp_path / f"config{i}")
+        envs.append(make_env(stack, tmp_path / f"config{i}", backend.url))
+    argv = ["dev", "get", "pods", "-n", "default"]
+    outcomes: list[subprocess.CompletedProcess[str]] = []
+    killed = threading.Event()
+
+    def worker(env: dict[str, str]) -> None:
+        while not killed.is_set():
+            for path in kubeconfig_files(env):
+                path.unlink()  # every run fetches
+            outcomes.append(run_plugin(argv, env, timeout=RUN_TIMEOUT))
+
+    threads = [threading.Thread(target=worker, args=(env,)) for env in envs]
+    for t in threads:
+        t.start()
+    try:
+        wait_for("some fetches", lambda: sum(r.returncode == 0 for r in outcomes) >= 8, 60)
+        backend.kill()
+    finally:
+        killed.set()
+        for t in threads:
+            t.join(RUN_TIMEOUT)
     unreachable = (
         f"error: cannot reach the Scipian backend at {backend.url} "
         "(connection refused or host unknown)\n"
     )
-    for rc, out, err in outcomes:
-        if rc != 0:
-            assert (rc, out, err) == (1, "", unreachable)
+    for run in outcomes:
+        if run.returncode != 0:
+            assert (run.returncode, run.stdout, run.stderr) == (1, "", unreachable)
         else:
-            assert err in ("", "No resources found in default namespace.\n")
-    assert_cache_sound(env)
+            assert run.stderr in ("", "No resources found in default namespace.\n")
+    assert any(run.returncode != 0 for run in outcomes)
+    for env in envs:
+        assert_cache_sound(env)
 
     port = int(backend.url.rsplit(":", 1)[1])
     again = backend_on(port, idp.issuer, idp.client_id)
     try:
-        later = run_plugin(["dev", "get", "pods", "-n", "default"], env, timeout=RUN_TIMEOUT)
-        assert later.returncode == 0, later.stderr
-        [cached] = kubeconfig_files(env)
-        assert json.loads(cached.read_text())["environment"] == "dev"
-        assert_cache_sound(env)
+        for env in envs:
+            later = run_plugin(argv, env, timeout=RUN_TIMEOUT)
+            assert later.returncode == 0, later.stderr
+            [cached] = kubeconfig_files(env)
+            assert json.loads(cached.read_text())["environment"] == "dev"
+            assert_cache_sound(env)
     finally:
         again.stop()
 
@@ -541,7 +561,9 @@ def test_revoked_during_logs_follow(
             1,
             "error: You must be logged in to the server (Unauthorized)\n",
         )
+        before = issuances(backend.url)
         again = run_plugin(["dev", "logs", "-n", ns, pod], env, timeout=RUN_TIMEOUT)
+        assert issuances(backend.url) - before == 1  # one refetch
         assert (again.returncode, again.stdout, again.stderr) == (0, "one\ntwo\nthree\n", "")
         renewed = cached_kubeconfig(path)
         assert renewed["users"][0]["user"]["token"] != issued["users"][0]["user"]["token"]
