@@ -132,7 +132,13 @@ class Auditor:
             "count": 1,
         }
         try:
-            self._core.create_namespaced_event(self._ns, body, _request_timeout=10)  # type: ignore[union-attr]
+            # The answer is not needed: read and drop it rather than build a V1Event (this
+            # thread competes with requests for the GIL).
+            resp = self._core.create_namespaced_event(  # type: ignore[union-attr]
+                self._ns, body, _request_timeout=10, _preload_content=False
+            )
+            resp.drain_conn()
+            resp.release_conn()
         except (ApiException, HTTPError) as e:
             status = getattr(e, "status", "")
             logging.getLogger("scipian.audit.events").warning(

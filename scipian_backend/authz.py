@@ -6,6 +6,8 @@ ClusterRoles and bindings, `resourceNames` naming the environments.
 
 from __future__ import annotations
 
+from typing import Any
+
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
@@ -13,6 +15,7 @@ from urllib3.exceptions import HTTPError
 from scipian_backend.authn import Identity
 from scipian_backend.config import GROUP, PLURAL
 from scipian_backend.errors import ServiceUnavailable
+from scipian_backend.kube import json_body
 
 
 class Authorizer:
@@ -21,22 +24,31 @@ class Authorizer:
         self._timeout = timeout
 
     def may_get_kubeconfig(self, who: Identity, env_id: str) -> bool:
-        review = client.V1SubjectAccessReview(
-            spec=client.V1SubjectAccessReviewSpec(
-                user=who.username,
-                groups=list(who.groups),
-                resource_attributes=client.V1ResourceAttributes(
-                    group=GROUP,
-                    resource=PLURAL,
-                    subresource="kubeconfig",
-                    verb="get",
-                    name=env_id,
-                ),
-            )
-        )
+        # Plain dicts both ways: this is on every request's path (kube.json_body).
+        review: dict[str, Any] = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {
+                "user": who.username,
+                "groups": list(who.groups),
+                "resourceAttributes": {
+                    "group": GROUP,
+                    "resource": PLURAL,
+                    "subresource": "kubeconfig",
+                    "verb": "get",
+                    "name": env_id,
+                },
+            },
+        }
         try:
-            result = self._api.create_subject_access_review(review, _request_timeout=self._timeout)
-        except (ApiException, HTTPError):
+            result = json_body(
+                self._api.create_subject_access_review(
+                    review, _request_timeout=self._timeout, _preload_content=False
+                )
+            )
+        except (ApiException, HTTPError, ValueError):
             raise ServiceUnavailable("management cluster unavailable") from None
-        status = result.status
-        return bool(status and status.allowed and not status.denied)
+        status = result.get("status")
+        if not isinstance(status, dict):
+            return False
+        return status.get("allowed") is True and status.get("denied") is not True

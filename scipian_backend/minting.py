@@ -138,31 +138,35 @@ class Minter:
             raise _target_error(env, e) from None
         except HTTPError:
             raise ServiceUnavailable(f"environment {env.id}: cluster unreachable") from None
+        except ValueError:  # an answer that is not the object asked for (kube.json_body)
+            raise InternalError(f"environment {env.id}: unreadable answer") from None
 
     def _issue(self, env: Environment, target: _Target, username: str) -> Issued:
         core = client.CoreV1Api(target.api)
         key = (f"{env.id}@{target.resource_version}", username, env.cluster_role)
         self._ensure(key, target.api, username, env.cluster_role)
         secret = self._session_secret(core, username, env.ttl_seconds)
+        secret_name, secret_uid = _name_and_uid(secret)
         try:
             try:
-                tr = self._token(core, username, secret, env.ttl_seconds)
+                tr = self._token(core, username, secret_name, secret_uid, env.ttl_seconds)
             except ApiException as e:
                 if kube.status_of(e) != 404:
                     raise
                 # The ServiceAccount vanished behind our cache: ensure again, once.
                 self._forget(key)
                 self._ensure(key, target.api, username, env.cluster_role)
-                tr = self._token(core, username, secret, env.ttl_seconds)
+                tr = self._token(core, username, secret_name, secret_uid, env.ttl_seconds)
+            token, expiration = _token_and_expiration(tr)
         except BaseException:
-            self._delete_quietly(core, secret.metadata.name)
+            self._delete_quietly(core, secret_name)
             raise
         self._sweep(env, core, username)
         return Issued(
-            token=tr.status.token,
-            expiration=tr.status.expiration_timestamp,
+            token=token,
+            expiration=expiration,
             service_account=names.service_account_name(username),
-            session_secret=secret.metadata.name,
+            session_secret=secret_name,
             endpoint=target.endpoint,
         )
 
@@ -237,7 +241,9 @@ class Minter:
 
     # --- sessions ----------------------------------------------------------------------------
 
-    def _session_secret(self, core: client.CoreV1Api, username: str, ttl: int) -> Any:
+    # The two per-request creates read their answers as plain JSON (kube.json_body).
+
+    def _session_secret(self, core: client.CoreV1Api, username: str, ttl: int) -> dict[str, Any]:
         expires = datetime.now(timezone.utc).timestamp() + ttl + 60
         body = {
             "metadata": {
@@ -252,22 +258,34 @@ class Minter:
             },
             "type": "Opaque",
         }
-        return core.create_namespaced_secret(self._ns, body, _request_timeout=self._timeout)
+        return kube.json_body(
+            core.create_namespaced_secret(
+                self._ns, body, _request_timeout=self._timeout, _preload_content=False
+            )
+        )
 
-    def _token(self, core: client.CoreV1Api, username: str, secret: Any, ttl: int) -> Any:
+    def _token(
+        self, core: client.CoreV1Api, username: str, secret_name: str, secret_uid: str, ttl: int
+    ) -> dict[str, Any]:
         body = {
             "spec": {
                 "expirationSeconds": ttl,
                 "boundObjectRef": {
                     "apiVersion": "v1",
                     "kind": "Secret",
-                    "name": secret.metadata.name,
-                    "uid": secret.metadata.uid,
+                    "name": secret_name,
+                    "uid": secret_uid,
                 },
             }
         }
-        return core.create_namespaced_service_account_token(
-            names.service_account_name(username), self._ns, body, _request_timeout=self._timeout
+        return kube.json_body(
+            core.create_namespaced_service_account_token(
+                names.service_account_name(username),
+                self._ns,
+                body,
+                _request_timeout=self._timeout,
+                _preload_content=False,
+            )
         )
 
     def _sweep(self, env: Environment, core: client.CoreV1Api, username: str) -> None:
@@ -330,6 +348,28 @@ def revoke_sessions(api: client.ApiClient, namespace: str, username: str) -> int
             if kube.status_of(e) != 404:
                 raise
     return deleted
+
+
+def _name_and_uid(secret: dict[str, Any]) -> tuple[str, str]:
+    meta = secret.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    uid = meta.get("uid") if isinstance(meta, dict) else None
+    if not isinstance(name, str) or not name or not isinstance(uid, str) or not uid:
+        raise ValueError("session Secret without name or uid")
+    return name, uid
+
+
+def _token_and_expiration(tr: dict[str, Any]) -> tuple[str, datetime]:
+    status = tr.get("status")
+    token = status.get("token") if isinstance(status, dict) else None
+    stamp = status.get("expirationTimestamp") if isinstance(status, dict) else None
+    if not isinstance(token, str) or not token or not isinstance(stamp, str):
+        raise ValueError("TokenRequest without token or expirationTimestamp")
+    # RFC 3339 as the apiserver writes it ("2026-11-24T10:11:52Z"); no dateutil needed.
+    when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return token, when
 
 
 def _labels(username: str) -> dict[str, str]:
