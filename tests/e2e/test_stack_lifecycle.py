@@ -69,6 +69,9 @@ def test_up_is_idempotent_and_down_leaves_no_process(tmp_path: Path) -> None:
         assert again.stdout.strip().splitlines()[-1] == "READY"
         assert pids(state) == started  # reused, not restarted
         assert stack_cmd(state, "status").returncode == 0
+        # Processes whose pid files were lost (an interrupted run) are still stopped.
+        for name in ("idp", "dev-kwok", "prod-apiserver"):
+            (state / "pids" / f"{name}.pid").unlink()
     finally:
         down = stack_cmd(state, "down")
     assert down.returncode == 0, down.stderr

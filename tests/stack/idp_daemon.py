@@ -27,7 +27,10 @@ def start(password: str, admin_secret: str, timeout: float = 60.0) -> str:
         IDP_READY_FILE=str(ready),
         IDP_ID_TOKEN_TTL=os.environ.get("STACK_ID_TOKEN_TTL", "3600"),
     )
-    procs.spawn("idp", ["node", str(IDP_SRC / "server.mjs")], env=env)
+    # The ready file on the command line marks the process as this stack's (procs.strays).
+    procs.spawn(
+        "idp", ["node", str(IDP_SRC / "server.mjs"), f"--stack-ready-file={ready}"], env=env
+    )
     return wait_ready(ready, timeout)
 
 

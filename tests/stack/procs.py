@@ -105,3 +105,33 @@ def stop_all() -> list[str]:
         if not stop(name, pid):
             survivors.append(name)
     return survivors
+
+
+def strays(marker: str) -> list[int]:
+    """Live processes whose command line names `marker` (the state dir) but that no pid file
+    tracks: left by a run that lost its pid files. Only command lines are read, never
+    environments, so the shell that sourced .stack/env is not one of them."""
+    mine = {os.getpid(), os.getppid()}
+    tracked_pids = set(tracked().values())
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) in mine | tracked_pids:
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+def kill_strays(marker: str) -> list[int]:
+    killed = []
+    for pid in strays(marker):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        except OSError:
+            continue
+    return killed

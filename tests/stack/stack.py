@@ -119,6 +119,11 @@ def down(quiet: bool = False) -> int:
 
 def _stop(quiet: bool = False) -> int:
     survivors = procs.stop_all()
+    # Every process of ours names the state dir on its command line (the IdP too: see
+    # idp_daemon), so anything that lost its pid file is still found and stopped.
+    strays = procs.kill_strays(str(stack_dir()) + os.sep)
+    if strays and not quiet:
+        print(f"stack: stopped {len(strays)} untracked process(es)", file=sys.stderr)
     if survivors:
         print(f"stack: could not stop {', '.join(survivors)}", file=sys.stderr)
         return 1
