@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+import requests
 
 from tests.stack.podlogs import give_logs
 
@@ -62,3 +65,17 @@ def pod_with_logs(
         yield ns, name
     finally:
         stack.kubectl("dev", "delete", "namespace", ns, "--wait=false", check=False)
+
+
+def cluster_status(kubeconfig: dict[str, Any], tmp_path: Path) -> int:
+    """What the cluster answers to an issued kubeconfig's token (GET /api)."""
+    cluster, user = kubeconfig["clusters"][0]["cluster"], kubeconfig["users"][0]["user"]
+    ca = tmp_path / "cluster-status-ca.crt"
+    ca.write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
+    response = requests.get(
+        cluster["server"] + "/api",
+        headers={"Authorization": f"Bearer {user['token']}"},
+        verify=str(ca),
+        timeout=10,
+    )
+    return response.status_code

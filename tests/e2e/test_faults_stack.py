@@ -32,15 +32,11 @@ import yaml
 
 from tests.conftest import Stack
 from tests.e2e.parity_runner import KLOG, ROOT, Parity, view_kubeconfig
-from tests.helpers import pod_with_logs, wait_for
-from tests.stack import procs
+from tests.helpers import cluster_status, pod_with_logs, wait_for
 from tests.stack.backend_daemon import (
     BackendProcess,
-    _child_env,
     admin_cli,
-    serve_argv,
     spawn_backend,
-    wait_ready,
 )
 from tests.stack.idp_process import IdpProcess, start_idp
 from tests.stack.login import plugin_env, plugin_login, run_plugin
@@ -83,28 +79,6 @@ def assert_cache_sound(env: dict[str, str]) -> None:
         json.loads(path.read_text())
 
 
-def backend_on(port: int, issuer: str, client_id: str) -> BackendProcess:
-    """A test-owned backend on a port of the test's choosing (spawn_backend picks its own)."""
-    log_path = procs.log_dir() / f"backend-faults-{port}.log"
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            serve_argv(issuer, client_id, port),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=_child_env(),
-            cwd=ROOT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, 60, lambda: process.poll() is not None)
-    except BaseException:
-        process.kill()
-        process.wait()
-        raise
-    return BackendProcess(url, log_path, process)
-
-
 class Secret:
     """Holds a kubeconfig or token without showing it in assertion messages."""
 
@@ -118,19 +92,6 @@ class Secret:
 def cached_kubeconfig(path: Path) -> dict[str, Any]:
     doc: dict[str, Any] = yaml.safe_load(json.loads(path.read_text())["kubeconfig"])
     return doc
-
-
-def cluster_status(kubeconfig: dict[str, Any], tmp_path: Path) -> int:
-    cluster, user = kubeconfig["clusters"][0]["cluster"], kubeconfig["users"][0]["user"]
-    ca = tmp_path / "status-ca.crt"
-    ca.write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
-    response = requests.get(
-        cluster["server"] + "/api",
-        headers={"Authorization": f"Bearer {user['token']}"},
-        verify=str(ca),
-        timeout=10,
-    )
-    return response.status_code
 
 
 def issuances(url: str, env_id: str = "dev") -> float:
@@ -211,7 +172,7 @@ def test_backend_killed_mid_request(
         assert_cache_sound(env)
 
     port = int(backend.url.rsplit(":", 1)[1])
-    again = backend_on(port, idp.issuer, idp.client_id)
+    again = spawn_backend(idp.issuer, idp.client_id, name="faults", port=port)
     try:
         for env in envs:
             later = run_plugin(argv, env, timeout=RUN_TIMEOUT)

@@ -9,7 +9,6 @@ backend process of their own (`spawn_backend`) against the stack's mgmt cluster 
 
 from __future__ import annotations
 
-import base64
 import json
 import stat
 import subprocess
@@ -23,6 +22,7 @@ import pytest
 import requests
 import yaml
 
+from tests import helpers
 from tests.conftest import Stack
 from tests.helpers import pod_with_logs
 from tests.stack.backend_daemon import BackendProcess, admin_cli, spawn_backend
@@ -232,17 +232,7 @@ class Kubeconfig:
 
 def cluster_status(kubeconfig: Kubeconfig, tmp_path: Path) -> int:
     """What the cluster answers to the kubeconfig's token (GET /api)."""
-    doc = yaml.safe_load(kubeconfig.text)
-    cluster, user = doc["clusters"][0]["cluster"], doc["users"][0]["user"]
-    ca = tmp_path / "ca.crt"
-    ca.write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
-    response = requests.get(
-        cluster["server"] + "/api",
-        headers={"Authorization": f"Bearer {user['token']}"},
-        verify=str(ca),
-        timeout=10,
-    )
-    return response.status_code
+    return helpers.cluster_status(yaml.safe_load(kubeconfig.text), tmp_path)
 
 
 def test_corrupt_cache_file_is_discarded_and_refetched(users: dict[str, dict[str, str]]) -> None:

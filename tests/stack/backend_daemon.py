@@ -250,9 +250,10 @@ class BackendProcess:
 
 
 def spawn_backend(
-    issuer: str, client_id: str, extra: Sequence[str] = (), name: str = "test"
+    issuer: str, client_id: str, extra: Sequence[str] = (), name: str = "test", port: int = 0
 ) -> BackendProcess:
-    port = free_port()
+    """A test-owned backend; `port` 0 picks a free one (a restart may ask for the old one)."""
+    port = port or free_port()
     log_path = procs.log_dir() / f"backend-{name}-{port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
