@@ -7,7 +7,6 @@ refreshing at once would log the user out.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -146,7 +145,7 @@ class Authenticator:
         except (OAuthError, LoginError) as err:
             log.debug("refresh refused: %s", err)
             # A refused refresh token never works again: forget it, keep who the user was.
-            self.cache.save_login(dataclasses.replace(login, refresh_token=None))
+            self.cache.save_login(login._replace(refresh_token=None))
             return None
         if tokens.claims.get("sub") != login.subject:
             raise LoginError("the provider refreshed the login as a different user")

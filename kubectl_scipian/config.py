@@ -11,8 +11,8 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from kubectl_scipian.errors import ConfigError
@@ -23,8 +23,7 @@ CA_VAR = "SCIPIAN_CA_BUNDLE"
 APP_NAME = "kubectl-scipian"
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     config_dir: Path
     backend_url: str
     # requests' `verify`: True (system/certifi roots) or the path of a CA bundle.

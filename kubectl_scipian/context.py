@@ -9,17 +9,27 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
 
-@dataclass
 class Context:
-    stdout: TextIO
-    stderr: TextIO
-    environ: Mapping[str, str]
-    interactive: bool  # stdin is a terminal: a login may be started on the user's behalf
-    clock: Callable[[], float] = field(default=time.time)
+    # A plain class, like every value type on the plugin's start-up path: importing
+    # dataclasses (and inspect with it) and building one costs a read command ~10 ms.
+    __slots__ = ("clock", "environ", "interactive", "stderr", "stdout")
+
+    def __init__(
+        self,
+        stdout: TextIO,
+        stderr: TextIO,
+        environ: Mapping[str, str],
+        interactive: bool,  # stdin is a terminal: a login may be started on the user's behalf
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self.environ = environ
+        self.interactive = interactive
+        self.clock = clock
 
     @property
     def stdout_bytes(self) -> BinaryIO:

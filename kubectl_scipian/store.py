@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from kubectl_scipian import cache
 
@@ -23,8 +22,7 @@ def fresh(expires_at: float, issued_at: float, now: float, margin: float) -> boo
     return expires_at - now > min(margin, lifetime / 4)
 
 
-@dataclass(frozen=True)
-class Login:
+class Login(NamedTuple):
     """The current login at one backend. `id_token`/`refresh_token` are secrets."""
 
     issuer: str
@@ -47,8 +45,7 @@ class Login:
         return f"Login(issuer={self.issuer!r}, subject={self.subject!r}, email={self.email!r})"
 
 
-@dataclass(frozen=True)
-class CachedKubeconfig:
+class CachedKubeconfig(NamedTuple):
     environment: str
     user: str
     expires_at: float

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from kubectl_scipian.read.errors import UsageError
 
@@ -82,8 +82,7 @@ def add_common(p: FlagParser) -> None:
     p.add_argument("-v", "--v", default=None)
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     """One resource argument: a type, with a name or not (a list)."""
 
     type: str

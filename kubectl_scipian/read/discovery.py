@@ -12,9 +12,8 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from kubectl_scipian.read.errors import UsageError
 
@@ -27,8 +26,7 @@ TTL_SECONDS = 6 * 3600
 CACHE_FORMAT = 1
 
 
-@dataclass(frozen=True)
-class Resource:
+class Resource(NamedTuple):
     group: str
     version: str
     name: str  # plural, e.g. "deployments"
@@ -56,12 +54,6 @@ class Resource:
             base += f"/namespaces/{namespace}"
         base += f"/{self.name}"
         return f"{base}/{name}" if name else base
-
-
-@dataclass
-class Discovery:
-    resources: list[Resource] = field(default_factory=list)
-    from_cache: bool = False
 
 
 Fetch = Callable[[str, str], Any]  # (path, accept) -> parsed JSON
@@ -164,7 +156,8 @@ class DiscoveryCache:
             tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
-                json.dump({"format": CACHE_FORMAT, "resources": [asdict(r) for r in resources]}, f)
+                rows = [r._asdict() for r in resources]
+                json.dump({"format": CACHE_FORMAT, "resources": rows}, f)
             os.replace(tmp, self.path)
         except OSError:
             pass  # a cache that cannot be written only costs speed

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kubectl_scipian.read.args import FlagParser, Request, add_common, resource_requests
 from kubectl_scipian.read.client import JSON, TABLE
@@ -43,8 +42,7 @@ def parser() -> FlagParser:
     return p
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(NamedTuple):
     """One thing to fetch: a resource type and a name (or a list)."""
 
     resource: Resource

@@ -6,9 +6,8 @@ import argparse
 import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from kubectl_scipian.read.args import FlagParser, add_common
 from kubectl_scipian.read.errors import StatusError, UsageError
@@ -66,8 +65,7 @@ def go_duration_seconds(text: str) -> float:
     return sign * total
 
 
-@dataclass(frozen=True)
-class Stream:
+class Stream(NamedTuple):
     pod: str
     container: str
 

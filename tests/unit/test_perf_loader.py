@@ -28,8 +28,14 @@ loaded = client.load_fast()
 sys.meta_path.pop(0)
 kube_imported = sorted(n for n in Recorder.names if n.split(".")[0] in ("kubernetes", "requests"))
 after_load = sorted(m for m in sys.modules if m.split(".")[0] in ("kubernetes", "requests"))
+lean = sorted(m for m in ("multiprocessing", "importlib.metadata", "urllib3.http2")
+              if m in sys.modules)
 conf = loaded.configuration.Configuration(host="https://127.0.0.1:1")
+import os
+pool_size = conf.connection_pool_maxsize == (os.cpu_count() or 1) * 5
 rest = loaded.rest.RESTClientObject(conf)
+import urllib3.http2, multiprocessing  # the real modules afterwards
+real_lean = hasattr(urllib3.http2, "inject_into_urllib3") and hasattr(multiprocessing, "Pool")
 import kubernetes  # the real package afterwards, complete
 real_api = hasattr(kubernetes.client, "CoreV1Api")
 real_api = real_api and hasattr(kubernetes.config, "load_kube_config")
@@ -37,6 +43,9 @@ print(json.dumps({
     "fast": loaded.fast,
     "imported": kube_imported,
     "after_load": after_load,
+    "lean": lean,
+    "pool_size": pool_size,
+    "real_lean": real_lean,
     "pool": type(rest.pool_manager).__name__,
     "real_api": real_api,
     "distinct": loaded.rest is not sys.modules["kubernetes.client.rest"],
@@ -59,6 +68,9 @@ def test_loads_fast_and_leaves_no_placeholders() -> None:
             "kubernetes.client.rest",
         ],
         "after_load": [],  # nothing left under the real names
+        "lean": [],  # not imported for the load, and no stub left behind
+        "pool_size": True,  # configuration's cpu_count() came from the stub
+        "real_lean": True,
         "pool": "PoolManager",
         "real_api": True,  # a later `import kubernetes` is the whole package
         "distinct": True,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kubectl_scipian.read.errors import UsageError
 from kubectl_scipian.read.printers.jsonpath import Template, compile_template
@@ -31,8 +30,7 @@ def relaxed(expr: str) -> str:
     return "{" + inner + "}"
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(NamedTuple):
     header: str
     template: Template
 

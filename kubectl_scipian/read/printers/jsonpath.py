@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from kubectl_scipian.read.errors import UsageError
@@ -23,9 +22,9 @@ class JSONPathError(ValueError):
     pass
 
 
-@dataclass
 class Template:
-    nodes: list[Node]
+    def __init__(self, nodes: list[Node]) -> None:
+        self.nodes = nodes
 
     def execute(self, data: Any) -> str:
         out: list[str] = []

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from kubectl_scipian.read.printers.tabwriter import format_lines
 
@@ -14,8 +13,7 @@ _BREAK = re.compile(r"[\f\n\r]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-@dataclass(frozen=True)
-class TableOptions:
+class TableOptions(NamedTuple):
     wide: bool = False
     with_namespace: bool = False
     kind_prefix: str = ""  # "pod", "deployment.apps" when several kinds are printed
@@ -62,15 +60,15 @@ def format_labels(labels: dict[str, str] | None) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
-@dataclass
 class TableBuffer:
     """The rows of one kind's tables (several chunks, one header)."""
 
-    options: TableOptions
-    header: list[str] | None = None
-    rows: list[list[str]] = field(default_factory=list)
-    _columns: list[int] = field(default_factory=list)
-    _name_col: int = -1
+    def __init__(self, options: TableOptions) -> None:
+        self.options = options
+        self.header: list[str] | None = None
+        self.rows: list[list[str]] = []
+        self._columns: list[int] = []
+        self._name_col = -1
 
     def add(self, table: dict[str, Any]) -> None:
         opts = self.options
