@@ -196,10 +196,9 @@ def _lean_stdlib_and_urllib3(placeholders: dict[str, types.ModuleType]) -> None:
 
     spec = importlib.util.find_spec("urllib3")
     locations = list(spec.submodule_search_locations or []) if spec else []
-    http2 = Path(locations[0], "http2") if locations else None
-    if http2 is not None and (http2 / "probe.py").is_file():  # urllib3 2.x, from files
+    if locations:  # a directory or a zipapp's path; a release without http2 fails the load
         package = types.ModuleType("urllib3.http2")
-        package.__path__ = [str(http2)]
+        package.__path__ = [os.path.join(locations[0], "http2")]
         placeholders["urllib3.http2"] = package
 
 
