@@ -6,14 +6,12 @@ connection failure -> BackendUnreachable naming the URL, anything else -> Backen
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 
@@ -28,26 +26,23 @@ MAX_RETRIES = 3
 MAX_RETRY_AFTER = 30.0
 
 
-@dataclass(frozen=True)
-class Discovery:
+class Discovery(NamedTuple):
     issuer: str
     client_id: str
     scopes: list[str]
 
 
-@dataclass(frozen=True)
-class Environment:
+class Environment(NamedTuple):
     id: str
     description: str
     ttl_seconds: int | None
 
 
-@dataclass(frozen=True)
-class IssuedKubeconfig:
+class IssuedKubeconfig(NamedTuple):
     environment: str
     user: str
     expires_at: float  # epoch seconds
-    kubeconfig: str  # YAML (as issued) or JSON (as cached) text; holds a bearer token
+    kubeconfig: str  # JSON (or an older backend's YAML) text; holds a bearer token
 
 
 def new_session(verify: bool | str) -> requests.Session:
@@ -128,7 +123,7 @@ class BackendClient:
             raise BackendError(
                 f"the Scipian backend at {self.url} sent a kubeconfig the plugin refuses: {why}"
             )
-        return dataclasses.replace(issued, kubeconfig=issued_policy.as_json(issued.kubeconfig))
+        return issued._replace(kubeconfig=issued_policy.as_json(issued.kubeconfig))
 
     def _call(
         self,

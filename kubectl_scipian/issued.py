@@ -21,14 +21,29 @@ USER_KEYS = {"token"}
 CLUSTER_KEYS = {"server", "certificate-authority-data", "tls-server-name", "extensions"}
 
 
-def problem(env_id: str, environment: str, kubeconfig: str) -> str | None:
-    import yaml  # comes with the kubernetes client
+def parse(kubeconfig: str) -> Any:
+    """The document: JSON (what the backend sends) or, from an older backend, YAML.
+    Raises ValueError."""
+    import json
 
+    try:
+        return json.loads(kubeconfig)
+    except ValueError:
+        pass
+    import yaml  # comes with the kubernetes client; only for a YAML kubeconfig
+
+    try:
+        return yaml.safe_load(kubeconfig)
+    except yaml.YAMLError:
+        raise ValueError("not YAML") from None
+
+
+def problem(env_id: str, environment: str, kubeconfig: str) -> str | None:
     if environment != env_id:
         return "it is for another environment"
     try:
-        doc = yaml.safe_load(kubeconfig)
-    except yaml.YAMLError:
+        doc = parse(kubeconfig)
+    except ValueError:
         return "it is not valid YAML"
     if not isinstance(doc, dict):
         return "it is not a kubeconfig"
@@ -67,14 +82,12 @@ def _body(item: Any, key: str) -> dict[str, Any] | None:
 
 
 def as_json(kubeconfig: str) -> str:
-    """The accepted kubeconfig re-encoded as JSON, which is YAML too: cached this way, the
+    """The accepted kubeconfig as compact JSON, which is YAML too: cached this way, the
     read path parses it with `json` and never imports a YAML parser (~10 ms of start-up).
-    Anything JSON cannot carry is kept as the YAML it came as."""
+    Anything JSON cannot carry is kept as the text it came as."""
     import json
 
-    import yaml
-
     try:
-        return json.dumps(yaml.safe_load(kubeconfig), separators=(",", ":"))
-    except (yaml.YAMLError, TypeError, ValueError):
+        return json.dumps(parse(kubeconfig), separators=(",", ":"))
+    except (TypeError, ValueError):
         return kubeconfig

@@ -8,6 +8,7 @@ per-session Secret, and a TokenRequest bound to it (deleting the Secret kills th
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 import time
@@ -80,7 +81,11 @@ def format_time(when: datetime) -> str:
     return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def kubeconfig_yaml(env_id: str, endpoint: kube.ClusterEndpoint, token: str) -> str:
+def kubeconfig_text(env_id: str, endpoint: kube.ClusterEndpoint, token: str) -> str:
+    """The kubeconfig as JSON text. JSON is YAML, so kubectl, client-go, Helm and any YAML
+    parser read it as they read a YAML kubeconfig; the plugin reads it with `json` and
+    never loads a YAML parser (~10 ms of its start-up), and encoding it here costs a tenth
+    of a YAML emitter's time on every issuance."""
     cluster: dict[str, Any] = {"server": endpoint.server}
     if endpoint.ca_data:
         cluster["certificate-authority-data"] = endpoint.ca_data
@@ -95,9 +100,7 @@ def kubeconfig_yaml(env_id: str, endpoint: kube.ClusterEndpoint, token: str) -> 
         "current-context": env_id,
         "preferences": {},
     }
-    # libyaml's emitter when present: same text, a tenth of the pure-Python one's ~2 ms.
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return str(yaml.dump(doc, Dumper=dumper, sort_keys=False))
+    return json.dumps(doc, indent=2) + "\n"
 
 
 class Minter:

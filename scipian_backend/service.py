@@ -18,7 +18,7 @@ from scipian_backend.config import Settings, valid_env_id
 from scipian_backend.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
 from scipian_backend.lookups import TtlCache
 from scipian_backend.metrics import Metrics
-from scipian_backend.minting import Minter, format_time, kubeconfig_yaml
+from scipian_backend.minting import Minter, format_time, kubeconfig_text
 from scipian_backend.ratelimit import RateLimiter
 from scipian_backend.store import Environment, Store
 
@@ -118,7 +118,7 @@ class Backend:
             "environment": env_id,
             "user": who.username,
             "expirationTimestamp": expiry,
-            "kubeconfig": kubeconfig_yaml(env_id, issued.endpoint, issued.token),
+            "kubeconfig": kubeconfig_text(env_id, issued.endpoint, issued.token),
         }
 
     def _lookup(self, env_id: str) -> tuple[Environment | None, Any]:

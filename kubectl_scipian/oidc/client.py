@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 
@@ -27,8 +26,7 @@ class OAuthError(IdpError):
         self.error = error
 
 
-@dataclass(frozen=True)
-class Metadata:
+class Metadata(NamedTuple):
     issuer: str
     authorization_endpoint: str
     token_endpoint: str
@@ -36,8 +34,7 @@ class Metadata:
     revocation_endpoint: str | None
 
 
-@dataclass(frozen=True)
-class Tokens:
+class Tokens(NamedTuple):
     """A token response; `claims` are the id_token's, read once."""
 
     id_token: str

@@ -12,7 +12,6 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from kubectl_scipian.errors import LoginError
 from kubectl_scipian.oidc import pkce
 from kubectl_scipian.oidc.client import OAuthError, OidcClient, Tokens
-from kubectl_scipian.oidc.loopback import LoopbackListener
 
 LOGIN_TIMEOUT = 180.0  # as kubelogin: long enough for a person, short enough for a script
 
@@ -54,6 +53,8 @@ def authcode_login(
     """Authorization Code + PKCE S256 through a loopback redirect (RFC 8252)."""
     client.metadata()  # fail on discovery before a listener or browser exists
     verifier, state, nonce = pkce.new_verifier(), pkce.new_state(), pkce.new_state()
+    from kubectl_scipian.oidc.loopback import LoopbackListener  # http.server: login only
+
     listener = LoopbackListener(state, client.issuer)
     try:
         url = authorization_url(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import http.server
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from kubectl_scipian.errors import LoginError
@@ -13,8 +13,7 @@ from kubectl_scipian.errors import LoginError
 CALLBACK_PATH = "/callback"
 
 
-@dataclass
-class Callback:
+class Callback(NamedTuple):
     code: str
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from kubectl_scipian.lean import stand_ins
 from kubectl_scipian.read.errors import StatusError, TransportError, Unauthorized
 
 JSON = "application/json"
@@ -149,15 +150,15 @@ def load_fast() -> KubeRest | None:
         utils = types.ModuleType("requests.utils")
         utils.should_bypass_proxies = _should_bypass_proxies  # type: ignore[attr-defined]
         placeholders["requests.utils"] = utils
-    _lean_stdlib_and_urllib3(placeholders)
     sys.modules.update(placeholders)
     try:
-        loaded = KubeRest(
-            configuration=importlib.import_module("kubernetes.client.configuration"),
-            rest=importlib.import_module("kubernetes.client.rest"),
-            exceptions=importlib.import_module("kubernetes.client.exceptions"),
-            fast=True,
-        )
+        with stand_ins(multiprocessing=True):  # see kubectl_scipian/lean.py
+            loaded = KubeRest(
+                configuration=importlib.import_module("kubernetes.client.configuration"),
+                rest=importlib.import_module("kubernetes.client.rest"),
+                exceptions=importlib.import_module("kubernetes.client.exceptions"),
+                fast=True,
+            )
         loaded.rest.RESTClientObject  # noqa: B018 (the names we use are there)
         loaded.configuration.Configuration  # noqa: B018
         loaded.exceptions.ApiException  # noqa: B018
@@ -168,38 +169,7 @@ def load_fast() -> KubeRest | None:
         for name in [n for n in sys.modules if n.split(".")[0] in ("kubernetes", "requests")]:
             if name in placeholders or name.startswith("kubernetes."):
                 del sys.modules[name]
-        for name in _LEAN:
-            if name in placeholders and sys.modules.get(name) is placeholders[name]:
-                del sys.modules[name]
     return loaded
-
-
-# Two more imports of the REST layer that a read never uses, each replaced during the
-# load only, when nothing has imported the real module yet:
-# - `configuration` imports multiprocessing (and pickle with it) for cpu_count() alone;
-# - urllib3's connection module imports `urllib3.http2` for its `probe` submodule, and
-#   that package's __init__ imports importlib.metadata (zipfile, shutil, tempfile, csv)
-#   to check an h2 version for inject_into_urllib3, which nothing here calls.
-# Together ~12 ms of every read command. The loaded modules keep what they were given
-# (a stub with cpu_count; the real probe module); a later import gets the real ones.
-_LEAN = ("multiprocessing", "urllib3.http2")
-
-
-def _lean_stdlib_and_urllib3(placeholders: dict[str, types.ModuleType]) -> None:
-    if "multiprocessing" not in sys.modules:
-        stub = types.ModuleType("multiprocessing")
-        stub.cpu_count = lambda: os.cpu_count() or 1  # type: ignore[attr-defined]
-        placeholders["multiprocessing"] = stub
-    if "urllib3" in sys.modules:
-        return
-    import importlib.util
-
-    spec = importlib.util.find_spec("urllib3")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    if locations:  # a directory or a zipapp's path; a release without http2 fails the load
-        package = types.ModuleType("urllib3.http2")
-        package.__path__ = [os.path.join(locations[0], "http2")]
-        placeholders["urllib3.http2"] = package
 
 
 class Target(NamedTuple):

@@ -16,7 +16,7 @@ from scipian_backend.config import valid_env_id
 from scipian_backend.errors import ConfigError
 from scipian_backend.kube import ClusterEndpoint
 from scipian_backend.metrics import Metrics
-from scipian_backend.minting import kubeconfig_yaml
+from scipian_backend.minting import kubeconfig_text
 from scipian_backend.store import BrokerCredential, parse_environment
 
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -51,8 +51,9 @@ def test_different_users_different_names() -> None:
 
 
 def test_kubeconfig_text() -> None:
-    text = kubeconfig_yaml("dev", ClusterEndpoint("https://127.0.0.1:6443", "Q0E="), "tok")
-    doc = yaml.safe_load(text)
+    text = kubeconfig_text("dev", ClusterEndpoint("https://127.0.0.1:6443", "Q0E="), "tok")
+    doc = json.loads(text)
+    assert yaml.safe_load(text) == doc  # JSON text, read by YAML parsers (kubectl's) alike
     assert doc["current-context"] == "dev"
     assert doc["clusters"] == [
         {

@@ -1,0 +1,49 @@
+"""Stand-ins for modules that the libraries on the plugin's start-up path import but a
+plugin run never uses, each installed only while those libraries load.
+
+Why: every run of the plugin pays for its imports, and these are pure cost:
+- `urllib3.connection` imports the `urllib3.http2` package for its `probe` submodule, and
+  that package's `__init__` imports importlib.metadata (zipfile, shutil, tempfile, csv,
+  email) to check an h2 version for `inject_into_urllib3`, which nothing here calls;
+- `kubernetes.client.configuration` imports multiprocessing (and pickle with it) for
+  `cpu_count()` alone.
+Together ~12 ms of a read command. What loaded keeps what it was given (the real
+`probe` module; a stub with `cpu_count`); a later import gets the real modules. A
+library release without the expected layout fails its import, and the callers fall back
+to a normal import (tests/unit/test_perf_loader.py tells which).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import types
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def stand_ins(*, multiprocessing: bool = False) -> Iterator[None]:
+    """urllib3 without its http2 package (if urllib3 is not imported yet), and with
+    `multiprocessing=True` a multiprocessing that has only cpu_count."""
+    placed: dict[str, types.ModuleType] = {}
+    if multiprocessing and "multiprocessing" not in sys.modules:
+        stub = types.ModuleType("multiprocessing")
+        stub.cpu_count = lambda: os.cpu_count() or 1  # type: ignore[attr-defined]
+        placed["multiprocessing"] = stub
+    if "urllib3" not in sys.modules:
+        import importlib.util
+
+        spec = importlib.util.find_spec("urllib3")  # finds, does not import
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        if locations:  # a directory, or a path inside the zipapp
+            package = types.ModuleType("urllib3.http2")
+            package.__path__ = [os.path.join(locations[0], "http2")]
+            placed["urllib3.http2"] = package
+    sys.modules.update(placed)
+    try:
+        yield
+    finally:
+        for name, module in placed.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
