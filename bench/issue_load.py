@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,26 @@ def load(
     backend: str, id_token: str, env_id: str, concurrency: int, per_client: int
 ) -> dict[str, Any]:
     """`concurrency` clients, each issuing `per_client` kubeconfigs back to back."""
+    latencies, errors, elapsed = _run(backend, id_token, env_id, concurrency, per_client)
+    return _summary(concurrency, latencies, errors, elapsed)
+
+
+def _summary(
+    concurrency: int, latencies: list[float], errors: int, elapsed: float
+) -> dict[str, Any]:
+    return {
+        "clients": concurrency,
+        "requests": len(latencies) + errors,
+        "rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 50) * 1000, 1) if latencies else None,
+        "p99_ms": round(percentile(latencies, 99) * 1000, 1) if latencies else None,
+        "errors": errors,
+    }
+
+
+def _run(
+    backend: str, id_token: str, env_id: str, concurrency: int, per_client: int
+) -> tuple[list[float], int, float]:
     url = f"{backend}/api/v1/environments/{env_id}/kubeconfig"
     latencies: list[float] = []
     errors = 0
@@ -50,80 +71,117 @@ def load(
     with ThreadPoolExecutor(concurrency) as pool:
         for f in [pool.submit(client_loop) for _ in range(concurrency)]:
             f.result()
-    elapsed = time.perf_counter() - started
-    return {
-        "clients": concurrency,
-        "requests": concurrency * per_client,
-        "rps": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(percentile(latencies, 50) * 1000, 1) if latencies else None,
-        "p99_ms": round(percentile(latencies, 99) * 1000, 1) if latencies else None,
-        "errors": errors,
-    }
+    return latencies, errors, time.perf_counter() - started
 
 
-def floor(mgmt_kubeconfig: Path, dev_kubeconfig: Path, runs: int = 30) -> dict[str, float]:
-    """p50 of the calls every issuance needs, made directly over keep-alive connections:
-    a SubjectAccessReview on mgmt, and on the target a session Secret and a TokenRequest
-    bound to it."""
-    mgmt = config.new_client_from_config(config_file=str(mgmt_kubeconfig))
-    dev = config.new_client_from_config(config_file=str(dev_kubeconfig))
-    authz = client.AuthorizationV1Api(mgmt)
-    core = client.CoreV1Api(dev)
-    ns = "bench-floor"
+def one_client_beside_floor(
+    backend: str,
+    id_token: str,
+    env_id: str,
+    mgmt_kubeconfig: Path,
+    dev_kubeconfig: Path,
+    rounds: int = 4,
+    per_round: int = 15,
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """One client's issuances and the floor's calls, in alternating rounds: a machine that
+    is busier for a while (this one also runs the clusters) weighs on both sides alike,
+    as `measure.alternate` does for the CLI. Returns (c1 entry, floor parts)."""
+    latencies: list[float] = []
+    errors = 0
+    elapsed = 0.0
+    calls: dict[str, list[float]] = {}
+    floor_calls = _FloorCalls(mgmt_kubeconfig, dev_kubeconfig)
     try:
-        core.create_namespace({"metadata": {"name": ns}})
-    except client.ApiException as e:
-        if e.status != 409:
-            raise
-    try:
-        core.create_namespaced_service_account(ns, {"metadata": {"name": "floor"}})
-    except client.ApiException as e:
-        if e.status != 409:
-            raise
-    sar_body = {
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SubjectAccessReview",
-        "spec": {
-            "user": "oidc:alice@example.test",
-            "groups": ["oidc:team-a"],
-            "resourceAttributes": {
-                "group": "scipian.io",
-                "resource": "environments",
-                "subresource": "kubeconfig",
-                "verb": "get",
-                "name": "dev",
-            },
+        for _ in range(rounds):
+            for name, samples in floor_calls.sample(per_round).items():
+                calls.setdefault(name, []).extend(samples)
+            lat, err, took = _run(backend, id_token, env_id, 1, per_round)
+            latencies += lat
+            errors += err
+            elapsed += took
+    finally:
+        floor_calls.clean()
+    parts = {k: round(statistics.median(v) * 1000, 2) for k, v in calls.items()}
+    return _summary(1, latencies, errors, elapsed), parts
+
+
+# What the backend asks mgmt on each issuance (for alice, who may use dev).
+SAR_BODY = {
+    "apiVersion": "authorization.k8s.io/v1",
+    "kind": "SubjectAccessReview",
+    "spec": {
+        "user": "oidc:alice@example.test",
+        "groups": ["oidc:team-a"],
+        "resourceAttributes": {
+            "group": "scipian.io",
+            "resource": "environments",
+            "subresource": "kubeconfig",
+            "verb": "get",
+            "name": "dev",
         },
-    }
-    sar, secret, token = [], [], []
-    for i in range(runs):
-        t = time.perf_counter()
-        authz.create_subject_access_review(sar_body)
-        sar.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        s = core.create_namespaced_secret(ns, {"metadata": {"generateName": "floor-"}})
-        secret.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        core.create_namespaced_service_account_token(
-            "floor",
-            ns,
-            client.AuthenticationV1TokenRequest(
-                spec=client.V1TokenRequestSpec(
-                    audiences=[],
-                    expiration_seconds=600,
-                    bound_object_ref=client.V1BoundObjectReference(
-                        api_version="v1", kind="Secret", name=s.metadata.name, uid=s.metadata.uid
-                    ),
-                )
-            ),
-        )
-        token.append(time.perf_counter() - t)
-        if i % 10 == 9:
-            core.delete_collection_namespaced_secret(ns)
-    core.delete_collection_namespaced_secret(ns)
-    parts = {
-        "subjectaccessreview_ms": statistics.median(sar) * 1000,
-        "session_secret_ms": statistics.median(secret) * 1000,
-        "tokenrequest_ms": statistics.median(token) * 1000,
-    }
-    return {k: round(v, 2) for k, v in parts.items()}
+    },
+}
+
+
+class _FloorCalls:
+    """The calls every issuance needs, made directly over keep-alive connections: a
+    SubjectAccessReview on mgmt, and on the target a session Secret and a TokenRequest
+    bound to it."""
+
+    NAMESPACE = "bench-floor"
+
+    def __init__(self, mgmt_kubeconfig: Path, dev_kubeconfig: Path) -> None:
+        mgmt = config.new_client_from_config(config_file=str(mgmt_kubeconfig))
+        dev = config.new_client_from_config(config_file=str(dev_kubeconfig))
+        self.authz = client.AuthorizationV1Api(mgmt)
+        self.core = client.CoreV1Api(dev)
+        ns = {"metadata": {"name": self.NAMESPACE}}
+        sa = {"metadata": {"name": "floor"}}
+        _exists_ok(lambda: self.core.create_namespace(ns))
+        _exists_ok(lambda: self.core.create_namespaced_service_account(self.NAMESPACE, sa))
+
+    def sample(self, runs: int) -> dict[str, list[float]]:
+        sar, secret, token = [], [], []
+        ns = self.NAMESPACE
+        for _ in range(runs):
+            t = time.perf_counter()
+            self.authz.create_subject_access_review(SAR_BODY)
+            sar.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            s = self.core.create_namespaced_secret(ns, {"metadata": {"generateName": "floor-"}})
+            secret.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            self.core.create_namespaced_service_account_token(
+                "floor",
+                ns,
+                client.AuthenticationV1TokenRequest(
+                    spec=client.V1TokenRequestSpec(
+                        audiences=[],
+                        expiration_seconds=600,
+                        bound_object_ref=client.V1BoundObjectReference(
+                            api_version="v1",
+                            kind="Secret",
+                            name=s.metadata.name,
+                            uid=s.metadata.uid,
+                        ),
+                    )
+                ),
+            )
+            token.append(time.perf_counter() - t)
+        self.clean()
+        return {
+            "subjectaccessreview_ms": sar,
+            "session_secret_ms": secret,
+            "tokenrequest_ms": token,
+        }
+
+    def clean(self) -> None:
+        self.core.delete_collection_namespaced_secret(self.NAMESPACE)
+
+
+def _exists_ok(create: Callable[[], object]) -> None:
+    try:
+        create()
+    except client.ApiException as e:
+        if e.status != 409:
+            raise

@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import time
 import traceback
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Request
@@ -98,10 +100,17 @@ def error_response(status: int, reason: str, message: str) -> JSONResponse:
 
 
 def create_app(backend: Backend) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # Shutdown (SIGTERM from the kubelet, too): the aggregated Events still pending.
+        await run_in_threadpool(backend.auditor.close)
+
     app = FastAPI(
         title="Scipian backend",
         version=__version__,
         description="Short-lived, audited kubeconfigs for Scipian environments (docs/api.md).",
+        lifespan=lifespan,
     )
     app.state.backend = backend
     _install_middleware(app, backend)
