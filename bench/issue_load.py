@@ -5,13 +5,12 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import requests
-from kubernetes import client, config
+from kubernetes import client
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -79,7 +78,6 @@ def one_client_beside_floor(
     id_token: str,
     env_id: str,
     mgmt_kubeconfig: Path,
-    dev_kubeconfig: Path,
     rounds: int = 4,
     per_round: int = 15,
 ) -> tuple[dict[str, Any], dict[str, float]]:
@@ -90,11 +88,12 @@ def one_client_beside_floor(
     errors = 0
     elapsed = 0.0
     calls: dict[str, list[float]] = {}
-    floor_calls = _FloorCalls(mgmt_kubeconfig, dev_kubeconfig)
+    floor_calls = _FloorCalls(mgmt_kubeconfig, env_id)
     try:
         for _ in range(rounds):
             for name, samples in floor_calls.sample(per_round).items():
                 calls.setdefault(name, []).extend(samples)
+            floor_calls.clean()
             lat, err, took = _run(backend, id_token, env_id, 1, per_round)
             latencies += lat
             errors += err
@@ -105,70 +104,50 @@ def one_client_beside_floor(
     return _summary(1, latencies, errors, elapsed), parts
 
 
-# What the backend asks mgmt on each issuance (for alice, who may use dev).
-SAR_BODY = {
-    "apiVersion": "authorization.k8s.io/v1",
-    "kind": "SubjectAccessReview",
-    "spec": {
-        "user": "oidc:alice@example.test",
-        "groups": ["oidc:team-a"],
-        "resourceAttributes": {
-            "group": "scipian.io",
-            "resource": "environments",
-            "subresource": "kubeconfig",
-            "verb": "get",
-            "name": "dev",
-        },
-    },
-}
-
-
 class _FloorCalls:
-    """The calls every issuance needs, made directly over keep-alive connections: a
-    SubjectAccessReview on mgmt, and on the target a session Secret and a TokenRequest
-    bound to it."""
+    """The apiserver calls every issuance makes, made directly, one after the other, by
+    the backend's own code with the backend's own identities: its SubjectAccessReview on
+    mgmt (its least-privilege ServiceAccount), and on the target, with the broker
+    credential it holds, the session Secret and the TokenRequest bound to it. What an
+    issuance costs beyond these is the backend's (HTTP, id_token check, audit, threads)."""
 
-    NAMESPACE = "bench-floor"
+    USER = "oidc:alice@example.test"
 
-    def __init__(self, mgmt_kubeconfig: Path, dev_kubeconfig: Path) -> None:
-        mgmt = config.new_client_from_config(config_file=str(mgmt_kubeconfig))
-        dev = config.new_client_from_config(config_file=str(dev_kubeconfig))
-        self.authz = client.AuthorizationV1Api(mgmt)
-        self.core = client.CoreV1Api(dev)
-        ns = {"metadata": {"name": self.NAMESPACE}}
-        sa = {"metadata": {"name": "floor"}}
-        _exists_ok(lambda: self.core.create_namespace(ns))
-        _exists_ok(lambda: self.core.create_namespaced_service_account(self.NAMESPACE, sa))
+    def __init__(self, mgmt_kubeconfig: Path, env_id: str) -> None:
+        from scipian_backend import kube
+        from scipian_backend.authn import Identity
+        from scipian_backend.authz import Authorizer
+        from scipian_backend.minting import Minter, TargetClients
+        from scipian_backend.store import Store
+
+        mgmt = kube.mgmt_client(str(mgmt_kubeconfig))
+        store = Store(mgmt, 10.0)
+        env = store.get(env_id)
+        if env is None:
+            raise RuntimeError(f"no Environment {env_id} on mgmt")
+        self.env = env
+        self.env_id = env_id
+        self.who = Identity(self.USER, ("oidc:team-a",), "floor")
+        self.authz = Authorizer(mgmt)
+        self.minter = Minter(TargetClients(store), "scipian-sessions")
+        self.core = client.CoreV1Api(self.minter.target(env).api)
+        self.created: list[str] = []
 
     def sample(self, runs: int) -> dict[str, list[float]]:
         sar, secret, token = [], [], []
-        ns = self.NAMESPACE
+        m = self.minter
         for _ in range(runs):
             t = time.perf_counter()
-            self.authz.create_subject_access_review(SAR_BODY)
+            assert self.authz.may_get_kubeconfig(self.who, self.env_id)
             sar.append(time.perf_counter() - t)
             t = time.perf_counter()
-            s = self.core.create_namespaced_secret(ns, {"metadata": {"generateName": "floor-"}})
+            s = m._session_secret(self.core, self.USER, self.env.ttl_seconds)
             secret.append(time.perf_counter() - t)
+            name, uid = s["metadata"]["name"], s["metadata"]["uid"]
+            self.created.append(name)
             t = time.perf_counter()
-            self.core.create_namespaced_service_account_token(
-                "floor",
-                ns,
-                client.AuthenticationV1TokenRequest(
-                    spec=client.V1TokenRequestSpec(
-                        audiences=[],
-                        expiration_seconds=600,
-                        bound_object_ref=client.V1BoundObjectReference(
-                            api_version="v1",
-                            kind="Secret",
-                            name=s.metadata.name,
-                            uid=s.metadata.uid,
-                        ),
-                    )
-                ),
-            )
+            m._token(self.core, self.USER, name, uid, self.env.ttl_seconds)
             token.append(time.perf_counter() - t)
-        self.clean()
         return {
             "subjectaccessreview_ms": sar,
             "session_secret_ms": secret,
@@ -176,12 +155,6 @@ class _FloorCalls:
         }
 
     def clean(self) -> None:
-        self.core.delete_collection_namespaced_secret(self.NAMESPACE)
-
-
-def _exists_ok(create: Callable[[], object]) -> None:
-    try:
-        create()
-    except client.ApiException as e:
-        if e.status != 409:
-            raise
+        for name in self.created:
+            self.minter._delete_quietly(self.core, name)
+        self.created.clear()

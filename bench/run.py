@@ -22,7 +22,7 @@ from kubernetes.client import ApiException
 
 from bench import follow, issue_load, measure, seed
 from tests.stack import idp_login
-from tests.stack.backend_daemon import spawn_backend
+from tests.stack.backend_daemon import mgmt_kubeconfig, spawn_backend
 from tests.stack.login import plugin_env, plugin_login
 from tests.stack.paths import ROOT, stack_dir
 from tests.stack.podlogs import give_logs
@@ -225,8 +225,7 @@ def main() -> int:
             own.url,
             id_token,
             "dev",
-            Path(stack_env["STACK_MGMT_KUBECONFIG"]),
-            Path(stack_env["STACK_DEV_KUBECONFIG"]),
+            mgmt_kubeconfig(),  # the backend's own identity on mgmt
         )
         for c, per in ((8, 10), (32, 5)):
             issue[f"c{c}"] = issue_load.load(own.url, id_token, "dev", c, per)
