@@ -280,7 +280,8 @@ def render(doc: dict[str, Any]) -> str:
         rows.append(f"| {c} | {e['rps']} | {e['p50_ms']} | {e['p99_ms']} | {e['errors']} |")
     rows.append("")
     rows.append(
-        f"Issuance floor (SubjectAccessReview + session Secret + TokenRequest, p50 each): "
+        "Issuance floor (the backend's own SubjectAccessReview, session Secret and TokenRequest "
+        f"calls made directly, p50 each): "
         f"{b['floor_ms']} ms; c1 p50 / floor = {b['p50_over_floor']}"
     )
     return "\n".join(rows) + "\n"
