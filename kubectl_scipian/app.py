@@ -43,21 +43,21 @@ class App:
 
     @cached_property
     def backend(self) -> BackendClient:
-        from kubectl_scipian.lean import stand_ins
+        from kubectl_scipian import lean
 
-        with stand_ins():  # requests → urllib3, without what a run never uses
-            from kubectl_scipian.backend import BackendClient, new_session
+        lean.preload("kubectl_scipian.backend")  # requests → urllib3, minus what runs never use
+        from kubectl_scipian.backend import BackendClient, new_session
 
         return BackendClient(self.config.backend_url, new_session(self.config.verify))
 
     @cached_property
     def auth(self) -> Authenticator:
-        from kubectl_scipian.lean import stand_ins
+        from kubectl_scipian import lean
 
-        with stand_ins():
-            from kubectl_scipian.auth import Authenticator
-            from kubectl_scipian.backend import new_session
-            from kubectl_scipian.oidc import flows
+        lean.preload("kubectl_scipian.auth")
+        from kubectl_scipian.auth import Authenticator
+        from kubectl_scipian.backend import new_session
+        from kubectl_scipian.oidc import flows
 
         # The provider is usually public PKI, not the backend's private CA: default roots
         # (REQUESTS_CA_BUNDLE still applies).

@@ -9,8 +9,9 @@ Why: every run of the plugin pays for its imports, and these are pure cost:
   `cpu_count()` alone.
 Together ~12 ms of a read command. What loaded keeps what it was given (the real
 `probe` module; a stub with `cpu_count`); a later import gets the real modules. A
-library release without the expected layout fails its import, and the callers fall back
-to a normal import (tests/unit/test_perf_loader.py tells which).
+library release without the expected layout fails its import under the stand-ins; the
+callers then import normally (`preload` here, read/client.py's loader), and
+tests/unit/test_perf_loader.py fails so that the next upgrade re-checks this.
 """
 
 from __future__ import annotations
@@ -47,3 +48,17 @@ def stand_ins(*, multiprocessing: bool = False) -> Iterator[None]:
         for name, module in placed.items():
             if sys.modules.get(name) is module:
                 del sys.modules[name]
+
+
+def preload(*modules: str) -> None:
+    """Imports `modules` under the stand-ins, so that the caller's own import statements
+    find them loaded. On an ImportError (a library layout this does not know) nothing is
+    kept and the caller's import statements import normally, or raise the real error."""
+    import importlib
+
+    try:
+        with stand_ins():
+            for name in modules:
+                importlib.import_module(name)
+    except ImportError:
+        pass

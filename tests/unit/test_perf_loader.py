@@ -8,10 +8,14 @@ before widening the pin in setup.py.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from kubectl_scipian.read.client import TESTED_MAJORS, supported_release
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import json, sys
@@ -98,3 +102,30 @@ def test_shares_an_already_imported_package() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [True, False]
+
+
+def test_preload_falls_back_when_the_layout_is_unknown(tmp_path: Path) -> None:
+    """A urllib3 whose http2 package has no `probe` submodule (a future release): the
+    import under the stand-in fails, nothing of it stays, the normal import works."""
+    pkg = tmp_path / "urllib3"
+    (pkg / "http2").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from .http2 import probe\n")
+    (pkg / "http2" / "__init__.py").write_text("probe = 'from the package'\n")
+    (tmp_path / "uses_urllib3.py").write_text("import urllib3\n")
+    probe = (
+        "import sys\n"
+        "from kubectl_scipian import lean\n"
+        "lean.preload('uses_urllib3')\n"
+        "left = sorted(m for m in sys.modules if m.split('.')[0] in ('urllib3', 'uses_urllib3'))\n"
+        "import uses_urllib3, urllib3\n"
+        "print(left, urllib3.probe)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[] from the package\n"
