@@ -229,7 +229,7 @@ def test_oversized_headers_are_refused(backend: BackendProcess, size: int) -> No
         backend,
         post("/api/v1/environments/dev/kubeconfig", headers=f"X-Big: {'a' * size}\r\n"),
     )
-    # uvicorn (h11) answers 400 or closes; anything but a 5xx or a 200.
+    # uvicorn (httptools) answers 400 or closes; anything but a 5xx or a 200.
     assert status in (0, 400, 401, 413, 431), status
     assert requests.get(f"{backend.url}/healthz", timeout=10).status_code == 200
 
@@ -251,7 +251,7 @@ def test_request_id_injection_is_refused_or_replaced(backend: BackendProcess, va
     status, headers, body = raw(
         backend, post("/api/v1/environments/dev/kubeconfig", headers=f"X-Request-Id: {value}\r\n")
     )
-    assert status in (0, 400, 401), status  # h11 refuses bare CR/LF/NUL outright
+    assert status in (0, 400, 401), status  # the HTTP parser refuses bare CR/LF/NUL outright
     assert "set-cookie" not in headers
     if status == 401:
         # A CR/LF ends the header line: what follows is another request header, never a
