@@ -88,6 +88,7 @@ def one_client_beside_floor(
     errors = 0
     elapsed = 0.0
     calls: dict[str, list[float]] = {}
+    _run(backend, id_token, env_id, 1, 1)  # ensures the ServiceAccount the floor's tokens use
     floor_calls = _FloorCalls(mgmt_kubeconfig, env_id)
     try:
         for _ in range(rounds):

@@ -1,0 +1,81 @@
+"""`make bench`'s parts on the real stack, small: CI does not run the benchmark, so these
+keep it from breaking unnoticed (the floor calls the backend's own code). No timings are
+asserted, only that the measurements are made and shaped as bench/run.py writes them.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from bench import issue_load, measure
+from bench.run import render
+from tests.conftest import Stack
+from tests.stack.backend_daemon import mgmt_kubeconfig
+from tests.stack.idp_login import authcode_flow_tokens
+
+pytestmark = pytest.mark.stack
+
+
+def test_issuances_beside_the_floor(stack: Stack) -> None:
+    env = stack.env
+    id_token = authcode_flow_tokens(
+        env["STACK_IDP_ISSUER"], env["STACK_IDP_CLIENT_ID"], "alice", env["STACK_PASSWORD"]
+    )["id_token"]
+    c1, parts = issue_load.one_client_beside_floor(
+        env["SCIPIAN_BACKEND_URL"], id_token, "dev", mgmt_kubeconfig(), rounds=2, per_round=2
+    )
+    assert (c1["clients"], c1["requests"], c1["errors"]) == (1, 4, 0)
+    assert c1["p50_ms"] > 0 and c1["p99_ms"] >= c1["p50_ms"] and c1["rps"] > 0
+    assert sorted(parts) == ["session_secret_ms", "subjectaccessreview_ms", "tokenrequest_ms"]
+    assert all(v > 0 for v in parts.values())
+    c8 = issue_load.load(env["SCIPIAN_BACKEND_URL"], id_token, "dev", 2, 1)
+    assert (c8["requests"], c8["errors"]) == (2, 0)
+
+
+def test_alternating_runs_and_the_table() -> None:
+    series = measure.alternate(
+        {"plugin": [sys.executable, "-c", "pass"], "kubectl": ["true"]}, runs=2, warmup=1
+    )
+    assert [len(s.samples) for s in series.values()] == [2, 2]
+    assert all(s.wall_s > 0 and s.rss_mb > 0 for v in series.values() for s in v.samples)
+    entry = {"plugin_s": 0.2, "kubectl_s": 0.1, "ratio": 2.0, "runs": 2}
+    issue = {"rps": 1.0, "p50_ms": 2.0, "p99_ms": 3.0, "errors": 0}
+    doc = {
+        "machine": {
+            "cpus": 2,
+            "cpu": "x",
+            "memory_gb": 1,
+            "python": "3",
+            "kubectl": "v1",
+            "date": "d",
+        },
+        "results": {
+            "startup_version": entry,
+            "get_warm": entry,
+            "get_cold": {**entry, "over_warm_ms": 5.0},
+            "get_5000_pods": {**entry, "plugin_rss_mb": 1, "kubectl_rss_mb": 2},
+            "logs_200mb": {
+                **entry,
+                "plugin_rss_mb": 1,
+                "kubectl_rss_mb": 2,
+                "plugin_mb_per_s": 3,
+                "kubectl_mb_per_s": 4,
+                "throughput_ratio": 0.75,
+                "peak_rss_mb": 1,
+                "follow_delay_ms": 1,
+                "kubectl_follow_delay_ms": 1,
+            },
+            "backend_issue": {
+                "c1": issue,
+                "c8": issue,
+                "c32": issue,
+                "floor_ms": 1.6,
+                "p50_over_floor": 1.25,
+            },
+        },
+    }
+    table = render(doc)
+    assert "| get_warm | 200 ms | 100 ms | 2.0 |  |" in table
+    assert "c1 p50 / floor = 1.25" in table
