@@ -32,6 +32,9 @@ def leave(status: int) -> None:
         sys.stdout.flush()
     except BrokenPipeError:  # `| head` closed the pipe: as cli.run reports it
         status = status or 141
+        # Python's own exit would try again and print "Exception ignored ...".
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):  # closed, or no stdout at all
         status = status or 1
     with contextlib.suppress(OSError, ValueError, AttributeError):

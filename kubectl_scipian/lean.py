@@ -52,7 +52,7 @@ def stand_ins(*, multiprocessing: bool = False) -> Iterator[None]:
 
 def preload(*modules: str) -> None:
     """Imports `modules` under the stand-ins, so that the caller's own import statements
-    find them loaded. On an ImportError (a library layout this does not know) nothing is
+    find them loaded. On a failure (a library layout this does not know) nothing of it is
     kept and the caller's import statements import normally, or raise the real error."""
     import importlib
 
@@ -60,5 +60,5 @@ def preload(*modules: str) -> None:
         with stand_ins():
             for name in modules:
                 importlib.import_module(name)
-    except ImportError:
+    except Exception:  # noqa: S110 (the caller's own import is the fallback)
         pass
