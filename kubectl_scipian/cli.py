@@ -40,7 +40,7 @@ commands:
   envs                        list the environments you may use and your cached credentials
   version                     print the plugin version
   completion bash|zsh|fish    print a shell completion script (see README)
-  alias                       print alias lines: alias kdev='kubectl scipian dev'
+  alias                       print alias lines: alias kdev='kubectl-scipian dev'
 
 An environment named like a command stays reachable with --env (e.g. --env login get pods).
 

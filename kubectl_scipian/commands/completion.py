@@ -250,8 +250,9 @@ def _read_json(path: Path) -> dict[str, object] | None:
 # -- the scripts ------------------------------------------------------------------------
 
 BASH = r"""# bash completion for kubectl-scipian: source <(kubectl scipian completion bash)
-# Completes `kubectl-scipian ...` and every alias for `kubectl scipian ...` defined
-# before this is sourced (eval "$(kubectl scipian alias)" first). `kubectl scipian ...`
+# Completes `kubectl-scipian ...` and every alias for `kubectl-scipian ...` or
+# `kubectl scipian ...` defined before this is sourced (eval "$(kubectl scipian alias)"
+# first). `kubectl scipian ...`
 # itself is completed by kubectl's own completion through kubectl_complete-scipian.
 __kubectl_scipian_complete() {
     local cur="${COMP_WORDS[COMP_CWORD]}" cmd="${COMP_WORDS[0]}" out directive
@@ -283,8 +284,9 @@ unset __kubectl_scipian_alias
 
 ZSH = r"""#compdef kubectl-scipian
 # zsh completion for kubectl-scipian: source <(kubectl scipian completion zsh)
-# Aliases for `kubectl scipian ...` complete through kubectl's own zsh completion
-# (zsh expands aliases before completing) with kubectl_complete-scipian on PATH.
+# zsh expands aliases before completing: `alias kdev='kubectl-scipian dev'` completes
+# here, one for `kubectl scipian ...` through kubectl's own zsh completion (with
+# kubectl_complete-scipian on PATH).
 _kubectl_scipian() {
     local -a lines candidates
     local directive
@@ -301,8 +303,8 @@ compdef _kubectl_scipian kubectl-scipian
 """
 
 FISH = r"""# fish completion for kubectl-scipian: kubectl scipian completion fish | source
-# Aliases (`alias kdev 'kubectl scipian dev'`) complete through kubectl's own fish
-# completion, with kubectl_complete-scipian on PATH.
+# Aliases (`alias kdev 'kubectl-scipian dev'`) wrap kubectl-scipian and complete here;
+# ones for `kubectl scipian ...` through kubectl's own fish completion.
 function __kubectl_scipian_complete
     set -l words (commandline -opc)[2..-1] (commandline -ct)
     kubectl-scipian completion __complete $words 2>/dev/null | string match -v -r '^:'

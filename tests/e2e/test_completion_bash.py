@@ -70,6 +70,10 @@ def test_bash_completes_an_alias(cached: dict[str, str]) -> None:
     aliases = "alias kprod='kubectl scipian prod'; alias other='ls -l'"
     assert bash_complete(cached, ["kprod", "get", "p"], aliases) == ["pods"]
     assert bash_complete(cached, ["kprod", "d"], aliases) == ["describe"]
+    # the form `kubectl scipian alias` prints (the executable itself)
+    aliases = "alias kp='kubectl-scipian prod'"
+    assert bash_complete(cached, ["kp", "get", "p"], aliases) == ["pods"]
+    assert bash_complete(cached, ["kp", "d"], aliases) == ["describe"]
 
 
 def test_kubectl_plugin_completion(cached: dict[str, str]) -> None:
@@ -97,8 +101,8 @@ def test_alias_lists_the_backends_environments(stack: Stack, tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     got = run([str(venv_bin() / "kubectl-scipian"), "alias"], env)
     assert got.returncode == 0, got.stderr
-    assert "alias kdev='kubectl scipian dev'" in got.stdout.splitlines()
-    assert "alias kprod='kubectl scipian prod'" in got.stdout.splitlines()
+    assert "alias kdev='kubectl-scipian dev'" in got.stdout.splitlines()
+    assert "alias kprod='kubectl-scipian prod'" in got.stdout.splitlines()
     # the alias runs the plugin, and completes through the same script
     shell = f"""shopt -s expand_aliases; PATH={venv_bin()}:$PATH
 eval "$(kubectl-scipian alias --prefix s)"
@@ -106,6 +110,6 @@ alias sdev
 sdev get namespaces default -o name"""
     ran = run(["bash", "-c", shell], env)
     assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.splitlines() == ["alias sdev='kubectl scipian dev'", "namespace/default"]
+    assert ran.stdout.splitlines() == ["alias sdev='kubectl-scipian dev'", "namespace/default"]
     bad = run([str(venv_bin() / "kubectl-scipian"), "alias", "--prefix", "a;b"], env)
     assert bad.returncode != 0 and len(bad.stderr.splitlines()) == 1
