@@ -14,8 +14,7 @@ import sys
 from pathlib import Path
 
 from kubectl_scipian.read.client import TESTED_MAJORS, supported_release
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.stack.paths import ROOT
 
 PROBE = """
 import json, sys
