@@ -12,15 +12,16 @@ import os
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from kubectl_scipian import errors
+from kubectl_scipian.commands import MANY_ENV_READ, ONE_ENV_READ, PER_ENV, READ_VERBS, TOP
 from kubectl_scipian.context import Context
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
 PROG = "kubectl scipian"
-COMMANDS = ("login", "logout", "whoami", "envs", "version", "completion", "alias")
-VERBS = ("get", "describe", "logs")
-ENV_COMMANDS = ("credential", "kubeconfig")  # commands of one environment, not read verbs
+COMMANDS = tuple(TOP)
+VERBS = READ_VERBS
+ENV_COMMANDS = tuple(PER_ENV)  # commands of one environment, not read verbs
 USAGE = (
     f"{PROG} [options] ENV get|describe|logs [ARGS...]\n"
     f"       {PROG} [options] --env ENV get|describe|logs [ARGS...]\n"
@@ -28,20 +29,13 @@ USAGE = (
     f"       {PROG} [options] ENV credential | kubeconfig [--output FILE | --merge]\n"
     f"       {PROG} [options] login|logout|whoami|envs|version [ARGS...]"
 )
-EPILOG = """\
-commands:
-  ENV get|describe|logs ...   read from environment ENV (kubectl's flags: -n, -A, -l, -o, ...)
-  dev,prod|@GROUP get ...     read from several environments (@all: every one you may use)
-  ENV kubeconfig              print a kubeconfig for kubectl/helm/k9s (--output FILE, --merge)
-  ENV credential              print an ExecCredential (what that kubeconfig runs)
-  login                       log in (browser, or --device-code on a host without one)
-  logout [ENV | --all]        forget a cached credential, this backend's login, or everything
-  whoami                      show who you are logged in as
-  envs                        list the environments you may use and your cached credentials
-  version                     print the plugin version
-  completion bash|zsh|fish    print a shell completion script (see README)
-  alias                       print alias lines: alias kdev='kubectl-scipian dev'
-
+EPILOG = (
+    "commands:\n"
+    "  ENV get|describe|logs ...   read from environment ENV"
+    " (kubectl's flags: -n, -A, -l, -o, ...)\n"
+    "  dev,prod|@GROUP get ...     read from several environments (@all: every one you may use)\n"
+    + "".join(f"  {c.synopsis:<28}{c.summary}\n" for c in (*PER_ENV.values(), *TOP.values()))
+    + """
 An environment named like a command stays reachable with --env (e.g. --env login get pods).
 
 examples:
@@ -51,10 +45,7 @@ examples:
   kubectl scipian dev kubeconfig --merge && kubectl --context dev get pods
   kubectl scipian prod logs deploy/web -n shop --tail 20
 """
-
-
-class UsageError(errors.ScipianError):
-    exit_code = 2
+)
 
 
 class _Done(Exception):
@@ -94,7 +85,7 @@ class Parser(argparse.ArgumentParser):
         raise _Done(status)
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.format_usage().rstrip()}\n{self.prog}: error: {message}")
+        raise errors.ArgumentError(f"{self.format_usage().rstrip()}\n{self.prog}: error: {message}")
 
 
 def build_parser(out: TextIO) -> Parser:
@@ -192,7 +183,7 @@ def parse(argv: list[str], out: TextIO) -> argparse.Namespace:
     if top.namespace:
         rest = ["-n", top.namespace, *rest]
     # Several environments (`dev,prod`, `@group`) go to their own command.
-    command = "multienv" if "," in env_id or env_id.startswith("@") else "env"
+    command = MANY_ENV_READ if "," in env_id or env_id.startswith("@") else ONE_ENV_READ
     top.command, top.env_id, top.verb, top.args = command, env_id, verb, rest
     return top
 
@@ -200,7 +191,7 @@ def parse(argv: list[str], out: TextIO) -> argparse.Namespace:
 def _parse_env_command(
     top: argparse.Namespace, env_id: str, name: str, rest: list[str], out: TextIO
 ) -> argparse.Namespace:
-    parser = sub_parser(f"ENV {name}", _HELP[name], out)
+    parser = sub_parser(f"ENV {name}", PER_ENV[name].description, out)
     if name == "kubeconfig":
         where = parser.add_mutually_exclusive_group()
         where.add_argument("-o", "--output", metavar="FILE", help="write to FILE (0600)")
@@ -221,7 +212,7 @@ def _parse_env_command(
 
 def _parse_command(top: argparse.Namespace, out: TextIO) -> argparse.Namespace:
     name = top.command
-    parser = sub_parser(name, _HELP[name], out)
+    parser = sub_parser(name, TOP[name].description, out)
     if name == "login":
         parser.add_argument(
             "--device-code", action="store_true", help="use the device authorization grant"
@@ -245,19 +236,6 @@ def _parse_command(top: argparse.Namespace, out: TextIO) -> argparse.Namespace:
     sub.certificate_authority = sub.certificate_authority or top.certificate_authority
     sub.verbose += top.verbose
     return sub
-
-
-_HELP = {
-    "login": "Log in to the Scipian backend's OIDC provider.",
-    "logout": "Without arguments: forget this backend's login and its cached credentials.",
-    "whoami": "Show the identity of the current login.",
-    "envs": "List the environments you may use, with the expiry of each cached credential.",
-    "version": "Print the plugin version.",
-    "completion": "Print a completion script for bash, zsh or fish.",
-    "alias": "Print an alias line for each environment you may use.",
-    "credential": "Print an ExecCredential for ENV (run by kubectl through a kubeconfig).",
-    "kubeconfig": "Print a kubeconfig whose user runs `kubectl-scipian ... credential`.",
-}
 
 
 def run(argv: list[str], ctx: Context | None = None) -> int:
@@ -292,15 +270,20 @@ def report(err: errors.ScipianError, stderr: TextIO, verbose: int) -> int:
     detail = getattr(err, "detail", "")
     if verbose and detail:
         print(f"kubectl-scipian: debug: {detail}", file=stderr)
-    if isinstance(err, (errors.AuthError, errors.EnvNotFound, errors.ClusterUnauthorized)):
-        print(str(err), file=stderr)  # the RFC's exact words / kubectl's own
-    elif isinstance(err, UsageError):
-        print(str(err), file=stderr)
-    else:
-        print(f"error: {err}", file=stderr)
+    print(error_text(err), file=stderr)
     if isinstance(err, errors.LoginRequired):
         print(f"hint: {err.hint}", file=stderr)
     return err.exit_code
+
+
+def error_text(err: errors.ScipianError) -> str:
+    """The line an error is shown as: here for one environment, and per environment (as
+    `<env>: <line>`) when several are read (kubectl_scipian.fanout)."""
+    if isinstance(err, (errors.AuthError, errors.EnvNotFound, errors.ClusterUnauthorized)):
+        return str(err)  # the RFC's exact words / kubectl's own
+    if isinstance(err, errors.ArgumentError):
+        return str(err)  # argparse's usage and message, already in its words
+    return f"error: {err}"
 
 
 def _debug_logging(stderr: TextIO, verbose: int) -> None:

@@ -1,6 +1,8 @@
 """The plugin's exceptions. Modules only raise these; `cli.run` alone turns them into text.
 
     ScipianError                      message printed as is, exit 1
+    ├── ArgumentError                 the plugin's own command line is wrong (exit 2); the
+    │                                 read verbs' kubectl flags have read/errors.py's words
     ├── ConfigError                   no/bad backend URL, plain http:// to a remote host, bad CA
     ├── AuthError                     "Invalid authentication for provided environment."
     │   └── LoginRequired             ... plus a hint: no terminal and nothing to refresh
@@ -29,6 +31,12 @@ class ScipianError(Exception):
     """Base of every error the plugin reports; `str()` is the line printed on stderr."""
 
     exit_code = 1
+
+
+class ArgumentError(ScipianError):
+    """argparse's usage and message for the plugin's own arguments."""
+
+    exit_code = 2
 
 
 class ConfigError(ScipianError):

@@ -12,16 +12,16 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from kubectl_scipian import config as configuration
+from kubectl_scipian.access.cache import BackendCache
+from kubectl_scipian.access.credentials import Credentials
 from kubectl_scipian.context import Context
-from kubectl_scipian.credentials import Credentials
-from kubectl_scipian.store import BackendCache
 
 if TYPE_CHECKING:
-    from kubectl_scipian.auth import Authenticator
-    from kubectl_scipian.backend import BackendClient
+    from kubectl_scipian.access.login import Authenticator
+    from kubectl_scipian.backend.client import BackendClient
 
 
-class App:
+class Wiring:
     def __init__(
         self,
         config: configuration.Config,
@@ -43,20 +43,20 @@ class App:
 
     @cached_property
     def backend(self) -> BackendClient:
-        from kubectl_scipian import lean
+        from kubectl_scipian.support import lean
 
-        lean.preload("kubectl_scipian.backend")  # requests → urllib3, minus what runs never use
-        from kubectl_scipian.backend import BackendClient, new_session
+        lean.preload("kubectl_scipian.backend.client")  # requests → urllib3, minus unused parts
+        from kubectl_scipian.backend.client import BackendClient, new_session
 
         return BackendClient(self.config.backend_url, new_session(self.config.verify))
 
     @cached_property
     def auth(self) -> Authenticator:
-        from kubectl_scipian import lean
+        from kubectl_scipian.support import lean
 
-        lean.preload("kubectl_scipian.auth")
-        from kubectl_scipian.auth import Authenticator
-        from kubectl_scipian.backend import new_session
+        lean.preload("kubectl_scipian.access.login")
+        from kubectl_scipian.access.login import Authenticator
+        from kubectl_scipian.backend.client import new_session
         from kubectl_scipian.oidc import flows
 
         # The provider is usually public PKI, not the backend's private CA: default roots
@@ -73,9 +73,9 @@ class App:
         )
 
 
-def build(args: argparse.Namespace, ctx: Context, *, login_timeout: float | None = None) -> App:
+def build(args: argparse.Namespace, ctx: Context, *, login_timeout: float | None = None) -> Wiring:
     config = configuration.resolve(
         ctx.environ, backend=args.backend, certificate_authority=args.certificate_authority
     )
     cache = BackendCache(config.cache_dir, config.backend_url, warn=ctx.stderr)
-    return App(config, cache, ctx, login_timeout)
+    return Wiring(config, cache, ctx, login_timeout)

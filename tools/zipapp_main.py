@@ -73,6 +73,11 @@ class CachingZipImporter(zipimport.zipimporter):
 
 
 def _write(path: str, data: bytes) -> None:
+    # Not kubectl_scipian.support.files.write_private, on purpose: this runs while the
+    # package's own modules are being imported through this importer (importing the writer
+    # here would need the writer to cache its own bytecode first), and it writes compiled
+    # code, not credentials: a lost or partial file is only recompiled (the magic number
+    # and marshal checks above reject it).
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)

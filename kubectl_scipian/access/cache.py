@@ -1,16 +1,127 @@
-"""Typed repositories over `cache`: the login (tokens) and the kubeconfigs of one backend."""
+"""The on-disk cache as a repository: the login (tokens) and the kubeconfigs of one backend,
+as JSON records in private files (kubectl_scipian.support.files), with per-key locks.
+
+Layout under ``<config dir>/cache`` (one directory per backend so logout is a directory
+operation, not a scan):
+
+    cache/                                   0700
+      <sha256(backend)[:16]>/                0700
+        backend.json                         the backend URL (for humans and `logout --all`)
+        login.json, login.lock               id/refresh token of the current login
+        kubeconfigs/                         0700
+          <sha256(backend, user, env)>.json  one short-lived kubeconfig
+          <same>.lock
+        read/<env>/                          the read commands' own cache (no secrets)
+
+A record that cannot be parsed is deleted with a warning: a cache is never worth a
+traceback, and the next invocation simply fetches again.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import hashlib
+import json
+import os
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
-from kubectl_scipian import cache
+from kubectl_scipian.errors import CacheLockTimeout, CacheUnwritable
+from kubectl_scipian.support.files import ensure_private_dir, remove, write_private
 
 SCHEMA = 1
+LOCK_TIMEOUT = 60.0
+
+
+def digest(*parts: str) -> str:
+    """sha256 over the parts, NUL-separated so ("ab", "c") and ("a", "bc") differ."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def backend_dir(cache_dir: Path, backend_url: str) -> Path:
+    return cache_dir / digest(backend_url)[:16]
+
+
+def kubeconfig_key(backend_url: str, user: str, env_id: str) -> str:
+    return digest(backend_url, user, env_id)
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """An OSError while writing the cache (read-only, full, not ours) as one clear line."""
+    try:
+        yield
+    except OSError as err:
+        why = err.strerror or type(err).__name__
+        raise CacheUnwritable(f"cannot write the cache in {path.parent}: {why}") from None
+
+
+def write_json(path: Path, record: dict[str, Any]) -> None:
+    """Atomic: readers see the old file or the new one, never half of either."""
+    with writing(path):
+        write_private(path, json.dumps(record, indent=1, sort_keys=True))
+
+
+def read_json(path: Path, *, warn: TextIO | None = None) -> dict[str, Any] | None:
+    """The record, or None when absent; a corrupt file is removed with a warning."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    try:
+        record = json.loads(text)
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+    except ValueError:
+        discard(path, warn=warn)
+        return None
+    return record
+
+
+def discard(path: Path, *, warn: TextIO | None = None) -> None:
+    print(
+        f"kubectl-scipian: warning: discarding unreadable cache file {path}",
+        file=warn if warn is not None else sys.stderr,
+    )
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+@contextlib.contextmanager
+def locked(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """An exclusive flock on ``path``; waits up to ``timeout`` seconds.
+
+    flock (not a lock *file* whose existence means "taken") so a crashed holder never
+    leaves a stale lock behind: the kernel releases it with the process.
+    """
+    with writing(path):
+        ensure_private_dir(path.parent)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as err:
+                if err.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+            if time.monotonic() >= deadline:
+                raise CacheLockTimeout(
+                    f"another kubectl-scipian process has held {path} for {timeout:.0f}s; try again"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
 
 
 def fresh(expires_at: float, issued_at: float, now: float, margin: float) -> bool:
@@ -66,7 +177,7 @@ class BackendCache:
 
     def __init__(self, cache_dir: Path, backend_url: str, *, warn: TextIO) -> None:
         self.backend_url = backend_url
-        self.root = cache.backend_dir(cache_dir, backend_url)
+        self.root = backend_dir(cache_dir, backend_url)
         self.warn = warn
 
     # -- login --------------------------------------------------------------------------
@@ -75,11 +186,11 @@ class BackendCache:
     def login_path(self) -> Path:
         return self.root / "login.json"
 
-    def login_lock(self, timeout: float = cache.LOCK_TIMEOUT) -> AbstractContextManager[None]:
-        return cache.locked(self.root / "login.lock", timeout)
+    def login_lock(self, timeout: float = LOCK_TIMEOUT) -> AbstractContextManager[None]:
+        return locked(self.root / "login.lock", timeout)
 
     def load_login(self) -> Login | None:
-        record = cache.read_json(self.login_path, warn=self.warn)
+        record = read_json(self.login_path, warn=self.warn)
         if record is None:
             return None
         try:
@@ -98,12 +209,12 @@ class BackendCache:
                 groups=[str(g) for g in record.get("groups") or []],
             )
         except (KeyError, TypeError, ValueError):
-            cache.discard(self.login_path, warn=self.warn)
+            discard(self.login_path, warn=self.warn)
             return None
 
     def save_login(self, login: Login) -> None:
         self._mark()
-        cache.write_json(
+        write_json(
             self.login_path,
             {
                 "schema": SCHEMA,
@@ -122,7 +233,7 @@ class BackendCache:
         )
 
     def remove_login(self) -> bool:
-        return cache.remove(self.login_path)
+        return remove(self.login_path)
 
     # -- kubeconfigs --------------------------------------------------------------------
 
@@ -131,16 +242,16 @@ class BackendCache:
         return self.root / "kubeconfigs"
 
     def kubeconfig_path(self, user: str, env_id: str) -> Path:
-        return self.kubeconfig_dir / f"{cache.kubeconfig_key(self.backend_url, user, env_id)}.json"
+        return self.kubeconfig_dir / f"{kubeconfig_key(self.backend_url, user, env_id)}.json"
 
     def kubeconfig_lock(
-        self, user: str, env_id: str, timeout: float = cache.LOCK_TIMEOUT
+        self, user: str, env_id: str, timeout: float = LOCK_TIMEOUT
     ) -> AbstractContextManager[None]:
-        return cache.locked(self.kubeconfig_path(user, env_id).with_suffix(".lock"), timeout)
+        return locked(self.kubeconfig_path(user, env_id).with_suffix(".lock"), timeout)
 
     def load_kubeconfig(self, user: str, env_id: str) -> CachedKubeconfig | None:
         path = self.kubeconfig_path(user, env_id)
-        record = cache.read_json(path, warn=self.warn)
+        record = read_json(path, warn=self.warn)
         if record is None:
             return None
         try:
@@ -156,7 +267,7 @@ class BackendCache:
                 raise ValueError("record for another key")
             return item
         except (KeyError, TypeError, ValueError):
-            cache.discard(path, warn=self.warn)
+            discard(path, warn=self.warn)
             return None
 
     def save_kubeconfig(self, item: CachedKubeconfig) -> None:
@@ -172,29 +283,29 @@ class BackendCache:
                 "kubeconfig": item.kubeconfig,
             }
         )
-        cache.write_json(self.kubeconfig_path(item.user, item.environment), record)
+        write_json(self.kubeconfig_path(item.user, item.environment), record)
 
     def remove_kubeconfig(self, user: str, env_id: str) -> bool:
-        return cache.remove(self.kubeconfig_path(user, env_id))
+        return remove(self.kubeconfig_path(user, env_id))
 
     def kubeconfigs(self) -> Iterator[Path]:
         if self.kubeconfig_dir.is_dir():
             yield from sorted(self.kubeconfig_dir.glob("*.json"))
 
     def remove_all_kubeconfigs(self) -> int:
-        return sum(cache.remove(p) for p in self.kubeconfigs())
+        return sum(remove(p) for p in self.kubeconfigs())
 
     def read_cache_dir(self, env_id: str) -> Path:
         """The read commands' cache for one environment (discovery; holds no secrets)."""
         path = self.root / "read" / env_id
-        with cache.writing(path / "x"):
-            return cache.ensure_dir(path)
+        with writing(path / "x"):
+            return ensure_private_dir(path)
 
     def _mark(self) -> None:
         # Names the backend behind the hashed directory, for people looking at the cache.
         marker = self.root / "backend.json"
         if not marker.exists():
-            cache.write_json(marker, {"backend": self.backend_url})
+            write_json(marker, {"backend": self.backend_url})
 
 
 def all_backends(cache_dir: Path) -> list[Path]:

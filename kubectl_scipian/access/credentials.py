@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
+from kubectl_scipian.access.cache import BackendCache, CachedKubeconfig, Login, fresh
 from kubectl_scipian.errors import (
     AuthError,
     BackendUnreachable,
@@ -20,11 +21,10 @@ from kubectl_scipian.errors import (
     IdpError,
     LoginRequired,
 )
-from kubectl_scipian.store import BackendCache, CachedKubeconfig, Login, fresh
 
 if TYPE_CHECKING:
-    from kubectl_scipian.auth import Authenticator
-    from kubectl_scipian.backend import BackendClient
+    from kubectl_scipian.access.login import Authenticator
+    from kubectl_scipian.backend.client import BackendClient
 
 log = logging.getLogger(__name__)
 

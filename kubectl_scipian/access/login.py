@@ -14,11 +14,11 @@ from typing import TextIO
 
 import requests
 
-from kubectl_scipian.backend import BackendClient
+from kubectl_scipian.access.cache import BackendCache, Login, fresh
+from kubectl_scipian.backend.client import BackendClient
 from kubectl_scipian.errors import LoginError, LoginRequired
 from kubectl_scipian.oidc import flows
 from kubectl_scipian.oidc.client import OAuthError, OidcClient, Tokens
-from kubectl_scipian.store import BackendCache, Login, fresh
 
 log = logging.getLogger(__name__)
 

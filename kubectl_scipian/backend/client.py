@@ -10,14 +10,14 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 import requests
 
 from kubectl_scipian import __version__
-from kubectl_scipian import issued as issued_policy
+from kubectl_scipian.backend import issued as issued_policy
 from kubectl_scipian.errors import AuthError, BackendError, BackendUnreachable, EnvNotFound
+from kubectl_scipian.support.timefmt import parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +50,6 @@ def new_session(verify: bool | str) -> requests.Session:
     session.verify = verify
     session.headers["User-Agent"] = f"kubectl-scipian/{__version__}"
     return session
-
-
-def parse_timestamp(value: object) -> float:
-    """RFC 3339 (`...Z` or an offset) to epoch seconds; Python 3.10 does not parse `Z`."""
-    if not isinstance(value, str):
-        raise ValueError("not a timestamp")
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
 
 
 class BackendClient:
@@ -117,7 +107,7 @@ class BackendClient:
             raise BackendError(
                 f"the Scipian backend at {self.url} sent a malformed kubeconfig answer"
             ) from None
-        # Policy (kubectl_scipian/issued.py): bearer token over https only, nothing to run.
+        # Policy (kubectl_scipian/backend/issued.py): bearer token over https only, nothing to run.
         why = issued_policy.problem(env_id, issued.environment, issued.kubeconfig)
         if why:
             raise BackendError(

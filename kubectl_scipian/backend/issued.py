@@ -11,11 +11,16 @@ backend into code execution, local file reads or a token sent in clear:
   (``certificate-authority-data`` only), no ``insecure-skip-tls-verify``, no ``proxy-url``.
 
 `problem()` returns a short reason (never quoting the document: it holds a token) or None.
+The one reader of issued kubeconfigs: `parse`/`document` for the text, `entries` for what its
+current context names (the read commands' target, the exec credential, the exec kubeconfig).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from kubectl_scipian.errors import BackendError
 
 USER_KEYS = {"token"}
 CLUSTER_KEYS = {"server", "certificate-authority-data", "tls-server-name", "extensions"}
@@ -27,7 +32,7 @@ def parse(kubeconfig: str) -> Any:
     import json
 
     try:
-        return json.loads(kubeconfig)
+        return json.loads(kubeconfig)  # cached as JSON (as_json): no YAML parser to import
     except ValueError:
         pass
     import yaml  # comes with the kubernetes client; only for a YAML kubeconfig
@@ -36,6 +41,55 @@ def parse(kubeconfig: str) -> Any:
         return yaml.safe_load(kubeconfig)
     except yaml.YAMLError:
         raise ValueError("not YAML") from None
+
+
+def document(kubeconfig: str) -> dict[str, Any]:
+    """The cached (accepted) kubeconfig as a mapping; BackendError when it is not one."""
+    try:
+        doc = parse(kubeconfig)
+    except ValueError:
+        # No detail: a parser's error quotes the document, and the document holds a token.
+        raise BackendError("the backend issued a kubeconfig that is not valid YAML") from None
+    if not isinstance(doc, dict):
+        raise BackendError("the backend issued a kubeconfig that is not a mapping")
+    return doc
+
+
+def entries(doc: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(context, cluster, user) of the current context (else the first one); {} for what
+    is missing."""
+    contexts = _items(doc, "contexts")
+    name = doc.get("current-context")
+    context = next((c for c in contexts if c.get("name") == name), contexts[0] if contexts else {})
+    body = _mapping(context.get("context"))
+    cluster = next((c for c in _items(doc, "clusters") if c.get("name") == body.get("cluster")), {})
+    user = next((u for u in _items(doc, "users") if u.get("name") == body.get("user")), {})
+    return body, _mapping(cluster.get("cluster")), _mapping(user.get("user"))
+
+
+def current_entries(doc: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(cluster, user) of the current context; BackendError when either is missing."""
+    _, cluster, user = entries(doc)
+    if not cluster or not user:
+        raise BackendError("the backend issued a kubeconfig without a usable context")
+    return cluster, user
+
+
+def token_of(doc: Mapping[str, Any]) -> str:
+    _, user = current_entries(doc)
+    token = user.get("token")
+    if not isinstance(token, str) or not token:
+        raise BackendError("the backend issued a kubeconfig without a bearer token")
+    return token
+
+
+def _items(doc: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
+    value = doc.get(key)
+    return [i for i in value if isinstance(i, dict)] if isinstance(value, list) else []
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def problem(env_id: str, environment: str, kubeconfig: str) -> str | None:

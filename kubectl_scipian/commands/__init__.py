@@ -1,1 +1,73 @@
-"""One module per command, each with `run(args, ctx) -> int`; imported lazily by `cli`."""
+"""One module per command, each with `run(args, ctx) -> int`; imported lazily by `cli`.
+
+The one list of commands: `cli` parses, dispatches and writes its help from it, and the
+completer (commands/completion.py) completes from it.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from kubectl_scipian.read import VERBS as READ_VERBS
+
+
+class Command(NamedTuple):
+    synopsis: str  # as the top-level help lists it
+    summary: str  # the top-level help's line
+    description: str  # the command's own help
+
+
+# Commands of the plugin itself: `kubectl scipian NAME ...`.
+TOP: dict[str, Command] = {
+    "login": Command(
+        "login",
+        "log in (browser, or --device-code on a host without one)",
+        "Log in to the Scipian backend's OIDC provider.",
+    ),
+    "logout": Command(
+        "logout [ENV | --all]",
+        "forget a cached credential, this backend's login, or everything",
+        "Without arguments: forget this backend's login and its cached credentials.",
+    ),
+    "whoami": Command(
+        "whoami",
+        "show who you are logged in as",
+        "Show the identity of the current login.",
+    ),
+    "envs": Command(
+        "envs",
+        "list the environments you may use and your cached credentials",
+        "List the environments you may use, with the expiry of each cached credential.",
+    ),
+    "version": Command("version", "print the plugin version", "Print the plugin version."),
+    "completion": Command(
+        "completion bash|zsh|fish",
+        "print a shell completion script (see README)",
+        "Print a completion script for bash, zsh or fish.",
+    ),
+    "alias": Command(
+        "alias",
+        "print alias lines: alias kdev='kubectl-scipian dev'",
+        "Print an alias line for each environment you may use.",
+    ),
+}
+
+# Commands of one environment that are not read verbs: `kubectl scipian ENV NAME ...`.
+PER_ENV: dict[str, Command] = {
+    "kubeconfig": Command(
+        "ENV kubeconfig",
+        "print a kubeconfig for kubectl/helm/k9s (--output FILE, --merge)",
+        "Print a kubeconfig whose user runs `kubectl-scipian ... credential`.",
+    ),
+    "credential": Command(
+        "ENV credential",
+        "print an ExecCredential (what that kubeconfig runs)",
+        "Print an ExecCredential for ENV (run by kubectl through a kubeconfig).",
+    ),
+}
+
+# The modules that run the read verbs (READ_VERBS) for one environment and for several.
+ONE_ENV_READ = "read"
+MANY_ENV_READ = "fanout"
+
+__all__ = ["MANY_ENV_READ", "ONE_ENV_READ", "PER_ENV", "READ_VERBS", "TOP", "Command"]

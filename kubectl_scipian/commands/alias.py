@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import re
 
-from kubectl_scipian import app, errors
+from kubectl_scipian import errors, wiring
+from kubectl_scipian.access.credentials import valid_env_id
 from kubectl_scipian.commands.completion import Sources
 from kubectl_scipian.context import Context
-from kubectl_scipian.credentials import valid_env_id
 
 PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if not PREFIX.fullmatch(args.prefix):
         raise errors.ConfigError(f"--prefix {args.prefix!r}: letters, digits, - and _ only")
     try:
-        wired = app.build(args, ctx)
+        wired = wiring.build(args, ctx)
         login = wired.auth.valid_login(interactive=False)
         env_ids = [env.id for env in wired.backend.environments(login.id_token)]
     except (errors.AuthError, errors.BackendError) as err:

@@ -24,13 +24,14 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from kubectl_scipian.commands import PER_ENV, READ_VERBS, TOP
 from kubectl_scipian.context import Context
 
 COMPLETE_TIMEOUT = 1.5
 NO_FILES, DEFAULT = 4, 0
 SHELLS = ("bash", "zsh", "fish")
-TOP_COMMANDS = ("login", "logout", "whoami", "envs", "version", "completion", "alias")
-ENV_VERBS = ("get", "describe", "logs", "kubeconfig", "credential")
+TOP_COMMANDS = tuple(TOP)
+ENV_VERBS = (*READ_VERBS, *PER_ENV)
 COMMON_TYPES = (
     "configmaps",
     "cronjobs",
@@ -164,7 +165,7 @@ class Sources:
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         from kubectl_scipian import config
-        from kubectl_scipian.cache import backend_dir
+        from kubectl_scipian.access.cache import backend_dir
 
         self.root: Path | None = None  # this backend's cache directory
         self.backend = ""

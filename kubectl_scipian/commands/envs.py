@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_scipian import app
+from kubectl_scipian import wiring
 from kubectl_scipian.context import Context
-from kubectl_scipian.timefmt import duration, until
+from kubectl_scipian.support.timefmt import duration, until
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    wired = app.build(args, ctx)
+    wired = wiring.build(args, ctx)
     login = wired.auth.valid_login(interactive=ctx.interactive)
     environments = wired.backend.environments(login.id_token)
     now = ctx.clock()

@@ -13,20 +13,21 @@ import argparse
 from collections.abc import Iterable
 from pathlib import Path
 
-from kubectl_scipian import app, cache
 from kubectl_scipian import config as configuration
-from kubectl_scipian.auth import revoke
-from kubectl_scipian.backend import new_session
+from kubectl_scipian import wiring
+from kubectl_scipian.access.cache import BackendCache, all_backends, read_json
+from kubectl_scipian.access.credentials import valid_env_id
+from kubectl_scipian.access.login import revoke
+from kubectl_scipian.backend.client import new_session
 from kubectl_scipian.context import Context
-from kubectl_scipian.credentials import valid_env_id
 from kubectl_scipian.errors import EnvNotFound
-from kubectl_scipian.store import BackendCache, all_backends
+from kubectl_scipian.support.files import remove
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.all:
         return _all(args, ctx)
-    wired = app.build(args, ctx)
+    wired = wiring.build(args, ctx)
     if args.env_id is not None:
         if not valid_env_id(args.env_id):
             raise EnvNotFound(f"{args.env_id!r} is not an environment id")
@@ -50,9 +51,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 def _remove_env(paths: Iterable[Path], env_id: str, ctx: Context) -> int:
     removed = 0
     for path in paths:
-        record = cache.read_json(path, warn=ctx.stderr)
+        record = read_json(path, warn=ctx.stderr)
         if record is not None and record.get("environment") == env_id:
-            removed += cache.remove(path)
+            removed += remove(path)
     return removed
 
 
@@ -61,14 +62,14 @@ def _all(args: argparse.Namespace, ctx: Context) -> int:
     logins = kubeconfigs = 0
     session = new_session(True)
     for root in all_backends(directory / "cache"):
-        marker = cache.read_json(root / "backend.json", warn=ctx.stderr) or {}
+        marker = read_json(root / "backend.json", warn=ctx.stderr) or {}
         url = marker.get("backend")
         if isinstance(url, str):
             login = BackendCache(directory / "cache", url, warn=ctx.stderr).load_login()
             if login is not None:
                 revoke(login, session)
-        logins += cache.remove(root / "login.json")
-        kubeconfigs += sum(cache.remove(p) for p in (root / "kubeconfigs").glob("*.json"))
+        logins += remove(root / "login.json")
+        kubeconfigs += sum(remove(p) for p in (root / "kubeconfigs").glob("*.json"))
     print(
         f"Removed {logins} login(s) and {kubeconfigs} cached credential(s) for every backend.",
         file=ctx.stdout,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 
 from kubectl_scipian import config as configuration
+from kubectl_scipian.access.cache import BackendCache
 from kubectl_scipian.context import Context
 from kubectl_scipian.errors import LOGIN_HINT, ScipianError
-from kubectl_scipian.store import BackendCache
-from kubectl_scipian.timefmt import until
+from kubectl_scipian.support.timefmt import until
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

@@ -1,100 +1,30 @@
-"""The exec credential mechanism, pure: ExecCredential documents and exec kubeconfigs.
+"""The exec kubeconfig: a kubeconfig whose user runs `kubectl-scipian ... credential`.
 
 kubectl, helm, k9s and the Python client run the `exec` command of a kubeconfig user and
-read an ExecCredential from its stdout (client.authentication.k8s.io). Here: what that
-document and that kubeconfig look like, and how our entries merge into someone's file.
-Nothing here touches the network or the disk.
+read an ExecCredential (exec/credential.py) from its stdout. Here: what that kubeconfig
+looks like, how our entries merge into someone's file (pure), and writing it: to a new
+file, or merged into $KUBECONFIG's first file under a lock, keeping a backup.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import json
-from collections.abc import Mapping
-from datetime import datetime, timezone
+import fcntl
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from kubectl_scipian.errors import BackendError, ConfigError
+from kubectl_scipian.exec.credential import V1
+from kubectl_scipian.support.files import write_private
 
-V1 = "client.authentication.k8s.io/v1"
-V1BETA1 = "client.authentication.k8s.io/v1beta1"
-API_VERSIONS = (V1, V1BETA1)
-EXEC_INFO_VAR = "KUBERNETES_EXEC_INFO"
 COMMAND = "kubectl-scipian"
 INSTALL_HINT = (
     "kubectl-scipian is the Scipian kubectl plugin: install it with "
     "`kubectl krew install scipian` (or pip) and log in with `kubectl scipian login`."
 )
-
-
-def exec_info(environ: Mapping[str, str]) -> tuple[str, bool | None]:
-    """(apiVersion to answer in, spec.interactive or None) from KUBERNETES_EXEC_INFO.
-
-    No variable (a person running the command) means v1 and "ask the terminal".
-    """
-    raw = environ.get(EXEC_INFO_VAR)
-    if not raw:
-        return V1, None
-    try:
-        info = json.loads(raw)
-    except ValueError:
-        raise ConfigError(f"{EXEC_INFO_VAR} is not JSON") from None
-    if not isinstance(info, dict):
-        raise ConfigError(f"{EXEC_INFO_VAR} is not a JSON object")
-    version = info.get("apiVersion") or V1
-    if version not in API_VERSIONS:
-        raise ConfigError(
-            f"{EXEC_INFO_VAR} asks for {version}; supported: {', '.join(API_VERSIONS)}"
-        )
-    spec = info.get("spec")
-    interactive = spec.get("interactive") if isinstance(spec, dict) else None
-    return str(version), interactive if isinstance(interactive, bool) else None
-
-
-def rfc3339(epoch: float) -> str:
-    return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def exec_credential(api_version: str, token: str, expires_at: float) -> dict[str, Any]:
-    return {
-        "apiVersion": api_version,
-        "kind": "ExecCredential",
-        "spec": {},
-        "status": {"token": token, "expirationTimestamp": rfc3339(expires_at)},
-    }
-
-
-def handout_expiry(expires_at: float, fetched_at: float, now: float, margin: float) -> float:
-    """When clients should run us again: a little before the token dies, as our cache would.
-
-    Never in the past: a client given a past expiry would run the plugin on every request.
-    """
-    early = expires_at - min(margin, max(expires_at - fetched_at, 0.0) / 4)
-    return early if early > now else expires_at
-
-
-def current_entries(kubeconfig: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(cluster, user) of the issued kubeconfig's current context."""
-    try:
-        name = kubeconfig.get("current-context")
-        contexts = {c["name"]: c["context"] for c in kubeconfig.get("contexts") or []}
-        context = contexts[name] if name in contexts else next(iter(contexts.values()))
-        clusters = {c["name"]: c["cluster"] for c in kubeconfig.get("clusters") or []}
-        users = {u["name"]: u["user"] for u in kubeconfig.get("users") or []}
-        cluster, user = clusters[context["cluster"]], users[context["user"]]
-    except (KeyError, TypeError, StopIteration):
-        raise BackendError("the backend issued a kubeconfig without a usable context") from None
-    if not isinstance(cluster, dict) or not isinstance(user, dict):
-        raise BackendError("the backend issued a kubeconfig without a usable context")
-    return cluster, user
-
-
-def token_of(kubeconfig: Mapping[str, Any]) -> str:
-    _, user = current_entries(kubeconfig)
-    token = user.get("token")
-    if not isinstance(token, str) or not token:
-        raise BackendError("the backend issued a kubeconfig without a bearer token")
-    return token
 
 
 def entry_names(env_id: str) -> tuple[str, str, str]:
@@ -196,3 +126,68 @@ def _is_ours(section: str, found: dict[str, Any], entry: Mapping[str, Any]) -> b
         mine = entry["context"]
         return bool(body.get("cluster") == mine["cluster"] and body.get("user") == mine["user"])
     return True  # a cluster named scipian-ENV: the name is ours
+
+
+# -- writing it --------------------------------------------------------------------------
+
+
+def dump(doc: Mapping[str, Any]) -> str:
+    import yaml  # comes with the kubernetes client
+
+    return str(yaml.safe_dump(dict(doc), sort_keys=False, default_flow_style=False))
+
+
+def merge_target(environ: Mapping[str, str]) -> Path:
+    """kubectl's rule: the first file of $KUBECONFIG, else ~/.kube/config."""
+    for part in (environ.get("KUBECONFIG") or "").split(os.pathsep):
+        if part:
+            return Path(part).expanduser()
+    home = environ.get("HOME")
+    return (Path(home) if home else Path.home()) / ".kube" / "config"
+
+
+def merge_into(target: Path, ours: Mapping[str, Any]) -> None:
+    """Our entries added to or updated in `target` under a lock; the previous file kept as
+    `target`.bak."""
+    import shutil  # only for --merge's backup
+
+    import yaml
+
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with _dir_lock(target.parent):
+        existing: Any = None
+        if target.exists():
+            try:
+                existing = yaml.safe_load(target.read_text())
+            except (OSError, yaml.YAMLError) as err:
+                # The mark only: the file may hold tokens of other tools.
+                raise ConfigError(f"cannot read {target} ({type(err).__name__})") from None
+            if existing is not None and not isinstance(existing, dict):
+                raise ConfigError(f"{target} is not a kubeconfig")
+        merged = merge(existing, ours)
+        if target.exists():
+            backup = target.with_name(target.name + ".bak")
+            shutil.copy2(target, backup)
+            os.chmod(backup, 0o600)
+        write(target, dump(merged))
+
+
+def write(path: Path, text: str) -> None:
+    """Atomic and 0600, like the cache's files, in a directory the user chose (its mode is
+    theirs); an unwritable place is one clear line."""
+    try:
+        write_private(path, text, private_dir=False)
+    except OSError as err:
+        raise ConfigError(f"cannot write {path}: {err.strerror or type(err).__name__}") from None
+
+
+@contextlib.contextmanager
+def _dir_lock(directory: Path) -> Iterator[None]:
+    # flock on the directory itself: two merges at once must not lose an entry, and no
+    # lock file is left beside the user's kubeconfig.
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

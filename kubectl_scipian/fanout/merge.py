@@ -1,117 +1,23 @@
-"""Several environments in one read command, the pure parts: names, flags, merging outputs.
-
-    dev,prod          these environments, in this order
-    @team-a           the group `team-a` of config.json: {"groups": {"team-a": ["dev", "prod"]}}
-    @all              every environment the backend lets you use (GET /api/v1/environments)
-
-How each verb's outputs are joined (`commands/multienv.py` runs the environments):
+"""Several environments' outputs merged into one, in the order they were named.
 
     get (tables, -o wide, custom-columns)   one table per kind, an ENV column first
     get -o json|yaml                         one List, each item annotated
                                              scipian.io/environment: <env>
     describe, logs                           a section per environment, headed `==> env <==`
+
+Each environment's failures follow on stderr as `<env>: <line>`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO, TextIO
 
-from kubectl_scipian.errors import ConfigError, ScipianError
+from kubectl_scipian.fanout.flags import has_flag, output_format
 
 ANNOTATION = "scipian.io/environment"
-ALL = "@all"
-
-
-class SelectionError(ScipianError):
-    exit_code = 2
-
-
-def resolve(
-    spec: str,
-    groups: Mapping[str, object],
-    all_envs: Callable[[], list[str]],
-) -> list[str]:
-    """The environments named by `dev,prod,@group`, first mention first, each once."""
-    found: list[str] = []
-    for part in spec.split(","):
-        part = part.strip()
-        if not part:
-            raise SelectionError(f"empty environment name in {spec!r}")
-        if part == ALL:
-            names = all_envs()
-        elif part.startswith("@"):
-            members = groups.get(part[1:])
-            if members is None:
-                raise SelectionError(
-                    f'unknown group {part!r}: define it in config.json as "groups": '
-                    f'{{"{part[1:]}": ["dev", "prod"]}} (or use @all)'
-                )
-            if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
-                raise ConfigError(f"config.json: group {part[1:]!r} must be a list of names")
-            names = list(members)
-        else:
-            names = [part]
-        found += [n for n in names if n not in found]
-    return found
-
-
-def config_groups(file: Mapping[str, object]) -> Mapping[str, object]:
-    groups = file.get("groups", {})
-    if not isinstance(groups, dict):
-        raise ConfigError('config.json: "groups" must be an object of name -> [environments]')
-    return groups
-
-
-def output_format(argv: Sequence[str]) -> str:
-    """The value of the last -o/--output flag (kubectl's rule), "" when none."""
-    value = ""
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            break
-        if arg in ("-o", "--output") and i + 1 < len(argv):
-            value = argv[i + 1]
-            i += 1
-        elif arg.startswith("--output="):
-            value = arg.split("=", 1)[1]
-        elif arg.startswith("-o") and not arg.startswith("--"):
-            value = arg[2:].removeprefix("=")
-        i += 1
-    return value
-
-
-def with_output(argv: Sequence[str], value: str) -> list[str]:
-    """argv with its -o flags replaced by one `-o value`."""
-    out: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            out += argv[i:]
-            break
-        if arg in ("-o", "--output") and i + 1 < len(argv):
-            i += 2
-            continue
-        if arg.startswith("--output=") or (arg.startswith("-o") and not arg.startswith("--")):
-            i += 1
-            continue
-        out.append(arg)
-        i += 1
-    return [*out, "-o", value]
-
-
-def has_flag(argv: Sequence[str], *names: str) -> bool:
-    for arg in argv:
-        if arg == "--":
-            return False
-        name, _, value = arg.partition("=")
-        if name in names and value.lower() not in ("false", "0"):
-            return True
-    return False
 
 
 @dataclass
@@ -181,3 +87,38 @@ def error_lines(result: EnvResult, *, drop_no_resources: bool) -> list[str]:
     if drop_no_resources:
         lines = [line for line in lines if not line.startswith(NO_RESOURCES)]
     return [f"{result.env}: {line}" for line in lines if line]
+
+
+def write(
+    results: list[EnvResult], mode: str, argv: Sequence[str], out: BinaryIO, err: TextIO
+) -> None:
+    """The merged output on `out`, then every environment's messages on `err`."""
+    wrote = False
+    if mode == "table":
+        from kubectl_scipian.read.printers.table import render
+
+        tables = join_tables(results, no_headers=has_flag(argv, "--no-headers"))
+        for i, lines in enumerate(tables):
+            out.write(("\n" if i else "").encode() + render(lines).encode())
+            wrote = True
+    elif mode == "objects":
+        from kubectl_scipian.read.printers.jsonyaml import to_json, to_yaml
+
+        doc = join_objects(r for r in results if not r.error)
+        if doc["items"] or not all(r.failed for r in results):  # kubectl prints empty Lists
+            kind = output_format(argv).partition("=")[0]
+            out.write((to_json(doc) if kind == "json" else to_yaml(doc)).encode())
+            wrote = True
+    else:
+        for result in results:
+            if result.stdout:
+                out.write((b"\n" if wrote else b"") + section_header(result.env))
+                out.write(result.stdout if result.stdout.endswith(b"\n") else result.stdout + b"\n")
+                wrote = True
+    out.flush()
+    drop = mode != "sections"
+    messages = [m for r in results for m in error_lines(r, drop_no_resources=drop)]
+    if mode == "table" and not wrote and not any(r.failed for r in results):
+        messages.append(NO_RESOURCES)
+    for line in messages:
+        print(line, file=err)

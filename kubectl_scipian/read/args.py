@@ -10,8 +10,9 @@ from kubectl_scipian.read.errors import UsageError
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
-    # A fixed width: these parsers never print help (read/help.py does), and argparse would
-    # otherwise import shutil for the terminal's width on every add_argument (~2.5 ms).
+    # A fixed width: these parsers never print help (read/help.py writes it from their
+    # flags), and argparse would otherwise import shutil for the terminal's width on every
+    # add_argument.
     return argparse.HelpFormatter(prog, width=80)
 
 
@@ -72,14 +73,6 @@ def _split_equals(argv: Sequence[str]) -> list[str]:
         else:
             out.append(a)
     return out
-
-
-def add_common(p: FlagParser) -> None:
-    p.add_argument("-n", "--namespace", default=None)
-    p.add_argument("-A", "--all-namespaces", action="store_true")
-    p.add_argument("-l", "--selector", default="")
-    p.add_argument("--request-timeout", default=None)
-    p.add_argument("-v", "--v", default=None)
 
 
 class Request(NamedTuple):

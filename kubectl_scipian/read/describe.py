@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kubectl_scipian.read.args import FlagParser, add_common, resource_requests
+from kubectl_scipian.read import flags
+from kubectl_scipian.read.args import FlagParser, resource_requests
 from kubectl_scipian.read.discovery import Resource
 from kubectl_scipian.read.errors import StatusError, UsageError
 from kubectl_scipian.read.printers.tabwriter import format_text
@@ -18,11 +19,7 @@ NO_TYPE = (
 
 
 def parser() -> FlagParser:
-    p = FlagParser("describe")
-    add_common(p)
-    p.add_argument("--show-events", nargs="?", const="true", default=None)
-    p.add_argument("--chunk-size", type=int, default=500)
-    return p
+    return flags.describe()
 
 
 class Out:

@@ -8,14 +8,15 @@ by file mtime); a name that misses a cached discovery refreshes it once.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from kubectl_scipian.read.errors import UsageError
+from kubectl_scipian.support.files import write_private
 
 AGGREGATED = (
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
@@ -151,16 +152,9 @@ class DiscoveryCache:
             return None
 
     def store(self, resources: Sequence[Resource]) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                rows = [r._asdict() for r in resources]
-                json.dump({"format": CACHE_FORMAT, "resources": rows}, f)
-            os.replace(tmp, self.path)
-        except OSError:
-            pass  # a cache that cannot be written only costs speed
+        rows = [r._asdict() for r in resources]
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs speed
+            write_private(self.path, json.dumps({"format": CACHE_FORMAT, "resources": rows}))
 
 
 class Resolver:

@@ -6,11 +6,12 @@ import argparse
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from kubectl_scipian.read.args import FlagParser, Request, add_common, resource_requests
-from kubectl_scipian.read.client import JSON, TABLE
+from kubectl_scipian.read import flags
+from kubectl_scipian.read.args import FlagParser, Request, resource_requests
 from kubectl_scipian.read.discovery import Resource
 from kubectl_scipian.read.errors import ReadError, StatusError, Unauthorized, UsageError
 from kubectl_scipian.read.session import Session
+from kubectl_scipian.read.transport import JSON, TABLE
 
 FORMATS = (
     "custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,"
@@ -27,19 +28,7 @@ NO_TYPE = (
 
 
 def parser() -> FlagParser:
-    p = FlagParser("get")
-    add_common(p)
-    p.add_argument("-o", "--output", default="")
-    p.add_argument("--field-selector", default="")
-    p.add_argument("--show-labels", action="store_true")
-    p.add_argument("-L", "--label-columns", action="append", default=[])
-    p.add_argument("--sort-by", default="")
-    p.add_argument("--chunk-size", type=int, default=500)
-    p.add_argument("--no-headers", action="store_true")
-    p.add_argument("--show-kind", action="store_true")
-    p.add_argument("--show-managed-fields", action="store_true")
-    p.add_argument("--ignore-not-found", action="store_true")
-    return p
+    return flags.get()
 
 
 class Job(NamedTuple):

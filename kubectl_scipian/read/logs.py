@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from kubectl_scipian.read.args import FlagParser, add_common
+from kubectl_scipian.read import flags
+from kubectl_scipian.read.args import FlagParser
 from kubectl_scipian.read.errors import StatusError, UsageError
 from kubectl_scipian.read.session import Session
 
@@ -24,22 +25,7 @@ _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h":
 
 
 def parser() -> FlagParser:
-    p = FlagParser("logs")
-    add_common(p)
-    p.add_argument("-c", "--container", default="")
-    p.add_argument("-f", "--follow", action="store_true")
-    p.add_argument("-p", "--previous", action="store_true")
-    p.add_argument("--timestamps", action="store_true")
-    p.add_argument("--all-containers", action="store_true")
-    p.add_argument("--prefix", action="store_true")
-    p.add_argument("--tail", type=int, default=None)  # None: all, or 10 with -l
-    p.add_argument("--since", default="")
-    p.add_argument("--since-time", default="")
-    p.add_argument("--limit-bytes", type=int, default=0)
-    p.add_argument("--max-log-requests", type=int, default=5)
-    p.add_argument("--pod-running-timeout", default="20s")
-    p.add_argument("--ignore-errors", action="store_true")
-    return p
+    return flags.logs()
 
 
 def go_duration_seconds(text: str) -> float:

@@ -6,8 +6,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from kubectl_scipian.read.client import Client, Target, target_from_kubeconfig
 from kubectl_scipian.read.discovery import DiscoveryCache, Resolver
+from kubectl_scipian.read.target import Target, target_from_kubeconfig
+from kubectl_scipian.read.transport import Client
 
 # Receives `get`'s tables as cells (header first) instead of printed text: the several
 # environments command joins them into one table with an ENV column.

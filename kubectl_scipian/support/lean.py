@@ -7,20 +7,23 @@ Why: every run of the plugin pays for its imports, and these are pure cost:
   email) to check an h2 version for `inject_into_urllib3`, which nothing here calls;
 - `kubernetes.client.configuration` imports multiprocessing (and pickle with it) for
   `cpu_count()` alone.
-Together ~12 ms of a read command. What loaded keeps what it was given (the real
-`probe` module; a stub with `cpu_count`); a later import gets the real modules. A
-library release without the expected layout fails its import under the stand-ins; the
-callers then import normally (`preload` here, read/client.py's loader), and
-tests/unit/test_perf_loader.py fails so that the next upgrade re-checks this.
+What loaded keeps what it was given (the real `probe` module; a stub with `cpu_count`); a
+later import gets the real modules. A library release without the expected layout fails
+its import under the stand-ins; the callers then import normally (`preload` here,
+read/loader.py), say so under `-v`, and tests/unit/test_perf_loader.py fails so that the
+next upgrade re-checks this.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import types
 from collections.abc import Iterator
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -60,5 +63,16 @@ def preload(*modules: str) -> None:
         with stand_ins():
             for name in modules:
                 importlib.import_module(name)
-    except Exception:  # noqa: S110 (the caller's own import is the fallback)
-        pass
+    except Exception as err:  # whatever an unknown layout raises: the normal import decides
+        log.debug(
+            "import stand-ins unavailable for %s (%s); using the standard imports",
+            ", ".join(modules),
+            reason_of(err),
+        )
+
+
+def reason_of(err: BaseException) -> str:
+    """A loader failure in a few words for the debug line (an import error names modules
+    and files, never a credential)."""
+    text = f"{type(err).__name__}: {err}"
+    return text if len(text) <= 160 else text[:157] + "..."

@@ -1,4 +1,4 @@
-"""Human expiry times: an RFC 3339 timestamp and how long is left."""
+"""Time formats: RFC 3339 timestamps both ways, and how long is left in human words."""
 
 from __future__ import annotations
 
@@ -6,7 +6,17 @@ from datetime import datetime, timezone
 
 
 def rfc3339(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_timestamp(value: object) -> float:
+    """RFC 3339 (`...Z` or an offset) to epoch seconds; Python 3.10 does not parse `Z`."""
+    if not isinstance(value, str):
+        raise ValueError("not a timestamp")
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
 
 
 def duration(seconds: float) -> str:

@@ -41,7 +41,7 @@ printf '%s\\n' "${{COMPREPLY[@]}}"
 @pytest.fixture
 def cached(tmp_path: Path) -> dict[str, str]:
     """A plugin cache with `dev` (a kubeconfig record) and `prod` (a discovery cache)."""
-    from kubectl_scipian.cache import backend_dir
+    from kubectl_scipian.access.cache import backend_dir
 
     backend = "http://127.0.0.1:9"
     root = backend_dir(tmp_path / "cache", backend)

@@ -146,7 +146,7 @@ def test_login_and_get_on_the_stack(stack: Stack, installed: Machine, dev_namesp
         "from-krew",
         "kube-root-ca.crt",
     ]
-    # From the zip too, a read loads only the client's REST layer (read/client.py's loader).
+    # From the zip too, a read loads only the client's REST layer (read/loader.py).
     traced = installed.run("python3", "-X", "importtime", plugin, "dev", "get", "configmaps")
     assert traced.returncode == 0, traced.stderr
     modules = {line.rsplit("|", 1)[-1].strip() for line in traced.stderr.splitlines()}

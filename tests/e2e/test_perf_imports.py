@@ -32,6 +32,6 @@ def test_get_with_a_fresh_cached_kubeconfig(stack: Stack, tmp_path: Path) -> Non
     assert not imported(modules, "kubernetes.client.api")
     assert not imported(modules, "kubernetes.config")
     assert not imported(modules, "yaml")  # the kubeconfig is cached as JSON
-    # Value types are plain classes and NamedTuples (read/client.py has the loader's reasons)
+    # Value types are plain classes and NamedTuples (read/loader.py has the loader's reasons)
     assert [m for m in LEAN if imported(modules, m)] == []
     assert "urllib3" in modules  # the request did go through the client's REST layer

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kubectl_scipian.cache import backend_dir
+from kubectl_scipian.access.cache import backend_dir
 from kubectl_scipian.commands.completion import COMMON_TYPES, complete
 
 BACKEND = "http://127.0.0.1:9"

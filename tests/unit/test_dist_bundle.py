@@ -31,8 +31,8 @@ import kubectl_scipian
 for info in pkgutil.walk_packages(kubectl_scipian.__path__, "kubectl_scipian."):
     importlib.import_module(info.name)
 import kubernetes, kubernetes.client, kubernetes.config, kubernetes.stream, kubernetes.watch
-from kubectl_scipian.read import client
-client.kube_rest()
+from kubectl_scipian.read import loader
+loader.kube_rest()
 print(json.dumps(attempts))
 """
 

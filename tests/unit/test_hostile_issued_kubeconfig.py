@@ -1,4 +1,4 @@
-"""The plugin's policy for issued kubeconfigs (kubectl_scipian/issued.py)."""
+"""The plugin's policy for issued kubeconfigs (kubectl_scipian/backend/issued.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kubectl_scipian.issued import as_json, problem
+from kubectl_scipian.backend.issued import as_json, problem
 
 
 def doc(user: dict[str, Any] | None = None, cluster: dict[str, Any] | None = None) -> str:

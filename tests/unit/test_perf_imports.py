@@ -23,7 +23,7 @@ with open(sys.argv[1], "w") as f:
 """
 HEAVY = ("requests", "urllib3", "kubernetes", "yaml", "kubectl_scipian.oidc.client")
 # Nothing a read uses, each a few ms to import: dataclasses (with inspect), and what the
-# kubernetes/urllib3 REST layer would pull in if read/client.py's loader did not stub it.
+# kubernetes/urllib3 REST layer would pull in if read/loader.py did not stub it.
 LEAN = ("dataclasses", "inspect", "multiprocessing", "importlib.metadata", "zipfile", "tempfile")
 
 

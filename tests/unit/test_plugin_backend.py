@@ -7,8 +7,9 @@ import json
 import pytest
 import requests
 
-from kubectl_scipian import backend, errors
-from kubectl_scipian.timefmt import duration, rfc3339, until
+from kubectl_scipian import errors
+from kubectl_scipian.backend import client as backend
+from kubectl_scipian.support.timefmt import duration, parse_timestamp, rfc3339, until
 
 URL = "https://scipian.example"
 
@@ -80,7 +81,7 @@ def test_long_messages_are_truncated() -> None:
     ],
 )
 def test_parse_timestamp(value: str, epoch: float) -> None:
-    assert backend.parse_timestamp(value) == epoch
+    assert parse_timestamp(value) == epoch
     assert rfc3339(epoch) == "2026-11-24T10:15:00Z"
 
 

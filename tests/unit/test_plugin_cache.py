@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from kubectl_scipian import cache
+from kubectl_scipian.access import cache
+from kubectl_scipian.access.cache import BackendCache, CachedKubeconfig, Login, fresh
 from kubectl_scipian.errors import CacheLockTimeout
-from kubectl_scipian.store import BackendCache, CachedKubeconfig, Login, fresh
 
 
 @pytest.fixture

@@ -22,14 +22,14 @@ def parse(*argv: str) -> argparse.Namespace:
 
 def test_env_verb_and_args_pass_through() -> None:
     args = parse("dev", "get", "pods", "-n", "x", "-o", "wide", "-l", "a=b", "-A")
-    assert (args.command, args.env_id, args.verb) == ("env", "dev", "get")
+    assert (args.command, args.env_id, args.verb) == ("read", "dev", "get")
     assert args.args == ["pods", "-n", "x", "-o", "wide", "-l", "a=b", "-A"]
 
 
 def test_env_named_like_a_command_is_reachable_with_env_flag() -> None:
     for name in cli.COMMANDS:
         args = parse("--env", name, "get", "pods")
-        assert (args.command, args.env_id, args.verb, args.args) == ("env", name, "get", ["pods"])
+        assert (args.command, args.env_id, args.verb, args.args) == ("read", name, "get", ["pods"])
 
 
 def test_commands() -> None:
@@ -44,7 +44,7 @@ def test_commands() -> None:
 
 
 def test_logout_env_and_all_are_exclusive() -> None:
-    with pytest.raises(cli.UsageError, match="not allowed with"):
+    with pytest.raises(errors.ArgumentError, match="not allowed with"):
         parse("logout", "dev", "--all")
 
 

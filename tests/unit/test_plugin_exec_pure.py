@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
-from kubectl_scipian import cli, execcred
-from kubectl_scipian.commands import kubeconfig as kubeconfig_cmd
-from kubectl_scipian.errors import ConfigError
+from kubectl_scipian import cli
+from kubectl_scipian.backend import issued as issued_kubeconfig
+from kubectl_scipian.errors import ArgumentError, ConfigError
+from kubectl_scipian.exec import credential as execcred
+from kubectl_scipian.exec import kubeconfig as exec_kubeconfig
 
 CLUSTER = {"server": "https://127.0.0.1:6443", "certificate-authority-data": "Q0E="}
 
@@ -71,14 +73,14 @@ def issued() -> dict[str, Any]:
 
 
 def test_token_and_cluster_of_issued_kubeconfig() -> None:
-    assert execcred.token_of(issued()) == "secret-token"
-    assert execcred.current_entries(issued())[0] == CLUSTER
+    assert issued_kubeconfig.token_of(issued()) == "secret-token"
+    assert issued_kubeconfig.current_entries(issued())[0] == CLUSTER
     with pytest.raises(Exception, match="without a usable context"):
-        execcred.current_entries({"contexts": []})
+        issued_kubeconfig.current_entries({"contexts": []})
 
 
 def ours(env_id: str = "dev", **kw: Any) -> dict[str, Any]:
-    return execcred.exec_kubeconfig(env_id, CLUSTER, backend_url="https://b.example", **kw)
+    return exec_kubeconfig.exec_kubeconfig(env_id, CLUSTER, backend_url="https://b.example", **kw)
 
 
 def test_exec_kubeconfig_has_no_token() -> None:
@@ -113,20 +115,20 @@ def theirs() -> dict[str, Any]:
 
 
 def test_merge_adds_only_our_entries_and_keeps_the_current_context() -> None:
-    merged = execcred.merge(theirs(), ours())
+    merged = exec_kubeconfig.merge(theirs(), ours())
     assert [c["name"] for c in merged["contexts"]] == ["kind", "dev"]
     assert [u["name"] for u in merged["users"]] == ["kind", "scipian-dev"]
     assert merged["current-context"] == "kind"
     assert merged["preferences"] == {"colors": True}
     assert merged["users"][0] == theirs()["users"][0]
     # Again, with a new server: updated in place, nothing duplicated.
-    moved = execcred.exec_kubeconfig(
+    moved = exec_kubeconfig.exec_kubeconfig(
         "dev", {"server": "https://new"}, backend_url="https://b.example"
     )
-    again = execcred.merge(merged, moved)
+    again = exec_kubeconfig.merge(merged, moved)
     assert [c["name"] for c in again["clusters"]] == ["kind", "scipian-dev"]
     assert again["clusters"][1]["cluster"] == {"server": "https://new"}
-    assert execcred.merge(None, ours())["current-context"] == "dev"
+    assert exec_kubeconfig.merge(None, ours())["current-context"] == "dev"
 
 
 def test_merge_never_overwrites_someone_elses_entry() -> None:
@@ -134,26 +136,26 @@ def test_merge_never_overwrites_someone_elses_entry() -> None:
     foreign_context["contexts"].append(
         {"name": "dev", "context": {"cluster": "kind", "user": "kind"}}
     )
-    with pytest.raises(execcred.MergeConflict, match="context 'dev'"):
-        execcred.merge(foreign_context, ours())
+    with pytest.raises(exec_kubeconfig.MergeConflict, match="context 'dev'"):
+        exec_kubeconfig.merge(foreign_context, ours())
     foreign_user = theirs()
     foreign_user["users"].append({"name": "scipian-dev", "user": {"token": "x"}})
-    with pytest.raises(execcred.MergeConflict, match="user 'scipian-dev'"):
-        execcred.merge(foreign_user, ours())
+    with pytest.raises(exec_kubeconfig.MergeConflict, match="user 'scipian-dev'"):
+        exec_kubeconfig.merge(foreign_user, ours())
 
 
 def test_merge_target_follows_kubectl() -> None:
     sep = os.pathsep
-    assert kubeconfig_cmd.merge_target({"KUBECONFIG": f"/a{sep}/b", "HOME": "/h"}) == Path("/a")
-    assert kubeconfig_cmd.merge_target({"KUBECONFIG": "", "HOME": "/h"}) == Path("/h/.kube/config")
+    assert exec_kubeconfig.merge_target({"KUBECONFIG": f"/a{sep}/b", "HOME": "/h"}) == Path("/a")
+    assert exec_kubeconfig.merge_target({"KUBECONFIG": "", "HOME": "/h"}) == Path("/h/.kube/config")
 
 
 def test_merge_into_keeps_a_backup_and_writes_0600(tmp_path: Path) -> None:
     target = tmp_path / "kube" / "config"
-    kubeconfig_cmd.merge_into(target, ours("dev"))
+    exec_kubeconfig.merge_into(target, ours("dev"))
     assert not target.with_name("config.bak").exists()  # nothing to back up
     before = target.read_text()
-    kubeconfig_cmd.merge_into(target, ours("prod"))
+    exec_kubeconfig.merge_into(target, ours("prod"))
     assert target.with_name("config.bak").read_text() == before
     doc = yaml.safe_load(target.read_text())
     assert [c["name"] for c in doc["contexts"]] == ["dev", "prod"]
@@ -175,9 +177,9 @@ def test_cli_env_commands() -> None:
     got = parse("dev", "kubeconfig", "--merge")
     assert (got.command, got.merge, got.output) == ("kubeconfig", True, None)
     assert parse("dev", "kubeconfig", "--output", "f").output == "f"
-    with pytest.raises(cli.UsageError, match="not allowed with"):
+    with pytest.raises(ArgumentError, match="not allowed with"):
         parse("dev", "kubeconfig", "--merge", "--output", "f")
-    with pytest.raises(cli.UsageError, match="takes one environment"):
+    with pytest.raises(ArgumentError, match="takes one environment"):
         parse("dev,prod", "credential")
-    with pytest.raises(cli.UsageError, match="unrecognized arguments"):
+    with pytest.raises(ArgumentError, match="unrecognized arguments"):
         parse("dev", "credential", "extra")

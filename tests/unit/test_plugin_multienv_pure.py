@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from kubectl_scipian import cli, multienv
+from kubectl_scipian import cli
 from kubectl_scipian.errors import ConfigError
-from kubectl_scipian.multienv import EnvResult
+from kubectl_scipian.fanout import flags, merge, selection
+from kubectl_scipian.fanout.merge import EnvResult
 
 
 def no_all() -> list[str]:
@@ -18,18 +19,18 @@ def no_all() -> list[str]:
 
 def test_resolve_names_and_groups() -> None:
     groups = {"team-a": ["dev", "prod"], "one": ["qa"]}
-    assert multienv.resolve("dev,prod", groups, no_all) == ["dev", "prod"]
-    assert multienv.resolve("prod,@team-a,@one", groups, no_all) == ["prod", "dev", "qa"]
-    assert multienv.resolve("@all,dev", groups, lambda: ["a", "dev"]) == ["a", "dev"]
-    with pytest.raises(multienv.SelectionError, match="unknown group '@nope'"):
-        multienv.resolve("@nope", groups, no_all)
-    with pytest.raises(multienv.SelectionError, match="empty environment name"):
-        multienv.resolve("dev,,prod", groups, no_all)
+    assert selection.resolve("dev,prod", groups, no_all) == ["dev", "prod"]
+    assert selection.resolve("prod,@team-a,@one", groups, no_all) == ["prod", "dev", "qa"]
+    assert selection.resolve("@all,dev", groups, lambda: ["a", "dev"]) == ["a", "dev"]
+    with pytest.raises(selection.SelectionError, match="unknown group '@nope'"):
+        selection.resolve("@nope", groups, no_all)
+    with pytest.raises(selection.SelectionError, match="empty environment name"):
+        selection.resolve("dev,,prod", groups, no_all)
     with pytest.raises(ConfigError, match="list of names"):
-        multienv.resolve("@bad", {"bad": "dev"}, no_all)
+        selection.resolve("@bad", {"bad": "dev"}, no_all)
     with pytest.raises(ConfigError, match="groups"):
-        multienv.config_groups({"groups": ["dev"]})
-    assert multienv.config_groups({}) == {}
+        selection.config_groups({"groups": ["dev"]})
+    assert selection.config_groups({}) == {}
 
 
 @pytest.mark.parametrize(
@@ -45,33 +46,31 @@ def test_resolve_names_and_groups() -> None:
     ],
 )
 def test_output_format(argv: list[str], value: str) -> None:
-    assert multienv.output_format(argv) == value
+    assert flags.output_format(argv) == value
 
 
 def test_with_output_replaces_every_output_flag() -> None:
-    got = multienv.with_output(["pods", "-o", "yaml", "-A", "--output=json", "-oyaml"], "json")
+    got = flags.with_output(["pods", "-o", "yaml", "-A", "--output=json", "-oyaml"], "json")
     assert got == ["pods", "-A", "-o", "json"]
-    assert multienv.has_flag(["-f"], "-f") and not multienv.has_flag(["--follow=false"], "--follow")
+    assert flags.has_flag(["-f"], "-f") and not flags.has_flag(["--follow=false"], "--follow")
 
 
 def test_join_tables_puts_env_first_and_one_table_per_kind() -> None:
     pods = [["NAME", "READY"], ["a", "1/1"]]
     deploys = [["NAME", "AGE"], ["web", "1m"]]
     results = [EnvResult("dev", tables=[pods, deploys]), EnvResult("prod", tables=[pods])]
-    assert multienv.join_tables(results, no_headers=False) == [
+    assert merge.join_tables(results, no_headers=False) == [
         [["ENV", "NAME", "READY"], ["dev", "a", "1/1"], ["prod", "a", "1/1"]],
         [["ENV", "NAME", "AGE"], ["dev", "web", "1m"]],
     ]
     bare = [EnvResult("dev", tables=[[["a", "1/1"]]]), EnvResult("prod", tables=[[["b", "0/1"]]])]
-    assert multienv.join_tables(bare, no_headers=True) == [
-        [["dev", "a", "1/1"], ["prod", "b", "0/1"]]
-    ]
+    assert merge.join_tables(bare, no_headers=True) == [[["dev", "a", "1/1"], ["prod", "b", "0/1"]]]
 
 
 def test_join_objects_annotates_each_item() -> None:
     listed = {"kind": "List", "items": [{"kind": "Pod", "metadata": {"name": "a"}}]}
     single = {"kind": "Pod", "metadata": {"name": "b", "annotations": {"x": "y"}}}
-    doc = multienv.join_objects(
+    doc = merge.join_objects(
         [
             EnvResult("dev", stdout=json.dumps(listed).encode()),
             EnvResult("prod", stdout=json.dumps(single).encode()),
@@ -80,18 +79,18 @@ def test_join_objects_annotates_each_item() -> None:
     )
     assert doc["kind"] == "List"
     assert [i["metadata"]["annotations"] for i in doc["items"]] == [
-        {multienv.ANNOTATION: "dev"},
-        {"x": "y", multienv.ANNOTATION: "prod"},
+        {merge.ANNOTATION: "dev"},
+        {"x": "y", merge.ANNOTATION: "prod"},
     ]
 
 
 def test_error_lines_are_prefixed() -> None:
     denied = EnvResult("prod", error="Invalid authentication for provided environment.")
-    assert multienv.error_lines(denied, drop_no_resources=True) == [
+    assert merge.error_lines(denied, drop_no_resources=True) == [
         "prod: Invalid authentication for provided environment."
     ]
     quiet = EnvResult("dev", stderr="No resources found in x namespace.\nError from server: no\n")
-    assert multienv.error_lines(quiet, drop_no_resources=True) == ["dev: Error from server: no"]
+    assert merge.error_lines(quiet, drop_no_resources=True) == ["dev: Error from server: no"]
     assert denied.failed and not EnvResult("ok").failed and EnvResult("x", status=1).failed
 
 
@@ -99,9 +98,9 @@ def test_cli_routes_several_environments() -> None:
     for spec in ("dev,prod", "@team-a", "@all"):
         got = cli.parse([spec, "get", "pods", "-A"], io.StringIO())
         assert (got.command, got.env_id, got.verb, got.args) == (
-            "multienv",
+            "fanout",
             spec,
             "get",
             ["pods", "-A"],
         )
-    assert cli.parse(["dev", "get", "pods"], io.StringIO()).command == "env"
+    assert cli.parse(["dev", "get", "pods"], io.StringIO()).command == "read"
