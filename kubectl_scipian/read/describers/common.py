@@ -16,8 +16,7 @@ if TYPE_CHECKING:
 
 def configmap(session: Session, res: Resource, obj: dict[str, Any], w: Out, events: bool) -> None:
     meta = obj.get("metadata") or {}
-    w.write(0, f"Name:\t{meta.get('name', '')}\n")
-    w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
+    header(w, obj)
     print_labels(w, "Labels", meta.get("labels"))
     print_annotations(w, "Annotations", meta.get("annotations"))
     w.write(0, "\nData\n====\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kubectl_scipian.read.describers.events import describe_events
-from kubectl_scipian.read.describers.fields import print_annotations, print_labels
+from kubectl_scipian.read.describers.fields import header, print_annotations, print_labels
 from kubectl_scipian.read.humanize import smart_label
 from kubectl_scipian.read.printers.table import go_sprint
 
@@ -25,8 +25,7 @@ SKIP = {
 
 def generic(session: Session, res: Resource, obj: dict[str, Any], w: Out, events: bool) -> None:
     meta = obj.get("metadata") or {}
-    w.write(0, f"Name:\t{meta.get('name', '')}\n")
-    w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
+    header(w, obj)
     print_labels(w, "Labels", meta.get("labels"))
     print_annotations(w, "Annotations", meta.get("annotations"))
     content(w, 0, obj, "")
