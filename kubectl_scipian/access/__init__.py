@@ -1,0 +1,1 @@
+"""Getting in: the login and its silent refresh, a kubeconfig per environment, the cache."""

@@ -1,0 +1,2 @@
+"""One read across several environments: which ones, reading them in parallel, one merged
+output."""

@@ -5,9 +5,8 @@ them). A failure of one environment is kept as the line `cli` would print for it
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kubectl_scipian.backend import issued
 from kubectl_scipian.cli import error_text
@@ -44,8 +43,7 @@ def _warm_up() -> None:
 
     read.VERBS  # noqa: B018 - the import is the point
     session.Session  # noqa: B018
-    load: Callable[[], Any] = loader.kube_rest
-    load()
+    loader.kube_rest()
 
 
 def _one(

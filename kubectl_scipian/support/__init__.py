@@ -1,0 +1,1 @@
+"""Shared plumbing: private files, time formats, the start-up import stand-ins."""
