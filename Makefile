@@ -16,12 +16,13 @@ all: install
 install: $(STAMP) idp harness
 
 # System packages (only what a fresh machine of our kind may lack), the
-# virtualenv with the project and its test tools, pinned by constraints.txt.
-$(STAMP): setup.py pyproject.toml constraints.txt scripts/bootstrap
+# virtualenv with both distributions (the plugin, ., and the backend, ./backend)
+# and the test tools, pinned by constraints.txt.
+$(STAMP): setup.py pyproject.toml backend/pyproject.toml constraints.txt scripts/bootstrap
 	scripts/bootstrap
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	$(PIP) install --quiet --disable-pip-version-check -c constraints.txt -e '.[backend,test]'
+	$(PIP) install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]' -e ./backend
 	touch $@
 
 venv: $(STAMP)
@@ -38,7 +39,7 @@ harness: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy kubectl_scipian scipian_backend tests bench tools
+	$(VENV)/bin/mypy kubectl_scipian backend/scipian_backend tests bench tools
 	@out=$$(gofmt -l tests/cluster tests/tools); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 
 unit: $(STAMP)

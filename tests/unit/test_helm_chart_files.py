@@ -1,9 +1,10 @@
 """The Helm chart's static files agree with the package (no helm needed).
 
-One source of truth for the Environment CRD: `scipian_backend/manifests/crd.yaml`. Helm
+One source of truth for the Environment CRD: `backend/scipian_backend/manifests/crd.yaml`. Helm
 installs CRDs only from a chart's `crds/` directory (never templated, never upgraded), so
 the chart holds a byte-for-byte copy and this test fails when the two differ; fix it with
-`cp scipian_backend/manifests/crd.yaml charts/scipian-backend/crds/environments.scipian.io.yaml`.
+`cp backend/scipian_backend/manifests/crd.yaml \
+charts/scipian-backend/crds/environments.scipian.io.yaml`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from tests.stack.paths import ROOT
 from tools.dist import version
 
 CHART = ROOT / "charts" / "scipian-backend"
-MANIFESTS = ROOT / "scipian_backend" / "manifests"
+MANIFESTS = ROOT / "backend" / "scipian_backend" / "manifests"
 
 
 def test_the_charts_crd_is_the_packages_crd() -> None:
