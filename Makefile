@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: all install venv idp harness lint test unit e2e demo bench dist stack-up stack-down clean audit soak
+.PHONY: all install venv idp harness lint test unit e2e demo bench dist image stack-up stack-down clean audit soak
 
 all: install
 
@@ -45,7 +45,7 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
-test: install lint audit
+test: install lint audit image
 	$(PY) -m pytest -q
 
 # pip-audit of the exact pins in constraints.txt: fails on a known vulnerability, skips
@@ -69,6 +69,11 @@ stack-down:
 
 bench: install
 	$(PY) -m bench.run
+
+# The backend's container image (backend/Containerfile) from a debootstrap base, built by
+# buildah into a store under the stack cache; cached by a hash of its inputs (tools/image.py).
+image: $(STAMP)
+	$(PY) -m tools.image
 
 # Release archives (a zipapp + kubectl_complete-scipian per os/arch) and the krew
 # manifest with their sha256 into dist/; also rewrites ./plugin.yaml (tools/dist.py).

@@ -18,6 +18,8 @@ import argparse
 import contextlib
 import fcntl
 import hashlib
+import inspect
+import json
 import os
 import re
 import shutil
@@ -111,7 +113,8 @@ def _locked(path: Path) -> Iterator[None]:
 
 def base_rootfs() -> tuple[Path, Path]:
     """(rootfs tarball, its package list), made by debootstrap once per suite and list."""
-    key = hashlib.sha256(f"{SUITE} {' '.join(BASE_PACKAGES)}".encode()).hexdigest()[:12]
+    recipe = f"{SUITE} {' '.join(BASE_PACKAGES)}\n{inspect.getsource(base_rootfs)}"
+    key = hashlib.sha256(recipe.encode()).hexdigest()[:12]
     tarball = image_dir() / f"base-{SUITE}-{key}.tar"
     packages = tarball.with_suffix(".packages.txt")
     if tarball.exists() and packages.exists():
@@ -139,11 +142,15 @@ def base_rootfs() -> tuple[Path, Path]:
         text=True,
         check=True,
     ).stdout
-    # Neither apt's downloads nor its lists belong in an image.
+    # Neither apt's downloads and lists nor documentation belong in an image (as Debian's
+    # slim images; the package list above still names every package).
     for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for entry in (work / leftover).glob("*"):
             if entry.is_file():
                 entry.unlink()
+    for docs in ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale"):
+        shutil.rmtree(work / docs, ignore_errors=True)
+        (work / docs).mkdir()
     tmp = tarball.with_suffix(".tmp")
     _run(["tar", "--numeric-owner", "-C", str(work), "-cf", str(tmp), "."], "tar of the rootfs")
     packages.write_text(f"# debootstrap --variant=minbase {SUITE} ({MIRROR})\n{listing}")
@@ -231,10 +238,28 @@ def build(force: bool = False) -> str:
         shutil.copy(packages, out / "base-packages.txt")
         shutil.rmtree(context)
         stamp.write_text(image_id.strip() + "\n")
+        _prune(keep=digest)
         took = time.monotonic() - started
         print(f"image: built in {took:.0f}s; base packages in {out / 'base-packages.txt'}",
               file=sys.stderr)  # fmt: skip
     return ref
+
+
+def _prune(keep: str, newest: int = 3) -> None:
+    """Drops all but the newest few inputs-tagged images (vfs keeps full copies of each);
+    other checkouts sharing the store rebuild theirs in seconds from the cached base."""
+    listed = buildah("images", "--json", REPOSITORY, check=False)
+    if listed.returncode != 0:
+        return
+    images = sorted(json.loads(listed.stdout or "[]"), key=lambda i: i.get("created", 0))
+    tagged = [i for i in images if any(":inputs-" in n for n in i.get("names") or [])]
+    for image in tagged[:-newest]:
+        if not any(n.endswith(f":inputs-{keep}") for n in image.get("names") or []):
+            buildah("rmi", "--force", image["id"], check=False)
+    for stale in image_dir().iterdir():
+        built = stale.is_dir() and re.fullmatch(r"[0-9a-f]{16}", stale.name) is not None
+        if built and stale.name != keep and not exists(image_ref(stale.name)):
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

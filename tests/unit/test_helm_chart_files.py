@@ -14,7 +14,8 @@ from pathlib import Path
 import yaml
 
 from tests.stack.paths import ROOT
-from tools.dist import version
+from tools.image import REPOSITORY
+from tools.image import backend_version as version
 
 CHART = ROOT / "charts" / "scipian-backend"
 MANIFESTS = ROOT / "backend" / "scipian_backend" / "manifests"
@@ -36,7 +37,12 @@ def test_chart_version_and_app_version_follow_the_package() -> None:
 def test_default_values() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert values["replicas"] == 2
-    assert values["image"]["tag"] == ""  # appVersion, so image and chart move together
+    # The image `make image` builds, named by the backend's version like the chart.
+    assert values["image"] == {
+        "repository": REPOSITORY,
+        "tag": version(),
+        "pullPolicy": "IfNotPresent",
+    }
     assert values["oidc"]["issuer"] == ""  # required at install time
     assert values["securityContext"] == {
         "allowPrivilegeEscalation": False,
