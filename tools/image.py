@@ -111,6 +111,13 @@ def _locked(path: Path) -> Iterator[None]:
         yield
 
 
+def _tool(name: str) -> str:
+    found = shutil.which(name, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+    if found is None:
+        raise ImageError(f"{name} not found: run scripts/bootstrap (installs it with apt)")
+    return found
+
+
 def base_rootfs() -> tuple[Path, Path]:
     """(rootfs tarball, its package list), made by debootstrap once per suite and list."""
     recipe = f"{SUITE} {' '.join(BASE_PACKAGES)}\n{inspect.getsource(base_rootfs)}"
@@ -119,15 +126,13 @@ def base_rootfs() -> tuple[Path, Path]:
     packages = tarball.with_suffix(".packages.txt")
     if tarball.exists() and packages.exists():
         return tarball, packages
-    for tool in ("debootstrap", "buildah"):
-        if shutil.which(tool) is None:
-            raise ImageError(f"{tool} not found: run scripts/bootstrap (installs it with apt)")
+    debootstrap = _tool("debootstrap")
     work = image_dir() / f"base-{SUITE}-{key}.d"
     shutil.rmtree(work, ignore_errors=True)
     print(f"image: debootstrap {SUITE} (minbase + {', '.join(BASE_PACKAGES)})", file=sys.stderr)
     _run(
         [
-            "debootstrap",
+            debootstrap,
             "--variant=minbase",
             f"--include={','.join(BASE_PACKAGES)}",
             SUITE,
@@ -209,6 +214,9 @@ def build(force: bool = False) -> str:
     stamp = image_dir() / digest / "image-id"
     if not force and stamp.exists() and exists(ref):
         return ref
+    if os.geteuid() != 0:
+        raise ImageError("building the image needs root (debootstrap, buildah's chroot isolation)")
+    _tool("buildah")
     with _locked(image_dir() / ".lock"):
         if not force and stamp.exists() and exists(ref):
             return ref  # another checkout built it while this one waited

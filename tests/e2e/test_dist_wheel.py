@@ -81,7 +81,7 @@ def test_the_plugin_sdist_holds_no_backend(tmp_path: Path) -> None:
     egg_info = ["egg_info", f"--egg-base={tmp_path}"]
     args = [sys.executable, "setup.py", "-q", *egg_info, "sdist", f"--dist-dir={tmp_path}"]
     subprocess.run(args, check=True, cwd=ROOT, env=_env(), capture_output=True)
-    (sdist,) = tmp_path.glob("kubectl_scipian-*.tar.gz")
+    (sdist,) = tmp_path.glob("kubectl[-_]scipian-*.tar.gz")
     with tarfile.open(sdist) as tar:
         names = tar.getnames()
     assert any("/kubectl_scipian/__init__.py" in n for n in names)
@@ -90,7 +90,10 @@ def test_the_plugin_sdist_holds_no_backend(tmp_path: Path) -> None:
 
 def run(bin_dir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(bin_dir.parent)}
-    return subprocess.run(list(argv), env=env, capture_output=True, text=True, timeout=60)
+    # Away from the checkout: `python -c` would import its packages from the current directory.
+    return subprocess.run(
+        list(argv), env=env, cwd=bin_dir.parent, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_version_and_help(venv: Path) -> None:
