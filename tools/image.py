@@ -256,18 +256,26 @@ def build(force: bool = False) -> str:
 def _prune(keep: str, newest: int = 3) -> None:
     """Drops all but the newest few inputs-tagged images (vfs keeps full copies of each);
     other checkouts sharing the store rebuild theirs in seconds from the cached base."""
-    listed = buildah("images", "--json", REPOSITORY, check=False)
+    listed = buildah("images", "--json", check=False)
     if listed.returncode != 0:
         return
     images = sorted(json.loads(listed.stdout or "[]"), key=lambda i: i.get("created", 0))
-    tagged = [i for i in images if any(":inputs-" in n for n in i.get("names") or [])]
+    ours = f"{REPOSITORY}:inputs-"
+    tagged = [i for i in images if any(n.startswith(ours) for n in i.get("names") or [])]
     for image in tagged[:-newest]:
-        if not any(n.endswith(f":inputs-{keep}") for n in image.get("names") or []):
-            buildah("rmi", "--force", image["id"], check=False)
+        names = image.get("names") or []
+        if not any(n.endswith(f":inputs-{keep}") for n in names):
+            for name in names:  # in use by a container: kept
+                buildah("rmi", name, check=False)
     for stale in image_dir().iterdir():
         built = stale.is_dir() and re.fullmatch(r"[0-9a-f]{16}", stale.name) is not None
         if built and stale.name != keep and not exists(image_ref(stale.name)):
             shutil.rmtree(stale, ignore_errors=True)
+    current, _ = base_rootfs()
+    for base in image_dir().glob("base-*.tar"):
+        if base != current:
+            base.unlink()
+            base.with_suffix(".packages.txt").unlink(missing_ok=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
