@@ -9,19 +9,20 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: all install venv idp harness lint test unit e2e demo bench dist stack-up stack-down clean audit soak
+.PHONY: all install venv idp harness lint test unit e2e demo bench dist image stack-up stack-down clean audit soak
 
 all: install
 
 install: $(STAMP) idp harness
 
 # System packages (only what a fresh machine of our kind may lack), the
-# virtualenv with the project and its test tools, pinned by constraints.txt.
-$(STAMP): setup.py pyproject.toml constraints.txt scripts/bootstrap
+# virtualenv with both distributions (the plugin, ., and the backend, ./backend)
+# and the test tools, pinned by constraints.txt.
+$(STAMP): setup.py pyproject.toml backend/pyproject.toml constraints.txt scripts/bootstrap
 	scripts/bootstrap
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	$(PIP) install --quiet --disable-pip-version-check -c constraints.txt -e '.[backend,test]'
+	$(PIP) install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]' -e ./backend
 	touch $@
 
 venv: $(STAMP)
@@ -38,13 +39,13 @@ harness: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy kubectl_scipian scipian_backend tests bench tools
+	$(VENV)/bin/mypy kubectl_scipian backend/scipian_backend tests bench tools
 	@out=$$(gofmt -l tests/cluster tests/tools); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
-test: install lint audit
+test: install lint audit image
 	$(PY) -m pytest -q
 
 # pip-audit of the exact pins in constraints.txt: fails on a known vulnerability, skips
@@ -68,6 +69,11 @@ stack-down:
 
 bench: install
 	$(PY) -m bench.run
+
+# The backend's container image (backend/Containerfile) from a debootstrap base, built by
+# buildah into a store under the stack cache; cached by a hash of its inputs (tools/image.py).
+image: $(STAMP)
+	$(PY) -m tools.image
 
 # Release archives (a zipapp + kubectl_complete-scipian per os/arch) and the krew
 # manifest with their sha256 into dist/; also rewrites ./plugin.yaml (tools/dist.py).

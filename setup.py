@@ -1,4 +1,4 @@
-"""Packaging for kubectl-scipian (plugin) and scipian-backend (the `backend` extra)."""
+"""Packaging for the kubectl-scipian plugin. The backend is its own distribution (backend/)."""
 
 import re
 from pathlib import Path
@@ -18,10 +18,7 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(
-        include=["kubectl_scipian", "kubectl_scipian.*", "scipian_backend", "scipian_backend.*"]
-    ),
-    package_data={"scipian_backend": ["manifests/*.yaml"]},
+    packages=find_packages(include=["kubectl_scipian", "kubectl_scipian.*"]),
     # The plugin's run-time dependencies are exactly the design card's.
     # kubernetes 36.x: no pydantic, pure-Python dependency set (krew zipapp), cheaper start-up.
     install_requires=[
@@ -30,15 +27,6 @@ setup(
         "platformdirs>=4.2,<5",
     ],
     extras_require={
-        "backend": [
-            "fastapi>=0.115,<1",
-            "uvicorn>=0.30,<1",
-            # uvicorn's C parser and event loop (what uvicorn[standard] adds, without its
-            # reloader and websockets): ~0.3 ms less per request, more at 32 clients.
-            "httptools>=0.6,<1",
-            "uvloop>=0.19,<1; sys_platform != 'win32'",
-            "PyJWT[crypto]>=2.10,<3",
-        ],
         "test": [
             "pytest>=8,<10",
             "pytest-timeout>=2.3,<3",

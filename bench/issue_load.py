@@ -116,10 +116,10 @@ class _FloorCalls:
 
     def __init__(self, mgmt_kubeconfig: Path, env_id: str) -> None:
         from scipian_backend import kube
-        from scipian_backend.authn import Identity
-        from scipian_backend.authz import Authorizer
-        from scipian_backend.minting import Minter, TargetClients
-        from scipian_backend.store import Store
+        from scipian_backend.environments.store import Store
+        from scipian_backend.identity.authn import Identity
+        from scipian_backend.identity.authz import Authorizer
+        from scipian_backend.minting.minter import Minter, TargetClients
 
         mgmt = kube.mgmt_client(str(mgmt_kubeconfig))
         store = Store(mgmt, 10.0)

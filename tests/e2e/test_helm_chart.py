@@ -1,10 +1,10 @@
 """charts/scipian-backend with a real helm (built from tests/tools/helm, cached by hash).
 
 `helm lint`, `helm template` (the rendered objects checked against the package: RBAC equal
-to scipian_backend/manifests/rbac.yaml, the serve args parsed by the backend's own argument
+to backend/scipian_backend/manifests/rbac.yaml, the serve args parsed by the backend's own argument
 parser), and the rendered output applied to the stack's management cluster with
 `kubectl apply --dry-run=server` in a namespace of the test's own. The raw
-`scipian_backend/manifests/*.yaml` get the same server-side dry run: crd, rbac and
+`backend/scipian_backend/manifests/*.yaml` get the same server-side dry run: crd, rbac and
 deployment on the management cluster, broker-role on a target (where `register` puts it).
 
 helm sees HOME, its cache/config/data dirs and KUBECONFIG in a temporary directory only.
@@ -37,7 +37,7 @@ from tests.stack.paths import ROOT
 from tests.tools import HELM_SRC, helm
 
 CHART = ROOT / "charts" / "scipian-backend"
-MANIFESTS = ROOT / "scipian_backend" / "manifests"
+MANIFESTS = ROOT / "backend" / "scipian_backend" / "manifests"
 ISSUER = "https://idp.example.com"
 
 
@@ -150,7 +150,7 @@ def test_rendered_objects_match_the_package(real_helm: Helm) -> None:
     [crd] = docs["CustomResourceDefinition"]
     assert crd == manifest("crd.yaml")[0]
 
-    # RBAC: the rules of scipian_backend/manifests/rbac.yaml, bound to the chart's account.
+    # RBAC: the rules of backend/scipian_backend/manifests/rbac.yaml, bound to the chart's account.
     raw = by_kind(manifest("rbac.yaml"))
     assert docs["ClusterRole"][0]["rules"] == raw["ClusterRole"][0]["rules"]
     roles = {r["metadata"]["namespace"]: r["rules"] for r in docs["Role"]}

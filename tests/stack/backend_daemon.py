@@ -2,7 +2,7 @@
 
 `start(issuer, client_id)` (called by stack.up once the clusters are prepared):
 
-1. applies scipian_backend/manifests/rbac.yaml on mgmt and writes a kubeconfig for the
+1. applies backend/scipian_backend/manifests/rbac.yaml on mgmt and writes a kubeconfig for the
    backend's own least-privilege ServiceAccount (the server never runs as cluster-admin);
 2. registers `dev` and `prod` through the admin CLI (`python -m scipian_backend register`),
    which installs the broker on each target and stores the broker kubeconfig on mgmt;
@@ -126,7 +126,7 @@ def grants_manifest() -> dict[str, object]:
 
 
 def _backend_identity() -> None:
-    manifests = ROOT / "scipian_backend" / "manifests"
+    manifests = ROOT / "backend" / "scipian_backend" / "manifests"
     clusters.kubectl_run("mgmt", "apply", "-f", str(manifests / "crd.yaml"))
     clusters.kubectl_run("mgmt", "apply", "-f", str(manifests / "rbac.yaml"))
     token_secret = {

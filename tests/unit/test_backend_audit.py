@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from scipian_backend.audit import MAX_LISTED_IDS, Record, Series, event_body, event_message
+from scipian_backend.audit.events import MAX_LISTED_IDS, Series, event_body, event_message
+from scipian_backend.audit.records import Record
 
 
 def issued(rid: str, at: str = "2026-11-24T10:00:00.123456Z") -> Record:

@@ -11,9 +11,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from scipian_backend.authn import KeySet, Verifier, bearer_token
 from scipian_backend.config import Settings
 from scipian_backend.errors import Unauthorized
+from scipian_backend.identity.authn import KeySet, Verifier, bearer_token
 
 ISSUER = "https://idp.example.test"
 NOW = int(time.time())  # PyJWT reads the wall clock itself

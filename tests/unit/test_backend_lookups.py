@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scipian_backend.lookups import TtlCache
+from scipian_backend.environments.lookups import TtlCache
 
 
 class Clock:

@@ -8,16 +8,17 @@ import re
 import pytest
 import yaml
 
-from scipian_backend import identity_names as names
-from scipian_backend.admin import Registration, broker_documents, normalize_user
-from scipian_backend.apply import object_path
-from scipian_backend.audit import Record
+from scipian_backend.audit.records import Record
 from scipian_backend.config import valid_env_id
+from scipian_backend.environments.admin import Registration, broker_documents, normalize_user
+from scipian_backend.environments.apply import object_path
+from scipian_backend.environments.store import BrokerCredential, parse_environment
 from scipian_backend.errors import ConfigError
+from scipian_backend.identity import names
 from scipian_backend.kube import ClusterEndpoint
 from scipian_backend.metrics import Metrics
-from scipian_backend.minting import kubeconfig_text
-from scipian_backend.store import BrokerCredential, parse_environment
+from scipian_backend.minting.kubeconfig import kubeconfig_text
+from tests.prometheus_text import sample
 
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -159,12 +160,26 @@ def test_metrics_render() -> None:
     m.issuance("dev")
     m.denial("forbidden")
     text = m.render()
-    assert 'scipian_requests_total{route="/x",code="200"} 1' in text
-    assert 'scipian_issuances_total{environment="dev"} 1' in text
-    assert 'scipian_denials_total{reason="forbidden"} 1' in text
-    assert 'scipian_request_duration_seconds_bucket{le="0.005"} 1' in text
-    assert 'scipian_request_duration_seconds_bucket{le="+Inf"} 2' in text
-    assert "scipian_request_duration_seconds_count 2" in text
+    assert sample(text, "scipian_requests_total", route="/x", code="200") == 1
+    assert sample(text, "scipian_requests_total", route="/x", code="403") == 1
+    assert sample(text, "scipian_issuances_total", environment="dev") == 1
+    assert sample(text, "scipian_denials_total", reason="forbidden") == 1
+    assert sample(text, "scipian_request_duration_seconds_bucket", le="0.005") == 1
+    assert sample(text, "scipian_request_duration_seconds_bucket", le="2.5") == 2
+    assert sample(text, "scipian_request_duration_seconds_bucket", le="+Inf") == 2
+    assert sample(text, "scipian_request_duration_seconds_count") == 2
+    assert "# TYPE scipian_request_duration_seconds histogram" in text
+
+
+def test_metrics_are_per_instance_with_the_text_formats_content_type() -> None:
+    first, second = Metrics(), Metrics()  # two apps in one process: no registry clash
+    first.issuance("dev")
+    body, content_type = second.exposition()
+    assert sample(body.decode(), "scipian_issuances_total", environment="dev") == 0
+    assert content_type == "text/plain; version=0.0.4; charset=utf-8"
+    # A label value with quotes and newlines stays one sample (the exposition escapes it).
+    first.request('/a"b\nc', 200, 0.1)
+    assert sample(first.render(), "scipian_requests_total", route='/a"b\nc') == 1
 
 
 def test_audit_line_fields() -> None:

@@ -1,9 +1,10 @@
 """The Helm chart's static files agree with the package (no helm needed).
 
-One source of truth for the Environment CRD: `scipian_backend/manifests/crd.yaml`. Helm
+One source of truth for the Environment CRD: `backend/scipian_backend/manifests/crd.yaml`. Helm
 installs CRDs only from a chart's `crds/` directory (never templated, never upgraded), so
 the chart holds a byte-for-byte copy and this test fails when the two differ; fix it with
-`cp scipian_backend/manifests/crd.yaml charts/scipian-backend/crds/environments.scipian.io.yaml`.
+`cp backend/scipian_backend/manifests/crd.yaml \
+charts/scipian-backend/crds/environments.scipian.io.yaml`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from pathlib import Path
 import yaml
 
 from tests.stack.paths import ROOT
-from tools.dist import version
+from tools.image import REPOSITORY
+from tools.image import backend_version as version
 
 CHART = ROOT / "charts" / "scipian-backend"
-MANIFESTS = ROOT / "scipian_backend" / "manifests"
+MANIFESTS = ROOT / "backend" / "scipian_backend" / "manifests"
 
 
 def test_the_charts_crd_is_the_packages_crd() -> None:
@@ -35,7 +37,12 @@ def test_chart_version_and_app_version_follow_the_package() -> None:
 def test_default_values() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert values["replicas"] == 2
-    assert values["image"]["tag"] == ""  # appVersion, so image and chart move together
+    # The image `make image` builds, named by the backend's version like the chart.
+    assert values["image"] == {
+        "repository": REPOSITORY,
+        "tag": version(),
+        "pullPolicy": "IfNotPresent",
+    }
     assert values["oidc"]["issuer"] == ""  # required at install time
     assert values["securityContext"] == {
         "allowPrivilegeEscalation": False,

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from scipian_backend import kube
-from scipian_backend.audit import Auditor
-from scipian_backend.authn import KeySet, Verifier
-from scipian_backend.authz import Authorizer
+from scipian_backend.audit.events import Auditor
 from scipian_backend.config import Settings
-from scipian_backend.lookups import TtlCache
+from scipian_backend.environments.lookups import TtlCache
+from scipian_backend.environments.store import Store
+from scipian_backend.identity.authn import KeySet, Verifier
+from scipian_backend.identity.authz import Authorizer
 from scipian_backend.metrics import Metrics
-from scipian_backend.minting import Minter, TargetClients
+from scipian_backend.minting.minter import Minter, TargetClients
 from scipian_backend.ratelimit import RateLimiter, limited_counter, parse_rate
-from scipian_backend.service import Backend
-from scipian_backend.store import Store
+from scipian_backend.usecases import Backend
 
 
 def build_backend(settings: Settings) -> Backend:

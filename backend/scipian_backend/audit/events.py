@@ -1,86 +1,27 @@
-"""Audit trail: one JSON line per issuance and per denial, and Events on the Environment.
+"""Events on the Environment: the audit trail's view in the cluster, aggregated.
 
-Line fields: time, event ("issuance" | "denial"), requestId, user, groups, environment,
-outcome ("issued" | "unauthenticated" | "forbidden" | "not_found" | "error"), reason,
-expirationTimestamp, serviceAccount. Never a token or a credential.
-
-The JSON line is the record of truth, written before the answer. Events are the view in
-the cluster (`kubectl describe environment dev`), aggregated like client-go's event
-recorder does: what one user got from one Environment with one outcome within a flush
-interval (1 s) becomes one Event with `count` and the request ids. One Event write per
-issuance doubled the management cluster's writes under load and cost a sequential client
-~2 ms per issuance on a 2-CPU machine (bench/), and denials could flood it. Events are
-posted from a background thread, so a slow management cluster does not slow issuance; a
-lost Event is logged.
+`kubectl describe environment dev` shows them. Aggregated like client-go's event recorder
+does: what one user got from one Environment with one outcome within a flush interval (1 s)
+becomes one Event with `count` and the request ids. One Event write per issuance doubled
+the management cluster's writes under load and cost a sequential client ~2 ms per issuance
+on a 2-CPU machine (bench/), and denials could flood it. Events are posted from a
+background thread, so a slow management cluster does not slow issuance; a lost Event is
+logged. Every record is also written as its JSON line (audit.records) first.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
-import sys
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
+from scipian_backend.audit.records import Record, audit_logger
 from scipian_backend.config import GROUP, KIND, VERSION
-
-AUDIT_LOGGER = "scipian.audit"
-
-
-@dataclass(frozen=True)
-class Record:
-    event: str
-    request_id: str
-    outcome: str
-    environment: str | None
-    user: str | None = None
-    groups: tuple[str, ...] = ()
-    reason: str = ""
-    expiration_timestamp: str | None = None
-    service_account: str | None = None
-    time: str = field(default_factory=lambda: _now())
-
-    def line(self) -> str:
-        d = asdict(self)
-        return json.dumps(
-            {
-                "time": d["time"],
-                "event": d["event"],
-                "requestId": d["request_id"],
-                "user": d["user"],
-                "groups": list(d["groups"]),
-                "environment": d["environment"],
-                "outcome": d["outcome"],
-                "reason": d["reason"],
-                "expirationTimestamp": d["expiration_timestamp"],
-                "serviceAccount": d["service_account"],
-            },
-            separators=(",", ":"),
-        )
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def audit_logger() -> logging.Logger:
-    """The audit logger writes bare JSON lines to stdout (one handler, however often called)."""
-    logger = logging.getLogger(AUDIT_LOGGER)
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    return logger
-
 
 FLUSH_INTERVAL = 1.0
 MAX_LISTED_IDS = 20  # request ids named in one Event's message (all are in the JSON lines)

@@ -12,9 +12,9 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
-from scipian_backend.authn import Identity
 from scipian_backend.config import GROUP, PLURAL
 from scipian_backend.errors import ServiceUnavailable
+from scipian_backend.identity.authn import Identity
 from scipian_backend.kube import json_body
 
 

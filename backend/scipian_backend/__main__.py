@@ -112,7 +112,8 @@ def _describe(e: Exception) -> str:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return _serve(args)
-    from scipian_backend import admin, kube
+    from scipian_backend import kube
+    from scipian_backend.environments import admin
 
     mgmt = kube.mgmt_client(args.mgmt_kubeconfig)
     if args.command == "register":
@@ -158,9 +159,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from scipian_backend.app import create_app
-    from scipian_backend.audit import audit_logger
+    from scipian_backend.audit.records import audit_logger
     from scipian_backend.config import Settings
+    from scipian_backend.http.factory import create_app
     from scipian_backend.wiring import build_backend
 
     if not args.issuer:

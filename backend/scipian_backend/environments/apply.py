@@ -23,7 +23,7 @@ PLURALS = {
 
 
 def manifest(name: str) -> list[dict[str, Any]]:
-    """The documents of a shipped manifest (scipian_backend/manifests/NAME)."""
+    """The documents of a shipped manifest (backend/scipian_backend/manifests/NAME)."""
     text = resources.files("scipian_backend").joinpath("manifests").joinpath(name).read_text()
     return [d for d in yaml.safe_load_all(text) if d]
 

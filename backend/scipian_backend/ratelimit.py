@@ -35,10 +35,7 @@ _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
 log = logging.getLogger("scipian.ratelimit")
 
 
-class TooManyRequests(ApiError):
-    status = 429
-    reason = "TooManyRequests"
-
+class TooManyRequests(ApiError, status=429):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after

@@ -11,16 +11,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from scipian_backend.audit import Auditor, Record
-from scipian_backend.authn import Identity, KeySet, Verifier, bearer_token
-from scipian_backend.authz import Authorizer
+from scipian_backend.audit.events import Auditor
+from scipian_backend.audit.records import Record
 from scipian_backend.config import Settings, valid_env_id
+from scipian_backend.environments.lookups import TtlCache
+from scipian_backend.environments.store import Environment, Store
 from scipian_backend.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
-from scipian_backend.lookups import TtlCache
+from scipian_backend.identity.authn import Identity, KeySet, Verifier, bearer_token
+from scipian_backend.identity.authz import Authorizer
 from scipian_backend.metrics import Metrics
-from scipian_backend.minting import Minter, format_time, kubeconfig_text
+from scipian_backend.minting.kubeconfig import format_time, kubeconfig_text
+from scipian_backend.minting.minter import Minter
 from scipian_backend.ratelimit import RateLimiter
-from scipian_backend.store import Environment, Store
 
 LOOKUP_WORKERS = 32  # concurrent issuances whose Environment is read during their RBAC check
 

@@ -16,7 +16,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from scipian_backend import apply, kube
+from scipian_backend import kube
 from scipian_backend.config import (
     BROKER_NAME,
     GROUP,
@@ -26,9 +26,10 @@ from scipian_backend.config import (
     VERSION,
     valid_env_id,
 )
+from scipian_backend.environments import apply
+from scipian_backend.environments.store import Environment, Store
 from scipian_backend.errors import ConfigError
-from scipian_backend.minting import revoke_sessions
-from scipian_backend.store import Environment, Store
+from scipian_backend.minting.sessions import revoke_sessions
 
 BROKER_NAMESPACE = "scipian-system"  # on the target: the broker's own ServiceAccount
 TOKEN_SECRET = "scipian-broker-token"  # noqa: S105 - a Secret name, not a secret

@@ -7,48 +7,47 @@ ApiError                 status, reason, message (safe to show: no upstream bodi
 ├── NotFound             404
 ├── InternalError        500
 └── ServiceUnavailable   503  (management or target cluster, or the IdP, unreachable)
+
+Two more live beside the code that raises them: http.error_bodies.PayloadTooLarge (413)
+and ratelimit.TooManyRequests (429). A subclass names its status once, in its class line;
+its reason is its class name, as the contract spells it.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class ApiError(Exception):
     status = 500
     reason = "InternalError"
 
+    def __init_subclass__(cls, status: int = 500, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status = status
+        cls.reason = cls.__name__
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
 
-class BadRequest(ApiError):
-    status = 400
-    reason = "BadRequest"
+class BadRequest(ApiError, status=400): ...
 
 
-class Unauthorized(ApiError):
-    status = 401
-    reason = "Unauthorized"
+class Unauthorized(ApiError, status=401): ...
 
 
-class Forbidden(ApiError):
-    status = 403
-    reason = "Forbidden"
+class Forbidden(ApiError, status=403): ...
 
 
-class NotFound(ApiError):
-    status = 404
-    reason = "NotFound"
+class NotFound(ApiError, status=404): ...
 
 
-class InternalError(ApiError):
-    status = 500
-    reason = "InternalError"
+class InternalError(ApiError, status=500): ...
 
 
-class ServiceUnavailable(ApiError):
-    status = 503
-    reason = "ServiceUnavailable"
+class ServiceUnavailable(ApiError, status=503): ...
 
 
 class ConfigError(Exception):

@@ -8,7 +8,6 @@ per-session Secret, and a TokenRequest bound to it (deleting the Secret kills th
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -22,10 +21,12 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
-from scipian_backend import identity_names as names
 from scipian_backend import kube
+from scipian_backend.environments.store import BrokerCredential, Environment, Store
 from scipian_backend.errors import ApiError, InternalError, ServiceUnavailable
-from scipian_backend.store import BrokerCredential, Environment, Store
+from scipian_backend.identity import names
+from scipian_backend.minting.kubeconfig import format_time
+from scipian_backend.minting.sessions import revocable_sessions
 
 log = logging.getLogger("scipian.minting")
 
@@ -75,32 +76,6 @@ class TargetClients:
             return _Target(cred.resource_version, api, kube.endpoint_of(api))
         except Exception:
             raise InternalError(f"environment {env.id}: broker kubeconfig unusable") from None
-
-
-def format_time(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def kubeconfig_text(env_id: str, endpoint: kube.ClusterEndpoint, token: str) -> str:
-    """The kubeconfig as JSON text. JSON is YAML, so kubectl, client-go, Helm and any YAML
-    parser read it as they read a YAML kubeconfig; the plugin reads it with `json` and
-    never loads a YAML parser (~10 ms of its start-up), and encoding it here costs a tenth
-    of a YAML emitter's time on every issuance."""
-    cluster: dict[str, Any] = {"server": endpoint.server}
-    if endpoint.ca_data:
-        cluster["certificate-authority-data"] = endpoint.ca_data
-    if endpoint.insecure:
-        cluster["insecure-skip-tls-verify"] = True
-    doc = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": env_id, "cluster": cluster}],
-        "users": [{"name": env_id, "user": {"token": token}}],
-        "contexts": [{"name": env_id, "context": {"cluster": env_id, "user": env_id}}],
-        "current-context": env_id,
-        "preferences": {},
-    }
-    return json.dumps(doc, indent=2) + "\n"
 
 
 class Minter:
@@ -190,12 +165,6 @@ class Minter:
 
     def _ensure_service_account(self, core: client.CoreV1Api, username: str) -> None:
         name = names.service_account_name(username)
-        try:
-            core.read_namespaced_service_account(name, self._ns, _request_timeout=self._timeout)
-            return
-        except ApiException as e:
-            if kube.status_of(e) != 404:
-                raise
         body = {
             "metadata": {
                 "name": name,
@@ -203,22 +172,19 @@ class Minter:
                 "annotations": {names.USER_ANNOTATION: username},
             }
         }
-        _create_tolerating_conflict(
+        _read_or_create(
+            lambda: core.read_namespaced_service_account(
+                name, self._ns, _request_timeout=self._timeout
+            ),
             lambda: core.create_namespaced_service_account(
                 self._ns, body, _request_timeout=self._timeout
-            )
+            ),
         )
 
     def _ensure_binding(
         self, rbac: client.RbacAuthorizationV1Api, username: str, role: str
     ) -> None:
         name = names.binding_name(username, role)
-        try:
-            rbac.read_cluster_role_binding(name, _request_timeout=self._timeout)
-            return
-        except ApiException as e:
-            if kube.status_of(e) != 404:
-                raise
         body = {
             "metadata": {
                 "name": name,
@@ -238,8 +204,9 @@ class Minter:
                 }
             ],
         }
-        _create_tolerating_conflict(
-            lambda: rbac.create_cluster_role_binding(body, _request_timeout=self._timeout)
+        _read_or_create(
+            lambda: rbac.read_cluster_role_binding(name, _request_timeout=self._timeout),
+            lambda: rbac.create_cluster_role_binding(body, _request_timeout=self._timeout),
         )
 
     # --- sessions ----------------------------------------------------------------------------
@@ -326,33 +293,6 @@ class Minter:
             return self._key_locks.setdefault(key, threading.Lock())
 
 
-def revocable_sessions(
-    core: client.CoreV1Api, namespace: str, username: str, timeout: float
-) -> list[Any]:
-    selector = f"{names.USER_HASH_LABEL}={names.user_hash(username)}"
-    items = core.list_namespaced_secret(
-        namespace, label_selector=selector, _request_timeout=timeout
-    ).items
-    # The label is a hash: the annotation confirms the exact identity.
-    return [
-        s for s in items if (s.metadata.annotations or {}).get(names.USER_ANNOTATION) == username
-    ]
-
-
-def revoke_sessions(api: client.ApiClient, namespace: str, username: str) -> int:
-    """Deletes every session Secret of username; their tokens stop working at once."""
-    core = client.CoreV1Api(api)
-    deleted = 0
-    for secret in revocable_sessions(core, namespace, username, 30.0):
-        try:
-            core.delete_namespaced_secret(secret.metadata.name, namespace, _request_timeout=30.0)
-            deleted += 1
-        except ApiException as e:
-            if kube.status_of(e) != 404:
-                raise
-    return deleted
-
-
 def _name_and_uid(secret: dict[str, Any]) -> tuple[str, str]:
     meta = secret.get("metadata")
     name = meta.get("name") if isinstance(meta, dict) else None
@@ -379,7 +319,14 @@ def _labels(username: str) -> dict[str, str]:
     return {names.MANAGED_LABEL: names.MANAGED_BY, names.USER_HASH_LABEL: names.user_hash(username)}
 
 
-def _create_tolerating_conflict(create: Callable[[], object]) -> None:
+def _read_or_create(read: Callable[[], object], create: Callable[[], object]) -> None:
+    """Reads first (the usual case: it exists), creates on 404, and tolerates a 409."""
+    try:
+        read()
+        return
+    except ApiException as e:
+        if kube.status_of(e) != 404:
+            raise
     try:
         create()
     except ApiException as e:

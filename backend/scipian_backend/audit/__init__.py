@@ -1,0 +1,1 @@
+"""The audit trail: one JSON line per issuance and denial, and aggregated Events."""

@@ -1,0 +1,65 @@
+"""The audit record: one JSON line per issuance and per denial, the record of truth.
+
+Line fields: time, event ("issuance" | "denial"), requestId, user, groups, environment,
+outcome ("issued" | "unauthenticated" | "forbidden" | "not_found" | "error"), reason,
+expirationTimestamp, serviceAccount. Never a token or a credential. The line is written
+before the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+AUDIT_LOGGER = "scipian.audit"
+
+
+@dataclass(frozen=True)
+class Record:
+    event: str
+    request_id: str
+    outcome: str
+    environment: str | None
+    user: str | None = None
+    groups: tuple[str, ...] = ()
+    reason: str = ""
+    expiration_timestamp: str | None = None
+    service_account: str | None = None
+    time: str = field(default_factory=lambda: _now())
+
+    def line(self) -> str:
+        d = asdict(self)
+        return json.dumps(
+            {
+                "time": d["time"],
+                "event": d["event"],
+                "requestId": d["request_id"],
+                "user": d["user"],
+                "groups": list(d["groups"]),
+                "environment": d["environment"],
+                "outcome": d["outcome"],
+                "reason": d["reason"],
+                "expirationTimestamp": d["expiration_timestamp"],
+                "serviceAccount": d["service_account"],
+            },
+            separators=(",", ":"),
+        )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def audit_logger() -> logging.Logger:
+    """The audit logger writes bare JSON lines to stdout (one handler, however often called)."""
+    logger = logging.getLogger(AUDIT_LOGGER)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger

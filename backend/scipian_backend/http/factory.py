@@ -1,0 +1,38 @@
+"""`create_app(backend)`: the FastAPI app around a Backend's use cases.
+
+It takes its collaborators, so several apps (each with its own metrics) live in one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from scipian_backend import __version__
+from scipian_backend.http.error_bodies import install_error_handlers
+from scipian_backend.http.middleware import RequestIdAndMetrics
+from scipian_backend.http.routes import install_routes
+from scipian_backend.usecases import Backend
+
+
+def create_app(backend: Backend) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # Shutdown (SIGTERM from the kubelet, too): the aggregated Events still pending.
+        await run_in_threadpool(backend.auditor.close)
+
+    app = FastAPI(
+        title="Scipian backend",
+        version=__version__,
+        description="Short-lived, audited kubeconfigs for Scipian environments (docs/api.md).",
+        lifespan=lifespan,
+    )
+    app.state.backend = backend
+    app.add_middleware(RequestIdAndMetrics, metrics=backend.metrics)
+    install_error_handlers(app)
+    install_routes(app, backend)
+    return app

@@ -1,0 +1,98 @@
+"""The routes of docs/api.md: each turns a request into a use case call and its answer."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from scipian_backend.config import valid_env_id
+from scipian_backend.errors import BadRequest
+from scipian_backend.http.error_bodies import PayloadTooLarge
+from scipian_backend.http.schema import (
+    ENV_ID_MESSAGE,
+    ERRORS,
+    Discovery,
+    EnvId,
+    EnvironmentList,
+    KubeconfigResponse,
+)
+from scipian_backend.usecases import Backend
+
+MAX_BODY = 65536
+
+
+def install_routes(app: FastAPI, backend: Backend) -> None:
+    @app.get("/.well-known/scipian-configuration", response_model=Discovery)
+    def discovery() -> dict[str, Any]:
+        return backend.discovery()
+
+    @app.get("/api/v1/environments", response_model=EnvironmentList, responses=ERRORS)
+    def environments(request: Request) -> dict[str, Any]:
+        items = backend.environments(request.headers.get("authorization"), _rid(request))
+        return {"items": items}
+
+    @app.post(
+        "/api/v1/environments/{env_id:path}/kubeconfig",
+        response_model=KubeconfigResponse,
+        responses=ERRORS,
+    )
+    async def kubeconfig(env_id: EnvId, request: Request) -> Response:
+        if not valid_env_id(env_id):  # before the body and before any authorization
+            raise BadRequest(ENV_ID_MESSAGE)
+        await _check_body(request)
+        issued = await run_in_threadpool(
+            backend.issue, env_id, request.headers.get("authorization"), _rid(request)
+        )
+        # A Response as is: Backend.issue builds exactly KubeconfigResponse's four strings,
+        # and the hot path skips re-validating them through the model (response_model
+        # still documents the body in /openapi.json).
+        return JSONResponse(issued)
+
+    @app.get("/healthz", response_class=PlainTextResponse)
+    def healthz() -> str:
+        return "ok\n"
+
+    @app.get("/readyz", response_class=PlainTextResponse)
+    def readyz() -> Response:
+        if backend.ready():
+            return PlainTextResponse("ok\n")
+        return PlainTextResponse("not ready\n", status_code=503)
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics() -> Response:
+        body, content_type = backend.metrics.exposition()
+        return Response(body, media_type=content_type)
+
+
+async def _check_body(request: Request) -> None:
+    body = await _bounded_body(request)
+    if not body.strip():
+        return
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise BadRequest("request body must be a JSON object") from None
+    if not isinstance(doc, dict):
+        raise BadRequest("request body must be a JSON object")
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """The body, read no further than MAX_BODY: a huge upload is refused, not buffered."""
+    too_large = PayloadTooLarge("request body too large")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_large
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise too_large
+    return body
+
+
+def _rid(request: Request) -> str:
+    return str(request.state.request_id)

@@ -1,0 +1,65 @@
+"""Prometheus metrics through prometheus_client, kept in process (per replica).
+
+Each Metrics owns its registry (not the library's global one), so several apps live in one
+process, as create_app promises. The names and labels are docs/api.md's.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+# The `_created` series (one per label set) would double the exposition for nothing a
+# scraper of this service uses; rate() needs only the counters.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self._requests = Counter(
+            "scipian_requests",
+            "HTTP requests by route and status code.",
+            ("route", "code"),
+            registry=self.registry,
+        )
+        self._issuances = Counter(
+            "scipian_issuances",
+            "Credentials issued, by environment.",
+            ("environment",),
+            registry=self.registry,
+        )
+        self._denials = Counter(
+            "scipian_denials", "Requests denied, by reason.", ("reason",), registry=self.registry
+        )
+        self._duration = Histogram(
+            "scipian_request_duration_seconds",
+            "HTTP request latency.",
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+
+    def request(self, route: str, code: int, seconds: float) -> None:
+        self._requests.labels(route, str(code)).inc()
+        self._duration.observe(seconds)
+
+    def issuance(self, environment: str) -> None:
+        self._issuances.labels(environment).inc()
+
+    def denial(self, reason: str) -> None:
+        self._denials.labels(reason).inc()
+
+    def render(self) -> str:
+        return generate_latest(self.registry).decode()
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The body of GET /metrics and its content type (the text format, 0.0.4)."""
+        return generate_latest(self.registry), CONTENT_TYPE_PLAIN_0_0_4

@@ -1,0 +1,2 @@
+"""Minting short-lived credentials on a target cluster: per-user ServiceAccounts and
+bindings, per-session Secrets, TokenRequest; the issued kubeconfig; revocation."""
