@@ -8,7 +8,6 @@ left behind by a move, fails here, so the map a newcomer reads cannot drift.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from tests.stack.paths import ROOT
 
