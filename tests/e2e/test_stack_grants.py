@@ -10,6 +10,7 @@ alone answers, the backend is not involved.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -91,13 +92,18 @@ def review(user: str, verb: str, subresource: str, env: str) -> dict[str, object
     }
 
 
-def json_stream(text: str) -> list[dict[str, object]]:
-    decoder, docs, at = json.JSONDecoder(), [], 0
-    while text[at:].strip():
-        doc, end = decoder.raw_decode(text, at + len(text[at:]) - len(text[at:].lstrip()))
+def json_stream(text: str) -> list[dict[str, Any]]:
+    """Concatenated JSON documents, as `kubectl create -o json` prints them."""
+    decoder = json.JSONDecoder()
+    docs: list[dict[str, Any]] = []
+    at = 0
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at == len(text):
+            return docs
+        doc, at = decoder.raw_decode(text, at)
         docs.append(doc)
-        at = end
-    return docs
 
 
 @pytest.fixture(scope="module")
