@@ -30,6 +30,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,16 +79,26 @@ def prepare() -> None:
     """Everything but the server: identity, environments, grants (idempotent)."""
     backend_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
     _backend_identity()
-    for name, description in ENVIRONMENTS.items():
-        out = admin_cli(
-            "register",
-            f"--name={name}",
-            f"--kubeconfig={clusters.admin_kubeconfig(name)}",
-            f"--description={description}",
-        )
-        if out.returncode != 0:
-            raise RuntimeError(f"register {name} failed: {out.stderr.strip()}")
+    # One admin CLI process per environment, side by side: each mostly waits for its target's
+    # broker token, and what they share on mgmt (the brokers' namespace) is a server-side
+    # apply, which the apiserver serializes.
+    with ThreadPoolExecutor(len(ENVIRONMENTS)) as pool:
+        outs = list(pool.map(_register, ENVIRONMENTS.items()))
+    failed = [f"register {name} failed: {err}" for name, err in outs if err is not None]
+    if failed:
+        raise RuntimeError("; ".join(failed))
     clusters.kubectl_run("mgmt", "apply", "-f", "-", input=json.dumps(grants.manifest()))
+
+
+def _register(env: tuple[str, str]) -> tuple[str, str | None]:
+    name, description = env
+    out = admin_cli(
+        "register",
+        f"--name={name}",
+        f"--kubeconfig={clusters.admin_kubeconfig(name)}",
+        f"--description={description}",
+    )
+    return name, (out.stderr.strip() if out.returncode != 0 else None)
 
 
 def _backend_identity() -> None:
