@@ -27,6 +27,7 @@ USAGE = (
     f"       {PROG} [options] --env ENV get|describe|logs [ARGS...]\n"
     f"       {PROG} [options] ENV,ENV...|@GROUP get|describe|logs [ARGS...]\n"
     f"       {PROG} [options] ENV credential | kubeconfig [--output FILE | --merge]\n"
+    f"             [--level deploy --reason TEXT]\n"
     f"       {PROG} [options] login|logout|whoami|envs|version [ARGS...]"
 )
 EPILOG = (
@@ -43,6 +44,7 @@ examples:
   kubectl scipian dev get pods -A
   kubectl scipian dev,prod get pods -A
   kubectl scipian dev kubeconfig --merge && kubectl --context dev get pods
+  kubectl scipian dev kubeconfig --level deploy --reason "hotfix 123" --merge
   kubectl scipian prod logs deploy/web -n shop --tail 20
 """
 )
@@ -199,6 +201,18 @@ def _parse_env_command(
             "--merge",
             action="store_true",
             help="add or update this environment's entries in $KUBECONFIG or ~/.kube/config",
+        )
+    if name in ("kubeconfig", "credential"):
+        parser.add_argument(
+            "--level",
+            choices=("read", "deploy"),
+            default="read",
+            help="read (default), or deploy: a stronger credential after a fresh login",
+        )
+        parser.add_argument(
+            "--reason",
+            metavar="TEXT",
+            help="why you need a deploy credential (audited; or SCIPIAN_REASON)",
         )
     sub = parser.parse_args(rest)
     if "," in env_id or env_id.startswith("@"):

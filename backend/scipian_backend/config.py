@@ -16,6 +16,12 @@ SESSIONS_NAMESPACE = "scipian-sessions"
 BROKER_NAME = "scipian-broker"
 ENV_ID = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MIN_TTL = 600  # the TokenRequest API's minimum expirationSeconds
+# Step-up (spec.deploy.maxAuthAgeSeconds): how old the login behind a deploy request may be.
+DEFAULT_MAX_AUTH_AGE = 300
+MIN_AUTH_AGE = 5  # seconds: small enough for tests, still a real login
+MAX_AUTH_AGE = 3600
+MAX_JUSTIFICATION = 512  # characters of a deploy request's justification
+LEVELS = ("read", "deploy")
 
 
 def valid_env_id(env_id: str) -> bool:

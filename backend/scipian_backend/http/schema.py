@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from scipian_backend.config import ENV_ID
+from scipian_backend.config import ENV_ID, MAX_JUSTIFICATION
 
 
 class ErrorBody(BaseModel):
@@ -33,11 +33,35 @@ class EnvironmentList(BaseModel):
     items: list[EnvironmentItem]
 
 
+class KubeconfigRequest(BaseModel):
+    """The body of POST .../kubeconfig (empty or `{}` means a read credential)."""
+
+    level: Literal["read", "deploy"] = "read"
+    justification: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_JUSTIFICATION,
+        description="required for level deploy, refused for read: why (audited); "
+        "printable, one line",
+    )
+
+
 class KubeconfigResponse(BaseModel):
     environment: str
     user: str
     expirationTimestamp: str
     kubeconfig: str
+    level: Literal["read", "deploy"] = "read"
+
+
+# The route reads its body by hand (bounded, one clear 400 per problem: http/bodies.py);
+# this documents it in /openapi.json.
+KUBECONFIG_REQUEST: dict[str, Any] = {
+    "requestBody": {
+        "required": False,
+        "content": {"application/json": {"schema": KubeconfigRequest.model_json_schema()}},
+    }
+}
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -45,8 +69,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for code, reason in {
         400: "malformed environment id or body",
         413: "request body larger than 64 KiB",
-        401: "missing, invalid or expired id_token",
-        403: "not allowed for this environment (whether it exists or not)",
+        401: "missing, invalid or expired id_token; or, for level deploy, a login older "
+        "than the environment's maxAuthAgeSeconds (reason InsufficientUserAuthentication, "
+        'WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=N)',
+        403: "not allowed for this environment (whether it exists or not); for level "
+        "deploy also: the environment has no deploy level, or a promotion gate",
         404: "allowed, but no such environment",
         429: "too many credential requests from this user; see Retry-After",
         503: "management cluster, target cluster or OIDC provider unavailable",
