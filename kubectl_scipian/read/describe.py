@@ -60,9 +60,14 @@ def describe(session: Session, argv: list[str]) -> int:
     found: list[tuple[Resource, dict[str, Any]]] = []
     texts: list[str] = []
     types = {r.type: session.resolver.resolve(r.type) for r in requests}
+    listed_types: list[Resource] = []
     for req in requests:
         for res in types[req.type]:
             listed = req.name is None
+            if listed:
+                if res in listed_types:
+                    continue  # a type listed twice is described once, as kubectl does
+                listed_types.append(res)
             try:
                 if listed:
                     objs = _list(session, res, ns, opts)
@@ -70,6 +75,8 @@ def describe(session: Session, argv: list[str]) -> int:
                     objs = [session.client.get_json(res.path(ns, req.name))]
             except StatusError as e:
                 if e.code == 404 and not listed and len(opts.args) == 2:
+                    # kubectl's search by prefix resolves the type again, warnings included
+                    session.resolver.resolve(req.type, warn_again=True)
                     matched = _prefix(session, res, ns, str(req.name))
                     if matched:
                         # kubectl's DescribeMatchingResources: no events, a newline after each
