@@ -15,6 +15,12 @@ server's address made constant.
 Replaying (no stack, `tests/unit/test_read_recorded.py`): `Replayer` answers every
 request from the recording, the read commands' clock is set to the recorded moment,
 and the output must be kubectl's, byte for byte.
+
+Recorded: every parametrized case of test_get, test_describe, test_describe_builtin,
+test_describe_node and test_logs (logs of several sources compare as kubectl's
+order-free source blocks). Left to e2e: following a log as it grows, the 20 MB log,
+connection refused, the discovery cache's refresh, the legacy token Secret (a
+deliberate difference, and a token), and the several-environment commands.
 """
 
 from __future__ import annotations

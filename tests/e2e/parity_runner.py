@@ -112,26 +112,33 @@ class Parity:
     def _recorded(
         self, directory: Path, suite: str, verb: str, args: tuple[str, ...]
     ) -> tuple[Result, Result]:
-        """kubectl, then the plugin with its requests recorded and its clock at kubectl's start."""
+        """kubectl, then the plugin with its requests recorded and its clock at kubectl's end.
+
+        The server's tables carry ages to the second, so both runs start early in one
+        second, and the plugin's discovery is warmed (and recorded) by a run before.
+        """
         same = _same_blocks if suite == "logs" and _multi_source(args) else _same
-        for _ in range(5):
-            now = datetime.now(timezone.utc)
-            want = self.run_kubectl(verb, *args)
-            with tempfile.TemporaryDirectory() as tmp:
-                exchanges = Path(tmp) / "exchanges.json"
-                got = self.run_plugin(
-                    verb,
-                    *args,
-                    env={
-                        read_recordings.RECORD_ENV: str(exchanges),
-                        read_recordings.CLOCK_ENV: now.isoformat(),
-                    },
-                    cache_dir=Path(tmp) / "cache",  # cold: discovery is recorded too
-                )
-                recorded = json.loads(exchanges.read_text())
-            if same(got, want):
-                break
-            time.sleep(0.3)
+        with tempfile.TemporaryDirectory() as tmp:
+            warm_up = Path(tmp) / "warm-up.json"
+            exchanges = Path(tmp) / "exchanges.json"
+
+            def plugin(target: Path, now: datetime) -> Result:
+                env = {
+                    read_recordings.RECORD_ENV: str(target),
+                    read_recordings.CLOCK_ENV: now.isoformat(),
+                }
+                return self.run_plugin(verb, *args, env=env, cache_dir=Path(tmp) / "cache")
+
+            plugin(warm_up, datetime.now(timezone.utc))
+            discovery = [e for e in json.loads(warm_up.read_text()) if _is_discovery(e["key"])]
+            for _ in range(5):
+                time.sleep(1.02 - time.time() % 1)  # just after a second starts
+                want = self.run_kubectl(verb, *args)
+                now = datetime.now(timezone.utc)  # kubectl prints last, ages as of then
+                got = plugin(exchanges, now)
+                if same(got, want):
+                    break
+            recorded = discovery + json.loads(exchanges.read_text())
         config = json.loads(self.kubeconfig.read_text())
         case = {
             "order": next(_order),
@@ -146,7 +153,16 @@ class Parity:
         }
         path = read_recordings.case_file(directory, suite, case["id"])
         path.write_text(json.dumps(case))
+        if not same(got, want) and normalize(got) == normalize(want):
+            return want, want  # equal but for ages that ticked between the runs (as compare)
         return want, got
+
+
+def _is_discovery(key: str) -> bool:
+    """/api, /apis (aggregated), or a group version's resource list (the older discovery)."""
+    return key.startswith(("json /api [", "json /apis [")) or bool(
+        re.match(r"json (/api/[^/?]+|/apis/[^/?]+/[^/?]+) \[application/json\]$", key)
+    )
 
 
 _order = itertools.count()

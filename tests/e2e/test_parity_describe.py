@@ -37,6 +37,7 @@ CASES: list[tuple[str, ...]] = [
     ("wdg", "l"),  # 404 then a search by prefix: kubectl warns twice
     ("wdg", "small"),
     ("wdg/small", "wdg/nope"),
+    ("cm/alpha", "cm/nope"),  # two arguments and a 404: kubectl prints only the error
     ("widgets,wdg",),
     ("widgets", "-l", "size=s"),
     ("cm", "-l", "nope=1"),
