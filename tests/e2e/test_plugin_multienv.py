@@ -96,7 +96,7 @@ def test_a_namespace_everywhere_matches_the_single_runs(
 
 
 def test_short_name_warning_per_environment(
-    stack: Stack, users: dict[str, dict[str, str]], pods: tuple[str, str]
+    stack: Stack, pods: tuple[str, str], tmp_path: Path
 ) -> None:
     """`wdg` means Widgets and, with a warning, not the foreign Wodgets (tests/stack/foreign.py)."""
     from tests.e2e.test_parity_get import CRD, WIDGET_VIEW_ROLE
@@ -119,7 +119,8 @@ def test_short_name_warning_per_environment(
         'Warning: short name "wdg" could also match lower priority resource'
         " wodgets.tools.example.org"
     )
-    env = users["carol"]
+    # a login of its own: the module's users cached discovery before Widgets were served
+    env = login(stack, "carol", make_env(stack, tmp_path / "config"))
     for verb in ("get", "describe"):
         single = {e: run_plugin([e, verb, "wdg", "-n", ns], env) for e in ("dev", "prod")}
         assert single["dev"].stderr == f"{warning}\n", single["dev"].stderr
