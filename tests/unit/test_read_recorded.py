@@ -78,12 +78,9 @@ def test_recorded_case(case: dict[str, Any], tmp_path: Path) -> None:
 def test_recordings_blank_tokens_at_their_length_and_hold_none() -> None:
     token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
     wrapped = base64.b64encode(token.encode()).decode()
-    doc = {
-        "data": {"token": wrapped},
-        "note": f"Bearer {token}",
-        "url": "https://127.0.0.1:34567/x",
-    }
-    got = read_recordings._scrub(doc, read_recordings._same_length_address(doc["url"]))
+    url = "https://127.0.0.1:34567/x"
+    doc = {"data": {"token": wrapped}, "note": f"Bearer {token}", "url": url}
+    got = read_recordings._scrub(doc, read_recordings._same_length_address(url))
     assert got["note"] == "Bearer " + "x" * len(token)
     assert base64.b64decode(got["data"]["token"]).decode() == "x" * len(token)
     assert got["url"] == "https://127.0.0.1:66666/x"
