@@ -35,6 +35,11 @@ KUBECONFIG_MARGIN = 60.0  # refetch a minute early: a request must not outlive i
 ENV_ID = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_REASON = 512  # the backend's bound on a justification
 REASON_VAR = "SCIPIAN_REASON"
+# The backend's rule (config.JUSTIFICATION_FORBIDDEN): no control, zero-width, bidi or
+# line-breaking characters, so the reason reads in the audit trail as it was typed.
+FORBIDDEN_IN_REASON = re.compile(
+    "[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]"
+)
 
 
 def check_reason(reason: str | None) -> str:
@@ -46,7 +51,7 @@ def check_reason(reason: str | None) -> str:
         )
     if len(text) > MAX_REASON:
         raise UsageError(f"--reason is longer than {MAX_REASON} characters")
-    if not text.isprintable():
+    if FORBIDDEN_IN_REASON.search(text):
         raise UsageError("--reason must be printable text on one line")
     return text
 

@@ -36,9 +36,9 @@ def test_empty_body_is_a_read() -> None:
     assert kubeconfig_request({"level": "read"}) == ("read", "")
 
 
-def test_deploy_body_keeps_the_justification_trimmed() -> None:
+def test_deploy_body_keeps_the_justification() -> None:
     got = kubeconfig_request({"level": "deploy", "justification": "  fix INC-42  "})
-    assert got == ("deploy", "fix INC-42")
+    assert got == ("deploy", "  fix INC-42  ")  # as given: the audit shows what was typed
     assert kubeconfig_request({"level": "deploy", "justification": "é" * 512}).level == "deploy"
 
 
@@ -47,7 +47,8 @@ def test_deploy_body_keeps_the_justification_trimmed() -> None:
     [
         ({"level": "deploy"}, "needs a justification"),
         ({"level": "deploy", "justification": None}, "needs a justification"),
-        ({"level": "deploy", "justification": " \t "}, "needs a justification"),
+        ({"level": "deploy", "justification": " \t "}, "must be printable"),
+        ({"level": "deploy", "justification": "   "}, "needs a justification"),
         ({"level": "deploy", "justification": "x" * 513}, "longer than 512"),
         ({"level": "deploy", "justification": "a\u202eb"}, "must be printable"),
         ({"level": "deploy", "justification": "a\rb"}, "must be printable"),

@@ -1,17 +1,23 @@
 """The kubeconfig request's body, checked (pure): `{"level": "read"|"deploy", "justification"}`.
 
-`level` defaults to `read`. A deploy request needs a justification: 1 to 512 printable
-characters (no control characters, no line breaks: it goes into audit lines and Events
-as one line). A read request must not carry one: a justification nobody audits would
-suggest otherwise to the person who typed it.
+`level` defaults to `read`. A deploy request needs a justification: 1 to 512 characters
+with at least one visible one and no control, formatting or line-breaking characters
+(config.JUSTIFICATION_FORBIDDEN: it goes into audit lines and Events as one line). A read
+request must not carry one: a justification nobody audits would suggest otherwise to the
+person who typed it. Unknown fields are refused. These rules are the request schema of
+/openapi.json (http/schema.py), so a schema-valid body is never refused (lone surrogates
+aside, which the schema's regex cannot name).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 
-from scipian_backend.config import LEVELS, MAX_JUSTIFICATION
+from scipian_backend.config import JUSTIFICATION_FORBIDDEN, LEVELS, MAX_JUSTIFICATION
 from scipian_backend.errors import BadRequest
+
+FORBIDDEN = re.compile(f"[{JUSTIFICATION_FORBIDDEN}\\ud800-\\udfff]")
 
 
 class KubeconfigRequest(NamedTuple):
@@ -39,11 +45,10 @@ def check_justification(value: object) -> str:
         raise BadRequest("a deploy credential needs a justification (--reason)")
     if not isinstance(value, str):
         raise BadRequest("justification must be a string")
-    text = value.strip()
-    if not text:
-        raise BadRequest("a deploy credential needs a justification (--reason)")
-    if len(text) > MAX_JUSTIFICATION:
+    if len(value) > MAX_JUSTIFICATION:
         raise BadRequest(f"justification is longer than {MAX_JUSTIFICATION} characters")
-    if not text.isprintable():
+    if FORBIDDEN.search(value):
         raise BadRequest("justification must be printable text on one line (no control characters)")
-    return text
+    if not value.strip():
+        raise BadRequest("a deploy credential needs a justification (--reason)")
+    return value

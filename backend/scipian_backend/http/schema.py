@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from scipian_backend.config import ENV_ID, MAX_JUSTIFICATION
+from scipian_backend.config import ENV_ID, JUSTIFICATION_PATTERN, MAX_JUSTIFICATION
 
 
 class ErrorBody(BaseModel):
@@ -33,19 +33,6 @@ class EnvironmentList(BaseModel):
     items: list[EnvironmentItem]
 
 
-class KubeconfigRequest(BaseModel):
-    """The body of POST .../kubeconfig (empty or `{}` means a read credential)."""
-
-    level: Literal["read", "deploy"] = "read"
-    justification: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_JUSTIFICATION,
-        description="required for level deploy, refused for read: why (audited); "
-        "printable, one line",
-    )
-
-
 class KubeconfigResponse(BaseModel):
     environment: str
     user: str
@@ -55,11 +42,43 @@ class KubeconfigResponse(BaseModel):
 
 
 # The route reads its body by hand (bounded, one clear 400 per problem: http/bodies.py);
-# this documents it in /openapi.json.
+# this documents exactly what it accepts in /openapi.json: an empty body, `{}` or
+# `{"level": "read"}` for a read credential, or a deploy request with its justification.
 KUBECONFIG_REQUEST: dict[str, Any] = {
     "requestBody": {
         "required": False,
-        "content": {"application/json": {"schema": KubeconfigRequest.model_json_schema()}},
+        "content": {
+            "application/json": {
+                "schema": {
+                    "title": "KubeconfigRequest",
+                    "oneOf": [
+                        {
+                            "title": "ReadRequest",
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {"level": {"const": "read"}},
+                        },
+                        {
+                            "title": "DeployRequest",
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["level", "justification"],
+                            "properties": {
+                                "level": {"const": "deploy"},
+                                "justification": {
+                                    "type": "string",
+                                    "minLength": 1,
+                                    "maxLength": MAX_JUSTIFICATION,
+                                    "pattern": JUSTIFICATION_PATTERN,
+                                    "description": "why (audited): one line, at least one "
+                                    "visible character, no control or formatting characters",
+                                },
+                            },
+                        },
+                    ],
+                }
+            }
+        },
     }
 }
 
