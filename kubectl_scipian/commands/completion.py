@@ -71,6 +71,8 @@ VALUE_OPTIONS = frozenset(
         "--since-time",
         "--timeout",
         "--chunk-size",
+        "--level",
+        "--reason",
     )
 )
 OUTPUTS = ("json", "yaml", "wide", "name", "jsonpath=", "custom-columns=")
@@ -78,8 +80,10 @@ FLAGS = {
     "get": ("-n", "-A", "--all-namespaces", "-l", "-o", "--sort-by", "--show-labels", "-w"),
     "describe": ("-n", "-A", "--all-namespaces", "-l"),
     "logs": ("-n", "-c", "--container", "-f", "--follow", "--tail", "--since", "-p", "--previous"),
-    "kubeconfig": ("--output", "--merge"),
+    "kubeconfig": ("--output", "--merge", "--level", "--reason"),
+    "credential": ("--level", "--reason"),
 }
+LEVELS = ("read", "deploy")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -130,6 +134,8 @@ def _option_value(
 ) -> tuple[list[str], int]:
     if option == "--env":
         return _matching(Sources(environ).environments(), current), NO_FILES
+    if option == "--level":
+        return _matching(LEVELS, current), NO_FILES
     if option in ("-o", "--output") and "kubeconfig" not in before:
         return _matching(OUTPUTS, current), NO_FILES
     if option in ("--certificate-authority", "--output"):

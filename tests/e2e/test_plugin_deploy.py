@@ -549,3 +549,77 @@ def test_twenty_parallel_fresh_requests_issue_once(
     other = run_plugin([*args[:-1], "t-deploy twenty-one"], env)
     assert other.returncode == 0, other.stderr
     assert deploy_issuances(own_backend.url, "dev") == before + 2
+
+
+# --- the Environment's schema and the admin CLI ------------------------------------------
+
+
+def environment(name: str, deploy: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "apiVersion": "scipian.io/v1alpha1",
+            "kind": "Environment",
+            "metadata": {"name": name},
+            "spec": {
+                "credentialsSecretRef": {"namespace": "scipian-system", "name": "x"},
+                "deploy": deploy,
+            },
+        }
+    )
+
+
+def test_crd_defaults_and_validates_spec_deploy(stack: Stack) -> None:
+    ok = stack.kubectl(
+        "mgmt",
+        "apply",
+        "--dry-run=server",
+        "-o",
+        "json",
+        "-f",
+        "-",
+        input=environment("t-deploy-crd", {"namespaces": ["shop"]}),
+    )
+    deploy = json.loads(ok.stdout)["spec"]["deploy"]
+    assert deploy == {
+        "clusterRole": "edit",
+        "namespaces": ["shop"],
+        "ttlSeconds": 600,
+        "maxAuthAgeSeconds": 300,
+    }
+    for bad in (
+        {},
+        {"namespaces": []},
+        {"namespaces": ["Shop"]},
+        {"namespaces": ["shop"], "maxAuthAgeSeconds": 4},
+        {"namespaces": ["shop"], "maxAuthAgeSeconds": 3601},
+        {"namespaces": ["shop"], "ttlSeconds": 599},
+        {"namespaces": ["shop"], "approvals": {"required": -1}},
+    ):
+        got = stack.kubectl(
+            "mgmt",
+            "apply",
+            "--dry-run=server",
+            "-f",
+            "-",
+            input=environment("t-deploy-crd", bad),
+            check=False,
+        )
+        assert got.returncode == 1, bad
+        assert "Invalid value" in got.stderr or "Required value" in got.stderr, got.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--deploy-cluster-role=edit"], "a deploy level needs at least one --deploy-namespace"),
+        (["--deploy-namespace=shop", "--max-auth-age=4"], "--max-auth-age must be between"),
+        (["--deploy-namespace=Shop"], "invalid deploy namespace 'Shop'"),
+        (["--deploy-namespace=shop", "--deploy-ttl=60"], "--deploy-ttl must be between"),
+        (["--deploy-namespace=shop", "--approvals=-1"], "--approvals must be between"),
+    ],
+)
+def test_admin_cli_refuses_bad_deploy_options(args: list[str], message: str) -> None:
+    out = admin_cli("register", "--name=t-deploy-bad", "--kubeconfig=/nonexistent", *args)
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"scipian-backend: {message}"), out.stderr
+    assert len(out.stderr.splitlines()) == 1
