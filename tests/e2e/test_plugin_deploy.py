@@ -586,7 +586,7 @@ def test_crd_defaults_and_validates_spec_deploy(stack: Stack) -> None:
         "ttlSeconds": 600,
         "maxAuthAgeSeconds": 300,
     }
-    for bad in (
+    bad_specs: list[dict[str, Any]] = [
         {},
         {"namespaces": []},
         {"namespaces": ["Shop"]},
@@ -594,7 +594,8 @@ def test_crd_defaults_and_validates_spec_deploy(stack: Stack) -> None:
         {"namespaces": ["shop"], "maxAuthAgeSeconds": 3601},
         {"namespaces": ["shop"], "ttlSeconds": 599},
         {"namespaces": ["shop"], "approvals": {"required": -1}},
-    ):
+    ]
+    for bad in bad_specs:
         got = stack.kubectl(
             "mgmt",
             "apply",
