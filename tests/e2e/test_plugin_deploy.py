@@ -311,11 +311,18 @@ def test_stale_login_steps_up_once_then_works(
     assert again.returncode == 0 and again.stderr == ""
 
 
-def test_stale_login_without_terminal_says_so(
-    stack: Stack, test_envs: None, tmp_path: Path
-) -> None:
-    env = login(stack, "alice", make_env(stack, tmp_path / "config"))
+@pytest.fixture(scope="module")
+def stale_alice(
+    stack: Stack, test_envs: None, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """alice, logged in longer ago than t-stepup allows (shared: its users never log in)."""
+    env = login(stack, "alice", make_env(stack, tmp_path_factory.mktemp("stale") / "config"))
     time.sleep(MAX_AGE + 1)
+    return env
+
+
+def test_stale_login_without_terminal_says_so(stale_alice: dict[str, str]) -> None:
+    env = stale_alice
     args = [STEP_UP_ENV, "credential", "--level", "deploy", "--reason", "t-deploy no tty"]
     got = run_plugin(args, env)
     assert (got.returncode, got.stdout, got.stderr) == (1, "", AUTH + STEP_UP_HINT)
@@ -365,12 +372,8 @@ def test_bad_deploy_bodies_are_refused_clearly(
     assert r.json()["reason"] == "BadRequest" and r.json()["message"].startswith(message)
 
 
-def test_replayed_older_id_token_is_challenged(
-    stack: Stack, test_envs: None, tmp_path: Path
-) -> None:
-    env = login(stack, "alice", make_env(stack, tmp_path / "config"))
-    token = cached_id_token(env)
-    time.sleep(MAX_AGE + 1)  # still unexpired, but its login is too old now
+def test_replayed_older_id_token_is_challenged(stack: Stack, stale_alice: dict[str, str]) -> None:
+    token = cached_id_token(stale_alice)  # still unexpired, but its login is too old now
     url = stack.env["SCIPIAN_BACKEND_URL"]
     r = post(url, STEP_UP_ENV, token, {"level": "deploy", "justification": "t-deploy replay"})
     assert r.status_code == 401
