@@ -36,7 +36,9 @@ class Session:
     @property
     def client(self) -> Client:
         if self._client is None:
-            self._client = Client(self.target, self.cache_dir)
+            from kubectl_scipian.read.warnings import WarningWriter
+
+            self._client = Client(self.target, self.cache_dir, WarningWriter(self.stderr).handle)
         return self._client
 
     @property

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import pytest
 
-from kubectl_scipian.read.describe import Out
+from kubectl_scipian.read.describers.output import Out
 from kubectl_scipian.read.describers import common, quantity
 from kubectl_scipian.read.describers.fields import (
     format_selector,
