@@ -385,6 +385,28 @@ def _namespaced() -> list[dict[str, Any]]:
     ]
 
 
+# Volume sources of clusters that predate CSI, which the apiserver still accepts.
+LEGACY_SOURCES: dict[str, dict[str, Any]] = {
+    "iscsi": {
+        "targetPortal": "10.0.0.5:3260",
+        "iqn": "iqn.2001-04.com.example:storage.disk1",
+        "lun": 1,
+        "portals": ["10.0.0.6:3260", "10.0.0.7:3260"],
+        "chapAuthSession": True,
+        "secretRef": {"name": "chap", "namespace": NS_K},
+    },
+    "fc": {"targetWWNs": ["500a0982991b8dc5", "500a0982891b8dc5"], "lun": 2, "fsType": "ext4"},
+    "rbd": {
+        "monitors": ["10.0.0.1:6789", "10.0.0.2:6789"],
+        "image": "pvc-123",
+        "secretRef": {"name": "ceph"},
+    },
+    "flexVolume": {"driver": "example.com/lvm", "options": {"volumegroup": "vg0", "size": "20G"}},
+    "azureFile": {"secretName": "azure-creds", "shareName": "team-share"},
+    "glusterfs": {"endpoints": "gluster", "path": "vol-1", "readOnly": True},
+}
+
+
 def _cluster_scoped() -> list[dict[str, Any]]:
     storage, rbac = "storage.k8s.io/v1", "rbac.authorization.k8s.io/v1"
     return [
@@ -503,6 +525,20 @@ def _cluster_scoped() -> list[dict[str, Any]]:
                 },
             },
         },
+        *(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": f"{P}{field.lower()}"},
+                "spec": {
+                    "capacity": {"storage": "20Gi"},
+                    "accessModes": ["ReadWriteOnce"],
+                    "persistentVolumeReclaimPolicy": "Delete",
+                    field: source,
+                },
+            }
+            for field, source in LEGACY_SOURCES.items()
+        ),
         {
             "apiVersion": "scheduling.k8s.io/v1",
             "kind": "PriorityClass",
@@ -855,6 +891,7 @@ KIND_CASES: list[tuple[str, ...]] = [
     ("persistentvolume", f"{P}csi"),
     ("volumeattributesclass", f"{P}gold"),
     ("csinode", f"{P}node"),
+    *(("pv", f"{P}{field.lower()}") for field in LEGACY_SOURCES),
     # scheduling, ingress classes, certificates, the cluster's service ranges
     ("priorityclass", f"{P}batch"),
     ("pc", f"{P}critical"),
@@ -896,6 +933,9 @@ WARNING_CASES: list[tuple[str, ...]] = [
     ("get", f"gizmos.v1beta1.{GROUP}", "nope"),
     ("describe", f"gizmos.v1beta1.{GROUP}", "one"),
     ("describe", f"gizmos.v1alpha1.{GROUP}"),
+    # v1 Endpoints is deprecated from 1.33 on
+    ("describe", "endpoints", "web"),
+    ("get", "endpoints"),
     ("get", f"gizmos.{GROUP}"),
 ]
 

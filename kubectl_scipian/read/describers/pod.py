@@ -450,7 +450,10 @@ def _volume_source(w: Out, v: Obj) -> None:
         volume_fields(
             w,
             "HostPath (bare host directory volume)",
-            [("Path", h.get("path", "")), ("HostPathType", h.get("type") or "<none>")],
+            [
+                ("Path", h.get("path", "")),
+                ("HostPathType", "<none>" if h.get("type") is None else h["type"]),
+            ],
         )
     elif v.get("emptyDir") is not None:
         e = v["emptyDir"]

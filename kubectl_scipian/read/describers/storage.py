@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kubectl_scipian.read.describers.events import describe_events
@@ -161,6 +162,238 @@ def _node_affinity(w: Out, affinity: Obj | None) -> None:
             w.write(0, f"{text}\n")
 
 
+def _ref(ref: Obj | None) -> str:
+    """`%v` of a *SecretReference: its generated String(), `nil` when unset."""
+    if ref is None:
+        return "nil"
+    return f"&SecretReference{{Name:{ref.get('name', '')},Namespace:{ref.get('namespace', '')},}}"
+
+
+def _go_map(values: dict[str, str] | None) -> str:
+    """`%v` of a map[string]string: `map[a:1 b:2]`, keys sorted."""
+    return "map[" + " ".join(f"{k}:{v}" for k, v in sorted((values or {}).items())) + "]"
+
+
+def _v(value: object) -> str:
+    """`%v` of a plain field: Go's true/false, empty for unset."""
+    if isinstance(value, bool):
+        return go_bool(value)
+    if isinstance(value, list):
+        return go_list(value)
+    return "" if value is None else str(value)
+
+
+Getter = Callable[[Obj], object]
+
+
+def _f(name: str, default: object = None) -> Getter:
+    return lambda s: s.get(name, default)
+
+
+def _flag(name: str) -> Getter:
+    return lambda s: bool(s.get(name))
+
+
+# The persistent volume sources kubectl prints, in the order of its switch, each with the
+# rows of its print*VolumeSource helper (the ones also used for pods live in pod.py).
+PV_SOURCES: list[tuple[str, str, list[tuple[str, Getter]]]] = [
+    (
+        "gcePersistentDisk",
+        "GCEPersistentDisk (a Persistent Disk resource in Google Compute Engine)",
+        [
+            ("PDName", _f("pdName")),
+            ("FSType", _f("fsType")),
+            ("Partition", _f("partition", 0)),
+            ("ReadOnly", _flag("readOnly")),
+        ],
+    ),
+    (
+        "awsElasticBlockStore",
+        "AWSElasticBlockStore (a Persistent Disk resource in AWS)",
+        [
+            ("VolumeID", _f("volumeID")),
+            ("FSType", _f("fsType")),
+            ("Partition", _f("partition", 0)),
+            ("ReadOnly", _flag("readOnly")),
+        ],
+    ),
+    (
+        "nfs",
+        "NFS (an NFS mount that lasts the lifetime of a pod)",
+        [("Server", _f("server")), ("Path", _f("path")), ("ReadOnly", _flag("readOnly"))],
+    ),
+    (
+        "iscsi",
+        "ISCSI (an ISCSI Disk resource that is attached to a kubelet's host machine and then "
+        "exposed to the pod)",
+        [
+            ("TargetPortal", _f("targetPortal")),
+            ("IQN", _f("iqn")),
+            ("Lun", _f("lun", 0)),
+            # kubectl's own format string has no colon here
+            ("ISCSIInterface", _f("iscsiInterface")),
+            ("FSType", _f("fsType")),
+            ("ReadOnly", _flag("readOnly")),
+            ("Portals", lambda s: s.get("portals") or []),
+            ("DiscoveryCHAPAuth", _flag("chapAuthDiscovery")),
+            ("SessionCHAPAuth", _flag("chapAuthSession")),
+            ("SecretRef", lambda s: _ref(s.get("secretRef"))),
+            ("InitiatorName", lambda s: s.get("initiatorName") or "<none>"),
+        ],
+    ),
+    (
+        "glusterfs",
+        "Glusterfs (a Glusterfs mount on the host that shares a pod's lifetime)",
+        [
+            ("EndpointsName", _f("endpoints")),
+            ("EndpointsNamespace", lambda s: s.get("endpointsNamespace", "<unset>")),
+            ("Path", _f("path")),
+            ("ReadOnly", _flag("readOnly")),
+        ],
+    ),
+    (
+        "rbd",
+        "RBD (a Rados Block Device mount on the host that shares a pod's lifetime)",
+        [
+            ("CephMonitors", lambda s: s.get("monitors") or []),
+            ("RBDImage", _f("image")),
+            ("FSType", _f("fsType")),
+            ("RBDPool", _f("pool")),
+            ("RadosUser", _f("user")),
+            ("Keyring", _f("keyring")),
+            ("SecretRef", lambda s: _ref(s.get("secretRef"))),
+            ("ReadOnly", _flag("readOnly")),
+        ],
+    ),
+    (
+        "quobyte",
+        "Quobyte (a Quobyte mount on the host that shares a pod's lifetime)",
+        [("Registry", _f("registry")), ("Volume", _f("volume")), ("ReadOnly", _flag("readOnly"))],
+    ),
+    (
+        "vsphereVolume",
+        "vSphereVolume (a Persistent Disk resource in vSphere)",
+        [
+            ("VolumePath", _f("volumePath")),
+            ("FSType", _f("fsType")),
+            ("StoragePolicyName", _f("storagePolicyName")),
+        ],
+    ),
+    (
+        "cinder",
+        "Cinder (a Persistent Disk resource in OpenStack)",
+        [
+            ("VolumeID", _f("volumeID")),
+            ("FSType", _f("fsType")),
+            ("ReadOnly", _flag("readOnly")),
+            ("SecretRef", lambda s: _ref(s.get("secretRef"))),
+        ],
+    ),
+    (
+        "azureDisk",
+        "AzureDisk (an Azure Data Disk mount on the host and bind mount to the pod)",
+        [
+            ("DiskName", _f("diskName")),
+            ("DiskURI", _f("diskURI")),
+            ("Kind: ", _f("kind")),
+            ("FSType", _f("fsType")),
+            ("CachingMode", _f("cachingMode")),
+            ("ReadOnly", _flag("readOnly")),
+        ],
+    ),
+    (
+        "photonPersistentDisk",
+        "PhotonPersistentDisk (a Persistent Disk resource in photon platform)",
+        [("PdID", _f("pdID")), ("FSType", _f("fsType"))],
+    ),
+    (
+        "portworxVolume",
+        "PortworxVolume (a Portworx Volume resource)",
+        [("VolumeID", _f("volumeID"))],
+    ),
+    (
+        "scaleIO",
+        "ScaleIO (a persistent volume backed by a block device in ScaleIO)",
+        [
+            ("Gateway", _f("gateway")),
+            ("System", _f("system")),
+            ("Protection Domain", _f("protectionDomain")),
+            ("Storage Pool", _f("storagePool")),
+            ("Storage Mode", _f("storageMode")),
+            ("VolumeName", _f("volumeName")),
+            ("SecretName", lambda s: (s.get("secretRef") or {}).get("name", "")),
+            ("SecretNamespace", lambda s: (s.get("secretRef") or {}).get("namespace", "")),
+            ("FSType", _f("fsType")),
+            ("ReadOnly", _flag("readOnly")),
+        ],
+    ),
+    (
+        "local",
+        "LocalVolume (a persistent volume backed by local storage on a node)",
+        [("Path", _f("path"))],
+    ),
+    (
+        "cephfs",
+        "CephFS (a CephFS mount on the host that shares a pod's lifetime)",
+        [
+            ("Monitors", lambda s: s.get("monitors") or []),
+            ("Path", _f("path")),
+            ("User", _f("user")),
+            ("SecretFile", _f("secretFile")),
+            ("SecretRef", lambda s: _ref(s.get("secretRef"))),
+            ("ReadOnly", _flag("readOnly")),
+        ],
+    ),
+    (
+        "storageos",
+        "StorageOS (a StorageOS Persistent Disk resource)",
+        [
+            ("VolumeName", _f("volumeName")),
+            ("VolumeNamespace", _f("volumeNamespace")),
+            ("FSType", _f("fsType")),
+            ("ReadOnly", _flag("readOnly")),
+        ],
+    ),
+    (
+        "fc",
+        "FC (a Fibre Channel disk)",
+        [
+            ("TargetWWNs", lambda s: ", ".join(s.get("targetWWNs") or [])),
+            ("LUN", lambda s: "<none>" if s.get("lun") is None else s["lun"]),
+            ("FSType", _f("fsType")),
+            ("ReadOnly", _flag("readOnly")),
+        ],
+    ),
+    (
+        "azureFile",
+        "AzureFile (an Azure File Service mount on the host and bind mount to the pod)",
+        [
+            ("SecretName", _f("secretName")),
+            ("SecretNamespace", _f("secretNamespace")),
+            ("ShareName", _f("shareName")),
+            ("ReadOnly", _flag("readOnly")),
+        ],
+    ),
+    (
+        "flexVolume",
+        "FlexVolume (a generic volume resource that is provisioned/attached using an exec based "
+        "plugin)",
+        [
+            ("Driver", _f("driver")),
+            ("FSType", _f("fsType")),
+            ("SecretRef", lambda s: _ref(s.get("secretRef"))),
+            ("ReadOnly", _flag("readOnly")),
+            ("Options", lambda s: _go_map(s.get("options"))),
+        ],
+    ),
+    (
+        "flocker",
+        "Flocker (a Flocker volume mounted by the Flocker agent)",
+        [("DatasetName", _f("datasetName")), ("DatasetUUID", _f("datasetUUID"))],
+    ),
+]
+
+
 def _pv_source(w: Out, spec: Obj) -> None:
     from kubectl_scipian.read.describers.pod import csi_attributes, volume_fields
 
@@ -169,39 +402,21 @@ def _pv_source(w: Out, spec: Obj) -> None:
         volume_fields(
             w,
             "HostPath (bare host directory volume)",
-            [("Path", h.get("path", "")), ("HostPathType", h.get("type") or "<none>")],
-        )
-    elif spec.get("nfs") is not None:
-        s = spec["nfs"]
-        volume_fields(
-            w,
-            "NFS (an NFS mount that lasts the lifetime of a pod)",
             [
-                ("Server", s.get("server", "")),
-                ("Path", s.get("path", "")),
-                ("ReadOnly", go_bool(s.get("readOnly"))),
+                ("Path", h.get("path", "")),
+                ("HostPathType", "<none>" if h.get("type") is None else h["type"]),
             ],
         )
-    elif spec.get("local") is not None:
-        volume_fields(
-            w,
-            "LocalVolume (a persistent volume backed by local storage on a node)",
-            [("Path", spec["local"].get("path", ""))],
-        )
-    elif spec.get("fc") is not None:
-        s = spec["fc"]
-        lun = s.get("lun")
-        volume_fields(
-            w,
-            "FC (a Fibre Channel disk)",
-            [
-                ("TargetWWNs", ", ".join(s.get("targetWWNs") or [])),
-                ("LUN", "<none>" if lun is None else lun),
-                ("FSType", s.get("fsType", "")),
-                ("ReadOnly", go_bool(s.get("readOnly"))),
-            ],
-        )
-    elif spec.get("csi") is not None:
+        return
+    for field, title, rows in PV_SOURCES:
+        source = spec.get(field)
+        if source is not None:
+            w.write(2, f"Type:\t{title}\n")
+            for label, value in rows:
+                sep = "" if label in ("ISCSIInterface", "Kind: ") else ":"
+                w.write(0, f"    {label}{sep}\t{_v(value(source))}\n")
+            return
+    if spec.get("csi") is not None:
         s = spec["csi"]
         volume_fields(
             w,
@@ -214,8 +429,8 @@ def _pv_source(w: Out, spec: Obj) -> None:
             ],
         )
         csi_attributes(w, s.get("volumeAttributes"))
-    else:
-        w.write(1, "<unknown>\n")
+        return
+    w.write(1, "<unknown>\n")
 
 
 def persistent_volume(session: Session, res: Resource, obj: Obj, w: Out, events: bool) -> None:
