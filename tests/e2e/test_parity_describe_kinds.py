@@ -155,6 +155,15 @@ def _namespaced() -> list[dict[str, Any]]:
         },
         {
             "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": _meta("legacy-volumes", app="storage-test"),
+            "spec": {
+                "containers": [{"name": "main", "image": "registry.local/main:1.0"}],
+                "volumes": POD_VOLUMES,
+            },
+        },
+        {
+            "apiVersion": "v1",
             "kind": "ReplicationController",
             "metadata": {**_meta("legacy", app="legacy"), "annotations": {"owner": "team-b"}},
             "spec": {"replicas": 2, "selector": {"app": "legacy"}, "template": _template("legacy")},
@@ -405,6 +414,23 @@ LEGACY_SOURCES: dict[str, dict[str, Any]] = {
     "azureFile": {"secretName": "azure-creds", "shareName": "team-share"},
     "glusterfs": {"endpoints": "gluster", "path": "vol-1", "readOnly": True},
 }
+
+
+# The same plugins as a pod's volumes (their pod variants print differently), and a few more.
+POD_VOLUMES: list[dict[str, Any]] = [
+    {"name": "iscsi", "iscsi": {**LEGACY_SOURCES["iscsi"], "secretRef": {"name": "chap"}}},
+    {"name": "fc", "fc": LEGACY_SOURCES["fc"]},
+    {"name": "rbd", "rbd": {**LEGACY_SOURCES["rbd"], "keyring": "/etc/ceph/keyring"}},
+    {"name": "flex", "flexVolume": {**LEGACY_SOURCES["flexVolume"], "secretRef": {"name": "lvm"}}},
+    {"name": "azure-file", "azureFile": LEGACY_SOURCES["azureFile"]},
+    {"name": "gluster", "glusterfs": LEGACY_SOURCES["glusterfs"]},
+    {"name": "cephfs", "cephfs": {"monitors": ["10.0.0.1:6789"], "path": "/data", "user": "app"}},
+    {"name": "cinder", "cinder": {"volumeID": "vol-9", "fsType": "xfs"}},
+    {
+        "name": "aws",
+        "awsElasticBlockStore": {"volumeID": "vol-0abc", "fsType": "ext4", "partition": 1},
+    },
+]
 
 
 def _cluster_scoped() -> list[dict[str, Any]]:
@@ -815,7 +841,7 @@ def kinds(dev: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pari
         pods = json.loads(stack.kubectl("dev", "get", "pods", "-n", NS_K, "-o", "json").stdout)[
             "items"
         ]
-        if len(pods) != 4 or any(p["status"].get("phase") != "Running" for p in pods):
+        if len(pods) != 5 or any(p["status"].get("phase") != "Running" for p in pods):
             return False
         quotas = json.loads(stack.kubectl("dev", "get", "quota", "-n", NS_K, "-o", "json").stdout)[
             "items"
@@ -828,7 +854,7 @@ def kinds(dev: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pari
             "items"
         ]
         return (
-            used.get("compute", {}).get("pods") == "4"
+            used.get("compute", {}).get("pods") == "5"
             and used.get("objects", {}).get("services") == "1"
             and all(p["status"].get("expectedPods") == 2 for p in pdbs)
             and all(h["status"].get("conditions") for h in hpas)
@@ -892,6 +918,7 @@ KIND_CASES: list[tuple[str, ...]] = [
     ("volumeattributesclass", f"{P}gold"),
     ("csinode", f"{P}node"),
     *(("pv", f"{P}{field.lower()}") for field in LEGACY_SOURCES),
+    ("pod", "legacy-volumes"),
     # scheduling, ingress classes, certificates, the cluster's service ranges
     ("priorityclass", f"{P}batch"),
     ("pc", f"{P}critical"),
@@ -909,7 +936,7 @@ KIND_CASES: list[tuple[str, ...]] = [
 
 @pytest.mark.parametrize("args", KIND_CASES, ids=lambda a: " ".join(a))
 def test_describe_kind(kinds: Parity, args: tuple[str, ...]) -> None:
-    want, got = kinds.compare("describe", "-n", NS_K, *args)
+    want, got = kinds.compare("describe", "-n", NS_K, *args, record="describe")
     assert got.err == want.err
     assert got.out == want.out
     assert got.rc == want.rc
@@ -920,7 +947,7 @@ def test_describe_ip_address(kinds: Parity, dev: Stack) -> None:
     ip = dev.kubectl(
         "dev", "get", "svc", "web", "-n", NS_K, "-o", "jsonpath={.spec.clusterIP}"
     ).stdout
-    want, got = kinds.compare("describe", "ipaddress", ip)
+    want, got = kinds.compare("describe", "ipaddress", ip, record="describe")
     assert (got.rc, got.err, got.out) == (want.rc, want.err, want.out)
     assert f"Name:         {ip}" in got.out
 
@@ -943,7 +970,7 @@ WARNING_CASES: list[tuple[str, ...]] = [
 @pytest.mark.parametrize("args", WARNING_CASES, ids=lambda a: " ".join(a))
 def test_server_warnings(kinds: Parity, args: tuple[str, ...]) -> None:
     """Deprecated versions: the apiserver's Warning headers, once each, on stderr."""
-    want, got = kinds.compare(args[0], "-n", NS_K, *args[1:])
+    want, got = kinds.compare(args[0], "-n", NS_K, *args[1:], record=args[0])
     assert got.err == want.err
     assert got.out == want.out
     assert got.rc == want.rc

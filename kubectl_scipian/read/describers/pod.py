@@ -557,7 +557,10 @@ def _volume_source(w: Out, v: Obj) -> None:
             [("Reference", s.get("reference", "")), ("PullPolicy", s.get("pullPolicy", ""))],
         )
     else:
-        w.write(1, "<unknown>\n")
+        from kubectl_scipian.read.describers.volume_sources import POD, print_source
+
+        if not print_source(w, POD, v):
+            w.write(1, "<unknown>\n")
 
 
 def csi_attributes(w: Out, attrs: dict[str, str] | None) -> None:
