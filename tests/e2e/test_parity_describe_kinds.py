@@ -362,6 +362,19 @@ def _namespaced() -> list[dict[str, Any]]:
             ],
         },
         {
+            # kubectl has no describer for Leases: the generic one, as for custom resources
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": _meta("scheduler-leader"),
+            "spec": {
+                "holderIdentity": "scheduler-7d4b9_0c1e",
+                "leaseDurationSeconds": 15,
+                "acquireTime": "2026-11-01T08:00:00.000000Z",
+                "renewTime": "2026-11-01T08:30:00.000000Z",
+                "leaseTransitions": 3,
+            },
+        },
+        {
             "apiVersion": "discovery.k8s.io/v1",
             "kind": "EndpointSlice",
             "metadata": _meta(
@@ -613,6 +626,28 @@ def _cluster_scoped() -> list[dict[str, Any]]:
             ],
         },
         {
+            # nor for ValidatingAdmissionPolicies
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": f"{P}replicas"},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": ["apps"],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE", "UPDATE"],
+                            "resources": ["deployments"],
+                        }
+                    ]
+                },
+                "validations": [
+                    {"expression": "object.spec.replicas <= 5", "message": "at most 5 replicas"}
+                ],
+            },
+        },
+        {
             "apiVersion": rbac,
             "kind": "ClusterRoleBinding",
             "metadata": {"name": f"{P}auditors", "labels": {"team": "security"}},
@@ -698,6 +733,16 @@ READER: list[dict[str, Any]] = [
                 "verbs": ["get", "list"],
             },
             {"apiGroups": [GROUP], "resources": ["gizmos"], "verbs": ["get", "list"]},
+            {
+                "apiGroups": ["coordination.k8s.io"],
+                "resources": ["leases"],
+                "verbs": ["get", "list"],
+            },
+            {
+                "apiGroups": ["admissionregistration.k8s.io"],
+                "resources": ["validatingadmissionpolicies"],
+                "verbs": ["get", "list"],
+            },
         ],
     },
     *(
@@ -927,6 +972,9 @@ KIND_CASES: list[tuple[str, ...]] = [
     ("csr", f"{P}alice"),
     ("csr", f"{P}bob"),
     ("servicecidr", "kubernetes"),
+    # kinds kubectl has no describer for
+    ("lease", "scheduler-leader"),
+    ("validatingadmissionpolicy", f"{P}replicas"),
     # several at once, a prefix, a missing one
     ("pv,sc",),
     ("pdb", "leg"),
