@@ -23,6 +23,7 @@ from scipian_backend.metrics import Metrics
 from scipian_backend.minting.kubeconfig import format_time, kubeconfig_text
 from scipian_backend.minting.minter import Minter
 from scipian_backend.ratelimit import RateLimiter
+from scipian_backend.releases.reader import ReleaseReader
 
 LOOKUP_WORKERS = 32  # concurrent issuances whose Environment is read during their RBAC check
 
@@ -40,6 +41,8 @@ class Backend:
     limiter: RateLimiter | None = None  # per-user issuance limit (ratelimit.py)
     # Found (Environment, target client) pairs, reused for settings.lookup_ttl_seconds.
     lookup_cache: TtlCache[tuple[Environment, Any]] | None = None
+    # Reads Helm release records on targets (releases/reader.py); None: those routes answer 503.
+    release_reader: ReleaseReader | None = None
     _lookups: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(LOOKUP_WORKERS, "scipian-lookup"),
         init=False,

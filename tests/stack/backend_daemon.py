@@ -94,7 +94,7 @@ def grants_manifest() -> dict[str, object]:
         name = "scipian-env-" + ("-".join(envs) if envs else "all")
         rule: dict[str, object] = {
             "apiGroups": ["scipian.io"],
-            "resources": ["environments/kubeconfig"],
+            "resources": ["environments/kubeconfig", "environments/releases"],
             "verbs": ["get"],
         }
         if envs:

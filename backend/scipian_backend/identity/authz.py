@@ -1,7 +1,7 @@
 """Authorization by the management cluster's RBAC: one SubjectAccessReview per question.
 
-Admins grant `get` on `environments/kubeconfig` (group scipian.io) with ordinary
-ClusterRoles and bindings, `resourceNames` naming the environments.
+Admins grant `get` on `environments/kubeconfig` and `environments/releases` (group
+scipian.io) with ordinary ClusterRoles and bindings, `resourceNames` naming the environments.
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ class Authorizer:
         self._timeout = timeout
 
     def may_get_kubeconfig(self, who: Identity, env_id: str) -> bool:
+        return self.may(who, env_id, "get", "kubeconfig")
+
+    def may(self, who: Identity, env_id: str, verb: str, subresource: str) -> bool:
+        """`verb` on `environments/<subresource>` named env_id, in group scipian.io."""
         # Plain dicts both ways: this is on every request's path (kube.json_body).
         review: dict[str, Any] = {
             "apiVersion": "authorization.k8s.io/v1",
@@ -34,8 +38,8 @@ class Authorizer:
                 "resourceAttributes": {
                     "group": GROUP,
                     "resource": PLURAL,
-                    "subresource": "kubeconfig",
-                    "verb": "get",
+                    "subresource": subresource,
+                    "verb": verb,
                     "name": env_id,
                 },
             },
