@@ -79,3 +79,10 @@ def cluster_status(kubeconfig: dict[str, Any], tmp_path: Path) -> int:
         timeout=10,
     )
     return response.status_code
+
+
+def registered_environments(stack: Stack) -> dict[str, dict[str, Any]]:
+    """Every Environment in the management cluster (id -> spec), as its admin sees them: what a
+    user granted every environment should see, whichever the stack (or a test) registered."""
+    out = stack.kubectl("mgmt", "get", "environments.scipian.io", "-o", "json")
+    return {i["metadata"]["name"]: i["spec"] for i in json.loads(out.stdout)["items"]}

@@ -20,12 +20,12 @@ import requests
 import yaml
 
 from tests.conftest import Stack
-from tests.helpers import pod_with_logs
+from tests.helpers import pod_with_logs, registered_environments
 from tests.prometheus_text import sample
 from tests.stack.idp_login import authcode_flow_tokens
 
 pytestmark = pytest.mark.stack
-USERS = ("alice", "bob", "carol", "mallory")
+USERS = ("alice", "bob", "carol", "dave", "mallory")
 
 
 def http() -> requests.Session:
@@ -65,7 +65,11 @@ MATRIX = [
     ("bob", "dev", 403),
     ("carol", "dev", 200),
     ("carol", "prod", 200),
+    ("carol", "staging", 200),
     ("carol", "missing-env", 404),
+    ("alice", "staging", 403),
+    ("bob", "staging", 403),
+    ("dave", "staging", 200),
     ("mallory", "dev", 403),
     ("mallory", "prod", 403),
     ("mallory", "missing-env", 403),
@@ -95,20 +99,33 @@ def test_forbidden_does_not_reveal_existence(url: str, tokens: dict[str, str]) -
     assert exists["message"].replace("prod", "X") == missing["message"].replace("no-such-env", "X")
 
 
+@pytest.fixture(scope="module")
+def registered(stack: Stack) -> dict[str, dict[str, Any]]:
+    return registered_environments(stack)
+
+
 @pytest.mark.parametrize(
     ("user", "expected"),
-    [("alice", ["dev"]), ("bob", ["prod"]), ("carol", ["dev", "prod"]), ("mallory", [])],
+    # None: every registered environment (platform-admins' grant names none)
+    [("alice", ["dev"]), ("bob", ["prod"]), ("carol", None), ("dave", None), ("mallory", [])],
 )
-def test_environment_list(url: str, tokens: dict[str, str], user: str, expected: list[str]):
+def test_environment_list(
+    url: str,
+    tokens: dict[str, str],
+    registered: dict[str, dict[str, Any]],
+    user: str,
+    expected: list[str] | None,
+) -> None:
     r = http().get(
         f"{url}/api/v1/environments", headers={"Authorization": f"Bearer {tokens[user]}"}
     )
     assert r.status_code == 200
     items = r.json()["items"]
-    assert [i["id"] for i in items] == expected
+    assert [i["id"] for i in items] == (sorted(registered) if expected is None else expected)
     for item in items:
-        assert item["ttlSeconds"] == 900
-        assert item["description"] in ("Development", "Production")
+        spec = registered[item["id"]]
+        assert item["ttlSeconds"] == spec["access"]["ttlSeconds"]
+        assert item["description"] == spec["description"]
 
 
 @pytest.mark.parametrize(

@@ -202,3 +202,38 @@ def _ca_pem(stack: Stack) -> str:
 
     kc = yaml.safe_load(stack.kubeconfig("dev").read_text())
     return base64.b64decode(kc["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
+
+
+def test_staging_is_a_cluster_of_its_own(stack: Stack) -> None:
+    """staging has its own apiserver, scheduler, controller manager and KWOK nodes."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    servers = {
+        cluster: api(stack, cluster).configuration.host for cluster in ("dev", "staging", "prod")
+    }
+    assert len(set(servers.values())) == 3
+    stack.kubectl("staging", "create", "namespace", name)
+    try:
+        assert stack.kubectl("dev", "get", "namespace", name, check=False).returncode != 0
+        stack.kubectl(
+            "staging",
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx:1.27",
+            "--replicas=2",
+            "-n",
+            name,
+        )
+
+        def two_running() -> bool:
+            out = stack.kubectl("staging", "get", "pods", "-n", name, "-l", "app=web", "-o", "json")
+            items = json.loads(out.stdout)["items"]
+            return len(items) == 2 and all(p["status"].get("phase") == "Running" for p in items)
+
+        wait_for("2 running pods on staging", two_running)
+        out = stack.kubectl("staging", "get", "pods", "-n", name, "-l", "app=web", "-o", "json")
+        assert all(
+            p["spec"]["nodeName"].startswith("kwok-node-") for p in json.loads(out.stdout)["items"]
+        )
+    finally:
+        stack.kubectl("staging", "delete", "namespace", name, "--wait=false", check=False)

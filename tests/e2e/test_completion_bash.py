@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Stack
+from tests.helpers import registered_environments
 from tests.stack.login import plugin_env, plugin_login
 from tests.stack.paths import venv_bin
 
@@ -101,8 +102,9 @@ def test_alias_lists_the_backends_environments(stack: Stack, tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     got = run([str(venv_bin() / "kubectl-scipian"), "alias"], env)
     assert got.returncode == 0, got.stderr
-    assert "alias kdev='kubectl-scipian dev'" in got.stdout.splitlines()
-    assert "alias kprod='kubectl-scipian prod'" in got.stdout.splitlines()
+    # carol may use every environment: one alias each, whichever the stack registered
+    for env_id in registered_environments(stack):
+        assert f"alias k{env_id}='kubectl-scipian {env_id}'" in got.stdout.splitlines()
     # the alias runs the plugin, and completes through the same script
     shell = f"""shopt -s expand_aliases; PATH={venv_bin()}:$PATH
 eval "$(kubectl-scipian alias --prefix s)"

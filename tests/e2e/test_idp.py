@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -298,6 +299,91 @@ def test_admin_routes_need_the_secret(idp: IdpProcess) -> None:
     assert len(idp.admin("keys")["kids"]) == 1
 
 
+def test_dave_has_two_groups(idp: IdpProcess) -> None:
+    claims = verify(
+        idp, idp_login.device_flow_tokens(idp.issuer, idp.client_id, "dave", PASSWORD)["id_token"]
+    )
+    assert claims["groups"] == ["platform-admins", "release-managers"]
+    assert claims["email"] == "dave@example.test"
+
+
+# --- auth_time and max_age (step-up, RFC 9470) ------------------------------------------------
+
+
+def test_every_id_token_carries_auth_time(idp: IdpProcess) -> None:
+    """The client's require_auth_time: no max_age asked, auth_time present all the same, and a
+    refresh keeps the time of the login (a refresh is not an authentication)."""
+    code = verify(
+        idp,
+        idp_login.authcode_flow_tokens(idp.issuer, idp.client_id, "alice", PASSWORD)["id_token"],
+    )
+    tokens = idp_login.device_flow_tokens(idp.issuer, idp.client_id, "bob", PASSWORD)
+    device = verify(idp, tokens["id_token"])
+    for claims in (code, device):
+        assert isinstance(claims["auth_time"], int)
+        assert claims["auth_time"] <= claims["iat"]
+    wait_past(device["auth_time"])
+    refreshed = verify(
+        idp,
+        idp_login.refresh_tokens(idp.issuer, idp.client_id, tokens["refresh_token"])["id_token"],
+    )
+    assert refreshed["iat"] > device["auth_time"]
+    assert refreshed["auth_time"] == device["auth_time"]
+
+
+def test_provider_session_is_reused_without_max_age(idp: IdpProcess) -> None:
+    """What makes the max_age tests below mean something: the same browser signs in once."""
+    browser = idp_login.browser()
+    first: list[str] = []
+    login = signed_in_tokens(idp, "carol", browser, first)
+    assert "login" in first
+    again: list[str] = []
+    tokens = idp_login.authcode_flow_tokens(
+        idp.issuer, idp.client_id, "carol", PASSWORD, session=browser, seen=again
+    )
+    assert "login" not in again
+    assert verify(idp, tokens["id_token"])["auth_time"] == login["auth_time"]
+
+
+@pytest.mark.parametrize("flow", ["authcode", "device"])
+def test_max_age_older_than_the_session_asks_for_a_login(idp: IdpProcess, flow: str) -> None:
+    browser = idp_login.browser()
+    login = signed_in_tokens(idp, "dave", browser, [])
+    wait_past(login["auth_time"] + 1)  # the session is now older than max_age=1
+    seen: list[str] = []
+    tokens = FLOWS[flow](idp, "dave", browser, seen, {"max_age": "1"})
+    assert seen.count("login") == 1
+    claims = verify(idp, tokens["id_token"])
+    assert claims["auth_time"] > login["auth_time"]
+    assert claims["sub"] == login["sub"]
+
+
+@pytest.mark.parametrize("flow", ["authcode", "device"])
+def test_max_age_satisfied_asks_for_no_login(idp: IdpProcess, flow: str) -> None:
+    browser = idp_login.browser()
+    login = signed_in_tokens(idp, "dave", browser, [])
+    seen: list[str] = []
+    tokens = FLOWS[flow](idp, "dave", browser, seen, {"max_age": "3600"})
+    assert "login" not in seen
+    assert verify(idp, tokens["id_token"])["auth_time"] == login["auth_time"]
+
+
+def test_max_age_zero_always_asks_for_a_login(idp: IdpProcess) -> None:
+    browser = idp_login.browser()
+    login = signed_in_tokens(idp, "alice", browser, [])
+    seen: list[str] = []
+    tokens = authcode_in(idp, "alice", browser, seen, {"max_age": "0"})
+    assert seen.count("login") == 1
+    assert verify(idp, tokens["id_token"])["auth_time"] >= login["auth_time"]
+
+
+def test_invalid_max_age_is_refused(idp: IdpProcess) -> None:
+    with pytest.raises(IdpLoginError, match="invalid_request"):
+        idp_login.authcode_flow_tokens(
+            idp.issuer, idp.client_id, "alice", PASSWORD, extra_params={"max_age": "-1"}
+        )
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -321,3 +407,38 @@ def open_login_page(browser: requests.Session, url: str) -> idp_login.Page:
     response = browser.get(url, timeout=10)  # follows the redirect to /interaction/<uid>
     assert response.status_code == 200
     return idp_login.parse_page(response)
+
+
+def wait_past(epoch_seconds: int) -> None:
+    """Sleeps until the wall clock (the provider's too: same machine) is past a second."""
+    while time.time() < epoch_seconds + 1:
+        time.sleep(0.1)
+
+
+def signed_in_tokens(
+    idp: IdpProcess, user: str, browser: requests.Session, seen: list[str]
+) -> dict[str, Any]:
+    """A code-flow login in ``browser``, which keeps the provider's session; the id_token."""
+    tokens = idp_login.authcode_flow_tokens(
+        idp.issuer, idp.client_id, user, PASSWORD, session=browser, seen=seen
+    )
+    return verify(idp, tokens["id_token"])
+
+
+def authcode_in(
+    idp: IdpProcess, user: str, browser: requests.Session, seen: list[str], extra: dict[str, str]
+) -> dict[str, Any]:
+    return idp_login.authcode_flow_tokens(
+        idp.issuer, idp.client_id, user, PASSWORD, extra_params=extra, session=browser, seen=seen
+    )
+
+
+def device_in(
+    idp: IdpProcess, user: str, browser: requests.Session, seen: list[str], extra: dict[str, str]
+) -> dict[str, Any]:
+    return idp_login.device_flow_tokens(
+        idp.issuer, idp.client_id, user, PASSWORD, extra_params=extra, session=browser, seen=seen
+    )
+
+
+FLOWS = {"authcode": authcode_in, "device": device_in}

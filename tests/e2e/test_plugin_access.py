@@ -116,10 +116,14 @@ def test_scipian_errors_are_exact(
     assert (got.returncode, got.stdout, got.stderr) == (1, "", expected)
 
 
-def test_carol_reaches_both_environments(users: dict[str, dict[str, str]]) -> None:
-    for env_id in ("dev", "prod"):
-        got = run_plugin([env_id, "get", "pods", "-A"], users["carol"])
-        assert got.returncode == 0, got.stderr
+def test_carol_reaches_every_environment(stack: Stack, users: dict[str, dict[str, str]]) -> None:
+    registered = sorted(helpers.registered_environments(stack))
+    assert {"dev", "staging", "prod"} <= set(registered)
+    for env_id in registered:
+        got = run_plugin([env_id, "get", "namespaces", "default", "-o", "name"], users["carol"])
+        assert (got.returncode, got.stdout) == (0, "namespace/default\n"), got.stderr
+    listed = run_plugin(["envs"], users["carol"])
+    assert [line.split()[0] for line in listed.stdout.splitlines()[1:]] == registered
 
 
 def test_envs_lists_only_allowed_with_cached_expiry(users: dict[str, dict[str, str]]) -> None:

@@ -53,16 +53,20 @@ def test_up_is_idempotent_and_down_leaves_no_process(tmp_path: Path) -> None:
             "STACK_PASSWORD=",
             "STACK_MGMT_KUBECONFIG=",
             "STACK_DEV_KUBECONFIG=",
+            "STACK_STAGING_KUBECONFIG=",
             "STACK_PROD_KUBECONFIG=",
             "STACK_KUBECTL=",
             "KUBECTL_SCIPIAN_CONFIG_DIR=",
         ):
             assert key in env
+        assert "STACK_USERS='alice bob carol dave mallory'" in env.splitlines()
         assert oct((state / "env").stat().st_mode & 0o777) == "0o600"
         started = pids(state)
-        assert {"mgmt-apiserver", "dev-apiserver", "prod-apiserver", "dev-kwok", "idp"} <= set(
-            started
-        )
+        for cluster in ("dev", "staging", "prod"):
+            assert {f"{cluster}-apiserver", f"{cluster}-scheduler", f"{cluster}-kwok"} <= set(
+                started
+            )
+        assert {"mgmt-apiserver", "idp", "backend"} <= set(started)
 
         again = stack_cmd(state, "up")
         assert again.returncode == 0, again.stderr
@@ -70,7 +74,7 @@ def test_up_is_idempotent_and_down_leaves_no_process(tmp_path: Path) -> None:
         assert pids(state) == started  # reused, not restarted
         assert stack_cmd(state, "status").returncode == 0
         # Processes whose pid files were lost (an interrupted run) are still stopped.
-        for name in ("idp", "dev-kwok", "prod-apiserver"):
+        for name in ("idp", "dev-kwok", "staging-scheduler", "prod-apiserver"):
             (state / "pids" / f"{name}.pid").unlink()
     finally:
         down = stack_cmd(state, "down")

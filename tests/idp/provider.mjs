@@ -13,10 +13,11 @@ const USER_GROUPS = {
   alice: ['team-a'],
   bob: ['team-b'],
   carol: ['platform-admins'],
+  dave: ['platform-admins', 'release-managers'],
   mallory: [],
 };
 // IDP_EXTRA_USERS=N adds user001..userN, with no groups: identities that tests grant,
-// revoke and race on without disturbing the four named users.
+// revoke and race on without disturbing the five named users.
 const extraUsers = Number(process.env.IDP_EXTRA_USERS ?? '0');
 for (let i = 1; Number.isInteger(extraUsers) && i <= Math.min(extraUsers, 999); i += 1) {
   USER_GROUPS[`user${String(i).padStart(3, '0')}`] = [];
@@ -95,6 +96,10 @@ export function buildProvider({ issuer, keys, store, cookieKeys, settings, log }
       grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
       response_types: ['code'],
       redirect_uris: ['http://127.0.0.1/callback'],
+      // Every id_token carries auth_time (the library adds it otherwise only when the
+      // request has max_age): step-up checks a login's age, and a token without it can
+      // never pass, so the plugin must always be able to prove how old its login is.
+      require_auth_time: true,
     }],
     responseTypes: ['code'],
     jwks: { keys },

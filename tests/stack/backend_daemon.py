@@ -4,10 +4,13 @@
 
 1. applies backend/scipian_backend/manifests/rbac.yaml on mgmt and writes a kubeconfig for the
    backend's own least-privilege ServiceAccount (the server never runs as cluster-admin);
-2. registers `dev` and `prod` through the admin CLI (`python -m scipian_backend register`),
-   which installs the broker on each target and stores the broker kubeconfig on mgmt;
-3. applies the RBAC grants: group oidc:team-a → dev, oidc:team-b → prod,
-   oidc:platform-admins → every environment, mallory → nothing;
+2. registers `dev`, `staging` and `prod` through the admin CLI (`python -m scipian_backend
+   register`), which installs the broker on each target and stores the broker kubeconfig on
+   mgmt;
+3. applies the RBAC grants of tests/stack/grants.py: reads oidc:team-a → dev,
+   oidc:team-b → prod, oidc:platform-admins → every environment; deploy oidc:team-a → dev,
+   oidc:platform-admins → every environment; approve oidc:release-managers → prod;
+   mallory → nothing;
 4. starts `python -m scipian_backend serve` on a free loopback port (stack process
    "backend") and waits for /readyz.
 
@@ -27,14 +30,14 @@ import sys
 import time
 import urllib.request
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.stack import clusters, procs
+from tests.stack import clusters, grants, procs
 from tests.stack.paths import ROOT, stack_dir
 
-ENVIRONMENTS = {"dev": "Development", "prod": "Production"}
-GRANTS = {"oidc:team-a": ["dev"], "oidc:team-b": ["prod"], "oidc:platform-admins": None}
+ENVIRONMENTS = {"dev": "Development", "staging": "Staging", "prod": "Production"}
 BACKEND_SA = "scipian-backend"
 BACKEND_NS = "scipian-system"
 
@@ -76,53 +79,26 @@ def prepare() -> None:
     """Everything but the server: identity, environments, grants (idempotent)."""
     backend_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
     _backend_identity()
-    for name, description in ENVIRONMENTS.items():
-        out = admin_cli(
-            "register",
-            f"--name={name}",
-            f"--kubeconfig={clusters.admin_kubeconfig(name)}",
-            f"--description={description}",
-        )
-        if out.returncode != 0:
-            raise RuntimeError(f"register {name} failed: {out.stderr.strip()}")
-    clusters.kubectl_run("mgmt", "apply", "-f", "-", input=json.dumps(grants_manifest()))
+    # One admin CLI process per environment, side by side: each mostly waits for its target's
+    # broker token, and what they share on mgmt (the brokers' namespace) is a server-side
+    # apply, which the apiserver serializes.
+    with ThreadPoolExecutor(len(ENVIRONMENTS)) as pool:
+        outs = list(pool.map(_register, ENVIRONMENTS.items()))
+    failed = [f"register {name} failed: {err}" for name, err in outs if err is not None]
+    if failed:
+        raise RuntimeError("; ".join(failed))
+    clusters.kubectl_run("mgmt", "apply", "-f", "-", input=json.dumps(grants.manifest()))
 
 
-def grants_manifest() -> dict[str, object]:
-    items: list[dict[str, object]] = []
-    for group, envs in GRANTS.items():
-        name = "scipian-env-" + ("-".join(envs) if envs else "all")
-        rule: dict[str, object] = {
-            "apiGroups": ["scipian.io"],
-            "resources": ["environments/kubeconfig", "environments/releases"],
-            "verbs": ["get"],
-        }
-        if envs:
-            rule["resourceNames"] = envs
-        items.append(
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "ClusterRole",
-                "metadata": {"name": name},
-                "rules": [rule],
-            }
-        )
-        items.append(
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "ClusterRoleBinding",
-                "metadata": {"name": f"{name}-{group.removeprefix('oidc:')}"},
-                "roleRef": {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "ClusterRole",
-                    "name": name,
-                },
-                "subjects": [
-                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}
-                ],
-            }
-        )
-    return {"apiVersion": "v1", "kind": "List", "items": items}
+def _register(env: tuple[str, str]) -> tuple[str, str | None]:
+    name, description = env
+    out = admin_cli(
+        "register",
+        f"--name={name}",
+        f"--kubeconfig={clusters.admin_kubeconfig(name)}",
+        f"--description={description}",
+    )
+    return name, (out.stderr.strip() if out.returncode != 0 else None)
 
 
 def _backend_identity() -> None:

@@ -1,8 +1,8 @@
 """Kubernetes clusters of the stack, each a set of harness processes.
 
 `mgmt` holds the backend's store (Environments, broker Secrets, RBAC grants);
-`dev` and `prod` are the environments' target clusters, with KWOK nodes so
-that pods run and serve logs.
+`dev`, `staging` and `prod` are the environments' target clusters, with KWOK
+nodes so that pods run and serve logs.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class ClusterSpec:
 CLUSTERS = (
     ClusterSpec("mgmt", nodes=0),
     ClusterSpec("dev", nodes=2),
+    ClusterSpec("staging", nodes=2),
     ClusterSpec("prod", nodes=2),
 )
 

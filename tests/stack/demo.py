@@ -1,7 +1,8 @@
 """Seeds the demo workload on the dev and prod clusters (idempotent).
 
 `web` (a 2-replica Deployment) in namespace `shop` on dev, with log lines,
-and `api` on prod. Prints the name of the dev pod that has logs.
+`web` (1 replica) on staging and `api` on prod. Prints the name of the dev
+pod that has logs.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def main() -> int:
         pod,
         {"web": ["listening on :8080", "GET /healthz 200", "GET /cart 200"]},
     )
+    seed("staging", "web", 1)
     seed("prod", "api", 1)
     print(pod)
     return 0

@@ -13,11 +13,19 @@ The person (use these to complete a flow that the code under test started):
   ``http://127.0.0.1:PORT/callback?code=...&state=...`` without fetching it; the caller
   delivers it to the client's listener.
 
+Both take ``session=`` (a ``browser()``: its cookies are the provider's session, so a second
+login in it skips the sign-in page unless the request's ``max_age`` says the session is too
+old) and ``seen=`` (a list that gets one entry per page the person answered: ``login``,
+``consent``, ``device-code``, ``device-confirm``, ``form-post``), so a test observes at the
+provider's own pages whether a login was fresh.
+
 Complete clients (for tests that just need tokens from the provider):
 
 - ``device_flow_tokens(issuer, client_id, user, password)`` and
   ``authcode_flow_tokens(issuer, client_id, user, password)`` return the token response
-  (``id_token``, ``refresh_token``, ...); ``refresh_tokens`` uses a refresh token.
+  (``id_token``, ``refresh_token``, ...); ``refresh_tokens`` uses a refresh token. Both take
+  ``extra_params`` for the authorization request (e.g. ``{"max_age": "5"}``), ``session``
+  and ``seen``.
 - ``authorize`` + ``exchange_code`` split the code flow so a test can tamper with the PKCE
   verifier; ``IdpTokenError`` carries the provider's ``error`` code.
 
@@ -165,21 +173,27 @@ class _Person:
     user_code: str | None = None
     code_entered: bool = False
     signed_in: bool = False
+    seen: list[str] = field(default_factory=list)
 
     def act(self, page: Page) -> requests.Response | None:
         """Answers one page; None when the page asks for nothing (a final page)."""
         login = next((f for f in page.forms if f.has("password")), None)
         if login is not None:
+            self.seen.append("login")
             return self._sign_in(page, login)
         code_input = next((f for f in page.forms if f.types.get("user_code") == "text"), None)
         if code_input is not None:
+            self.seen.append("device-code")
             return self._enter_code(page, code_input)
-        consent = page.form("consent") or page.form("op.deviceConfirmForm")
-        if consent is not None:
-            return submit(self.session, page, consent)
+        for form_id, kind in (("consent", "consent"), ("op.deviceConfirmForm", "device-confirm")):
+            form = page.form(form_id)
+            if form is not None:
+                self.seen.append(kind)
+                return submit(self.session, page, form)
         # The provider's own auto-submitting page (form_post to itself): only hidden fields.
         auto = next((f for f in page.forms if set(f.types.values()) == {"hidden"}), None)
         if auto is not None and page.status == 200 and _same_origin(page.url, auto.action):
+            self.seen.append("form-post")
             return submit(self.session, page, auto)
         return None
 
@@ -232,12 +246,31 @@ def _same_endpoint(url: str, expected: str) -> bool:
     return (a.scheme, a.netloc, a.path) == (b.scheme, b.netloc, b.path)
 
 
+def browser() -> requests.Session:
+    """A fresh browser: no cookies, so the provider shows its sign-in page first."""
+    session = requests.Session()
+    session.trust_env = False  # loopback only: no proxy from the environment
+    return session
+
+
 def _browser(session: requests.Session | None) -> requests.Session:
-    if session is not None:
-        return session
-    browser = requests.Session()
-    browser.trust_env = False  # loopback only: no proxy from the environment
-    return browser
+    return session if session is not None else browser()
+
+
+def _person(
+    session: requests.Session | None,
+    username: str,
+    password: str,
+    seen: list[str] | None,
+    user_code: str | None = None,
+) -> _Person:
+    return _Person(
+        _browser(session),
+        username,
+        password,
+        user_code=user_code,
+        seen=seen if seen is not None else [],
+    )
 
 
 def device_login_approve(
@@ -247,13 +280,15 @@ def device_login_approve(
     password: str,
     *,
     session: requests.Session | None = None,
+    seen: list[str] | None = None,
 ) -> None:
     """Acts as the person completing a device flow: enter the code, sign in, approve.
 
     A ``session`` already signed in (as the same user) skips the sign-in page, as a browser
-    with a live provider session would; pass none to start signed out.
+    with a live provider session would (unless the flow's ``max_age`` finds it too old);
+    pass none to start signed out. ``seen`` collects the pages answered.
     """
-    person = _Person(_browser(session), username, password, user_code=user_code)
+    person = _person(session, username, password, seen, user_code=user_code)
     first = person.session.get(
         verification_uri_complete_or_uri, allow_redirects=False, timeout=HTTP_TIMEOUT
     )
@@ -263,12 +298,22 @@ def device_login_approve(
         raise IdpLoginError(f"device sign-in did not complete: {detail}")
 
 
-def authcode_browser(authorization_url: str, username: str, password: str) -> str:
-    """Acts as the browser: returns the final redirect to the client, without fetching it."""
+def authcode_browser(
+    authorization_url: str,
+    username: str,
+    password: str,
+    *,
+    session: requests.Session | None = None,
+    seen: list[str] | None = None,
+) -> str:
+    """Acts as the browser: returns the final redirect to the client, without fetching it.
+
+    ``session`` and ``seen`` as for ``device_login_approve``.
+    """
     redirect_uri = parse_qs(urlsplit(authorization_url).query).get("redirect_uri", [""])[0]
     if not redirect_uri:
         raise ValueError("the authorization URL has no redirect_uri")
-    person = _Person(_browser(None), username, password)
+    person = _person(session, username, password, seen)
     first = person.session.get(authorization_url, allow_redirects=False, timeout=HTTP_TIMEOUT)
     location, page = _browse(person, first, stop_at=redirect_uri)
     if location is None:
@@ -348,8 +393,13 @@ def authorize(
     *,
     redirect_port: int | None = None,
     extra_params: dict[str, str] | None = None,
+    session: requests.Session | None = None,
+    seen: list[str] | None = None,
 ) -> Authorization:
-    """Starts the code flow (PKCE S256), signs in through the pages, returns the code."""
+    """Starts the code flow (PKCE S256), signs in through the pages, returns the code.
+
+    ``extra_params`` join the authorization request (``max_age``, ``prompt``, ...).
+    """
     metadata = discover(issuer)
     port = redirect_port or random.randint(20000, 60000)
     redirect_uri = f"http://127.0.0.1:{port}/callback"
@@ -367,7 +417,8 @@ def authorize(
         **(extra_params or {}),
     }
     url = _with_query(metadata["authorization_endpoint"], params)
-    callback = parse_qs(urlsplit(authcode_browser(url, username, password)).query)
+    location = authcode_browser(url, username, password, session=session, seen=seen)
+    callback = parse_qs(urlsplit(location).query)
     if "error" in callback:
         raise IdpLoginError(f"authorization failed: {callback['error'][0]}")
     if callback.get("state") != [state]:
@@ -406,20 +457,40 @@ def authcode_flow_tokens(
     scope: str = DEFAULT_SCOPE,
     *,
     redirect_port: int | None = None,
+    extra_params: dict[str, str] | None = None,
+    session: requests.Session | None = None,
+    seen: list[str] | None = None,
 ) -> dict[str, Any]:
     """A whole authorization-code + PKCE login; returns the token response."""
-    auth = authorize(issuer, client_id, username, password, scope, redirect_port=redirect_port)
+    auth = authorize(
+        issuer,
+        client_id,
+        username,
+        password,
+        scope,
+        redirect_port=redirect_port,
+        extra_params=extra_params,
+        session=session,
+        seen=seen,
+    )
     return exchange_code(auth)
 
 
 def start_device_flow(
-    issuer: str, client_id: str, scope: str = DEFAULT_SCOPE
+    issuer: str,
+    client_id: str,
+    scope: str = DEFAULT_SCOPE,
+    *,
+    extra_params: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Returns (discovery metadata, device authorization response)."""
+    """Returns (discovery metadata, device authorization response).
+
+    ``extra_params`` join the device authorization request (e.g. ``max_age``).
+    """
     metadata = discover(issuer)
     response = _client().post(
         metadata["device_authorization_endpoint"],
-        data={"client_id": client_id, "scope": scope},
+        data={"client_id": client_id, "scope": scope, **(extra_params or {})},
         timeout=HTTP_TIMEOUT,
     )
     response.raise_for_status()
@@ -468,15 +539,23 @@ def device_flow_tokens(
     scope: str = DEFAULT_SCOPE,
     *,
     timeout: float = 60.0,
+    extra_params: dict[str, str] | None = None,
+    session: requests.Session | None = None,
+    seen: list[str] | None = None,
 ) -> dict[str, Any]:
     """A whole device-flow login: the person approves in a thread while this polls /token."""
-    metadata, device = start_device_flow(issuer, client_id, scope)
+    metadata, device = start_device_flow(issuer, client_id, scope, extra_params=extra_params)
     failure: list[BaseException] = []
 
     def approve() -> None:
         try:
             device_login_approve(
-                device["verification_uri_complete"], device["user_code"], username, password
+                device["verification_uri_complete"],
+                device["user_code"],
+                username,
+                password,
+                session=session,
+                seen=seen,
             )
         except BaseException as err:  # handed over to the polling thread
             failure.append(err)

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import requests
+
 from tests.stack import envfile, idp_login
 from tests.stack.paths import venv_bin
 
@@ -61,9 +63,39 @@ def plugin_login(
     plugin: str | None = None,
     extra_args: tuple[str, ...] = (),
     timeout: float = 120.0,
+    session: requests.Session | None = None,
+    seen: list[str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Runs the plugin's device login and approves it as ``user``; returns the finished run."""
-    argv = [plugin or str(venv_bin() / "kubectl-scipian"), *extra_args, "login", "--device-code"]
+    return run_approving(
+        [*extra_args, "login", "--device-code"],
+        user,
+        password,
+        env,
+        plugin=plugin,
+        timeout=timeout,
+        session=session,
+        seen=seen,
+    )
+
+
+def run_approving(
+    args: list[str],
+    user: str,
+    password: str,
+    env: Mapping[str, str],
+    *,
+    plugin: str | None = None,
+    timeout: float = 120.0,
+    session: requests.Session | None = None,
+    seen: list[str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Runs the plugin with ``args``; if it asks for a device login on stderr, approves it as
+    ``user`` at the provider's pages. ``session`` (a browser keeping the provider's session)
+    and ``seen`` (the pages answered) as in ``idp_login.device_login_approve``: a test sees
+    whether the login it approved asked for the password (e.g. a step-up's ``max_age``).
+    stderr is read until the prompt (or the end), so keep stdout small (a kubeconfig is)."""
+    argv = [plugin or str(venv_bin() / "kubectl-scipian"), *args]
     proc = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
@@ -86,7 +118,9 @@ def plugin_login(
         rest: list[str] = []
         drain = threading.Thread(target=lambda: rest.extend(proc.stderr or []), daemon=True)
         drain.start()
-        idp_login.device_login_approve(prompt.url, prompt.user_code, user, password)
+        idp_login.device_login_approve(
+            prompt.url, prompt.user_code, user, password, session=session, seen=seen
+        )
         stdout = proc.stdout.read()
         proc.wait(timeout)
         drain.join(timeout)

@@ -1,0 +1,80 @@
+"""The stack's grants: ordinary RBAC on the management cluster, as a platform team writes it.
+
+The backend asks with SubjectAccessReviews in group `scipian.io`, resource `environments`,
+name = the environment's id; the subresource and verb say what is asked:
+
+- `get environments/kubeconfig`: a read credential; `get environments/releases`: the
+  redacted Helm history, granted wherever reads are;
+- `create environments/deploy`: a deploy credential;
+- `create environments/approve`: approving a promotion step on that environment.
+
+Group subjects carry the backend's claim prefix (`oidc:`). A grant without environments
+has no `resourceNames`, so it covers every environment, registered now or later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+READ = ("get", ("environments/kubeconfig", "environments/releases"))
+DEPLOY = ("create", ("environments/deploy",))
+APPROVE = ("create", ("environments/approve",))
+
+
+@dataclass(frozen=True)
+class Grant:
+    kind: str  # the ClusterRole's middle name: env (reads), deploy, approve
+    access: tuple[str, tuple[str, ...]]  # (verb, resources)
+    group: str
+    envs: tuple[str, ...] = ()  # empty: every environment
+
+    @property
+    def role(self) -> str:
+        return f"scipian-{self.kind}-" + ("-".join(self.envs) if self.envs else "all")
+
+
+GRANTS = (
+    Grant("env", READ, "oidc:team-a", ("dev",)),
+    Grant("env", READ, "oidc:team-b", ("prod",)),
+    Grant("env", READ, "oidc:platform-admins"),
+    Grant("deploy", DEPLOY, "oidc:team-a", ("dev",)),
+    Grant("deploy", DEPLOY, "oidc:platform-admins"),
+    Grant("approve", APPROVE, "oidc:release-managers", ("prod",)),
+)
+
+
+def manifest(grants: tuple[Grant, ...] = GRANTS) -> dict[str, object]:
+    """One kubectl List: a ClusterRole per role name, a ClusterRoleBinding per grant."""
+    roles: dict[str, dict[str, object]] = {}
+    bindings: list[dict[str, object]] = []
+    for grant in grants:
+        verb, resources = grant.access
+        rule: dict[str, object] = {
+            "apiGroups": ["scipian.io"],
+            "resources": list(resources),
+            "verbs": [verb],
+        }
+        if grant.envs:
+            rule["resourceNames"] = list(grant.envs)
+        roles[grant.role] = {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": grant.role},
+            "rules": [rule],
+        }
+        bindings.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": f"{grant.role}-{grant.group.removeprefix('oidc:')}"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": grant.role,
+                },
+                "subjects": [
+                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": grant.group}
+                ],
+            }
+        )
+    return {"apiVersion": "v1", "kind": "List", "items": [*roles.values(), *bindings]}
