@@ -211,7 +211,7 @@ def test_an_undecodable_record_is_reported(
         assert "sh.helm.release.v1.broken.v1" in listed.stderr and listed.returncode == 0
 
     finally:  # the other tests of this module list the same namespace
-        stack.kubectl("dev", "delete", "configmap", broken["metadata"]["name"], "-n", own.ns)
+        stack.kubectl("dev", "delete", "configmap", "sh.helm.release.v1.broken.v1", "-n", own.ns)
 
 
 def test_several_environments_in_one_list(own: Own, users: dict[str, dict[str, str]]) -> None:
