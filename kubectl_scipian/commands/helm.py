@@ -10,14 +10,17 @@ from __future__ import annotations
 import argparse
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import quote
 
 from kubectl_scipian import wiring
+from kubectl_scipian.access.cache import Login, fresh
 from kubectl_scipian.context import Context
 from kubectl_scipian.errors import ArgumentError, AuthError, LoginRequired, ScipianError
-from kubectl_scipian.helm import flags, listing, printers
+from kubectl_scipian.helm import flags, listing, printers, transport
 from kubectl_scipian.helm.gofmt import go_json
 
 NOT_FOUND = "Error: release: not found"
+ID_TOKEN_MARGIN = 30.0  # access/login.py's: the backend allows some clock skew
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -80,18 +83,36 @@ class _Reader:
         self._wired = wired
         self._ctx = ctx
 
+    def login(self) -> Login:
+        # A fresh cached login needs neither the OIDC code nor its imports (access/login.py
+        # decides everything else: refresh, a new login, none without a terminal).
+        cached = self._wired.cache.load_login()
+        if cached is not None and fresh(
+            cached.expires_at, cached.issued_at, self._ctx.clock(), ID_TOKEN_MARGIN
+        ):
+            return cached
+        return self._wired.auth.valid_login(interactive=self._ctx.interactive)
+
+    def _call(self, env_id: str, path: str, query: dict[str, str], id_token: str) -> Any:
+        if transport.usable(self._ctx.environ):
+            config = self._wired.config
+            full = f"/api/v1/environments/{quote(env_id, safe='')}/releases{path}"
+            return transport.get(
+                config.backend_url, config.verify, self._ctx.environ, full, query, id_token
+            )
+        return self._wired.backend.releases(env_id, id_token, path, query)
+
     def get(self, env_id: str, path: str, query: dict[str, str]) -> dict[str, Any]:
-        auth, backend = self._wired.auth, self._wired.backend
-        login = auth.valid_login(interactive=self._ctx.interactive)
+        login = self.login()
         try:
-            body = backend.releases(env_id, login.id_token, path, query)
+            body = self._call(env_id, path, query, login.id_token)
         except AuthError as err:
             if not err.detail.startswith("HTTP 401") or login.refresh_token is None:
                 raise
-            login = auth.valid_login(
+            login = self._wired.auth.valid_login(
                 interactive=self._ctx.interactive, rejected_token=login.id_token
             )
-            body = backend.releases(env_id, login.id_token, path, query)
+            body = self._call(env_id, path, query, login.id_token)
         items = body.get("items")
         if "release" not in body and not isinstance(items, list):
             from kubectl_scipian.errors import BackendError
@@ -174,7 +195,7 @@ def _list_many(
         return env_id, [{"environment": env_id, **printers.list_element(r)} for r in chosen], ""
 
     # The login first, once: the threads then all find it valid in the cache.
-    reader._wired.auth.valid_login(interactive=ctx.interactive)
+    reader.login()
     with ThreadPoolExecutor(min(8, len(env_ids))) as pool:
         results = list(pool.map(one, env_ids))
     elements: list[dict[str, str]] = []
