@@ -60,7 +60,7 @@ PER_ENV: dict[str, Command] = {
         "Print a kubeconfig whose user runs `kubectl-scipian ... credential`.",
     ),
     "helm": Command(
-        "ENV helm list|history|status",
+        "ENV helm list|history|...",
         "Helm releases, redacted (-n, -A, -o; dev,prod helm list -A)",
         "Helm 4's list, history and status of ENV's releases, without values, manifests or notes.",
     ),

@@ -93,7 +93,7 @@ class _Reader:
             return cached
         return self._wired.auth.valid_login(interactive=self._ctx.interactive)
 
-    def _call(self, env_id: str, path: str, query: dict[str, str], id_token: str) -> Any:
+    def _call(self, env_id: str, path: str, query: dict[str, str], id_token: str) -> dict[str, Any]:
         if transport.usable(self._ctx.environ):
             config = self._wired.config
             full = f"/api/v1/environments/{quote(env_id, safe='')}/releases{path}"

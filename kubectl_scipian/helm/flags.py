@@ -29,11 +29,11 @@ def build(sub: str, make: Callable[[str, str], argparse.ArgumentParser]) -> argp
         p.add_argument("--no-headers", action="store_true", help="no header line")
         p.add_argument("-q", "--short", action="store_true", help="names only")
     elif sub == "history":
-        p = make("history RELEASE", "Revisions of a release (Helm's `helm history`).")
+        p = make("history", "Revisions of a release (Helm's `helm history`).")
         p.add_argument("release", metavar="RELEASE")
         p.add_argument("--max", type=int, default=256, help="at most this many revisions")
     else:
-        p = make("status RELEASE", "A release's status, without values, manifest or notes.")
+        p = make("status", "A release's status, without values, manifest or notes.")
         p.add_argument("release", metavar="RELEASE")
         p.add_argument("--revision", type=int, default=0, help="this revision (default: latest)")
     p.add_argument("-n", "--namespace", default=None, help="namespace (default: default)")
