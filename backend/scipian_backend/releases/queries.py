@@ -26,13 +26,13 @@ DEFAULT_MAX = 256
 
 
 def check_namespace(ns: str) -> str:
-    if not NAMESPACE.match(ns) or len(ns) > 63:
+    if not NAMESPACE.fullmatch(ns) or len(ns) > 63:
         raise BadRequest("namespace must be a DNS-1123 label")
     return ns
 
 
 def check_release(name: str) -> str:
-    if not RELEASE_NAME.match(name) or len(name) > 53:
+    if not RELEASE_NAME.fullmatch(name) or len(name) > 53:
         raise BadRequest("release name must be a DNS-1123 subdomain of at most 53 characters")
     return name
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from scipian_backend.errors import BadRequest
 from scipian_backend.http.schema import ERRORS, EnvId
 from scipian_backend.releases.queries import (
     DEFAULT_MAX,
+    NAMESPACE,
+    RELEASE_NAME,
     ReleaseQueries,
     check_namespace,
     check_release,
@@ -65,7 +66,16 @@ class ReleaseStatus(BaseModel):
     release: RedactedRelease | None
 
 
-Driver = Annotated[str | None, Query(description="secret or configmap (default: both)")]
+Driver = Annotated[
+    str | None,
+    Query(pattern="^(secret|secrets|configmap|configmaps)$", description="default: both"),
+]
+# Also in /openapi.json, so that clients and fuzzers know what is accepted (else a 400).
+Namespace = Annotated[str, Path(pattern=NAMESPACE.pattern, max_length=63)]
+NamespaceQuery = Annotated[
+    str, Query(pattern=NAMESPACE.pattern, max_length=63, description="Helm's -n")
+]
+ReleaseName = Annotated[str, Path(pattern=RELEASE_NAME.pattern, max_length=53)]
 
 
 def install_release_routes(app: FastAPI, backend: Backend) -> None:
@@ -76,13 +86,12 @@ def install_release_routes(app: FastAPI, backend: Backend) -> None:
     async def release_list(
         env_id: EnvId,
         request: Request,
-        namespace: str | None = None,
+        namespace: NamespaceQuery = "default",
         allNamespaces: bool = False,
         driver: Driver = None,
     ) -> JSONResponse:
-        if allNamespaces == (namespace is not None):
-            raise BadRequest("give exactly one of namespace and allNamespaces=true")
-        ns = None if allNamespaces else check_namespace(namespace or "")
+        # As helm: -n defaults to "default", and -A wins over -n.
+        ns = None if allNamespaces else check_namespace(namespace)
         body = await run_in_threadpool(
             queries.list, env_id, _auth(request), _rid(request), ns, driver
         )
@@ -91,8 +100,8 @@ def install_release_routes(app: FastAPI, backend: Backend) -> None:
     @app.get(base + "/{namespace}/{name}/history", response_model=ReleaseList, responses=ERRORS)
     async def release_history(
         env_id: EnvId,
-        namespace: str,
-        name: str,
+        namespace: Namespace,
+        name: ReleaseName,
         request: Request,
         max: Annotated[int, Query(ge=0, le=100000)] = DEFAULT_MAX,
         driver: Driver = None,
@@ -106,8 +115,8 @@ def install_release_routes(app: FastAPI, backend: Backend) -> None:
     @app.get(base + "/{namespace}/{name}", response_model=ReleaseStatus, responses=ERRORS)
     async def release_status(
         env_id: EnvId,
-        namespace: str,
-        name: str,
+        namespace: Namespace,
+        name: ReleaseName,
         request: Request,
         revision: Annotated[int, Query(ge=0)] = 0,
         driver: Driver = None,

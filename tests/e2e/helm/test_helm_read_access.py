@@ -166,7 +166,7 @@ def test_the_rfc_error_lines(
         ("alice", "/nowhere/releases?namespace=default", 403),
         ("carol", "/nowhere/releases?namespace=default", 404),
         ("carol", "/dev/releases?namespace=Not_A_Namespace", 400),
-        ("carol", "/dev/releases", 400),
+        ("carol", "/dev/releases?driver=tape", 400),
         ("carol", "/dev/releases/default/Bad..Name/history", 400),
     ],
 )
