@@ -57,9 +57,15 @@ def describe(session: Session, argv: list[str]) -> int:
     found: list[tuple[Resource, dict[str, Any]]] = []
     texts: list[str] = []
     types = {r.type: session.resolver.resolve(r.type) for r in requests}
+    listed_types: list[Resource] = []
+    only_errors = False
     for req in requests:
         for res in types[req.type]:
             listed = req.name is None
+            if listed:
+                if res in listed_types:
+                    continue  # a type listed twice is described once, as kubectl does
+                listed_types.append(res)
             try:
                 if listed:
                     objs = _list(session, res, ns, opts)
@@ -67,17 +73,26 @@ def describe(session: Session, argv: list[str]) -> int:
                     objs = [session.client.get_json(res.path(ns, req.name))]
             except StatusError as e:
                 if e.code == 404 and not listed and len(opts.args) == 2:
-                    matched = _prefix(session, res, ns, str(req.name))
+                    # kubectl's DescribeMatchingResources: what the first argument names
+                    # whose names start with the second, that argument resolved again
+                    # (warnings included); `a/x b/y` never matches, and then only the
+                    # error is printed.
+                    session.resolver.resolve(requests[0].type, warn_again=True)
+                    matching = "/" not in opts.args[0]
+                    matched = _prefix(session, res, ns, str(req.name)) if matching else []
                     if matched:
-                        # kubectl's DescribeMatchingResources: no events, a newline after each
+                        # no events, a newline after each
                         texts += [
                             _describe(session, res, o, explicit and show_events) + "\n"
                             for o in matched
                         ]
                         continue
+                    only_errors = True
                 errors.append(e.message)
                 continue
             found += [(res, o) for o in objs]
+    if only_errors:
+        found = []
     events = show_events and (explicit or (len(found) == 1 and not errors))
     described = [_describe(session, res, o, events) for res, o in found]
     for i, t in enumerate(described):

@@ -54,7 +54,10 @@ def plan(session: Session, opts: argparse.Namespace, verb: str = "get") -> list[
     for r in requests:
         if r.type not in cache:
             cache[r.type] = resolver.resolve(r.type)
-        jobs.extend(Job(res, r.name) for res in cache[r.type])
+        # a type listed twice (`cm,configmaps`, `wdg,widgets`) is listed once, as kubectl does
+        jobs.extend(
+            j for j in (Job(res, r.name) for res in cache[r.type]) if j.name or j not in jobs
+        )
     return jobs
 
 

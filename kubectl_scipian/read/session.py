@@ -46,6 +46,7 @@ class Session:
             self._resolver = Resolver(
                 DiscoveryCache(self.cache_dir, self.target.host_port),
                 lambda path, accept: client.get_json(path, accept=accept),
+                warn=lambda message: self.error(f"Warning: {message}"),
             )
         return self._resolver
 
