@@ -1,16 +1,15 @@
-"""The backend's release reads over the standard library's http.client.
+"""The backend's release reads over a socket (and ssl for https).
 
 Why not the plugin's requests-based BackendClient: `helm history` through Scipian is
-measured beside the real helm (bench: helm_history), and importing requests costs more
-than the whole answer. This speaks only what docs/api.md's release routes need (one GET, a
-JSON answer, Retry-After on 429) and maps statuses as BackendClient does. With a proxy in
-the environment (which requests honours and http.client does not) `usable()` is False and
-the caller uses BackendClient.
+measured beside the real helm (bench: helm_history), and importing requests (or even
+http.client) costs more than the whole answer. This speaks only what docs/api.md's release
+routes need (one GET, a JSON answer, Retry-After on 429) and maps statuses as
+BackendClient does. With a proxy in the environment (which requests honours and this does
+not) `usable()` is False and the caller uses BackendClient.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import os
@@ -71,41 +70,84 @@ def _once(
 ) -> tuple[int, str | None, bytes]:
     started = time.monotonic()
     try:
-        if url.scheme == "https":
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                url.hostname or "", url.port, timeout=TIMEOUT, context=_tls(verify, environ)
-            )
-        else:
-            conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=TIMEOUT)
-        try:
-            conn.request("GET", target, headers=headers)
-            response = conn.getresponse()
-            body = response.read()
-        finally:
-            conn.close()
+        status, answer_headers, body = _exchange(url, verify, environ, target, headers)
     except OSError as err:
-        import ssl
-
-        if isinstance(err, ssl.SSLError):
+        if type(err).__module__ == "ssl" or "SSL" in type(err).__name__:
             raise BackendUnreachable(
                 f"cannot reach the Scipian backend at {base}: TLS verification failed "
                 "(pass --certificate-authority if it uses a private CA)"
             ) from None
         why = "timed out" if isinstance(err, TimeoutError) else "connection refused or host unknown"
         raise BackendUnreachable(f"cannot reach the Scipian backend at {base} ({why})") from None
-    except http.client.HTTPException as err:
+    except ValueError:
         raise BackendUnreachable(
-            f"cannot reach the Scipian backend at {base} ({type(err).__name__})"
+            f"cannot reach the Scipian backend at {base} (malformed HTTP answer)"
         ) from None
     log.debug(
         "GET %s%s -> %s in %.0f ms (request id %s)",
         base,
         target,
-        response.status,
+        status,
         (time.monotonic() - started) * 1000,
-        response.getheader("X-Request-Id") or headers["X-Request-Id"],
+        answer_headers.get("x-request-id") or headers["X-Request-Id"],
     )
-    return response.status, response.getheader("Retry-After"), body
+    return status, answer_headers.get("retry-after"), body
+
+
+def _exchange(
+    url: Any, verify: bool | str, environ: Mapping[str, str], target: str, headers: dict[str, str]
+) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 GET on a connection of its own, closed after the answer. A socket and
+    these few lines instead of http.client, whose import (the email package, for header
+    parsing) costs more than the whole exchange."""
+    import socket
+
+    host = url.hostname or ""
+    port = url.port or (443 if url.scheme == "https" else 80)
+    sock: Any = socket.create_connection((host, port), timeout=TIMEOUT)
+    try:
+        if url.scheme == "https":
+            sock = _tls(verify, environ).wrap_socket(sock, server_hostname=host)
+        authority = host if url.port is None else f"{host}:{url.port}"
+        lines = [f"GET {target} HTTP/1.1", f"Host: {authority}", "Connection: close"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        reader = sock.makefile("rb")
+        status_line = reader.readline(65537).decode("latin-1")
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            raise ValueError("not an HTTP/1.x status line")
+        answer: dict[str, str] = {}
+        while True:
+            line = reader.readline(65537).decode("latin-1").rstrip("\r\n")
+            if not line:
+                break
+            name, _, value = line.partition(":")
+            answer[name.strip().lower()] = value.strip()
+        if "chunked" in answer.get("transfer-encoding", "").lower():
+            body = _chunks(reader)
+        elif "content-length" in answer:
+            length = int(answer["content-length"])
+            body = reader.read(length)
+            if len(body) != length:
+                raise ValueError("answer shorter than its Content-Length")
+        else:
+            body = reader.read()
+        return int(parts[1]), answer, body
+    finally:
+        sock.close()
+
+
+def _chunks(reader: Any) -> bytes:
+    out = bytearray()
+    while True:
+        size = int(reader.readline(1024).split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            while reader.readline(65537).strip():  # trailers
+                pass
+            return bytes(out)
+        out += reader.read(size)
+        reader.readline(8)  # the chunk's CRLF
 
 
 def _tls(verify: bool | str, environ: Mapping[str, str]) -> Any:

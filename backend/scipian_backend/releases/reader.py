@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,7 @@ class ReleaseReader:
         self._clock = clock
         self._lock = threading.Lock()
         self._readers: dict[str, _Reader] = {}
+        self._pool = ThreadPoolExecutor(8, "scipian-releases")
 
     def records(
         self,
@@ -90,8 +92,8 @@ class ReleaseReader:
     ) -> list[Record]:
         core = client.CoreV1Api(self._reader(env).api)
         selector = OWNER_SELECTOR + (f",name={name}" if name else "")
-        out: list[Record] = []
-        for driver in drivers:
+
+        def one(driver: str) -> list[Record]:
             kind = "secret" if driver == "secret" else "config_map"
             if namespace is None:
                 resp = getattr(core, f"list_{kind}_for_all_namespaces")(
@@ -105,8 +107,12 @@ class ReleaseReader:
                     _preload_content=False,
                 )
             doc = kube.json_body(resp)
-            out += [record_of(item, driver) for item in doc.get("items") or []]
-        return out
+            return [record_of(item, driver) for item in doc.get("items") or []]
+
+        if len(drivers) == 1:
+            return one(drivers[0])
+        # Both drivers at once: two independent round trips to the target.
+        return [r for found in self._pool.map(one, drivers) for r in found]
 
     def _reader(self, env: Environment) -> _Reader:
         # A cached reader is used without reading the broker Secret again (a mgmt round
