@@ -18,9 +18,12 @@ and the output must be kubectl's, byte for byte.
 
 Recorded: every parametrized case of test_get, test_describe, test_describe_builtin,
 test_describe_node and test_logs (logs of several sources compare as kubectl's
-order-free source blocks). Left to e2e: following a log as it grows, the 20 MB log,
-connection refused, the discovery cache's refresh, the legacy token Secret (a
-deliberate difference, and a token), and the several-environment commands.
+order-free source blocks), and test_parity_describe_kinds's test_describe_kind,
+test_describe_ip_address and test_server_warnings (an exchange keeps the server's
+`Warning` headers; the replay hands them to the run's warning printer). Left to e2e:
+following a log as it grows, the 20 MB log, connection refused, the discovery cache's
+refresh, the legacy token Secret (a deliberate difference, and a token), and the
+several-environment commands.
 """
 
 from __future__ import annotations
@@ -114,6 +117,18 @@ class Recorder:
     def __init__(self, inner: Any) -> None:
         self._inner = inner
         self.exchanges: list[dict[str, Any]] = []
+        handler = getattr(inner, "_warn", None)
+        if handler is not None:
+            # the server's Warning headers arrive inside the request the last exchange is
+            inner._warn = lambda headers: self._warned(handler, headers)
+
+    def _warned(self, handler: Any, headers: Any) -> None:
+        from kubectl_scipian.read.warnings import header_values
+
+        values = header_values(headers)
+        if values and self.exchanges:
+            self.exchanges[-1].setdefault("warnings", []).extend(values)
+        handler(headers)
 
     def get_json(
         self, path: str, query: Mapping[str, Any] | None = None, accept: str = DEFAULT_ACCEPT
@@ -163,6 +178,16 @@ class _ReplayedStream:
         return self._exchange["json"]
 
 
+class _WarningHeaders:
+    """Recorded `Warning` header lines, as the transport hands headers to the printer."""
+
+    def __init__(self, values: list[str]) -> None:
+        self._values = values
+
+    def getlist(self, name: str) -> list[str]:
+        return list(self._values) if name == "Warning" else []
+
+
 class UnrecordedRequest(AssertionError):
     pass
 
@@ -171,6 +196,7 @@ class Replayer:
     """Answers each request with what the server answered when it was recorded."""
 
     def __init__(self, exchanges: list[dict[str, Any]]) -> None:
+        self.warn: Any = None  # the Session's server-warning printer (client_swapped sets it)
         self._by_key: dict[str, list[dict[str, Any]]] = {}
         for e in exchanges:
             self._by_key.setdefault(e["key"], []).append(e)
@@ -182,7 +208,10 @@ class Replayer:
             raise UnrecordedRequest(f"not in the recording: {key}")
         i = self._used.get(key, 0)
         self._used[key] = i + 1
-        return found[min(i, len(found) - 1)]
+        exchange = found[min(i, len(found) - 1)]
+        if exchange.get("warnings") and self.warn is not None:
+            self.warn(_WarningHeaders(exchange["warnings"]))
+        return exchange
 
     def get_json(
         self, path: str, query: Mapping[str, Any] | None = None, accept: str = DEFAULT_ACCEPT
@@ -228,6 +257,8 @@ def client_swapped(make: Any, wrap_real: bool) -> Iterator[list[Any]]:
             if self._swapped is None:
                 real = super().client if wrap_real else None
                 self._swapped = make(real)
+                if getattr(self._swapped, "warn", False) is None:
+                    self._swapped.warn = self.warnings().handle
                 made.append(self._swapped)
             return self._swapped
 
@@ -401,6 +432,7 @@ def record(pytest_args: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="read-recordings-") as tmp:
         env = {**os.environ, DIR_ENV: tmp, "TZ": TZ}
         suites = [f"tests/e2e/test_parity_{s}.py" for s in SUITES]
+        suites.append("tests/e2e/test_parity_describe_kinds.py")  # into describe.json, get.json
         rc = subprocess.call(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *suites, *pytest_args],
             cwd=ROOT,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from kubectl_scipian.read import flags
 from kubectl_scipian.read.args import FlagParser, resource_requests
+from kubectl_scipian.read.describers import describer_for
+from kubectl_scipian.read.describers.output import Out
 from kubectl_scipian.read.discovery import Resource
 from kubectl_scipian.read.errors import StatusError, UsageError
-from kubectl_scipian.read.printers.tabwriter import format_text
 from kubectl_scipian.read.session import Session
 
 NO_TYPE = (
@@ -20,28 +20,6 @@ NO_TYPE = (
 
 def parser() -> FlagParser:
     return flags.describe()
-
-
-class Out:
-    """kubectl's PrefixWriter: two spaces per level, tabs aligned at the end."""
-
-    def __init__(self, parts: list[str] | None = None, indent: int = 0) -> None:
-        self.parts: list[str] = [] if parts is None else parts
-        self.indent = indent
-
-    def write(self, level: int, text: str) -> None:
-        self.parts.append("  " * (level + self.indent) + text)
-
-    def nested(self, indent: int) -> Out:
-        """NewNestedPrefixWriter: the same output, every write `indent` levels deeper."""
-        return Out(self.parts, self.indent + indent)
-
-    def text(self) -> str:
-        return format_text("".join(self.parts), 0, 2)
-
-
-# (session, resource, object, output, whether to print the Events section)
-Describer = Callable[[Session, Resource, dict[str, Any], Out, bool], None]
 
 
 def describe(session: Session, argv: list[str]) -> int:
@@ -124,8 +102,6 @@ def _prefix(session: Session, res: Resource, ns: str, prefix: str) -> list[dict[
 
 
 def _describe(session: Session, res: Resource, obj: dict[str, Any], events: bool) -> str:
-    from kubectl_scipian.read.describers import describer_for
-
     out = Out()
     describer_for(res)(session, res, obj, out, events)
     return out.text()

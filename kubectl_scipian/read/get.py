@@ -104,12 +104,13 @@ def get(session: Session, argv: list[str]) -> int:
     jobs = plan(session, opts)
     errors: list[str] = []
     single = len(jobs) == 1 and jobs[0].name is not None
-    ok_kinds: set[tuple[str, str]] = set()
+    # kubectl's multipleGVKsRequested: kinds named in two versions count twice
+    ok_kinds: set[tuple[str, str, str]] = set()
     for job in jobs:
         try:
             for page in _pages(session, job, opts, printer.accept, printer.query):
                 printer.add(job, page)
-            ok_kinds.add((job.resource.group, job.resource.kind))
+            ok_kinds.add((job.resource.group, job.resource.version, job.resource.kind))
         except Unauthorized:
             raise  # the caller refreshes credentials (or prints kubectl's words)
         except StatusError as e:
