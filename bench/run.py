@@ -1,4 +1,4 @@
-"""`make bench`: kubectl-scipian beside kubectl on the same stack, in the same run.
+"""`make bench`: kubectl-scipian beside kubectl (and helm) on the same stack, in the same run.
 
 Writes bench/results/latest.json ({"machine": ..., "results": {NAME: ...}}) and
 bench/results/latest.md, and prints the table. Timing entries carry plugin_s,
@@ -20,7 +20,7 @@ from typing import Any
 import requests
 from kubernetes.client import ApiException
 
-from bench import follow, issue_load, measure, seed
+from bench import follow, helm, issue_load, measure, seed
 from tests.stack import idp_login
 from tests.stack.backend_daemon import mgmt_kubeconfig, spawn_backend
 from tests.stack.login import plugin_env, plugin_login
@@ -239,6 +239,9 @@ def main() -> int:
     issue["p50_over_floor"] = round(p50 / issue["floor_ms"], 2) if p50 else None
     results["backend_issue"] = issue
 
+    print("bench: helm_history", file=sys.stderr)
+    results["helm_history"] = helm.run_entry(env, stack_env, work, timing, RUNS)
+
     RESULTS.mkdir(parents=True, exist_ok=True)
     doc = {"machine": machine(), "results": results}
     (RESULTS / "latest.json").write_text(json.dumps(doc, indent=2) + "\n")
@@ -304,6 +307,15 @@ def render(doc: dict[str, Any]) -> str:
         rows.append(
             f"| {name} | {e['plugin_s'] * 1000:.0f} ms | {e['kubectl_s'] * 1000:.0f} ms "
             f"| {e['ratio']} | {note} |"
+        )
+    if "helm_history" in r:
+        e, many = r["helm_history"], r["helm_history"]["list_envs"]
+        rows.append(
+            f"| helm_history | {e['plugin_s'] * 1000:.0f} ms | {e['kubectl_s'] * 1000:.0f} ms "
+            f"| {e['ratio']} | beside `helm history` (admin); "
+            f"{','.join(many['environments'])} helm list -A: {many['plugin_s'] * 1000:.0f} ms "
+            f"vs {len(many['environments'])} sequential `helm list -A` "
+            f"{many['kubectl_s'] * 1000:.0f} ms, ratio {many['ratio']} |"
         )
     b = r["backend_issue"]
     rows += ["", "| backend_issue | rps | p50 ms | p99 ms | errors |", "|---|---|---|---|---|"]

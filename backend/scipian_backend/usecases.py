@@ -39,6 +39,7 @@ from scipian_backend.metrics import Metrics
 from scipian_backend.minting.kubeconfig import format_time, kubeconfig_text
 from scipian_backend.minting.minter import Minter
 from scipian_backend.ratelimit import RateLimiter
+from scipian_backend.releases.reader import ReleaseReader
 
 LOOKUP_WORKERS = 32  # concurrent issuances whose Environment is read during their RBAC check
 
@@ -57,6 +58,8 @@ class Backend:
     # Found (Environment, target client) pairs, reused for settings.lookup_ttl_seconds.
     lookup_cache: TtlCache[tuple[Environment, Any]] | None = None
     clock: Callable[[], float] = time.time  # what step-up measures a login's age by
+    # Reads Helm release records on targets (releases/reader.py); None: those routes answer 503.
+    release_reader: ReleaseReader | None = None
     _lookups: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(LOOKUP_WORKERS, "scipian-lookup"),
         init=False,

@@ -130,6 +130,17 @@ class BackendClient:
             )
         return issued._replace(kubeconfig=issued_policy.as_json(issued.kubeconfig))
 
+    def releases(
+        self, env_id: str, id_token: str, path: str = "", query: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """GET /api/v1/environments/ENV/releases[PATH]: Helm release reads (docs/api.md)."""
+        from urllib.parse import quote, urlencode
+
+        url = f"/api/v1/environments/{quote(env_id, safe='')}/releases{path}"
+        if query:
+            url += "?" + urlencode(query)
+        return self._call("GET", url, id_token=id_token)
+
     def _call(
         self,
         method: str,

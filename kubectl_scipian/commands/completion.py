@@ -32,6 +32,7 @@ NO_FILES, DEFAULT = 4, 0
 SHELLS = ("bash", "zsh", "fish")
 TOP_COMMANDS = tuple(TOP)
 ENV_VERBS = (*READ_VERBS, *PER_ENV)
+HELM_SUBCOMMANDS = ("list", "history", "status")  # kubectl_scipian.helm.flags (and aliases)
 COMMON_TYPES = (
     "configmaps",
     "cronjobs",
@@ -124,6 +125,8 @@ def complete(words: list[str], environ: Mapping[str, str]) -> tuple[list[str], i
     env_id = first
     if len(positional) == 1:
         return _matching(ENV_VERBS, current), NO_FILES
+    if positional[1] == "helm" and len(positional) == 2:
+        return _matching(HELM_SUBCOMMANDS, current), NO_FILES
     if positional[1] in ("get", "describe") and len(positional) == 2:
         return _matching(sources.resource_types(env_id), current), NO_FILES
     return [], NO_FILES

@@ -3,7 +3,8 @@
 `register` uses the target cluster's ADMIN kubeconfig only to install the broker (a
 ServiceAccount with the least-privilege role of manifests/broker-role.yaml and a token,
 plus, for a deploy level, a Role in each deploy namespace: deploy_broker_documents);
-the management cluster then stores the BROKER kubeconfig, never the admin one.
+the management cluster then stores the BROKER kubeconfig, never the admin one. It also
+installs the release reader (manifests/release-reader.yaml) whose tokens the broker requests.
 """
 
 from __future__ import annotations
@@ -185,6 +186,8 @@ def install_broker(admin: client.ApiClient, cluster_role: str, sessions_namespac
     """Applies the broker's role and returns its long-lived token."""
     bindable = {cluster_role} | _bindable_now(admin)
     for doc in broker_documents(sorted(bindable), sessions_namespace):
+        apply.apply(admin, doc)
+    for doc in apply.manifest("release-reader.yaml"):  # the backend's Helm release reader
         apply.apply(admin, doc)
     return _wait_token(client.CoreV1Api(admin))
 

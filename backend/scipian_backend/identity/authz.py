@@ -1,8 +1,8 @@
 """Authorization by the management cluster's RBAC: one SubjectAccessReview per question.
 
-Admins grant `get` on `environments/kubeconfig` (reads) and `create` on
-`environments/deploy` (deploy credentials) in group scipian.io with ordinary ClusterRoles
-and bindings, `resourceNames` naming the environments.
+Admins grant `get` on `environments/kubeconfig` (reads) and `environments/releases` (Helm
+release records), and `create` on `environments/deploy` (deploy credentials) in group
+scipian.io with ordinary ClusterRoles and bindings, `resourceNames` naming the environments.
 """
 
 from __future__ import annotations
