@@ -221,7 +221,7 @@ def _parse_env_command(
         from kubectl_scipian.helm.flags import SUBCOMMANDS
 
         parser.add_argument(
-            "helm_command", choices=sorted(SUBCOMMANDS), metavar="list|history|status"
+            "helm_command", choices=sorted(SUBCOMMANDS), metavar="list|history|status|rollback"
         )
         parser.add_argument("helm_args", nargs=argparse.REMAINDER, help="helm's flags")
     sub = parser.parse_args(rest)

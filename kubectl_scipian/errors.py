@@ -53,6 +53,10 @@ class ConfigError(ScipianError):
     pass
 
 
+class ToolMissing(ScipianError):
+    """A program a command runs (helm) is missing or too old: one line, exit 1."""
+
+
 class AuthError(ScipianError):
     """The RFC's authentication error; the detail is kept for `-v` only."""
 

@@ -141,6 +141,18 @@ class BackendClient:
             url += "?" + urlencode(query)
         return self._call("GET", url, id_token=id_token)
 
+    def rollback_report(
+        self, env_id: str, id_token: str, namespace: str, name: str, report: dict[str, Any]
+    ) -> dict[str, Any]:
+        """POST .../releases/NS/NAME/rollbacks: a rollback's audit record (docs/api.md)."""
+        from urllib.parse import quote
+
+        url = (
+            f"/api/v1/environments/{quote(env_id, safe='')}/releases/"
+            f"{quote(namespace, safe='')}/{quote(name, safe='')}/rollbacks"
+        )
+        return self._call("POST", url, id_token=id_token, json=report)
+
     def _call(
         self,
         method: str,

@@ -1,5 +1,6 @@
 """`kubectl scipian ENV helm list|history|status ...`: Helm 4's output from the backend's
 redacted release records; `dev,prod helm list` adds an ENV column (kubectl_scipian.helm).
+`helm rollback` runs the real helm with a deploy credential (kubectl_scipian.helm.rollback).
 
 Helm reads one storage driver, HELM_DRIVER's (Secrets by default); the backend reads both
 unless HELM_DRIVER names one. Helm's own errors are printed in Helm's words.
@@ -41,6 +42,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         raise LoginRequired("not logged in")
     driver = ctx.environ.get("HELM_DRIVER") or None
     reader = _Reader(wired, ctx)
+    if sub == "rollback":
+        from kubectl_scipian.helm import rollback
+
+        return rollback.run(opts, env_ids[0], namespace, wired, reader, ctx)
     if sub == "list":
         query = {"allNamespaces": "true"} if opts.all_namespaces else {"namespace": namespace}
         if driver:

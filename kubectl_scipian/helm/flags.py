@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 SUBCOMMANDS = {"list": "list", "ls": "list", "history": "history", "hist": "history"}
 SUBCOMMANDS["status"] = "status"
+SUBCOMMANDS["rollback"] = "rollback"
 FORMATS = ("table", "json", "yaml")
 
 
@@ -14,6 +15,12 @@ def _output(value: str) -> str:
     if value not in FORMATS:
         raise argparse.ArgumentTypeError(f'invalid argument "{value}": invalid format type')
     return value
+
+
+def _revision(value: str) -> int:
+    if not value.isdigit() or int(value) < 1 or int(value) > 2**31 - 1:
+        raise argparse.ArgumentTypeError(f'invalid revision "{value}": a positive integer')
+    return int(value)
 
 
 def build(sub: str, make: Callable[[str, str], argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -32,6 +39,27 @@ def build(sub: str, make: Callable[[str, str], argparse.ArgumentParser]) -> argp
         p = make("history", "Revisions of a release (Helm's `helm history`).")
         p.add_argument("release", metavar="RELEASE")
         p.add_argument("--max", type=int, default=256, help="at most this many revisions")
+    elif sub == "rollback":
+        p = make(
+            "rollback",
+            "Roll a release back with the real helm and a deploy credential (audited).",
+        )
+        p.add_argument("release", metavar="RELEASE")
+        p.add_argument(
+            "revision", metavar="REVISION", nargs="?", type=_revision, default=0,
+            help="the revision to roll back to (default: the previous one)",
+        )  # fmt: skip
+        p.add_argument("--reason", metavar="TEXT", help="why (audited; or SCIPIAN_REASON)")
+        p.add_argument("--dry-run", action="store_true", help="print the plan only")
+        p.add_argument("--wait", action="store_true", help="helm's --wait")
+        p.add_argument("--timeout", metavar="D", help="helm's --timeout (e.g. 5m0s)")
+        p.add_argument("--helm", metavar="PATH", help="the helm binary (default: helm on PATH)")
+        p.add_argument(
+            "--break-glass", action="store_true",
+            help="for environments with a promotion gate (honoured once promotions exist)",
+        )  # fmt: skip
+        p.add_argument("-n", "--namespace", default=None, help="namespace (default: default)")
+        return p
     else:
         p = make("status", "A release's status, without values, manifest or notes.")
         p.add_argument("release", metavar="RELEASE")

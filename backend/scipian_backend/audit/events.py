@@ -44,8 +44,40 @@ class Series:
             self.request_ids.append(rec.request_id)
 
 
+def rollback_message(rec: Record) -> str:
+    """A rollback's Event (never aggregated: one per phase and request)."""
+    r = rec.rollback or {}
+    head = (
+        f"{rec.user} rolls back release {r.get('release')} from revision "
+        f"{r.get('fromRevision')} to {r.get('toRevision')}"
+    )
+    if rec.outcome == "finished":
+        got = r.get("result") or {}
+        verdict = "a rollback to" if got.get("rolledBack") else "not a rollback to"
+        head = (
+            f"{rec.user} rolled back release {r.get('release')} from revision "
+            f"{r.get('fromRevision')} to {r.get('toRevision')}: helm exit code "
+            f"{r.get('helmExitCode')}; the release is at revision {got.get('revision')} "
+            f"({got.get('status')}, {got.get('description')!r}: {verdict} "
+            f"{r.get('toRevision')})"
+        )
+    return f"{head}, justification {rec.justification!r} (request {rec.request_id})"[:1024]
+
+
+def rollback_reason(rec: Record) -> tuple[str, str]:
+    """(reason, type) of a rollback's Event."""
+    if rec.outcome != "finished":
+        return "ReleaseRollbackStarted", "Normal"
+    r = rec.rollback or {}
+    if r.get("helmExitCode") == 0 and (r.get("result") or {}).get("rolledBack"):
+        return "ReleaseRolledBack", "Normal"
+    return "ReleaseRollbackFailed", "Warning"
+
+
 def event_message(series: Series) -> str:
     rec = series.last
+    if rec.event == "rollback":
+        return rollback_message(rec)
     issued = rec.outcome == "issued"
     who = rec.user or "unauthenticated caller"
     what = "deploy credentials" if rec.level == "deploy" else "credentials"
@@ -75,6 +107,13 @@ def event_message(series: Series) -> str:
 def event_body(series: Series, env_uid: str) -> dict[str, object]:
     rec = series.last
     issued = rec.outcome == "issued"
+    reason, kind = (
+        rollback_reason(rec)
+        if rec.event == "rollback"
+        else ("CredentialsIssued", "Normal")
+        if issued
+        else ("CredentialsDenied", "Warning")
+    )
     return {
         "metadata": {"name": f"{rec.environment}.{secrets.token_hex(8)}"},
         "involvedObject": {
@@ -83,9 +122,9 @@ def event_body(series: Series, env_uid: str) -> dict[str, object]:
             "name": rec.environment,
             "uid": env_uid,
         },
-        "reason": "CredentialsIssued" if issued else "CredentialsDenied",
+        "reason": reason,
         "message": event_message(series),
-        "type": "Normal" if issued else "Warning",
+        "type": kind,
         "source": {"component": "scipian-backend"},
         "firstTimestamp": _seconds(series.first.time),
         "lastTimestamp": _seconds(rec.time),
@@ -113,7 +152,7 @@ class Auditor:
         self._log = logger or audit_logger()
         self._interval = flush_interval
         self._lock = threading.Lock()
-        self._pending: dict[tuple[str, str, str, str | None, str, str], Series] = {}
+        self._pending: dict[tuple[str, str, str, str | None, str, str, str], Series] = {}
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
 
@@ -123,7 +162,9 @@ class Auditor:
         if self._core is None or not rec.environment or not rec.user:
             return
         # One Series per justification too: every reason given shows in the Events.
-        key = (rec.environment, rec.user, rec.outcome, env_uid, rec.level, rec.justification)
+        # A rollback's Event is its own (its request id in the key): never aggregated.
+        alone = rec.request_id if rec.event == "rollback" else ""
+        key = (rec.environment, rec.user, rec.outcome, env_uid, rec.level, rec.justification, alone)
         with self._lock:
             series = self._pending.get(key)
             if series is None:

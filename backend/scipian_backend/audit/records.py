@@ -1,9 +1,11 @@
 """The audit record: one JSON line per issuance and per denial, the record of truth.
 
-Line fields: time, event ("issuance" | "denial"), requestId, user, groups, environment,
+Line fields: time, event ("issuance" | "denial" | "rollback"), requestId, user, groups, environment,
 outcome ("issued" | "unauthenticated" | "forbidden" | "not_found" | "step_up_required" |
 "error"), reason, expirationTimestamp, serviceAccount, level ("read" | "deploy"),
-justification, authTime (the login's time, RFC 3339). Never a token or a credential.
+justification, authTime (the login's time, RFC 3339); a rollback's line adds `rollback`
+(release, fromRevision, toRevision, helmExitCode, and on `finished` the result the backend
+read from the release record). Never a token or a credential.
 The line is written before the answer.
 """
 
@@ -14,6 +16,7 @@ import logging
 import sys
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 AUDIT_LOGGER = "scipian.audit"
 
@@ -32,28 +35,29 @@ class Record:
     level: str = "read"
     justification: str = ""  # deploy: why, as the person gave it (checked: printable, bounded)
     auth_time: int | None = None  # when the person logged in at the provider, if known
+    rollback: dict[str, Any] | None = None  # event "rollback": releases/rollbacks.py
     time: str = field(default_factory=lambda: _now())
 
     def line(self) -> str:
         d = asdict(self)
-        return json.dumps(
-            {
-                "time": d["time"],
-                "event": d["event"],
-                "requestId": d["request_id"],
-                "user": d["user"],
-                "groups": list(d["groups"]),
-                "environment": d["environment"],
-                "outcome": d["outcome"],
-                "reason": d["reason"],
-                "expirationTimestamp": d["expiration_timestamp"],
-                "serviceAccount": d["service_account"],
-                "level": d["level"],
-                "justification": d["justification"],
-                "authTime": stamp(d["auth_time"]),
-            },
-            separators=(",", ":"),
-        )
+        line: dict[str, Any] = {
+            "time": d["time"],
+            "event": d["event"],
+            "requestId": d["request_id"],
+            "user": d["user"],
+            "groups": list(d["groups"]),
+            "environment": d["environment"],
+            "outcome": d["outcome"],
+            "reason": d["reason"],
+            "expirationTimestamp": d["expiration_timestamp"],
+            "serviceAccount": d["service_account"],
+            "level": d["level"],
+            "justification": d["justification"],
+            "authTime": stamp(d["auth_time"]),
+        }
+        if d["rollback"] is not None:
+            line["rollback"] = d["rollback"]
+        return json.dumps(line, separators=(",", ":"))
 
 
 def stamp(epoch: int | None) -> str | None:

@@ -46,7 +46,7 @@ def install_routes(app: FastAPI, backend: Backend) -> None:
     async def kubeconfig(env_id: EnvId, request: Request) -> Response:
         if not valid_env_id(env_id):  # before the body and before any authorization
             raise BadRequest(ENV_ID_MESSAGE)
-        asked = kubeconfig_request(await _check_body(request))
+        asked = kubeconfig_request(await check_body(request))
         issued = await run_in_threadpool(
             backend.issue,
             env_id,
@@ -76,7 +76,7 @@ def install_routes(app: FastAPI, backend: Backend) -> None:
         return Response(body, media_type=content_type)
 
 
-async def _check_body(request: Request) -> dict[str, Any]:
+async def check_body(request: Request) -> dict[str, Any]:
     body = await _bounded_body(request)
     if not body.strip():
         return {}

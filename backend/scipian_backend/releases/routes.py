@@ -9,7 +9,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from scipian_backend.http.schema import ERRORS, EnvId
+from scipian_backend.config import JUSTIFICATION_PATTERN, MAX_JUSTIFICATION, valid_env_id
+from scipian_backend.errors import BadRequest
+from scipian_backend.http.schema import ENV_ID_MESSAGE, ERRORS, EnvId
 from scipian_backend.releases.queries import (
     DEFAULT_MAX,
     NAMESPACE,
@@ -18,6 +20,7 @@ from scipian_backend.releases.queries import (
     check_namespace,
     check_release,
 )
+from scipian_backend.releases.rollbacks import Rollbacks, rollback_report
 from scipian_backend.usecases import Backend
 
 
@@ -61,6 +64,53 @@ class ReleaseList(BaseModel):
     items: list[RedactedRelease]
 
 
+class RollbackResult(BaseModel):
+    revision: int | None
+    status: str | None
+    description: str | None
+    rolledBack: bool
+
+
+class RollbackAnswer(BaseModel):
+    """What was recorded; `result` (phase finished) is what the release record says."""
+
+    environment: str
+    namespace: str
+    name: str
+    user: str
+    phase: str
+    fromRevision: int
+    toRevision: int
+    result: RollbackResult | None = None
+
+
+ROLLBACK_REQUEST: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["justification", "fromRevision", "toRevision", "phase"],
+                    "properties": {
+                        "justification": {
+                            "type": "string",
+                            "maxLength": MAX_JUSTIFICATION,
+                            "pattern": JUSTIFICATION_PATTERN,
+                        },
+                        "fromRevision": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                        "toRevision": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                        "phase": {"type": "string", "enum": ["started", "finished"]},
+                        "helmExitCode": {"type": "integer", "minimum": 0, "maximum": 255},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
 class ReleaseStatus(BaseModel):
     environment: str
     release: RedactedRelease | None
@@ -80,6 +130,7 @@ ReleaseName = Annotated[str, Path(pattern=RELEASE_NAME.pattern, max_length=53)]
 
 def install_release_routes(app: FastAPI, backend: Backend) -> None:
     queries = ReleaseQueries(backend)
+    rollbacks = Rollbacks(backend)
     base = "/api/v1/environments/{env_id}/releases"
 
     @app.get(base, response_model=ReleaseList, responses=ERRORS)
@@ -124,6 +175,26 @@ def install_release_routes(app: FastAPI, backend: Backend) -> None:
         ns, rel = check_namespace(namespace), check_release(name)
         body = await run_in_threadpool(
             queries.status, env_id, _auth(request), _rid(request), ns, rel, revision, driver
+        )
+        return JSONResponse(body)
+
+    @app.post(
+        base + "/{namespace}/{name}/rollbacks",
+        response_model=RollbackAnswer,
+        responses=ERRORS,
+        openapi_extra=ROLLBACK_REQUEST,
+    )
+    async def release_rollback(
+        env_id: EnvId, namespace: Namespace, name: ReleaseName, request: Request
+    ) -> JSONResponse:
+        from scipian_backend.http.routes import check_body
+
+        if not valid_env_id(env_id):  # the ids before the body, as everywhere
+            raise BadRequest(ENV_ID_MESSAGE)
+        ns, rel = check_namespace(namespace), check_release(name)
+        report = rollback_report(await check_body(request))
+        body = await run_in_threadpool(
+            rollbacks.report, env_id, _auth(request), _rid(request), ns, rel, report
         )
         return JSONResponse(body)
 
