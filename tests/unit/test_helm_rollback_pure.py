@@ -82,12 +82,12 @@ def test_helm_environ_drops_helms_connection_settings() -> None:
 
 
 def test_private_kubeconfig_is_private_and_removed(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError):
-        with rollback.private_kubeconfig('{"kind": "Config"}') as path:
-            assert stat.S_IMODE(path.stat().st_mode) == 0o600
-            assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-            seen = path
-            raise RuntimeError("helm failed")
+    kubeconfig = rollback.private_kubeconfig('{"kind": "Config"}')
+    with pytest.raises(RuntimeError), kubeconfig as path:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        seen = path
+        raise RuntimeError("helm failed")
     assert not seen.exists() and not seen.parent.exists()
 
 
