@@ -1,5 +1,5 @@
 """`kubectl scipian ENV helm rollback RELEASE [REVISION] --reason TEXT`: the plan from the
-redacted history, then the real `helm rollback` with a deploy credential (docs/helm.md).
+redacted history, then the real `helm rollback` with a deploy credential (README.md, docs/api.md).
 
 plan (history through the backend) ── --dry-run: print it on stdout, stop
   └─ helm found and new enough → deploy credential (step-up as needed)

@@ -41,7 +41,7 @@ def environ(tmp_path: Path) -> dict[str, str]:
             ["login", "logout", "whoami", "envs", "version", "completion", "alias", "dev", "prod"],
         ),
         (["dev", ""], ["get", "describe", "logs", "kubeconfig", "helm", "credential"]),
-        (["dev", "helm", ""], ["list", "history", "status"]),
+        (["dev", "helm", ""], ["list", "history", "status", "rollback"]),
         (["dev", "helm", "h"], ["history"]),
         (["dev", "des"], ["describe"]),
         (["prod", "get", ""], ["pods", "widgets"]),

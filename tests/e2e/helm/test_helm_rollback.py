@@ -154,11 +154,13 @@ def wrapper(stack: Stack, tmp_path: Path) -> tuple[Path, Path]:
     return script, out
 
 
-def wrapped_env(stack: Stack, env: dict[str, str], out: Path, mode: str = "") -> dict[str, str]:
+def wrapped_env(
+    stack: Stack, env: dict[str, str], out: Path, mode: str = "", helm: str = "STACK_HELM"
+) -> dict[str, str]:
     return {
         **env,
         "T_WRAP_OUT": str(out),
-        "T_REAL_HELM": stack.env["STACK_HELM"],
+        "T_REAL_HELM": stack.env[helm],
         "T_WRAP_MODE": mode,
         "HOME": str(out),
         "HELM_CACHE_HOME": str(out / "cache"),
@@ -269,6 +271,35 @@ def test_alice_rolls_back_on_dev(
         assert "oidc:alice@example.test" in e["message"]
         assert f"release shop/{release} from revision 2 to 1" in e["message"]
     assert "the release is at revision 3 (deployed, 'Rollback to 1'" in events[1]["message"]
+
+
+def test_helm_3_the_oldest_tested(
+    stack: Stack,
+    alice: dict[str, str],
+    v11: Path,
+    wrapper: tuple[Path, Path],
+    tmp_path: Path,
+) -> None:
+    """Helm 3 (v3.22, MIN_HELM) rolls back a release it wrote."""
+    helm3 = Helm(Path(stack.env["STACK_HELM3"]), helm_env(tmp_path / "h3", stack.kubeconfig("dev")))
+    name = f"t-rb3-{uuid.uuid4().hex[:8]}"
+    helm3.run("install", name, str(CHART), "-n", "shop")
+    try:
+        helm3.run("upgrade", name, str(v11), "-n", "shop")
+        script, out = wrapper
+        reason = f"t-rollback helm3 {uuid.uuid4().hex[:8]}"
+        step_up(stack, alice, "dev", reason)
+        args = ["dev", "helm", "rollback", name, "-n", "shop", "--reason", reason]
+        env = wrapped_env(stack, alice, out, helm="STACK_HELM3")
+        got = run_plugin([*args, "--helm", str(script)], env)
+        assert (got.returncode, got.stdout) == (0, SUCCESS), got.stderr
+        check_private_kubeconfig(out, [got.stdout, got.stderr])
+        newest = history(helm3, name)[-1]
+        assert (newest["revision"], newest["description"]) == (3, "Rollback to 1")
+        lines = backend_lines(stack, reason)
+        assert lines[-1]["rollback"]["result"]["rolledBack"] is True
+    finally:
+        helm3.run("uninstall", name, "-n", "shop", check=False)
 
 
 def test_rollback_after_a_step_up_login(
