@@ -32,7 +32,8 @@ NO_FILES, DEFAULT = 4, 0
 SHELLS = ("bash", "zsh", "fish")
 TOP_COMMANDS = tuple(TOP)
 ENV_VERBS = (*READ_VERBS, *PER_ENV)
-HELM_SUBCOMMANDS = ("list", "history", "status", "rollback")  # kubectl_scipian.helm.flags (and aliases)
+# kubectl_scipian.helm.flags (and aliases)
+HELM_SUBCOMMANDS = ("list", "history", "status", "rollback")
 COMMON_TYPES = (
     "configmaps",
     "cronjobs",
