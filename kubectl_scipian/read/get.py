@@ -99,8 +99,7 @@ def get(session: Session, argv: list[str]) -> int:
         )
     if opts.output_watch_events and not (opts.watch or opts.watch_only):
         raise UsageError(
-            "error: --output-watch-events option can only be used with --watch or --watch-only\n"
-            "See 'kubectl get -h' for help and examples"
+            "error: --output-watch-events option can only be used with --watch or --watch-only"
         )
     if opts.watch or opts.watch_only:
         from kubectl_scipian.read.watch import watch  # only when watching: start-up cost

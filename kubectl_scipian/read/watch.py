@@ -47,9 +47,16 @@ RowSink = Callable[[list[str] | None, list[list[str]]], None]
 
 
 def watch(session: Session, opts: argparse.Namespace, kind: str, arg: str) -> int:
-    if opts.sort_by:
-        session.error("warning: --watch or --watch-only requested, --sort-by will be ignored")
+    if opts.sort_by and opts.watch_only:
+        session.error("warning: --watch-only requested, --sort-by will be ignored")
+    elif opts.sort_by:
+        # the list is sorted, the events are not
+        session.error(
+            "warning: --watch requested, --sort-by will be ignored for watch events received"
+        )
     jobs = plan(session, opts)
+    if len({j.resource.name for j in jobs}) > 1 and not any(j.name for j in jobs):
+        raise ReadError("error: you may only specify a single resource type")
     if len({j.resource for j in jobs}) > 1:
         raise ReadError(MULTIPLE)
     if len(jobs) > 1:
@@ -57,9 +64,10 @@ def watch(session: Session, opts: argparse.Namespace, kind: str, arg: str) -> in
     job = jobs[0]
     printer = _printer(session, opts, kind, arg)
     ns = None if (opts.all_namespaces and job.name is None) else _namespace(session, opts)
-    initial, rv = _initial(session, job, opts, ns, printer.accept)
+    sort = opts.sort_by if not opts.watch_only else ""
+    initial, rv = _initial(session, job, opts, ns, printer.accept, bool(sort) and printer.human)
     if not opts.watch_only:
-        printer.initial(initial)
+        printer.initial(_sorted(initial, sort, printer.human) if sort else initial)
     query: dict[str, Any] = {
         "labelSelector": opts.selector,
         "fieldSelector": opts.field_selector,
@@ -104,14 +112,37 @@ def _namespace(session: Session, opts: argparse.Namespace) -> str:
     return str(opts.namespace or session.target.namespace)
 
 
+def _sorted(pages: list[Any], expr: str, tables: bool) -> list[Any]:
+    """--sort-by on the list: one page of rows (tables) or of items, in kubectl's order."""
+    from kubectl_scipian.read.printers.columns import sort_key
+
+    key = sort_key(expr)
+    if tables:
+        rows = [row for page in pages for row in page.get("rows") or []]
+        rows.sort(key=lambda row: key(row.get("object") or {}))
+        return [{**pages[0], "rows": rows}]
+    items = [item for page in pages for item in list_items(page)]
+    return [{"kind": "List", "items": sorted(items, key=key)}]
+
+
 def _initial(
-    session: Session, job: Job, opts: argparse.Namespace, ns: str | None, accept: str
+    session: Session,
+    job: Job,
+    opts: argparse.Namespace,
+    ns: str | None,
+    accept: str,
+    whole_objects: bool,
 ) -> tuple[list[Any], str]:
     """The pages of the list (or the one object) and the resourceVersion to watch from."""
+    extra = {"includeObject": "Object"} if whole_objects else {}
     if job.name is not None:
-        return [session.client.get_json(job.resource.path(ns, job.name), None, accept)], "0"
-    query: dict[str, Any] = {"labelSelector": opts.selector, "fieldSelector": opts.field_selector}
-    if opts.chunk_size > 0:
+        return [session.client.get_json(job.resource.path(ns, job.name), extra, accept)], "0"
+    query: dict[str, Any] = {
+        "labelSelector": opts.selector,
+        "fieldSelector": opts.field_selector,
+        **extra,
+    }
+    if opts.chunk_size > 0 and not whole_objects:
         query["limit"] = opts.chunk_size
     pages = []
     while True:
@@ -168,6 +199,7 @@ class TabStream:
 
 class _Printer:
     accept = JSON
+    human = False
 
     def initial(self, pages: list[Any]) -> None:
         raise NotImplementedError
@@ -180,6 +212,7 @@ class TableWatchPrinter(_Printer):
     """cli-runtime's HumanReadablePrinter for Tables, kept across events."""
 
     accept = TABLE
+    human = True
 
     def __init__(self, opts: argparse.Namespace, wide: bool, sink: RowSink) -> None:
         from kubectl_scipian.read.printers.table import TableOptions
