@@ -70,7 +70,12 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--kubeconfig", required=True, help="ADMIN kubeconfig of the target cluster")
     r.add_argument("--context", default=None)
     r.add_argument("--description", default="")
-    r.add_argument("--cluster-role", default="view")
+    r.add_argument(
+        "--cluster-role",
+        default=None,
+        help="the ClusterRole users get: scipian-observer (default for a new environment; "
+        "an existing one keeps its role), view, or any other",
+    )
     r.add_argument("--ttl", type=int, default=900)
 
     ls = sub.add_parser("list", help="list registered environments")
@@ -117,10 +122,15 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     mgmt = kube.mgmt_client(args.mgmt_kubeconfig)
     if args.command == "register":
+        from scipian_backend.environments.store import Store
+
+        existing = Store(mgmt).get(args.name) if args.cluster_role is None else None
         reg = admin.Registration(
             name=args.name,
             description=args.description,
-            cluster_role=args.cluster_role,
+            cluster_role=admin.role_for(
+                args.cluster_role, existing.cluster_role if existing else None
+            ),
             ttl_seconds=args.ttl,
             namespace=args.namespace,
             sessions_namespace=args.sessions_namespace,
