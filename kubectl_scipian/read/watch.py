@@ -11,9 +11,11 @@ What kubectl 1.36 does (cmd/get/get.go `watch()`), and so do we:
 - `--output-watch-events`: an EVENT column first in tables; `{"type","object"}` for
   json (one compact line, managedFields kept) and yaml; custom-columns and jsonpath are
   applied to that event;
-- no retry: when the server ends the stream (its request timeout, or after an ERROR event
-  such as 410 Expired) the command ends, exit 0; an error answer to the watch request is
-  printed as any other (`Error from server (Expired): ...`), exit 1;
+- no retry and no re-list: an ERROR event (a 410 Expired when the list's resourceVersion
+  has left the server's watch window) is printed as kubectl prints a Status (a
+  STATUS/REASON/MESSAGE table, or the object), then the server ends the stream and so
+  does the command, exit 0; so does the server's own request timeout. An error answer
+  to the watch request itself is printed as any other (`Error from server ...`), exit 1;
 - Ctrl-C: exit 1, nothing printed.
 """
 
@@ -169,15 +171,19 @@ def events(chunks: Iterable[bytes]) -> Iterator[dict[str, Any]]:
         yield json.loads(buf)
 
 
-def go_compact_json(obj: Any) -> str:
-    """Go's json.Marshal of decoded JSON: no spaces, map keys sorted, <>& escaped."""
-    text = json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+def go_json(obj: Any, *, indent: int | None = None, sort: bool = True) -> str:
+    """Go's json.Marshal(Indent) of decoded JSON: map keys sorted (`sort`; a typed object
+    keeps its field order), <>& escaped; indented ones end in a newline."""
+    if indent is None:
+        text = json.dumps(obj, separators=(",", ":"), sort_keys=sort, ensure_ascii=False)
+    else:
+        text = json.dumps(obj, indent=indent, sort_keys=sort, ensure_ascii=False) + "\n"
     return _GO_ESCAPE_RE.sub(lambda m: _GO_ESCAPES[m.group()], text)
 
 
-def watch_event_json(event_type: str, obj: Any) -> str:
+def watch_event_json(event_type: str, obj: Any, *, sort: bool = True) -> str:
     """metav1.WatchEvent as kubectl's JSON printer writes it: struct order, one line."""
-    return f'{{"type":{go_compact_json(event_type)},"object":{go_compact_json(obj)}}}\n'
+    return f'{{"type":{go_json(event_type)},"object":{go_json(obj, sort=sort)}}}\n'
 
 
 class TabStream:
@@ -222,6 +228,7 @@ class TableWatchPrinter(_Printer):
         self.sink = sink
         self.last_columns: list[Any] | None = None
         self.printed_headers = False
+        self.printed_status_header = False
         labels = tuple(k for spec in opts.label_columns for k in spec.split(",") if k)
         self.options = TableOptions(
             wide=wide,
@@ -239,19 +246,32 @@ class TableWatchPrinter(_Printer):
                 self.sink(header if start == 0 else None, rows[start : start + FLUSH_ROWS])
 
     def event(self, event_type: str, obj: Any) -> None:
-        if obj.get("kind") != "Table":
-            return self._not_a_table(event_type, obj)
-        header, rows = self._table(obj, event_type)
-        self.sink(header, rows)
-        return None
+        if obj.get("kind") == "Status":
+            self._status(event_type, obj)
+        elif obj.get("kind") == "Table":
+            self.sink(*self._table(obj, event_type))
 
-    def _not_a_table(self, event_type: str, obj: Any) -> None:
-        # An ERROR event carries a Status; kubectl has no table for it and the server ends
-        # the stream next. Its words go to stderr, as the plugin's one concession to sense.
-        if event_type == "ERROR":
-            from kubectl_scipian.read.errors import status_error
+    def _status(self, event_type: str, status: dict[str, Any]) -> None:
+        """An ERROR event's Status (a 410 Expired when the watch window has moved on):
+        cli-runtime's status handler, a header of its own the first time."""
+        from kubectl_scipian.read.printers.table import cell_text, label_header
 
-            raise ReadError(status_error(int(obj.get("code") or 500), json.dumps(obj)).message)
+        opts = self.options
+        row = [cell_text(status.get(k, "")) for k in ("status", "reason", "message")]
+        header = ["STATUS", "REASON", "MESSAGE"]
+        # the label headers, but (as cli-runtime's printRows) no label cells
+        header += [label_header(k) for k in opts.label_columns]
+        if opts.show_labels:
+            header.append("LABELS")
+        if opts.with_namespace:
+            header.insert(0, "NAMESPACE")
+            row.insert(0, "")
+        if self.events:
+            header.insert(0, "EVENT")
+            row.insert(0, EVENT_CELLS.get(event_type, event_type))
+        show = not opts.no_headers and not self.printed_status_header
+        self.printed_status_header = True
+        self.sink(header if show else None, [row])
 
     def _table(
         self, table: dict[str, Any], event_type: str
@@ -292,7 +312,7 @@ class ObjectWatchPrinter(_Printer):
         self.count = 0
         self.tabs: RowSink | None = None
         self.helper = ObjectPrinter(kind, arg, opts)  # parses the template or the columns
-        self.printed_header = False
+        self.printed_header = ""  # the kind of object the last header was printed for
 
     def initial(self, pages: list[Any]) -> None:
         for page in pages:
@@ -305,13 +325,19 @@ class ObjectWatchPrinter(_Printer):
     def _print(self, event_type: str, obj: Any) -> None:
         session = self.session
         self.count += 1
+        # A Status (an ERROR event) is a typed object in kubectl: its JSON keeps the
+        # struct's field order, which is the order the server sent.
+        typed = obj.get("kind") == "Status"
         if self.kind == "name":
             from kubectl_scipian.read.get import _name
 
-            session.write(f"{_name(obj)}\n")
+            name = _name(obj)  # kubectl's NamePrinter: <unknown> for an object without one
+            session.write(f"{name}<unknown>\n" if name.endswith("/") else f"{name}\n")
         elif self.kind == "json":
             if self.events:
-                session.write(watch_event_json(event_type, obj))
+                session.write(watch_event_json(event_type, obj, sort=not typed))
+            elif typed:
+                session.write(go_json(obj, indent=4, sort=False))
             else:
                 from kubectl_scipian.read.printers.jsonyaml import to_json
 
@@ -335,9 +361,12 @@ class ObjectWatchPrinter(_Printer):
         if self.tabs is None:
             self.tabs = self.session.watch_sink or TabStream(self.session)
         header = None
-        if not self.opts.no_headers and not self.printed_header:
+        # kubectl's custom-columns printer heads each run of one Go type: a Status (an
+        # ERROR event) after the objects gets the header again
+        kind = "status" if obj.get("kind") == "Status" and not self.events else "object"
+        if not self.opts.no_headers and self.printed_header != kind:
             header = [c.header for c in self.helper.columns]
-            self.printed_header = True
+            self.printed_header = kind
         self.tabs(header, [cc.row(self.helper.columns, target)])
 
     def _trimmed(self, obj: Any) -> Any:

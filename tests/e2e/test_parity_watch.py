@@ -267,3 +267,77 @@ def test_plugin_stream_equals_kubectl_stream(
     stream_want, stream_got = normalize_ages(want.text()), normalize_ages(got.text())
     assert stream_got == stream_want
     assert sum(line.startswith("DELETED") for line in stream_got.splitlines()) == 3
+
+
+EXPIRED = {
+    "table": (),
+    "table-events": ("--output-watch-events",),
+    "wide-events": ("-o", "wide", "--output-watch-events"),
+    "all-namespaces-events": ("-A", "--output-watch-events"),
+    "no-headers": ("--no-headers",),
+    "labels": ("-L", "watch-case", "--show-labels"),
+    "json": ("-o", "json"),
+    "json-events": ("-o", "json", "--output-watch-events"),
+    "yaml": ("-o", "yaml"),
+    "yaml-events": ("-o", "yaml", "--output-watch-events"),
+    "name": ("-o", "name"),
+    "custom-columns": ("-o", "custom-columns=N:.metadata.name,P:.status.phase"),
+    "custom-columns-events": (
+        "-o",
+        "custom-columns=T:.type,N:.object.metadata.name",
+        "--output-watch-events",
+    ),
+    "watch-only": ("--watch-only",),
+}
+
+
+@pytest.fixture(scope="module")
+def expiring(
+    env: tuple[Parity, Driver], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Parity, Any]]:
+    """kubectl and the plugin through a proxy that makes every watch start from
+    resourceVersion 1: the real apiserver answers 410 Expired, as it does when a list's
+    resourceVersion has left its watch window."""
+    import base64
+
+    from tests.e2e.expiring_proxy import ExpiringProxy
+    from tests.e2e.test_faults_stack import self_signed
+
+    parity, driver = env
+    tmp = tmp_path_factory.mktemp("expiring")
+    doc = json.loads(parity.kubeconfig.read_text())
+    cluster = doc["clusters"][0]["cluster"]
+    cert = self_signed(tmp)
+    proxy = ExpiringProxy(
+        cluster["server"], base64.b64decode(cluster["certificate-authority-data"]), cert
+    )
+    doc["clusters"][0]["cluster"] = {
+        "server": proxy.url,
+        "certificate-authority-data": base64.b64encode(cert[0].read_bytes()).decode(),
+    }
+    through = tmp / "expiring.json"
+    through.write_text(json.dumps(doc))
+    through.chmod(0o600)
+    driver.create(pod("expired-seed", "expired"))
+    driver.k("wait", "--for=condition=Ready", "pod/expired-seed", "--timeout=60s")
+    try:
+        yield Parity(parity.kubectl, through, tmp / "cache"), proxy
+    finally:
+        proxy.stop()
+        driver.k("delete", "pods", "-l", "watch-case=expired", "--force", "--grace-period=0")
+
+
+@pytest.mark.parametrize("case", list(EXPIRED), ids=list(EXPIRED))
+def test_watch_410_expired_parity(expiring: tuple[Parity, Any], case: str) -> None:
+    """kubectl 1.36 neither resumes nor re-lists on 410: it prints the ERROR event's Status
+    as its printer prints one, the server ends the stream, exit 0. So do we."""
+    parity, proxy = expiring
+    argv = ["get", "pods", "-n", NS, "-l", "watch-case=expired", "-w", *EXPIRED[case]]
+    before = proxy.watches
+    want = parity.run_kubectl(*argv)
+    after_kubectl = proxy.watches
+    got = parity.run_plugin(*argv)
+    assert after_kubectl - before == proxy.watches - after_kubectl == 1  # one watch each
+    assert want.rc == 0 and want.out and not want.err
+    assert normalize_ages(got.out) == normalize_ages(want.out)
+    assert (got.rc, got.err) == (want.rc, want.err)
