@@ -341,3 +341,55 @@ def test_watch_410_expired_parity(expiring: tuple[Parity, Any], case: str) -> No
     assert want.rc == 0 and want.out and not want.err
     assert normalize_ages(got.out) == normalize_ages(want.out)
     assert (got.rc, got.err) == (want.rc, want.err)
+
+
+def test_a_watch_outlives_its_credential(
+    stack: Stack, env: tuple[Parity, Driver], tmp_path: Path
+) -> None:
+    """alice's sessions on dev revoked while `kubectl scipian dev get pods -w` streams: the
+    apiserver authenticated the watch when it started, so it keeps printing (as kubectl's
+    would); a new request with that token is refused."""
+    from tests.stack.backend_daemon import admin_cli
+
+    _, driver = env
+    case = f"outlive-{uuid.uuid4().hex[:6]}"
+    config = tmp_path / "config"
+    alice = login(stack, "alice", make_env(stack, config))
+    driver.create(pod(f"{case}-seed", case))
+    argv = ["get", "pods", "-n", NS, "-l", f"watch-case={case}", "-w", "--output-watch-events"]
+    got = Watch(
+        [str(venv_bin() / "kubectl-scipian"), "dev", *argv], tmp_path / "p", env=dict(alice)
+    )
+    try:
+        wait_for("the seed", lambda: f"{case}-seed" in got.text(), [got])
+        (record,) = [json.loads(p.read_text()) for p in config.rglob("kubeconfigs/*.json")]
+        issued = tmp_path / "issued.kubeconfig"
+        issued.write_text(record["kubeconfig"])
+        issued.chmod(0o600)
+        revoked = admin_cli("revoke", "--env=dev", "--user=oidc:alice@example.test")
+        assert revoked.returncode == 0, revoked.stderr
+
+        def refused() -> bool:
+            done = subprocess.run(
+                [stack.kubectl_path, f"--kubeconfig={issued}", "get", "pods", "-n", NS],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            return done.returncode == 1 and "Unauthorized" in done.stderr
+
+        wait_for("the revoked token to be refused", refused, [got])
+        driver.create(pod(f"{case}-after", case))
+        driver.k("delete", "pod", f"{case}-after", "--wait=false")
+        wait_for(
+            "the events after the revocation",
+            lambda: any(
+                line.startswith("DELETED") and f"{case}-after" in line
+                for line in got.text().splitlines()
+            ),
+            [got],
+        )
+    finally:
+        rc = got.stop()
+        driver.k("delete", "pods", "-l", f"watch-case={case}", "--force", "--grace-period=0")
+    assert rc == 1 and got.err.read_text() == ""
