@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: all install venv idp harness lint test unit e2e demo bench dist image stack-up stack-down clean audit soak
+.PHONY: all install venv idp harness lint test unit e2e demo bench dist image stack-up stack-down clean audit soak recordings
 
 all: install
 
@@ -44,6 +44,11 @@ lint: $(STAMP)
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
+
+# The parity suites' apiserver answers and kubectl's output, recorded from the stack into
+# tests/data/read/ for the fast replay tests (tests/read_recordings.py).
+recordings: install
+	$(PY) -m tests.read_recordings record
 
 test: install lint audit image
 	$(PY) -m pytest -q

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from kubectl_scipian.read import flags
 from kubectl_scipian.read.args import FlagParser, resource_requests
+from kubectl_scipian.read.describers import describer_for
+from kubectl_scipian.read.describers.output import Out
 from kubectl_scipian.read.discovery import Resource
 from kubectl_scipian.read.errors import StatusError, UsageError
-from kubectl_scipian.read.printers.tabwriter import format_text
 from kubectl_scipian.read.session import Session
 
 NO_TYPE = (
@@ -20,28 +20,6 @@ NO_TYPE = (
 
 def parser() -> FlagParser:
     return flags.describe()
-
-
-class Out:
-    """kubectl's PrefixWriter: two spaces per level, tabs aligned at the end."""
-
-    def __init__(self, parts: list[str] | None = None, indent: int = 0) -> None:
-        self.parts: list[str] = [] if parts is None else parts
-        self.indent = indent
-
-    def write(self, level: int, text: str) -> None:
-        self.parts.append("  " * (level + self.indent) + text)
-
-    def nested(self, indent: int) -> Out:
-        """NewNestedPrefixWriter: the same output, every write `indent` levels deeper."""
-        return Out(self.parts, self.indent + indent)
-
-    def text(self) -> str:
-        return format_text("".join(self.parts), 0, 2)
-
-
-# (session, resource, object, output, whether to print the Events section)
-Describer = Callable[[Session, Resource, dict[str, Any], Out, bool], None]
 
 
 def describe(session: Session, argv: list[str]) -> int:
@@ -57,9 +35,15 @@ def describe(session: Session, argv: list[str]) -> int:
     found: list[tuple[Resource, dict[str, Any]]] = []
     texts: list[str] = []
     types = {r.type: session.resolver.resolve(r.type) for r in requests}
+    listed_types: list[Resource] = []
+    only_errors = False
     for req in requests:
         for res in types[req.type]:
             listed = req.name is None
+            if listed:
+                if res in listed_types:
+                    continue  # a type listed twice is described once, as kubectl does
+                listed_types.append(res)
             try:
                 if listed:
                     objs = _list(session, res, ns, opts)
@@ -67,17 +51,26 @@ def describe(session: Session, argv: list[str]) -> int:
                     objs = [session.client.get_json(res.path(ns, req.name))]
             except StatusError as e:
                 if e.code == 404 and not listed and len(opts.args) == 2:
-                    matched = _prefix(session, res, ns, str(req.name))
+                    # kubectl's DescribeMatchingResources: what the first argument names
+                    # whose names start with the second, that argument resolved again
+                    # (warnings included); `a/x b/y` never matches, and then only the
+                    # error is printed.
+                    session.resolver.resolve(requests[0].type, warn_again=True)
+                    matching = "/" not in opts.args[0]
+                    matched = _prefix(session, res, ns, str(req.name)) if matching else []
                     if matched:
-                        # kubectl's DescribeMatchingResources: no events, a newline after each
+                        # no events, a newline after each
                         texts += [
                             _describe(session, res, o, explicit and show_events) + "\n"
                             for o in matched
                         ]
                         continue
+                    only_errors = True
                 errors.append(e.message)
                 continue
             found += [(res, o) for o in objs]
+    if only_errors:
+        found = []
     events = show_events and (explicit or (len(found) == 1 and not errors))
     described = [_describe(session, res, o, events) for res, o in found]
     for i, t in enumerate(described):
@@ -109,8 +102,6 @@ def _prefix(session: Session, res: Resource, ns: str, prefix: str) -> list[dict[
 
 
 def _describe(session: Session, res: Resource, obj: dict[str, Any], events: bool) -> str:
-    from kubectl_scipian.read.describers import describer_for
-
     out = Out()
     describer_for(res)(session, res, obj, out, events)
     return out.text()

@@ -158,11 +158,19 @@ class DiscoveryCache:
 
 
 class Resolver:
-    """Resource names as kubectl's RESTMapper with short-name and category expansion."""
+    """Resource names as kubectl's RESTMapper with short-name and category expansion.
 
-    def __init__(self, cache: DiscoveryCache | None, fetch: Fetch) -> None:
+    `warn` gets kubectl's warnings (without the `Warning: ` prefix), e.g. a short name
+    that several resources claim.
+    """
+
+    def __init__(
+        self, cache: DiscoveryCache | None, fetch: Fetch, warn: Callable[[str], None] | None = None
+    ) -> None:
         self._cache = cache
         self._fetch = fetch
+        self._warn = warn
+        self._warned: set[str] = set()
         self._resources: list[Resource] | None = None
         self._fresh = False
 
@@ -182,14 +190,23 @@ class Resolver:
         if self._cache:
             self._cache.store(self._resources)
 
-    def resolve(self, arg: str) -> list[Resource]:
-        """One type argument (`pods`, `deploy.apps`, `all`) → the resource types it means."""
+    def resolve(self, arg: str, *, warn_again: bool = False) -> list[Resource]:
+        """One type argument (`pods`, `deploy.apps`, `all`) → the resource types it means.
+
+        kubectl warns once per type argument of a command (`warn_again`: a second lookup
+        of kubectl's that warns again, like describe's search by name prefix).
+        """
         found = match(self.resources(), arg)
         if not found and not self._fresh:
             self._refresh()
             found = match(self.resources(), arg)
         if not found:
             raise UsageError(f'error: the server doesn\'t have a resource type "{arg}"')
+        if self._warn is not None and (warn_again or arg not in self._warned):
+            self._warned.add(arg)
+            short = arg.split(".", 1)[0].lower()
+            for other in shadowed_short_names(self.resources(), arg):
+                self._warn(f'short name "{short}" could also match lower priority resource {other}')
         return found
 
     def resolve_all(self, args: Iterable[str]) -> list[Resource]:
@@ -253,3 +270,23 @@ def _unique_kinds(rs: list[Resource]) -> list[Resource]:
             seen.add((r.group, r.name))
             out.append(r)
     return out
+
+
+def shadowed_short_names(resources: Sequence[Resource], arg: str) -> list[str]:
+    """The other resources a short name could mean, as client-go's shortcut expander warns.
+
+    Only when `arg` is expanded as a short name (it names no resource or singular of any
+    version exactly); the first claimant in discovery order wins, each other group/resource
+    is named once (`widgets.example.io`), versions of one group/resource are no ambiguity.
+    """
+    arg = arg.lower()
+    res, _, group = arg.partition(".")
+    if any(res in (r.name, r.singular) for r in resources if not group or r.group == group):
+        return []
+    claimants: list[str] = []
+    for r in resources:
+        if res in r.short_names and (not group or r.group == group):
+            long_form = f"{r.name}.{r.group}" if r.group else r.name
+            if long_form not in claimants:
+                claimants.append(long_form)
+    return claimants[1:]

@@ -54,7 +54,10 @@ def plan(session: Session, opts: argparse.Namespace, verb: str = "get") -> list[
     for r in requests:
         if r.type not in cache:
             cache[r.type] = resolver.resolve(r.type)
-        jobs.extend(Job(res, r.name) for res in cache[r.type])
+        # a type listed twice (`cm,configmaps`, `wdg,widgets`) is listed once, as kubectl does
+        jobs.extend(
+            j for j in (Job(res, r.name) for res in cache[r.type]) if j.name or j not in jobs
+        )
     return jobs
 
 
@@ -109,12 +112,13 @@ def get(session: Session, argv: list[str]) -> int:
     jobs = plan(session, opts)
     errors: list[str] = []
     single = len(jobs) == 1 and jobs[0].name is not None
-    ok_kinds: set[tuple[str, str]] = set()
+    # kubectl's multipleGVKsRequested: kinds named in two versions count twice
+    ok_kinds: set[tuple[str, str, str]] = set()
     for job in jobs:
         try:
             for page in _pages(session, job, opts, printer.accept, printer.query):
                 printer.add(job, page)
-            ok_kinds.add((job.resource.group, job.resource.kind))
+            ok_kinds.add((job.resource.group, job.resource.version, job.resource.kind))
         except Unauthorized:
             raise  # the caller refreshes credentials (or prints kubectl's words)
         except StatusError as e:

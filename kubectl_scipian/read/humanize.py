@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# What "now" is when an age is printed: the one clock of the read commands, so that the
+# recorded-output tests (tests/read_recordings.py) can replay a recording at its moment.
+clock: Callable[[], datetime] = _now
 
 
 def human_duration(seconds_f: float) -> str:
@@ -48,7 +58,7 @@ def since(text: str | None, now: datetime | None = None) -> str:
     t = parse_time(text)
     if t is None:
         return "<unknown>"
-    return human_duration(((now or datetime.now(timezone.utc)) - t).total_seconds())
+    return human_duration(((now or clock()) - t).total_seconds())
 
 
 def _class(c: str) -> int:

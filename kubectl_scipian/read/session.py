@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from kubectl_scipian.read.discovery import DiscoveryCache, Resolver
 from kubectl_scipian.read.target import Target, target_from_kubeconfig
 from kubectl_scipian.read.transport import Client
+
+if TYPE_CHECKING:
+    from kubectl_scipian.read.warnings import WarningWriter
 
 # Receives `get`'s tables as cells (header first) instead of printed text: the several
 # environments command joins them into one table with an ENV column.
@@ -38,12 +41,21 @@ class Session:
         self.written = False  # anything on stdout yet (a 401 after that is not retried)
         self._client: Client | None = None
         self._resolver: Resolver | None = None
+        self._warnings: WarningWriter | None = None
 
     @property
     def client(self) -> Client:
         if self._client is None:
-            self._client = Client(self.target, self.cache_dir)
+            self._client = Client(self.target, self.cache_dir, self.warnings().handle)
         return self._client
+
+    def warnings(self) -> WarningWriter:
+        """The run's one server-warning printer (kubectl deduplicates per process)."""
+        if self._warnings is None:
+            from kubectl_scipian.read.warnings import WarningWriter
+
+            self._warnings = WarningWriter(self.stderr)
+        return self._warnings
 
     @property
     def resolver(self) -> Resolver:
@@ -52,6 +64,7 @@ class Session:
             self._resolver = Resolver(
                 DiscoveryCache(self.cache_dir, self.target.host_port),
                 lambda path, accept: client.get_json(path, accept=accept),
+                warn=lambda message: self.error(f"Warning: {message}"),
             )
         return self._resolver
 

@@ -1,5 +1,6 @@
 """HTTP GETs to the cluster through the `kubernetes` client's REST layer (read/loader.py),
-raw paths only, retried as client-go retries an answer that carries Retry-After.
+raw paths only, retried as client-go retries an answer that carries Retry-After; the
+answers' `Warning` headers go to read/warnings.py.
 
 The generated model layer is never touched: responses stay bytes/JSON so that printing is
 exactly kubectl's and large lists and logs can stream. Only transport failures (urllib3's
@@ -12,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +69,12 @@ class Response:
 class Client:
     """One connection pool per run; every request is a raw path."""
 
-    def __init__(self, target: Target, cache_dir: Path) -> None:
+    def __init__(
+        self, target: Target, cache_dir: Path, warn: Callable[[Any], None] | None = None
+    ) -> None:
+        """`warn` receives the headers of every answer (read/warnings.py prints their warnings)."""
         self.target = target
+        self._warn = warn
         ca = ca_path(target, cache_dir)
         rest = loader.kube_rest()
         try:
@@ -130,11 +135,15 @@ class Client:
             status = getattr(e, "status", 0)
             if not status:  # the REST layer's wrapping of a TLS failure
                 raise transport_error(e, self.target.server) from None
+            if self._warn is not None:  # client-go handles an error answer's warnings too
+                self._warn(getattr(e, "headers", None))
             error = status_error(status, getattr(e, "body", None))
             error.retry_after = _retry_after(status, getattr(e, "headers", None))
             raise error from None
         except self._failures as e:
             raise transport_error(e, self.target.server) from None
+        if self._warn is not None:
+            self._warn(getattr(raw, "headers", None))
         return Response(raw)
 
     def get_json(

@@ -11,14 +11,20 @@ TokenRequest token, what the backend hands out) and the comparison helpers.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
+import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from tests import read_recordings
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -62,18 +68,35 @@ class Parity:
         )
         return Result(p.returncode, p.stdout, KLOG.sub("", p.stderr))
 
-    def run_plugin(self, verb: str, *args: str, timeout: float = 60) -> Result:
+    def run_plugin(
+        self,
+        verb: str,
+        *args: str,
+        timeout: float = 60,
+        env: dict[str, str] | None = None,
+        cache_dir: Path | None = None,
+    ) -> Result:
         p = subprocess.run(
-            [*plugin_command(self.kubeconfig, self.cache_dir), verb, *args],
+            [*plugin_command(self.kubeconfig, cache_dir or self.cache_dir), verb, *args],
             capture_output=True,
             text=True,
             timeout=timeout,
             cwd=ROOT,
+            env={**os.environ, **env} if env else None,
         )
         return Result(p.returncode, p.stdout, p.stderr)
 
-    def compare(self, verb: str, *args: str, ages: bool = True) -> tuple[Result, Result]:
-        """Both tools, a few times if ages ticked over between them; exact when possible."""
+    def compare(
+        self, verb: str, *args: str, ages: bool = True, record: str | None = None
+    ) -> tuple[Result, Result]:
+        """Both tools, a few times if ages ticked over between them; exact when possible.
+
+        `record`: the suite this case belongs to in tests/data/read/, when recording
+        (tests/read_recordings.py); the runs are then recorded too.
+        """
+        directory = os.environ.get(read_recordings.DIR_ENV)
+        if record and directory:
+            return self._recorded(Path(directory), record, verb, args)
         for _ in range(3):
             want = self.run_kubectl(verb, *args)
             got = self.run_plugin(verb, *args)
@@ -85,6 +108,78 @@ class Parity:
         if ages and normalize(got) == normalize(want):
             return want, want  # equal but for ages that ticked between the runs
         return want, got
+
+    def _recorded(
+        self, directory: Path, suite: str, verb: str, args: tuple[str, ...]
+    ) -> tuple[Result, Result]:
+        """kubectl, then the plugin with its requests recorded and its clock at kubectl's end.
+
+        The server's tables carry ages to the second, so both runs start early in one
+        second, and the plugin's discovery is warmed (and recorded) by a run before.
+        """
+        same = _same_blocks if suite == "logs" and _multi_source(args) else _same
+        with tempfile.TemporaryDirectory() as tmp:
+            warm_up = Path(tmp) / "warm-up.json"
+            exchanges = Path(tmp) / "exchanges.json"
+
+            def plugin(target: Path, now: datetime) -> Result:
+                env = {
+                    read_recordings.RECORD_ENV: str(target),
+                    read_recordings.CLOCK_ENV: now.isoformat(),
+                }
+                return self.run_plugin(verb, *args, env=env, cache_dir=Path(tmp) / "cache")
+
+            plugin(warm_up, datetime.now(timezone.utc))
+            discovery = [e for e in json.loads(warm_up.read_text()) if _is_discovery(e["key"])]
+            for _ in range(5):
+                time.sleep(1.02 - time.time() % 1)  # just after a second starts
+                want = self.run_kubectl(verb, *args)
+                now = datetime.now(timezone.utc)  # kubectl prints last, ages as of then
+                got = plugin(exchanges, now)
+                if same(got, want):
+                    break
+            recorded = discovery + json.loads(exchanges.read_text())
+        config = json.loads(self.kubeconfig.read_text())
+        case = {
+            "order": next(_order),
+            "id": " ".join([verb, *args]),
+            "verb": verb,
+            "args": list(args),
+            "now": now.isoformat(),
+            "compare": "source-blocks" if same is _same_blocks else "exact",
+            "kubectl": {"rc": want.rc, "out": want.out, "err": want.err},
+            "server": config["clusters"][0]["cluster"]["server"],
+            "exchanges": recorded,
+        }
+        path = read_recordings.case_file(directory, suite, case["id"])
+        path.write_text(json.dumps(case))
+        if not same(got, want) and normalize(got) == normalize(want):
+            return want, want  # equal but for ages that ticked between the runs (as compare)
+        return want, got
+
+
+def _is_discovery(key: str) -> bool:
+    """/api, /apis (aggregated), or a group version's resource list (the older discovery)."""
+    return key.startswith(("json /api [", "json /apis [")) or bool(
+        re.match(r"json (/api/[^/?]+|/apis/[^/?]+/[^/?]+) \[application/json\]$", key)
+    )
+
+
+_order = itertools.count()
+
+
+def _multi_source(args: tuple[str, ...]) -> bool:
+    return "--all-containers" in args or "-l" in args
+
+
+def _same(a: Result, b: Result) -> bool:
+    return a == b
+
+
+def _same_blocks(a: Result, b: Result) -> bool:
+    return (a.rc, a.err) == (b.rc, b.err) and read_recordings.source_blocks(
+        a.out
+    ) == read_recordings.source_blocks(b.out)
 
 
 def normalize(r: Result) -> Result:
@@ -195,15 +290,16 @@ def main(argv: list[str]) -> int:
     from kubectl_scipian.read import run
 
     kubeconfig = _json.loads(Path(argv[0]).read_text())
-    return run(
-        argv[2],
-        argv[3:],
-        kubeconfig,
-        env_id="dev",
-        cache_dir=Path(argv[1]),
-        stdout=sys.stdout.buffer,
-        stderr=sys.stderr,
-    )
+    with read_recordings.runner_hooks():
+        return run(
+            argv[2],
+            argv[3:],
+            kubeconfig,
+            env_id="dev",
+            cache_dir=Path(argv[1]),
+            stdout=sys.stdout.buffer,
+            stderr=sys.stderr,
+        )
 
 
 if __name__ == "__main__":

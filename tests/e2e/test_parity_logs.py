@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import Stack
 from tests.e2e.parity_runner import Parity, apply, plugin_command, view_kubeconfig
 from tests.helpers import wait_for
+from tests.read_recordings import source_blocks
 from tests.stack.podlogs import append_lines, give_logs
 
 pytestmark = pytest.mark.stack
@@ -138,6 +139,7 @@ CASES: list[tuple[str, ...]] = [
     ("-l", "app=web", "-f", "--max-log-requests=1"),
     ("nope",),
     ("deploy/nope",),
+    ("wdg/nope",),  # a short name two groups claim: kubectl warns
     ("cm/kube-root-ca.crt",),
     ("duo", "a", "b"),
     ("duo", "-l", "a=b"),
@@ -146,33 +148,9 @@ CASES: list[tuple[str, ...]] = [
 ]
 
 
-def source_of(line: str) -> str:
-    """Which container of which pod a fixture line comes from (see the fixture's lines)."""
-    if line.startswith("[pod/"):
-        return line.split("]", 1)[0]
-    text = line.strip()
-    if " line " in text:
-        return text.split(" line ")[0]
-    return text.rstrip("0123456789")
-
-
-def source_blocks(out: str) -> list[str]:
-    """The output cut into runs of lines from one source, each run kept whole."""
-    runs: list[tuple[str, str]] = []
-    for line in out.splitlines(keepends=True):
-        key = source_of(line)
-        if runs and runs[-1][0] == key:
-            runs[-1] = (key, runs[-1][1] + line)
-        else:
-            runs.append((key, line))
-    keys = [k for k, _ in runs]
-    assert len(keys) == len(set(keys)), f"a source's lines are not contiguous: {keys}"
-    return sorted(text for _, text in runs)
-
-
 @pytest.mark.parametrize("args", CASES, ids=lambda a: " ".join(a) or "<none>")
 def test_logs(parity: Parity, args: tuple[str, ...]) -> None:
-    want, got = parity.compare("logs", "-n", NS, *args, ages=False)
+    want, got = parity.compare("logs", "-n", NS, *args, ages=False, record="logs")
     assert got.err == want.err
     assert got.rc == want.rc
     if "--all-containers" in args or "-l" in args:

@@ -38,6 +38,7 @@ from tests.e2e.test_plugin_access import (
     secrets_of,
     set_times,
 )
+from tests.helpers import pod_with_logs
 from tests.stack.backend_daemon import BackendProcess, admin_cli, spawn_backend
 from tests.stack.login import run_plugin
 from tests.stack.paths import venv_bin
@@ -85,8 +86,8 @@ def write_kubeconfig(env: dict[str, str], env_id: str, path: Path) -> Path:
     return path
 
 
-def names(table: str) -> list[str]:
-    return sorted(" ".join(line.split()[:2]) for line in table.splitlines()[1:])
+def pod_names(table: str) -> list[str]:
+    return [line.split()[0] for line in table.splitlines()[1:]]
 
 
 def test_kubectl_through_the_exec_credential_one_issuance_per_expiry(
@@ -101,12 +102,14 @@ def test_kubectl_through_the_exec_credential_one_issuance_per_expiry(
     assert not [s for s in secrets_of(Path(env["KUBECTL_SCIPIAN_CONFIG_DIR"])) if s in text]
     assert not (tmp_path / "home" / ".kube" / "config").exists()
 
-    for _ in range(3):
-        got = kubectl(stack, env, "--kubeconfig", str(path), "get", "pods", "-A")
-        assert got.returncode == 0, got.stderr
-        assert got.stdout.startswith("NAMESPACE"), got.stderr
-    plugin = run_plugin(["dev", "get", "pods", "-A"], env)
-    assert names(got.stdout) == names(plugin.stdout)
+    # this test's own pod in its own namespace: other tests' pods come and go meanwhile
+    with pod_with_logs(stack, "exec-kubeconfig", ["hello"]) as (ns, pod):
+        for _ in range(3):
+            got = kubectl(stack, env, "--kubeconfig", str(path), "get", "pods", "-n", ns)
+            assert got.returncode == 0, got.stderr
+            assert pod_names(got.stdout) == [pod], got.stderr
+        plugin = run_plugin(["dev", "get", "pods", "-n", ns], env)
+        assert pod_names(plugin.stdout) == [pod], plugin.stderr
     assert issuances(backend.url, "dev") - before == 1  # the kubeconfig command's, reused
 
     for expiry in (1, 2):

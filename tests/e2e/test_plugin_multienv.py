@@ -8,7 +8,6 @@ rows independent of whatever else runs on the stack's clusters.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,21 +79,56 @@ def test_one_table_with_env_column_is_the_union(
     assert all(line[s - 1] == " " and line[s] != " " for line in lines[1:] for s in starts)
 
 
-def test_everything_everywhere_matches_the_single_runs(users: dict[str, dict[str, str]]) -> None:
+def test_a_namespace_everywhere_matches_the_single_runs(
+    users: dict[str, dict[str, str]], pods: tuple[str, str]
+) -> None:
+    ns, _ = pods
     env = users["carol"]
-    for _ in range(3):  # other sessions may create or delete pods between the runs
-        both = run_plugin(["dev,prod", "get", "pods", "-A"], env)
-        single = [run_plugin([e, "get", "pods", "-A"], env) for e in ("dev", "prod")]
-        assert both.returncode == 0, both.stderr
-        union = sorted(
-            [e, *row]
-            for e, got in zip(("dev", "prod"), single, strict=True)
-            for row in rows(got.stdout, 2)
+    both = run_plugin(["dev,prod", "get", "pods", "-n", ns], env)
+    single = [run_plugin([e, "get", "pods", "-n", ns], env) for e in ("dev", "prod")]
+    assert both.returncode == 0, both.stderr
+    union = [
+        [e, *row]
+        for e, got in zip(("dev", "prod"), single, strict=True)
+        for row in rows(got.stdout, 1)
+    ]
+    assert rows(both.stdout, 2) == union == [["dev", "a-0"], ["dev", "b-0"], ["prod", "c-0"]]
+
+
+def test_short_name_warning_per_environment(
+    stack: Stack, pods: tuple[str, str], tmp_path: Path
+) -> None:
+    """`wdg` means Widgets and, with a warning, not the foreign Wodgets (tests/stack/foreign.py)."""
+    from tests.e2e.test_parity_get import CRD, WIDGET_VIEW_ROLE
+
+    ns, _ = pods
+    for cluster in ("dev", "prod"):
+        stack.kubectl(cluster, "apply", "-f", "-", input=json.dumps(CRD))
+        stack.kubectl(cluster, "apply", "-f", "-", input=json.dumps(WIDGET_VIEW_ROLE))
+        stack.kubectl(
+            cluster, "wait", "--for=condition=Established", f"crd/{CRD['metadata']['name']}"
         )
-        if sorted(rows(both.stdout, 3)) == union:
-            return
-        time.sleep(2)
-    raise AssertionError("dev,prod get pods -A never matched the single-environment runs")
+    widget = {
+        "apiVersion": "parity.scipian.io/v1",
+        "kind": "Widget",
+        "metadata": {"name": "only-in-dev", "namespace": ns},
+        "spec": {"color": "green", "size": 1, "enabled": True},
+    }
+    stack.kubectl("dev", "apply", "-f", "-", input=json.dumps(widget))
+    warning = (
+        'Warning: short name "wdg" could also match lower priority resource'
+        " wodgets.tools.example.org"
+    )
+    # a login of its own: the module's users cached discovery before Widgets were served
+    env = login(stack, "carol", make_env(stack, tmp_path / "config"))
+    for verb in ("get", "describe"):
+        single = {e: run_plugin([e, verb, "wdg", "-n", ns], env) for e in ("dev", "prod")}
+        assert single["dev"].stderr == f"{warning}\n", single["dev"].stderr
+        assert single["prod"].stderr == f"{warning}\nNo resources found in {ns} namespace.\n"
+        both = run_plugin(["dev,prod", verb, "wdg", "-n", ns], env)
+        assert both.returncode == 0, both.stderr
+        assert both.stderr.splitlines()[:2] == [f"dev: {warning}", f"prod: {warning}"]
+        assert "only-in-dev" in both.stdout
 
 
 def test_denied_environment_is_reported_after_the_output(

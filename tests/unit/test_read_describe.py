@@ -9,7 +9,6 @@ from typing import Any, cast
 
 import pytest
 
-from kubectl_scipian.read.describe import Out
 from kubectl_scipian.read.describers import common, quantity
 from kubectl_scipian.read.describers.fields import (
     format_selector,
@@ -18,6 +17,7 @@ from kubectl_scipian.read.describers.fields import (
     taint_string,
     toleration_string,
 )
+from kubectl_scipian.read.describers.output import Out
 from kubectl_scipian.read.describers.pod import describe_probe
 from kubectl_scipian.read.describers.service import format_endpoint_slices
 from kubectl_scipian.read.discovery import Resource
@@ -155,3 +155,92 @@ def test_secret_prints_sizes_and_never_a_value() -> None:
     assert "secret-value" not in text
     assert "token:   33 bytes\n" in text
     assert "ca.crt:  15 bytes\n" in text
+
+
+# --- RBAC rules, quotas, certificate requests -----------------------------------------------------
+
+
+def test_rbac_rules_are_broken_down_compacted_and_sorted() -> None:
+    from kubectl_scipian.read.describers.rbac import breakdown, compact
+
+    rules = [
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]},
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": ["a", "b"],
+            "verbs": ["get"],
+        },
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "get"]},
+        {"nonResourceURLs": ["/healthz"], "verbs": ["get"]},
+    ]
+    got = [
+        (r.resources, r.names, r.urls, r.verbs)
+        for r in compact([b for rule in rules for b in breakdown(rule)])
+    ]
+    # PolicyRule.String() order: verbs first, then `APIGroups:[]` (core, none) before `[apps]`
+    assert got == [
+        (["configmaps"], [], [], ["get", "list", "create"]),
+        ([], [], ["/healthz"], ["get"]),
+        (["secrets"], ["a"], [], ["get"]),
+        (["secrets"], ["b"], [], ["get"]),
+        (["deployments"], [], [], ["get"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("used", "hard", "text"),
+    [(None, "10", "0"), ("3", "10", "3"), ("512Mi", "1G", "536870912"), ("500m", "2Gi", "1")],
+)
+def test_quota_used_in_the_format_of_hard(used: str | None, hard: str, text: str) -> None:
+    from kubectl_scipian.read.describers.quota import _as_format
+
+    assert _as_format(used, hard) == text
+
+
+def test_certificate_request_subject_and_names() -> None:
+    """A real PKCS#10 request (made with the `cryptography` the backend's tests bring)."""
+    import ipaddress
+
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from kubectl_scipian.read.describers.certificates import parse_request
+
+    names = [
+        x509.NameAttribute(NameOID.COMMON_NAME, "first"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "dev"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "qä"),
+        x509.NameAttribute(NameOID.COMMON_NAME, "alice"),
+        x509.NameAttribute(NameOID.POSTAL_CODE, "10115"),
+    ]
+    alt = [
+        x509.DNSName("a.example.com"),
+        x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
+        x509.IPAddress(ipaddress.ip_address("2001:db8:0:0:1:0:0:1")),
+        x509.RFC822Name("a@example.com"),
+        x509.UniformResourceIdentifier("spiffe://x/" + "a" * 200),
+    ]
+    pem = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name(names))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+        .decode()
+    )
+    request = parse_request(pem)
+    assert request.subject == {
+        "Common Name": ["alice"],  # the last one, as Go's pkix.Name keeps it
+        "Organization": ["dev", "qä"],
+        "PostalCode": ["10115"],
+    }
+    assert request.sans == {
+        "DNS Names": ["a.example.com"],
+        "IP Addresses": ["10.0.0.1", "2001:db8::1:0:0:1"],
+        "Email Addresses": ["a@example.com"],
+        "URIs": ["spiffe://x/" + "a" * 200],
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kubectl_scipian.read.args import Request, resource_requests
-from kubectl_scipian.read.discovery import Resource, match
+from kubectl_scipian.read.discovery import Resolver, Resource, match, shadowed_short_names
 from kubectl_scipian.read.errors import UsageError
 from kubectl_scipian.read.humanize import human_duration, smart_label
 from kubectl_scipian.read.logs import go_duration_seconds
@@ -137,3 +137,47 @@ def test_smart_labels() -> None:
     assert smart_label("uid") == "UID"
     assert smart_label("creationTimestamp") == "Creation Timestamp"
     assert smart_label("f:x1") == "f:x1"
+
+
+def _claimants() -> list[Resource]:
+    def r(
+        group: str, version: str, name: str, short: tuple[str, ...], pref: bool = True
+    ) -> Resource:
+        return Resource(
+            group, version, name, name.title()[:-1], True, name[:-1], short, (), (), pref
+        )
+
+    return [
+        r("parity.scipian.io", "v1", "widgets", ("wdg",)),
+        r("parity.scipian.io", "v1beta1", "widgets", ("wdg",), pref=False),
+        r("tools.example.org", "v1", "wodgets", ("wdg", "wd")),
+        r("more.example.org", "v1", "wadgets", ("wdg",)),
+        r("", "v1", "wds", ("xx",)),
+    ]
+
+
+def test_a_short_name_of_several_groups_names_the_others_once_in_discovery_order() -> None:
+    rs = _claimants()
+    assert shadowed_short_names(rs, "wdg") == [
+        "wodgets.tools.example.org",
+        "wadgets.more.example.org",
+    ]
+    assert shadowed_short_names(rs, "WDG") == shadowed_short_names(rs, "wdg")
+    assert shadowed_short_names(rs, "wd") == []  # one claimant
+    assert shadowed_short_names(rs, "wdg.parity.scipian.io") == []  # the group decides
+    assert shadowed_short_names(rs, "widgets") == []  # a name, not a short name
+    assert shadowed_short_names(rs, "wd" + "s") == []
+
+
+def test_the_resolver_warns_once_per_type_argument_unless_asked_again() -> None:
+    warnings: list[str] = []
+    resolver = Resolver(None, lambda path, accept: {}, warn=warnings.append)
+    resolver._resources = _claimants()  # discovery as fetched
+    assert [r.name for r in resolver.resolve("wdg")] == ["widgets"]
+    resolver.resolve("wdg")
+    assert warnings == [
+        'short name "wdg" could also match lower priority resource wodgets.tools.example.org',
+        'short name "wdg" could also match lower priority resource wadgets.more.example.org',
+    ]
+    resolver.resolve("wdg", warn_again=True)
+    assert len(warnings) == 4

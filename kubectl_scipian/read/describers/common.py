@@ -6,10 +6,17 @@ import base64
 from typing import TYPE_CHECKING, Any
 
 from kubectl_scipian.read.describers.events import describe_events
-from kubectl_scipian.read.describers.fields import header, print_annotations, print_labels
+from kubectl_scipian.read.describers.fields import (
+    header,
+    print_annotations,
+    print_labels,
+    rfc1123z,
+)
+from kubectl_scipian.read.describers.quota import limit_section, quota_section
+from kubectl_scipian.read.errors import StatusError
 
 if TYPE_CHECKING:
-    from kubectl_scipian.read.describe import Out
+    from kubectl_scipian.read.describers.output import Out
     from kubectl_scipian.read.discovery import Resource
     from kubectl_scipian.read.session import Session
 
@@ -33,33 +40,46 @@ def configmap(session: Session, res: Resource, obj: dict[str, Any], w: Out, even
 
 
 def namespace(session: Session, res: Resource, obj: dict[str, Any], w: Out, events: bool) -> None:
-    meta = obj.get("metadata") or {}
-    w.write(0, f"Name:\t{meta.get('name', '')}\n")
+    """describeNamespace: Conditions, then its quotas and limits (kubectl prints no events)."""
+    meta, status = obj.get("metadata") or {}, obj.get("status") or {}
+    name = str(meta.get("name", ""))
+    # fetched first, as kubectl does: an error (Forbidden) leaves no partial output
+    quotas = _items(session, f"/api/v1/namespaces/{name}/resourcequotas")
+    limits = _items(session, f"/api/v1/namespaces/{name}/limitranges")
+    w.write(0, f"Name:\t{name}\n")
     print_labels(w, "Labels", meta.get("labels"))
     print_annotations(w, "Annotations", meta.get("annotations"))
-    w.write(0, f"Status:\t{(obj.get('status') or {}).get('phase', '')}\n")
-    name = meta.get("name", "")
-    quotas = session.client.get_json(f"/api/v1/namespaces/{name}/resourcequotas").get("items")
-    if not quotas:
-        w.write(0, "\nNo resource quota.\n")
-    else:
-        for q in sorted(quotas, key=lambda q: q["metadata"]["name"]):
-            _quota(w, q)
-    limits = session.client.get_json(f"/api/v1/namespaces/{name}/limitranges").get("items")
-    if not limits:
-        w.write(0, "\nNo LimitRange resource.\n")
+    w.write(0, f"Status:\t{status.get('phase', '')}\n")
+    conditions = status.get("conditions") or []
+    if conditions:
+        w.write(0, "Conditions:\n")
+        w.write(1, "Type\tStatus\tLastTransitionTime\tReason\tMessage\n")
+        w.write(1, "----\t------\t------------------\t------\t-------\n")
+        for c in conditions:
+            w.write(
+                1,
+                f"{c.get('type', '')}\t{c.get('status', '')}\t"
+                f"{rfc1123z(c.get('lastTransitionTime'))}\t{c.get('reason', '')}\t"
+                f"{c.get('message', '')}\n",
+            )
+    if quotas is not None:
+        w.write(0, "\n")
+        quota_section(w, quotas)
+    if limits is not None:
+        w.write(0, "\n")
+        limit_section(w, limits)
 
 
-def _quota(w: Out, q: dict[str, Any]) -> None:
-    w.write(0, "\n")
-    w.write(0, "Resource Quotas\n")
-    w.write(1, f"Name:\t{q['metadata']['name']}\n")
-    hard = (q.get("status") or {}).get("hard") or {}
-    used = (q.get("status") or {}).get("used") or {}
-    w.write(1, "Resource\tUsed\tHard\n")
-    w.write(1, "--------\t---\t---\n")
-    for k in sorted(hard):
-        w.write(1, f"{k}\t{used.get(k, '0')}\t{hard[k]}\n")
+def _items(session: Session, path: str) -> list[dict[str, Any]] | None:
+    """A namespace's quotas or limits; None when the server has no such kind (NotFound)."""
+    from kubectl_scipian.read.describers.workloads import list_all
+
+    try:
+        return list_all(session, path, {})
+    except StatusError as e:
+        if e.code == 404:
+            return None
+        raise
 
 
 def secret(session: Session, res: Resource, obj: dict[str, Any], w: Out, events: bool) -> None:

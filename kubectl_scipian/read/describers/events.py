@@ -8,7 +8,7 @@ from kubectl_scipian.read.errors import StatusError
 from kubectl_scipian.read.humanize import since
 
 if TYPE_CHECKING:
-    from kubectl_scipian.read.describe import Out
+    from kubectl_scipian.read.describers.output import Out
     from kubectl_scipian.read.session import Session
 
 

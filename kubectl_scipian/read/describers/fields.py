@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from kubectl_scipian.read.humanize import parse_time
 
 if TYPE_CHECKING:
-    from kubectl_scipian.read.describe import Out
+    from kubectl_scipian.read.describers.output import Out
 
 MAX_ANNOTATION_LEN = 140
 SKIP_ANNOTATIONS = {"kubectl.kubernetes.io/last-applied-configuration"}
@@ -201,3 +201,17 @@ def header(w: Out, obj: Obj, namespace: bool = True) -> None:
     w.write(0, f"Name:\t{meta.get('name', '')}\n")
     if namespace:
         w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
+
+
+def go_time(text: str | None) -> str:
+    """time.Time.String() in the local zone (`%s` of a metav1.Time)."""
+    t = parse_time(text)
+    if t is None:
+        return "0001-01-01 00:00:00 +0000 UTC"
+    t = t.astimezone()
+    frac = f".{t.microsecond:06d}".rstrip("0") if t.microsecond else ""
+    off = t.utcoffset()
+    minutes = int(off.total_seconds() // 60) if off else 0
+    sign = "-" if minutes < 0 else "+"
+    minutes = abs(minutes)
+    return f"{t:%Y-%m-%d %H:%M:%S}{frac} {sign}{minutes // 60:02d}{minutes % 60:02d} {t.tzname()}"

@@ -10,7 +10,7 @@ from kubectl_scipian.read.humanize import smart_label
 from kubectl_scipian.read.printers.table import go_sprint
 
 if TYPE_CHECKING:
-    from kubectl_scipian.read.describe import Out
+    from kubectl_scipian.read.describers.output import Out
     from kubectl_scipian.read.discovery import Resource
     from kubectl_scipian.read.session import Session
 

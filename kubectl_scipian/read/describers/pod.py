@@ -23,7 +23,7 @@ from kubectl_scipian.read.describers.fields import (
 from kubectl_scipian.read.humanize import since
 
 if TYPE_CHECKING:
-    from kubectl_scipian.read.describe import Out
+    from kubectl_scipian.read.describers.output import Out
     from kubectl_scipian.read.discovery import Resource
     from kubectl_scipian.read.session import Session
 
@@ -437,7 +437,8 @@ def volumes(w: Out, items: list[Obj] | None, space: str) -> None:
         _volume_source(w, v)
 
 
-def _fields(w: Out, kind: str, rows: list[tuple[str, Any]]) -> None:
+def volume_fields(w: Out, kind: str, rows: list[tuple[str, Any]]) -> None:
+    """A volume source's `Type:` line and its fields, as the print*VolumeSource helpers."""
     w.write(2, f"Type:\t{kind}\n")
     for name, value in rows:
         w.write(0, f"    {name}:\t{value}\n")
@@ -446,15 +447,18 @@ def _fields(w: Out, kind: str, rows: list[tuple[str, Any]]) -> None:
 def _volume_source(w: Out, v: Obj) -> None:
     if v.get("hostPath") is not None:
         h = v["hostPath"]
-        _fields(
+        volume_fields(
             w,
             "HostPath (bare host directory volume)",
-            [("Path", h.get("path", "")), ("HostPathType", h.get("type") or "<none>")],
+            [
+                ("Path", h.get("path", "")),
+                ("HostPathType", "<none>" if h.get("type") is None else h["type"]),
+            ],
         )
     elif v.get("emptyDir") is not None:
         e = v["emptyDir"]
         limit = e.get("sizeLimit")
-        _fields(
+        volume_fields(
             w,
             "EmptyDir (a temporary directory that shares a pod's lifetime)",
             [
@@ -464,21 +468,21 @@ def _volume_source(w: Out, v: Obj) -> None:
         )
     elif v.get("secret") is not None:
         s = v["secret"]
-        _fields(
+        volume_fields(
             w,
             "Secret (a volume populated by a Secret)",
             [("SecretName", s.get("secretName", "")), ("Optional", go_bool(s.get("optional")))],
         )
     elif v.get("configMap") is not None:
         s = v["configMap"]
-        _fields(
+        volume_fields(
             w,
             "ConfigMap (a volume populated by a ConfigMap)",
             [("Name", s.get("name", "")), ("Optional", go_bool(s.get("optional")))],
         )
     elif v.get("nfs") is not None:
         s = v["nfs"]
-        _fields(
+        volume_fields(
             w,
             "NFS (an NFS mount that lasts the lifetime of a pod)",
             [
@@ -489,7 +493,7 @@ def _volume_source(w: Out, v: Obj) -> None:
         )
     elif v.get("persistentVolumeClaim") is not None:
         s = v["persistentVolumeClaim"]
-        _fields(
+        volume_fields(
             w,
             "PersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)",
             [("ClaimName", s.get("claimName", "")), ("ReadOnly", go_bool(s.get("readOnly")))],
@@ -535,7 +539,7 @@ def _volume_source(w: Out, v: Obj) -> None:
                 w.write(2, f"TokenExpirationSeconds:\t{seconds}\n")
     elif v.get("csi") is not None:
         s = v["csi"]
-        _fields(
+        volume_fields(
             w,
             "CSI (a Container Storage Interface (CSI) volume source)",
             [
@@ -544,24 +548,33 @@ def _volume_source(w: Out, v: Obj) -> None:
                 ("ReadOnly", go_bool(s.get("readOnly"))),
             ],
         )
-        attrs = s.get("volumeAttributes") or {}
-        w.write(2, "VolumeAttributes:\t")
-        if not attrs:
-            w.write(0, "<none>\n")
-        for i, k in enumerate(sorted(attrs)):
-            if i:
-                w.write(2, "\t")
-            line = f"{k}={attrs[k]}"
-            w.write(2, f"{line[:140]}...\n" if len(line) > 140 else f"{line}\n")
+        csi_attributes(w, s.get("volumeAttributes"))
     elif v.get("image") is not None:
         s = v["image"]
-        _fields(
+        volume_fields(
             w,
             "Image (a container image or OCI artifact)",
             [("Reference", s.get("reference", "")), ("PullPolicy", s.get("pullPolicy", ""))],
         )
     else:
-        w.write(1, "<unknown>\n")
+        from kubectl_scipian.read.describers.volume_sources import POD, print_source
+
+        if not print_source(w, POD, v):
+            w.write(1, "<unknown>\n")
+
+
+def csi_attributes(w: Out, attrs: dict[str, str] | None) -> None:
+    """printCSIPersistentVolumeAttributesMultiline (each write at level 2, even the empty one)."""
+    w.write(2, "VolumeAttributes:\t")
+    if not attrs:
+        w.write(0, "<none>\n")
+        return
+    for i, k in enumerate(sorted(attrs)):
+        if i:
+            w.write(2, "")
+            w.write(2, "\t")
+        line = f"{k}={attrs[k]}"
+        w.write(2, f"{line[:140]}...\n" if len(line) > 140 else f"{line}\n")
 
 
 # --- the pod template of workloads ----------------------------------------------------------------

@@ -15,7 +15,7 @@ from kubectl_scipian.read.describers.fields import (
 from kubectl_scipian.read.errors import StatusError
 
 if TYPE_CHECKING:
-    from kubectl_scipian.read.describe import Out
+    from kubectl_scipian.read.describers.output import Out
     from kubectl_scipian.read.discovery import Resource
     from kubectl_scipian.read.session import Session
 

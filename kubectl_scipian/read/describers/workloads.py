@@ -1,4 +1,4 @@
-"""Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob."""
+"""Deployment, ReplicaSet, ReplicationController, StatefulSet, DaemonSet, Job, CronJob."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from kubectl_scipian.read.errors import StatusError
 from kubectl_scipian.read.humanize import human_duration, parse_time
 
 if TYPE_CHECKING:
-    from kubectl_scipian.read.describe import Out
+    from kubectl_scipian.read.describers.output import Out
     from kubectl_scipian.read.discovery import Resource
     from kubectl_scipian.read.session import Session
 
@@ -52,12 +52,13 @@ def _controlled_by(obj: Obj, uid: str) -> bool:
     )
 
 
-def pod_counts(session: Session, obj: Obj) -> str:
+def pod_counts(session: Session, obj: Obj, selector: str | None = None) -> str:
     """getPodStatusForController, as the `Pods Status` line prints it."""
     meta = obj.get("metadata") or {}
-    selector = (obj.get("spec") or {}).get("selector")
+    if selector is None:
+        selector = selector_string((obj.get("spec") or {}).get("selector"))
     path = f"/api/v1/namespaces/{meta.get('namespace', '')}/pods"
-    pods = list_all(session, path, {"labelSelector": selector_string(selector)})
+    pods = list_all(session, path, {"labelSelector": selector})
     counts = {"Running": 0, "Pending": 0, "Succeeded": 0, "Failed": 0}
     for p in pods:
         if not _controlled_by(p, str(meta.get("uid", ""))):
@@ -185,6 +186,24 @@ def replica_set(session: Session, res: Resource, obj: Obj, w: Out, events: bool)
         w.write(0, pod_counts(session, obj) + "\n")
     except StatusError as e:
         w.write(0, f"error in fetching pods: {e.text}\n")
+    pod_template(w, spec.get("template"))
+    _conditions(w, status.get("conditions"))
+    if events:
+        describe_events(session, obj, w, res.kind)
+
+
+def replication_controller(session: Session, res: Resource, obj: Obj, w: Out, events: bool) -> None:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    selector = spec.get("selector") or {}
+    # labels.SelectorFromSet(...).String(): k=v sorted by key; an empty selector lists all
+    counts = pod_counts(session, obj, ",".join(f"{k}={selector[k]}" for k in sorted(selector)))
+    header(w, obj)
+    w.write(0, f"Selector:\t{format_labels(selector)}\n")
+    _meta(w, obj)
+    w.write(
+        0, f"Replicas:\t{status.get('replicas', 0)} current / {spec.get('replicas', 0)} desired\n"
+    )
+    w.write(0, f"Pods Status:\t{counts}\n")
     pod_template(w, spec.get("template"))
     _conditions(w, status.get("conditions"))
     if events:
