@@ -122,21 +122,24 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     mgmt = kube.mgmt_client(args.mgmt_kubeconfig)
     if args.command == "register":
+        import dataclasses
+
         from scipian_backend.environments.store import Store
 
-        existing = Store(mgmt).get(args.name) if args.cluster_role is None else None
         reg = admin.Registration(
             name=args.name,
             description=args.description,
-            cluster_role=admin.role_for(
-                args.cluster_role, existing.cluster_role if existing else None
-            ),
+            cluster_role=admin.role_for(args.cluster_role, None),
             ttl_seconds=args.ttl,
             namespace=args.namespace,
             sessions_namespace=args.sessions_namespace,
         )
         reg.validate()  # before touching any cluster
         target = kube.from_kubeconfig_file(args.kubeconfig, args.context)
+        if args.cluster_role is None:  # an existing environment keeps its role
+            existing = Store(mgmt).get(args.name)
+            role = admin.role_for(None, existing.cluster_role if existing else None)
+            reg = dataclasses.replace(reg, cluster_role=role)
         server = admin.register(mgmt, target, reg)
         print(f"environment {args.name} registered (target {server})")
         return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -202,3 +203,111 @@ def test_observer_cannot_per_authorizer(
     # and the question is a real one: the admin may
     admin = dev.kubectl("dev", "auth", "can-i", verb, resource, *extra, "-A", check=False)
     assert admin.stdout.strip() == "yes"
+
+
+def _role_of(env_id: str) -> str:
+    from tests.stack.backend_daemon import admin_cli
+
+    listed = admin_cli("list", "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    (found,) = [e for e in json.loads(listed.stdout)["items"] if e["id"] == env_id]
+    return str(found["clusterRole"])
+
+
+def test_register_defaults_to_observer_and_alice_observes_through_the_backend(
+    stack: Stack, observer: Path, tmp_path: Path
+) -> None:
+    """A new environment (the dev cluster registered under a new id) gets scipian-observer;
+    alice, granted it on the management cluster, reads through the backend what `view`
+    cannot show and is refused Secrets; registering again keeps a role that was changed."""
+    from tests.e2e.test_plugin_access import login, make_env
+    from tests.stack.backend_daemon import admin_cli
+    from tests.stack.login import run_plugin
+
+    env_id = f"observe-{uuid.uuid4().hex[:6]}"
+    dev = str(stack.kubeconfig("dev"))
+    grant = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole",
+                "metadata": {"name": f"scipian-env-{env_id}"},
+                "rules": [
+                    {
+                        "apiGroups": ["scipian.io"],
+                        "resources": ["environments/kubeconfig"],
+                        "verbs": ["get"],
+                        "resourceNames": [env_id],
+                    }
+                ],
+            },
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": f"scipian-env-{env_id}"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": f"scipian-env-{env_id}",
+                },
+                "subjects": [
+                    {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "User",
+                        "name": "oidc:alice@example.test",
+                    }
+                ],
+            },
+        ],
+    }
+    from scipian_backend.identity.names import binding_name
+
+    binding = binding_name("oidc:alice@example.test", "scipian-observer")
+    had_binding = (
+        stack.kubectl("dev", "get", "clusterrolebinding", binding, check=False).returncode == 0
+    )
+    done = admin_cli("register", f"--name={env_id}", f"--kubeconfig={dev}", "--ttl=900")
+    assert done.returncode == 0, done.stderr
+    try:
+        assert _role_of(env_id) == "scipian-observer"
+        stack.kubectl("mgmt", "apply", "-f", "-", input=json.dumps(grant))
+        alice = login(stack, "alice", make_env(stack, tmp_path / "alice"))
+        for args in (
+            ["describe", "node", "kwok-node-0"],
+            ["describe", "role", "reader", "-n", NS],
+            ["get", "pv,sc,crd"],
+        ):
+            read = run_plugin([env_id, *args], alice)
+            assert read.returncode == 0, (args, read.stderr)
+            assert "Forbidden" not in read.stderr
+        secrets = run_plugin([env_id, "get", "secrets", "-n", NS], alice)
+        assert secrets.returncode == 1
+        assert secrets.stderr.startswith("Error from server (Forbidden): secrets is forbidden")
+        # an explicit role wins; registering again without one keeps it
+        again = admin_cli(
+            "register", f"--name={env_id}", f"--kubeconfig={dev}", "--cluster-role=view"
+        )
+        assert again.returncode == 0, again.stderr
+        assert _role_of(env_id) == "view"
+        again = admin_cli("register", f"--name={env_id}", f"--kubeconfig={dev}")
+        assert again.returncode == 0, again.stderr
+        assert _role_of(env_id) == "view"
+    finally:
+        # The binding minting made for alice to scipian-observer on dev, unless the dev
+        # environment itself binds her to that role (a stack registered since it became
+        # the default): then it was there before and stays.
+        if not had_binding:
+            stack.kubectl("dev", "delete", "clusterrolebinding", binding, check=False)
+        stack.kubectl("mgmt", "delete", "environments.scipian.io", env_id, check=False)
+        stack.kubectl(
+            "mgmt", "delete", "secret", "-n", "scipian-system", f"{env_id}-kubeconfig", check=False
+        )
+        stack.kubectl(
+            "mgmt",
+            "delete",
+            "clusterrole,clusterrolebinding",
+            f"scipian-env-{env_id}",
+            check=False,
+        )
