@@ -135,6 +135,8 @@ class _FloorCalls:
         self.created: list[str] = []
 
     def sample(self, runs: int) -> dict[str, list[float]]:
+        from scipian_backend.identity import names
+
         sar, secret, token = [], [], []
         m = self.minter
         for _ in range(runs):
@@ -142,12 +144,16 @@ class _FloorCalls:
             assert self.authz.may_get_kubeconfig(self.who, self.env_id)
             sar.append(time.perf_counter() - t)
             t = time.perf_counter()
-            s = m._session_secret(self.core, self.USER, self.env.ttl_seconds)
+            s = m._session_secret(
+                self.core, self.USER, self.env.ttl_seconds, names.session_prefix(self.USER), "read"
+            )
             secret.append(time.perf_counter() - t)
             name, uid = s["metadata"]["name"], s["metadata"]["uid"]
             self.created.append(name)
             t = time.perf_counter()
-            m._token(self.core, self.USER, name, uid, self.env.ttl_seconds)
+            m._token(
+                self.core, names.service_account_name(self.USER), name, uid, self.env.ttl_seconds
+            )
             token.append(time.perf_counter() - t)
         return {
             "subjectaccessreview_ms": sar,
@@ -159,3 +165,32 @@ class _FloorCalls:
         for name in self.created:
             self.minter._delete_quietly(self.core, name)
         self.created.clear()
+
+
+def deploy_beside_read(
+    backend: str, id_token: str, env_id: str, runs: int, reason: str = "bench deploy_issue"
+) -> dict[str, Any]:
+    """p50 of a deploy-level issuance beside a read one: one client, the two alternating
+    (so both see the same machine), after one warm-up of each (the deploy ServiceAccount
+    and its RoleBindings are then ensured, as they are for a returning user)."""
+    url = f"{backend}/api/v1/environments/{env_id}/kubeconfig"
+    bodies = {"read": {}, "deploy": {"level": "deploy", "justification": reason}}
+    times: dict[str, list[float]] = {"read": [], "deploy": []}
+    with requests.Session() as s:
+        s.trust_env = False
+        s.headers["Authorization"] = f"Bearer {id_token}"
+        for body in bodies.values():
+            s.post(url, json=body, timeout=60).raise_for_status()
+        for _ in range(runs):
+            for level, body in bodies.items():
+                t = time.perf_counter()
+                s.post(url, json=body, timeout=60).raise_for_status()
+                times[level].append(time.perf_counter() - t)
+    read = percentile(times["read"], 50) * 1000
+    deploy = percentile(times["deploy"], 50) * 1000
+    return {
+        "runs": runs,
+        "read_p50_ms": round(read, 1),
+        "deploy_p50_ms": round(deploy, 1),
+        "ratio": round(deploy / read, 2),
+    }

@@ -1,4 +1,4 @@
-"""`make bench`: kubectl-scipian beside kubectl on the same stack, in the same run.
+"""`make bench`: kubectl-scipian beside kubectl (and helm) on the same stack, in the same run.
 
 Writes bench/results/latest.json ({"machine": ..., "results": {NAME: ...}}) and
 bench/results/latest.md, and prints the table. Timing entries carry plugin_s,
@@ -20,7 +20,7 @@ from typing import Any
 import requests
 from kubernetes.client import ApiException
 
-from bench import follow, issue_load, measure, seed
+from bench import follow, helm, issue_load, measure, seed
 from tests.stack import idp_login
 from tests.stack.backend_daemon import mgmt_kubeconfig, spawn_backend
 from tests.stack.login import plugin_env, plugin_login
@@ -212,6 +212,8 @@ def main() -> int:
     )
     results["logs_200mb"] = entry
 
+    results["deploy_issue"] = deploy_issue(stack_env)
+
     print("bench: backend_issue", file=sys.stderr)
     # A backend of its own, from this work tree (the stack's may run older code), on the
     # stack's mgmt cluster and issuer: the same id_token is valid there.
@@ -237,12 +239,45 @@ def main() -> int:
     issue["p50_over_floor"] = round(p50 / issue["floor_ms"], 2) if p50 else None
     results["backend_issue"] = issue
 
+    print("bench: helm_history", file=sys.stderr)
+    results["helm_history"] = helm.run_entry(env, stack_env, work, timing, RUNS)
+
     RESULTS.mkdir(parents=True, exist_ok=True)
     doc = {"machine": machine(), "results": results}
     (RESULTS / "latest.json").write_text(json.dumps(doc, indent=2) + "\n")
     table = render(doc)
     (RESULTS / "latest.md").write_text(table)
     print(table)
+    return 0
+
+
+def deploy_issue(stack_env: dict[str, str]) -> dict[str, Any]:
+    """p50 of a deploy issuance beside a read one (target: within 1.2x), on a backend of its
+    own, with a login made just now (step-up: a deploy request needs one under 300 s)."""
+    print("bench: deploy_issue", file=sys.stderr)
+    tokens = idp_login.device_flow_tokens(
+        stack_env["STACK_IDP_ISSUER"],
+        stack_env["STACK_IDP_CLIENT_ID"],
+        "alice",
+        stack_env["STACK_PASSWORD"],
+    )
+    own = spawn_backend(
+        stack_env["STACK_IDP_ISSUER"], stack_env["STACK_IDP_CLIENT_ID"], name="bench-deploy"
+    )
+    try:
+        return issue_load.deploy_beside_read(own.url, str(tokens["id_token"]), "dev", RUNS * 3)
+    finally:
+        own.stop()
+
+
+def only(name: str) -> int:
+    """`python -m bench.run deploy_issue`: one entry, printed (latest.json is untouched)."""
+    entries = {"deploy_issue": deploy_issue}
+    if name not in entries:
+        print(f"bench: no entry {name!r} (one of: {', '.join(entries)})", file=sys.stderr)
+        return 2
+    stack_env, _ = env_or_up()
+    print(json.dumps({name: entries[name](stack_env)}, indent=2))
     return 0
 
 
@@ -273,12 +308,28 @@ def render(doc: dict[str, Any]) -> str:
             f"| {name} | {e['plugin_s'] * 1000:.0f} ms | {e['kubectl_s'] * 1000:.0f} ms "
             f"| {e['ratio']} | {note} |"
         )
+    if "helm_history" in r:
+        e, many = r["helm_history"], r["helm_history"]["list_envs"]
+        rows.append(
+            f"| helm_history | {e['plugin_s'] * 1000:.0f} ms | {e['kubectl_s'] * 1000:.0f} ms "
+            f"| {e['ratio']} | beside `helm history` (admin); "
+            f"{','.join(many['environments'])} helm list -A: {many['plugin_s'] * 1000:.0f} ms "
+            f"vs {len(many['environments'])} sequential `helm list -A` "
+            f"{many['kubectl_s'] * 1000:.0f} ms, ratio {many['ratio']} |"
+        )
     b = r["backend_issue"]
     rows += ["", "| backend_issue | rps | p50 ms | p99 ms | errors |", "|---|---|---|---|---|"]
     for c in ("c1", "c8", "c32"):
         e = b[c]
         rows.append(f"| {c} | {e['rps']} | {e['p50_ms']} | {e['p99_ms']} | {e['errors']} |")
     rows.append("")
+    d = r.get("deploy_issue")
+    if d:
+        rows.append(
+            f"deploy_issue: p50 {d['deploy_p50_ms']} ms for a deploy issuance beside "
+            f"{d['read_p50_ms']} ms for a read one ({d['ratio']}x; target <= 1.2x)"
+        )
+        rows.append("")
     rows.append(
         "Issuance floor (the backend's own SubjectAccessReview, session Secret and TokenRequest "
         f"calls made directly, p50 each): "
@@ -288,4 +339,4 @@ def render(doc: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(only(sys.argv[1]) if len(sys.argv) > 1 else main())

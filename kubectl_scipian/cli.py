@@ -27,6 +27,7 @@ USAGE = (
     f"       {PROG} [options] --env ENV get|describe|logs [ARGS...]\n"
     f"       {PROG} [options] ENV,ENV...|@GROUP get|describe|logs [ARGS...]\n"
     f"       {PROG} [options] ENV credential | kubeconfig [--output FILE | --merge]\n"
+    f"             [--level deploy --reason TEXT]\n"
     f"       {PROG} [options] login|logout|whoami|envs|version [ARGS...]"
 )
 EPILOG = (
@@ -43,6 +44,7 @@ examples:
   kubectl scipian dev get pods -A
   kubectl scipian dev,prod get pods -A
   kubectl scipian dev kubeconfig --merge && kubectl --context dev get pods
+  kubectl scipian dev kubeconfig --level deploy --reason "hotfix 123" --merge
   kubectl scipian prod logs deploy/web -n shop --tail 20
 """
 )
@@ -168,6 +170,9 @@ def parse(argv: list[str], out: TextIO) -> argparse.Namespace:
         parser.print_help()
         raise _Done(0)
     if verb in ENV_COMMANDS:
+        if verb == "helm":  # ours first; helm's flags (kubectl_scipian.helm.flags) after
+            ours, rest = split_own_options(rest)
+            rest = [*ours, *rest]
         return _parse_env_command(top, env_id, verb, rest, out)
     if verb not in VERBS:
         hint = f" (for an environment named {env_id!r} use --env {env_id})" if verb else ""
@@ -200,8 +205,29 @@ def _parse_env_command(
             action="store_true",
             help="add or update this environment's entries in $KUBECONFIG or ~/.kube/config",
         )
+    if name in ("kubeconfig", "credential"):
+        parser.add_argument(
+            "--level",
+            choices=("read", "deploy"),
+            default="read",
+            help="read (default), or deploy: a stronger credential after a fresh login",
+        )
+        parser.add_argument(
+            "--reason",
+            metavar="TEXT",
+            help="why you need a deploy credential (audited; or SCIPIAN_REASON)",
+        )
+    if name == "helm":
+        from kubectl_scipian.helm.flags import SUBCOMMANDS
+
+        parser.add_argument(
+            "helm_command", choices=sorted(SUBCOMMANDS), metavar="list|history|status"
+        )
+        parser.add_argument("helm_args", nargs=argparse.REMAINDER, help="helm's flags")
     sub = parser.parse_args(rest)
-    if "," in env_id or env_id.startswith("@"):
+    if name == "helm":
+        sub.namespace = top.namespace  # `kubectl scipian -n NS dev helm list`
+    elif "," in env_id or env_id.startswith("@"):
         parser.error(f"{name} takes one environment, not {env_id!r}")
     sub.command, sub.env_id = name, env_id
     sub.backend = sub.backend or top.backend

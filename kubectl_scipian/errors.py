@@ -3,9 +3,13 @@
     ScipianError                      message printed as is, exit 1
     ├── ArgumentError                 the plugin's own command line is wrong (exit 2); the
     │                                 read verbs' kubectl flags have read/errors.py's words
+    ├── UsageError                    one line, exit 2 (e.g. a deploy credential without --reason)
     ├── ConfigError                   no/bad backend URL, plain http:// to a remote host, bad CA
     ├── AuthError                     "Invalid authentication for provided environment."
-    │   └── LoginRequired             ... plus a hint: no terminal and nothing to refresh
+    │   ├── LoginRequired             ... plus a hint: no terminal and nothing to refresh
+    │   │   └── FreshLoginRequired    ... a deploy credential's step-up, with no terminal
+    │   └── StepUpRequired            the backend's RFC 9470 challenge (max_age); caught by
+    │                                 access/credentials.py, which logs in afresh once
     ├── EnvNotFound                   "Invalid environment referenced."
     ├── LoginError                    a login flow failed (timeout, denied, state/nonce mismatch)
     ├── IdpError                      the OIDC provider is unreachable or answered nonsense
@@ -39,6 +43,12 @@ class ArgumentError(ScipianError):
     exit_code = 2
 
 
+class UsageError(ScipianError):
+    """A command line that cannot work, said in one line (no usage text), exit 2."""
+
+    exit_code = 2
+
+
 class ConfigError(ScipianError):
     pass
 
@@ -55,6 +65,26 @@ class LoginRequired(AuthError):
     """No usable login and no terminal to get one: fail at once, with a hint."""
 
     hint = LOGIN_HINT
+
+
+class FreshLoginRequired(LoginRequired):
+    """A deploy credential needs a login no older than `max_age` seconds and there is no
+    terminal to log in on: the RFC's line, a hint, exit 1, and no prompt."""
+
+    def __init__(self, max_age: int, detail: str = "") -> None:
+        super().__init__(detail)
+        self.hint = (
+            f"deploy credentials need a login no older than {max_age}s: "
+            "run 'kubectl scipian login', then this command again"
+        )
+
+
+class StepUpRequired(AuthError):
+    """The backend's step-up challenge (RFC 9470): log in again with `max_age`."""
+
+    def __init__(self, max_age: int, detail: str = "") -> None:
+        super().__init__(detail)
+        self.max_age = max_age
 
 
 class EnvNotFound(ScipianError):

@@ -1,4 +1,4 @@
-"""`python -m scipian_backend serve|register|list|revoke`: the server and its admin CLI.
+"""`python -m scipian_backend serve|register|update|list|revoke`: the server and its admin CLI.
 
 Errors are one line on stderr and a non-zero exit (2: bad input, 1: a cluster refused or
 was unreachable), never a traceback.
@@ -77,6 +77,20 @@ def parser() -> argparse.ArgumentParser:
         "an existing one keeps its role), view, or any other",
     )
     r.add_argument("--ttl", type=int, default=900)
+    _deploy_options(r)
+
+    u = sub.add_parser(
+        "update",
+        help="change a registered environment; options not given keep their values",
+    )
+    u.add_argument("--name", required=True)
+    u.add_argument("--kubeconfig", required=True, help="ADMIN kubeconfig of the target cluster")
+    u.add_argument("--context", default=None)
+    u.add_argument("--description", default=None)
+    u.add_argument("--cluster-role", default=None)
+    u.add_argument("--ttl", type=int, default=None)
+    _deploy_options(u)
+    u.add_argument("--no-deploy", action="store_true", help="remove the deploy level")
 
     ls = sub.add_parser("list", help="list registered environments")
     ls.add_argument("-o", "--output", choices=("table", "json"), default="table")
@@ -86,6 +100,41 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--user", required=True, help="e.g. alice@example.test or oidc:alice@...")
     v.add_argument("--username-prefix", default=_env("SCIPIAN_USERNAME_PREFIX", "oidc:"))
     return p
+
+
+def _deploy_options(p: argparse.ArgumentParser) -> None:
+    """spec.deploy (docs/backend.md): given any of them, the environment has a deploy level
+    (--deploy-namespace is then required)."""
+    g = p.add_argument_group("deploy level (spec.deploy)")
+    g.add_argument(
+        "--deploy-namespace",
+        action="append",
+        default=None,
+        metavar="NS",
+        help="a namespace the deploy role is bound in (repeat for more)",
+    )
+    g.add_argument("--deploy-cluster-role", default=None, help="ClusterRole (default edit)")
+    g.add_argument("--deploy-ttl", type=int, default=None, help="seconds (default 600)")
+    g.add_argument(
+        "--max-auth-age",
+        type=int,
+        default=None,
+        help="step-up: the login may be at most this many seconds old (default 300; 5..3600)",
+    )
+    g.add_argument("--require-promotion-from", default=None, metavar="ENV")
+    g.add_argument("--approvals", type=int, default=None, metavar="N")
+
+
+def _deploy_changes(args: argparse.Namespace) -> dict[str, object]:
+    given = {
+        "namespaces": args.deploy_namespace,
+        "cluster_role": args.deploy_cluster_role,
+        "ttl_seconds": args.deploy_ttl,
+        "max_auth_age_seconds": args.max_auth_age,
+        "require_promotion_from": args.require_promotion_from,
+        "approvals_required": args.approvals,
+    }
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -118,14 +167,17 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return _serve(args)
     from scipian_backend import kube
+    from scipian_backend.config import valid_env_id
     from scipian_backend.environments import admin
+    from scipian_backend.environments.store import Deploy, Store
 
     mgmt = kube.mgmt_client(args.mgmt_kubeconfig)
     if args.command == "register":
         import dataclasses
 
-        from scipian_backend.environments.store import Store
-
+        changes = _deploy_changes(args)
+        if changes and "namespaces" not in changes:
+            raise ConfigError("a deploy level needs at least one --deploy-namespace")
         reg = admin.Registration(
             name=args.name,
             description=args.description,
@@ -133,6 +185,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             ttl_seconds=args.ttl,
             namespace=args.namespace,
             sessions_namespace=args.sessions_namespace,
+            deploy=Deploy(**{"cluster_role": "edit", **changes}) if changes else None,  # type: ignore[arg-type]
         )
         reg.validate()  # before touching any cluster
         target = kube.from_kubeconfig_file(args.kubeconfig, args.context)
@@ -143,6 +196,31 @@ def _dispatch(args: argparse.Namespace) -> int:
         server = admin.register(mgmt, target, reg)
         print(f"environment {args.name} registered (target {server})")
         return 0
+    if args.command == "update":
+        changes = _deploy_changes(args)
+        if args.no_deploy and changes:
+            raise ConfigError("--no-deploy and deploy options exclude each other")
+        current = Store(mgmt).get(args.name) if valid_env_id(args.name) else None
+        if current is None:
+            raise ConfigError(f"no environment {args.name} (register it first)")
+        reg = admin.updated(
+            current,
+            {
+                "description": args.description,
+                "cluster_role": args.cluster_role,
+                "ttl_seconds": args.ttl,
+                "namespace": args.namespace,
+                "sessions_namespace": args.sessions_namespace,
+                "deploy": False if args.no_deploy else changes,
+            },
+        )
+        reg.validate()
+        if reg.deploy is not None and not reg.deploy.namespaces:
+            raise ConfigError("a deploy level needs at least one --deploy-namespace")
+        target = kube.from_kubeconfig_file(args.kubeconfig, args.context)
+        server = admin.register(mgmt, target, reg)
+        print(f"environment {args.name} updated (target {server})")
+        return 0
     if args.command == "list":
         envs = admin.list_environments(mgmt)
         if args.output == "json":
@@ -152,14 +230,22 @@ def _dispatch(args: argparse.Namespace) -> int:
                     "description": e.description,
                     "clusterRole": e.cluster_role,
                     "ttlSeconds": e.ttl_seconds,
+                    "deploy": admin.deploy_spec(e.deploy) if e.deploy is not None else None,
                 }
                 for e in envs
             ]
             print(json.dumps({"items": items}, indent=2))
         else:
-            print(f"{'NAME':20} {'CLUSTERROLE':16} {'TTL':6} DESCRIPTION")
+            print(f"{'NAME':20} {'CLUSTERROLE':16} {'TTL':6} {'DEPLOY':24} DESCRIPTION")
             for e in envs:
-                print(f"{e.id:20} {e.cluster_role:16} {e.ttl_seconds:<6} {e.description}")
+                deploy = (
+                    f"{e.deploy.cluster_role} in {','.join(e.deploy.namespaces)}"
+                    if e.deploy is not None
+                    else "-"
+                )
+                print(
+                    f"{e.id:20} {e.cluster_role:16} {e.ttl_seconds:<6} {deploy:24} {e.description}"
+                )
         return 0
     if args.command == "revoke":
         user = admin.normalize_user(args.user, args.username_prefix)

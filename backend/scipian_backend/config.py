@@ -16,6 +16,23 @@ SESSIONS_NAMESPACE = "scipian-sessions"
 BROKER_NAME = "scipian-broker"
 ENV_ID = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MIN_TTL = 600  # the TokenRequest API's minimum expirationSeconds
+# Step-up (spec.deploy.maxAuthAgeSeconds): how old the login behind a deploy request may be.
+DEFAULT_MAX_AUTH_AGE = 300
+MIN_AUTH_AGE = 5  # seconds: small enough for tests, still a real login
+MAX_AUTH_AGE = 3600
+MAX_JUSTIFICATION = 512  # characters of a deploy request's justification
+# What a justification may not contain: control characters (C0, DEL, C1), zero-width and
+# bidirectional formatting, line and paragraph separators, lone surrogates. It goes into
+# audit lines and Events as one line that reads as it was typed. Written in both Python's
+# and ECMA-262's regex syntax: /openapi.json publishes it as the schema's pattern.
+JUSTIFICATION_FORBIDDEN = r"\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+# At least one visible character, none forbidden. (Lone surrogates, which JSON can carry
+# as escapes, are refused too (http/bodies.py), but regex engines outside Python cannot
+# name them, so the published pattern leaves them out.)
+JUSTIFICATION_PATTERN = (
+    f"^[^{JUSTIFICATION_FORBIDDEN}]*[^{JUSTIFICATION_FORBIDDEN}\\s][^{JUSTIFICATION_FORBIDDEN}]*$"
+)
+LEVELS = ("read", "deploy")
 
 
 def valid_env_id(env_id: str) -> bool:

@@ -3,6 +3,7 @@
 ApiError                 status, reason, message (safe to show: no upstream bodies)
 ├── BadRequest           400
 ├── Unauthorized         401
+│   └── InsufficientUserAuthentication  401 + RFC 9470's challenge (step-up)
 ├── Forbidden            403
 ├── NotFound             404
 ├── InternalError        500
@@ -36,6 +37,22 @@ class BadRequest(ApiError, status=400): ...
 
 
 class Unauthorized(ApiError, status=401): ...
+
+
+class InsufficientUserAuthentication(Unauthorized, status=401):
+    """RFC 9470: the login behind the id_token is older than the environment allows (or its
+    age is unknown). The challenge tells the client which `max_age` to log in with."""
+
+    def __init__(self, message: str, max_age: int) -> None:
+        super().__init__(message)
+        self.max_age = max_age
+        # RFC 6750 quoted-string: the message is ours (no quotes or backslashes in it).
+        self.headers = {
+            "WWW-Authenticate": (
+                'Bearer error="insufficient_user_authentication", '
+                f'error_description="{message}", max_age={max_age}'
+            )
+        }
 
 
 class Forbidden(ApiError, status=403): ...

@@ -33,12 +33,15 @@ class Metrics:
         )
         self._issuances = Counter(
             "scipian_issuances",
-            "Credentials issued, by environment.",
-            ("environment",),
+            "Credentials issued, by environment and level (read, deploy).",
+            ("environment", "level"),
             registry=self.registry,
         )
         self._denials = Counter(
-            "scipian_denials", "Requests denied, by reason.", ("reason",), registry=self.registry
+            "scipian_denials",
+            "Requests denied, by reason and level (read, deploy).",
+            ("reason", "level"),
+            registry=self.registry,
         )
         self._duration = Histogram(
             "scipian_request_duration_seconds",
@@ -51,11 +54,11 @@ class Metrics:
         self._requests.labels(route, str(code)).inc()
         self._duration.observe(seconds)
 
-    def issuance(self, environment: str) -> None:
-        self._issuances.labels(environment).inc()
+    def issuance(self, environment: str, level: str = "read") -> None:
+        self._issuances.labels(environment, level).inc()
 
-    def denial(self, reason: str) -> None:
-        self._denials.labels(reason).inc()
+    def denial(self, reason: str, level: str = "read") -> None:
+        self._denials.labels(reason, level).inc()
 
     def render(self) -> str:
         return generate_latest(self.registry).decode()

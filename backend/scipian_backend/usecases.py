@@ -1,28 +1,45 @@
 """The backend's use cases, independent of HTTP: list environments, issue a kubeconfig.
 
-Order of checks (docs/api.md): env id syntax → authentication → authorization (RBAC) →
-existence → minting. A caller learns whether an environment exists only once RBAC allows
-it for them.
+Order of checks (docs/api.md): env id syntax → body → authentication → authorization
+(RBAC) → existence → [deploy: the environment's deploy level → step-up] → minting. A
+caller learns whether an environment exists, and whether their login is fresh enough,
+only once RBAC allows it for them.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from scipian_backend.audit.events import Auditor
 from scipian_backend.audit.records import Record
 from scipian_backend.config import Settings, valid_env_id
 from scipian_backend.environments.lookups import TtlCache
 from scipian_backend.environments.store import Environment, Store
-from scipian_backend.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
-from scipian_backend.identity.authn import Identity, KeySet, Verifier, bearer_token
+from scipian_backend.errors import (
+    ApiError,
+    BadRequest,
+    Forbidden,
+    InsufficientUserAuthentication,
+    NotFound,
+    Unauthorized,
+)
+from scipian_backend.identity.authn import (
+    Identity,
+    KeySet,
+    Verifier,
+    bearer_token,
+    step_up_problem,
+)
 from scipian_backend.identity.authz import Authorizer
 from scipian_backend.metrics import Metrics
 from scipian_backend.minting.kubeconfig import format_time, kubeconfig_text
 from scipian_backend.minting.minter import Minter
 from scipian_backend.ratelimit import RateLimiter
+from scipian_backend.releases.reader import ReleaseReader
 
 LOOKUP_WORKERS = 32  # concurrent issuances whose Environment is read during their RBAC check
 
@@ -40,6 +57,9 @@ class Backend:
     limiter: RateLimiter | None = None  # per-user issuance limit (ratelimit.py)
     # Found (Environment, target client) pairs, reused for settings.lookup_ttl_seconds.
     lookup_cache: TtlCache[tuple[Environment, Any]] | None = None
+    clock: Callable[[], float] = time.time  # what step-up measures a login's age by
+    # Reads Helm release records on targets (releases/reader.py); None: those routes answer 503.
+    release_reader: ReleaseReader | None = None
     _lookups: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(LOOKUP_WORKERS, "scipian-lookup"),
         init=False,
@@ -57,7 +77,7 @@ class Backend:
         }
 
     def environments(self, authorization: str | None, request_id: str) -> list[dict[str, Any]]:
-        who = self._authenticate(authorization, request_id, None)
+        who = self._authenticate(authorization, request_id)
         envs = self.store.list()
         if not envs:
             return []
@@ -69,10 +89,20 @@ class Backend:
             if ok
         ]
 
-    def issue(self, env_id: str, authorization: str | None, request_id: str) -> dict[str, Any]:
+    def issue(
+        self,
+        env_id: str,
+        authorization: str | None,
+        request_id: str,
+        level: str = "read",
+        justification: str = "",
+    ) -> dict[str, Any]:
         if not valid_env_id(env_id):
             raise BadRequest("environment id must be a Kubernetes object name (DNS-1123 label)")
-        who = self._authenticate(authorization, request_id, env_id)
+        deploy = level == "deploy"
+        audit = Audit(request_id, env_id, level, justification)
+        who = self._authenticate(authorization, audit)
+        audit = audit._replace(auth_time=who.auth_time)
         if self.limiter is not None:
             self.limiter.admit(who.username)  # before any cluster call
         # The Environment and its cluster client are read while RBAC decides (they are
@@ -81,28 +111,35 @@ class Backend:
         # A cached pair skips both reads; RBAC is asked afresh either way.
         cached = self.lookup_cache.get(env_id) if self.lookup_cache is not None else None
         lookup = self._lookups.submit(self._lookup, env_id) if cached is None else None
-        if not self.authorizer.may_get_kubeconfig(who, env_id):
-            self._deny(request_id, env_id, who, "forbidden", "RBAC denied")
-            raise Forbidden(f"{who.username} may not use environment {env_id}")
+        allowed = (
+            self.authorizer.may_deploy(who, env_id)
+            if deploy
+            else self.authorizer.may_get_kubeconfig(who, env_id)
+        )
+        if not allowed:
+            self._deny(audit, who, "forbidden", "RBAC denied")
+            raise Forbidden(f"{who.username} may not {_verb(level)} environment {env_id}")
         env, target = lookup.result() if lookup is not None else cached or (None, None)
         if env is None:
-            self._deny(request_id, env_id, who, "not_found", "no such Environment")
+            self._deny(audit, who, "not_found", "no such Environment")
             raise NotFound(f"no environment {env_id}")
+        if deploy:
+            self._check_deploy(env, who, audit)
         try:
             if isinstance(target, ApiError):
                 raise target
-            issued = self.minter.issue(env, who.username, target)
+            issued = self.minter.issue(env, who.username, target, level=level)
         except ApiError as e:
             # Perhaps a rotated broker credential or a re-registered environment: read
             # both again on the next request.
             if self.lookup_cache is not None:
                 self.lookup_cache.invalidate(env_id)
-            self._deny(request_id, env_id, who, "error", e.message, env.uid)
+            self._deny(audit, who, "error", e.message, env.uid)
             raise
         if lookup is not None and self.lookup_cache is not None:
             self.lookup_cache.put(env_id, (env, target))
         expiry = format_time(issued.expiration)
-        self.metrics.issuance(env_id)
+        self.metrics.issuance(env_id, level)
         self.auditor.record(
             Record(
                 event="issuance",
@@ -113,6 +150,9 @@ class Backend:
                 groups=who.groups,
                 expiration_timestamp=expiry,
                 service_account=issued.service_account,
+                level=level,
+                justification=justification,
+                auth_time=who.auth_time,
             ),
             env.uid,
         )
@@ -121,7 +161,23 @@ class Backend:
             "user": who.username,
             "expirationTimestamp": expiry,
             "kubeconfig": kubeconfig_text(env_id, issued.endpoint, issued.token),
+            "level": level,
         }
+
+    def _check_deploy(self, env: Environment, who: Identity, audit: Audit) -> None:
+        """What RBAC allowed, the environment must offer, and the login must be fresh."""
+        spec = env.deploy
+        if spec is None or spec.gated:
+            # Not allowed, in the caller's words; the audit line says why.
+            why = "no deploy level" if spec is None else "promotion gate (no promotions yet)"
+            self._deny(audit, who, "forbidden", why, env.uid)
+            raise Forbidden(f"{who.username} may not deploy to environment {env.id}")
+        problem = step_up_problem(
+            who.auth_time, spec.max_auth_age_seconds, self.clock(), self.settings.leeway_seconds
+        )
+        if problem is not None:
+            self._deny(audit, who, "step_up_required", problem, env.uid)
+            raise InsufficientUserAuthentication(problem, spec.max_auth_age_seconds)
 
     def _lookup(self, env_id: str) -> tuple[Environment | None, Any]:
         """(Environment or None, its target client or the ApiError that stood in the way)."""
@@ -136,34 +192,50 @@ class Backend:
     def ready(self) -> bool:
         return self.store.ping() and self.keys.ready()
 
-    def _authenticate(
-        self, authorization: str | None, request_id: str, env_id: str | None
-    ) -> Identity:
+    def _authenticate(self, authorization: str | None, audit: Audit | str) -> Identity:
         try:
             return self.verifier.verify(bearer_token(authorization))
         except Unauthorized as e:
-            self._deny(request_id, env_id, None, "unauthenticated", e.message)
+            if isinstance(audit, str):
+                audit = Audit(audit, None)
+            self._deny(audit, None, "unauthenticated", e.message)
             raise
 
     def _deny(
         self,
-        request_id: str,
-        env_id: str | None,
+        audit: Audit,
         who: Identity | None,
         outcome: str,
         reason: str,
         env_uid: str | None = None,
     ) -> None:
-        self.metrics.denial(outcome)
+        self.metrics.denial(outcome, audit.level)
         self.auditor.record(
             Record(
                 event="denial",
-                request_id=request_id,
+                request_id=audit.request_id,
                 outcome=outcome,
-                environment=env_id,
+                environment=audit.environment,
                 user=who.username if who else None,
                 groups=who.groups if who else (),
                 reason=reason,
+                level=audit.level,
+                justification=audit.justification,
+                auth_time=audit.auth_time,
             ),
             env_uid,
         )
+
+
+class Audit(NamedTuple):
+    """What every audit record of one request carries."""
+
+    request_id: str
+    environment: str | None
+    level: str = "read"
+    justification: str = ""
+    auth_time: int | None = None
+
+
+def _verb(level: str) -> str:
+    return "deploy to" if level == "deploy" else "use"

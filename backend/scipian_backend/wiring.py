@@ -12,6 +12,7 @@ from scipian_backend.identity.authz import Authorizer
 from scipian_backend.metrics import Metrics
 from scipian_backend.minting.minter import Minter, TargetClients
 from scipian_backend.ratelimit import RateLimiter, limited_counter, parse_rate
+from scipian_backend.releases.reader import ReleaseReader
 from scipian_backend.usecases import Backend
 
 
@@ -29,6 +30,7 @@ def build_backend(settings: Settings) -> Backend:
         env = store.get(env_id)
         return env.uid if env else None
 
+    targets = TargetClients(store)
     return Backend(
         settings=settings,
         keys=keys,
@@ -36,7 +38,7 @@ def build_backend(settings: Settings) -> Backend:
         authorizer=Authorizer(mgmt, timeout),
         store=store,
         minter=Minter(
-            TargetClients(store),
+            targets,
             settings.sessions_namespace,
             timeout=timeout,
             ensured_ttl=settings.ensured_ttl_seconds,
@@ -45,4 +47,5 @@ def build_backend(settings: Settings) -> Backend:
         metrics=metrics,
         limiter=limiter,
         lookup_cache=TtlCache(settings.lookup_ttl_seconds),
+        release_reader=ReleaseReader(targets, timeout=timeout),
     )

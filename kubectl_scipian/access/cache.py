@@ -11,6 +11,9 @@ operation, not a scan):
         kubeconfigs/                         0700
           <sha256(backend, user, env)>.json  one short-lived kubeconfig
           <same>.lock
+          deploy-<sha256(backend, user, env, "deploy", sha256(justification))>.json
+                                             a deploy-level one, apart from the read one and
+                                             keyed by its justification (+ its .lock)
         read/<env>/                          the read commands' own cache (no secrets)
 
 A record that cannot be parsed is deleted with a warning: a cache is never worth a
@@ -50,6 +53,11 @@ def backend_dir(cache_dir: Path, backend_url: str) -> Path:
 
 def kubeconfig_key(backend_url: str, user: str, env_id: str) -> str:
     return digest(backend_url, user, env_id)
+
+
+def deploy_key(backend_url: str, user: str, env_id: str, justification: str) -> str:
+    """Another justification is another credential (each issuance is audited with its own)."""
+    return "deploy-" + digest(backend_url, user, env_id, "deploy", digest(justification))
 
 
 @contextlib.contextmanager
@@ -146,6 +154,8 @@ class Login(NamedTuple):
     subject: str
     email: str
     groups: list[str]
+    auth_time: float | None = None  # when the person last signed in at the provider
+    flow: str = ""  # "device" or "browser": how that login was made (a step-up repeats it)
 
     @property
     def user(self) -> str:
@@ -163,6 +173,8 @@ class CachedKubeconfig(NamedTuple):
     fetched_at: float
     backend_user: str
     kubeconfig: str  # YAML text with a bearer token
+    level: str = "read"
+    justification: str = ""  # deploy: the --reason it was issued for
 
     @property
     def fingerprint(self) -> str:
@@ -207,6 +219,8 @@ class BackendCache:
                 subject=str(record["subject"]),
                 email=str(record.get("email") or ""),
                 groups=[str(g) for g in record.get("groups") or []],
+                auth_time=_number(record.get("authTime")),
+                flow=str(record.get("flow") or ""),
             )
         except (KeyError, TypeError, ValueError):
             discard(self.login_path, warn=self.warn)
@@ -229,6 +243,8 @@ class BackendCache:
                 "subject": login.subject,
                 "email": login.email,
                 "groups": login.groups,
+                "authTime": login.auth_time,
+                "flow": login.flow,
             },
         )
 
@@ -241,16 +257,30 @@ class BackendCache:
     def kubeconfig_dir(self) -> Path:
         return self.root / "kubeconfigs"
 
-    def kubeconfig_path(self, user: str, env_id: str) -> Path:
-        return self.kubeconfig_dir / f"{kubeconfig_key(self.backend_url, user, env_id)}.json"
+    def kubeconfig_path(self, user: str, env_id: str, justification: str | None = None) -> Path:
+        """A read kubeconfig's file; with a justification, that deploy kubeconfig's."""
+        if justification is not None:
+            key = deploy_key(self.backend_url, user, env_id, justification)
+        else:
+            key = kubeconfig_key(self.backend_url, user, env_id)
+        return self.kubeconfig_dir / f"{key}.json"
 
     def kubeconfig_lock(
-        self, user: str, env_id: str, timeout: float = LOCK_TIMEOUT
+        self,
+        user: str,
+        env_id: str,
+        timeout: float = LOCK_TIMEOUT,
+        justification: str | None = None,
     ) -> AbstractContextManager[None]:
-        return locked(self.kubeconfig_path(user, env_id).with_suffix(".lock"), timeout)
+        path = self.kubeconfig_path(user, env_id, justification)
+        return locked(path.with_suffix(".lock"), timeout)
 
-    def load_kubeconfig(self, user: str, env_id: str) -> CachedKubeconfig | None:
-        path = self.kubeconfig_path(user, env_id)
+    def load_kubeconfig(
+        self, user: str, env_id: str, justification: str | None = None
+    ) -> CachedKubeconfig | None:
+        """The read kubeconfig; with a justification, the deploy one issued for it (a read
+        never gets a deploy record: another file, and the level is checked)."""
+        path = self.kubeconfig_path(user, env_id, justification)
         record = read_json(path, warn=self.warn)
         if record is None:
             return None
@@ -262,9 +292,14 @@ class BackendCache:
                 fetched_at=float(record["fetchedAt"]),
                 backend_user=str(record.get("backendUser") or ""),
                 kubeconfig=str(record["kubeconfig"]),
+                level=str(record.get("level") or "read"),
+                justification=str(record.get("justification") or ""),
             )
             if (item.environment, item.user) != (env_id, user):
                 raise ValueError("record for another key")
+            level = "read" if justification is None else "deploy"
+            if item.level != level or (level == "deploy" and item.justification != justification):
+                raise ValueError("record for another level")
             return item
         except (KeyError, TypeError, ValueError):
             discard(path, warn=self.warn)
@@ -281,12 +316,31 @@ class BackendCache:
                 "fetchedAt": item.fetched_at,
                 "backendUser": item.backend_user,
                 "kubeconfig": item.kubeconfig,
+                "level": item.level,
+                "justification": item.justification,
             }
         )
-        write_json(self.kubeconfig_path(item.user, item.environment), record)
+        write_json(self._path_of(item), record)
 
-    def remove_kubeconfig(self, user: str, env_id: str) -> bool:
-        return remove(self.kubeconfig_path(user, env_id))
+    def _path_of(self, item: CachedKubeconfig) -> Path:
+        deploy = item.justification if item.level == "deploy" else None
+        return self.kubeconfig_path(item.user, item.environment, deploy)
+
+    def remove_kubeconfig(self, user: str, env_id: str, justification: str | None = None) -> bool:
+        return remove(self.kubeconfig_path(user, env_id, justification))
+
+    def deploy_expiries(self, user: str, env_id: str) -> list[float]:
+        """Expiry of each cached deploy kubeconfig of env_id (for `envs`); no token read out."""
+        found = []
+        for path in (
+            self.kubeconfig_dir.glob("deploy-*.json") if self.kubeconfig_dir.is_dir() else []
+        ):
+            record = read_json(path, warn=self.warn) or {}
+            if record.get("environment") == env_id and record.get("user") == user:
+                expiry = _number(record.get("expiresAt"))
+                if expiry is not None:
+                    found.append(expiry)
+        return sorted(found)
 
     def kubeconfigs(self) -> Iterator[Path]:
         if self.kubeconfig_dir.is_dir():
@@ -306,6 +360,12 @@ class BackendCache:
         marker = self.root / "backend.json"
         if not marker.exists():
             write_json(marker, {"backend": self.backend_url})
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
 
 
 def all_backends(cache_dir: Path) -> list[Path]:

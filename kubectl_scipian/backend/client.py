@@ -1,12 +1,14 @@
 """Client of the Scipian backend's HTTP API (docs/api.md), mapping answers to exceptions.
 
-401/403 -> AuthError, 404 -> EnvNotFound, 429 -> wait Retry-After and retry,
+401 with RFC 9470's challenge -> StepUpRequired, 401/403 -> AuthError,
+404 -> EnvNotFound, 429 -> wait Retry-After and retry,
 connection failure -> BackendUnreachable naming the URL, anything else -> BackendError.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -16,7 +18,13 @@ import requests
 
 from kubectl_scipian import __version__
 from kubectl_scipian.backend import issued as issued_policy
-from kubectl_scipian.errors import AuthError, BackendError, BackendUnreachable, EnvNotFound
+from kubectl_scipian.errors import (
+    AuthError,
+    BackendError,
+    BackendUnreachable,
+    EnvNotFound,
+    StepUpRequired,
+)
 from kubectl_scipian.support.timefmt import parse_timestamp
 
 log = logging.getLogger(__name__)
@@ -92,9 +100,16 @@ class BackendClient:
                 )
         return out
 
-    def kubeconfig(self, env_id: str, id_token: str) -> IssuedKubeconfig:
+    def kubeconfig(
+        self, env_id: str, id_token: str, level: str = "read", justification: str | None = None
+    ) -> IssuedKubeconfig:
+        """A kubeconfig of `level`; a deploy one needs the `justification` (--reason).
+        The backend's step-up challenge raises StepUpRequired with its max_age."""
+        request: dict[str, Any] = {}
+        if level != "read":
+            request = {"level": level, "justification": justification}
         body = self._call(
-            "POST", f"/api/v1/environments/{env_id}/kubeconfig", id_token=id_token, json={}
+            "POST", f"/api/v1/environments/{env_id}/kubeconfig", id_token=id_token, json=request
         )
         try:
             issued = IssuedKubeconfig(
@@ -114,6 +129,17 @@ class BackendClient:
                 f"the Scipian backend at {self.url} sent a kubeconfig the plugin refuses: {why}"
             )
         return issued._replace(kubeconfig=issued_policy.as_json(issued.kubeconfig))
+
+    def releases(
+        self, env_id: str, id_token: str, path: str = "", query: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """GET /api/v1/environments/ENV/releases[PATH]: Helm release reads (docs/api.md)."""
+        from urllib.parse import quote, urlencode
+
+        url = f"/api/v1/environments/{quote(env_id, safe='')}/releases{path}"
+        if query:
+            url += "?" + urlencode(query)
+        return self._call("GET", url, id_token=id_token)
 
     def _call(
         self,
@@ -173,6 +199,10 @@ class BackendClient:
             return body
         reason, message = _reason(body)
         detail = f"HTTP {status} {reason}: {message}".strip(": ")
+        if status == 401:
+            max_age = step_up_max_age(response.headers.get("WWW-Authenticate", ""))
+            if max_age is not None:
+                raise StepUpRequired(max_age, detail)
         if status in (401, 403):
             raise AuthError(detail)
         if status == 404 and reason == "NotFound":
@@ -180,6 +210,19 @@ class BackendClient:
         if status == 400:
             raise BackendError(f"the Scipian backend rejected the request: {message or reason}")
         raise BackendError(f"the Scipian backend at {self.url} failed: {detail}")
+
+
+STEP_UP = re.compile(r'error="insufficient_user_authentication"')
+MAX_AGE = re.compile(r"(?:^|[\s,])max_age=\"?(\d{1,6})\"?(?:$|[\s,])")
+
+
+def step_up_max_age(challenge: str) -> int | None:
+    """max_age of an RFC 9470 challenge (`Bearer error="insufficient_user_authentication",
+    ..., max_age=N`), or None when the header is not one."""
+    if not STEP_UP.search(challenge):
+        return None
+    found = MAX_AGE.search(challenge)
+    return int(found.group(1)) if found else None
 
 
 def _reason(body: object) -> tuple[str, str]:

@@ -59,6 +59,11 @@ PER_ENV: dict[str, Command] = {
         "print a kubeconfig for kubectl/helm/k9s (--output FILE, --merge)",
         "Print a kubeconfig whose user runs `kubectl-scipian ... credential`.",
     ),
+    "helm": Command(
+        "ENV helm list|history|...",
+        "Helm releases, redacted (-n, -A, -o; dev,prod helm list -A)",
+        "Helm 4's list, history and status of ENV's releases, without values, manifests or notes.",
+    ),
     "credential": Command(
         "ENV credential",
         "print an ExecCredential (what that kubeconfig runs)",

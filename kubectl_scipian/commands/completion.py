@@ -37,6 +37,7 @@ NO_FILES, DEFAULT = 4, 0
 SHELLS = ("bash", "zsh", "fish")
 TOP_COMMANDS = tuple(TOP)
 ENV_VERBS = (*READ_VERBS, *PER_ENV)
+HELM_SUBCOMMANDS = ("list", "history", "status")  # kubectl_scipian.helm.flags (and aliases)
 COMMON_TYPES = (
     "configmaps",
     "cronjobs",
@@ -76,6 +77,8 @@ VALUE_OPTIONS = frozenset(
         "--since-time",
         "--timeout",
         "--chunk-size",
+        "--level",
+        "--reason",
     )
 )
 OUTPUTS = ("json", "yaml", "wide", "name", "jsonpath=", "custom-columns=")
@@ -95,8 +98,10 @@ FLAGS = {
     ),
     "describe": ("-n", "-A", "--all-namespaces", "-l"),
     "logs": ("-n", "-c", "--container", "-f", "--follow", "--tail", "--since", "-p", "--previous"),
-    "kubeconfig": ("--output", "--merge"),
+    "kubeconfig": ("--output", "--merge", "--level", "--reason"),
+    "credential": ("--level", "--reason"),
 }
+LEVELS = ("read", "deploy")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -138,6 +143,8 @@ def complete(words: list[str], environ: Mapping[str, str]) -> tuple[list[str], i
     if len(positional) == 1:
         return _matching(ENV_VERBS, current), NO_FILES
     env_verb = positional[1]
+    if env_verb == "helm" and len(positional) == 2:
+        return _matching(HELM_SUBCOMMANDS, current), NO_FILES
     if env_verb in ("get", "describe") and len(positional) == 2:
         return _matching(sources.resource_types(env_id), current), NO_FILES
     if env_verb in ("get", "describe") and "/" not in positional[2] and "/" not in current:
@@ -166,6 +173,8 @@ def _option_value(
 ) -> tuple[list[str], int]:
     if option == "--env":
         return _matching(Sources(environ).environments(), current), NO_FILES
+    if option == "--level":
+        return _matching(LEVELS, current), NO_FILES
     if option in ("-n", "--namespace"):
         positional = _positionals(before[:-1])
         if positional and positional[0] not in TOP_COMMANDS:

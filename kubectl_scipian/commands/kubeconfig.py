@@ -1,4 +1,5 @@
-"""`kubectl scipian ENV kubeconfig [--output FILE | --merge]`: a kubeconfig for other tools.
+"""`kubectl scipian ENV kubeconfig [--output FILE | --merge] [--level deploy --reason TEXT]`:
+a kubeconfig for other tools. The deploy level's entries are named `ENV-deploy`.
 
 Its user is an exec credential (`kubectl-scipian --env ENV credential`), so the file holds
 no token and never goes stale (kubectl_scipian.exec.kubeconfig). Standard output by default;
@@ -13,13 +14,19 @@ from pathlib import Path
 
 from kubectl_scipian import config, wiring
 from kubectl_scipian.backend import issued
+from kubectl_scipian.commands.credential import deploy_reason
 from kubectl_scipian.context import Context
 from kubectl_scipian.exec.kubeconfig import dump, exec_kubeconfig, merge_into, merge_target, write
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    reason = deploy_reason(args, ctx.environ)
     wired = wiring.build(args, ctx)
-    item = wired.credentials.kubeconfig(args.env_id, interactive=ctx.interactive)
+    if reason is not None:
+        # Asked now, once: a missing grant or a stale login shows here, not in kubectl later.
+        item = wired.credentials.deploy_kubeconfig(args.env_id, reason, interactive=ctx.interactive)
+    else:
+        item = wired.credentials.kubeconfig(args.env_id, interactive=ctx.interactive)
     cluster, _ = issued.current_entries(issued.document(item.kubeconfig))
     verify = wired.config.verify
     ours = exec_kubeconfig(
@@ -28,13 +35,15 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         backend_url=wired.config.backend_url,
         certificate_authority=str(Path(verify).resolve()) if isinstance(verify, str) else None,
         config_dir=ctx.environ.get(config.CONFIG_DIR_VAR) or None,
+        reason=reason,
     )
     if args.merge:
         target = merge_target(ctx.environ)
         merge_into(target, ours)
+        context = ours["current-context"]
         print(
-            f"Merged context {args.env_id!r} into {target} (previous file kept as "
-            f"{target.name}.bak); use it with: kubectl --context {args.env_id} get pods",
+            f"Merged context {context!r} into {target} (previous file kept as "
+            f"{target.name}.bak); use it with: kubectl --context {context} get pods",
             file=ctx.stderr,
         )
     elif args.output:

@@ -40,20 +40,33 @@ PROBE_TIMEOUT = (3.0, 5.0)
 JUST_FETCHED = 5.0  # seconds: a token this young was just issued; no need to check it
 
 
-def issue(wired: Wiring, env_id: str, environ: Mapping[str, str], interactive: bool) -> str:
-    """The ExecCredential for `env_id` as one JSON line (it holds the token)."""
+def issue(
+    wired: Wiring,
+    env_id: str,
+    environ: Mapping[str, str],
+    interactive: bool,
+    reason: str | None = None,
+) -> str:
+    """The ExecCredential for `env_id` as one JSON line (it holds the token); with a
+    `reason`, a deploy-level one (Credentials.deploy_kubeconfig)."""
     api_version, asked = exec_info(environ)
     if asked is not None:
         interactive = asked
     clock = wired.credentials.clock
-    item = wired.credentials.kubeconfig(env_id, interactive=interactive)
+
+    def fetch() -> CachedKubeconfig:
+        if reason is not None:
+            return wired.credentials.deploy_kubeconfig(env_id, reason, interactive=interactive)
+        return wired.credentials.kubeconfig(env_id, interactive=interactive)
+
+    item = fetch()
     token = issued.token_of(issued.document(item.kubeconfig))
     if clock() - item.fetched_at > JUST_FETCHED and _rejected(
         item, token, wired.cache.read_cache_dir(env_id)
     ):
         log.debug("the cluster rejects the cached token for %s; fetching a new one", env_id)
         wired.credentials.drop(item)
-        item = wired.credentials.kubeconfig(env_id, interactive=interactive)
+        item = fetch()
         token = issued.token_of(issued.document(item.kubeconfig))
     expiry = handout_expiry(item.expires_at, item.fetched_at, clock(), KUBECONFIG_MARGIN)
     return json.dumps(exec_credential(api_version, token, expiry)) + "\n"

@@ -27,9 +27,11 @@ INSTALL_HINT = (
 )
 
 
-def entry_names(env_id: str) -> tuple[str, str, str]:
-    """(cluster, user, context): the context is the environment's name, as people type it."""
-    return f"scipian-{env_id}", f"scipian-{env_id}", env_id
+def entry_names(env_id: str, level: str = "read") -> tuple[str, str, str]:
+    """(cluster, user, context): the context is the environment's name, as people type it;
+    the deploy level's are `ENV-deploy`, so a merge never overwrites the read entries."""
+    name = f"{env_id}-deploy" if level == "deploy" else env_id
+    return f"scipian-{name}", f"scipian-{name}", name
 
 
 def exec_kubeconfig(
@@ -39,13 +41,18 @@ def exec_kubeconfig(
     backend_url: str,
     certificate_authority: str | None = None,
     config_dir: str | None = None,
+    reason: str | None = None,
 ) -> dict[str, Any]:
-    """A kubeconfig for ENV whose user runs `kubectl-scipian ... credential`: no token in it."""
-    cluster_name, user_name, context_name = entry_names(env_id)
+    """A kubeconfig for ENV whose user runs `kubectl-scipian ... credential`: no token in it.
+    With a `reason`, the deploy level: its credential calls carry `--level deploy --reason`."""
+    level = "deploy" if reason is not None else "read"
+    cluster_name, user_name, context_name = entry_names(env_id, level)
     args = ["--backend", backend_url]
     if certificate_authority:
         args += ["--certificate-authority", certificate_authority]
     args += ["--env", env_id, "credential"]
+    if reason is not None:
+        args += ["--level", "deploy", "--reason", reason]
     exec_config: dict[str, Any] = {
         "apiVersion": V1,
         "command": COMMAND,

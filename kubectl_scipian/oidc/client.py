@@ -135,11 +135,13 @@ class OidcClient:
             }
         )
 
-    def start_device(self) -> dict[str, Any]:
+    def start_device(self, extra: dict[str, str] | None = None) -> dict[str, Any]:
+        """`extra`: more authorization parameters, e.g. a step-up's `max_age`."""
         endpoint = self.metadata().device_authorization_endpoint
         if not endpoint:
             raise LoginError("the OIDC provider does not offer the device authorization grant")
-        body = self._json("POST", endpoint, {"client_id": self.client_id, "scope": self.scope})
+        data = {"client_id": self.client_id, "scope": self.scope, **(extra or {})}
+        body = self._json("POST", endpoint, data)
         for key in ("device_code", "user_code", "verification_uri"):
             if not isinstance(body.get(key), str):
                 raise IdpError(f"the provider's device authorization response lacks {key}")

@@ -26,7 +26,13 @@ class NoBrowser(LoginError):
 
 
 def authorization_url(
-    client: OidcClient, *, redirect_uri: str, state: str, nonce: str, challenge: str
+    client: OidcClient,
+    *,
+    redirect_uri: str,
+    state: str,
+    nonce: str,
+    challenge: str,
+    max_age: int | None = None,
 ) -> str:
     params = {
         "response_type": "code",
@@ -38,6 +44,8 @@ def authorization_url(
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     }
+    if max_age is not None:
+        params["max_age"] = str(max_age)  # step-up: a login no older than this (OIDC Core 3.1.2.1)
     parts = urlsplit(client.metadata().authorization_endpoint)
     query = "&".join(q for q in (parts.query, urlencode(params)) if q)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
@@ -49,6 +57,7 @@ def authcode_login(
     prompt: TextIO,
     opener: Opener | None,
     timeout: float = LOGIN_TIMEOUT,
+    max_age: int | None = None,
 ) -> Tokens:
     """Authorization Code + PKCE S256 through a loopback redirect (RFC 8252)."""
     client.metadata()  # fail on discovery before a listener or browser exists
@@ -63,6 +72,7 @@ def authcode_login(
             state=state,
             nonce=nonce,
             challenge=pkce.challenge(verifier),
+            max_age=max_age,
         )
         # At most one browser window per login, never in a loop.
         if opener is not None and not opener(url):
@@ -84,9 +94,10 @@ def device_login(
     prompt: TextIO,
     timeout: float = LOGIN_TIMEOUT,
     sleep: Callable[[float], None] = time.sleep,
+    max_age: int | None = None,
 ) -> Tokens:
     """The device authorization grant (RFC 8628), for hosts without a browser."""
-    device = client.start_device()
+    device = client.start_device({"max_age": str(max_age)} if max_age is not None else None)
     complete = device.get("verification_uri_complete")
     lines = [
         "To log in, open this URL on any device:",

@@ -40,3 +40,19 @@ def check(
         raise LoginError("the id_token lacks sub or exp")
     if nonce is not None and token_claims.get("nonce") != nonce:
         raise LoginError("the id_token's nonce does not match this login (possible replay)")
+
+
+def fresh_login_problem(token_claims: dict[str, Any], max_age: int, now: float, skew: float) -> str:
+    """Why these claims do not prove a login within `max_age` seconds ("" when they do).
+
+    A step-up asked the provider for `max_age`; the answer is checked here too, because a
+    provider (or anything between) may ignore the parameter (RFC 9470 section 4).
+    """
+    auth_time = token_claims.get("auth_time")
+    if isinstance(auth_time, bool) or not isinstance(auth_time, (int, float)):
+        return "the provider's id_token does not say when you logged in (no auth_time)"
+    if now - auth_time > max_age + skew:
+        return f"the provider did not ask you to log in again (login {now - auth_time:.0f}s old)"
+    if auth_time > now + skew:
+        return "the provider's id_token has a login time in the future"
+    return ""

@@ -84,7 +84,8 @@ def test_matrix(url: str, tokens: dict[str, str], user: str, env_id: str, status
     if status == 200:
         assert body["environment"] == env_id
         assert body["user"] == f"oidc:{user}@example.test"
-        assert set(body) == {"environment", "user", "expirationTimestamp", "kubeconfig"}
+        assert set(body) == {"environment", "user", "expirationTimestamp", "kubeconfig", "level"}
+        assert body["level"] == "read"
     else:
         reason = {403: "Forbidden", 404: "NotFound"}[status]
         assert body["reason"] == reason

@@ -96,7 +96,7 @@ def cached_kubeconfig(path: Path) -> dict[str, Any]:
 
 def issuances(url: str, env_id: str = "dev") -> float:
     text = requests.get(f"{url}/metrics", timeout=10).text
-    prefix = f'scipian_issuances_total{{environment="{env_id}"}}'
+    prefix = f'scipian_issuances_total{{environment="{env_id}",level="read"}}'
     return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(prefix))
 
 

@@ -131,12 +131,20 @@ def test_envs_lists_only_allowed_with_cached_expiry(users: dict[str, dict[str, s
     before = run_plugin(["envs"], env)
     assert before.returncode == 0, before.stderr
     lines = before.stdout.splitlines()
-    assert lines[0].split() == ["ENVIRONMENT", "DESCRIPTION", "TTL", "CACHED", "CREDENTIAL"]
+    assert lines[0].split() == [
+        "ENVIRONMENT",
+        "DESCRIPTION",
+        "TTL",
+        "CACHED",
+        "CREDENTIAL",
+        "DEPLOY",
+        "CREDENTIAL",
+    ]
     assert [line.split()[0] for line in lines[1:]] == ["prod"]
     assert lines[1].endswith("none")
     assert run_plugin(["prod", "get", "pods"], env).returncode == 0
     after = run_plugin(["envs"], env).stdout.splitlines()
-    assert "valid until 20" in after[1] and after[1].endswith("left")
+    assert "valid until 20" in after[1] and after[1].endswith("left   none")
     assert run_plugin(["envs"], users["mallory"]).stdout.splitlines()[1:] == []
 
 
@@ -149,7 +157,7 @@ def test_not_logged_in_without_terminal_fails_at_once(stack: Stack, tmp_path: Pa
 
 def issuances(url: str, env_id: str) -> float:
     text = requests.get(f"{url}/metrics", timeout=10).text
-    prefix = f'scipian_issuances_total{{environment="{env_id}"}}'
+    prefix = f'scipian_issuances_total{{environment="{env_id}",level="read"}}'
     return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(prefix))
 
 

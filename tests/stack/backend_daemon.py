@@ -6,7 +6,8 @@
    backend's own least-privilege ServiceAccount (the server never runs as cluster-admin);
 2. registers `dev`, `staging` and `prod` through the admin CLI (`python -m scipian_backend
    register`), which installs the broker on each target and stores the broker kubeconfig on
-   mgmt;
+   mgmt; each with a deploy level (DEPLOY_ARGS: `edit` in `shop`; prod behind a promotion
+   gate, so it issues no deploy credential yet);
 3. applies the RBAC grants of tests/stack/grants.py: reads oidc:team-a → dev,
    oidc:team-b → prod, oidc:platform-admins → every environment; deploy oidc:team-a → dev,
    oidc:platform-admins → every environment; approve oidc:release-managers → prod;
@@ -38,6 +39,20 @@ from tests.stack import clusters, grants, procs
 from tests.stack.paths import ROOT, stack_dir
 
 ENVIRONMENTS = {"dev": "Development", "staging": "Staging", "prod": "Production"}
+# Each environment's deploy level (spec.deploy, docs/backend.md): `edit` in `shop`; prod
+# only through a promotion from staging with one approval, so until promotions exist it
+# issues no deploy credential at all (../shared/spec/entry-points.md).
+DEPLOY_NAMESPACE = "shop"
+DEPLOY_ARGS: dict[str, tuple[str, ...]] = {
+    "dev": ("--deploy-cluster-role=edit", f"--deploy-namespace={DEPLOY_NAMESPACE}"),
+    "staging": ("--deploy-cluster-role=edit", f"--deploy-namespace={DEPLOY_NAMESPACE}"),
+    "prod": (
+        "--deploy-cluster-role=edit",
+        f"--deploy-namespace={DEPLOY_NAMESPACE}",
+        "--require-promotion-from=staging",
+        "--approvals=1",
+    ),
+}
 BACKEND_SA = "scipian-backend"
 BACKEND_NS = "scipian-system"
 
@@ -97,6 +112,7 @@ def _register(env: tuple[str, str]) -> tuple[str, str | None]:
         f"--name={name}",
         f"--kubeconfig={clusters.admin_kubeconfig(name)}",
         f"--description={description}",
+        *DEPLOY_ARGS.get(name, ()),
     )
     return name, (out.stderr.strip() if out.returncode != 0 else None)
 

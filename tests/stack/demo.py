@@ -3,6 +3,11 @@
 `web` (a 2-replica Deployment) in namespace `shop` on dev, with log lines,
 `web` (1 replica) on staging and `api` on prod. Prints the name of the dev
 pod that has logs.
+
+`python -m tests.stack.demo step-up USER ENV REASON`: asks the plugin for a deploy
+credential as kubectl would with a terminal (KUBERNETES_EXEC_INFO interactive), and
+approves the step-up login it starts at the provider's pages as USER. Prints the plugin's
+prompts (stderr), never the credential (stdout).
 """
 
 from __future__ import annotations
@@ -51,7 +56,32 @@ def seed(cluster: str, app: str, replicas: int) -> str:
         time.sleep(0.5)
 
 
+def step_up(user: str, env_id: str, reason: str) -> int:
+    import os
+
+    from tests.stack import envfile
+    from tests.stack.login import plugin_env, run_approving
+
+    stack_env = envfile.read()
+    exec_info = {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "kind": "ExecCredential",
+        "spec": {"interactive": True},
+    }
+    env = plugin_env(stack_env, KUBERNETES_EXEC_INFO=json.dumps(exec_info))
+    if os.environ.get("KUBECTL_SCIPIAN_CONFIG_DIR"):
+        env["KUBECTL_SCIPIAN_CONFIG_DIR"] = os.environ["KUBECTL_SCIPIAN_CONFIG_DIR"]
+    args = [env_id, "credential", "--level", "deploy", "--reason", reason]
+    done = run_approving(args, user, stack_env["STACK_PASSWORD"], env)
+    sys.stderr.write(done.stderr)
+    if done.returncode == 0:
+        print(f"(approved at the provider's pages as {user}; credential cached)", file=sys.stderr)
+    return done.returncode
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["step-up"] and len(sys.argv) == 5:
+        return step_up(*sys.argv[2:5])
     pod = seed("dev", "web", 2)
     give_logs(
         clusters.admin_kubeconfig("dev"),

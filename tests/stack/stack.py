@@ -14,7 +14,8 @@ import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.stack import backend_daemon, clusters, envfile, harness, idp_daemon, procs
+from tests import tools
+from tests.stack import backend_daemon, clusters, envfile, harness, idp_daemon, procs, releases
 from tests.stack.paths import ROOT, kubectl, stack_dir
 
 PLUGIN_CONFIG_VAR = "KUBECTL_SCIPIAN_CONFIG_DIR"
@@ -79,6 +80,8 @@ def _start() -> dict[str, str]:
     (state / "plugin-config").mkdir(mode=0o700)
     password = secrets.token_urlsafe(12)
     admin_secret = secrets.token_urlsafe(24)
+    # The real helms (cached by hash; cold, Helm 4 takes minutes) build while clusters start.
+    helms = ThreadPoolExecutor(1).submit(lambda: (tools.helm4(), tools.helm()))
     try:
         for spec in clusters.CLUSTERS:
             clusters.start(spec, binary)
@@ -88,6 +91,8 @@ def _start() -> dict[str, str]:
         with ThreadPoolExecutor(len(clusters.CLUSTERS)) as pool:
             list(pool.map(lambda s: clusters.prepare(s, binary), clusters.CLUSTERS))
         backend_url = backend_daemon.start(issuer, idp_daemon.CLIENT_ID)
+        helm4, helm3 = helms.result()
+        releases.install(helm4, tuple(c.name for c in clusters.CLUSTERS if c.name != "mgmt"))
     except BaseException:
         _stop(quiet=True)
         raise
@@ -104,6 +109,8 @@ def _start() -> dict[str, str]:
         "STACK_PROD_KUBECONFIG": str(clusters.admin_kubeconfig("prod")),
         "STACK_KUBECTL": str(kubectl()),
         "STACK_HARNESS": str(binary),
+        "STACK_HELM": str(helm4),
+        "STACK_HELM3": str(helm3),
         "STACK_LOGS_DIR": str(procs.log_dir()),
         PLUGIN_CONFIG_VAR: str(state / "plugin-config"),
         "SCIPIAN_BACKEND_URL": backend_url,

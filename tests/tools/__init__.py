@@ -1,4 +1,4 @@
-"""Tools the tests build from pinned sources (krew, helm: tests/tools/) and the dist build."""
+"""Tools the tests build from pinned sources (krew, helm 3 and 4: tests/tools/), and the dist."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from tests.stack.paths import ROOT, cache_dir
 
 KREW_SRC = ROOT / "tests" / "tools" / "krew"
 HELM_SRC = ROOT / "tests" / "tools" / "helm"
+HELM4_SRC = ROOT / "tests" / "tools" / "helm4"
 
 
 def krew() -> Path:
@@ -24,6 +25,12 @@ def krew() -> Path:
 def helm() -> Path:
     """`helm` built from helm.sh/helm/v3 (tests/tools/helm/go.mod), cached by hash."""
     return harness.go_tool(HELM_SRC, "helm.sh/helm/v3/cmd/helm", "helm")
+
+
+def helm4() -> Path:
+    """`helm` 4 built from helm.sh/helm/v4 (tests/tools/helm4/go.mod), cached by hash
+    (cold: ~5 min on 2 cores)."""
+    return harness.go_tool(HELM4_SRC, "helm.sh/helm/v4/cmd/helm", "helm4")
 
 
 def go_arch() -> str:

@@ -206,6 +206,9 @@ def test_audit_line_fields() -> None:
         "reason",
         "expirationTimestamp",
         "serviceAccount",
+        "level",
+        "justification",
+        "authTime",
     }
     assert doc["groups"] == ["oidc:g"]
 

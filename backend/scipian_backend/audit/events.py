@@ -20,7 +20,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
-from scipian_backend.audit.records import Record, audit_logger
+from scipian_backend.audit.records import Record, audit_logger, stamp
 from scipian_backend.config import GROUP, KIND, VERSION
 
 FLUSH_INTERVAL = 1.0
@@ -48,22 +48,28 @@ def event_message(series: Series) -> str:
     rec = series.last
     issued = rec.outcome == "issued"
     who = rec.user or "unauthenticated caller"
+    what = "deploy credentials" if rec.level == "deploy" else "credentials"
+    denied = " deploy credentials" if rec.level == "deploy" else ""
+    # Deploy: why, and the login it rests on (a Series shares its justification).
+    why = ""
+    if rec.level == "deploy":
+        login = stamp(rec.auth_time) or "unknown"
+        why = f", justification {rec.justification!r}, login at {login}"
     if series.count == 1:
         head = (
-            f"issued credentials to {who} until {rec.expiration_timestamp}"
+            f"issued {what} to {who} until {rec.expiration_timestamp}"
             if issued
-            else f"denied {who}: {rec.outcome}"
+            else f"denied {who}{denied}: {rec.outcome}"
         )
-        return f"{head} (request {rec.request_id})"[:1024]
+        return f"{head}{why} (request {rec.request_id})"[:1024]
     head = (
-        f"issued credentials to {who} {series.count} times, the last until "
-        f"{rec.expiration_timestamp}"
+        f"issued {what} to {who} {series.count} times, the last until {rec.expiration_timestamp}"
         if issued
-        else f"denied {who} {series.count} times: {rec.outcome}"
+        else f"denied {who}{denied} {series.count} times: {rec.outcome}"
     )
     more = series.count - len(series.request_ids)
     ids = ", ".join(series.request_ids) + (f" and {more} more" if more else "")
-    return f"{head} (requests {ids})"[:1024]
+    return f"{head}{why} (requests {ids})"[:1024]
 
 
 def event_body(series: Series, env_uid: str) -> dict[str, object]:
@@ -107,7 +113,7 @@ class Auditor:
         self._log = logger or audit_logger()
         self._interval = flush_interval
         self._lock = threading.Lock()
-        self._pending: dict[tuple[str, str, str, str | None], Series] = {}
+        self._pending: dict[tuple[str, str, str, str | None, str, str], Series] = {}
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
 
@@ -116,7 +122,8 @@ class Auditor:
         # Unauthenticated callers get no Event: anyone could flood the Environment with them.
         if self._core is None or not rec.environment or not rec.user:
             return
-        key = (rec.environment, rec.user, rec.outcome, env_uid)
+        # One Series per justification too: every reason given shows in the Events.
+        key = (rec.environment, rec.user, rec.outcome, env_uid, rec.level, rec.justification)
         with self._lock:
             series = self._pending.get(key)
             if series is None:

@@ -1,9 +1,10 @@
 """The audit record: one JSON line per issuance and per denial, the record of truth.
 
 Line fields: time, event ("issuance" | "denial"), requestId, user, groups, environment,
-outcome ("issued" | "unauthenticated" | "forbidden" | "not_found" | "error"), reason,
-expirationTimestamp, serviceAccount. Never a token or a credential. The line is written
-before the answer.
+outcome ("issued" | "unauthenticated" | "forbidden" | "not_found" | "step_up_required" |
+"error"), reason, expirationTimestamp, serviceAccount, level ("read" | "deploy"),
+justification, authTime (the login's time, RFC 3339). Never a token or a credential.
+The line is written before the answer.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ class Record:
     reason: str = ""
     expiration_timestamp: str | None = None
     service_account: str | None = None
+    level: str = "read"
+    justification: str = ""  # deploy: why, as the person gave it (checked: printable, bounded)
+    auth_time: int | None = None  # when the person logged in at the provider, if known
     time: str = field(default_factory=lambda: _now())
 
     def line(self) -> str:
@@ -44,9 +48,21 @@ class Record:
                 "reason": d["reason"],
                 "expirationTimestamp": d["expiration_timestamp"],
                 "serviceAccount": d["service_account"],
+                "level": d["level"],
+                "justification": d["justification"],
+                "authTime": stamp(d["auth_time"]),
             },
             separators=(",", ":"),
         )
+
+
+def stamp(epoch: int | None) -> str | None:
+    if epoch is None:
+        return None
+    try:
+        return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return None  # a signed but absurd claim: the line must still be written
 
 
 def _now() -> str:

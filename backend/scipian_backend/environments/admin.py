@@ -1,15 +1,17 @@
 """Admin use cases: register an environment, list them, revoke a user's sessions.
 
 `register` uses the target cluster's ADMIN kubeconfig only to install the broker (a
-ServiceAccount with the least-privilege role of manifests/broker-role.yaml and a token);
-the management cluster then stores the BROKER kubeconfig, never the admin one.
+ServiceAccount with the least-privilege role of manifests/broker-role.yaml and a token,
+plus, for a deploy level, a Role in each deploy namespace: deploy_broker_documents);
+the management cluster then stores the BROKER kubeconfig, never the admin one. It also
+installs the release reader (manifests/release-reader.yaml) whose tokens the broker requests.
 """
 
 from __future__ import annotations
 
 import base64
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
@@ -21,19 +23,24 @@ from scipian_backend.config import (
     BROKER_NAME,
     GROUP,
     KIND,
+    MAX_AUTH_AGE,
+    MIN_AUTH_AGE,
     MIN_TTL,
     SESSIONS_NAMESPACE,
     VERSION,
     valid_env_id,
 )
 from scipian_backend.environments import apply
-from scipian_backend.environments.store import Environment, Store
+from scipian_backend.environments.store import Deploy, Environment, Store
 from scipian_backend.errors import ConfigError
 from scipian_backend.minting.sessions import revoke_sessions
 
 BROKER_NAMESPACE = "scipian-system"  # on the target: the broker's own ServiceAccount
 TOKEN_SECRET = "scipian-broker-token"  # noqa: S105 - a Secret name, not a secret
 OBSERVER_ROLE = "scipian-observer"  # manifests/observer-role.yaml; new environments' default
+
+
+DEPLOY_BROKER_ROLE = "scipian-broker-deploy"  # per deploy namespace on the target
 
 
 @dataclass(frozen=True)
@@ -44,8 +51,14 @@ class Registration:
     ttl_seconds: int
     namespace: str  # management namespace of the broker Secret
     sessions_namespace: str = SESSIONS_NAMESPACE
+    deploy: Deploy | None = None
 
     def validate(self) -> None:
+        self._validate_read()
+        if self.deploy is not None:
+            validate_deploy(self.deploy)
+
+    def _validate_read(self) -> None:
         if not valid_env_id(self.name):
             raise ConfigError(f"invalid environment name {self.name!r}: must be a DNS-1123 label")
         if self.ttl_seconds < MIN_TTL or self.ttl_seconds > 86400:
@@ -56,12 +69,49 @@ class Registration:
             raise ConfigError("namespaces must be DNS-1123 labels")
 
 
+def validate_deploy(deploy: Deploy) -> None:
+    if not deploy.cluster_role or "/" in deploy.cluster_role:
+        raise ConfigError(f"invalid deploy cluster role {deploy.cluster_role!r}")
+    if not deploy.namespaces:
+        raise ConfigError("a deploy level needs at least one --deploy-namespace")
+    bad = [n for n in deploy.namespaces if not valid_env_id(n)]
+    if bad:
+        raise ConfigError(f"invalid deploy namespace {bad[0]!r}: must be a DNS-1123 label")
+    if deploy.ttl_seconds < MIN_TTL or deploy.ttl_seconds > 86400:
+        raise ConfigError(f"--deploy-ttl must be between {MIN_TTL} and 86400 seconds")
+    if not MIN_AUTH_AGE <= deploy.max_auth_age_seconds <= MAX_AUTH_AGE:
+        raise ConfigError(
+            f"--max-auth-age must be between {MIN_AUTH_AGE} and {MAX_AUTH_AGE} seconds"
+        )
+    if deploy.require_promotion_from and not valid_env_id(deploy.require_promotion_from):
+        raise ConfigError("--require-promotion-from must name an environment")
+    if not 0 <= deploy.approvals_required <= 10:
+        raise ConfigError("--approvals must be between 0 and 10")
+
+
+def deploy_spec(deploy: Deploy) -> dict[str, Any]:
+    """spec.deploy as stored (the CRD's field names)."""
+    spec: dict[str, Any] = {
+        "clusterRole": deploy.cluster_role,
+        "namespaces": list(deploy.namespaces),
+        "ttlSeconds": deploy.ttl_seconds,
+        "maxAuthAgeSeconds": deploy.max_auth_age_seconds,
+    }
+    if deploy.require_promotion_from:
+        spec["requirePromotionFrom"] = deploy.require_promotion_from
+    if deploy.approvals_required:
+        spec["approvals"] = {"required": deploy.approvals_required}
+    return spec
+
+
 def register(mgmt: client.ApiClient, target_admin: client.ApiClient, reg: Registration) -> str:
     """Prepares the target, stores its broker kubeconfig and the Environment; returns server."""
     reg.validate()
     endpoint = kube.endpoint_of(target_admin)
     install_observer_role(target_admin)
     token = install_broker(target_admin, reg.cluster_role, reg.sessions_namespace)
+    if reg.deploy is not None:
+        install_deploy_broker(target_admin, reg.deploy)
     broker_kubeconfig = _broker_kubeconfig(reg.name, endpoint, token)
     _check_broker(broker_kubeconfig, reg.sessions_namespace)
     install_crd(mgmt)
@@ -91,6 +141,8 @@ def register(mgmt: client.ApiClient, target_admin: client.ApiClient, reg: Regist
                     "key": "kubeconfig",
                 },
                 "access": {"clusterRole": reg.cluster_role, "ttlSeconds": reg.ttl_seconds},
+                # Absent here, server-side apply removes a deploy level set before.
+                **({"deploy": deploy_spec(reg.deploy)} if reg.deploy is not None else {}),
             },
         },
     ]
@@ -149,7 +201,74 @@ def install_broker(admin: client.ApiClient, cluster_role: str, sessions_namespac
     bindable = {cluster_role} | _bindable_now(admin)
     for doc in broker_documents(sorted(bindable), sessions_namespace):
         apply.apply(admin, doc)
+    for doc in apply.manifest("release-reader.yaml"):  # the backend's Helm release reader
+        apply.apply(admin, doc)
     return _wait_token(client.CoreV1Api(admin))
+
+
+def deploy_broker_documents(namespace: str, bindable: list[str]) -> list[dict[str, Any]]:
+    """What the broker needs to bind deploy roles in ONE namespace, and nothing more: a Role
+    there allowing `create`/`get` of RoleBindings and `bind` on exactly those ClusterRoles
+    (RBAC's escalation check asks for `bind` in the binding's namespace), bound to the
+    broker by a RoleBinding there. Nothing cluster-wide."""
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": DEPLOY_BROKER_ROLE, "namespace": namespace},
+        "rules": [
+            {
+                "apiGroups": ["rbac.authorization.k8s.io"],
+                "resources": ["rolebindings"],
+                "verbs": ["create", "get"],
+            },
+            {
+                "apiGroups": ["rbac.authorization.k8s.io"],
+                "resources": ["clusterroles"],
+                "verbs": ["bind"],
+                "resourceNames": sorted(set(bindable)),
+            },
+        ],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": DEPLOY_BROKER_ROLE, "namespace": namespace},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": DEPLOY_BROKER_ROLE,
+        },
+        "subjects": [
+            {"kind": "ServiceAccount", "name": BROKER_NAME, "namespace": BROKER_NAMESPACE}
+        ],
+    }
+    namespace_doc = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    return [namespace_doc, role, binding]
+
+
+def install_deploy_broker(admin: client.ApiClient, deploy: Deploy) -> None:
+    """The broker's deploy rights in each deploy namespace (the namespace is created when
+    missing: it is where the environment's applications are deployed)."""
+    rbac = client.RbacAuthorizationV1Api(admin)
+    for namespace in deploy.namespaces:
+        bindable = {deploy.cluster_role} | _deploy_bindable_now(rbac, namespace)
+        for doc in deploy_broker_documents(namespace, sorted(bindable)):
+            apply.apply(admin, doc)
+
+
+def _deploy_bindable_now(rbac: client.RbacAuthorizationV1Api, namespace: str) -> set[str]:
+    """Deploy roles already bindable in `namespace` (another environment on this cluster)."""
+    try:
+        role = rbac.read_namespaced_role(DEPLOY_BROKER_ROLE, namespace)
+    except ApiException as e:
+        if kube.status_of(e) == 404:
+            return set()
+        raise
+    names: set[str] = set()
+    for rule in role.rules or []:
+        if "bind" in (rule.verbs or []):
+            names |= set(rule.resource_names or [])
+    return names
 
 
 def _bindable_now(admin: client.ApiClient) -> set[str]:
@@ -213,6 +332,34 @@ def _check_broker(kubeconfig: str, sessions_namespace: str, timeout: float = 30.
                     f"target cluster: the broker credential does not work (HTTP {e.status})"
                 ) from None
         time.sleep(0.2)
+
+
+def updated(current: Environment, changes: dict[str, Any]) -> Registration:
+    """The registration `update` applies: the stored Environment with the given changes
+    (None: keep; `deploy` False: remove the deploy level, a dict: replace fields of it)."""
+    deploy = current.deploy
+    change = changes.get("deploy")
+    if change is False:
+        deploy = None
+    elif isinstance(change, dict) and change:
+        base = deploy or Deploy(cluster_role="edit", namespaces=())
+        fields = {k: v for k, v in change.items() if v is not None}
+        if "namespaces" in fields:
+            fields["namespaces"] = tuple(sorted(set(fields["namespaces"])))
+        deploy = replace(base, **fields)
+    return Registration(
+        name=current.id,
+        description=_keep(changes.get("description"), current.description),
+        cluster_role=_keep(changes.get("cluster_role"), current.cluster_role),
+        ttl_seconds=_keep(changes.get("ttl_seconds"), current.ttl_seconds),
+        namespace=_keep(changes.get("namespace"), current.secret.namespace),
+        sessions_namespace=_keep(changes.get("sessions_namespace"), SESSIONS_NAMESPACE),
+        deploy=deploy,
+    )
+
+
+def _keep(new: Any, old: Any) -> Any:
+    return old if new is None else new
 
 
 def list_environments(mgmt: client.ApiClient) -> list[Environment]:

@@ -10,7 +10,15 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
-from scipian_backend.config import GROUP, MIN_TTL, PLURAL, VERSION
+from scipian_backend.config import (
+    DEFAULT_MAX_AUTH_AGE,
+    GROUP,
+    MAX_AUTH_AGE,
+    MIN_AUTH_AGE,
+    MIN_TTL,
+    PLURAL,
+    VERSION,
+)
 from scipian_backend.errors import InternalError, ServiceUnavailable
 from scipian_backend.kube import status_of
 
@@ -23,6 +31,24 @@ class SecretRef:
 
 
 @dataclass(frozen=True)
+class Deploy:
+    """spec.deploy: the second, stronger access level (docs/backend.md)."""
+
+    cluster_role: str
+    namespaces: tuple[str, ...]  # RoleBindings only there, never cluster-wide
+    ttl_seconds: int = MIN_TTL
+    max_auth_age_seconds: int = DEFAULT_MAX_AUTH_AGE  # step-up: a login no older than this
+    require_promotion_from: str = ""  # stored for promotions; until then: no credential
+    approvals_required: int = 0  # likewise
+
+    @property
+    def gated(self) -> bool:
+        """A promotion gate is set: no deploy credential until promotions enforce it, so no
+        gate silently does nothing."""
+        return bool(self.require_promotion_from) or self.approvals_required > 0
+
+
+@dataclass(frozen=True)
 class Environment:
     id: str
     uid: str
@@ -30,6 +56,7 @@ class Environment:
     cluster_role: str
     ttl_seconds: int
     secret: SecretRef
+    deploy: Deploy | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +87,35 @@ def parse_environment(obj: dict[str, Any]) -> Environment:
             name=str(ref.get("name", "")),
             key=str(ref.get("key") or "kubeconfig"),
         ),
+        deploy=parse_deploy(spec.get("deploy")),
+    )
+
+
+def parse_deploy(raw: object) -> Deploy | None:
+    """spec.deploy as stored; None when absent or unusable (the CRD validates it, so an
+    unusable one means an object written around the schema: it grants nothing)."""
+    if not isinstance(raw, dict):
+        return None
+    role = raw.get("clusterRole") or "edit"
+    namespaces = raw.get("namespaces")
+    if not isinstance(role, str) or not isinstance(namespaces, list) or not namespaces:
+        return None
+    if not all(isinstance(n, str) and n for n in namespaces):
+        return None
+    ttl = raw.get("ttlSeconds", MIN_TTL)
+    age = raw.get("maxAuthAgeSeconds", DEFAULT_MAX_AUTH_AGE)
+    approvals = raw.get("approvals")
+    required = approvals.get("required", 0) if isinstance(approvals, dict) else 0
+    promotion = raw.get("requirePromotionFrom") or ""
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (ttl, age, required)):
+        return None
+    return Deploy(
+        cluster_role=role,
+        namespaces=tuple(sorted(set(namespaces))),
+        ttl_seconds=max(ttl, MIN_TTL),
+        max_auth_age_seconds=min(max(age, MIN_AUTH_AGE), MAX_AUTH_AGE),
+        require_promotion_from=str(promotion),
+        approvals_required=max(required, 0),
     )
 
 

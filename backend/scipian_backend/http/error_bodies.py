@@ -30,9 +30,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
         response = error_response(exc.status, exc.reason, exc.message)
-        response.headers.update(getattr(exc, "headers", {}))  # e.g. 429's Retry-After
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="scipian"'
+        # e.g. 429's Retry-After, the step-up's own WWW-Authenticate challenge
+        response.headers.update(getattr(exc, "headers", {}))
         return response
 
     @app.exception_handler(StarletteHTTPException)

@@ -15,6 +15,7 @@ from scipian_backend import __version__
 from scipian_backend.http.error_bodies import install_error_handlers
 from scipian_backend.http.middleware import RequestIdAndMetrics
 from scipian_backend.http.routes import install_routes
+from scipian_backend.releases.routes import install_release_routes
 from scipian_backend.usecases import Backend
 
 
@@ -35,4 +36,5 @@ def create_app(backend: Backend) -> FastAPI:
     app.add_middleware(RequestIdAndMetrics, metrics=backend.metrics)
     install_error_handlers(app)
     install_routes(app, backend)
+    install_release_routes(app, backend)
     return app

@@ -11,10 +11,12 @@ from starlette.concurrency import run_in_threadpool
 
 from scipian_backend.config import valid_env_id
 from scipian_backend.errors import BadRequest
+from scipian_backend.http.bodies import kubeconfig_request
 from scipian_backend.http.error_bodies import PayloadTooLarge
 from scipian_backend.http.schema import (
     ENV_ID_MESSAGE,
     ERRORS,
+    KUBECONFIG_REQUEST,
     Discovery,
     EnvId,
     EnvironmentList,
@@ -39,13 +41,19 @@ def install_routes(app: FastAPI, backend: Backend) -> None:
         "/api/v1/environments/{env_id:path}/kubeconfig",
         response_model=KubeconfigResponse,
         responses=ERRORS,
+        openapi_extra=KUBECONFIG_REQUEST,
     )
     async def kubeconfig(env_id: EnvId, request: Request) -> Response:
         if not valid_env_id(env_id):  # before the body and before any authorization
             raise BadRequest(ENV_ID_MESSAGE)
-        await _check_body(request)
+        asked = kubeconfig_request(await _check_body(request))
         issued = await run_in_threadpool(
-            backend.issue, env_id, request.headers.get("authorization"), _rid(request)
+            backend.issue,
+            env_id,
+            request.headers.get("authorization"),
+            _rid(request),
+            asked.level,
+            asked.justification,
         )
         # A Response as is: Backend.issue builds exactly KubeconfigResponse's four strings,
         # and the hot path skips re-validating them through the model (response_model
@@ -68,16 +76,17 @@ def install_routes(app: FastAPI, backend: Backend) -> None:
         return Response(body, media_type=content_type)
 
 
-async def _check_body(request: Request) -> None:
+async def _check_body(request: Request) -> dict[str, Any]:
     body = await _bounded_body(request)
     if not body.strip():
-        return
+        return {}
     try:
         doc = json.loads(body)
     except ValueError:
         raise BadRequest("request body must be a JSON object") from None
     if not isinstance(doc, dict):
         raise BadRequest("request body must be a JSON object")
+    return doc
 
 
 async def _bounded_body(request: Request) -> bytes:

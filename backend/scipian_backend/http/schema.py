@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Path
 from pydantic import BaseModel
 
-from scipian_backend.config import ENV_ID
+from scipian_backend.config import ENV_ID, JUSTIFICATION_PATTERN, MAX_JUSTIFICATION
 
 
 class ErrorBody(BaseModel):
@@ -38,6 +38,49 @@ class KubeconfigResponse(BaseModel):
     user: str
     expirationTimestamp: str
     kubeconfig: str
+    level: Literal["read", "deploy"] = "read"
+
+
+# The route reads its body by hand (bounded, one clear 400 per problem: http/bodies.py);
+# this documents exactly what it accepts in /openapi.json: an empty body, `{}` or
+# `{"level": "read"}` for a read credential, or a deploy request with its justification.
+KUBECONFIG_REQUEST: dict[str, Any] = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "title": "KubeconfigRequest",
+                    "oneOf": [
+                        {
+                            "title": "ReadRequest",
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {"level": {"const": "read"}},
+                        },
+                        {
+                            "title": "DeployRequest",
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["level", "justification"],
+                            "properties": {
+                                "level": {"const": "deploy"},
+                                "justification": {
+                                    "type": "string",
+                                    "minLength": 1,
+                                    "maxLength": MAX_JUSTIFICATION,
+                                    "pattern": JUSTIFICATION_PATTERN,
+                                    "description": "why (audited): one line, at least one "
+                                    "visible character, no control or formatting characters",
+                                },
+                            },
+                        },
+                    ],
+                }
+            }
+        },
+    }
+}
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -45,8 +88,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for code, reason in {
         400: "malformed environment id or body",
         413: "request body larger than 64 KiB",
-        401: "missing, invalid or expired id_token",
-        403: "not allowed for this environment (whether it exists or not)",
+        401: "missing, invalid or expired id_token; or, for level deploy, a login older "
+        "than the environment's maxAuthAgeSeconds (reason InsufficientUserAuthentication, "
+        'WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=N)',
+        403: "not allowed for this environment (whether it exists or not); for level "
+        "deploy also: the environment has no deploy level, or a promotion gate",
         404: "allowed, but no such environment",
         429: "too many credential requests from this user; see Retry-After",
         503: "management cluster, target cluster or OIDC provider unavailable",

@@ -30,6 +30,7 @@ class Identity:
     username: str  # prefixed, as RBAC sees it, e.g. oidc:alice@example.test
     groups: tuple[str, ...]  # prefixed
     subject: str  # the token's sub, for audit
+    auth_time: int | None = None  # when the person logged in at the provider (step-up)
 
 
 class KeySet:
@@ -213,7 +214,32 @@ class Verifier:
             username=self._s.username_prefix + name,
             groups=tuple(self._s.groups_prefix + g for g in groups),
             subject=sub,
+            auth_time=auth_time_of(claims),
         )
+
+
+def auth_time_of(claims: dict[str, Any]) -> int | None:
+    """The `auth_time` claim when it is a number (seconds since the epoch), else None: a
+    token without a usable one never passes step-up (step_up_problem)."""
+    value = claims.get("auth_time")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value)
+
+
+def step_up_problem(auth_time: int | None, max_age: int, now: float, leeway: int) -> str | None:
+    """Why a login is not fresh enough for a deploy credential (RFC 9470), or None.
+
+    No `auth_time` (a provider not asked for it, a hand-made token) never passes; a login
+    time in the future beyond the clock leeway is as suspect as an old one.
+    """
+    if auth_time is None:
+        return "the id_token does not say when you logged in (no auth_time)"
+    if auth_time > now + leeway:
+        return "the id_token's auth_time is in the future"
+    if now - auth_time > max_age:
+        return f"a login no older than {max_age} seconds is required"
+    return None
 
 
 def bearer_token(header: str | None) -> str:

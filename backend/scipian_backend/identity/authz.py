@@ -1,7 +1,8 @@
 """Authorization by the management cluster's RBAC: one SubjectAccessReview per question.
 
-Admins grant `get` on `environments/kubeconfig` (group scipian.io) with ordinary
-ClusterRoles and bindings, `resourceNames` naming the environments.
+Admins grant `get` on `environments/kubeconfig` (reads) and `environments/releases` (Helm
+release records), and `create` on `environments/deploy` (deploy credentials) in group
+scipian.io with ordinary ClusterRoles and bindings, `resourceNames` naming the environments.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ class Authorizer:
         self._timeout = timeout
 
     def may_get_kubeconfig(self, who: Identity, env_id: str) -> bool:
+        return self.allowed(who, env_id, "get", "kubeconfig")
+
+    def may_deploy(self, who: Identity, env_id: str) -> bool:
+        """`create` on `environments/deploy`: a deploy-level credential."""
+        return self.allowed(who, env_id, "create", "deploy")
+
+    def allowed(self, who: Identity, env_id: str, verb: str, subresource: str) -> bool:
         # Plain dicts both ways: this is on every request's path (kube.json_body).
         review: dict[str, Any] = {
             "apiVersion": "authorization.k8s.io/v1",
@@ -34,8 +42,8 @@ class Authorizer:
                 "resourceAttributes": {
                     "group": GROUP,
                     "resource": PLURAL,
-                    "subresource": "kubeconfig",
-                    "verb": "get",
+                    "subresource": subresource,
+                    "verb": verb,
                     "name": env_id,
                 },
             },

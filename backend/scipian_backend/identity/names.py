@@ -31,3 +31,21 @@ def binding_name(username: str, cluster_role: str) -> str:
 def session_prefix(username: str) -> str:
     """generateName prefix of the per-session Secrets; the apiserver adds 5 random chars."""
     return f"{service_account_name(username)}-"
+
+
+LEVEL_ANNOTATION = "scipian.io/level"
+
+
+def deploy_service_account_name(username: str) -> str:
+    """The user's deploy-level ServiceAccount, apart from the read one: `scipian-d-<hash>`."""
+    return f"scipian-d-{user_hash(username)}"
+
+
+def deploy_binding_name(username: str, cluster_role: str) -> str:
+    """The RoleBinding (one per deploy namespace) of the deploy ServiceAccount to its role."""
+    role = hashlib.sha256(cluster_role.encode()).hexdigest()[:8]
+    return f"{deploy_service_account_name(username)}-{role}"
+
+
+def deploy_session_prefix(username: str) -> str:
+    return f"{deploy_service_account_name(username)}-"

@@ -3,6 +3,8 @@
 Per issuance: ensure the user's ServiceAccount and ClusterRoleBinding (create-or-get,
 409 tolerated, so concurrent replicas and requests converge on one of each), create a
 per-session Secret, and a TokenRequest bound to it (deleting the Secret kills the token).
+The deploy level does the same with a ServiceAccount of its own (`scipian-d-<hash>`) bound
+by RoleBindings in spec.deploy.namespaces only.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
 from scipian_backend import kube
-from scipian_backend.environments.store import BrokerCredential, Environment, Store
+from scipian_backend.environments.store import BrokerCredential, Deploy, Environment, Store
 from scipian_backend.errors import ApiError, InternalError, ServiceUnavailable
 from scipian_backend.identity import names
 from scipian_backend.minting.kubeconfig import format_time
@@ -105,10 +107,21 @@ class Minter:
         """The environment's client (a read of its broker Secret): fetch it once per issuance."""
         return self._targets.get(env)
 
-    def issue(self, env: Environment, username: str, target: _Target | None = None) -> Issued:
+    def issue(
+        self,
+        env: Environment,
+        username: str,
+        target: _Target | None = None,
+        *,
+        level: str = "read",
+    ) -> Issued:
+        """A read credential, or with level="deploy" one of env.deploy (the caller checked
+        that the environment has a deploy level)."""
         if target is None:
             target = self._targets.get(env)
         try:
+            if level == "deploy":
+                return self._issue_deploy(env, target, username)
             return self._issue(env, target, username)
         except ApiError:
             raise
@@ -120,21 +133,64 @@ class Minter:
             raise InternalError(f"environment {env.id}: unreadable answer") from None
 
     def _issue(self, env: Environment, target: _Target, username: str) -> Issued:
-        core = client.CoreV1Api(target.api)
         key = (f"{env.id}@{target.resource_version}", username, env.cluster_role)
-        self._ensure(key, target.api, username, env.cluster_role)
-        secret = self._session_secret(core, username, env.ttl_seconds)
+        return self._mint(
+            env,
+            target,
+            username,
+            key=key,
+            ensure=lambda: self._ensure(key, target.api, username, env.cluster_role),
+            account=names.service_account_name(username),
+            prefix=names.session_prefix(username),
+            ttl=env.ttl_seconds,
+            level="read",
+        )
+
+    def _issue_deploy(self, env: Environment, target: _Target, username: str) -> Issued:
+        deploy = env.deploy
+        if deploy is None:  # Backend.issue refuses this before; never mint without one
+            raise InternalError(f"environment {env.id}: no deploy level")
+        scope = deploy.cluster_role + "@" + ",".join(deploy.namespaces)
+        key = (f"{env.id}@{target.resource_version}#deploy", username, scope)
+        return self._mint(
+            env,
+            target,
+            username,
+            key=key,
+            ensure=lambda: self._ensure_deploy(key, target.api, username, deploy),
+            account=names.deploy_service_account_name(username),
+            prefix=names.deploy_session_prefix(username),
+            ttl=deploy.ttl_seconds,
+            level="deploy",
+        )
+
+    def _mint(
+        self,
+        env: Environment,
+        target: _Target,
+        username: str,
+        *,
+        key: tuple[str, str, str],
+        ensure: Callable[[], None],
+        account: str,
+        prefix: str,
+        ttl: int,
+        level: str,
+    ) -> Issued:
+        core = client.CoreV1Api(target.api)
+        ensure()
+        secret = self._session_secret(core, username, ttl, prefix, level)
         secret_name, secret_uid = _name_and_uid(secret)
         try:
             try:
-                tr = self._token(core, username, secret_name, secret_uid, env.ttl_seconds)
+                tr = self._token(core, account, secret_name, secret_uid, ttl)
             except ApiException as e:
                 if kube.status_of(e) != 404:
                     raise
                 # The ServiceAccount vanished behind our cache: ensure again, once.
                 self._forget(key)
-                self._ensure(key, target.api, username, env.cluster_role)
-                tr = self._token(core, username, secret_name, secret_uid, env.ttl_seconds)
+                ensure()
+                tr = self._token(core, account, secret_name, secret_uid, ttl)
             token, expiration = _token_and_expiration(tr)
         except BaseException:
             self._delete_quietly(core, secret_name)
@@ -143,7 +199,7 @@ class Minter:
         return Issued(
             token=token,
             expiration=expiration,
-            service_account=names.service_account_name(username),
+            service_account=account,
             session_secret=secret_name,
             endpoint=target.endpoint,
         )
@@ -163,13 +219,69 @@ class Minter:
             with self._lock:
                 self._ensured[key] = self._clock()
 
-    def _ensure_service_account(self, core: client.CoreV1Api, username: str) -> None:
-        name = names.service_account_name(username)
+    def _ensure_deploy(
+        self, key: tuple[str, str, str], api: client.ApiClient, username: str, deploy: Deploy
+    ) -> None:
+        if self._fresh(key):
+            return
+        with self._key_lock(key):
+            if self._fresh(key):
+                return
+            account = names.deploy_service_account_name(username)
+            self._ensure_service_account(client.CoreV1Api(api), username, account, "deploy")
+            rbac = client.RbacAuthorizationV1Api(api)
+            for namespace in deploy.namespaces:
+                self._ensure_role_binding(rbac, username, deploy.cluster_role, namespace)
+            with self._lock:
+                self._ensured[key] = self._clock()
+
+    def _ensure_role_binding(
+        self, rbac: client.RbacAuthorizationV1Api, username: str, role: str, namespace: str
+    ) -> None:
+        """RoleBinding (never a ClusterRoleBinding) of the deploy account to `role` in one
+        namespace; the broker may create it because it holds `bind` on that role there."""
+        name = names.deploy_binding_name(username, role)
         body = {
             "metadata": {
                 "name": name,
                 "labels": _labels(username),
-                "annotations": {names.USER_ANNOTATION: username},
+                "annotations": {
+                    names.USER_ANNOTATION: username,
+                    names.ROLE_ANNOTATION: role,
+                    names.LEVEL_ANNOTATION: "deploy",
+                },
+            },
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": role,
+            },
+            "subjects": [
+                {
+                    "kind": "ServiceAccount",
+                    "name": names.deploy_service_account_name(username),
+                    "namespace": self._ns,
+                }
+            ],
+        }
+        _read_or_create(
+            lambda: rbac.read_namespaced_role_binding(
+                name, namespace, _request_timeout=self._timeout
+            ),
+            lambda: rbac.create_namespaced_role_binding(
+                namespace, body, _request_timeout=self._timeout
+            ),
+        )
+
+    def _ensure_service_account(
+        self, core: client.CoreV1Api, username: str, name: str | None = None, level: str = "read"
+    ) -> None:
+        name = name or names.service_account_name(username)
+        body = {
+            "metadata": {
+                "name": name,
+                "labels": _labels(username),
+                "annotations": {names.USER_ANNOTATION: username, names.LEVEL_ANNOTATION: level},
             }
         }
         _read_or_create(
@@ -213,14 +325,18 @@ class Minter:
 
     # The two per-request creates read their answers as plain JSON (kube.json_body).
 
-    def _session_secret(self, core: client.CoreV1Api, username: str, ttl: int) -> dict[str, Any]:
+    def _session_secret(
+        self, core: client.CoreV1Api, username: str, ttl: int, prefix: str, level: str
+    ) -> dict[str, Any]:
         expires = datetime.now(timezone.utc).timestamp() + ttl + 60
         body = {
             "metadata": {
-                "generateName": names.session_prefix(username),
+                "generateName": prefix,
+                # The same user labels at both levels: revoke and the sweep find both.
                 "labels": _labels(username),
                 "annotations": {
                     names.USER_ANNOTATION: username,
+                    names.LEVEL_ANNOTATION: level,
                     names.EXPIRES_ANNOTATION: format_time(
                         datetime.fromtimestamp(expires, timezone.utc)
                     ),
@@ -235,7 +351,7 @@ class Minter:
         )
 
     def _token(
-        self, core: client.CoreV1Api, username: str, secret_name: str, secret_uid: str, ttl: int
+        self, core: client.CoreV1Api, account: str, secret_name: str, secret_uid: str, ttl: int
     ) -> dict[str, Any]:
         body = {
             "spec": {
@@ -250,7 +366,7 @@ class Minter:
         }
         return kube.json_body(
             core.create_namespaced_service_account_token(
-                names.service_account_name(username),
+                account,
                 self._ns,
                 body,
                 _request_timeout=self._timeout,
