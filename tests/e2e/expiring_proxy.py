@@ -1,9 +1,13 @@
-"""An HTTPS proxy in front of a real apiserver that makes every watch too old: it forwards
-each request unchanged except that a watch's `resourceVersion` becomes "1", so the real
-apiserver answers as it does when a list's resourceVersion has left its watch window (an
-ERROR event with a 410 Expired Status, then the end of the stream).
+"""An HTTPS proxy in front of a real apiserver that expires every watch: lists and
+everything else are forwarded; a watch request is answered as the apiserver answers a
+watch whose resourceVersion has left its watch window: HTTP 200, one ERROR event with a
+410 Expired Status, then the end of the stream (EXPIRED: those bytes, as the stack's
+kube-apiserver 1.36 sent them for `?watch=1&resourceVersion=1` once its pod watch cache
+had moved past 1).
 
-Used to compare what kubectl and the plugin do on a 410 without waiting for compaction.
+Injected rather than provoked: a real 410 needs the list's resourceVersion to leave the
+watch window in the instant between the list and the watch (or a cluster old enough that
+resourceVersion 1 has left it), which no test can arrange deterministically.
 """
 
 from __future__ import annotations
@@ -16,7 +20,11 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-_RV = re.compile(r"(?<=[?&])resourceVersion=[^&]*")
+EXPIRED = (
+    b'{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},'
+    b'"status":"Failure","message":"too old resource version: 1 (1950)",'
+    b'"reason":"Expired","code":410}}\n'
+)
 
 
 class ExpiringProxy:
@@ -33,7 +41,12 @@ class ExpiringProxy:
                 path = self.path
                 if re.search(r"[?&]watch=(true|1)", path):
                     owner.watches += 1
-                    path = _RV.sub("resourceVersion=1", path)
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(EXPIRED)))
+                    self.end_headers()
+                    self.wfile.write(EXPIRED)
+                    return
                 forward = urllib.request.Request(  # noqa: S310 - https to the apiserver
                     owner.upstream + path,
                     headers={k: v for k, v in self.headers.items() if k.lower() != "host"},

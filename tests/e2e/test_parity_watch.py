@@ -295,9 +295,9 @@ EXPIRED = {
 def expiring(
     env: tuple[Parity, Driver], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Parity, Any]]:
-    """kubectl and the plugin through a proxy that makes every watch start from
-    resourceVersion 1: the real apiserver answers 410 Expired, as it does when a list's
-    resourceVersion has left its watch window."""
+    """kubectl and the plugin through a proxy (tests/e2e/expiring_proxy.py) that answers
+    every watch as the apiserver answers one whose resourceVersion has left its watch
+    window: an ERROR event with a 410 Expired Status, then the end of the stream."""
     import base64
 
     from tests.e2e.expiring_proxy import ExpiringProxy
