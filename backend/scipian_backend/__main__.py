@@ -70,7 +70,12 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--kubeconfig", required=True, help="ADMIN kubeconfig of the target cluster")
     r.add_argument("--context", default=None)
     r.add_argument("--description", default="")
-    r.add_argument("--cluster-role", default="view")
+    r.add_argument(
+        "--cluster-role",
+        default=None,
+        help="the ClusterRole users get: scipian-observer (default for a new environment; "
+        "an existing one keeps its role), view, or any other",
+    )
     r.add_argument("--ttl", type=int, default=900)
     _deploy_options(r)
 
@@ -168,13 +173,15 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     mgmt = kube.mgmt_client(args.mgmt_kubeconfig)
     if args.command == "register":
+        import dataclasses
+
         changes = _deploy_changes(args)
         if changes and "namespaces" not in changes:
             raise ConfigError("a deploy level needs at least one --deploy-namespace")
         reg = admin.Registration(
             name=args.name,
             description=args.description,
-            cluster_role=args.cluster_role,
+            cluster_role=admin.role_for(args.cluster_role, None),
             ttl_seconds=args.ttl,
             namespace=args.namespace,
             sessions_namespace=args.sessions_namespace,
@@ -182,6 +189,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         reg.validate()  # before touching any cluster
         target = kube.from_kubeconfig_file(args.kubeconfig, args.context)
+        if args.cluster_role is None:  # an existing environment keeps its role
+            existing = Store(mgmt).get(args.name)
+            role = admin.role_for(None, existing.cluster_role if existing else None)
+            reg = dataclasses.replace(reg, cluster_role=role)
         server = admin.register(mgmt, target, reg)
         print(f"environment {args.name} registered (target {server})")
         return 0

@@ -13,7 +13,10 @@ Where candidates come from, never prompting and never failing loudly:
   unexpired (timeout COMPLETE_TIMEOUT); else the environments of cached kubeconfigs and
   read caches;
 - resource types: the read commands' discovery cache of that environment
-  (`cache/<backend>/read/<env>/discovery/<host_port>/resources.json`), else COMMON_TYPES.
+  (`cache/<backend>/read/<env>/discovery/<host_port>/resources.json`), else COMMON_TYPES;
+- object names (`ENV get|describe TYPE <TAB>`, `ENV logs <TAB>`) and namespaces
+  (`-n <TAB>`): the cluster itself, with the environment's cached kubeconfig only while it
+  is unexpired (kubectl_scipian.read.names: one deadline of 2 s, nothing on failure).
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from kubectl_scipian.commands import PER_ENV, READ_VERBS, TOP
 from kubectl_scipian.context import Context
 
 COMPLETE_TIMEOUT = 1.5
+COMPLETE_MARGIN = 5.0  # a kubeconfig this close to expiry is not worth a request
 NO_FILES, DEFAULT = 4, 0
 SHELLS = ("bash", "zsh", "fish")
 TOP_COMMANDS = tuple(TOP)
@@ -79,7 +84,19 @@ VALUE_OPTIONS = frozenset(
 )
 OUTPUTS = ("json", "yaml", "wide", "name", "jsonpath=", "custom-columns=")
 FLAGS = {
-    "get": ("-n", "-A", "--all-namespaces", "-l", "-o", "--sort-by", "--show-labels", "-w"),
+    "get": (
+        "-n",
+        "-A",
+        "--all-namespaces",
+        "-l",
+        "-o",
+        "--sort-by",
+        "--show-labels",
+        "-w",
+        "--watch",
+        "--watch-only",
+        "--output-watch-events",
+    ),
     "describe": ("-n", "-A", "--all-namespaces", "-l"),
     "logs": ("-n", "-c", "--container", "-f", "--follow", "--tail", "--since", "-p", "--previous"),
     "kubeconfig": ("--output", "--merge", "--level", "--reason"),
@@ -126,11 +143,30 @@ def complete(words: list[str], environ: Mapping[str, str]) -> tuple[list[str], i
     env_id = first
     if len(positional) == 1:
         return _matching(ENV_VERBS, current), NO_FILES
-    if positional[1] == "helm" and len(positional) == 2:
+    env_verb = positional[1]
+    if env_verb == "helm" and len(positional) == 2:
         return _matching(HELM_SUBCOMMANDS, current), NO_FILES
-    if positional[1] in ("get", "describe") and len(positional) == 2:
+    if env_verb in ("get", "describe") and len(positional) == 2:
         return _matching(sources.resource_types(env_id), current), NO_FILES
+    if env_verb in ("get", "describe") and "/" not in positional[2] and "/" not in current:
+        names = sources.object_names(env_id, positional[2], _namespace_of(before))
+        return _matching(names, current), NO_FILES
+    if env_verb == "logs" and len(positional) == 2:
+        return _matching(
+            sources.object_names(env_id, "pods", _namespace_of(before)), current
+        ), NO_FILES
     return [], NO_FILES
+
+
+def _namespace_of(words: list[str]) -> str | None:
+    """The last -n/--namespace value among the words (kubectl's rule), None when none."""
+    found = None
+    for i, word in enumerate(words):
+        if word in ("-n", "--namespace") and i + 1 < len(words):
+            found = words[i + 1]
+        elif word.startswith(("--namespace=", "-n=")):
+            found = word.split("=", 1)[1]
+    return found
 
 
 def _option_value(
@@ -140,6 +176,11 @@ def _option_value(
         return _matching(Sources(environ).environments(), current), NO_FILES
     if option == "--level":
         return _matching(LEVELS, current), NO_FILES
+    if option in ("-n", "--namespace"):
+        positional = _positionals(before[:-1])
+        if positional and positional[0] not in TOP_COMMANDS:
+            return _matching(Sources(environ).namespaces(positional[0]), current), NO_FILES
+        return [], NO_FILES
     if option in ("-o", "--output") and "kubeconfig" not in before:
         return _matching(OUTPUTS, current), NO_FILES
     if option in ("--certificate-authority", "--output"):
@@ -248,6 +289,53 @@ class Sources:
                     ):
                         names.append(str(r.get("name")))
         return sorted(set(names)) or list(COMMON_TYPES)
+
+    def cached_kubeconfig(self, env_id: str) -> dict[str, Any] | None:
+        """The newest unexpired cached kubeconfig of the environment; never a new one."""
+        root = self.root
+        if root is None:
+            return None
+        best: tuple[float, str] | None = None
+        now = time.time()
+        for path in (root / "kubeconfigs").glob("*.json"):
+            record = _read_json(path) or {}
+            expires, fetched = record.get("expiresAt"), record.get("fetchedAt")
+            text = record.get("kubeconfig")
+            if record.get("environment") != env_id or not isinstance(text, str):
+                continue
+            if not isinstance(expires, (int, float)) or expires <= now + COMPLETE_MARGIN:
+                continue
+            stamp = float(fetched) if isinstance(fetched, (int, float)) else 0.0
+            if best is None or stamp > best[0]:
+                best = (stamp, text)
+        if best is None:
+            return None
+        from kubectl_scipian.backend import issued
+
+        try:
+            return issued.document(best[1])
+        except Exception:  # not a kubeconfig: nothing to complete with
+            return None
+
+    def _read_dir(self, env_id: str) -> Path:
+        assert self.root is not None
+        return self.root / "read" / env_id
+
+    def object_names(self, env_id: str, type_arg: str, namespace: str | None) -> list[str]:
+        kubeconfig = self.cached_kubeconfig(env_id)
+        if kubeconfig is None:
+            return []
+        from kubectl_scipian.read import names
+
+        return names.object_names(kubeconfig, self._read_dir(env_id), type_arg, namespace)
+
+    def namespaces(self, env_id: str) -> list[str]:
+        kubeconfig = self.cached_kubeconfig(env_id)
+        if kubeconfig is None:
+            return []
+        from kubectl_scipian.read import names
+
+        return names.namespaces(kubeconfig, self._read_dir(env_id))
 
 
 def _read_json(path: Path) -> dict[str, object] | None:

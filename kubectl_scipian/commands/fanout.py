@@ -28,6 +28,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if not env_ids:
         print("No environments to read from.", file=ctx.stderr)
         return 1
+    if mode == "watch":
+        from kubectl_scipian.fanout.watch import watch_all
+
+        return watch_all(
+            wired, env_ids, argv, ctx.stdout_bytes, ctx.stderr, interactive=ctx.interactive
+        )
     read_argv = flags.with_output(argv, "json") if mode == "objects" else argv
     results = runner.read_all(
         wired, env_ids, args.verb, read_argv, tables=mode == "table", interactive=ctx.interactive

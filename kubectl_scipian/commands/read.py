@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,16 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     wired = wiring.build(args, ctx)
     item = wired.credentials.kubeconfig(args.env_id, interactive=ctx.interactive)
     cache_dir = wired.cache.read_cache_dir(args.env_id)
+
+    def renew() -> Mapping[str, Any]:
+        # A watch whose credential died after it printed the list: a new one, once.
+        nonlocal item
+        wired.credentials.drop(item)
+        item = wired.credentials.kubeconfig(args.env_id, interactive=ctx.interactive)
+        return issued.document(item.kubeconfig)
+
     try:
-        return _read(args, ctx, issued.document(item.kubeconfig), cache_dir)
+        return _read(args, ctx, issued.document(item.kubeconfig), cache_dir, renew)
     except ClusterUnauthorized:
         wired.credentials.drop(item)
         item = wired.credentials.kubeconfig(args.env_id, interactive=ctx.interactive)
@@ -35,7 +43,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _read(
-    args: argparse.Namespace, ctx: Context, kubeconfig: Mapping[str, Any], cache_dir: Any
+    args: argparse.Namespace,
+    ctx: Context,
+    kubeconfig: Mapping[str, Any],
+    cache_dir: Any,
+    renew: Callable[[], Mapping[str, Any]] | None = None,
 ) -> int:
     from kubectl_scipian import read  # the kubernetes client comes in only here
 
@@ -47,5 +59,6 @@ def _read(
         cache_dir=cache_dir,
         stdout=ctx.stdout_bytes,
         stderr=ctx.stderr,
+        renew=renew,
     )
     return status

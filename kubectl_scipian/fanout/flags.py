@@ -13,14 +13,18 @@ TABLE_FORMATS = ("", "wide", "custom-columns")
 
 
 def mode(verb: str, argv: Sequence[str]) -> str:
-    """ "table", "objects" or "sections": how the environments' outputs are merged."""
+    """ "table", "objects", "sections" or "watch": how the environments' outputs are merged."""
     if verb != "get":
         if verb == "logs" and has_flag(argv, "-f", "--follow"):
             raise SelectionError("logs -f follows one environment at a time")
         return "sections"
-    if has_flag(argv, "-w", "--watch", "--watch-only"):
-        raise SelectionError("get --watch reads one environment at a time")
     kind = output_format(argv).partition("=")[0]
+    if has_flag(argv, "-w", "--watch", "--watch-only"):
+        if kind not in TABLE_FORMATS:
+            raise SelectionError(
+                "get --watch across environments prints a table, -o wide or custom-columns"
+            )
+        return "watch"
     if kind in OBJECT_FORMATS:
         return "objects"
     if kind in TABLE_FORMATS:

@@ -23,11 +23,16 @@ def run(
     stdout: BinaryIO,
     stderr: TextIO,
     table_sink: Callable[[list[list[str]]], None] | None = None,
+    watch_sink: Callable[[list[str] | None, list[list[str]]], None] | None = None,
+    renew: Callable[[], Mapping[str, Any] | None] | None = None,
 ) -> int:
     """Runs `kubectl <verb> <argv>` against the cluster of `kubeconfig`; returns the exit code.
 
     `table_sink`: `get`'s tables (and custom-columns) go to it as cells, header first,
     instead of being printed (several environments print one table of their own).
+    `watch_sink`: the same for `get --watch`, one flush at a time: (header or None, rows).
+    `renew`: a new kubeconfig for the same environment, asked for at most once when a
+    watch must start again after its credential died.
 
     Raises `kubectl_scipian.errors.ClusterUnauthorized` when the cluster answers 401
     before anything was printed (the caller may fetch fresh credentials and retry).
@@ -42,7 +47,7 @@ def run(
 
         stdout.write(text(verb).encode())
         return 0
-    session = Session(kubeconfig, cache_dir, stdout, stderr, table_sink)
+    session = Session(kubeconfig, cache_dir, stdout, stderr, table_sink, watch_sink, renew)
     try:
         if verb == "get":
             from kubectl_scipian.read.get import get

@@ -59,6 +59,17 @@ def get() -> FlagParser:
         help="keep managedFields in json and yaml output",
     )
     p.add_argument(
+        "-w", "--watch", action="store_true", help="after listing or getting, watch for changes"
+    )
+    p.add_argument(
+        "--watch-only", action="store_true", help="watch for changes without listing first"
+    )
+    p.add_argument(
+        "--output-watch-events",
+        action="store_true",
+        help="with --watch or --watch-only, print the event type of each change",
+    )
+    p.add_argument(
         "--ignore-not-found",
         action="store_true",
         help='treat "resource not found" as a successful retrieval',

@@ -100,6 +100,14 @@ def get(session: Session, argv: list[str]) -> int:
             f'error: unable to match a printer suitable for the output format "{output}", '
             f"allowed formats are: {FORMATS}"
         )
+    if opts.output_watch_events and not (opts.watch or opts.watch_only):
+        raise UsageError(
+            "error: --output-watch-events option can only be used with --watch or --watch-only"
+        )
+    if opts.watch or opts.watch_only:
+        from kubectl_scipian.read.watch import watch  # only when watching: start-up cost
+
+        return watch(session, opts, kind, arg)
     printer = _printer(kind, arg, opts)
     jobs = plan(session, opts)
     errors: list[str] = []

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 # Receives `get`'s tables as cells (header first) instead of printed text: the several
 # environments command joins them into one table with an ENV column.
 TableSink = Callable[[list[list[str]]], None]
+# Receives `get --watch`'s table rows, one flush at a time: (header or None, rows).
+WatchSink = Callable[[list[str] | None, list[list[str]]], None]
 
 
 class Session:
@@ -26,8 +28,12 @@ class Session:
         stdout: BinaryIO,
         stderr: TextIO,
         table_sink: TableSink | None = None,
+        watch_sink: WatchSink | None = None,
+        renew: Callable[[], Mapping[str, Any] | None] | None = None,
     ) -> None:
         self.table_sink = table_sink
+        self.watch_sink = watch_sink
+        self._renew = renew
         self.target: Target = target_from_kubeconfig(kubeconfig)
         self.cache_dir = cache_dir
         self.stdout = stdout
@@ -61,6 +67,20 @@ class Session:
                 warn=lambda message: self.error(f"Warning: {message}"),
             )
         return self._resolver
+
+    def renew(self) -> bool:
+        """A new credential for the same environment, once (a long watch outlived its
+        token): the next requests use it. False when there is none to be had."""
+        kubeconfig = self._renew() if self._renew is not None else None
+        self._renew = None
+        if not kubeconfig:
+            return False
+        self.target = target_from_kubeconfig(kubeconfig)
+        if self._client is not None:
+            self._client.close()
+        self._client = None
+        self._resolver = None
+        return True
 
     def write(self, text: str | bytes) -> None:
         data = text.encode() if isinstance(text, str) else text

@@ -115,3 +115,48 @@ sdev get namespaces default -o name"""
     assert ran.stdout.splitlines() == ["alias sdev='kubectl-scipian dev'", "namespace/default"]
     bad = run([str(venv_bin() / "kubectl-scipian"), "alias", "--prefix", "a;b"], env)
     assert bad.returncode != 0 and len(bad.stderr.splitlines()) == 1
+
+
+@pytest.mark.stack
+def test_object_names_and_namespaces_with_the_cached_credential_only(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """`kdev get pods <TAB>`, `kdev logs <TAB>` and `-n <TAB>` list what the cluster has,
+    with the kubeconfig a read cached; without one, nothing, and no login is started."""
+    ns = f"t-complete-{tmp_path.name[-6:].lower().replace('_', '-').strip('-')}"
+    stack.kubectl("dev", "create", "namespace", ns)
+    try:
+        for name in ("web-one", "web-two"):
+            stack.kubectl("dev", "run", name, "-n", ns, "--image=busybox", "--restart=Never")
+        env = plugin_env(stack.env, KUBECTL_SCIPIAN_CONFIG_DIR=str(tmp_path / "alice"))
+        env["PATH"] = f"{venv_bin()}:/usr/bin:/bin"
+        done = plugin_login("alice", stack.env["STACK_PASSWORD"], env)
+        assert done.returncode == 0, done.stderr
+        aliases = "alias kdev='kubectl-scipian dev'"
+        # no cached kubeconfig yet: no names, and no credential is fetched for completion
+        assert bash_complete(env, ["kdev", "get", "pods", "-n", ns, "w"], aliases) == []
+        assert not list((tmp_path / "alice").rglob("kubeconfigs/*.json"))
+        read = run([str(venv_bin() / "kubectl-scipian"), "dev", "get", "pods", "-n", ns], env)
+        assert read.returncode == 0, read.stderr
+        assert bash_complete(env, ["kdev", "get", "pods", "-n", ns, "w"], aliases) == [
+            "web-one",
+            "web-two",
+        ]
+        assert bash_complete(env, ["kdev", "describe", "pod", "-n", ns, "web-t"], aliases) == [
+            "web-two"
+        ]
+        assert bash_complete(env, ["kdev", "-n", ns, "logs", "web-o"], aliases) == ["web-one"]
+        assert ns in bash_complete(env, ["kdev", "get", "pods", "-n", "t-complete-"], aliases)
+        # through kubectl's own plugin completion too
+        via = run(["kubectl", "__complete", "scipian", "dev", "get", "pods", "-n", ns, ""], env)
+        assert via.stdout.splitlines()[:3] == ["web-one", "web-two", ":4"], via.stderr
+        # the credential gone (logout): nothing again, nothing on stderr, no prompt
+        out = run([str(venv_bin() / "kubectl-scipian"), "logout", "dev"], env)
+        assert out.returncode == 0, out.stderr
+        gone = run(
+            ["kubectl-scipian", "completion", "__complete", "dev", "get", "pods", "-n", ns, ""],
+            env,
+        )
+        assert (gone.returncode, gone.stdout, gone.stderr) == (0, ":4\n", "")
+    finally:
+        stack.kubectl("dev", "delete", "namespace", ns, "--wait=false", check=False)

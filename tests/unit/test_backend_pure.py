@@ -211,3 +211,35 @@ def test_audit_line_fields() -> None:
         "authTime",
     }
     assert doc["groups"] == ["oidc:g"]
+
+
+def test_register_role_observer_for_new_environments_existing_keep_theirs() -> None:
+    from scipian_backend.environments.admin import OBSERVER_ROLE, role_for
+
+    assert role_for(None, None) == OBSERVER_ROLE == "scipian-observer"
+    assert role_for(None, "view") == "view"  # an existing environment keeps its role
+    assert role_for("edit", "view") == "edit"  # unless told otherwise
+    assert role_for("view", None) == "view"
+
+
+def test_observer_role_grants_no_secrets_exec_attach_portforward_or_tokens() -> None:
+    from scipian_backend.environments.apply import manifest
+
+    docs = manifest("observer-role.yaml")
+    granted = {
+        (group, resource)
+        for doc in docs
+        for rule in doc.get("rules") or []
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    for rule in (r for d in docs for r in d.get("rules") or []):
+        assert set(rule["verbs"]) == {"get", "list", "watch"}
+        assert "*" not in rule["resources"] and "*" not in rule["apiGroups"]
+        assert not any("/" in r for r in rule["resources"])  # no subresource (nodes/proxy)
+    assert ("", "secrets") not in granted
+    assert {
+        ("", "nodes"),
+        ("", "persistentvolumes"),
+        ("storage.k8s.io", "storageclasses"),
+    } <= granted

@@ -71,3 +71,50 @@ def test_a_file_option_completes_files(environ: dict[str, str]) -> None:
 
 def test_no_backend_configured(tmp_path: Path) -> None:
     assert complete(["d"], {"KUBECTL_SCIPIAN_CONFIG_DIR": str(tmp_path)}) == ([], 4)
+
+
+def test_names_need_an_unexpired_cached_kubeconfig(environ: dict[str, str], tmp_path: Path) -> None:
+    """Object names come only from a cached kubeconfig that has not expired; a server that
+    does not answer gives no candidates and no error."""
+    import time
+
+    from kubectl_scipian.commands.completion import Sources
+
+    kubeconfig = json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:9"}}],
+            "users": [{"name": "u", "user": {"token": "t"}}],
+            "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+            "current-context": "c",
+        }
+    )
+    sources = Sources(environ)
+    assert sources.root is not None
+    kdir = sources.root / "kubeconfigs"
+    kdir.mkdir(parents=True, exist_ok=True)
+    record = {"environment": "stage", "kubeconfig": kubeconfig, "fetchedAt": time.time()}
+    (kdir / "old.json").write_text(json.dumps({**record, "expiresAt": time.time() - 1}))
+    assert sources.cached_kubeconfig("stage") is None
+    (kdir / "new.json").write_text(json.dumps({**record, "expiresAt": time.time() + 600}))
+    assert sources.cached_kubeconfig("stage") is not None
+    assert sources.cached_kubeconfig("other") is None
+    # 127.0.0.1:9 refuses: no names, no exception
+    assert complete(["stage", "get", "pods", ""], environ) == ([], 4)
+    assert complete(["stage", "get", "pods", "-n", ""], environ) == ([], 4)
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["dev", "get", "pods", "-n", "x"], "x"),
+        (["dev", "-n=a", "get", "--namespace", "b"], "b"),
+        (["dev", "--namespace=c", "get"], "c"),
+        (["dev", "get", "pods"], None),
+    ],
+)
+def test_namespace_of(words: list[str], expected: str | None) -> None:
+    from kubectl_scipian.commands.completion import _namespace_of
+
+    assert _namespace_of(words) == expected

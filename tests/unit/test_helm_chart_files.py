@@ -56,3 +56,12 @@ def test_default_values() -> None:
 def test_no_stray_files_in_the_chart() -> None:
     files = sorted(str(p.relative_to(CHART)) for p in CHART.rglob("*") if p.is_file())
     assert all(not Path(f).name.startswith(".") or f == ".helmignore" for f in files), files
+
+
+def test_the_charts_observer_role_is_the_packages() -> None:
+    import yaml as _yaml
+
+    chart = (ROOT / "charts" / "scipian-backend" / "templates" / "observer-role.yaml").read_text()
+    body = "\n".join(line for line in chart.splitlines() if not line.startswith("{{"))
+    shipped = (MANIFESTS / "observer-role.yaml").read_text()
+    assert list(_yaml.safe_load_all(body)) == list(_yaml.safe_load_all(shipped))

@@ -37,6 +37,7 @@ from scipian_backend.minting.sessions import revoke_sessions
 
 BROKER_NAMESPACE = "scipian-system"  # on the target: the broker's own ServiceAccount
 TOKEN_SECRET = "scipian-broker-token"  # noqa: S105 - a Secret name, not a secret
+OBSERVER_ROLE = "scipian-observer"  # manifests/observer-role.yaml; new environments' default
 
 
 DEPLOY_BROKER_ROLE = "scipian-broker-deploy"  # per deploy namespace on the target
@@ -107,6 +108,7 @@ def register(mgmt: client.ApiClient, target_admin: client.ApiClient, reg: Regist
     """Prepares the target, stores its broker kubeconfig and the Environment; returns server."""
     reg.validate()
     endpoint = kube.endpoint_of(target_admin)
+    install_observer_role(target_admin)
     token = install_broker(target_admin, reg.cluster_role, reg.sessions_namespace)
     if reg.deploy is not None:
         install_deploy_broker(target_admin, reg.deploy)
@@ -180,6 +182,18 @@ def broker_documents(
                 if "bind" in rule["verbs"]:
                     rule["resourceNames"] = sorted(set(bindable))
     return docs
+
+
+def install_observer_role(admin: client.ApiClient) -> None:
+    """manifests/observer-role.yaml on the target, whatever role this environment binds:
+    it is there to be chosen."""
+    for doc in apply.manifest("observer-role.yaml"):
+        apply.apply(admin, doc)
+
+
+def role_for(requested: str | None, existing: str | None) -> str:
+    """--cluster-role when given; else the environment keeps its role; a new one observes."""
+    return requested or existing or OBSERVER_ROLE
 
 
 def install_broker(admin: client.ApiClient, cluster_role: str, sessions_namespace: str) -> str:

@@ -14,8 +14,18 @@ def _width(s: str) -> int:
     return len(s)  # Go counts runes
 
 
-def format_lines(lines: Sequence[Sequence[str]], minwidth: int, padding: int) -> str:
-    """Lines given as their cells (the last one unterminated) → aligned text, one \\n each."""
+def format_lines(
+    lines: Sequence[Sequence[str]],
+    minwidth: int,
+    padding: int,
+    remembered: list[int] | None = None,
+) -> str:
+    """Lines given as their cells (the last one unterminated) → aligned text, one \\n each.
+
+    `remembered`: the column widths of earlier flushes, grown in place (kubectl's tabwriter
+    fork flag RememberWidths, which `get --watch` flushes once per event with): a column
+    is never narrower than it was before.
+    """
     out: list[str] = []
     widths: list[int] = []
 
@@ -45,6 +55,15 @@ def format_lines(lines: Sequence[Sequence[str]], minwidth: int, padding: int) ->
                 w = _width(lines[this][column]) + padding
                 width = max(width, w)
                 this += 1
+            if remembered is not None:
+                depth = len(widths)
+                if len(remembered) < depth:
+                    remembered.extend(widths[len(remembered) :])
+                if len(remembered) == depth:
+                    remembered.append(width)
+                else:
+                    width = max(width, remembered[depth])
+                    remembered[depth] = width
             widths.append(width)
             fmt(line0, this)
             widths.pop()
