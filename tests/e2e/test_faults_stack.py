@@ -16,13 +16,11 @@ import json
 import os
 import shutil
 import signal
-import ssl
 import subprocess
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,7 @@ import requests
 import yaml
 
 from tests.conftest import Stack
+from tests.e2e.apiserver_proxy import ApiserverProxy
 from tests.e2e.parity_runner import KLOG, ROOT, Parity, view_kubeconfig
 from tests.helpers import cluster_status, pod_with_logs, wait_for
 from tests.stack.backend_daemon import (
@@ -314,75 +313,36 @@ def self_signed(dest: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-class FaultProxy:
-    """HTTPS on 127.0.0.1 (kubectl sends no bearer token over plain http) in front of an
-    https apiserver: answers the first requests for paths starting with `faulty` from
-    `faults` (status, headers), forwards everything else."""
+class FaultProxy(ApiserverProxy):
+    """Answers the first requests for paths starting with `faulty` from `faults` (status,
+    headers); forwards everything else."""
 
     def __init__(self, upstream: str, ca_data: bytes, cert: tuple[Path, Path]) -> None:
-        self.upstream = upstream
         self.faults: list[tuple[int, dict[str, str]]] = []
         self.faulty = "/api/v1/namespaces/default/pods"
         self.served: list[int] = []
-        context = ssl.create_default_context(cadata=ca_data.decode())
-        owner = self
+        super().__init__(upstream, ca_data, cert)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                if self.path.startswith(owner.faulty) and owner.faults:
-                    code, headers = owner.faults.pop(0)
-                    owner.served.append(code)
-                    body = json.dumps(
-                        {
-                            "kind": "Status",
-                            "apiVersion": "v1",
-                            "status": "Failure",
-                            "message": f"injected fault {code}",
-                            "reason": "TooManyRequests" if code == 429 else "InternalError",
-                            "code": code,
-                        }
-                    ).encode()
-                    self.send_response(code)
-                    for name, value in {"Content-Type": "application/json", **headers}.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
-                if self.path.startswith(owner.faulty):
-                    owner.served.append(200)
-                forward = urllib.request.Request(  # noqa: S310 - https to the apiserver
-                    owner.upstream + self.path,
-                    headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
-                )
-                try:
-                    with urllib.request.urlopen(forward, context=context, timeout=30) as r:  # noqa: S310
-                        status, headers_out, data = r.status, r.headers, r.read()
-                except urllib.error.HTTPError as e:
-                    status, headers_out, data = e.code, e.headers, e.read()
-                self.send_response(status)
-                for name, value in headers_out.items():
-                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        server_context.load_cert_chain(*cert)
-        self._server.socket = server_context.wrap_socket(self._server.socket, server_side=True)
-        self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def intercept(self, request: BaseHTTPRequestHandler) -> bool:
+        if not request.path.startswith(self.faulty):
+            return False
+        if not self.faults:
+            self.served.append(200)
+            return False
+        code, headers = self.faults.pop(0)
+        self.served.append(code)
+        body = json.dumps(
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "status": "Failure",
+                "message": f"injected fault {code}",
+                "reason": "TooManyRequests" if code == 429 else "InternalError",
+                "code": code,
+            }
+        ).encode()
+        self.answer(request, code, body, headers)
+        return True
 
 
 @pytest.fixture
