@@ -154,3 +154,34 @@ def test_a_failed_rollback_is_a_warning_event() -> None:
     assert (body["reason"], body["type"]) == ("ReleaseRollbackFailed", "Warning")
     assert "from revision 3 to 9: helm exit code 1" in str(body["message"])
     assert '"rollback":{"release":"shop/web"' in rec.line()
+
+
+def test_the_report_takes_json_integers_as_the_published_schema_does() -> None:
+    # JSON Schema's "integer" includes 2.0; the fuzzer sends such numbers.
+    report = rollback_report(
+        {
+            "justification": "x",
+            "fromRevision": 2.0,
+            "toRevision": 1,
+            "phase": "finished",
+            "helmExitCode": 0.0,
+        }
+    )
+    assert (report[1], report[2], report[4]) == (2, 1, 0)
+    for bad in (
+        {"fromRevision": 2.5},
+        {"fromRevision": True},
+        {"phase": "started", "helmExitCode": 0},
+        {"phase": "started", "helmExitCode": None},
+        {"helmExitCode": 256},
+    ):
+        doc = {
+            "justification": "x",
+            "fromRevision": 2,
+            "toRevision": 1,
+            "phase": "finished",
+            "helmExitCode": 1,
+            **bad,
+        }
+        with pytest.raises(BadRequest):
+            rollback_report(doc)

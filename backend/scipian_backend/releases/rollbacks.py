@@ -38,10 +38,21 @@ class RollbackReport(NamedTuple):
     helm_exit_code: int | None
 
 
+def _whole(value: object) -> int | None:
+    """A JSON integer: 3, or 3.0 (JSON Schema's "integer" is any number without a
+    fraction); never a bool, which Python counts as an int."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
 def _revision(doc: dict[str, Any], key: str) -> int:
-    value = doc.get(key)
-    # bool is an int in Python; JSON true is no revision.
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_REVISION:
+    value = _whole(doc.get(key))
+    if value is None or not 1 <= value <= MAX_REVISION:
         raise BadRequest(f"{key} must be a revision number (a positive integer)")
     return value
 
@@ -54,11 +65,11 @@ def rollback_report(doc: dict[str, Any]) -> RollbackReport:
     phase = doc.get("phase")
     if phase not in PHASES:
         raise BadRequest('phase must be "started" or "finished"')
-    code = doc.get("helmExitCode")
+    code = _whole(doc.get("helmExitCode"))
     if phase == "finished":
-        if not isinstance(code, int) or isinstance(code, bool) or not 0 <= code <= 255:
+        if code is None or not 0 <= code <= 255:
             raise BadRequest("helmExitCode must be an exit code (0..255) when finished")
-    elif code is not None:
+    elif "helmExitCode" in doc:
         raise BadRequest("helmExitCode is only for phase finished")
     return RollbackReport(
         check_justification(doc.get("justification")),

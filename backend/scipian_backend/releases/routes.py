@@ -84,26 +84,45 @@ class RollbackAnswer(BaseModel):
     result: RollbackResult | None = None
 
 
+_ROLLBACK_FIELDS: dict[str, Any] = {
+    "justification": {
+        "type": "string",
+        "maxLength": MAX_JUSTIFICATION,
+        "pattern": JUSTIFICATION_PATTERN,
+    },
+    "fromRevision": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    "toRevision": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+}
+_ROLLBACK_REQUIRED = ["justification", "fromRevision", "toRevision", "phase"]
+# Two shapes, as rollbacks.rollback_report checks them: helmExitCode comes with (and only
+# with) phase finished. Published so that clients and fuzzers know exactly what is accepted.
 ROLLBACK_REQUEST: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {
                 "schema": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["justification", "fromRevision", "toRevision", "phase"],
-                    "properties": {
-                        "justification": {
-                            "type": "string",
-                            "maxLength": MAX_JUSTIFICATION,
-                            "pattern": JUSTIFICATION_PATTERN,
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": _ROLLBACK_REQUIRED,
+                            "properties": {
+                                **_ROLLBACK_FIELDS,
+                                "phase": {"type": "string", "enum": ["started"]},
+                            },
                         },
-                        "fromRevision": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
-                        "toRevision": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
-                        "phase": {"type": "string", "enum": ["started", "finished"]},
-                        "helmExitCode": {"type": "integer", "minimum": 0, "maximum": 255},
-                    },
+                        {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": [*_ROLLBACK_REQUIRED, "helmExitCode"],
+                            "properties": {
+                                **_ROLLBACK_FIELDS,
+                                "phase": {"type": "string", "enum": ["finished"]},
+                                "helmExitCode": {"type": "integer", "minimum": 0, "maximum": 255},
+                            },
+                        },
+                    ]
                 }
             }
         },
