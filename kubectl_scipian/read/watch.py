@@ -1,7 +1,8 @@
 """`kubectl get -w|--watch-only [--output-watch-events]`: the list (or object), then its changes.
 
 What kubectl 1.36 does (cmd/get/get.go `watch()`), and so do we:
-- one resource type only; a collection is listed and watched from the list's
+- one resource type only (several named objects of it are printed, then refused with
+  kubectl's error, exit 1); a collection is listed and watched from the list's
   resourceVersion; one named object is fetched and watched from resourceVersion "0" with
   `fieldSelector=metadata.name=NAME`, whose first (synthetic ADDED) event is not printed;
 - tables ask the server for Table rows (the same Accept as `get`); only the first event
@@ -26,7 +27,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from kubectl_scipian.read.errors import ReadError, Unauthorized, UsageError
+from kubectl_scipian.read.errors import ReadError, Unauthorized
 from kubectl_scipian.read.get import Job, ObjectPrinter, plan
 from kubectl_scipian.read.printers.jsonyaml import _GO_ESCAPE_RE, _GO_ESCAPES
 from kubectl_scipian.read.session import Session
@@ -36,6 +37,7 @@ MULTIPLE = (
     "error: watch is only supported on individual resources and resource collections - "
     "more than 1 resource was found"
 )
+SEVERAL = "error: you may only watch a single resource or type of resource at a time"
 FLUSH_ROWS = 100
 # cli-runtime formatEventType: padded to one width
 EVENT_CELLS = {
@@ -61,12 +63,18 @@ def watch(session: Session, opts: argparse.Namespace, kind: str, arg: str) -> in
         raise ReadError("error: you may only specify a single resource type")
     if len({j.resource for j in jobs}) > 1:
         raise ReadError(MULTIPLE)
-    if len(jobs) > 1:
-        raise UsageError("error: kubectl-scipian watches one object or one collection at a time")
-    job = jobs[0]
     printer = _printer(session, opts, kind, arg)
-    ns = None if (opts.all_namespaces and job.name is None) else _namespace(session, opts)
     sort = opts.sort_by if not opts.watch_only else ""
+    if len(jobs) > 1:
+        # Several named objects of one type: kubectl gets each (the first error is the
+        # answer), prints them as the watch's start would, then refuses to watch them.
+        pages = [_initial(session, j, opts, _namespace(session, opts), printer.accept, False)[0]
+                 for j in jobs]  # fmt: skip
+        if not opts.watch_only:
+            printer.initial([page for found in pages for page in found])
+        raise ReadError(SEVERAL)
+    job = jobs[0]
+    ns = None if (opts.all_namespaces and job.name is None) else _namespace(session, opts)
     initial, rv = _initial(session, job, opts, ns, printer.accept, bool(sort) and printer.human)
     if not opts.watch_only:
         printer.initial(_sorted(initial, sort, printer.human) if sort else initial)

@@ -228,6 +228,40 @@ def test_watch_errors_parity(env: tuple[Parity, Driver], case: str) -> None:
     assert (got.rc, got.out, got.err) == (want.rc, want.out, want.err)
 
 
+SEVERAL = {
+    "several-table": ("-w",),
+    "several-events": ("-w", "--output-watch-events"),
+    "several-name": ("-w", "-o", "name"),
+    "several-json": ("-w", "-o", "json"),
+    "several-watch-only": ("--watch-only",),
+    "several-missing": ("-w",),
+}
+
+
+@pytest.mark.parametrize("case", list(SEVERAL), ids=list(SEVERAL))
+def test_watch_several_named_objects_parity(env: tuple[Parity, Driver], case: str) -> None:
+    """`get pods a b -w`: kubectl gets each, prints them as a watch's start (the first
+    error, if any, instead), then refuses to watch more than one, exit 1."""
+    parity, driver = env
+    names = [f"{case}-a", f"{case}-b"]
+    for name in names:
+        driver.create(pod(name, case, node="nowhere"))  # never scheduled: nothing changes
+    if case == "several-missing":
+        names.insert(1, f"{case}-none-such")
+    try:
+        argv = ["get", "pods", *names, *SEVERAL[case], "-n", NS]
+        want = parity.run_kubectl(*argv)
+        got = parity.run_plugin(*argv)
+    finally:
+        driver.k("delete", "pods", "-l", f"watch-case={case}", "--force", "--grace-period=0")
+    assert want.rc == 1
+    assert (got.rc, normalize_ages(got.out), got.err) == (
+        want.rc,
+        normalize_ages(want.out),
+        want.err,
+    )
+
+
 def test_plugin_stream_equals_kubectl_stream(
     stack: Stack, env: tuple[Parity, Driver], tmp_path: Path
 ) -> None:
