@@ -24,7 +24,7 @@ from scipian_backend.errors import BadRequest, Forbidden, NotFound, ServiceUnava
 from scipian_backend.http.bodies import check_justification
 from scipian_backend.releases import records
 from scipian_backend.releases.reader import DRIVERS
-from scipian_backend.usecases import Audit, Backend, gate_message
+from scipian_backend.usecases import Audit, Backend, break_glass_event, gate_message
 
 PHASES = ("started", "finished")
 FIELDS = {"justification", "fromRevision", "toRevision", "phase", "helmExitCode", "breakGlass"}
@@ -170,6 +170,8 @@ class Rollbacks:
             ),
             env.uid,
         )
+        if report.break_glass and report.phase == "started":
+            b.auditor.event(break_glass_event(env, who.username, report.justification, request_id))
         answer: dict[str, Any] = {
             "environment": env_id,
             "namespace": namespace,

@@ -15,6 +15,7 @@ from tests.conftest import Stack
 from tests.e2e.promotions.conftest import history
 from tests.e2e.promotions.world import Api, Driver, Helm, Logins, plan, step_of, upgrade_args
 from tests.helpers import wait_for
+from tests.prometheus_text import sample
 
 pytestmark = pytest.mark.stack
 
@@ -44,6 +45,8 @@ def test_happy_path_dev_staging_prod(
     helm.run(stack.kubeconfig("prod"), *upgrade_args(release, charts["1.1.0"]))
     identity = helm.identity(release, chart)
     carol = logins.fresh("carol")
+    succeeded = {"name": "scipian_promotions_total", "outcome": "Succeeded"}
+    before = sample(api.call("GET", "/metrics", None).text, **succeeded)
     created = api.create(
         carol, **plan(release, identity, "1.2.0", ["dev", "staging", "prod"], soakSeconds=2)
     )
@@ -105,6 +108,8 @@ def test_happy_path_dev_staging_prod(
         )  # fmt: skip
         return [e["reason"] for e in json.loads(out.stdout)["items"]]
 
+    after = sample(api.call("GET", "/metrics", None).text, **succeeded)
+    assert after == before + 1
     wait_for("the PromotionSucceeded Event", lambda: "PromotionSucceeded" in events(), 30)
     reasons = events()
     for reason in ("StepDeploying", "StepVerifying", "StepSucceeded", "StepAwaitingApproval"):

@@ -110,13 +110,24 @@ def test_plain_prod_deploy_is_refused_and_break_glass_leaves_a_warning(
 
 
 def test_rollback_record_on_a_gated_environment_needs_break_glass(
-    api: Api, logins: Logins, release: str
+    stack: Stack, api: Api, logins: Logins, release: str
 ) -> None:
     carol = logins.token("carol")
     path = f"/api/v1/environments/prod/releases/shop/{release}/rollbacks"
-    body = {"justification": "roll back", "fromRevision": 2, "toRevision": 1, "phase": "started"}
+    why = f"roll back {release}"
+    body = {"justification": why, "fromRevision": 2, "toRevision": 1, "phase": "started"}
     plain = api.call("POST", path, carol, body)
     assert plain.status_code == 403
     assert "only inside a promotion" in plain.json()["message"]
     glass = api.call("POST", path, carol, {**body, "breakGlass": True})
     assert glass.status_code == 200, glass.text
+
+    def warnings() -> list[str]:
+        out = stack.kubectl(
+            "mgmt", "get", "events", "-n", "default",
+            "--field-selector=involvedObject.name=prod,reason=BreakGlass", "-o", "json",
+        )  # fmt: skip
+        return [e["type"] for e in json.loads(out.stdout)["items"] if why in e["message"]]
+
+    wait_for("the rollback's BreakGlass Event", warnings, 30)
+    assert warnings() == ["Warning"]
