@@ -99,8 +99,8 @@ class PromotionStore:
             if promo is None:
                 raise InternalError(f"promotion {name} disappeared")
             status = transition(promo)
-            if status is None:
-                return promo, promo
+            if status is None or status == promo.get("status"):
+                return promo, promo  # nothing changed: no write (verify is polled)
             body = dict(promo, status=status)
             try:
                 after = json_body(

@@ -20,15 +20,12 @@ from typing import Any
 PARTS = ("metadata", "templates", "values", "files")
 
 
-def _entries(value: object) -> object:
-    """A list of chart files as [{name, data}]; anything else as is (None when empty)."""
-    if not value:
+def _entries(value: object) -> list[dict[str, Any]] | None:
+    """A list of chart files as [{name, data}], in Helm's order (None when empty); the
+    same as the plugin's kubectl_scipian/helm/identity.py."""
+    if not isinstance(value, list) or not value:
         return None
-    if not isinstance(value, list):
-        return value
-    return [
-        {"name": f.get("name"), "data": f.get("data")} if isinstance(f, dict) else f for f in value
-    ]
+    return [{"name": f.get("name"), "data": f.get("data")} for f in value if isinstance(f, dict)]
 
 
 def chart_identity(chart: dict[str, Any]) -> str:
