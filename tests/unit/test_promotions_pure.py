@@ -10,7 +10,7 @@ import pytest
 from scipian_backend.errors import BadRequest
 from scipian_backend.promotions import bodies, checks, gates
 from scipian_backend.promotions import records as r
-from scipian_backend.promotions.lock import lock_name
+from scipian_backend.promotions.lock import lock_name, may_take_over
 from scipian_backend.releases.identity import chart_identity
 
 T0 = datetime(2026, 11, 30, 10, 0, 0, tzinfo=timezone.utc)
@@ -311,3 +311,13 @@ def test_other_bodies() -> None:
         bodies.approval_request({})
     with pytest.raises(BadRequest):
         bodies.empty_request({"a": 1})
+
+
+def test_lock_takeover() -> None:
+    just = {"acquireTime": "2026-11-30T10:00:00.000000Z"}
+    soon, later = T0 + timedelta(seconds=5), T0 + timedelta(seconds=61)
+    assert not may_take_over(just, "active", later)
+    assert may_take_over(just, "finished", soon)
+    assert not may_take_over(just, "gone", soon)  # its promotion may be on its way
+    assert may_take_over(just, "gone", later)
+    assert may_take_over({}, "gone", soon)

@@ -87,11 +87,8 @@ class ReleaseLock:
             raise _unavailable(e) from None
         spec = lease.get("spec") or {}
         current = str(spec.get("holderIdentity") or "")
-        state = state_of(current) if current else "gone"
-        if state == "active":
+        if not may_take_over(spec, state_of(current) if current else "gone", now):
             raise Held(current)
-        if state == "gone" and _recent(spec.get("acquireTime"), now):
-            raise Held(current)  # its holder may still be on its way into the cluster
         lease["spec"] = body["spec"]
         try:
             resp = self._api.replace_namespaced_lease(
@@ -126,6 +123,14 @@ class ReleaseLock:
             _done(resp)
         except (ApiException, HTTPError, ValueError, KeyError):
             pass  # a stale lock is taken over once its holder proves gone
+
+
+def may_take_over(spec: dict[str, Any], holder_state: str, now: datetime | None) -> bool:
+    """Whether a held lock may be taken (pure): its holder is finished, or gone and not
+    just acquired (a holder acquired moments ago may still be on its way to mgmt)."""
+    if holder_state == "active":
+        return False
+    return not (holder_state == "gone" and _recent(spec.get("acquireTime"), now))
 
 
 def _done(resp: Any) -> None:
