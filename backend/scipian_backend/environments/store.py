@@ -38,13 +38,13 @@ class Deploy:
     namespaces: tuple[str, ...]  # RoleBindings only there, never cluster-wide
     ttl_seconds: int = MIN_TTL
     max_auth_age_seconds: int = DEFAULT_MAX_AUTH_AGE  # step-up: a login no older than this
-    require_promotion_from: str = ""  # stored for promotions; until then: no credential
-    approvals_required: int = 0  # likewise
+    require_promotion_from: str = ""  # deploy only inside a promotion (or break-glass)
+    approvals_required: int = 0  # a promotion step's approvals; > 0 gates plain deploys too
 
     @property
     def gated(self) -> bool:
-        """A promotion gate is set: no deploy credential until promotions enforce it, so no
-        gate silently does nothing."""
+        """A promotion gate is set: deploy credentials only to a promotion's steps (or with
+        break-glass)."""
         return bool(self.require_promotion_from) or self.approvals_required > 0
 
 
