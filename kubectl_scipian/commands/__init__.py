@@ -39,6 +39,23 @@ TOP: dict[str, Command] = {
         "list the environments you may use and your cached credentials",
         "List the environments you may use, with the expiry of each cached credential.",
     ),
+    "promote": Command(
+        "promote RELEASE --chart C ...",
+        "a chart through dev,staging,prod, each step gated (README)",
+        "Promote one chart through a chain of environments: each step runs the real "
+        "`helm upgrade --install --atomic --wait` once the backend has verified the step "
+        "before it. `promote --resume NAME --chart CHART` continues one.",
+    ),
+    "promotions": Command(
+        "promotions [NAME]",
+        "list promotions, or show one (-o wide|json|yaml)",
+        "Show promotions and their steps (-o json|yaml: the Promotion objects, a kubectl List).",
+    ),
+    "approve": Command(
+        "approve NAME --step ENV",
+        "approve a promotion's step (--reason; a fresh login)",
+        "Approve one step of someone else's promotion, with a reason and a fresh login.",
+    ),
     "version": Command("version", "print the plugin version", "Print the plugin version."),
     "completion": Command(
         "completion bash|zsh|fish",
