@@ -149,9 +149,9 @@ def complete(words: list[str], environ: Mapping[str, str]) -> tuple[list[str], i
     if before and before[-1] in VALUE_OPTIONS:
         return _option_value(before[-1], current, before, environ)
     if current.startswith("-"):
-        first = _positionals(before)[:1]
-        if first and first[0] in TOP_FLAGS:
-            return _matching(TOP_FLAGS[first[0]], current), NO_FILES
+        command = _positionals(before)[:1]
+        if command and command[0] in TOP_FLAGS:
+            return _matching(TOP_FLAGS[command[0]], current), NO_FILES
         verb = _positionals(before)[1:2]
         flags = FLAGS.get(verb[0], ()) if verb else ("--backend", "--env", "-n", "-h", "-v")
         return _matching(flags, current), NO_FILES
