@@ -120,6 +120,7 @@ def _register(env: tuple[str, str]) -> tuple[str, str | None]:
 def _backend_identity() -> None:
     manifests = ROOT / "backend" / "scipian_backend" / "manifests"
     clusters.kubectl_run("mgmt", "apply", "-f", str(manifests / "crd.yaml"))
+    clusters.kubectl_run("mgmt", "apply", "-f", str(manifests / "promotion-crd.yaml"))
     clusters.kubectl_run("mgmt", "apply", "-f", str(manifests / "rbac.yaml"))
     token_secret = {
         "apiVersion": "v1",

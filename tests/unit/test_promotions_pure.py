@@ -1,237 +1,307 @@
-"""The pure parts of promotions: flags, chart identity, values digests, the step loop's
-helm command line, and the printers.
-
-tests/data/promotions/charts.json holds the `chart` of real `helm install --dry-run=client
--o json` runs of tests/charts/shop-web 1.0.0, by Helm 4 (v4.3) and Helm 3 (v3.22), from the
-directory and from its `helm package` .tgz (captured from the stack's helms).
-"""
+"""The pure parts of promotion chains: identity, transitions, gates, verdicts, bodies."""
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from kubectl_scipian.errors import UsageError
-from kubectl_scipian.helm.identity import identity
-from kubectl_scipian.promotions import flags, plan, printers, steps
+from scipian_backend.errors import BadRequest
+from scipian_backend.promotions import bodies, checks, gates
+from scipian_backend.promotions import records as r
+from scipian_backend.promotions.lock import lock_name
+from scipian_backend.releases.identity import chart_identity
 
-DATA = Path(__file__).parent.parent / "data" / "promotions"
-
-
-def charts() -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = json.loads((DATA / "charts.json").read_text())
-    return found
-
-
-def test_helm_4_stamps_modtimes_that_differ_between_a_directory_and_its_package() -> None:
-    got = charts()
-    dir_times = {t["modtime"] for t in got["helm4-dir"]["templates"]}
-    tgz_times = {t["modtime"] for t in got["helm4-tgz"]["templates"]}
-    assert dir_times and tgz_times and dir_times != tgz_times
-    assert all("modtime" not in t for t in got["helm3-dir"]["templates"])
+T0 = datetime(2026, 11, 30, 10, 0, 0, tzinfo=timezone.utc)
+TEMPLATE = {"name": "templates/d.yaml", "data": "YQ==", "modtime": "2026-01-01T00:00:00Z"}
+CHART: dict[str, Any] = {
+    "metadata": {"name": "shop-web", "version": "1.2.0"},
+    "templates": [TEMPLATE],
+    "values": {"replicas": 1},
+    "files": [],
+    "lock": None,
+}
+ID = chart_identity(CHART)
 
 
-def test_identity_is_the_same_for_both_helms_and_both_forms() -> None:
-    found = {name: identity(chart) for name, chart in charts().items()}
-    assert len(set(found.values())) == 1, found
-    assert next(iter(found.values())).startswith("sha256:")
-
-
-def test_identity_changes_with_the_content() -> None:
-    chart = charts()["helm4-dir"]
-    base = identity(chart)
-    changed = json.loads(json.dumps(chart))
-    changed["values"]["replicas"] = 2
-    assert identity(changed) != base
-    renamed = json.loads(json.dumps(chart))
-    renamed["metadata"]["version"] = "1.0.1"
-    assert identity(renamed) != base
-    reordered = json.loads(json.dumps(chart))
-    reordered["templates"].reverse()
-    assert identity(reordered) == base  # helm's load order is not part of the chart
-
-
-def test_chart_of_a_dry_run() -> None:
-    chart = charts()["helm3-tgz"]
-    got = plan.chart_of(json.dumps({"name": "x", "chart": chart}))
-    assert (got.name, got.version, got.identity) == ("shop-web", "1.0.0", identity(chart))
-    with pytest.raises(plan.ChartError):
-        plan.chart_of("Error: nothing")
-
-
-def options(**given: Any) -> argparse.Namespace:
-    base: dict[str, Any] = {
-        "release": "shop-web", "namespace": "shop", "chart": "c", "version": "1.0.0",
-        "through": "dev,staging,prod", "values": [], "values_for": [], "set": [],
-        "soak": None, "timeout": None, "dry_run": False, "resume": None,
-    }  # fmt: skip
-    base.update(given)
-    return argparse.Namespace(**base)
-
-
-def test_a_good_request() -> None:
-    got = flags.request_of(
-        options(values=["a.yaml"], values_for=["prod=p.yaml", "prod=q.yaml"], soak="1m30s")
-    )
-    assert got.through == ["dev", "staging", "prod"]
-    assert got.values_for == {"prod": ["p.yaml", "q.yaml"]}
-    assert (got.soak_seconds, got.timeout_seconds) == (90, 300)
-    assert plan.values_of(got, "prod") == ["a.yaml", "p.yaml", "q.yaml"]
-    assert plan.values_of(got, "dev") == ["a.yaml"]
-
-
-@pytest.mark.parametrize(
-    ("given", "says"),
-    [
-        ({"through": None}, "needs --through"),
-        ({"through": "dev,,prod"}, "'' is not an environment id"),
-        ({"through": "dev,Prod"}, "'Prod' is not an environment id"),
-        ({"through": "dev,dev"}, "names an environment twice"),
-        ({"through": ",".join(f"e{i}" for i in range(11))}, "at most 10"),
-        ({"values_for": ["prod"]}, "takes ENV=FILE"),
-        ({"values_for": ["qa=x.yaml"]}, "qa is not in --through"),
-        ({"soak": "5 minutes"}, 'invalid duration "5 minutes"'),
-        ({"soak": "25h"}, "--soak is longer"),
-        ({"timeout": "10s"}, "between 30s and 3600s"),
-        ({"release": None}, "needs RELEASE"),
-        ({"release": "Shop"}, "not a valid release name"),
-        ({"namespace": "a_b"}, "not a valid namespace"),
-        ({"chart": None}, "needs --chart"),
-        ({"version": None}, "needs --version"),
-    ],
-)
-def test_bad_requests_are_one_line(given: dict[str, Any], says: str) -> None:
-    with pytest.raises(UsageError) as err:
-        flags.request_of(options(**given))
-    assert says in str(err.value) and "\n" not in str(err.value)
-    assert err.value.exit_code == 2
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"), [("90", 90), ("90s", 90), ("5m", 300), ("1h30m", 5400), ("1.5m", 90)]
-)
-def test_durations(text: str, seconds: int) -> None:
-    assert flags.seconds_of(text, "--soak") == seconds
-
-
-def test_resume_takes_the_promotions_own_settings() -> None:
-    assert flags.resume_conflicts(options(release=None, version=None, through=None)) == []
-    assert flags.resume_conflicts(options(release="x", through=None, version=None)) == ["RELEASE"]
-
-
-def test_values_digest_covers_files_and_sets(tmp_path: Path) -> None:
-    a = tmp_path / "a.yaml"
-    a.write_text("replicas: 2\n")
-    one = plan.values_digest([str(a)], [])
-    assert one == plan.values_digest([str(a)], [])
-    assert one != plan.values_digest([str(a)], ["replicas=3"])
-    a.write_text("replicas: 3\n")
-    assert one != plan.values_digest([str(a)], [])
-    with pytest.raises(UsageError):
-        plan.values_digest([str(tmp_path / "missing.yaml")], [])
-
-
-def test_check_chart_path(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="no such chart"):
-        plan.check_chart_path(str(tmp_path / "nope"))
-    with pytest.raises(UsageError, match=r"without Chart\.yaml"):
-        plan.check_chart_path(str(tmp_path))
-    (tmp_path / "notes.txt").write_text("x")
-    with pytest.raises(UsageError, match=r"a chart directory or a \.tgz"):
-        plan.check_chart_path(str(tmp_path / "notes.txt"))
-
-
-PROMOTION: dict[str, Any] = {
-    "apiVersion": "scipian.io/v1alpha1",
-    "kind": "Promotion",
-    "metadata": {"name": "shop-web-x7k2p", "creationTimestamp": "2026-11-30T10:00:00Z"},
-    "spec": {
-        "release": "shop-web",
+def promotion(through: list[str], approvals: dict[str, int] | None = None) -> dict[str, Any]:
+    spec = {
+        "release": "web",
         "namespace": "shop",
-        "chart": {"name": "shop-web", "version": "1.2.0", "identity": "sha256:" + "0" * 64},
-        "through": ["dev", "staging", "prod"],
-        "timeoutSeconds": 120,
-        "initiator": {"user": "oidc:carol@example.test", "groups": []},
-        "justification": "release 1.2.0 (CHG-42)",
-    },
-    "status": {
-        "phase": "AwaitingApproval",
-        "steps": [
-            {"environment": "dev", "phase": "Succeeded", "revision": 4,
-             "startedAt": "2026-11-30T10:00:01Z", "finishedAt": "2026-11-30T10:00:13Z"},
-            {"environment": "staging", "phase": "Failed", "revision": 2,
-             "startedAt": "2026-11-30T10:00:14Z", "finishedAt": "2026-11-30T10:02:30Z",
-             "message": "helm: Error: UPGRADE FAILED:\n job failed"},
-            {"environment": "prod", "phase": "AwaitingApproval", "approvalsRequired": 1,
-             "approvals": [{"user": "oidc:dave@example.test", "justification": "ok",
-                            "time": "2026-11-30T10:03:00Z"}]},
-        ],
-    },
-}  # fmt: skip
+        "chart": {"name": "shop-web", "version": "1.2.0", "identity": ID},
+        "through": through,
+        "initiator": {"user": "oidc:carol@example.test"},
+    }
+    promo = r.new_promotion("web-abcde", spec)
+    promo["status"] = r.initial_status(through, approvals or {}, T0)
+    return promo
 
 
-def test_summary_table() -> None:
-    from datetime import datetime, timezone
+def with_status(promo: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    return dict(promo, status=status)
 
-    now = datetime(2026, 11, 30, 10, 5, tzinfo=timezone.utc)
-    assert printers.summary_table(PROMOTION, now) == (
-        "ENV       PHASE              REVISION   CHART            DURATION   MESSAGE\n"
-        "dev       Succeeded          4          shop-web-1.2.0   12s\n"
-        "staging   Failed             2          shop-web-1.2.0   2m16s      "
-        "helm: Error: UPGRADE FAILED: job failed\n"
-        "prod      AwaitingApproval              shop-web-1.2.0\n"
+
+# --- identity -----------------------------------------------------------------------------
+
+
+def test_identity_ignores_modtime_and_unknown_parts_but_not_content() -> None:
+    moved = {**CHART, "templates": [{**TEMPLATE, "modtime": "2027-01-01T00:00:00Z"}]}
+    assert chart_identity(moved) == ID
+    assert chart_identity({**CHART, "lock": {"x": 1}, "schema": "e30="}) == ID
+    changed = {**CHART, "templates": [{**TEMPLATE, "data": "Yg=="}]}
+    assert chart_identity(changed) != ID
+    assert chart_identity({**CHART, "values": {"replicas": 2}}) != ID
+    assert ID.startswith("sha256:") and len(ID) == 7 + 64
+
+
+def test_identity_counts_empty_parts_as_absent() -> None:
+    assert chart_identity({**CHART, "files": None}) == chart_identity({**CHART, "files": []})
+
+
+# --- transitions --------------------------------------------------------------------------
+
+
+def test_initial_status_awaits_approval_only_on_a_first_gated_step() -> None:
+    p = promotion(["dev", "prod"], {"prod": 1})
+    assert r.phase(p) == r.RUNNING
+    assert [s["phase"] for s in r.steps_of(p)] == [r.PENDING, r.PENDING]
+    assert r.steps_of(p)[1]["approvalsRequired"] == 1
+    q = promotion(["prod"], {"prod": 1})
+    assert r.phase(q) == r.AWAITING and r.steps_of(q)[0]["phase"] == r.AWAITING
+    assert r.status_of(p)["stepUpExpires"] == "2026-12-01T10:00:00Z"
+
+
+def test_a_step_runs_verifies_soaks_and_hands_over_to_an_approval() -> None:
+    p = promotion(["dev", "prod"], {"prod": 1})
+    s = r.start_step(r.status_of(p), 0, T0, 4)
+    assert s["steps"][0]["phase"] == r.DEPLOYING and s["steps"][0]["previousRevision"] == 4
+    s = r.to_verifying(s, 0)
+    ok = r.Verdict("ok", "", 5)
+    s = r.apply_verdict(s, 0, ok, T0 + timedelta(seconds=1), soak_seconds=2, timeout_seconds=60)
+    assert s["steps"][0]["phase"] == r.VERIFYING and s["steps"][0]["verifiedAt"]
+    # a check going false during the soak starts it again
+    wait = r.Verdict("waiting", "waiting for deployment/web: 0/1 ready", 5)
+    s = r.apply_verdict(s, 0, wait, T0 + timedelta(seconds=2), 2, 60)
+    assert "verifiedAt" not in s["steps"][0] and s["steps"][0]["message"].startswith("waiting")
+    s = r.apply_verdict(s, 0, ok, T0 + timedelta(seconds=3), 2, 60)
+    s = r.apply_verdict(s, 0, ok, T0 + timedelta(seconds=4), 2, 60)
+    assert s["steps"][0]["phase"] == r.VERIFYING
+    s = r.apply_verdict(s, 0, ok, T0 + timedelta(seconds=5), 2, 60)
+    assert s["steps"][0]["phase"] == r.SUCCEEDED and s["steps"][0]["revision"] == 5
+    assert s["steps"][1]["phase"] == r.AWAITING and s["phase"] == r.AWAITING
+    s = r.add_approval(s, 1, "oidc:dave@example.test", "ok", T0)
+    assert s["steps"][1]["phase"] == r.PENDING and s["phase"] == r.RUNNING
+    changes = r.changes(r.status_of(p), s)
+    assert ("dev", r.PENDING, r.SUCCEEDED) in [(c.environment, c.old, c.new) for c in changes]
+
+
+def test_waiting_past_the_timeout_fails_and_the_last_success_finishes() -> None:
+    p = promotion(["dev"])
+    s = r.to_verifying(r.start_step(r.status_of(p), 0, T0, None), 0)
+    late = r.apply_verdict(s, 0, r.Verdict("waiting", "w", 1), T0 + timedelta(seconds=31), 0, 30)
+    assert late["steps"][0]["phase"] == r.FAILED and late["phase"] == r.FAILED
+    assert "not verified within 30s: w" in late["message"]
+    done = r.apply_verdict(s, 0, r.Verdict("ok", "", 1), T0, 0, 30)
+    assert done["phase"] == r.SUCCEEDED
+
+
+def test_a_failed_step_fails_the_promotion_and_leaves_later_steps_pending() -> None:
+    p = promotion(["dev", "staging", "prod"])
+    s = r.fail_step(r.status_of(p), 1, "helm: boom", T0, revision=3)
+    assert s["phase"] == r.FAILED and s["message"] == "staging: helm: boom"
+    assert [x["phase"] for x in s["steps"]] == [r.PENDING, r.FAILED, r.PENDING]
+    assert s["steps"][1]["revision"] == 3
+
+
+def test_names_fit_63() -> None:
+    name = r.new_name("a" * 53)
+    assert len(name) <= 63 and name.startswith("a" * 53 + "-")
+    assert lock_name("shop", "web") == lock_name("shop", "web") != lock_name("shop", "web2")
+
+
+# --- gates --------------------------------------------------------------------------------
+
+
+def test_order_gate_names_both_environments() -> None:
+    assert gates.order_problem(["dev", "staging", "prod"], {"prod": "staging"}) is None
+    problem = gates.order_problem(["dev", "prod"], {"prod": "staging"})
+    assert problem is not None and "staging" in problem and "prod" in problem
+    assert gates.order_problem(["prod", "staging"], {"prod": "staging"}) is not None
+
+
+def test_step_gate_order_approvals_and_conflicts() -> None:
+    p = promotion(["dev", "staging", "prod"], {"prod": 1})
+    gate = gates.step_gate(p, 2)
+    assert gate is not None and gate.kind == "forbidden" and "dev Succeeded first" in gate.message
+    assert gates.step_gate(p, 0) is None
+    s = r.status_of(p)
+    for i in (0, 1):
+        s = r.advance(dict(s, steps=[dict(x) for x in s["steps"]]), i)
+        s["steps"][i]["phase"] = r.SUCCEEDED
+    s = r.advance(s, 1)
+    gate = gates.step_gate(with_status(p, s), 2)
+    assert gate == gates.Gate("approval", "prod needs 1 approval, has 0")
+    s = r.add_approval(s, 2, "oidc:dave@example.test", "ok", T0)
+    assert gates.step_gate(with_status(p, s), 2) is None
+    gate = gates.step_gate(with_status(p, s), 0)
+    assert gate is not None and gate.kind == "conflict"
+    failed = with_status(p, r.fail_promotion(s, "stale"))
+    gate = gates.step_gate(failed, 2)
+    assert gate is not None and gate.kind == "conflict"
+
+
+def test_approval_gates() -> None:
+    p = promotion(["dev", "prod"], {"prod": 1})
+    self_approval = gates.approval_problem(p, 1, "oidc:carol@example.test")
+    assert self_approval == gates.Gate(
+        "forbidden", "oidc:carol@example.test started promotion web-abcde and cannot approve it"
     )
+    assert gates.approval_problem(p, 1, "oidc:dave@example.test") is None
+    s = r.add_approval(r.status_of(p), 1, "oidc:dave@example.test", "ok", T0)
+    again = gates.already_approved(with_status(p, s), 1, "oidc:dave@example.test")
+    assert again is not None and again.kind == "conflict"
 
 
-def test_list_table_and_wide() -> None:
-    from datetime import datetime, timezone
+# --- verdicts -----------------------------------------------------------------------------
 
-    now = datetime(2026, 11, 30, 11, 0, tzinfo=timezone.utc)
-    assert printers.list_table([PROMOTION], now=now) == (
-        "NAME             RELEASE    NAMESPACE   VERSION   THROUGH            PHASE"
-        "              INITIATOR                 AGE\n"
-        "shop-web-x7k2p   shop-web   shop        1.2.0     dev,staging,prod   AwaitingApproval"
-        "   oidc:carol@example.test   60m\n"
+MANIFEST = """---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate, namespace: other}
+"""
+
+
+def release(version: str = "1.2.0", status: str = "deployed", chart: Any = None) -> dict[str, Any]:
+    c = dict(chart or CHART)
+    c["metadata"] = {**c["metadata"], "version": version}
+    return {"version": 3, "info": {"status": status}, "chart": c, "manifest": MANIFEST}
+
+
+def test_workloads_come_from_the_manifest() -> None:
+    assert checks.workloads(MANIFEST, "shop") == [
+        checks.Workload("deployment", "shop", "web"),
+        checks.Workload("job", "other", "migrate"),
+    ]
+    assert checks.workloads("{not yaml: [", "shop") == []
+
+
+def test_release_verdicts() -> None:
+    assert checks.release_verdict(release(), ID, "1.2.0") is None
+    back = checks.release_verdict(release("1.1.0"), ID, "1.2.0")
+    assert back == r.Verdict("failed", "release is on revision 3 with chart 1.1.0", 3)
+    other = {**CHART, "values": {"replicas": 9}}
+    v = checks.release_verdict(release(chart=other), ID, "1.2.0")
+    assert v is not None and v.state == "failed" and "another identity" in v.message
+    v = checks.release_verdict(release(status="failed"), ID, "1.2.0")
+    assert v is not None and v.message == "release revision 3 is failed"
+    assert checks.release_verdict(None, ID, "1.2.0") is not None
+
+
+def deployment(ready: int, replicas: int = 2) -> dict[str, Any]:
+    return {
+        "metadata": {"generation": 2},
+        "spec": {"replicas": replicas},
+        "status": {
+            "observedGeneration": 2,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "updatedReplicas": replicas,
+        },
+    }
+
+
+def test_workload_verdicts() -> None:
+    d = checks.Workload("deployment", "shop", "web")
+    assert checks.workload_problem(d, deployment(2)) is None
+    assert checks.workload_problem(d, deployment(1)) == r.Verdict(
+        "waiting", "waiting for deployment/web: 1/2 ready"
     )
-    wide = printers.list_table([PROMOTION], wide=True, now=now).splitlines()
-    steps_cell = "dev=Succeeded,staging=Failed,prod=AwaitingApproval"
-    assert wide[0].endswith("AGE   " + "STEPS".ljust(len(steps_cell)) + "   REASON")
-    assert wide[1].endswith(
-        "dev=Succeeded,staging=Failed,prod=AwaitingApproval   release 1.2.0 (CHG-42)"
-    )
+    assert checks.workload_problem(d, None) is not None
+    j = checks.Workload("job", "shop", "migrate")
+    done = {"status": {"conditions": [{"type": "Complete", "status": "True"}]}}
+    assert checks.workload_problem(j, done) is None
+    bad = {
+        "status": {
+            "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]
+        }
+    }
+    v = checks.workload_problem(j, bad)
+    assert v is not None and v.state == "failed" and "BackoffLimitExceeded" in v.message
 
 
-def test_describe_names_who_what_where_when_why_and_the_approvers() -> None:
-    text = printers.describe(PROMOTION)
-    approved = "Approved:    prod by oidc:dave@example.test at 2026-11-30T10:03:00Z: ok"
-    for part in ("oidc:carol@example.test", "shop/shop-web", "dev -> staging -> prod",
-                 "release 1.2.0 (CHG-42)", "2026-11-30T10:00:00Z", approved):  # fmt: skip
-        assert part in text
+def test_pod_verdicts_and_the_whole() -> None:
+    crash = {
+        "metadata": {"name": "web-1"},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {"name": "web", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
+            ],
+        },
+    }
+    v = checks.pod_problem(crash)
+    assert v is not None and v.message == "pod web-1 container web: CrashLoopBackOff"
+    assert checks.pod_problem({"metadata": {"name": "x"}, "status": {"phase": "Running"}}) is None
+    d = checks.Workload("deployment", "shop", "web")
+    whole = checks.verdict(release(), ID, "1.2.0", [(d, deployment(2))], [crash])
+    assert whole.state == "failed" and whole.revision == 3
+    assert checks.verdict(release(), ID, "1.2.0", [(d, deployment(2))], []).state == "ok"
+    assert checks.verdict(release(), ID, "1.2.0", [(d, deployment(0))], []).state == "waiting"
 
 
-def test_json_is_a_kubectl_list() -> None:
-    doc = json.loads(printers.structured(printers.as_list([PROMOTION]), "json"))
-    assert doc["kind"] == "List" and doc["apiVersion"] == "v1"
-    assert doc["items"] == [PROMOTION]
+# --- bodies -------------------------------------------------------------------------------
+
+GOOD: dict[str, Any] = {
+    "release": "web",
+    "namespace": "shop",
+    "chart": {"name": "shop-web", "version": "1.2.0", "identity": ID},
+    "through": ["dev", "prod"],
+    "justification": "CHG-42",
+}
 
 
-def test_the_steps_helm_command() -> None:
-    chain = steps.Chain(
-        chart="/c/shop-web-1.2.0.tgz",
-        helm="/bin/helm",
-        values=lambda env: ["a.yaml", f"{env}.yaml"],
-        sets=["replicas=2"],
-        no_wait=False,
-        check_identity=lambda env: None,
-        run_helm=lambda argv, kubeconfig: (0, "", False),
-    )
-    assert steps.helm_argv(PROMOTION, chain, "prod") == [
-        "/bin/helm", "upgrade", "--install", "shop-web", "/c/shop-web-1.2.0.tgz", "-n", "shop",
-        "--atomic", "--wait", "--timeout", "120s", "-f", "a.yaml", "-f", "prod.yaml",
-        "--set", "replicas=2",
-    ]  # fmt: skip
-    assert steps.next_step(PROMOTION)["environment"] == "staging"
+def test_create_body() -> None:
+    req = bodies.create_request(dict(GOOD))
+    assert req.timeout_seconds == 300 and req.soak_seconds == 0 and req.values_digests == {}
+    for bad in (
+        {**GOOD, "through": []},
+        {**GOOD, "through": ["dev", "dev"]},
+        {**GOOD, "through": ["Dev"]},
+        {**GOOD, "chart": {**GOOD["chart"], "identity": "md5:1"}},
+        {**GOOD, "soakSeconds": -1},
+        {**GOOD, "timeoutSeconds": 10},
+        {**GOOD, "valuesDigests": {"staging": ID}},
+        {**GOOD, "justification": "two\nlines"},
+        {**GOOD, "extra": 1},
+        {**GOOD, "release": "Web"},
+    ):
+        with pytest.raises(BadRequest):
+            bodies.create_request(bad)
+
+
+def test_other_bodies() -> None:
+    assert bodies.report_request({"helmExitCode": 1, "message": "x"}) == bodies.Report(1, "x")
+    for bad in (
+        {},
+        {"helmExitCode": 256},
+        {"helmExitCode": True},
+        {"helmExitCode": 0, "message": "a\nb"},
+    ):
+        with pytest.raises(BadRequest):
+            bodies.report_request(bad)
+    assert bodies.resume_request({"chartIdentity": ID}) == ID
+    with pytest.raises(BadRequest):
+        bodies.resume_request({"chartIdentity": "x"})
+    with pytest.raises(BadRequest):
+        bodies.approval_request({})
+    with pytest.raises(BadRequest):
+        bodies.empty_request({"a": 1})
