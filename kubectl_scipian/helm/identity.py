@@ -3,8 +3,8 @@
 The same function as the backend's (backend/scipian_backend/releases/identity.py): the
 sha256 of a canonical JSON of the release record's `chart` (metadata, templates, values,
 files). Helm 4 stamps every template and file with a `modtime` (a directory's file times,
-a .tgz's entry times; Helm 3 has none), so entries keep only name and data, sorted by
-name: a fresh checkout, a `helm package` of it and either Helm major agree.
+a .tgz's entry times; Helm 3 has none), so entries keep only name and data, in helm's
+order: a fresh checkout, a `helm package` of it and either Helm major agree.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ KEYS = ("metadata", "templates", "values", "files")
 def _entries(value: object) -> list[dict[str, Any]] | None:
     if not isinstance(value, list) or not value:
         return None
-    kept = [{"name": e.get("name"), "data": e.get("data")} for e in value if isinstance(e, dict)]
-    return sorted(kept, key=lambda e: str(e["name"] or ""))
+    return [{"name": e.get("name"), "data": e.get("data")} for e in value if isinstance(e, dict)]
 
 
 def identity(chart: dict[str, Any]) -> str:

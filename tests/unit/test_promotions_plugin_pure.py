@@ -50,9 +50,20 @@ def test_identity_changes_with_the_content() -> None:
     renamed = json.loads(json.dumps(chart))
     renamed["metadata"]["version"] = "1.0.1"
     assert identity(renamed) != base
-    reordered = json.loads(json.dumps(chart))
-    reordered["templates"].reverse()
-    assert identity(reordered) == base  # helm's load order is not part of the chart
+
+
+def test_the_backend_computes_the_same_identity() -> None:
+    """The backend's function (backend/scipian_backend/releases/identity.py) on the same
+    real charts, and on variants: both sides must agree byte for byte."""
+    from scipian_backend.releases.identity import chart_identity
+
+    for chart in charts().values():
+        variants = [chart, {**chart, "files": [{"name": "README.md", "data": "eA==",
+                                                 "modtime": "2026-01-01T00:00:00Z"}]},
+                    {**chart, "templates": list(reversed(chart["templates"]))},
+                    {**chart, "values": {}}]  # fmt: skip
+        for variant in variants:
+            assert identity(variant) == chart_identity(variant)
 
 
 def test_chart_of_a_dry_run() -> None:
