@@ -29,7 +29,8 @@ class Progress:
             env = str(step.get("environment", ""))
             now = (str(step.get("phase", "")), printers.one_line(step.get("message")))
             if self._seen.get(env) != now:
-                changes.append((env, step, now))
+                if env in self._seen or now != ("Pending", ""):  # not the steps still ahead
+                    changes.append((env, step, now))
                 self._seen[env] = now
         if self.live:
             if changes or note:
