@@ -159,7 +159,7 @@ def _chain(
     )
     progress = Progress(ctx.stderr, _is_terminal(ctx.stderr))
     try:
-        promo, code = steps.Runner(api, chain, progress, ctx.stderr).run(promo)
+        ended, code = steps.Runner(api, chain, progress, ctx.stderr).run(promo)
     except ScipianError as err:
         from kubectl_scipian import cli
 
@@ -167,8 +167,10 @@ def _chain(
         progress.say(steps.resume_line(name, opts.chart))
         return err.exit_code
     progress.finish()
-    ctx.stdout.write(printers.summary_table(promo))
-    status = promo.get("status") or {}
+    if ended is None:  # the backend is gone or we were interrupted: no state to claim
+        return code
+    ctx.stdout.write(printers.summary_table(ended))
+    status = ended.get("status") or {}
     if code == 1 and status.get("phase") == "Failed":
         print(f"error: promotion {name} failed: {status.get('message', '')}", file=ctx.stderr)
     return code

@@ -83,19 +83,19 @@ class Runner:
         self.err = err
         self.sleep = sleep
 
-    def run(self, promo: dict[str, Any]) -> tuple[dict[str, Any], int]:
-        """(the promotion as it ended, the exit code)."""
+    def run(self, promo: dict[str, Any]) -> tuple[dict[str, Any] | None, int]:
+        """(the promotion as it ended, or None when its state is not known, the exit code)."""
         name = str(promo["metadata"]["name"])
         try:
             return self._loop(promo)
         except BackendUnreachable as err:
             self.progress.say(f"error: {err}")
             self.progress.say(resume_line(name, self.chain.chart))
-            return promo, 1
+            return None, 1
         except KeyboardInterrupt:
             self.progress.say("interrupted: helm was stopped; nothing was reported for this step")
             self.progress.say(resume_line(name, self.chain.chart))
-            return promo, 130
+            return None, 130
 
     def _loop(self, promo: dict[str, Any]) -> tuple[dict[str, Any], int]:
         name = str(promo["metadata"]["name"])

@@ -152,9 +152,29 @@ def test_no_helm_is_one_line_exit_2(stack: Stack, tmp_path: Path) -> None:
 # -- through the backend ----------------------------------------------------------------
 
 
-def start_waiting(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
-    """The plugin promoting in the background until it says it waits for an approval;
-    (the process, its stderr lines so far; a thread keeps reading them)."""
+class Waiting:
+    """The plugin promoting in the background; `lines`: its stderr so far (a thread keeps
+    reading it)."""
+
+    def __init__(self, proc: subprocess.Popen[str], lines: list[str], drain: threading.Thread):
+        self.proc, self.lines, self.drain = proc, lines, drain
+
+    def finish(self, timeout: float) -> str:
+        """Its stdout, once it ended and its stderr is all in `lines`."""
+        assert self.proc.stdout is not None
+        out = self.proc.stdout.read()
+        self.proc.wait(timeout)
+        self.drain.join(timeout)
+        return out
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def start_waiting(args: list[str], env: dict[str, str]) -> Waiting:
+    """The plugin promoting in the background, once it says it waits for an approval."""
     proc = subprocess.Popen(
         [str(venv_bin() / "kubectl-scipian"), *args],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -168,7 +188,7 @@ def start_waiting(args: list[str], env: dict[str, str]) -> tuple[subprocess.Pope
             break
     drain = threading.Thread(target=lambda: lines.extend(proc.stderr or []), daemon=True)
     drain.start()
-    return proc, lines
+    return Waiting(proc, lines, drain)
 
 
 def test_happy_path_dave_approves_the_waiting_plugin(
@@ -182,7 +202,8 @@ def test_happy_path_dave_approves_the_waiting_plugin(
     before = {c: history(admin[c], release) for c in admin}
     assert before == {"dev": [], "staging": [], "prod": []}
     args = promote_args(stack, release, charts["1.2.0"], "1.2.0", "--through", "dev,staging,prod")
-    proc, lines = start_waiting(args, carol)
+    waiting = start_waiting(args, carol)
+    lines = waiting.lines
     try:
         text = "".join(lines)
         found = NAME_LINE.search(text)
@@ -203,12 +224,10 @@ def test_happy_path_dave_approves_the_waiting_plugin(
         ok = run_plugin(["approve", name, "--step", "prod", "--reason", "t-promo CAB ok"], dave_env)
         assert ok.returncode == 0, ok.stderr
         assert ok.stdout.startswith(f"promotion {name}: prod approved (1 of 1)")
-        stdout, _ = proc.communicate(timeout=300)
+        stdout = waiting.finish(300)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, "".join(lines)
+        waiting.kill()
+    assert waiting.proc.returncode == 0, "".join(lines)
     rows = summary(stdout)
     assert list(rows) == ["dev", "staging", "prod"]
     for row in rows.values():
@@ -378,3 +397,164 @@ def test_promotions_json_is_a_list_kubectl_reads(
         "Succeeded",
         "oidc:carol@example.test",
     ]
+
+
+def test_self_approval_is_one_line_and_mallory_reads_nothing(
+    stack: Stack,
+    carol: dict[str, str],
+    charts: dict[str, Path],
+    release: str,
+    tmp_path: Path,
+) -> None:
+    """dave (release-managers) starts it and may not approve his own; carol may not approve
+    prod at all (no grant: the RFC's line)."""
+    initiator = {**dave(stack, tmp_path), **_helm_homes(tmp_path / "dave-helm")}
+    args = promote_args(stack, release, charts["1.2.0"], "1.2.0", "--through", "staging,prod")
+    got = run_plugin([*args, "--no-wait"], initiator, timeout=300)
+    assert got.returncode == 3, got.stderr
+    name = NAME_LINE.search(got.stderr).group(1)  # type: ignore[union-attr]
+    own = run_plugin(["approve", name, "--step", "prod", "--reason", "mine"], initiator)
+    assert (own.returncode, own.stdout) == (1, "")
+    assert own.stderr == (
+        f"error: oidc:dave@example.test started promotion {name} and cannot approve it\n"
+    )
+    no_grant = run_plugin(["approve", name, "--step", "prod", "--reason", "x"], carol)
+    assert (no_grant.returncode, no_grant.stderr) == (
+        1, "Invalid authentication for provided environment.\n",
+    )  # fmt: skip
+    # alice (team-a) may read promotions; she may not approve prod (no grant): the RFC line.
+    alice = login(stack, "alice", make_env(stack, tmp_path / "alice"))
+    seen = run_plugin(["promotions", name, "-o", "json"], alice)
+    assert seen.returncode == 0, seen.stderr
+    assert json.loads(seen.stdout)["metadata"]["name"] == name
+    denied = run_plugin(["approve", name, "--step", "prod", "--reason", "x"], alice)
+    assert (denied.returncode, denied.stderr) == (
+        1, "Invalid authentication for provided environment.\n",
+    )  # fmt: skip
+    # mallory (no groups) reads none: kubectl's words for RBAC's answer.
+    mallory = login(stack, "mallory", make_env(stack, tmp_path / "mallory"))
+    one = run_plugin(["promotions", name], mallory)
+    assert (one.returncode, one.stdout) == (1, "")
+    assert one.stderr == (
+        f'Error from server (Forbidden): promotions.scipian.io "{name}" is forbidden: User '
+        '"oidc:mallory@example.test" cannot get resource "promotions" in API group '
+        '"scipian.io" at the cluster scope\n'
+    )
+    every = run_plugin(["promotions"], mallory)
+    assert every.returncode == 1
+    assert every.stderr.startswith(
+        "Error from server (Forbidden): promotions.scipian.io is forbidden"
+    )
+
+
+def test_backend_killed_mid_chain_then_resumed(
+    stack: Stack,
+    admin: dict[str, Helm],
+    charts: dict[str, Path],
+    release: str,
+    tmp_path: Path,
+) -> None:
+    """A backend of this test's own (same mgmt cluster and provider) dies while the plugin
+    waits for prod's approval: one line naming it and the resume line, exit 1; restarted on
+    the same address, the approval and `--resume` finish the chain."""
+    from tests.stack.backend_daemon import spawn_backend
+
+    issuer, client = stack.env["STACK_IDP_ISSUER"], stack.env["STACK_IDP_CLIENT_ID"]
+    own = spawn_backend(issuer, client, name="t-promo")
+    port = int(own.url.rsplit(":", 1)[1])
+    try:
+        env = login(stack, "carol", make_env(stack, tmp_path / "carol-own", own.url))
+        env = {**env, **_helm_homes(tmp_path / "h")}
+        args = promote_args(stack, release, charts["1.2.0"], "1.2.0", "--through", "staging,prod")
+        waiting = start_waiting(args, env)
+        name = NAME_LINE.search("".join(waiting.lines)).group(1)  # type: ignore[union-attr]
+        own.kill()
+        assert waiting.finish(60) == ""
+        tail = "".join(waiting.lines).splitlines()[-2:]
+        assert waiting.proc.returncode == 1
+        assert tail[0].startswith(f"error: cannot reach the Scipian backend at {own.url}")
+        assert tail[1] == (
+            f"resume with: kubectl scipian promote --resume {name} --chart {charts['1.2.0']}"
+        )
+        own = spawn_backend(issuer, client, name="t-promo", port=port)
+        dave_env = login(stack, "dave", make_env(stack, tmp_path / "dave-own", own.url))
+        ok = run_plugin(["approve", name, "--step", "prod", "--reason", "ok"], dave_env)
+        assert ok.returncode == 0, ok.stderr
+        resume = ["promote", "--resume", name, "--chart", str(charts["1.2.0"])]
+        done = run_plugin([*resume, "--helm", stack.env["STACK_HELM"]], env, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert [r[1] for r in summary(done.stdout).values()] == ["Succeeded", "Succeeded"]
+        assert history(admin["staging"], release)[-1]["revision"] == 1  # not deployed twice
+        assert history(admin["prod"], release)[-1]["chart"] == "shop-web-1.2.0"
+    finally:
+        own.stop()
+
+
+WAITING_HELM = """#!{python}
+import os, signal, sys, time
+if sys.argv[1:2] != ["upgrade"]:
+    os.execv(os.environ["T_REAL_HELM"], [os.environ["T_REAL_HELM"], *sys.argv[1:]])
+out = os.environ["T_WRAP_OUT"]
+with open(os.path.join(out, "kubeconfig-path"), "w") as f:
+    f.write(os.environ["KUBECONFIG"])
+def interrupted(signum, frame):
+    open(os.path.join(out, "interrupted"), "w").close()
+    sys.exit(130)
+signal.signal(signal.SIGINT, interrupted)
+open(os.path.join(out, "ready"), "w").close()
+time.sleep(120)
+sys.exit(3)
+"""
+
+
+def test_ctrl_c_stops_helm_reports_nothing_and_resume_finishes(
+    stack: Stack,
+    carol: dict[str, str],
+    admin: dict[str, Helm],
+    charts: dict[str, Path],
+    release: str,
+    tmp_path: Path,
+) -> None:
+    import signal
+    import sys
+
+    from tests.helpers import wait_for
+
+    out = tmp_path / "wrap"
+    out.mkdir()
+    wrapper = tmp_path / "helm"
+    wrapper.write_text(WAITING_HELM.format(python=sys.executable))
+    wrapper.chmod(0o755)
+    env = {**carol, "T_REAL_HELM": stack.env["STACK_HELM"], "T_WRAP_OUT": str(out)}
+    args = promote_args(stack, release, charts["1.2.0"], "1.2.0", "--through", "dev")
+    args[args.index("--helm") + 1] = str(wrapper)
+    proc = subprocess.Popen(
+        [str(venv_bin() / "kubectl-scipian"), *args],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=env,
+    )  # fmt: skip
+    try:
+        wait_for("helm upgrade to run", lambda: (out / "ready").exists(), 120)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert stdout == ""  # no summary: nothing claimed
+    assert (out / "interrupted").exists()  # helm got the signal
+    assert not Path((out / "kubeconfig-path").read_text()).exists()
+    name = NAME_LINE.search(stderr).group(1)  # type: ignore[union-attr]
+    assert stderr.splitlines()[-2:] == [
+        "interrupted: helm was stopped; nothing was reported for this step",
+        f"resume with: kubectl scipian promote --resume {name} --chart {charts['1.2.0']}",
+    ]
+    assert promotion(carol, name)["status"]["steps"][0]["phase"] == "Deploying"
+    assert history(admin["dev"], release) == []
+    done = run_plugin(
+        ["promote", "--resume", name, "--chart", str(charts["1.2.0"]), "--helm",
+         stack.env["STACK_HELM"]], carol, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert history(admin["dev"], release)[-1]["chart"] == "shop-web-1.2.0"
