@@ -99,6 +99,12 @@ def initiator(promo: dict[str, Any]) -> str:
     return str(((promo.get("spec") or {}).get("initiator") or {}).get("user") or "")
 
 
+def abandoned(promo: dict[str, Any], now: datetime) -> bool:
+    """An object without status for over a minute: its creation never finished."""
+    created = parse_stamp((promo.get("metadata") or {}).get("creationTimestamp"))
+    return created is not None and now - created > timedelta(seconds=60)
+
+
 def approvals_met(step: dict[str, Any]) -> bool:
     return len(step.get("approvals") or []) >= int(step.get("approvalsRequired") or 0)
 

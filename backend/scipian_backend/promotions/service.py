@@ -144,13 +144,7 @@ class Promotions:
             try:
                 self._lock.acquire(req.namespace, req.release, name, self._state_of)
             except Held as held:
-                what = (
-                    f"promotion {held.holder} of {req.namespace}/{req.release} is still "
-                    f"{self._phase_of(held.holder)}; resume or wait for it"
-                    if held.holder
-                    else f"another promotion of {req.namespace}/{req.release} is being created"
-                )
-                raise Conflict(what) from None
+                raise Conflict(self._held_message(held.holder, req)) from None
             try:
                 return self._store.create(r.new_promotion(name, spec))
             except NameTaken:
@@ -164,11 +158,17 @@ class Promotions:
         promo = self._store.get(name)
         if promo is None:
             return "gone"
+        if not r.steps_of(promo) and r.abandoned(promo, self._now()):
+            return "finished"  # created, but its creator died before writing its status
         return "finished" if r.finished(promo) else "active"
 
-    def _phase_of(self, name: str) -> str:
-        promo = self._store.get(name)
-        return (r.phase(promo) or "being created") if promo else "being created"
+    def _held_message(self, holder: str, req: CreateRequest) -> str:
+        release = f"{req.namespace}/{req.release}"
+        promo = self._store.get(holder) if holder else None
+        if promo is None or not r.phase(promo):
+            who = f"promotion {holder}" if holder else "another promotion"
+            return f"{who} of {release} is being created; wait for it"
+        return f"promotion {holder} of {release} is still {r.phase(promo)}; resume or wait for it"
 
     # --- steps --------------------------------------------------------------------------
 

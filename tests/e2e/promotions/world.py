@@ -182,3 +182,17 @@ class Driver:
 def step_of(promo: dict[str, Any], env: str) -> dict[str, Any]:
     [step] = [s for s in promo["status"]["steps"] if s["environment"] == env]
     return dict(step)
+
+
+def plan(
+    release: str, identity: str, version: str, through: list[str], **more: Any
+) -> dict[str, Any]:
+    """A create request's body: the chart shop-web at `version`, in namespace shop."""
+    return {
+        "release": release,
+        "namespace": NAMESPACE,
+        "chart": {"name": "shop-web", "version": version, "identity": identity},
+        "through": through,
+        "justification": f"promote {release} {version} (test)",
+        **more,
+    }
