@@ -245,4 +245,47 @@ def test_the_steps_helm_command() -> None:
         "--atomic", "--wait", "--timeout", "120s", "-f", "a.yaml", "-f", "prod.yaml",
         "--set", "replicas=2",
     ]  # fmt: skip
-    assert steps.next_step(PROMOTION)["environment"] == "staging"
+    assert (steps.next_step(PROMOTION) or {}).get("environment") == "staging"
+
+
+def with_steps(*phases: tuple[str, str, str]) -> dict[str, Any]:
+    return {
+        **PROMOTION,
+        "status": {"steps": [{"environment": e, "phase": p, "message": m} for e, p, m in phases]},
+    }
+
+
+def test_progress_is_a_line_per_phase_change() -> None:
+    import io
+
+    from kubectl_scipian.promotions.progress import Progress
+
+    out = io.StringIO()
+    progress = Progress(out, live=False)
+    progress.update(with_steps(("dev", "Pending", ""), ("prod", "Pending", "")))
+    progress.update(with_steps(("dev", "Deploying", ""), ("prod", "Pending", "")))
+    progress.update(with_steps(("dev", "Deploying", ""), ("prod", "Pending", "")))
+    progress.update(with_steps(("dev", "Verifying", "waiting for deployment/web: 0/1 ready"),
+                               ("prod", "Pending", "")))  # fmt: skip
+    progress.update(with_steps(("dev", "Failed", "helm: Error: x"), ("prod", "Pending", "")))
+    assert out.getvalue() == (
+        "dev: Deploying\n"
+        "dev: Verifying (waiting for deployment/web: 0/1 ready)\n"
+        "dev: Failed (helm: Error: x)\n"
+    )
+
+
+def test_progress_on_a_terminal_redraws_the_table_in_place() -> None:
+    import io
+
+    from kubectl_scipian.promotions.progress import Progress
+
+    out = io.StringIO()
+    progress = Progress(out, live=True)
+    progress.update(with_steps(("dev", "Deploying", "")))
+    first = out.getvalue()
+    assert first.startswith("\r\x1b[2KENV ") and first.count("\n") == 2
+    progress.update(with_steps(("dev", "Succeeded", "")))
+    again = out.getvalue()[len(first) :]
+    assert again.startswith("\x1b[2A\r\x1b[2KENV ")  # two lines up, then the table again
+    assert "Succeeded" in again
