@@ -40,11 +40,14 @@ TOP: dict[str, Command] = {
         "List the environments you may use, with the expiry of each cached credential.",
     ),
     "promote": Command(
-        "promote RELEASE --chart C ...",
-        "a chart through dev,staging,prod, each step gated (README)",
-        "Promote one chart through a chain of environments: each step runs the real "
-        "`helm upgrade --install --atomic --wait` once the backend has verified the step "
-        "before it. `promote --resume NAME --chart CHART` continues one.",
+        "promote RELEASE ...",
+        "one chart through dev,staging,prod, each step gated (--resume NAME)",
+        "Promote one chart through a chain of environments. Each step runs the real\n"
+        "`helm upgrade --install --atomic --wait` with a deploy credential that the backend\n"
+        "issues only once the step before it is verified (and its approvals are met).\n"
+        "`promote --resume NAME --chart CHART` continues a promotion.\n\n"
+        "exit codes: 0 every step succeeded, 1 a step failed or the backend refused,\n"
+        "2 bad input, 3 --no-wait stopped at a step awaiting approval, 130 Ctrl-C",
     ),
     "promotions": Command(
         "promotions [NAME]",
