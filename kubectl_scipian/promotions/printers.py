@@ -94,7 +94,7 @@ def list_row(promo: dict[str, Any], now: datetime, wide: bool = False) -> list[s
         str(spec.get("release", "")),
         str(spec.get("namespace", "")),
         str((spec.get("chart") or {}).get("version", "")),
-        ",".join(str(e) for e in through) if isinstance(through, list) else "",
+        _json_cell(through) if isinstance(through, list) else NONE,
         str(status.get("phase") or NONE),
         str((spec.get("initiator") or {}).get("user", "")),
         _age(promo, now),
@@ -103,6 +103,13 @@ def list_row(promo: dict[str, Any], now: datetime, wide: bool = False) -> list[s
         row.append(",".join(f"{s.get('environment')}={s.get('phase')}" for s in steps(promo)))
         row.append(one_line(spec.get("justification")))
     return row
+
+
+def _json_cell(value: object) -> str:
+    """An array cell as kubectl prints a printer column's array: compact JSON."""
+    import json
+
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def list_table(items: list[dict[str, Any]], wide: bool = False, now: datetime | None = None) -> str:
@@ -142,8 +149,19 @@ def as_list(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}}
 
 
+def without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    """As kubectl prints objects (no --show-managed-fields)."""
+    if isinstance(obj.get("items"), list):
+        return {**obj, "items": [without_managed_fields(i) for i in obj["items"]]}
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and "managedFields" in meta:
+        return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+    return obj
+
+
 def structured(obj: dict[str, Any], output: str) -> str:
     """kubectl's -o json (4-space indent) or -o yaml of an object or List."""
     from kubectl_scipian.read.printers import jsonyaml
 
-    return jsonyaml.to_json(obj) if output == "json" else jsonyaml.to_yaml(obj)
+    plain = without_managed_fields(obj)
+    return jsonyaml.to_json(plain) if output == "json" else jsonyaml.to_yaml(plain)

@@ -203,10 +203,10 @@ def test_list_table_and_wide() -> None:
 
     now = datetime(2026, 11, 30, 11, 0, tzinfo=timezone.utc)
     assert printers.list_table([PROMOTION], now=now) == (
-        "NAME             RELEASE    NAMESPACE   VERSION   THROUGH            PHASE"
+        "NAME             RELEASE    NAMESPACE   VERSION   THROUGH                    PHASE"
         "              INITIATOR                 AGE\n"
-        "shop-web-x7k2p   shop-web   shop        1.2.0     dev,staging,prod   AwaitingApproval"
-        "   oidc:carol@example.test   60m\n"
+        'shop-web-x7k2p   shop-web   shop        1.2.0     ["dev","staging","prod"]'
+        "   AwaitingApproval   oidc:carol@example.test   60m\n"
     )
     wide = printers.list_table([PROMOTION], wide=True, now=now).splitlines()
     steps_cell = "dev=Succeeded,staging=Failed,prod=AwaitingApproval"
@@ -222,6 +222,25 @@ def test_describe_names_who_what_where_when_why_and_the_approvers() -> None:
     for part in ("oidc:carol@example.test", "shop/shop-web", "dev -> staging -> prod",
                  "release 1.2.0 (CHG-42)", "2026-11-30T10:00:00Z", approved):  # fmt: skip
         assert part in text
+
+
+def test_a_real_promotion() -> None:
+    """tests/data/promotions/promotion.json: `make demo`'s promotion as the backend returned
+    it (kubectl's `get promotion -o json` printed the same bytes)."""
+    from datetime import datetime, timezone
+
+    real = json.loads((DATA / "promotion.json").read_text())
+    now = datetime(2026, 11, 30, 1, 20, tzinfo=timezone.utc)
+    assert printers.summary_table(real, now) == (
+        "ENV       PHASE       REVISION   CHART            DURATION   MESSAGE\n"
+        "dev       Succeeded   5          shop-web-1.2.0   0s\n"
+        "staging   Succeeded   3          shop-web-1.2.0   0s\n"
+        "prod      Succeeded   3          shop-web-1.2.0   1s\n"
+    )
+    assert printers.structured(real, "json") == (DATA / "promotion.json").read_text()
+    assert "Approved:    prod by oidc:dave@example.test at 2026-11-30T01:15:37Z: CAB approved" in (
+        printers.describe(real, now)
+    )
 
 
 def test_json_is_a_kubectl_list() -> None:

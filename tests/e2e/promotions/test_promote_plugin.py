@@ -386,14 +386,24 @@ def test_promotions_json_is_a_list_kubectl_reads(
     # The real kubectl reads it back as a list of Promotions of the management cluster.
     back = stack.kubectl("mgmt", "get", "-f", "-", "-o", "name", input=listed.stdout)
     assert f"promotion.scipian.io/{name}" in back.stdout.split()
+    # One finished promotion: the bytes of the real kubectl's -o json and -o yaml (admin).
+    for output in ("json", "yaml"):
+        mine = run_plugin(["promotions", name, "-o", output], carol)
+        theirs = stack.kubectl("mgmt", "get", "promotion", name, "-o", output)
+        assert mine.stdout == theirs.stdout
+    # The table: kubectl's printer columns, the same cells (AGE aside: it ticks).
     table = run_plugin(["promotions"], carol)
-    row = next(x for x in table.stdout.splitlines() if x.startswith(name + " "))
-    assert row.split()[:7] == [
+    theirs_table = stack.kubectl("mgmt", "get", "promotions")
+    assert table.stdout.splitlines()[0].split() == theirs_table.stdout.splitlines()[0].split()
+    mine_row = next(x for x in table.stdout.splitlines() if x.startswith(name + " "))
+    their_row = next(x for x in theirs_table.stdout.splitlines() if x.startswith(name + " "))
+    assert mine_row.split()[:7] == their_row.split()[:7]
+    assert mine_row.split()[:7] == [
         name,
         release,
         "shop",
         "1.2.0",
-        "dev",
+        '["dev"]',
         "Succeeded",
         "oidc:carol@example.test",
     ]
