@@ -568,3 +568,68 @@ def test_ctrl_c_stops_helm_reports_nothing_and_resume_finishes(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert history(admin["dev"], release)[-1]["chart"] == "shop-web-1.2.0"
+
+
+def test_helm_3_promotes_the_same_chart_identity(
+    stack: Stack,
+    carol: dict[str, str],
+    admin: dict[str, Helm],
+    charts: dict[str, Path],
+    release: str,
+) -> None:
+    """Helm 3 loads the chart for its dry run only with a cluster at hand (the plugin uses
+    a read credential of the step's environment); the identity is Helm 4's."""
+    args = promote_args(stack, release, charts["1.2.0"], "1.2.0", "--through", "dev")
+    args[args.index("--helm") + 1] = stack.env["STACK_HELM3"]
+    got = run_plugin(args, carol, timeout=300)
+    assert got.returncode == 0, got.stderr
+    name = NAME_LINE.search(got.stderr).group(1)  # type: ignore[union-attr]
+    plan = promote_args(stack, release, charts["1.2.0"], "1.2.0", "--through", "dev")
+    helm4 = run_plugin([*plan, "--dry-run"], carol)
+    assert helm4.returncode == 0, helm4.stderr
+    identity = promotion(carol, name)["spec"]["chart"]["identity"]
+    assert f"({identity})" in helm4.stdout.splitlines()[0]
+    assert identity == record_identity(stack, "dev", release)
+    assert history(admin["dev"], release)[-1]["chart"] == "shop-web-1.2.0"
+
+
+STEP_UP_ENV = "t-promo-stepup"
+
+
+@pytest.fixture(scope="module")
+def step_up_env(stack: Stack) -> Iterator[str]:
+    """dev's cluster once more, as an environment whose deploy level wants a login under
+    5 s (platform-admins' grants name no environment: they cover it)."""
+    from tests.stack.backend_daemon import admin_cli
+
+    out = admin_cli(
+        "register", f"--kubeconfig={stack.kubeconfig('dev')}", "--description=test",
+        f"--name={STEP_UP_ENV}", "--deploy-namespace=shop", "--max-auth-age=5",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    try:
+        yield STEP_UP_ENV
+    finally:
+        stack.kubectl("mgmt", "delete", "environment", STEP_UP_ENV, "--wait=false", check=False)
+
+
+def test_a_stale_login_without_a_terminal_creates_nothing(
+    stack: Stack,
+    carol: dict[str, str],
+    charts: dict[str, Path],
+    release: str,
+    step_up_env: str,
+) -> None:
+    import time
+
+    time.sleep(6)  # carol's login is now older than the environment allows
+    args = promote_args(stack, release, charts["1.2.0"], "1.2.0", "--through", step_up_env)
+    got = run_plugin(args, carol)
+    assert (got.returncode, got.stdout) == (1, "")
+    assert got.stderr.splitlines() == [
+        "Invalid authentication for provided environment.",
+        "hint: deploy credentials need a login no older than 5s: run 'kubectl scipian login', "
+        "then this command again",
+    ]
+    listed = json.loads(run_plugin(["promotions", "-o", "json"], carol).stdout)
+    assert [p for p in listed["items"] if p["spec"]["release"] == release] == []
