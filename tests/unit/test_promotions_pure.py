@@ -272,6 +272,12 @@ GOOD: dict[str, Any] = {
 def test_create_body() -> None:
     req = bodies.create_request(dict(GOOD))
     assert req.timeout_seconds == 300 and req.soak_seconds == 0 and req.values_digests == {}
+    assert bodies.digests_problem(req) is None
+    stray = bodies.create_request({**GOOD, "valuesDigests": {"staging": ID}})
+    assert (
+        bodies.digests_problem(stray)
+        == "valuesDigests names environments not in the chain: staging"
+    )
     for bad in (
         {**GOOD, "through": []},
         {**GOOD, "through": ["dev", "dev"]},
@@ -279,7 +285,7 @@ def test_create_body() -> None:
         {**GOOD, "chart": {**GOOD["chart"], "identity": "md5:1"}},
         {**GOOD, "soakSeconds": -1},
         {**GOOD, "timeoutSeconds": 10},
-        {**GOOD, "valuesDigests": {"staging": ID}},
+        {**GOOD, "valuesDigests": {"Staging": ID}},
         {**GOOD, "justification": "two\nlines"},
         {**GOOD, "extra": 1},
         {**GOOD, "release": "Web"},

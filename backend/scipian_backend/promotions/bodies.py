@@ -21,6 +21,15 @@ DEFAULT_TIMEOUT = 300
 MAX_MESSAGE = 1024
 
 
+def digests_problem(req: CreateRequest) -> str | None:
+    """valuesDigests may name only environments of the chain (checked after authorization,
+    as the request schema cannot say it)."""
+    stray = sorted(set(req.values_digests) - set(req.through))
+    return (
+        f"valuesDigests names environments not in the chain: {', '.join(stray)}" if stray else None
+    )
+
+
 class CreateRequest(NamedTuple):
     release: str
     namespace: str
@@ -75,8 +84,8 @@ def create_request(doc: dict[str, Any]) -> CreateRequest:
     if not isinstance(digests, dict):
         raise BadRequest("valuesDigests must be an object {env: sha256:<hex>}")
     for env, digest in digests.items():
-        if env not in through or not isinstance(digest, str) or not DIGEST.fullmatch(digest):
-            raise BadRequest("valuesDigests maps environments of the chain to sha256:<64 hex>")
+        if not valid_env_id(env) or not isinstance(digest, str) or not DIGEST.fullmatch(digest):
+            raise BadRequest("valuesDigests maps environment ids to sha256:<64 hex>")
     return CreateRequest(
         release,
         namespace,

@@ -109,6 +109,7 @@ CREATE_REQUEST = _body(
             "valuesDigests": {
                 "type": "object",
                 "description": "per environment of the chain (recorded only)",
+                "propertyNames": {"pattern": ENV_ID.pattern, "maxLength": 63},
                 "additionalProperties": _DIGEST,
             },
         },

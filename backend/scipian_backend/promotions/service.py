@@ -26,7 +26,7 @@ from scipian_backend.errors import (
 from scipian_backend.identity.authn import Identity, step_up_problem
 from scipian_backend.promotions import gates
 from scipian_backend.promotions import records as r
-from scipian_backend.promotions.bodies import CreateRequest, Report
+from scipian_backend.promotions.bodies import CreateRequest, Report, digests_problem
 from scipian_backend.promotions.events import change_event, change_record
 from scipian_backend.promotions.lock import Held, ReleaseLock
 from scipian_backend.promotions.store import NameTaken, PromotionStore, Unchanged
@@ -108,7 +108,7 @@ class Promotions:
                 why = f"{env.id} does not deploy to namespace {req.namespace}"
                 b._deny(audit._replace(environment=env.id), who, "forbidden", why, env.uid)
                 raise Forbidden(f"{who.username} may not deploy to environment {env.id}")
-        problem = gates.order_problem(
+        problem = digests_problem(req) or gates.order_problem(
             req.through, {e.id: e.deploy.require_promotion_from for e in chain if e.deploy}
         )
         if problem is not None:
