@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import requests
 from kubernetes.client import ApiException
 
-from bench import fanout, follow, helm, issue_load, measure, seed
+from bench import fanout, follow, helm, issue_load, measure, promotion, seed
 from tests.stack import idp_login
 from tests.stack.backend_daemon import mgmt_kubeconfig, spawn_backend
 from tests.stack.login import plugin_env, plugin_login
@@ -297,6 +297,9 @@ def main() -> int:
     print("bench: helm_history", file=sys.stderr)
     results["helm_history"] = helm.run_entry(env, stack_env, work, timing, RUNS)
 
+    print("bench: promotion_overhead", file=sys.stderr)
+    results["promotion_overhead"] = promotion.run_entry(env, stack_env, work, timing, 3)
+
     RESULTS.mkdir(parents=True, exist_ok=True)
     doc = {"machine": machine(), "results": results}
     (RESULTS / "latest.json").write_text(json.dumps(doc, indent=2) + "\n")
@@ -391,6 +394,15 @@ def render(doc: dict[str, Any]) -> str:
             f"{','.join(many['environments'])} helm list -A: {many['plugin_s'] * 1000:.0f} ms "
             f"vs {len(many['environments'])} sequential `helm list -A` "
             f"{many['kubectl_s'] * 1000:.0f} ms, ratio {many['ratio']} |"
+        )
+    if "promotion_overhead" in r:
+        e = r["promotion_overhead"]
+        rows.append(
+            f"| promotion_overhead | {e['plugin_s'] * 1000:.0f} ms "
+            f"| {e['kubectl_s'] * 1000:.0f} ms "
+            f"| {e['ratio']} | a promotion through {','.join(e['environments'])} beside 3 "
+            f"sequential `helm upgrade --install --wait` (admin); overhead "
+            f"{e['overhead_per_env_s']} s per environment (target <= {e['target_per_env_s']} s) |"
         )
     b = r["backend_issue"]
     rows += ["", "| backend_issue | rps | p50 ms | p99 ms | errors |", "|---|---|---|---|---|"]

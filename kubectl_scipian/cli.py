@@ -256,7 +256,13 @@ def _parse_command(top: argparse.Namespace, out: TextIO) -> argparse.Namespace:
         which = parser.add_mutually_exclusive_group()
         which.add_argument("env_id", nargs="?", metavar="ENV", help="forget only ENV's credential")
         which.add_argument("--all", action="store_true", help="forget every login and credential")
+    elif name in ("promote", "promotions", "approve"):
+        from kubectl_scipian.promotions import flags
+
+        flags.add(name, parser)
     sub = parser.parse_args(top.args)
+    if name == "promote":
+        sub.namespace = sub.namespace or top.namespace  # `kubectl scipian -n NS promote ...`
     sub.command = name
     sub.backend = sub.backend or top.backend
     sub.certificate_authority = sub.certificate_authority or top.certificate_authority
@@ -305,7 +311,10 @@ def report(err: errors.ScipianError, stderr: TextIO, verbose: int) -> int:
 def error_text(err: errors.ScipianError) -> str:
     """The line an error is shown as: here for one environment, and per environment (as
     `<env>: <line>`) when several are read (kubectl_scipian.fanout)."""
-    if isinstance(err, (errors.AuthError, errors.EnvNotFound, errors.ClusterUnauthorized)):
+    if isinstance(
+        err,
+        (errors.AuthError, errors.EnvNotFound, errors.ClusterUnauthorized, errors.ServerRefused),
+    ):
         return str(err)  # the RFC's exact words / kubectl's own
     if isinstance(err, errors.ArgumentError):
         return str(err)  # argparse's usage and message, already in its words

@@ -15,6 +15,10 @@
     ├── IdpError                      the OIDC provider is unreachable or answered nonsense
     ├── BackendError                  the backend failed (5xx, bad answer, 400)
     │   └── BackendUnreachable        no connection to the backend
+    ├── Refused                       the backend refused a promotion call (a gate, a conflict):
+    │                                 "error: <its message>"
+    ├── ServerRefused                 a promotion read refused or not found, in kubectl's words:
+    │                                 "Error from server (Forbidden): <its message>"
     ├── CacheLockTimeout              another invocation held a cache lock for too long
     ├── CacheUnwritable               the cache directory is read-only, full or not ours
     └── ClusterUnauthorized           the cluster answered 401 (raised by `read`; triggers one
@@ -111,6 +115,17 @@ class BackendError(ScipianError):
 
 class BackendUnreachable(BackendError):
     pass
+
+
+class Refused(ScipianError):
+    """The backend's own one-line refusal (a promotion's gate, a conflict, a bad request)."""
+
+
+class ServerRefused(ScipianError):
+    """kubectl's `Error from server (REASON): MESSAGE` for a promotion read, printed as is."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"Error from server ({reason}): {message}")
 
 
 class CacheLockTimeout(ScipianError):

@@ -161,6 +161,18 @@ class BackendClient:
         id_token: str | None = None,
         json: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        return self._answer(self.send(method, path, id_token=id_token, json=json))
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        id_token: str | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> requests.Response:
+        """One API call (429 waited out and retried), the answer as it came: for routes
+        whose errors a caller maps itself (kubectl_scipian/promotions/api.py)."""
         headers = {"X-Request-Id": str(uuid.uuid4())}
         if id_token is not None:
             headers["Authorization"] = f"Bearer {id_token}"
@@ -171,7 +183,7 @@ class BackendClient:
             delay = _retry_after(response)
             log.debug("rate limited by the backend; retrying in %.1fs", delay)
             self.sleep(delay)
-        return self._answer(response)
+        return response
 
     def _send(
         self, method: str, path: str, headers: dict[str, str], json: dict[str, Any] | None
@@ -237,11 +249,20 @@ def step_up_max_age(challenge: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def _reason(body: object) -> tuple[str, str]:
+def error_of(response: requests.Response, limit: int = 200) -> tuple[str, str]:
+    """(reason, message) of an error answer, truncated, never more of its body."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    return _reason(body, limit)
+
+
+def _reason(body: object, limit: int = 200) -> tuple[str, str]:
     if not isinstance(body, dict):
         return "", ""
     # Truncated: an upstream message is never worth a screenful (nor a leaked secret).
-    return str(body.get("reason", ""))[:80], str(body.get("message", ""))[:200]
+    return str(body.get("reason", ""))[:80], str(body.get("message", ""))[:limit]
 
 
 def _retry_after(response: requests.Response) -> float:

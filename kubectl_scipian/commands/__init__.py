@@ -39,6 +39,26 @@ TOP: dict[str, Command] = {
         "list the environments you may use and your cached credentials",
         "List the environments you may use, with the expiry of each cached credential.",
     ),
+    "promote": Command(
+        "promote RELEASE ...",
+        "one chart through dev,staging,prod, each step gated (--resume NAME)",
+        "Promote one chart through a chain of environments. Each step runs the real\n"
+        "`helm upgrade --install --atomic --wait` with a deploy credential that the backend\n"
+        "issues only once the step before it is verified (and its approvals are met).\n"
+        "`promote --resume NAME --chart CHART` continues a promotion.\n\n"
+        "exit codes: 0 every step succeeded, 1 a step failed or the backend refused,\n"
+        "2 bad input, 3 --no-wait stopped at a step awaiting approval, 130 Ctrl-C",
+    ),
+    "promotions": Command(
+        "promotions [NAME]",
+        "list promotions, or show one (-o wide|json|yaml)",
+        "Show promotions and their steps (-o json|yaml: the Promotion objects, a kubectl List).",
+    ),
+    "approve": Command(
+        "approve NAME --step ENV",
+        "approve a promotion's step (--reason; a fresh login)",
+        "Approve one step of someone else's promotion, with a reason and a fresh login.",
+    ),
     "version": Command("version", "print the plugin version", "Print the plugin version."),
     "completion": Command(
         "completion bash|zsh|fish",

@@ -80,6 +80,18 @@ VALUE_OPTIONS = frozenset(
         "--chunk-size",
         "--level",
         "--reason",
+        # promote, approve (kubectl_scipian.promotions.flags)
+        "--chart",
+        "--version",
+        "--through",
+        "-f",
+        "--values",
+        "--values-for",
+        "--set",
+        "--soak",
+        "--helm",
+        "--resume",
+        "--step",
     )
 )
 OUTPUTS = ("json", "yaml", "wide", "name", "jsonpath=", "custom-columns=")
@@ -102,6 +114,18 @@ FLAGS = {
     "kubeconfig": ("--output", "--merge", "--level", "--reason"),
     "credential": ("--level", "--reason"),
 }
+# The top-level commands' own flags (kubectl_scipian.promotions.flags and cli).
+TOP_FLAGS = {
+    "promote": (
+        "-n", "--namespace", "--chart", "--version", "--through", "--reason", "-f", "--values",
+        "--values-for", "--set", "--soak", "--timeout", "--dry-run", "--no-wait", "--helm",
+        "--resume",
+    ),
+    "promotions": ("-o", "--output"),
+    "approve": ("--step", "--reason"),
+}  # fmt: skip
+PROMOTION_OUTPUTS = ("wide", "json", "yaml")
+FILE_OPTIONS = ("--certificate-authority", "--output", "--chart", "-f", "--values", "--helm")
 LEVELS = ("read", "deploy")
 
 
@@ -125,6 +149,9 @@ def complete(words: list[str], environ: Mapping[str, str]) -> tuple[list[str], i
     if before and before[-1] in VALUE_OPTIONS:
         return _option_value(before[-1], current, before, environ)
     if current.startswith("-"):
+        command = _positionals(before)[:1]
+        if command and command[0] in TOP_FLAGS:
+            return _matching(TOP_FLAGS[command[0]], current), NO_FILES
         verb = _positionals(before)[1:2]
         flags = FLAGS.get(verb[0], ()) if verb else ("--backend", "--env", "-n", "-h", "-v")
         return _matching(flags, current), NO_FILES
@@ -174,6 +201,14 @@ def _option_value(
 ) -> tuple[list[str], int]:
     if option == "--env":
         return _matching(Sources(environ).environments(), current), NO_FILES
+    if option in ("--step", "--through"):
+        # --through takes a list: complete the environment after the last comma.
+        head, _, tail = current.rpartition(",")
+        prefix = f"{head}," if head else ""
+        envs = Sources(environ).environments()
+        return [prefix + e for e in _matching(envs, tail)], NO_FILES
+    if option in ("-o", "--output") and "promotions" in before:
+        return _matching(PROMOTION_OUTPUTS, current), NO_FILES
     if option == "--level":
         return _matching(LEVELS, current), NO_FILES
     if option in ("-n", "--namespace"):
@@ -183,7 +218,7 @@ def _option_value(
         return [], NO_FILES
     if option in ("-o", "--output") and "kubeconfig" not in before:
         return _matching(OUTPUTS, current), NO_FILES
-    if option in ("--certificate-authority", "--output"):
+    if option in FILE_OPTIONS:
         return [], DEFAULT  # a file name
     return [], NO_FILES
 

@@ -67,6 +67,12 @@ def test_alternating_runs_and_the_table() -> None:
                 "follow_delay_ms": 1,
                 "kubectl_follow_delay_ms": 1,
             },
+            "promotion_overhead": {
+                **entry,
+                "environments": ["bench-p1", "bench-p2", "bench-p3"],
+                "overhead_per_env_s": 0.033,
+                "target_per_env_s": 1.5,
+            },
             "backend_issue": {
                 "c1": issue,
                 "c8": issue,
@@ -79,3 +85,5 @@ def test_alternating_runs_and_the_table() -> None:
     table = render(doc)
     assert "| get_warm | 200 ms | 100 ms | 2.0 |  |" in table
     assert "c1 p50 / floor = 1.25" in table
+    assert "| promotion_overhead | 200 ms | 100 ms | 2.0 | a promotion through " in table
+    assert "overhead 0.033 s per environment (target <= 1.5 s)" in table

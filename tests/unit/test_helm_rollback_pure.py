@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from kubectl_scipian.helm import rollback
+from kubectl_scipian.helm import rollback, runner
 from scipian_backend.audit.events import Series, event_body
 from scipian_backend.audit.records import Record
 from scipian_backend.errors import BadRequest
@@ -59,7 +59,7 @@ def test_plan_to_a_named_or_missing_revision() -> None:
     ],
 )
 def test_parse_version(text: str, expected: tuple[int, int] | None) -> None:
-    assert rollback.parse_version(text) == expected
+    assert runner.parse_version(text) == expected
 
 
 def test_helm_argv_names_the_planned_revision() -> None:
@@ -73,7 +73,7 @@ def test_helm_argv_names_the_planned_revision() -> None:
 
 
 def test_helm_environ_drops_helms_connection_settings() -> None:
-    env = rollback.helm_environ(
+    env = runner.helm_environ(
         {"PATH": "/bin", "KUBECONFIG": "/home/a/.kube/config", "HELM_KUBETOKEN": "x",
          "HELM_KUBECONTEXT": "other", "HELM_NAMESPACE": "kube-system", "HELM_DRIVER": "secret"},
         Path("/tmp/p/kubeconfig"),
@@ -82,7 +82,7 @@ def test_helm_environ_drops_helms_connection_settings() -> None:
 
 
 def test_private_kubeconfig_is_private_and_removed(tmp_path: Path) -> None:
-    kubeconfig = rollback.private_kubeconfig('{"kind": "Config"}')
+    kubeconfig = runner.private_kubeconfig('{"kind": "Config"}')
     with pytest.raises(RuntimeError), kubeconfig as path:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700

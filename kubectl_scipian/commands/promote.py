@@ -1,0 +1,13 @@
+"""`kubectl scipian promote ...`: a chart through a chain of environments (promotions/start.py)."""
+
+from __future__ import annotations
+
+import argparse
+
+from kubectl_scipian.context import Context
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from kubectl_scipian.promotions import start
+
+    return start.run(args, ctx)
