@@ -1,0 +1,311 @@
+"""The dashboard's routes under /ui/: login, callback, logout, the pages, logs, static files.
+
+Every page asks for a session (else a redirect to the login), then calls ui/pages.py or
+ui/logs.py with the session's Identity; their errors become an HTML page in the plugin's
+words (`Invalid authentication for provided environment.` for 401/403,
+`Invalid environment referenced.` for a missing environment). Actions are POSTs with CSRF
+protection (ui/csrf.py). Responses forbid caching, framing and any other origin's scripts.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from importlib import resources
+from typing import Annotated, Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.staticfiles import StaticFiles
+
+from scipian_backend.errors import ApiError, NotFound, Unauthorized
+from scipian_backend.http.schema import EnvId
+from scipian_backend.releases.queries import NAMESPACE, RELEASE_NAME
+from scipian_backend.ui import csrf, logs
+from scipian_backend.ui.login import CALLBACK_PATH, DashboardLogin
+from scipian_backend.ui.pages import Pages
+from scipian_backend.ui.render import Renderer
+from scipian_backend.ui.session import LOGIN_SECONDS, Session, SessionStore
+from scipian_backend.usecases import Backend
+
+SESSION_COOKIE = "scipian_session"
+LOGIN_COOKIE = "scipian_login"
+AUTH_MESSAGE = "Invalid authentication for provided environment."
+ENV_MESSAGE = "Invalid environment referenced."
+MAX_FORM = 8192
+Namespace = Annotated[str, Path(pattern=NAMESPACE.pattern, max_length=63)]
+ReleaseName = Annotated[str, Path(pattern=RELEASE_NAME.pattern, max_length=53)]
+PodName = Annotated[str, Path(pattern=RELEASE_NAME.pattern, max_length=253)]
+Container = Annotated[str | None, Query(pattern=NAMESPACE.pattern, max_length=63)]
+Tail = Annotated[int, Query(ge=1, le=logs.MAX_TAIL)]
+
+
+class Dashboard:
+    """The dashboard's collaborators: one per app (create_app)."""
+
+    def __init__(self, backend: Backend) -> None:
+        settings = backend.settings
+        self.backend = backend
+        self.login = DashboardLogin(settings, backend.keys)
+        self.sessions = SessionStore()
+        self.pages = Pages(backend)
+        self.render = Renderer()
+        self.secure = (settings.public_url or "").startswith("https://")
+        self.public_url = settings.public_url or ""
+        self.max_seconds = settings.ui_session_max_seconds
+
+
+def install_ui_routes(app: FastAPI, backend: Backend) -> None:
+    ui = Dashboard(backend)
+    static = resources.files("scipian_backend.ui") / "static"
+    app.mount("/ui/static", StaticFiles(directory=str(static)), name="ui-static")
+
+    @app.get("/ui", include_in_schema=False)
+    def ui_root() -> Response:
+        return RedirectResponse("/ui/", status_code=303)
+
+    @app.get("/ui/login", include_in_schema=False)
+    async def login(request: Request, next: str = "/ui/") -> Response:
+        state, pending = ui.sessions.begin_login(_local_path(next))
+        try:
+            url = await run_in_threadpool(ui.login.authorization_url, state, pending)
+        except ApiError as e:
+            return _error(ui, request, e, None)
+        resp = RedirectResponse(url, status_code=303)
+        # Binds the callback to this browser: a code delivered to another one is refused.
+        resp.set_cookie(
+            LOGIN_COOKIE,
+            state,
+            max_age=LOGIN_SECONDS,
+            path=CALLBACK_PATH,
+            httponly=True,
+            samesite="lax",
+            secure=ui.secure,
+        )
+        return _hardened(resp)
+
+    @app.get(CALLBACK_PATH, include_in_schema=False)
+    async def callback(request: Request) -> Response:
+        params = request.query_params
+        state, code = params.get("state", ""), params.get("code", "")
+        bound = request.cookies.get(LOGIN_COOKIE, "")
+        pending = ui.sessions.finish_login(state) if state else None
+        if pending is None or not bound or not hmac.compare_digest(bound, state):
+            return _error(ui, request, Unauthorized("this sign-in was not started here"), None)
+        if not code:
+            # The provider's error code only (e.g. access_denied), never its description.
+            why = params.get("error", "no authorization code")[:64]
+            return _error(ui, request, Unauthorized(f"sign-in failed ({why})"), None)
+        try:
+            who, exp = await run_in_threadpool(ui.login.redeem, code, pending)
+        except ApiError as e:
+            return _error(ui, request, e, None)
+        expires = min(float(exp), time.time() + ui.max_seconds)
+        session_id, _ = ui.sessions.create(who, expires)
+        resp = RedirectResponse(pending.return_to, status_code=303)
+        resp.set_cookie(
+            SESSION_COOKIE,
+            session_id,
+            max_age=max(int(expires - time.time()), 1),
+            path="/ui/",
+            httponly=True,
+            samesite="lax",
+            secure=ui.secure,
+        )
+        resp.delete_cookie(LOGIN_COOKIE, path=CALLBACK_PATH)
+        return _hardened(resp)
+
+    @app.post("/ui/logout", include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        session = _session(ui, request)
+        refused = await _forged(ui, request, session)
+        if refused is not None:
+            return refused
+        ui.sessions.delete(request.cookies.get(SESSION_COOKIE))
+        resp = ui.render.page("signed_out.html", {}, None)
+        resp.delete_cookie(SESSION_COOKIE, path="/ui/")
+        return _hardened(resp)
+
+    @app.get("/ui/", include_in_schema=False)
+    async def environments(request: Request) -> Response:
+        return await _page(
+            ui,
+            request,
+            "environments.html",
+            lambda s, rid: {"environments": ui.pages.environments(s.identity, rid)},
+        )
+
+    @app.get("/ui/activity", include_in_schema=False)
+    async def activity(request: Request) -> Response:
+        return await _page(
+            ui, request, "activity.html", lambda s, rid: ui.pages.activity(s.identity, rid)
+        )
+
+    @app.get("/ui/environments/{env_id}", include_in_schema=False)
+    async def environment(env_id: EnvId, request: Request) -> Response:
+        return await _page(
+            ui,
+            request,
+            "environment.html",
+            lambda s, rid: ui.pages.environment(env_id, s.identity, rid),
+        )
+
+    @app.get("/ui/environments/{env_id}/releases/{namespace}/{name}", include_in_schema=False)
+    async def release(
+        env_id: EnvId, namespace: Namespace, name: ReleaseName, request: Request
+    ) -> Response:
+        return await _page(
+            ui,
+            request,
+            "release.html",
+            lambda s, rid: ui.pages.release(env_id, namespace, name, s.identity, rid),
+        )
+
+    @app.get("/ui/environments/{env_id}/releases/{namespace}/{name}/pods", include_in_schema=False)
+    async def release_pods(
+        env_id: EnvId, namespace: Namespace, name: ReleaseName, request: Request
+    ) -> Response:
+        def build(s: Session, rid: str) -> dict[str, Any]:
+            viewer = logs.viewer(backend, env_id, s.identity, rid)
+            pods = logs.release_pods(viewer, namespace, name)
+            return {"environment": env_id, "namespace": namespace, "name": name, "pods": pods}
+
+        return await _page(ui, request, "pods.html", build)
+
+    @app.get("/ui/environments/{env_id}/logs/{namespace}/{pod}", include_in_schema=False)
+    async def pod_logs(
+        env_id: EnvId,
+        namespace: Namespace,
+        pod: PodName,
+        request: Request,
+        container: Container = None,
+        tail: Tail = logs.DEFAULT_TAIL,
+    ) -> Response:
+        def build(s: Session, rid: str) -> dict[str, Any]:
+            viewer = logs.viewer(backend, env_id, s.identity, rid)
+            lines = logs.tail(viewer, namespace, pod, container, tail)
+            query = f"?tail={tail}" + (f"&container={container}" if container else "")
+            return {
+                "environment": env_id,
+                "namespace": namespace,
+                "pod": pod,
+                "container": container or "",
+                "tail": tail,
+                "lines": lines,
+                "stream": f"/ui/environments/{env_id}/logs/{namespace}/{pod}/stream{query}",
+            }
+
+        return await _page(ui, request, "logs.html", build)
+
+    @app.get("/ui/environments/{env_id}/logs/{namespace}/{pod}/stream", include_in_schema=False)
+    async def pod_logs_stream(
+        env_id: EnvId,
+        namespace: Namespace,
+        pod: PodName,
+        request: Request,
+        container: Container = None,
+        tail: Tail = logs.DEFAULT_TAIL,
+    ) -> Response:
+        session = _session(ui, request)
+        if session is None:
+            return _hardened(Response("sign in first\n", status_code=401, media_type="text/plain"))
+        rid = str(request.state.request_id)
+        try:
+            viewer = await run_in_threadpool(logs.viewer, backend, env_id, session.identity, rid)
+        except ApiError as e:
+            return _hardened(
+                Response(_words(e, env_id) + "\n", status_code=e.status, media_type="text/plain")
+            )
+        stream = logs.follow(viewer, namespace, pod, container, tail)
+        resp = StreamingResponse(stream, media_type="text/event-stream")
+        resp.headers["X-Accel-Buffering"] = "no"  # proxies must pass each line at once
+        return _hardened(resp)
+
+
+async def _page(ui: Dashboard, request: Request, template: str, build: Any) -> Response:
+    session = _session(ui, request)
+    if session is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return _hardened(RedirectResponse(f"/ui/login?next={quote(target)}", status_code=303))
+    rid = str(request.state.request_id)
+    env_id = request.path_params.get("env_id")
+    try:
+        context = await run_in_threadpool(build, session, rid)
+    except ApiError as e:
+        return _error(ui, request, e, session, env_id)
+    return _hardened(ui.render.page(template, context, session))
+
+
+def _session(ui: Dashboard, request: Request) -> Session | None:
+    return ui.sessions.get(request.cookies.get(SESSION_COOKIE))
+
+
+async def _forged(ui: Dashboard, request: Request, session: Session | None) -> Response | None:
+    """A refusal when a POST is not the dashboard's own form of this session, else None."""
+    if session is None:
+        return _error(ui, request, Unauthorized("not signed in"), None)
+    token = await _form_field(request, "csrf")
+    origin_ok = csrf.same_origin(request.headers.get("origin"), ui.public_url)
+    if not origin_ok or not csrf.token_ok(token, session.csrf):
+        resp = ui.render.page(
+            "error.html",
+            {"status": 403, "message": "This form did not come from this dashboard (CSRF check)."},
+            session,
+            status=403,
+        )
+        return _hardened(resp)
+    return None
+
+
+async def _form_field(request: Request, name: str) -> str | None:
+    """One field of a urlencoded form body of at most MAX_FORM bytes (no multipart parser)."""
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            return None
+    values = parse_qs(body.decode("utf-8", "replace")).get(name)
+    return values[0] if values else None
+
+
+def _words(e: ApiError, env_id: str | None) -> str:
+    """What the plugin would print for this error."""
+    if e.status in (401, 403) and env_id:
+        return AUTH_MESSAGE
+    if isinstance(e, NotFound) and env_id and e.message == f"no environment {env_id}":
+        return ENV_MESSAGE
+    return e.message
+
+
+def _error(
+    ui: Dashboard,
+    request: Request,
+    e: ApiError,
+    session: Session | None,
+    env_id: str | None = None,
+) -> Response:
+    context = {"status": e.status, "message": _words(e, env_id)}
+    return _hardened(ui.render.page("error.html", context, session, status=e.status))
+
+
+def _local_path(target: str) -> str:
+    """Where to go after the login: a dashboard path only (no open redirect)."""
+    if target.startswith("/ui/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/ui/"
+
+
+def _hardened(resp: Response) -> Response:
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Content-Security-Policy"] = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["X-Frame-Options"] = "DENY"
+    return resp
