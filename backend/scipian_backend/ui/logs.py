@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -118,12 +119,16 @@ async def follow(
     queue: asyncio.Queue[str | None] = asyncio.Queue()
 
     def pump() -> None:
-        # Closed under it (the browser left) or the cluster went away: the stream just ends.
+        # Shut under it (the browser left) or the cluster went away: the stream just ends.
         try:
             with contextlib.suppress(Exception):
                 for line in _lines(resp):
                     loop.call_soon_threadsafe(queue.put_nowait, line)
         finally:
+            # Here, not on the event loop: close() takes the reader's lock, which a blocked
+            # read holds (the loop would hang until the pod's next line).
+            with contextlib.suppress(Exception):
+                resp.close()
             with contextlib.suppress(RuntimeError):  # the loop may be gone at shutdown
                 loop.call_soon_threadsafe(queue.put_nowait, None)
 
@@ -146,7 +151,18 @@ async def follow(
                 return
             yield _sse("line", line)
     finally:
-        resp.close()  # unblocks the reader thread if it still waits for a line
+        _shut(resp)  # unblocks the reader thread if it still waits for a line
+
+
+def _shut(resp: Any) -> None:
+    """Ends a follow's upstream connection without waiting: a socket shutdown makes the
+    reader thread's blocked read return at once (it then closes the response itself)."""
+    sock = getattr(getattr(resp, "connection", None), "sock", None)
+    if sock is None:
+        threading.Thread(target=resp.close, daemon=True).start()
+        return
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def _open_follow(v: Viewer, ns: str, pod: str, container: str | None, lines: int) -> Any:

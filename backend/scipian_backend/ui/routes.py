@@ -305,7 +305,9 @@ def _hardened(resp: Response) -> Response:
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
         "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     )
-    resp.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on the
+    # dashboard's own POSTs, which the CSRF check (rightly) refuses.
+    resp.headers["Referrer-Policy"] = "same-origin"
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["X-Frame-Options"] = "DENY"
     return resp
