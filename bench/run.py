@@ -20,7 +20,7 @@ from typing import Any
 import requests
 from kubernetes.client import ApiException
 
-from bench import follow, helm, issue_load, measure, seed
+from bench import follow, helm, issue_load, measure, seed, ui_pages
 from tests.stack import idp_login
 from tests.stack.backend_daemon import mgmt_kubeconfig, spawn_backend
 from tests.stack.login import plugin_env, plugin_login
@@ -242,6 +242,9 @@ def main() -> int:
     print("bench: helm_history", file=sys.stderr)
     results["helm_history"] = helm.run_entry(env, stack_env, work, timing, RUNS)
 
+    print("bench: ui_pages", file=sys.stderr)
+    results["ui_pages"] = ui_pages.run_entry(stack_env)
+
     RESULTS.mkdir(parents=True, exist_ok=True)
     doc = {"machine": machine(), "results": results}
     (RESULTS / "latest.json").write_text(json.dumps(doc, indent=2) + "\n")
@@ -272,7 +275,7 @@ def deploy_issue(stack_env: dict[str, str]) -> dict[str, Any]:
 
 def only(name: str) -> int:
     """`python -m bench.run deploy_issue`: one entry, printed (latest.json is untouched)."""
-    entries = {"deploy_issue": deploy_issue}
+    entries = {"deploy_issue": deploy_issue, "ui_pages": ui_pages.run_entry}
     if name not in entries:
         print(f"bench: no entry {name!r} (one of: {', '.join(entries)})", file=sys.stderr)
         return 2
@@ -330,6 +333,8 @@ def render(doc: dict[str, Any]) -> str:
             f"{d['read_p50_ms']} ms for a read one ({d['ratio']}x; target <= 1.2x)"
         )
         rows.append("")
+    if "ui_pages" in r:
+        rows += [*ui_pages.render_rows(r["ui_pages"])[1:], ""]
     rows.append(
         "Issuance floor (the backend's own SubjectAccessReview, session Secret and TokenRequest "
         f"calls made directly, p50 each): "
