@@ -6,6 +6,7 @@ ApiError                 status, reason, message (safe to show: no upstream bodi
 │   └── InsufficientUserAuthentication  401 + RFC 9470's challenge (step-up)
 ├── Forbidden            403
 ├── NotFound             404
+├── Conflict             409  (promotions: a step or promotion in the wrong phase)
 ├── InternalError        500
 └── ServiceUnavailable   503  (management or target cluster, or the IdP, unreachable)
 
@@ -59,6 +60,9 @@ class Forbidden(ApiError, status=403): ...
 
 
 class NotFound(ApiError, status=404): ...
+
+
+class Conflict(ApiError, status=409): ...
 
 
 class InternalError(ApiError, status=500): ...

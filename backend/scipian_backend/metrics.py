@@ -43,6 +43,12 @@ class Metrics:
             ("reason", "level"),
             registry=self.registry,
         )
+        self._promotions = Counter(
+            "scipian_promotions",
+            "Promotions finished, by outcome (Succeeded, Failed).",
+            ("outcome",),
+            registry=self.registry,
+        )
         self._duration = Histogram(
             "scipian_request_duration_seconds",
             "HTTP request latency.",
@@ -59,6 +65,9 @@ class Metrics:
 
     def denial(self, reason: str, level: str = "read") -> None:
         self._denials.labels(reason, level).inc()
+
+    def promotion(self, outcome: str) -> None:
+        self._promotions.labels(outcome).inc()
 
     def render(self) -> str:
         return generate_latest(self.registry).decode()

@@ -8,6 +8,7 @@ only once RBAC allows it for them.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,7 @@ from typing import Any, NamedTuple
 
 from scipian_backend.audit.events import Auditor
 from scipian_backend.audit.records import Record
-from scipian_backend.config import Settings, valid_env_id
+from scipian_backend.config import GROUP, KIND, VERSION, Settings, valid_env_id
 from scipian_backend.environments.lookups import TtlCache
 from scipian_backend.environments.store import Environment, Store
 from scipian_backend.errors import (
@@ -62,6 +63,8 @@ class Backend:
     clock: Callable[[], float] = time.time  # what step-up measures a login's age by
     # Reads Helm release records on targets (releases/reader.py); None: those routes answer 503.
     release_reader: ReleaseReader | None = None
+    # Promotion chains (promotions/service.py); None: those routes answer 503.
+    promotions: Any = None
     _lookups: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(LOOKUP_WORKERS, "scipian-lookup"),
         init=False,
@@ -98,6 +101,7 @@ class Backend:
         request_id: str,
         level: str = "read",
         justification: str = "",
+        break_glass: bool = False,
     ) -> dict[str, Any]:
         if not valid_env_id(env_id):
             raise BadRequest("environment id must be a Kubernetes object name (DNS-1123 label)")
@@ -126,7 +130,28 @@ class Backend:
             self._deny(audit, who, "not_found", "no such Environment")
             raise NotFound(f"no environment {env_id}")
         if deploy:
-            self._check_deploy(env, who, audit)
+            self._check_deploy(env, who, audit, break_glass)
+        answer = self.mint(env, target, who, audit, break_glass=break_glass)
+        if lookup is not None and self.lookup_cache is not None:
+            self.lookup_cache.put(env_id, (env, target))
+        if break_glass:
+            self.auditor.event(break_glass_event(env, who.username, justification, request_id))
+        return answer
+
+    def mint(
+        self,
+        env: Environment,
+        target: Any,
+        who: Identity,
+        audit: Audit,
+        *,
+        break_glass: bool = False,
+        promotion: str | None = None,
+    ) -> dict[str, Any]:
+        """Mints the credential that every check before allowed, audits it, and returns
+        the kubeconfig answer (a promotion's step adds `promotion`)."""
+        env_id, level, justification = env.id, audit.level, audit.justification
+        request_id = audit.request_id
         try:
             if isinstance(target, ApiError):
                 raise target
@@ -138,8 +163,6 @@ class Backend:
                 self.lookup_cache.invalidate(env_id)
             self._deny(audit, who, "error", e.message, env.uid)
             raise
-        if lookup is not None and self.lookup_cache is not None:
-            self.lookup_cache.put(env_id, (env, target))
         expiry = format_time(issued.expiration)
         self.metrics.issuance(env_id, level)
         self.auditor.record(
@@ -155,24 +178,42 @@ class Backend:
                 level=level,
                 justification=justification,
                 auth_time=who.auth_time,
+                break_glass=break_glass,
+                promotion={"name": promotion} if promotion else None,
             ),
             env.uid,
         )
-        return {
+        answer = {
             "environment": env_id,
             "user": who.username,
             "expirationTimestamp": expiry,
             "kubeconfig": kubeconfig_text(env_id, issued.endpoint, issued.token),
             "level": level,
         }
+        if promotion:
+            answer["promotion"] = promotion
+        return answer
 
-    def _check_deploy(self, env: Environment, who: Identity, audit: Audit) -> None:
-        """What RBAC allowed, the environment must offer, and the login must be fresh."""
+    def _check_deploy(
+        self, env: Environment, who: Identity, audit: Audit, break_glass: bool = False
+    ) -> None:
+        """What RBAC allowed, the environment must offer (outside a promotion: no
+        promotion gate, unless broken with break-glass), and the login must be fresh."""
         spec = env.deploy
-        if spec is None or spec.gated:
+        if spec is None:
             # Not allowed, in the caller's words; the audit line says why.
-            why = "no deploy level" if spec is None else "promotion gate (no promotions yet)"
-            self._deny(audit, who, "forbidden", why, env.uid)
+            self._deny(audit, who, "forbidden", "no deploy level", env.uid)
+            raise Forbidden(f"{who.username} may not deploy to environment {env.id}")
+        if spec.gated and not break_glass:
+            message = gate_message(env)
+            self._deny(audit, who, "forbidden", message, env.uid)
+            raise Forbidden(message)
+        self.check_step_up(env, who, audit)
+
+    def check_step_up(self, env: Environment, who: Identity, audit: Audit) -> None:
+        """The login behind the id_token is no older than the environment allows."""
+        spec = env.deploy
+        if spec is None:
             raise Forbidden(f"{who.username} may not deploy to environment {env.id}")
         problem = step_up_problem(
             who.auth_time, spec.max_auth_age_seconds, self.clock(), self.settings.leeway_seconds
@@ -241,6 +282,46 @@ class Audit(NamedTuple):
     level: str = "read"
     justification: str = ""
     auth_time: int | None = None
+
+
+def gate_message(env: Environment) -> str:
+    """Why a gated environment issues no plain deploy credential."""
+    spec = env.deploy
+    gates = []
+    if spec is not None and spec.require_promotion_from:
+        gates.append(f"requirePromotionFrom: {spec.require_promotion_from}")
+    if spec is not None and spec.approvals_required:
+        gates.append(f"approvals: {spec.approvals_required}")
+    return (
+        f"{env.id} issues deploy credentials only inside a promotion ({', '.join(gates)}); "
+        "use promote, or --break-glass"
+    )
+
+
+def break_glass_event(
+    env: Environment, user: str, justification: str, request_id: str
+) -> dict[str, Any]:
+    """The Warning Event a break-glass credential leaves on the Environment."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {
+        "metadata": {"name": f"{env.id}.{secrets.token_hex(8)}"},
+        "involvedObject": {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": KIND,
+            "name": env.id,
+            "uid": env.uid,
+        },
+        "reason": "BreakGlass",
+        "message": (
+            f"{user} broke the promotion gate of {env.id}: a deploy credential outside a "
+            f"promotion, justification {justification!r} (request {request_id})"
+        )[:1024],
+        "type": "Warning",
+        "source": {"component": "scipian-backend"},
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }
 
 
 def _verb(level: str) -> str:

@@ -11,6 +11,10 @@ from scipian_backend.identity.authn import KeySet, Verifier
 from scipian_backend.identity.authz import Authorizer
 from scipian_backend.metrics import Metrics
 from scipian_backend.minting.minter import Minter, TargetClients
+from scipian_backend.promotions.lock import ReleaseLock
+from scipian_backend.promotions.service import Promotions
+from scipian_backend.promotions.store import PromotionStore
+from scipian_backend.promotions.verify import StepVerifier
 from scipian_backend.ratelimit import RateLimiter, limited_counter, parse_rate
 from scipian_backend.releases.reader import ReleaseReader
 from scipian_backend.usecases import Backend
@@ -31,7 +35,8 @@ def build_backend(settings: Settings) -> Backend:
         return env.uid if env else None
 
     targets = TargetClients(store)
-    return Backend(
+    reader = ReleaseReader(targets, timeout=timeout)
+    backend = Backend(
         settings=settings,
         keys=keys,
         verifier=Verifier(settings, keys),
@@ -47,5 +52,12 @@ def build_backend(settings: Settings) -> Backend:
         metrics=metrics,
         limiter=limiter,
         lookup_cache=TtlCache(settings.lookup_ttl_seconds),
-        release_reader=ReleaseReader(targets, timeout=timeout),
+        release_reader=reader,
     )
+    backend.promotions = Promotions(
+        backend,
+        PromotionStore(mgmt, timeout),
+        ReleaseLock(mgmt, settings.namespace, timeout),
+        StepVerifier(reader, timeout),
+    )
+    return backend

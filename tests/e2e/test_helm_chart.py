@@ -137,7 +137,7 @@ def test_the_issuer_is_required(real_helm: Helm) -> None:
 def test_rendered_objects_match_the_package(real_helm: Helm) -> None:
     docs = by_kind(render(real_helm, "--set", f"oidc.issuer={ISSUER}"))
     assert {kind: len(objs) for kind, objs in docs.items()} == {
-        "CustomResourceDefinition": 1,
+        "CustomResourceDefinition": 2,
         "ServiceAccount": 1,
         "ClusterRole": 1,
         "ClusterRoleBinding": 1,
@@ -147,8 +147,9 @@ def test_rendered_objects_match_the_package(real_helm: Helm) -> None:
         "Service": 1,
         "PodDisruptionBudget": 1,
     }
-    [crd] = docs["CustomResourceDefinition"]
-    assert crd == manifest("crd.yaml")[0]
+    crds = {c["metadata"]["name"]: c for c in docs["CustomResourceDefinition"]}
+    assert crds["environments.scipian.io"] == manifest("crd.yaml")[0]
+    assert crds["promotions.scipian.io"] == manifest("promotion-crd.yaml")[0]
 
     # RBAC: the rules of backend/scipian_backend/manifests/rbac.yaml, bound to the chart's account.
     raw = by_kind(manifest("rbac.yaml"))
@@ -274,6 +275,7 @@ def test_rendered_chart_passes_a_server_side_dry_run(
     kinds = sorted(line.split("/")[0] for line in lines)
     assert kinds == sorted(
         [
+            "customresourcedefinition.apiextensions.k8s.io",
             "customresourcedefinition.apiextensions.k8s.io",
             "serviceaccount",
             "clusterrole.rbac.authorization.k8s.io",

@@ -7,11 +7,11 @@
 2. registers `dev`, `staging` and `prod` through the admin CLI (`python -m scipian_backend
    register`), which installs the broker on each target and stores the broker kubeconfig on
    mgmt; each with a deploy level (DEPLOY_ARGS: `edit` in `shop`; prod behind a promotion
-   gate, so it issues no deploy credential yet);
+   gate, so it issues deploy credentials only inside a promotion, or with break-glass);
 3. applies the RBAC grants of tests/stack/grants.py: reads oidc:team-a → dev,
    oidc:team-b → prod, oidc:platform-admins → every environment; deploy oidc:team-a → dev,
    oidc:platform-admins → every environment; approve oidc:release-managers → prod;
-   mallory → nothing;
+   read promotions: platform-admins, release-managers, team-a, team-b; mallory → nothing;
 4. starts `python -m scipian_backend serve` on a free loopback port (stack process
    "backend") and waits for /readyz.
 
@@ -41,8 +41,7 @@ from tests.stack.paths import ROOT, stack_dir
 
 ENVIRONMENTS = {"dev": "Development", "staging": "Staging", "prod": "Production"}
 # Each environment's deploy level (spec.deploy, docs/backend.md): `edit` in `shop`; prod
-# only through a promotion from staging with one approval, so until promotions exist it
-# issues no deploy credential at all (../shared/spec/entry-points.md).
+# only through a promotion from staging with one approval (or break-glass).
 DEPLOY_NAMESPACE = "shop"
 DEPLOY_ARGS: dict[str, tuple[str, ...]] = {
     "dev": ("--deploy-cluster-role=edit", f"--deploy-namespace={DEPLOY_NAMESPACE}"),
@@ -121,6 +120,7 @@ def _register(env: tuple[str, str]) -> tuple[str, str | None]:
 def _backend_identity() -> None:
     manifests = ROOT / "backend" / "scipian_backend" / "manifests"
     clusters.kubectl_run("mgmt", "apply", "-f", str(manifests / "crd.yaml"))
+    clusters.kubectl_run("mgmt", "apply", "-f", str(manifests / "promotion-crd.yaml"))
     clusters.kubectl_run("mgmt", "apply", "-f", str(manifests / "rbac.yaml"))
     token_secret = {
         "apiVersion": "v1",

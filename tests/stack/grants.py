@@ -6,7 +6,9 @@ name = the environment's id; the subresource and verb say what is asked:
 - `get environments/kubeconfig`: a read credential; `get environments/releases`: the
   redacted Helm history, granted wherever reads are;
 - `create environments/deploy`: a deploy credential;
-- `create environments/approve`: approving a promotion step on that environment.
+- `create environments/approve`: approving a promotion step on that environment;
+- `get`/`list`/`watch` on `promotions`: reading Promotion objects (platform-admins,
+  release-managers, team-a, team-b; mallory none).
 
 Group subjects carry the backend's claim prefix (`oidc:`). A grant without environments
 has no `resourceNames`, so it covers every environment, registered now or later.
@@ -19,12 +21,14 @@ from dataclasses import dataclass
 READ = ("get", ("environments/kubeconfig", "environments/releases"))
 DEPLOY = ("create", ("environments/deploy",))
 APPROVE = ("create", ("environments/approve",))
+# Reading Promotion objects (promotions.scipian.io): RBAC on the resource itself.
+PROMOTIONS = (("get", "list", "watch"), ("promotions",))
 
 
 @dataclass(frozen=True)
 class Grant:
     kind: str  # the ClusterRole's middle name: env (reads), deploy, approve
-    access: tuple[str, tuple[str, ...]]  # (verb, resources)
+    access: tuple[str | tuple[str, ...], tuple[str, ...]]  # (verb or verbs, resources)
     group: str
     envs: tuple[str, ...] = ()  # empty: every environment
 
@@ -40,6 +44,10 @@ GRANTS = (
     Grant("deploy", DEPLOY, "oidc:team-a", ("dev",)),
     Grant("deploy", DEPLOY, "oidc:platform-admins"),
     Grant("approve", APPROVE, "oidc:release-managers", ("prod",)),
+    Grant("promotions", PROMOTIONS, "oidc:platform-admins"),
+    Grant("promotions", PROMOTIONS, "oidc:release-managers"),
+    Grant("promotions", PROMOTIONS, "oidc:team-a"),
+    Grant("promotions", PROMOTIONS, "oidc:team-b"),
 )
 
 
@@ -52,7 +60,7 @@ def manifest(grants: tuple[Grant, ...] = GRANTS) -> dict[str, object]:
         rule: dict[str, object] = {
             "apiGroups": ["scipian.io"],
             "resources": list(resources),
-            "verbs": [verb],
+            "verbs": [verb] if isinstance(verb, str) else list(verb),
         }
         if grant.envs:
             rule["resourceNames"] = list(grant.envs)

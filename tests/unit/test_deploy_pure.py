@@ -32,13 +32,15 @@ NOW = 1_800_000_000
 
 
 def test_empty_body_is_a_read() -> None:
-    assert kubeconfig_request({}) == ("read", "")
-    assert kubeconfig_request({"level": "read"}) == ("read", "")
+    assert kubeconfig_request({}) == ("read", "", False)
+    assert kubeconfig_request({"level": "read"}) == ("read", "", False)
 
 
 def test_deploy_body_keeps_the_justification() -> None:
     got = kubeconfig_request({"level": "deploy", "justification": "  fix INC-42  "})
-    assert got == ("deploy", "  fix INC-42  ")  # as given: the audit shows what was typed
+    assert got == ("deploy", "  fix INC-42  ", False)  # as given: the audit shows what was typed
+    glass = kubeconfig_request({"level": "deploy", "justification": "x", "breakGlass": True})
+    assert glass.break_glass is True
     assert kubeconfig_request({"level": "deploy", "justification": "é" * 512}).level == "deploy"
 
 
@@ -57,6 +59,8 @@ def test_deploy_body_keeps_the_justification() -> None:
         ({"level": "Deploy"}, "level must be"),
         ({"level": None}, "level must be"),
         ({"extra": 1}, "unknown field(s)"),
+        ({"breakGlass": True}, "only for level deploy"),
+        ({"level": "deploy", "justification": "x", "breakGlass": "yes"}, "true or false"),
     ],
 )
 def test_bad_bodies(doc: dict[str, object], message: str) -> None:

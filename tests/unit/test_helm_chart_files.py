@@ -1,6 +1,7 @@
 """The Helm chart's static files agree with the package (no helm needed).
 
-One source of truth for the Environment CRD: `backend/scipian_backend/manifests/crd.yaml`. Helm
+One source of truth for each CRD: `backend/scipian_backend/manifests/crd.yaml` (Environment)
+and `promotion-crd.yaml` (Promotion, copied to `crds/promotions.scipian.io.yaml`). Helm
 installs CRDs only from a chart's `crds/` directory (never templated, never upgraded), so
 the chart holds a byte-for-byte copy and this test fails when the two differ; fix it with
 `cp backend/scipian_backend/manifests/crd.yaml \
@@ -21,9 +22,12 @@ CHART = ROOT / "charts" / "scipian-backend"
 MANIFESTS = ROOT / "backend" / "scipian_backend" / "manifests"
 
 
-def test_the_charts_crd_is_the_packages_crd() -> None:
-    [crd] = sorted((CHART / "crds").iterdir())
-    assert crd.read_bytes() == (MANIFESTS / "crd.yaml").read_bytes(), __doc__
+def test_the_charts_crds_are_the_packages_crds() -> None:
+    environments, promotions = sorted((CHART / "crds").iterdir())
+    assert environments.name == "environments.scipian.io.yaml"
+    assert environments.read_bytes() == (MANIFESTS / "crd.yaml").read_bytes(), __doc__
+    assert promotions.name == "promotions.scipian.io.yaml"
+    assert promotions.read_bytes() == (MANIFESTS / "promotion-crd.yaml").read_bytes(), __doc__
 
 
 def test_chart_version_and_app_version_follow_the_package() -> None:

@@ -158,6 +158,7 @@ class Auditor:
         self._pending: dict[tuple[str, str, str, str | None, str, str, str], Series] = {}
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
+        self._poster: Any = None  # one thread for Events posted one by one (`event`)
 
     def record(self, rec: Record, env_uid: str | None = None) -> None:
         self._log.info(rec.line())
@@ -180,6 +181,35 @@ class Auditor:
                 )
                 self._flusher.start()
 
+    def line(self, rec: Record) -> None:
+        """The JSON line alone (its Event, if any, is posted with `event`)."""
+        self._log.info(rec.line())
+
+    def event(self, body: dict[str, object]) -> None:
+        """Posts one Event of its own (a promotion's phase change, a break-glass), never
+        aggregated, in the background like the others; a lost Event is logged."""
+        if self._core is None:
+            return
+        with self._lock:
+            if self._poster is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._poster = ThreadPoolExecutor(1, "scipian-event")
+            poster = self._poster
+        poster.submit(self._post, body)
+
+    def _post(self, body: dict[str, object]) -> None:
+        try:
+            resp = self._core.create_namespaced_event(  # type: ignore[union-attr]
+                self._ns, body, _request_timeout=10, _preload_content=False
+            )
+            resp.drain_conn()
+            resp.release_conn()
+        except (ApiException, HTTPError) as e:
+            logging.getLogger("scipian.audit.events").warning(
+                "could not record Event %s: HTTP %s", body.get("reason"), getattr(e, "status", "")
+            )
+
     def close(self) -> None:
         """Posts what is pending and stops the flusher (server shutdown)."""
         self._stop.set()
@@ -188,6 +218,8 @@ class Auditor:
         if flusher is not None:
             flusher.join(timeout=30)
         self.flush()
+        if self._poster is not None:
+            self._poster.shutdown(wait=True)
 
     def flush(self) -> None:
         with self._lock:

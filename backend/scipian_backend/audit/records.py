@@ -1,11 +1,13 @@
 """The audit record: one JSON line per issuance and per denial, the record of truth.
 
-Line fields: time, event ("issuance" | "denial" | "rollback"), requestId, user, groups, environment,
-outcome ("issued" | "unauthenticated" | "forbidden" | "not_found" | "step_up_required" |
-"error"), reason, expirationTimestamp, serviceAccount, level ("read" | "deploy"),
-justification, authTime (the login's time, RFC 3339); a rollback's line adds `rollback`
-(release, fromRevision, toRevision, helmExitCode, and on `finished` the result the backend
-read from the release record). Never a token or a credential.
+Line fields: time, event ("issuance" | "denial" | "rollback" | "promotion"), requestId,
+user, groups, environment, outcome ("issued" | "unauthenticated" | "forbidden" |
+"not_found" | "step_up_required" | "error"; a promotion's: the new phase), reason,
+expirationTimestamp, serviceAccount, level ("read" | "deploy"), justification, authTime
+(the login's time, RFC 3339). A rollback's line adds `rollback` (release, fromRevision,
+toRevision, helmExitCode, and on `finished` the result the backend read from the release
+record); a promotion's phase change adds `promotion` (name, release, version, step, from,
+to); a break-glass credential adds `breakGlass: true`. Never a token or a credential.
 The line is written before the answer.
 """
 
@@ -36,6 +38,8 @@ class Record:
     justification: str = ""  # deploy: why, as the person gave it (checked: printable, bounded)
     auth_time: int | None = None  # when the person logged in at the provider, if known
     rollback: dict[str, Any] | None = None  # event "rollback": releases/rollbacks.py
+    promotion: dict[str, Any] | None = None  # event "promotion": promotions/service.py
+    break_glass: bool = False  # a deploy credential around a promotion gate
     time: str = field(default_factory=lambda: _now())
 
     def line(self) -> str:
@@ -57,6 +61,10 @@ class Record:
         }
         if d["rollback"] is not None:
             line["rollback"] = d["rollback"]
+        if d["promotion"] is not None:
+            line["promotion"] = d["promotion"]
+        if d["break_glass"]:
+            line["breakGlass"] = True
         return json.dumps(line, separators=(",", ":"))
 
 

@@ -152,7 +152,7 @@ def register(mgmt: client.ApiClient, target_admin: client.ApiClient, reg: Regist
 
 
 def install_crd(mgmt: client.ApiClient, timeout: float = 60.0) -> None:
-    for doc in apply.manifest("crd.yaml"):
+    for doc in apply.manifest("crd.yaml") + apply.manifest("promotion-crd.yaml"):
         apply.apply(mgmt, doc)
     custom = client.CustomObjectsApi(mgmt)
     deadline = time.monotonic() + timeout

@@ -1,4 +1,5 @@
-"""The kubeconfig request's body, checked (pure): `{"level": "read"|"deploy", "justification"}`.
+"""The kubeconfig request's body, checked (pure): `{"level": "read"|"deploy", "justification",
+"breakGlass"?}` (breakGlass: deploy only, around a promotion gate).
 
 `level` defaults to `read`. A deploy request needs a justification: 1 to 512 characters
 with at least one visible one and no control, formatting or line-breaking characters
@@ -23,21 +24,27 @@ FORBIDDEN = re.compile(f"[{JUSTIFICATION_FORBIDDEN}\\ud800-\\udfff]")
 class KubeconfigRequest(NamedTuple):
     level: str = "read"
     justification: str = ""
+    break_glass: bool = False  # deploy only: around the environment's promotion gate
 
 
 def kubeconfig_request(doc: dict[str, Any]) -> KubeconfigRequest:
-    unknown = sorted(set(doc) - {"level", "justification"})
+    unknown = sorted(set(doc) - {"level", "justification", "breakGlass"})
     if unknown:
         raise BadRequest(f"unknown field(s) in the request body: {', '.join(unknown)}"[:200])
     level = doc.get("level", "read")
     if level not in LEVELS:
         raise BadRequest('level must be "read" or "deploy"')
     justification = doc.get("justification")
+    break_glass = doc.get("breakGlass", False)
+    if not isinstance(break_glass, bool):
+        raise BadRequest("breakGlass must be true or false")
     if level == "read":
         if justification is not None:
             raise BadRequest("justification is only for level deploy")
+        if "breakGlass" in doc:
+            raise BadRequest("breakGlass is only for level deploy")
         return KubeconfigRequest()
-    return KubeconfigRequest("deploy", check_justification(justification))
+    return KubeconfigRequest("deploy", check_justification(justification), break_glass)
 
 
 def check_justification(value: object) -> str:

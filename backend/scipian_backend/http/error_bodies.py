@@ -13,6 +13,7 @@ from scipian_backend.http.schema import ENV_ID_MESSAGE
 REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound"}
 REASONS |= {
     405: "MethodNotAllowed",
+    409: "Conflict",
     413: "PayloadTooLarge",
     429: "TooManyRequests",
     503: "ServiceUnavailable",

@@ -15,6 +15,7 @@ from scipian_backend import __version__
 from scipian_backend.http.error_bodies import install_error_handlers
 from scipian_backend.http.middleware import RequestIdAndMetrics
 from scipian_backend.http.routes import install_routes
+from scipian_backend.promotions.routes import install_promotion_routes
 from scipian_backend.releases.routes import install_release_routes
 from scipian_backend.usecases import Backend
 
@@ -37,6 +38,7 @@ def create_app(backend: Backend) -> FastAPI:
     install_error_handlers(app)
     install_routes(app, backend)
     install_release_routes(app, backend)
+    install_promotion_routes(app, backend)
     if backend.settings.ui_client_id:
         # The dashboard (docs/ui.md); imported only when configured (Jinja2 and its pages).
         from scipian_backend.ui.routes import install_ui_routes

@@ -54,6 +54,7 @@ def install_routes(app: FastAPI, backend: Backend) -> None:
             _rid(request),
             asked.level,
             asked.justification,
+            asked.break_glass,
         )
         # A Response as is: Backend.issue builds exactly KubeconfigResponse's four strings,
         # and the hot path skips re-validating them through the model (response_model

@@ -65,6 +65,12 @@ KUBECONFIG_REQUEST: dict[str, Any] = {
                             "required": ["level", "justification"],
                             "properties": {
                                 "level": {"const": "deploy"},
+                                "breakGlass": {
+                                    "type": "boolean",
+                                    "description": "around the environment's promotion gate "
+                                    "(requirePromotionFrom, approvals): audited, and a Warning "
+                                    "Event BreakGlass on the Environment",
+                                },
                                 "justification": {
                                     "type": "string",
                                     "minLength": 1,
@@ -92,7 +98,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "than the environment's maxAuthAgeSeconds (reason InsufficientUserAuthentication, "
         'WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=N)',
         403: "not allowed for this environment (whether it exists or not); for level "
-        "deploy also: the environment has no deploy level, or a promotion gate",
+        "deploy also: the environment has no deploy level, or a promotion gate (outside a "
+        "promotion, without breakGlass)",
         404: "allowed, but no such environment",
         429: "too many credential requests from this user; see Retry-After",
         503: "management cluster, target cluster or OIDC provider unavailable",

@@ -31,7 +31,22 @@ class Authorizer:
         """`create` on `environments/deploy`: a deploy-level credential."""
         return self.allowed(who, env_id, "create", "deploy")
 
+    def may_approve(self, who: Identity, env_id: str) -> bool:
+        """`create` on `environments/approve`: approving a promotion step there."""
+        return self.allowed(who, env_id, "create", "approve")
+
     def allowed(self, who: Identity, env_id: str, verb: str, subresource: str) -> bool:
+        return self.allowed_on(who, verb, PLURAL, env_id, subresource)
+
+    def allowed_on(
+        self, who: Identity, verb: str, resource: str, name: str = "", subresource: str = ""
+    ) -> bool:
+        """Any question about a scipian.io resource (promotions: `get`, `list`)."""
+        attributes: dict[str, str] = {"group": GROUP, "resource": resource, "verb": verb}
+        if subresource:
+            attributes["subresource"] = subresource
+        if name:
+            attributes["name"] = name
         # Plain dicts both ways: this is on every request's path (kube.json_body).
         review: dict[str, Any] = {
             "apiVersion": "authorization.k8s.io/v1",
@@ -39,13 +54,7 @@ class Authorizer:
             "spec": {
                 "user": who.username,
                 "groups": list(who.groups),
-                "resourceAttributes": {
-                    "group": GROUP,
-                    "resource": PLURAL,
-                    "subresource": subresource,
-                    "verb": verb,
-                    "name": env_id,
-                },
+                "resourceAttributes": attributes,
             },
         }
         try:

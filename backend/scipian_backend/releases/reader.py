@@ -114,6 +114,15 @@ class ReleaseReader:
         # Both drivers at once: two independent round trips to the target.
         return [r for found in self._pool.map(one, drivers) for r in found]
 
+    def api(self, env: Environment) -> client.ApiClient:
+        """The reader's client for this environment (promotions/verify.py reads workloads
+        and pods with it; manifests/release-reader.yaml says what it may read)."""
+        return self._reader(env).api
+
+    def forget(self, env: Environment) -> None:
+        """Drops a cached reader token (it was refused): the next read asks afresh."""
+        self._forget(env)
+
     def _reader(self, env: Environment) -> _Reader:
         # A cached reader is used without reading the broker Secret again (a mgmt round
         # trip): its token is the reader's, not the broker's, and lives READER_TTL at most.

@@ -8,9 +8,10 @@ declared revision (Helm's description "Rollback to N"). Each phase writes an aud
 and an Event on the Environment.
 
 Checks: ids → body → authentication → RBAC `create environments/deploy` → existence →
-the environment offers a deploy level without a promotion gate. No step-up: the deploy
-credential that helm uses already needed a fresh login, and `finished` may come after a
-long `--wait`, when that login is no longer fresh; an audit record grants nothing.
+the environment offers a deploy level without a promotion gate (or `breakGlass: true`).
+No step-up: the deploy credential that helm uses already needed a fresh login, and
+`finished` may come after a long `--wait`, when that login is no longer fresh; an audit
+record grants nothing.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from scipian_backend.errors import BadRequest, Forbidden, NotFound, ServiceUnava
 from scipian_backend.http.bodies import check_justification
 from scipian_backend.releases import records
 from scipian_backend.releases.reader import DRIVERS
-from scipian_backend.usecases import Audit, Backend
+from scipian_backend.usecases import Audit, Backend, gate_message
 
 PHASES = ("started", "finished")
-FIELDS = {"justification", "fromRevision", "toRevision", "phase", "helmExitCode"}
+FIELDS = {"justification", "fromRevision", "toRevision", "phase", "helmExitCode", "breakGlass"}
 MAX_REVISION = 2**31 - 1
 
 
@@ -36,6 +37,7 @@ class RollbackReport(NamedTuple):
     to_revision: int
     phase: str
     helm_exit_code: int | None
+    break_glass: bool = False
 
 
 def _whole(value: object) -> int | None:
@@ -71,12 +73,16 @@ def rollback_report(doc: dict[str, Any]) -> RollbackReport:
             raise BadRequest("helmExitCode must be an exit code (0..255) when finished")
     elif "helmExitCode" in doc:
         raise BadRequest("helmExitCode is only for phase finished")
+    break_glass = doc.get("breakGlass", False)
+    if not isinstance(break_glass, bool):
+        raise BadRequest("breakGlass must be true or false")
     return RollbackReport(
         check_justification(doc.get("justification")),
         _revision(doc, "fromRevision"),
         _revision(doc, "toRevision"),
         phase,
         code,
+        break_glass,
     )
 
 
@@ -127,10 +133,13 @@ class Rollbacks:
         if env is None:
             b._deny(audit, who, "not_found", "no such Environment")
             raise NotFound(f"no environment {env_id}")
-        if env.deploy is None or env.deploy.gated:
-            why = "no deploy level" if env.deploy is None else "promotion gate (no promotions yet)"
-            b._deny(audit, who, "forbidden", why, env.uid)
+        if env.deploy is None:
+            b._deny(audit, who, "forbidden", "no deploy level", env.uid)
             raise Forbidden(f"{who.username} may not deploy to environment {env_id}")
+        if env.deploy.gated and not report.break_glass:
+            message = gate_message(env)
+            b._deny(audit, who, "forbidden", message, env.uid)
+            raise Forbidden(message)
         result: dict[str, Any] | None = None
         if report.phase == "finished":
             if b.release_reader is None:
@@ -150,6 +159,7 @@ class Rollbacks:
                 level="deploy",
                 justification=report.justification,
                 auth_time=who.auth_time,
+                break_glass=report.break_glass,
                 rollback={
                     "release": f"{namespace}/{name}",
                     "fromRevision": report.from_revision,

@@ -1,0 +1,126 @@
+"""Promotion objects on the management cluster, written with optimistic concurrency.
+
+A status change reads the object, computes the new status (a pure transition) and writes
+it with the resourceVersion it read; a 409 (someone else wrote in between) starts again
+from a fresh read, so that two requests on one promotion never lose each other's change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+from urllib3.exceptions import HTTPError
+
+from scipian_backend.errors import InternalError, ServiceUnavailable
+from scipian_backend.kube import json_body, status_of
+from scipian_backend.promotions.records import GROUP, PLURAL, VERSION
+
+ATTEMPTS = 10
+
+
+class NameTaken(Exception):
+    """A Promotion of that name exists already."""
+
+
+class Unchanged(Exception):
+    """A transition decided to write nothing; carries the object as read."""
+
+    def __init__(self, promo: dict[str, Any]) -> None:
+        super().__init__("unchanged")
+        self.promo = promo
+
+
+Transition = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
+class PromotionStore:
+    def __init__(self, mgmt: client.ApiClient, timeout: float = 10.0) -> None:
+        self._api = client.CustomObjectsApi(mgmt)
+        self._timeout = timeout
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return json_body(
+                self._api.create_cluster_custom_object(
+                    GROUP, VERSION, PLURAL, obj, _request_timeout=self._timeout,
+                    _preload_content=False,
+                )
+            )  # fmt: skip
+        except ApiException as e:
+            if status_of(e) == 409:
+                raise NameTaken(obj["metadata"]["name"]) from None
+            raise _unavailable(e) from None
+        except (HTTPError, ValueError) as e:
+            raise _unavailable(e) from None
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        try:
+            return json_body(
+                self._api.get_cluster_custom_object(
+                    GROUP, VERSION, PLURAL, name, _request_timeout=self._timeout,
+                    _preload_content=False,
+                )
+            )  # fmt: skip
+        except ApiException as e:
+            if status_of(e) == 404:
+                return None
+            raise _unavailable(e) from None
+        except (HTTPError, ValueError) as e:
+            raise _unavailable(e) from None
+
+    def list(self) -> list[dict[str, Any]]:
+        try:
+            doc = json_body(
+                self._api.list_cluster_custom_object(
+                    GROUP, VERSION, PLURAL, _request_timeout=self._timeout, _preload_content=False
+                )
+            )
+        except (ApiException, HTTPError, ValueError) as e:
+            raise _unavailable(e) from None
+        items = [i for i in doc.get("items") or [] if isinstance(i, dict)]
+        return sorted(
+            items,
+            key=lambda o: (
+                str(o.get("metadata", {}).get("creationTimestamp", "")),
+                str(o.get("metadata", {}).get("name", "")),
+            ),
+        )
+
+    def update_status(
+        self, name: str, transition: Transition
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(before, after): `transition` maps the object read to its new status (None:
+        nothing to write; it may raise to refuse). Retried from a fresh read on 409."""
+        for _ in range(ATTEMPTS):
+            promo = self.get(name)
+            if promo is None:
+                raise InternalError(f"promotion {name} disappeared")
+            status = transition(promo)
+            if status is None:
+                return promo, promo
+            body = dict(promo, status=status)
+            try:
+                after = json_body(
+                    self._api.replace_cluster_custom_object_status(
+                        GROUP, VERSION, PLURAL, name, body, _request_timeout=self._timeout,
+                        _preload_content=False,
+                    )
+                )  # fmt: skip
+            except ApiException as e:
+                if status_of(e) == 409:
+                    continue
+                raise _unavailable(e) from None
+            except (HTTPError, ValueError) as e:
+                raise _unavailable(e) from None
+            return promo, after
+        raise ServiceUnavailable(f"promotion {name}: too many concurrent changes, try again")
+
+
+def _unavailable(e: BaseException) -> ServiceUnavailable:
+    status = status_of(e)
+    return ServiceUnavailable(
+        "management cluster unavailable" + (f" (HTTP {status})" if status else "")
+    )

@@ -1,0 +1,96 @@
+"""Fixtures of the promotion tests: logins, the backend's API, the real Helm 4, charts,
+and releases of each test's own (unique names in `shop`, removed afterwards together with
+their Promotions and release locks)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scipian_backend.promotions.lock import lock_name
+from tests.conftest import Stack
+from tests.e2e.promotions.world import NAMESPACE, Api, Driver, Helm, Logins, release_name
+from tests.stack.releases import CHART
+
+ENVS = ("dev", "staging", "prod")
+
+
+@pytest.fixture(scope="session")
+def logins(stack: Stack) -> Logins:
+    return Logins(stack.env["STACK_IDP_ISSUER"], stack.env["STACK_PASSWORD"])
+
+
+@pytest.fixture(scope="session")
+def api(stack: Stack) -> Api:
+    return Api(stack.env["SCIPIAN_BACKEND_URL"])
+
+
+@pytest.fixture(scope="session")
+def helm(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Helm:
+    return Helm(Path(stack.env["STACK_HELM"]), tmp_path_factory.mktemp("promo-helm"))
+
+
+@pytest.fixture
+def driver(api: Api, helm: Helm, tmp_path: Path) -> Driver:
+    return Driver(api, helm, tmp_path / "kubeconfigs")
+
+
+@pytest.fixture(scope="session")
+def charts(helm: Helm, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """shop-web 1.1.0 and 1.2.0 (.tgz), and 1.9.0 (a directory) whose smoke Job fails
+    (values.yaml sets failWith: the stack's KWOK fail annotation)."""
+    out = tmp_path_factory.mktemp("promo-charts")
+    broken = out / "broken" / "shop-web"
+    shutil.copytree(CHART, broken)
+    meta = yaml.safe_load((broken / "Chart.yaml").read_text())
+    meta.update(version="1.9.0", appVersion="1.9")
+    (broken / "Chart.yaml").write_text(yaml.safe_dump(meta))
+    values = (broken / "values.yaml").read_text().replace('failWith: ""', 'failWith: "3"')
+    assert 'failWith: "3"' in values
+    (broken / "values.yaml").write_text(values)
+    return {
+        "1.1.0": helm.package("1.1.0", out),
+        "1.2.0": helm.package("1.2.0", out),
+        "1.9.0": broken,
+    }
+
+
+@pytest.fixture
+def admin(stack: Stack, helm: Helm) -> Callable[..., object]:
+    """Helm as a target's admin: `admin("dev", "history", REL, ...)`."""
+
+    def run(env: str, *args: str, check: bool = True) -> object:
+        return helm.run(stack.kubeconfig(env), *args, check=check)
+
+    return run
+
+
+@pytest.fixture
+def release(stack: Stack, helm: Helm) -> Iterator[str]:
+    """A release name of this test's own; afterwards its releases on every target, its
+    Promotions and its release lock are removed."""
+    name = release_name()
+    yield name
+    for env in ENVS:
+        helm.run(stack.kubeconfig(env), "uninstall", name, "-n", NAMESPACE, check=False)
+    out = stack.kubectl("mgmt", "get", "promotions.scipian.io", "-o", "json")
+    for item in json.loads(out.stdout)["items"]:
+        if item["spec"]["release"] == name:
+            stack.kubectl(
+                "mgmt", "delete", "promotion.scipian.io", item["metadata"]["name"], check=False
+            )
+    lease = lock_name(NAMESPACE, name)
+    stack.kubectl("mgmt", "delete", "lease", "-n", "scipian-system", lease, check=False)
+
+
+def history(helm: Helm, kubeconfig: Path, release: str) -> list[dict[str, object]]:
+    """`helm history -o json` as the target's admin (the reference for revisions)."""
+    done = helm.run(kubeconfig, "history", release, "-n", NAMESPACE, "-o", "json", check=False)
+    if done.returncode != 0:
+        return []
+    return list(json.loads(done.stdout))

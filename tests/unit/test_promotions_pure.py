@@ -1,0 +1,307 @@
+"""The pure parts of promotion chains: identity, transitions, gates, verdicts, bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from scipian_backend.errors import BadRequest
+from scipian_backend.promotions import bodies, checks, gates
+from scipian_backend.promotions import records as r
+from scipian_backend.promotions.lock import lock_name
+from scipian_backend.releases.identity import chart_identity
+
+T0 = datetime(2026, 11, 30, 10, 0, 0, tzinfo=timezone.utc)
+TEMPLATE = {"name": "templates/d.yaml", "data": "YQ==", "modtime": "2026-01-01T00:00:00Z"}
+CHART: dict[str, Any] = {
+    "metadata": {"name": "shop-web", "version": "1.2.0"},
+    "templates": [TEMPLATE],
+    "values": {"replicas": 1},
+    "files": [],
+    "lock": None,
+}
+ID = chart_identity(CHART)
+
+
+def promotion(through: list[str], approvals: dict[str, int] | None = None) -> dict[str, Any]:
+    spec = {
+        "release": "web",
+        "namespace": "shop",
+        "chart": {"name": "shop-web", "version": "1.2.0", "identity": ID},
+        "through": through,
+        "initiator": {"user": "oidc:carol@example.test"},
+    }
+    promo = r.new_promotion("web-abcde", spec)
+    promo["status"] = r.initial_status(through, approvals or {}, T0)
+    return promo
+
+
+def with_status(promo: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    return dict(promo, status=status)
+
+
+# --- identity -----------------------------------------------------------------------------
+
+
+def test_identity_ignores_modtime_and_unknown_parts_but_not_content() -> None:
+    moved = {**CHART, "templates": [{**TEMPLATE, "modtime": "2027-01-01T00:00:00Z"}]}
+    assert chart_identity(moved) == ID
+    assert chart_identity({**CHART, "lock": {"x": 1}, "schema": "e30="}) == ID
+    changed = {**CHART, "templates": [{**TEMPLATE, "data": "Yg=="}]}
+    assert chart_identity(changed) != ID
+    assert chart_identity({**CHART, "values": {"replicas": 2}}) != ID
+    assert ID.startswith("sha256:") and len(ID) == 7 + 64
+
+
+def test_identity_counts_empty_parts_as_absent() -> None:
+    assert chart_identity({**CHART, "files": None}) == chart_identity({**CHART, "files": []})
+
+
+# --- transitions --------------------------------------------------------------------------
+
+
+def test_initial_status_awaits_approval_only_on_a_first_gated_step() -> None:
+    p = promotion(["dev", "prod"], {"prod": 1})
+    assert r.phase(p) == r.RUNNING
+    assert [s["phase"] for s in r.steps_of(p)] == [r.PENDING, r.PENDING]
+    assert r.steps_of(p)[1]["approvalsRequired"] == 1
+    q = promotion(["prod"], {"prod": 1})
+    assert r.phase(q) == r.AWAITING and r.steps_of(q)[0]["phase"] == r.AWAITING
+    assert r.status_of(p)["stepUpExpires"] == "2026-12-01T10:00:00Z"
+
+
+def test_a_step_runs_verifies_soaks_and_hands_over_to_an_approval() -> None:
+    p = promotion(["dev", "prod"], {"prod": 1})
+    s = r.start_step(r.status_of(p), 0, T0, 4)
+    assert s["steps"][0]["phase"] == r.DEPLOYING and s["steps"][0]["previousRevision"] == 4
+    s = r.to_verifying(s, 0)
+    ok = r.Verdict("ok", "", 5)
+    s = r.apply_verdict(s, 0, ok, T0 + timedelta(seconds=1), soak_seconds=2, timeout_seconds=60)
+    assert s["steps"][0]["phase"] == r.VERIFYING and s["steps"][0]["verifiedAt"]
+    # a check going false during the soak starts it again
+    wait = r.Verdict("waiting", "waiting for deployment/web: 0/1 ready", 5)
+    s = r.apply_verdict(s, 0, wait, T0 + timedelta(seconds=2), 2, 60)
+    assert "verifiedAt" not in s["steps"][0] and s["steps"][0]["message"].startswith("waiting")
+    s = r.apply_verdict(s, 0, ok, T0 + timedelta(seconds=3), 2, 60)
+    s = r.apply_verdict(s, 0, ok, T0 + timedelta(seconds=4), 2, 60)
+    assert s["steps"][0]["phase"] == r.VERIFYING
+    s = r.apply_verdict(s, 0, ok, T0 + timedelta(seconds=5), 2, 60)
+    assert s["steps"][0]["phase"] == r.SUCCEEDED and s["steps"][0]["revision"] == 5
+    assert s["steps"][1]["phase"] == r.AWAITING and s["phase"] == r.AWAITING
+    s = r.add_approval(s, 1, "oidc:dave@example.test", "ok", T0)
+    assert s["steps"][1]["phase"] == r.PENDING and s["phase"] == r.RUNNING
+    changes = r.changes(r.status_of(p), s)
+    assert ("dev", r.PENDING, r.SUCCEEDED) in [(c.environment, c.old, c.new) for c in changes]
+
+
+def test_waiting_past_the_timeout_fails_and_the_last_success_finishes() -> None:
+    p = promotion(["dev"])
+    s = r.to_verifying(r.start_step(r.status_of(p), 0, T0, None), 0)
+    late = r.apply_verdict(s, 0, r.Verdict("waiting", "w", 1), T0 + timedelta(seconds=31), 0, 30)
+    assert late["steps"][0]["phase"] == r.FAILED and late["phase"] == r.FAILED
+    assert "not verified within 30s: w" in late["message"]
+    done = r.apply_verdict(s, 0, r.Verdict("ok", "", 1), T0, 0, 30)
+    assert done["phase"] == r.SUCCEEDED
+
+
+def test_a_failed_step_fails_the_promotion_and_leaves_later_steps_pending() -> None:
+    p = promotion(["dev", "staging", "prod"])
+    s = r.fail_step(r.status_of(p), 1, "helm: boom", T0, revision=3)
+    assert s["phase"] == r.FAILED and s["message"] == "staging: helm: boom"
+    assert [x["phase"] for x in s["steps"]] == [r.PENDING, r.FAILED, r.PENDING]
+    assert s["steps"][1]["revision"] == 3
+
+
+def test_names_fit_63() -> None:
+    name = r.new_name("a" * 53)
+    assert len(name) <= 63 and name.startswith("a" * 53 + "-")
+    assert lock_name("shop", "web") == lock_name("shop", "web") != lock_name("shop", "web2")
+
+
+# --- gates --------------------------------------------------------------------------------
+
+
+def test_order_gate_names_both_environments() -> None:
+    assert gates.order_problem(["dev", "staging", "prod"], {"prod": "staging"}) is None
+    problem = gates.order_problem(["dev", "prod"], {"prod": "staging"})
+    assert problem is not None and "staging" in problem and "prod" in problem
+    assert gates.order_problem(["prod", "staging"], {"prod": "staging"}) is not None
+
+
+def test_step_gate_order_approvals_and_conflicts() -> None:
+    p = promotion(["dev", "staging", "prod"], {"prod": 1})
+    gate = gates.step_gate(p, 2)
+    assert gate is not None and gate.kind == "forbidden" and "dev Succeeded first" in gate.message
+    assert gates.step_gate(p, 0) is None
+    s = r.status_of(p)
+    for i in (0, 1):
+        s = r.advance(dict(s, steps=[dict(x) for x in s["steps"]]), i)
+        s["steps"][i]["phase"] = r.SUCCEEDED
+    s = r.advance(s, 1)
+    gate = gates.step_gate(with_status(p, s), 2)
+    assert gate == gates.Gate("approval", "prod needs 1 approval, has 0")
+    s = r.add_approval(s, 2, "oidc:dave@example.test", "ok", T0)
+    assert gates.step_gate(with_status(p, s), 2) is None
+    gate = gates.step_gate(with_status(p, s), 0)
+    assert gate is not None and gate.kind == "conflict"
+    failed = with_status(p, r.fail_promotion(s, "stale"))
+    gate = gates.step_gate(failed, 2)
+    assert gate is not None and gate.kind == "conflict"
+
+
+def test_approval_gates() -> None:
+    p = promotion(["dev", "prod"], {"prod": 1})
+    self_approval = gates.approval_problem(p, 1, "oidc:carol@example.test")
+    assert self_approval == gates.Gate(
+        "forbidden", "oidc:carol@example.test started promotion web-abcde and cannot approve it"
+    )
+    assert gates.approval_problem(p, 1, "oidc:dave@example.test") is None
+    s = r.add_approval(r.status_of(p), 1, "oidc:dave@example.test", "ok", T0)
+    again = gates.already_approved(with_status(p, s), 1, "oidc:dave@example.test")
+    assert again is not None and again.kind == "conflict"
+
+
+# --- verdicts -----------------------------------------------------------------------------
+
+MANIFEST = """---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate, namespace: other}
+"""
+
+
+def release(version: str = "1.2.0", status: str = "deployed", chart: Any = None) -> dict[str, Any]:
+    c = dict(chart or CHART)
+    c["metadata"] = {**c["metadata"], "version": version}
+    return {"version": 3, "info": {"status": status}, "chart": c, "manifest": MANIFEST}
+
+
+def test_workloads_come_from_the_manifest() -> None:
+    assert checks.workloads(MANIFEST, "shop") == [
+        checks.Workload("deployment", "shop", "web"),
+        checks.Workload("job", "other", "migrate"),
+    ]
+    assert checks.workloads("{not yaml: [", "shop") == []
+
+
+def test_release_verdicts() -> None:
+    assert checks.release_verdict(release(), ID, "1.2.0") is None
+    back = checks.release_verdict(release("1.1.0"), ID, "1.2.0")
+    assert back == r.Verdict("failed", "release is on revision 3 with chart 1.1.0", 3)
+    other = {**CHART, "values": {"replicas": 9}}
+    v = checks.release_verdict(release(chart=other), ID, "1.2.0")
+    assert v is not None and v.state == "failed" and "another identity" in v.message
+    v = checks.release_verdict(release(status="failed"), ID, "1.2.0")
+    assert v is not None and v.message == "release revision 3 is failed"
+    assert checks.release_verdict(None, ID, "1.2.0") is not None
+
+
+def deployment(ready: int, replicas: int = 2) -> dict[str, Any]:
+    return {
+        "metadata": {"generation": 2},
+        "spec": {"replicas": replicas},
+        "status": {
+            "observedGeneration": 2,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "updatedReplicas": replicas,
+        },
+    }
+
+
+def test_workload_verdicts() -> None:
+    d = checks.Workload("deployment", "shop", "web")
+    assert checks.workload_problem(d, deployment(2)) is None
+    assert checks.workload_problem(d, deployment(1)) == r.Verdict(
+        "waiting", "waiting for deployment/web: 1/2 ready"
+    )
+    assert checks.workload_problem(d, None) is not None
+    j = checks.Workload("job", "shop", "migrate")
+    done = {"status": {"conditions": [{"type": "Complete", "status": "True"}]}}
+    assert checks.workload_problem(j, done) is None
+    bad = {
+        "status": {
+            "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]
+        }
+    }
+    v = checks.workload_problem(j, bad)
+    assert v is not None and v.state == "failed" and "BackoffLimitExceeded" in v.message
+
+
+def test_pod_verdicts_and_the_whole() -> None:
+    crash = {
+        "metadata": {"name": "web-1"},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {"name": "web", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
+            ],
+        },
+    }
+    v = checks.pod_problem(crash)
+    assert v is not None and v.message == "pod web-1 container web: CrashLoopBackOff"
+    assert checks.pod_problem({"metadata": {"name": "x"}, "status": {"phase": "Running"}}) is None
+    d = checks.Workload("deployment", "shop", "web")
+    whole = checks.verdict(release(), ID, "1.2.0", [(d, deployment(2))], [crash])
+    assert whole.state == "failed" and whole.revision == 3
+    assert checks.verdict(release(), ID, "1.2.0", [(d, deployment(2))], []).state == "ok"
+    assert checks.verdict(release(), ID, "1.2.0", [(d, deployment(0))], []).state == "waiting"
+
+
+# --- bodies -------------------------------------------------------------------------------
+
+GOOD: dict[str, Any] = {
+    "release": "web",
+    "namespace": "shop",
+    "chart": {"name": "shop-web", "version": "1.2.0", "identity": ID},
+    "through": ["dev", "prod"],
+    "justification": "CHG-42",
+}
+
+
+def test_create_body() -> None:
+    req = bodies.create_request(dict(GOOD))
+    assert req.timeout_seconds == 300 and req.soak_seconds == 0 and req.values_digests == {}
+    for bad in (
+        {**GOOD, "through": []},
+        {**GOOD, "through": ["dev", "dev"]},
+        {**GOOD, "through": ["Dev"]},
+        {**GOOD, "chart": {**GOOD["chart"], "identity": "md5:1"}},
+        {**GOOD, "soakSeconds": -1},
+        {**GOOD, "timeoutSeconds": 10},
+        {**GOOD, "valuesDigests": {"staging": ID}},
+        {**GOOD, "justification": "two\nlines"},
+        {**GOOD, "extra": 1},
+        {**GOOD, "release": "Web"},
+    ):
+        with pytest.raises(BadRequest):
+            bodies.create_request(bad)
+
+
+def test_other_bodies() -> None:
+    assert bodies.report_request({"helmExitCode": 1, "message": "x"}) == bodies.Report(1, "x")
+    for bad in (
+        {},
+        {"helmExitCode": 256},
+        {"helmExitCode": True},
+        {"helmExitCode": 0, "message": "a\nb"},
+    ):
+        with pytest.raises(BadRequest):
+            bodies.report_request(bad)
+    assert bodies.resume_request({"chartIdentity": ID}) == ID
+    with pytest.raises(BadRequest):
+        bodies.resume_request({"chartIdentity": "x"})
+    with pytest.raises(BadRequest):
+        bodies.approval_request({})
+    with pytest.raises(BadRequest):
+        bodies.empty_request({"a": 1})
