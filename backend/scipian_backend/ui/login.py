@@ -61,6 +61,9 @@ class DashboardLogin:
             "code_challenge": challenge(pending.verifier),
             "code_challenge_method": "S256",
         }
+        if pending.max_age is not None:
+            # Step-up: the provider asks for the password again unless its session is younger.
+            params["max_age"] = str(pending.max_age)
         return self._endpoint("authorization_endpoint") + "?" + urlencode(params)
 
     def redeem(self, code: str, pending: PendingLogin) -> tuple[Identity, int]:

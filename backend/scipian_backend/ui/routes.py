@@ -13,19 +13,21 @@ import hmac
 import time
 from importlib import resources
 from typing import Annotated, Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import FastAPI, Path, Query, Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
-from scipian_backend.errors import ApiError, NotFound, Unauthorized
+from scipian_backend.errors import ApiError, InsufficientUserAuthentication, NotFound, Unauthorized
+from scipian_backend.http.bodies import check_justification
 from scipian_backend.http.schema import EnvId
 from scipian_backend.releases.queries import NAMESPACE, RELEASE_NAME
 from scipian_backend.ui import csrf, logs
 from scipian_backend.ui.login import CALLBACK_PATH, DashboardLogin
 from scipian_backend.ui.pages import Pages
+from scipian_backend.ui.promotions import PromotionPages
 from scipian_backend.ui.render import Renderer
 from scipian_backend.ui.session import LOGIN_SECONDS, Session, SessionStore
 from scipian_backend.usecases import Backend
@@ -40,6 +42,7 @@ ReleaseName = Annotated[str, Path(pattern=RELEASE_NAME.pattern, max_length=53)]
 PodName = Annotated[str, Path(pattern=RELEASE_NAME.pattern, max_length=253)]
 Container = Annotated[str | None, Query(pattern=NAMESPACE.pattern, max_length=63)]
 Tail = Annotated[int, Query(ge=1, le=logs.MAX_TAIL)]
+PromotionName = Annotated[str, Path(pattern=RELEASE_NAME.pattern, max_length=63)]
 
 
 class Dashboard:
@@ -51,10 +54,15 @@ class Dashboard:
         self.login = DashboardLogin(settings, backend.keys)
         self.sessions = SessionStore()
         self.pages = Pages(backend)
+        self.promotions = PromotionPages(backend)
         self.render = Renderer()
         self.secure = (settings.public_url or "").startswith("https://")
         self.public_url = settings.public_url or ""
         self.max_seconds = settings.ui_session_max_seconds
+        # A form may lead to the provider: a step-up login is a redirect there after a POST,
+        # and browsers apply form-action to redirects too.
+        parts = urlsplit(settings.issuer)
+        self.issuer_origin = f"{parts.scheme}://{parts.netloc}"
 
 
 def install_ui_routes(app: FastAPI, backend: Backend) -> None:
@@ -68,23 +76,7 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
 
     @app.get("/ui/login", include_in_schema=False)
     async def login(request: Request, next: str = "/ui/") -> Response:
-        state, pending = ui.sessions.begin_login(_local_path(next))
-        try:
-            url = await run_in_threadpool(ui.login.authorization_url, state, pending)
-        except ApiError as e:
-            return _error(ui, request, e, None)
-        resp = RedirectResponse(url, status_code=303)
-        # Binds the callback to this browser: a code delivered to another one is refused.
-        resp.set_cookie(
-            LOGIN_COOKIE,
-            state,
-            max_age=LOGIN_SECONDS,
-            path=CALLBACK_PATH,
-            httponly=True,
-            samesite="lax",
-            secure=ui.secure,
-        )
-        return _hardened(resp)
+        return await _start_login(ui, request, _local_path(next))
 
     @app.get(CALLBACK_PATH, include_in_schema=False)
     async def callback(request: Request) -> Response:
@@ -102,31 +94,36 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
             who, exp = await run_in_threadpool(ui.login.redeem, code, pending)
         except ApiError as e:
             return _error(ui, request, e, None)
+        if pending.user is not None and who.username != pending.user:
+            # A step-up is the same person signing in again, never someone else.
+            return _error(ui, request, Unauthorized(f"sign in again as {pending.user}"), None)
+        ui.sessions.delete(request.cookies.get(SESSION_COOKIE))  # the old session, if any
         expires = min(float(exp), time.time() + ui.max_seconds)
-        session_id, _ = ui.sessions.create(who, expires)
-        resp = RedirectResponse(pending.return_to, status_code=303)
-        resp.set_cookie(
-            SESSION_COOKIE,
-            session_id,
-            max_age=max(int(expires - time.time()), 1),
-            path="/ui/",
-            httponly=True,
-            samesite="lax",
-            secure=ui.secure,
-        )
-        resp.delete_cookie(LOGIN_COOKIE, path=CALLBACK_PATH)
-        return _hardened(resp)
+        session_id, session = ui.sessions.create(who, expires)
+        target = pending.return_to
+        if pending.action is not None:
+            failed = await _run_action(ui, request, session, pending.action)
+            if isinstance(failed, _StepUp):
+                stale = Unauthorized("the new sign-in is still older than the environment allows")
+                failed = _error(ui, request, stale, session)
+            if failed is not None:
+                _set_session_cookie(ui, failed, session_id, expires)
+                return failed
+            target = _after_action(pending.action)
+        resp = RedirectResponse(target, status_code=303)
+        _set_session_cookie(ui, resp, session_id, expires)
+        return _hardened(resp, ui)
 
     @app.post("/ui/logout", include_in_schema=False)
     async def logout(request: Request) -> Response:
         session = _session(ui, request)
-        refused = await _forged(ui, request, session)
+        refused = _forged(ui, request, session, (await _form_fields(request)).get("csrf"))
         if refused is not None:
             return refused
         ui.sessions.delete(request.cookies.get(SESSION_COOKIE))
         resp = ui.render.page("signed_out.html", {}, None)
         resp.delete_cookie(SESSION_COOKIE, path="/ui/")
-        return _hardened(resp)
+        return _hardened(resp, ui)
 
     @app.get("/ui/", include_in_schema=False)
     async def environments(request: Request) -> Response:
@@ -210,43 +207,181 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
     ) -> Response:
         session = _session(ui, request)
         if session is None:
-            return _hardened(Response("sign in first\n", status_code=401, media_type="text/plain"))
+            return _hardened(
+                Response("sign in first\n", status_code=401, media_type="text/plain"), ui
+            )
         rid = str(request.state.request_id)
         try:
             viewer = await run_in_threadpool(logs.viewer, backend, env_id, session.identity, rid)
         except ApiError as e:
             return _hardened(
-                Response(_words(e, env_id) + "\n", status_code=e.status, media_type="text/plain")
+                Response(_words(e, env_id) + "\n", status_code=e.status, media_type="text/plain"),
+                ui,
             )
         stream = logs.follow(viewer, namespace, pod, container, tail)
         resp = StreamingResponse(stream, media_type="text/event-stream")
         resp.headers["X-Accel-Buffering"] = "no"  # proxies must pass each line at once
-        return _hardened(resp)
+        return _hardened(resp, ui)
+
+    @app.get("/ui/promotions", include_in_schema=False)
+    async def promotions(request: Request) -> Response:
+        return await _page(
+            ui, request, "promotions.html", lambda s, rid: ui.promotions.list(s.identity, rid)
+        )
+
+    @app.get("/ui/promotions/state", include_in_schema=False)
+    async def promotions_state(request: Request) -> Response:
+        return await _state(ui, request, None)
+
+    @app.get("/ui/promotions/{name}", include_in_schema=False)
+    async def promotion(name: PromotionName, request: Request) -> Response:
+        def build(s: Session, rid: str) -> dict[str, Any]:
+            return {
+                **ui.promotions.one(name, s.identity, rid),
+                "approved": request.query_params.get("approved", ""),
+            }
+
+        return await _page(ui, request, "promotion.html", build)
+
+    @app.get("/ui/promotions/{name}/state", include_in_schema=False)
+    async def promotion_state(name: PromotionName, request: Request) -> Response:
+        return await _state(ui, request, name)
+
+    @app.post("/ui/promotions/{name}/steps/{env_id}/approve", include_in_schema=False)
+    async def approve(name: PromotionName, env_id: EnvId, request: Request) -> Response:
+        session = _session(ui, request)
+        fields = await _form_fields(request)
+        refused = _forged(ui, request, session, fields.get("csrf"))
+        if refused is not None or session is None:
+            return refused or _error(ui, request, Unauthorized("not signed in"), None)
+        try:
+            reason = check_justification(fields.get("justification", ""))
+        except ApiError as e:
+            return _error(ui, request, e, session)
+        action = ("approve", name, env_id, reason)
+        failed = await _run_action(ui, request, session, action)
+        if isinstance(failed, _StepUp):
+            # RFC 9470: sign in again no longer ago than the environment allows, then the
+            # approval runs on return (ui/session.py keeps it for the callback only).
+            return await _start_login(
+                ui,
+                request,
+                f"/ui/promotions/{name}",
+                user=session.identity.username,
+                action=action,
+                max_age=failed.max_age,
+            )
+        return failed or _hardened(RedirectResponse(_after_action(action), status_code=303), ui)
+
+
+class _StepUp(Response):
+    """The answer to an action that needs a fresher login (carries the provider's max_age)."""
+
+    def __init__(self, max_age: int) -> None:
+        super().__init__(status_code=401)
+        self.max_age = max_age
+
+
+async def _run_action(
+    ui: Dashboard, request: Request, session: Session, action: tuple[str, ...]
+) -> Response | None:
+    """Runs a dashboard action as the session's user: None when done, else what to answer
+    (an error page, or _StepUp when the backend asks for a fresher login)."""
+    rid = str(request.state.request_id)
+    kind, name, env_id, reason = action
+    if kind != "approve":
+        return _error(ui, request, Unauthorized("unknown action"), session)
+    try:
+        await run_in_threadpool(ui.promotions.approve, name, env_id, reason, session.identity, rid)
+    except InsufficientUserAuthentication as e:
+        return _StepUp(e.max_age)
+    except ApiError as e:
+        return _error(ui, request, e, session, None)
+    return None
+
+
+def _after_action(action: tuple[str, ...]) -> str:
+    return f"/ui/promotions/{action[1]}?approved={action[2]}"
+
+
+async def _start_login(
+    ui: Dashboard,
+    request: Request,
+    return_to: str,
+    *,
+    user: str | None = None,
+    action: tuple[str, ...] | None = None,
+    max_age: int | None = None,
+) -> Response:
+    state, pending = ui.sessions.begin_login(return_to, user=user, action=action, max_age=max_age)
+    try:
+        url = await run_in_threadpool(ui.login.authorization_url, state, pending)
+    except ApiError as e:
+        return _error(ui, request, e, None)
+    resp = RedirectResponse(url, status_code=303)
+    # Binds the callback to this browser: a code delivered to another one is refused.
+    resp.set_cookie(
+        LOGIN_COOKIE,
+        state,
+        max_age=LOGIN_SECONDS,
+        path=CALLBACK_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=ui.secure,
+    )
+    return _hardened(resp, ui)
+
+
+def _set_session_cookie(ui: Dashboard, resp: Response, session_id: str, expires: float) -> None:
+    resp.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=max(int(expires - time.time()), 1),
+        path="/ui/",
+        httponly=True,
+        samesite="lax",
+        secure=ui.secure,
+    )
+    resp.delete_cookie(LOGIN_COOKIE, path=CALLBACK_PATH)
+
+
+async def _state(ui: Dashboard, request: Request, name: str | None) -> Response:
+    """The promotion strips' state as JSON, for the page's polling (same RBAC as the page)."""
+    session = _session(ui, request)
+    if session is None:
+        return _hardened(JSONResponse({"reason": "Unauthorized"}, status_code=401), ui)
+    rid = str(request.state.request_id)
+    try:
+        body = await run_in_threadpool(ui.promotions.state, name, session.identity, rid)
+    except ApiError as e:
+        return _hardened(JSONResponse({"reason": e.reason, "message": e.message}, e.status), ui)
+    return _hardened(JSONResponse(body), ui)
 
 
 async def _page(ui: Dashboard, request: Request, template: str, build: Any) -> Response:
     session = _session(ui, request)
     if session is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return _hardened(RedirectResponse(f"/ui/login?next={quote(target)}", status_code=303))
+        return _hardened(RedirectResponse(f"/ui/login?next={quote(target)}", status_code=303), ui)
     rid = str(request.state.request_id)
     env_id = request.path_params.get("env_id")
     try:
         context = await run_in_threadpool(build, session, rid)
     except ApiError as e:
         return _error(ui, request, e, session, env_id)
-    return _hardened(ui.render.page(template, context, session))
+    return _hardened(ui.render.page(template, context, session), ui)
 
 
 def _session(ui: Dashboard, request: Request) -> Session | None:
     return ui.sessions.get(request.cookies.get(SESSION_COOKIE))
 
 
-async def _forged(ui: Dashboard, request: Request, session: Session | None) -> Response | None:
+def _forged(
+    ui: Dashboard, request: Request, session: Session | None, token: str | None
+) -> Response | None:
     """A refusal when a POST is not the dashboard's own form of this session, else None."""
     if session is None:
         return _error(ui, request, Unauthorized("not signed in"), None)
-    token = await _form_field(request, "csrf")
     origin_ok = csrf.same_origin(request.headers.get("origin"), ui.public_url)
     if not origin_ok or not csrf.token_ok(token, session.csrf):
         resp = ui.render.page(
@@ -255,21 +390,21 @@ async def _forged(ui: Dashboard, request: Request, session: Session | None) -> R
             session,
             status=403,
         )
-        return _hardened(resp)
+        return _hardened(resp, ui)
     return None
 
 
-async def _form_field(request: Request, name: str) -> str | None:
-    """One field of a urlencoded form body of at most MAX_FORM bytes (no multipart parser)."""
+async def _form_fields(request: Request) -> dict[str, str]:
+    """A urlencoded form body of at most MAX_FORM bytes, first value of each field (no
+    multipart parser); anything else is an empty form."""
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        return None
+        return {}
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM:
-            return None
-    values = parse_qs(body.decode("utf-8", "replace")).get(name)
-    return values[0] if values else None
+            return {}
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
 
 
 def _words(e: ApiError, env_id: str | None) -> str:
@@ -289,7 +424,7 @@ def _error(
     env_id: str | None = None,
 ) -> Response:
     context = {"status": e.status, "message": _words(e, env_id)}
-    return _hardened(ui.render.page("error.html", context, session, status=e.status))
+    return _hardened(ui.render.page("error.html", context, session, status=e.status), ui)
 
 
 def _local_path(target: str) -> str:
@@ -299,11 +434,12 @@ def _local_path(target: str) -> str:
     return "/ui/"
 
 
-def _hardened(resp: Response) -> Response:
+def _hardened(resp: Response, ui: Dashboard) -> Response:
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Content-Security-Policy"] = (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        f"connect-src 'self'; form-action 'self' {ui.issuer_origin}; frame-ancestors 'none'; "
+        "base-uri 'none'"
     )
     # same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on the
     # dashboard's own POSTs, which the CSRF check (rightly) refuses.

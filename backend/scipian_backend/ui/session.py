@@ -38,6 +38,11 @@ class PendingLogin:
     nonce: str
     return_to: str
     expires: float
+    # A step-up login (RFC 9470) for an action a CSRF-checked POST asked for: who must sign
+    # in again, and what to do once they have, e.g. ("approve", promotion, env, reason).
+    user: str | None = None
+    action: tuple[str, ...] | None = None
+    max_age: int | None = None
 
 
 def _key(session_id: str) -> str:
@@ -78,13 +83,23 @@ class SessionStore:
             with self._lock:
                 self._sessions.pop(_key(session_id), None)
 
-    def begin_login(self, return_to: str) -> tuple[str, PendingLogin]:
+    def begin_login(
+        self,
+        return_to: str,
+        *,
+        user: str | None = None,
+        action: tuple[str, ...] | None = None,
+        max_age: int | None = None,
+    ) -> tuple[str, PendingLogin]:
         state = secrets.token_urlsafe(32)
         pending = PendingLogin(
             secrets.token_urlsafe(48),
             secrets.token_urlsafe(32),
             return_to,
             self._clock() + LOGIN_SECONDS,
+            user,
+            action,
+            max_age,
         )
         with self._lock:
             self._sweep()

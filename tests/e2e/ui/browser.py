@@ -19,6 +19,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.stack.paths import ROOT
@@ -55,6 +56,13 @@ class Browser:
 
     def click(self, css: str) -> None:
         self.driver.find_element(By.CSS_SELECTOR, css).click()
+        self.keep()
+
+    def submit(self, css: str) -> None:
+        """Clicks a submit button and waits until the browser has left the page."""
+        page = self.driver.find_element(By.TAG_NAME, "html")
+        self.driver.find_element(By.CSS_SELECTOR, css).click()
+        WebDriverWait(self.driver, WAIT).until(expected_conditions.staleness_of(page))
         self.keep()
 
     def wait_for(self, css: str) -> None:
@@ -98,6 +106,30 @@ class Browser:
             self.click("form#consent button[type=submit]")
         self.wait_for("#viewer")
         self.keep()
+
+    def answer_provider(self, password: str) -> list[str]:
+        """Answers the provider's pages (a step-up login) until the dashboard is back;
+        returns which pages it answered (`login`, `consent`)."""
+        answered: list[str] = []
+        WebDriverWait(self.driver, WAIT).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "form#login, #viewer, form#consent")
+        )
+        if self.has("form#login"):
+            answered.append("login")
+            self.screenshot("provider-step-up")
+            self.driver.find_element(By.NAME, "username").clear()
+            self.driver.find_element(By.NAME, "username").send_keys(self.user)
+            self.driver.find_element(By.NAME, "password").send_keys(password)
+            self.click("form#login button[type=submit]")
+            WebDriverWait(self.driver, WAIT).until(
+                lambda d: d.find_elements(By.CSS_SELECTOR, "#viewer, form#consent")
+            )
+        if self.has("form#consent"):
+            answered.append("consent")
+            self.click("form#consent button[type=submit]")
+        self.wait_for("#viewer")
+        self.keep()
+        return answered
 
     def cookie(self, name: str) -> dict[str, object] | None:
         found = self.driver.get_cookie(name)
