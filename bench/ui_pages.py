@@ -1,8 +1,9 @@
 """`ui_pages` of `make bench`: the dashboard's pages, rendered by the stack's backend.
 
-The world: the stack's 3 environments (carol may use all), and 50 Helm releases in a
+The world: the stack's 3 environments (carol may use all), 50 Helm releases in a
 namespace of the bench's own on dev (`bench-ui`), written as Helm's own Secret records,
-cloned from the stack's real shop-web record (the backend decodes them as any other). Per
+cloned from the stack's real shop-web record (the backend decodes them as any other), and
+20 Promotions created by carol through the API (releases `bench-ui-pNN`, never run). Per
 page: p50 of a GET with a dashboard session, from a client on loopback (an upper bound of
 the server-side render: it includes the backend's SubjectAccessReviews and reads), and the
 page's weight before compression. Targets: <= 150 ms p50, <= 100 KB.
@@ -34,6 +35,7 @@ BENCH_NS = "bench-ui"
 RELEASES = 50
 RUNS = 30
 LOG_LINES = 100
+PROMOTIONS = 20
 
 
 def kubectl(env: dict[str, str], cluster: str, *args: str, input: str | None = None) -> str:
@@ -93,6 +95,32 @@ def _exists(env: dict[str, str]) -> bool:
     ).returncode == 0  # fmt: skip
 
 
+def seed_promotions(env: dict[str, str]) -> str:
+    """20 Promotions (dev → staging → prod) of releases bench-ui-pNN in `shop`, created by
+    carol through the API (idempotent: one active promotion per release, a 409 means it
+    is there); returns one promotion's name."""
+    base = env["SCIPIAN_BACKEND_URL"]
+    token = idp_login.authcode_flow_tokens(
+        env["STACK_IDP_ISSUER"], env["STACK_IDP_CLIENT_ID"], "carol", env["STACK_PASSWORD"]
+    )["id_token"]
+    s = requests.Session()
+    s.trust_env = False
+    auth = {"Authorization": f"Bearer {token}"}
+    for i in range(PROMOTIONS):
+        body = {
+            "release": f"bench-ui-p{i:02d}",
+            "namespace": NAMESPACE,
+            "chart": {"name": "shop-web", "version": "1.2.0", "identity": "sha256:" + "0" * 64},
+            "through": ["dev", "staging", "prod"],
+            "justification": "bench: ui_pages",
+        }
+        r = s.post(f"{base}/api/v1/promotions", json=body, headers=auth, timeout=30)
+        if r.status_code not in (201, 409):
+            raise RuntimeError(f"creating a promotion: HTTP {r.status_code} {r.text[:200]}")
+    items = s.get(f"{base}/api/v1/promotions", headers=auth, timeout=30).json()["items"]
+    return str(items[-1]["metadata"]["name"])
+
+
 def dashboard_session(env: dict[str, str], user: str) -> requests.Session:
     """A dashboard session, signed in through the provider's own pages over HTTP."""
     base = env["SCIPIAN_BACKEND_URL"]
@@ -149,12 +177,15 @@ def run_entry(env: dict[str, str]) -> dict[str, Any]:
                 "--overrides", json.dumps(on_kwok))  # fmt: skip
     line = "2026-11-30T10:00:00Z GET /api/cart/42 200 1.2ms user-agent=Mozilla/5.0"
     give_logs(env["STACK_DEV_KUBECONFIG"], BENCH_NS, pod, {pod: [line] * LOG_LINES})
+    promotion = seed_promotions(env)
     carol = dashboard_session(env, "carol")
     pages = {
         "environments": f"{base}/ui/",
         "releases": f"{base}/ui/environments/dev",
         "history": f"{base}/ui/environments/dev/releases/{BENCH_NS}/{release}",
         "activity": f"{base}/ui/activity",
+        "promotions": f"{base}/ui/promotions",
+        "promotion": f"{base}/ui/promotions/{promotion}",
     }
     entry: dict[str, Any] = {name: page_times(carol, url, RUNS) for name, url in pages.items()}
     logs_page = f"{base}/ui/environments/dev/logs/{BENCH_NS}/{pod}?tail={LOG_LINES}"
@@ -163,13 +194,26 @@ def run_entry(env: dict[str, str]) -> dict[str, Any]:
         carol, f"{base}/ui/environments/dev/logs/{BENCH_NS}/{pod}/stream?tail={LOG_LINES}"
     )
     entry["logs_stream"]["line_bytes"] = len(line) + 1
-    entry["world"] = {"environments": 3, "releases_on_dev": RELEASES, "runs": RUNS}
+    entry["world"] = {
+        "environments": 3,
+        "releases_on_dev": RELEASES,
+        "promotions": PROMOTIONS,
+        "runs": RUNS,
+    }
     return entry
 
 
 def render_rows(e: dict[str, Any]) -> list[str]:
     rows = ["", "| ui_pages | p50 ms | bytes |", "|---|---|---|"]
-    for name in ("environments", "releases", "history", "activity", "logs_page"):
+    for name in (
+        "environments",
+        "releases",
+        "history",
+        "activity",
+        "promotions",
+        "promotion",
+        "logs_page",
+    ):
         rows.append(f"| {name} | {e[name]['p50_ms']} | {e[name]['bytes']} |")
     st = e["logs_stream"]
     rows.append("")

@@ -156,3 +156,73 @@ def test_log_lines_split_across_chunks() -> None:
 def test_server_sent_event_is_one_event_per_line() -> None:
     assert logs._sse("line", "GET / 200") == "event: line\ndata: GET / 200\n\n"
     assert "\r" not in logs._sse("line", "a\rb")
+
+
+def test_promotion_strip_and_summary() -> None:
+    from scipian_backend.ui.promotions import strip, summary
+
+    promo = {
+        "metadata": {"name": "web-abcde", "creationTimestamp": "2026-11-30T01:00:00Z"},
+        "spec": {
+            "release": "web",
+            "namespace": "shop",
+            "chart": {"name": "shop-web", "version": "1.2.0", "identity": "sha256:" + "0" * 64},
+            "initiator": {"user": "oidc:carol@example.test"},
+            "justification": "release 1.2.0",
+        },
+        "status": {
+            "phase": "AwaitingApproval",
+            "steps": [
+                {"environment": "dev", "phase": "Succeeded"},
+                {"environment": "prod", "phase": "AwaitingApproval", "approvalsRequired": 1},
+            ],
+        },
+    }
+    assert strip(promo) == {
+        "name": "web-abcde",
+        "phase": "AwaitingApproval",
+        "steps": [
+            {"environment": "dev", "phase": "Succeeded"},
+            {"environment": "prod", "phase": "AwaitingApproval"},
+        ],
+    }
+    row = summary(promo)
+    assert row["chart"] == "shop-web-1.2.0" and row["initiator"] == "oidc:carol@example.test"
+
+
+class Approvers:
+    def __init__(self, allowed: bool) -> None:
+        self.allowed, self.asked = allowed, 0
+
+    def may_approve(self, who: Identity, env_id: str) -> bool:
+        self.asked += 1
+        return self.allowed
+
+
+def test_who_sees_an_approve_button() -> None:
+    from types import SimpleNamespace
+
+    from scipian_backend.ui.promotions import PromotionPages
+
+    def promo(phase: str, step: dict[str, object]) -> dict[str, object]:
+        return {
+            "spec": {"initiator": {"user": "oidc:carol@example.test"}},
+            "status": {"phase": phase, "steps": [step]},
+        }
+
+    waiting = {"environment": "prod", "phase": "AwaitingApproval", "approvalsRequired": 1}
+    dave = Identity("oidc:dave@example.test", ("oidc:release-managers",), "d")
+    carol = Identity("oidc:carol@example.test", ("oidc:platform-admins",), "c")
+    rbac = Approvers(True)
+    pages = PromotionPages(SimpleNamespace(authorizer=rbac))  # type: ignore[arg-type]
+    assert pages._may_approve(promo("AwaitingApproval", waiting), waiting, dave)
+    assert not pages._may_approve(promo("AwaitingApproval", waiting), waiting, carol)
+    done = {**waiting, "approvals": [{"user": "oidc:dave@example.test"}]}
+    assert not pages._may_approve(promo("Running", done), done, dave)
+    deploying = {**waiting, "phase": "Deploying"}
+    assert not pages._may_approve(promo("Running", deploying), deploying, dave)
+    assert not pages._may_approve(promo("Failed", waiting), waiting, dave)
+    none_needed = {**waiting, "approvalsRequired": 0}
+    assert not pages._may_approve(promo("Running", none_needed), none_needed, dave)
+    no_rbac = PromotionPages(SimpleNamespace(authorizer=Approvers(False)))  # type: ignore[arg-type]
+    assert not no_rbac._may_approve(promo("AwaitingApproval", waiting), waiting, dave)
