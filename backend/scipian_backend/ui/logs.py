@@ -45,6 +45,12 @@ class Viewer:
     def __repr__(self) -> str:
         return f"Viewer(expires={self.expires})"
 
+    def close(self) -> None:
+        """Drops the connections (and with them the last use of the credential)."""
+        with contextlib.suppress(Exception):
+            self.api.rest_client.pool_manager.clear()  # ApiClient.close() leaves the sockets
+            self.api.close()
+
 
 def viewer(backend: Backend, env_id: str, who: Identity, request_id: str) -> Viewer:
     """A read credential minted for `who` on `env_id` (RBAC decides first, as for the API)."""
@@ -114,6 +120,7 @@ async def follow(
     try:
         resp = await asyncio.to_thread(_open_follow, v, namespace, pod, container, lines)
     except ApiError as e:
+        v.close()
         yield _sse("error", e.message)
         return
     queue: asyncio.Queue[str | None] = asyncio.Queue()
@@ -129,6 +136,7 @@ async def follow(
             # read holds (the loop would hang until the pod's next line).
             with contextlib.suppress(Exception):
                 resp.close()
+            v.close()
             with contextlib.suppress(RuntimeError):  # the loop may be gone at shutdown
                 loop.call_soon_threadsafe(queue.put_nowait, None)
 

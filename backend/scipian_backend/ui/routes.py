@@ -166,7 +166,10 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
     ) -> Response:
         def build(s: Session, rid: str) -> dict[str, Any]:
             viewer = logs.viewer(backend, env_id, s.identity, rid)
-            pods = logs.release_pods(viewer, namespace, name)
+            try:
+                pods = logs.release_pods(viewer, namespace, name)
+            finally:
+                viewer.close()
             return {"environment": env_id, "namespace": namespace, "name": name, "pods": pods}
 
         return await _page(ui, request, "pods.html", build)
@@ -182,7 +185,10 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
     ) -> Response:
         def build(s: Session, rid: str) -> dict[str, Any]:
             viewer = logs.viewer(backend, env_id, s.identity, rid)
-            lines = logs.tail(viewer, namespace, pod, container, tail)
+            try:
+                lines = logs.tail(viewer, namespace, pod, container, tail)
+            finally:
+                viewer.close()
             query = f"?tail={tail}" + (f"&container={container}" if container else "")
             return {
                 "environment": env_id,
