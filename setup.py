@@ -39,6 +39,8 @@ setup(
             "schemathesis>=4.30,<5",
             # Supply chain: `make audit` checks constraints.txt for known vulnerabilities.
             "pip-audit>=2.9,<3",
+            # The dashboard's browser tests drive Debian's chromium through its chromium-driver.
+            "selenium>=4.40,<5",
         ],
     },
     entry_points={

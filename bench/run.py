@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import requests
 from kubernetes.client import ApiException
 
-from bench import fanout, follow, helm, issue_load, measure, promotion, seed
+from bench import fanout, follow, helm, issue_load, measure, promotion, seed, ui_pages
 from tests.stack import idp_login
 from tests.stack.backend_daemon import mgmt_kubeconfig, spawn_backend
 from tests.stack.login import plugin_env, plugin_login
@@ -300,6 +300,9 @@ def main() -> int:
     print("bench: promotion_overhead", file=sys.stderr)
     results["promotion_overhead"] = promotion.run_entry(env, stack_env, work, timing, 3)
 
+    print("bench: ui_pages", file=sys.stderr)
+    results["ui_pages"] = ui_pages.run_entry(stack_env)
+
     RESULTS.mkdir(parents=True, exist_ok=True)
     doc = {"machine": machine(), "results": results}
     (RESULTS / "latest.json").write_text(json.dumps(doc, indent=2) + "\n")
@@ -333,6 +336,7 @@ def only(name: str) -> int:
     entries: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
         "deploy_issue": deploy_issue,
         "fanout_20": lambda stack_env: fanout_20(plugin_setup(stack_env)),
+        "ui_pages": ui_pages.run_entry,
     }
     if name not in entries:
         print(f"bench: no entry {name!r} (one of: {', '.join(entries)})", file=sys.stderr)
@@ -417,6 +421,8 @@ def render(doc: dict[str, Any]) -> str:
             f"{d['read_p50_ms']} ms for a read one ({d['ratio']}x; target <= 1.2x)"
         )
         rows.append("")
+    if "ui_pages" in r:
+        rows += [*ui_pages.render_rows(r["ui_pages"])[1:], ""]
     rows.append(
         "Issuance floor (the backend's own SubjectAccessReview, session Secret and TokenRequest "
         f"calls made directly, p50 each): "

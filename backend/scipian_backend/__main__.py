@@ -64,6 +64,24 @@ def parser() -> argparse.ArgumentParser:
         "--rate-limit-burst", type=int, default=None, help="bucket size (default: TOKENS)"
     )
     s.add_argument("--log-level", default=_env("SCIPIAN_LOG_LEVEL", "info"))
+    d = s.add_argument_group("dashboard (/ui/, docs/ui.md); off without --ui-client-id")
+    d.add_argument("--ui-client-id", default=_env("SCIPIAN_UI_CLIENT_ID"))
+    d.add_argument(
+        "--ui-client-secret-file",
+        default=_env("SCIPIAN_UI_CLIENT_SECRET_FILE"),
+        help="a file holding the dashboard client's secret (never on the command line)",
+    )
+    d.add_argument(
+        "--public-url",
+        default=_env("SCIPIAN_PUBLIC_URL"),
+        help="the backend's URL as browsers reach it; the redirect URI is <URL>/ui/callback",
+    )
+    d.add_argument(
+        "--ui-session-max-seconds",
+        type=int,
+        default=int(_env("SCIPIAN_UI_SESSION_MAX_SECONDS", "28800") or 28800),
+        help="a dashboard session's longest life (default 8 h; never past the id_token's exp)",
+    )
 
     r = sub.add_parser("register", help="register an environment from a kubeconfig file")
     r.add_argument("--name", required=True)
@@ -283,6 +301,10 @@ def _serve(args: argparse.Namespace) -> int:
         leeway_seconds=args.leeway,
         rate_limit=args.rate_limit,
         rate_limit_burst=args.rate_limit_burst,
+        ui_client_id=args.ui_client_id or None,
+        ui_client_secret=_secret_file(args.ui_client_secret_file),
+        public_url=args.public_url,
+        ui_session_max_seconds=args.ui_session_max_seconds,
     )
     from scipian_backend.ratelimit import parse_rate
 
@@ -291,6 +313,16 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(build_backend(settings))
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
+
+
+def _secret_file(path: str | None) -> str:
+    if not path:
+        return ""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}") from None
 
 
 if __name__ == "__main__":

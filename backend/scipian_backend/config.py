@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scipian_backend.errors import ConfigError
 
@@ -64,6 +64,12 @@ class Settings:
     lookup_ttl_seconds: float = 5.0
     rate_limit: str = "600/60s"  # per user and replica, on issuance (ratelimit.py); "0": off
     rate_limit_burst: int | None = None  # default: the rate's token count
+    # The dashboard (/ui/, docs/ui.md): an OIDC client of its own at the provider. Without a
+    # client id the dashboard is off (its routes answer 404).
+    ui_client_id: str | None = None
+    ui_client_secret: str = field(default="", repr=False)  # never in a repr or a log
+    public_url: str | None = None  # the backend's own URL; the redirect URI is under it
+    ui_session_max_seconds: int = 8 * 3600  # and never past the id_token's exp
 
     def __post_init__(self) -> None:
         if not self.issuer.startswith(("https://", "http://")):
@@ -73,3 +79,7 @@ class Settings:
         bad = [a for a in self.algorithms if a.upper() == "NONE" or a.startswith("HS")]
         if bad:
             raise ConfigError(f"algorithms not allowed for id_tokens: {', '.join(bad)}")
+        if self.ui_client_id and not (self.public_url or "").startswith(("https://", "http://")):
+            raise ConfigError("the dashboard needs --public-url, the backend's own http(s) URL")
+        if self.ui_session_max_seconds < 1:
+            raise ConfigError("--ui-session-max-seconds must be positive")

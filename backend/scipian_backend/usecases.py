@@ -42,6 +42,8 @@ from scipian_backend.minting.minter import Minter
 from scipian_backend.ratelimit import RateLimiter
 from scipian_backend.releases.reader import ReleaseReader
 
+# Who asks: an Authorization header (the API), or an Identity a dashboard session holds.
+Caller = str | Identity | None
 LOOKUP_WORKERS = 32  # concurrent issuances whose Environment is read during their RBAC check
 
 
@@ -79,7 +81,7 @@ class Backend:
             "usernamePrefix": s.username_prefix,
         }
 
-    def environments(self, authorization: str | None, request_id: str) -> list[dict[str, Any]]:
+    def environments(self, authorization: Caller, request_id: str) -> list[dict[str, Any]]:
         who = self._authenticate(authorization, request_id)
         envs = self.store.list()
         if not envs:
@@ -95,7 +97,7 @@ class Backend:
     def issue(
         self,
         env_id: str,
-        authorization: str | None,
+        authorization: Caller,
         request_id: str,
         level: str = "read",
         justification: str = "",
@@ -233,7 +235,11 @@ class Backend:
     def ready(self) -> bool:
         return self.store.ping() and self.keys.ready()
 
-    def _authenticate(self, authorization: str | None, audit: Audit | str) -> Identity:
+    def _authenticate(self, authorization: Caller, audit: Audit | str) -> Identity:
+        # The dashboard's session holds an Identity its login verified (ui/session.py);
+        # every other caller brings an Authorization header.
+        if isinstance(authorization, Identity):
+            return authorization
         try:
             return self.verifier.verify(bearer_token(authorization))
         except Unauthorized as e:

@@ -86,10 +86,26 @@ async function keepOfflineAccess(ctx, next) {
   await next();
 }
 
+// The backend's dashboard (/ui/): a web application, so a confidential client with its
+// secret, PKCE still required, and exact redirect URIs under the backend's own URL.
+function dashboardClients(settings) {
+  if (!settings.uiClientId) return [];
+  return [{
+    client_id: settings.uiClientId,
+    client_secret: settings.uiClientSecret,
+    application_type: 'web',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    redirect_uris: [...settings.uiRedirectUris],
+    require_auth_time: true,
+  }];
+}
+
 export function buildProvider({ issuer, keys, store, cookieKeys, settings, log }) {
   const provider = new Provider(issuer, {
     adapter: mapAdapterFactory(store),
-    clients: [{
+    clients: [...dashboardClients(settings), {
       client_id: settings.clientId,
       application_type: 'native',
       token_endpoint_auth_method: 'none',

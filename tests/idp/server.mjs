@@ -12,12 +12,17 @@
 //   IDP_ADMIN_SECRET       enables the admin routes, sent back in the X-Admin-Secret header
 //   IDP_EXTRA_USERS        N: also user001..userN (no groups), for tests that need many users
 //   IDP_READY_FILE         the issuer is written there (atomically) once listening
+//   IDP_UI_CLIENT_ID       the dashboard's confidential client (the backend's /ui/), with
+//   IDP_UI_CLIENT_SECRET   its secret (required with a client id) and
+//   IDP_UI_REDIRECT_URIS   its redirect URIs, comma-separated (<backend>/ui/callback)
 //
 // Once listening it prints one line `READY <issuer>` on stdout; logs go to stderr.
 // Admin routes (test-only key rotation), each answering {"kids": [...], "signing_kid": ...}:
 //   GET  /admin/keys    the current key ids, newest (signing) first
 //   POST /admin/rotate  add a new signing key; older ones stay published for verification
 //   POST /admin/retire  drop every key but the newest
+//   POST /admin/ui-redirect-uris?uri=U  also accept U as the dashboard client's redirect URI
+//                       (a test's own backend on a port of its own)
 
 import './quiet.mjs';
 
@@ -48,6 +53,9 @@ function seconds(name, fallback) {
 function readSettings() {
   const password = process.env.IDP_PASSWORD;
   if (!password) fail('IDP_PASSWORD is required');
+  if (process.env.IDP_UI_CLIENT_ID && !process.env.IDP_UI_CLIENT_SECRET) {
+    fail('IDP_UI_CLIENT_SECRET is required with IDP_UI_CLIENT_ID');
+  }
   const port = Number(process.env.IDP_PORT ?? '0');
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail('IDP_PORT must be a port number');
   return {
@@ -61,6 +69,9 @@ function readSettings() {
     deviceInterval: seconds('IDP_DEVICE_INTERVAL', 1),
     adminSecret: process.env.IDP_ADMIN_SECRET || '',
     readyFile: process.env.IDP_READY_FILE || '',
+    uiClientId: process.env.IDP_UI_CLIENT_ID || '',
+    uiClientSecret: process.env.IDP_UI_CLIENT_SECRET || '',
+    uiRedirectUris: (process.env.IDP_UI_REDIRECT_URIS || '').split(',').filter(Boolean),
   };
 }
 
@@ -109,6 +120,19 @@ function main() {
     if (!settings.adminSecret || typeof given !== 'string'
       || !timingSafeEqual(digest(given), digest(settings.adminSecret))) {
       sendJson(res, 404, { error: 'not_found' });
+      return;
+    }
+    if (`${req.method} ${path}` === 'POST /admin/ui-redirect-uris') {
+      req.resume();
+      const uri = new URL(req.url, issuer).searchParams.get('uri') ?? '';
+      if (!/^http:\/\/127\.0\.0\.1:\d+\/ui\/callback$/.test(uri)) {
+        sendJson(res, 400, { error: 'invalid_redirect_uri' });
+        return;
+      }
+      if (!settings.uiRedirectUris.includes(uri)) settings.uiRedirectUris.push(uri);
+      install(keys);
+      log(`dashboard redirect URIs now ${settings.uiRedirectUris.join(', ')}`);
+      sendJson(res, 200, { redirect_uris: settings.uiRedirectUris });
       return;
     }
     const routes = {

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.stack import clusters, grants, procs
+from tests.stack.idp_daemon import UI_CLIENT_ID
 from tests.stack.paths import ROOT, stack_dir
 
 ENVIRONMENTS = {"dev": "Development", "staging": "Staging", "prod": "Production"}
@@ -167,6 +168,33 @@ def _backend_identity() -> None:
     tmp.replace(path)
 
 
+def ui_secret_file() -> Path:
+    """The dashboard client's secret (0600), shared by the provider and every backend."""
+    return backend_dir() / "ui-client-secret"
+
+
+def write_ui_secret(secret: str) -> None:
+    backend_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = ui_secret_file()
+    path.touch(mode=0o600)
+    path.write_text(secret)
+
+
+def ui_callback(port: int) -> str:
+    return f"http://127.0.0.1:{port}/ui/callback"
+
+
+def ui_args(port: int) -> tuple[str, ...]:
+    """The dashboard's flags for a backend on `port` (none when the stack has no secret)."""
+    if not ui_secret_file().exists():
+        return ()
+    return (
+        f"--ui-client-id={UI_CLIENT_ID}",
+        f"--ui-client-secret-file={ui_secret_file()}",
+        f"--public-url=http://127.0.0.1:{port}",
+    )
+
+
 def serve_argv(issuer: str, client_id: str, port: int, *extra: str) -> list[str]:
     return [
         sys.executable,
@@ -179,14 +207,16 @@ def serve_argv(issuer: str, client_id: str, port: int, *extra: str) -> list[str]
         f"--issuer={issuer}",
         f"--client-id={client_id}",
         "--log-level=warning",
+        *ui_args(port),
         *extra,
     ]
 
 
-def start(issuer: str, client_id: str, timeout: float = 60.0) -> str:
-    """Prepares mgmt and the targets, starts the stack's backend; returns its URL."""
+def start(issuer: str, client_id: str, timeout: float = 60.0, port: int = 0) -> str:
+    """Prepares mgmt and the targets, starts the stack's backend (on `port`, the one its
+    dashboard's redirect URI was registered with); returns its URL."""
     prepare()
-    port = free_port()
+    port = port or free_port()
     procs.spawn("backend", serve_argv(issuer, client_id, port), env=_child_env())
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, timeout, lambda: "backend" in procs.dead())

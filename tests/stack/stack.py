@@ -80,17 +80,26 @@ def _start() -> dict[str, str]:
     (state / "plugin-config").mkdir(mode=0o700)
     password = secrets.token_urlsafe(12)
     admin_secret = secrets.token_urlsafe(24)
+    # The backend's port is chosen first: the dashboard's redirect URI, registered at the
+    # provider when it starts, is under the backend's URL.
+    backend_port = backend_daemon.free_port()
+    backend_daemon.write_ui_secret(secrets.token_urlsafe(32))
     # The real helms (cached by hash; cold, Helm 4 takes minutes) build while clusters start.
     helms = ThreadPoolExecutor(1).submit(lambda: (tools.helm4(), tools.helm()))
     try:
         for spec in clusters.CLUSTERS:
             clusters.start(spec, binary)
-        issuer = idp_daemon.start(password, admin_secret)
+        issuer = idp_daemon.start(
+            password,
+            admin_secret,
+            ui_secret=backend_daemon.ui_secret_file().read_text(),
+            ui_redirect_uris=(backend_daemon.ui_callback(backend_port),),
+        )
         for spec in clusters.CLUSTERS:
             clusters.wait_kubeconfig(spec.name)
         with ThreadPoolExecutor(len(clusters.CLUSTERS)) as pool:
             list(pool.map(lambda s: clusters.prepare(s, binary), clusters.CLUSTERS))
-        backend_url = backend_daemon.start(issuer, idp_daemon.CLIENT_ID)
+        backend_url = backend_daemon.start(issuer, idp_daemon.CLIENT_ID, port=backend_port)
         helm4, helm3 = helms.result()
         releases.install(helm4, tuple(c.name for c in clusters.CLUSTERS if c.name != "mgmt"))
     except BaseException:
@@ -100,6 +109,7 @@ def _start() -> dict[str, str]:
         "STACK_DIR": str(state),
         "STACK_IDP_ISSUER": issuer,
         "STACK_IDP_CLIENT_ID": idp_daemon.CLIENT_ID,
+        "STACK_UI_URL": backend_url + "/ui/",
         "STACK_IDP_ADMIN_SECRET": admin_secret,
         "STACK_PASSWORD": password,
         "STACK_USERS": "alice bob carol dave mallory",

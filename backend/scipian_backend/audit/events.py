@@ -23,6 +23,8 @@ from urllib3.exceptions import HTTPError
 
 from scipian_backend.audit.records import Record, audit_logger, stamp
 from scipian_backend.config import GROUP, KIND, VERSION
+from scipian_backend.errors import ServiceUnavailable
+from scipian_backend.kube import json_body
 
 FLUSH_INTERVAL = 1.0
 MAX_LISTED_IDS = 20  # request ids named in one Event's message (all are in the JSON lines)
@@ -233,6 +235,25 @@ class Auditor:
                 logging.getLogger("scipian.audit.events").error(
                     "posting Events failed: %s", type(e).__name__
                 )
+
+    def recent(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The newest Events on Environments in the Events namespace (the dashboard's activity
+        page filters them by what the reader may see), newest first."""
+        if self._core is None:
+            return []
+        try:
+            resp = self._core.list_namespaced_event(
+                self._ns,
+                field_selector=f"involvedObject.kind={KIND}",
+                _request_timeout=10,
+                _preload_content=False,
+            )
+            doc = json_body(resp)
+        except (ApiException, HTTPError, ValueError):
+            raise ServiceUnavailable("management cluster unavailable") from None
+        items = [e for e in doc.get("items", []) if isinstance(e, dict)]
+        items.sort(key=lambda e: str(e.get("lastTimestamp") or ""), reverse=True)
+        return items[:limit]
 
     def _event(self, series: Series) -> None:
         rec = series.last

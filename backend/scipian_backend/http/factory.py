@@ -39,4 +39,9 @@ def create_app(backend: Backend) -> FastAPI:
     install_routes(app, backend)
     install_release_routes(app, backend)
     install_promotion_routes(app, backend)
+    if backend.settings.ui_client_id:
+        # The dashboard (docs/ui.md); imported only when configured (Jinja2 and its pages).
+        from scipian_backend.ui.routes import install_ui_routes
+
+        install_ui_routes(app, backend)
     return app

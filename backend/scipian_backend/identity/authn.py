@@ -158,6 +158,10 @@ class Verifier:
         self._now = now
 
     def verify(self, token: str) -> Identity:
+        return self.verify_claims(token)[0]
+
+    def verify_claims(self, token: str) -> tuple[Identity, dict[str, Any]]:
+        """The Identity and the verified claims (the dashboard's login needs exp and nonce)."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -186,7 +190,7 @@ class Verifier:
             raise Unauthorized("id_token not yet valid") from None
         except jwt.PyJWTError as e:
             raise Unauthorized(f"invalid id_token ({type(e).__name__})") from None
-        return self._identity(claims)
+        return self._identity(claims), claims
 
     def _identity(self, claims: dict[str, Any]) -> Identity:
         now = self._now()

@@ -17,7 +17,7 @@ from scipian_backend.errors import BadRequest, Forbidden, NotFound, ServiceUnava
 from scipian_backend.identity.authn import Identity
 from scipian_backend.releases import records
 from scipian_backend.releases.reader import DRIVERS
-from scipian_backend.usecases import Audit, Backend
+from scipian_backend.usecases import Audit, Backend, Caller
 
 # Helm's release name rule (pkg/chart/common/util: a DNS-1123 subdomain, at most 53).
 RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -55,7 +55,7 @@ class ReleaseQueries:
     def list(
         self,
         env_id: str,
-        authorization: str | None,
+        authorization: Caller,
         request_id: str,
         namespace: str | None,
         driver: str | None = None,
@@ -70,7 +70,7 @@ class ReleaseQueries:
     def history(
         self,
         env_id: str,
-        authorization: str | None,
+        authorization: Caller,
         request_id: str,
         namespace: str,
         name: str,
@@ -89,7 +89,7 @@ class ReleaseQueries:
     def status(
         self,
         env_id: str,
-        authorization: str | None,
+        authorization: Caller,
         request_id: str,
         namespace: str,
         name: str,
@@ -110,7 +110,7 @@ class ReleaseQueries:
     # --- the contract's checks --------------------------------------------------------------
 
     def _allowed(
-        self, env_id: str, authorization: str | None, request_id: str, what: str
+        self, env_id: str, authorization: Caller, request_id: str, what: str
     ) -> tuple[Any, Any]:
         b = self._b
         if not valid_env_id(env_id):

@@ -1,0 +1,455 @@
+"""The dashboard's routes under /ui/: login, callback, logout, the pages, logs, static files.
+
+Every page asks for a session (else a redirect to the login), then calls ui/pages.py or
+ui/logs.py with the session's Identity; their errors become an HTML page in the plugin's
+words (`Invalid authentication for provided environment.` for 401/403,
+`Invalid environment referenced.` for a missing environment). Actions are POSTs with CSRF
+protection (ui/csrf.py). Responses forbid caching, framing and any other origin's scripts.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from importlib import resources
+from typing import Annotated, Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.staticfiles import StaticFiles
+
+from scipian_backend.errors import ApiError, InsufficientUserAuthentication, NotFound, Unauthorized
+from scipian_backend.http.bodies import check_justification
+from scipian_backend.http.schema import EnvId
+from scipian_backend.releases.queries import NAMESPACE, RELEASE_NAME
+from scipian_backend.ui import csrf, logs
+from scipian_backend.ui.login import CALLBACK_PATH, DashboardLogin
+from scipian_backend.ui.pages import Pages
+from scipian_backend.ui.promotions import PromotionPages
+from scipian_backend.ui.render import Renderer
+from scipian_backend.ui.session import LOGIN_SECONDS, Session, SessionStore
+from scipian_backend.usecases import Backend
+
+SESSION_COOKIE = "scipian_session"
+LOGIN_COOKIE = "scipian_login"
+AUTH_MESSAGE = "Invalid authentication for provided environment."
+ENV_MESSAGE = "Invalid environment referenced."
+MAX_FORM = 8192
+Namespace = Annotated[str, Path(pattern=NAMESPACE.pattern, max_length=63)]
+ReleaseName = Annotated[str, Path(pattern=RELEASE_NAME.pattern, max_length=53)]
+PodName = Annotated[str, Path(pattern=RELEASE_NAME.pattern, max_length=253)]
+Container = Annotated[str | None, Query(pattern=NAMESPACE.pattern, max_length=63)]
+Tail = Annotated[int, Query(ge=1, le=logs.MAX_TAIL)]
+PromotionName = Annotated[str, Path(pattern=RELEASE_NAME.pattern, max_length=63)]
+
+
+class Dashboard:
+    """The dashboard's collaborators: one per app (create_app)."""
+
+    def __init__(self, backend: Backend) -> None:
+        settings = backend.settings
+        self.backend = backend
+        self.login = DashboardLogin(settings, backend.keys)
+        self.sessions = SessionStore()
+        self.pages = Pages(backend)
+        self.promotions = PromotionPages(backend)
+        self.render = Renderer()
+        self.secure = (settings.public_url or "").startswith("https://")
+        self.public_url = settings.public_url or ""
+        self.max_seconds = settings.ui_session_max_seconds
+        # A form may lead to the provider: a step-up login is a redirect there after a POST,
+        # and browsers apply form-action to redirects too.
+        parts = urlsplit(settings.issuer)
+        self.issuer_origin = f"{parts.scheme}://{parts.netloc}"
+
+
+def install_ui_routes(app: FastAPI, backend: Backend) -> None:
+    ui = Dashboard(backend)
+    static = resources.files("scipian_backend.ui") / "static"
+    app.mount("/ui/static", StaticFiles(directory=str(static)), name="ui-static")
+
+    @app.get("/ui", include_in_schema=False)
+    def ui_root() -> Response:
+        return RedirectResponse("/ui/", status_code=303)
+
+    @app.get("/ui/login", include_in_schema=False)
+    async def login(request: Request, next: str = "/ui/") -> Response:
+        return await _start_login(ui, request, _local_path(next))
+
+    @app.get(CALLBACK_PATH, include_in_schema=False)
+    async def callback(request: Request) -> Response:
+        params = request.query_params
+        state, code = params.get("state", ""), params.get("code", "")
+        bound = request.cookies.get(LOGIN_COOKIE, "")
+        pending = ui.sessions.finish_login(state) if state else None
+        if pending is None or not bound or not hmac.compare_digest(bound, state):
+            return _error(ui, request, Unauthorized("this sign-in was not started here"), None)
+        if not code:
+            # The provider's error code only (e.g. access_denied), never its description.
+            why = params.get("error", "no authorization code")[:64]
+            return _error(ui, request, Unauthorized(f"sign-in failed ({why})"), None)
+        try:
+            who, exp = await run_in_threadpool(ui.login.redeem, code, pending)
+        except ApiError as e:
+            return _error(ui, request, e, None)
+        if pending.user is not None and who.username != pending.user:
+            # A step-up is the same person signing in again, never someone else.
+            return _error(ui, request, Unauthorized(f"sign in again as {pending.user}"), None)
+        ui.sessions.delete(request.cookies.get(SESSION_COOKIE))  # the old session, if any
+        expires = min(float(exp), time.time() + ui.max_seconds)
+        session_id, session = ui.sessions.create(who, expires)
+        target = pending.return_to
+        if pending.action is not None:
+            failed = await _run_action(ui, request, session, pending.action)
+            if isinstance(failed, _StepUp):
+                stale = Unauthorized("the new sign-in is still older than the environment allows")
+                failed = _error(ui, request, stale, session)
+            if failed is not None:
+                _set_session_cookie(ui, failed, session_id, expires)
+                return failed
+            target = _after_action(pending.action)
+        resp = RedirectResponse(target, status_code=303)
+        _set_session_cookie(ui, resp, session_id, expires)
+        return _hardened(resp, ui)
+
+    @app.post("/ui/logout", include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        session = _session(ui, request)
+        refused = _forged(ui, request, session, (await _form_fields(request)).get("csrf"))
+        if refused is not None:
+            return refused
+        ui.sessions.delete(request.cookies.get(SESSION_COOKIE))
+        resp = ui.render.page("signed_out.html", {}, None)
+        resp.delete_cookie(SESSION_COOKIE, path="/ui/")
+        return _hardened(resp, ui)
+
+    @app.get("/ui/", include_in_schema=False)
+    async def environments(request: Request) -> Response:
+        return await _page(
+            ui,
+            request,
+            "environments.html",
+            lambda s, rid: {"environments": ui.pages.environments(s.identity, rid)},
+        )
+
+    @app.get("/ui/activity", include_in_schema=False)
+    async def activity(request: Request) -> Response:
+        return await _page(
+            ui, request, "activity.html", lambda s, rid: ui.pages.activity(s.identity, rid)
+        )
+
+    @app.get("/ui/environments/{env_id}", include_in_schema=False)
+    async def environment(env_id: EnvId, request: Request) -> Response:
+        return await _page(
+            ui,
+            request,
+            "environment.html",
+            lambda s, rid: ui.pages.environment(env_id, s.identity, rid),
+        )
+
+    @app.get("/ui/environments/{env_id}/releases/{namespace}/{name}", include_in_schema=False)
+    async def release(
+        env_id: EnvId, namespace: Namespace, name: ReleaseName, request: Request
+    ) -> Response:
+        return await _page(
+            ui,
+            request,
+            "release.html",
+            lambda s, rid: ui.pages.release(env_id, namespace, name, s.identity, rid),
+        )
+
+    @app.get("/ui/environments/{env_id}/releases/{namespace}/{name}/pods", include_in_schema=False)
+    async def release_pods(
+        env_id: EnvId, namespace: Namespace, name: ReleaseName, request: Request
+    ) -> Response:
+        def build(s: Session, rid: str) -> dict[str, Any]:
+            viewer = logs.viewer(backend, env_id, s.identity, rid)
+            try:
+                pods = logs.release_pods(viewer, namespace, name)
+            finally:
+                viewer.close()
+            return {"environment": env_id, "namespace": namespace, "name": name, "pods": pods}
+
+        return await _page(ui, request, "pods.html", build)
+
+    @app.get("/ui/environments/{env_id}/logs/{namespace}/{pod}", include_in_schema=False)
+    async def pod_logs(
+        env_id: EnvId,
+        namespace: Namespace,
+        pod: PodName,
+        request: Request,
+        container: Container = None,
+        tail: Tail = logs.DEFAULT_TAIL,
+    ) -> Response:
+        def build(s: Session, rid: str) -> dict[str, Any]:
+            viewer = logs.viewer(backend, env_id, s.identity, rid)
+            try:
+                lines = logs.tail(viewer, namespace, pod, container, tail)
+            finally:
+                viewer.close()
+            query = f"?tail={tail}" + (f"&container={container}" if container else "")
+            return {
+                "environment": env_id,
+                "namespace": namespace,
+                "pod": pod,
+                "container": container or "",
+                "tail": tail,
+                "lines": lines,
+                "stream": f"/ui/environments/{env_id}/logs/{namespace}/{pod}/stream{query}",
+            }
+
+        return await _page(ui, request, "logs.html", build)
+
+    @app.get("/ui/environments/{env_id}/logs/{namespace}/{pod}/stream", include_in_schema=False)
+    async def pod_logs_stream(
+        env_id: EnvId,
+        namespace: Namespace,
+        pod: PodName,
+        request: Request,
+        container: Container = None,
+        tail: Tail = logs.DEFAULT_TAIL,
+    ) -> Response:
+        session = _session(ui, request)
+        if session is None:
+            return _hardened(
+                Response("sign in first\n", status_code=401, media_type="text/plain"), ui
+            )
+        rid = str(request.state.request_id)
+        try:
+            viewer = await run_in_threadpool(logs.viewer, backend, env_id, session.identity, rid)
+        except ApiError as e:
+            return _hardened(
+                Response(_words(e, env_id) + "\n", status_code=e.status, media_type="text/plain"),
+                ui,
+            )
+        stream = logs.follow(viewer, namespace, pod, container, tail)
+        resp = StreamingResponse(stream, media_type="text/event-stream")
+        resp.headers["X-Accel-Buffering"] = "no"  # proxies must pass each line at once
+        return _hardened(resp, ui)
+
+    @app.get("/ui/promotions", include_in_schema=False)
+    async def promotions(request: Request) -> Response:
+        return await _page(
+            ui, request, "promotions.html", lambda s, rid: ui.promotions.list(s.identity, rid)
+        )
+
+    @app.get("/ui/promotions/state", include_in_schema=False)
+    async def promotions_state(request: Request) -> Response:
+        return await _state(ui, request, None)
+
+    @app.get("/ui/promotions/{name}", include_in_schema=False)
+    async def promotion(name: PromotionName, request: Request) -> Response:
+        def build(s: Session, rid: str) -> dict[str, Any]:
+            return {
+                **ui.promotions.one(name, s.identity, rid),
+                "approved": request.query_params.get("approved", ""),
+            }
+
+        return await _page(ui, request, "promotion.html", build)
+
+    @app.get("/ui/promotions/{name}/state", include_in_schema=False)
+    async def promotion_state(name: PromotionName, request: Request) -> Response:
+        return await _state(ui, request, name)
+
+    @app.post("/ui/promotions/{name}/steps/{env_id}/approve", include_in_schema=False)
+    async def approve(name: PromotionName, env_id: EnvId, request: Request) -> Response:
+        session = _session(ui, request)
+        fields = await _form_fields(request)
+        refused = _forged(ui, request, session, fields.get("csrf"))
+        if refused is not None or session is None:
+            return refused or _error(ui, request, Unauthorized("not signed in"), None)
+        try:
+            reason = check_justification(fields.get("justification", ""))
+        except ApiError as e:
+            return _error(ui, request, e, session)
+        action = ("approve", name, env_id, reason)
+        failed = await _run_action(ui, request, session, action)
+        if isinstance(failed, _StepUp):
+            # RFC 9470: sign in again no longer ago than the environment allows, then the
+            # approval runs on return (ui/session.py keeps it for the callback only).
+            return await _start_login(
+                ui,
+                request,
+                f"/ui/promotions/{name}",
+                user=session.identity.username,
+                action=action,
+                max_age=failed.max_age,
+            )
+        return failed or _hardened(RedirectResponse(_after_action(action), status_code=303), ui)
+
+
+class _StepUp(Response):
+    """The answer to an action that needs a fresher login (carries the provider's max_age)."""
+
+    def __init__(self, max_age: int) -> None:
+        super().__init__(status_code=401)
+        self.max_age = max_age
+
+
+async def _run_action(
+    ui: Dashboard, request: Request, session: Session, action: tuple[str, ...]
+) -> Response | None:
+    """Runs a dashboard action as the session's user: None when done, else what to answer
+    (an error page, or _StepUp when the backend asks for a fresher login)."""
+    rid = str(request.state.request_id)
+    kind, name, env_id, reason = action
+    if kind != "approve":
+        return _error(ui, request, Unauthorized("unknown action"), session)
+    try:
+        await run_in_threadpool(ui.promotions.approve, name, env_id, reason, session.identity, rid)
+    except InsufficientUserAuthentication as e:
+        return _StepUp(e.max_age)
+    except ApiError as e:
+        return _error(ui, request, e, session, None)
+    return None
+
+
+def _after_action(action: tuple[str, ...]) -> str:
+    return f"/ui/promotions/{action[1]}?approved={action[2]}"
+
+
+async def _start_login(
+    ui: Dashboard,
+    request: Request,
+    return_to: str,
+    *,
+    user: str | None = None,
+    action: tuple[str, ...] | None = None,
+    max_age: int | None = None,
+) -> Response:
+    state, pending = ui.sessions.begin_login(return_to, user=user, action=action, max_age=max_age)
+    try:
+        url = await run_in_threadpool(ui.login.authorization_url, state, pending)
+    except ApiError as e:
+        return _error(ui, request, e, None)
+    resp = RedirectResponse(url, status_code=303)
+    # Binds the callback to this browser: a code delivered to another one is refused.
+    resp.set_cookie(
+        LOGIN_COOKIE,
+        state,
+        max_age=LOGIN_SECONDS,
+        path=CALLBACK_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=ui.secure,
+    )
+    return _hardened(resp, ui)
+
+
+def _set_session_cookie(ui: Dashboard, resp: Response, session_id: str, expires: float) -> None:
+    resp.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=max(int(expires - time.time()), 1),
+        path="/ui/",
+        httponly=True,
+        samesite="lax",
+        secure=ui.secure,
+    )
+    resp.delete_cookie(LOGIN_COOKIE, path=CALLBACK_PATH)
+
+
+async def _state(ui: Dashboard, request: Request, name: str | None) -> Response:
+    """The promotion strips' state as JSON, for the page's polling (same RBAC as the page)."""
+    session = _session(ui, request)
+    if session is None:
+        return _hardened(JSONResponse({"reason": "Unauthorized"}, status_code=401), ui)
+    rid = str(request.state.request_id)
+    try:
+        body = await run_in_threadpool(ui.promotions.state, name, session.identity, rid)
+    except ApiError as e:
+        return _hardened(JSONResponse({"reason": e.reason, "message": e.message}, e.status), ui)
+    return _hardened(JSONResponse(body), ui)
+
+
+async def _page(ui: Dashboard, request: Request, template: str, build: Any) -> Response:
+    session = _session(ui, request)
+    if session is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return _hardened(RedirectResponse(f"/ui/login?next={quote(target)}", status_code=303), ui)
+    rid = str(request.state.request_id)
+    env_id = request.path_params.get("env_id")
+    try:
+        context = await run_in_threadpool(build, session, rid)
+    except ApiError as e:
+        return _error(ui, request, e, session, env_id)
+    return _hardened(ui.render.page(template, context, session), ui)
+
+
+def _session(ui: Dashboard, request: Request) -> Session | None:
+    return ui.sessions.get(request.cookies.get(SESSION_COOKIE))
+
+
+def _forged(
+    ui: Dashboard, request: Request, session: Session | None, token: str | None
+) -> Response | None:
+    """A refusal when a POST is not the dashboard's own form of this session, else None."""
+    if session is None:
+        return _error(ui, request, Unauthorized("not signed in"), None)
+    origin_ok = csrf.same_origin(request.headers.get("origin"), ui.public_url)
+    if not origin_ok or not csrf.token_ok(token, session.csrf):
+        resp = ui.render.page(
+            "error.html",
+            {"status": 403, "message": "This form did not come from this dashboard (CSRF check)."},
+            session,
+            status=403,
+        )
+        return _hardened(resp, ui)
+    return None
+
+
+async def _form_fields(request: Request) -> dict[str, str]:
+    """A urlencoded form body of at most MAX_FORM bytes, first value of each field (no
+    multipart parser); anything else is an empty form."""
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return {}
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            return {}
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+
+
+def _words(e: ApiError, env_id: str | None) -> str:
+    """What the plugin would print for this error."""
+    if e.status in (401, 403) and env_id:
+        return AUTH_MESSAGE
+    if isinstance(e, NotFound) and env_id and e.message == f"no environment {env_id}":
+        return ENV_MESSAGE
+    return e.message
+
+
+def _error(
+    ui: Dashboard,
+    request: Request,
+    e: ApiError,
+    session: Session | None,
+    env_id: str | None = None,
+) -> Response:
+    context = {"status": e.status, "message": _words(e, env_id)}
+    return _hardened(ui.render.page("error.html", context, session, status=e.status), ui)
+
+
+def _local_path(target: str) -> str:
+    """Where to go after the login: a dashboard path only (no open redirect)."""
+    if target.startswith("/ui/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/ui/"
+
+
+def _hardened(resp: Response, ui: Dashboard) -> Response:
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Content-Security-Policy"] = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        f"connect-src 'self'; form-action 'self' {ui.issuer_origin}; frame-ancestors 'none'; "
+        "base-uri 'none'"
+    )
+    # same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on the
+    # dashboard's own POSTs, which the CSRF check (rightly) refuses.
+    resp.headers["Referrer-Policy"] = "same-origin"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["X-Frame-Options"] = "DENY"
+    return resp

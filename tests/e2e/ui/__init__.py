@@ -1,0 +1,1 @@
+"""The dashboard (/ui/) in a real browser: Debian Chromium driven headless by Selenium."""

@@ -1,0 +1,228 @@
+"""The dashboard's pure parts: sessions, pending logins, CSRF checks, PKCE, page rows,
+redirect targets, server-sent events. The pages themselves run in a real browser against
+the stack (tests/e2e/ui)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from scipian_backend.errors import Forbidden, NotFound, Unauthorized
+from scipian_backend.identity.authn import Identity
+from scipian_backend.ui import csrf, logs
+from scipian_backend.ui.login import challenge
+from scipian_backend.ui.pages import event_row, release_row
+from scipian_backend.ui.routes import _local_path, _words
+from scipian_backend.ui.session import SessionStore
+
+WHO = Identity("oidc:alice@example.test", ("oidc:team-a",), "sub-a", 1_700_000_000)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_session_lives_until_its_expiry_and_not_after() -> None:
+    clock = Clock()
+    store = SessionStore(clock)
+    sid, session = store.create(WHO, expires=1060.0)
+    assert store.get(sid) == session
+    clock.now = 1059.9
+    assert store.get(sid) is not None
+    clock.now = 1060.0
+    assert store.get(sid) is None
+
+
+def test_session_ids_are_random_and_deleted_on_logout() -> None:
+    store = SessionStore(Clock())
+    a, sa = store.create(WHO, 2000.0)
+    b, sb = store.create(WHO, 2000.0)
+    assert a != b and sa.csrf != sb.csrf and len(a) >= 40
+    store.delete(a)
+    assert store.get(a) is None
+    assert store.get(b) == sb
+
+
+def test_unknown_or_oversized_session_ids_find_nothing() -> None:
+    store = SessionStore(Clock())
+    store.create(WHO, 2000.0)
+    assert store.get(None) is None
+    assert store.get("") is None
+    assert store.get("x" * 500) is None
+
+
+def test_a_pending_login_is_used_once_and_expires() -> None:
+    clock = Clock()
+    store = SessionStore(clock)
+    state, pending = store.begin_login("/ui/activity")
+    assert store.finish_login(state) == pending
+    assert store.finish_login(state) is None  # a replayed callback
+    state2, _ = store.begin_login("/ui/")
+    clock.now += 601
+    assert store.finish_login(state2) is None
+
+
+def test_csrf_token_and_origin() -> None:
+    assert csrf.token_ok("abc", "abc")
+    assert not csrf.token_ok("abd", "abc")
+    assert not csrf.token_ok(None, "abc")
+    assert not csrf.token_ok("", "abc")
+    base = "http://127.0.0.1:8080"
+    assert csrf.same_origin(None, base)
+    assert csrf.same_origin("http://127.0.0.1:8080", base)
+    assert not csrf.same_origin("http://127.0.0.1:9999", base)
+    assert not csrf.same_origin("https://127.0.0.1:8080", base)
+    assert not csrf.same_origin("null", base)
+
+
+def test_pkce_challenge_is_rfc7636_s256() -> None:
+    # RFC 7636 appendix B
+    verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+    assert challenge(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    digest = hashlib.sha256(verifier.encode()).digest()
+    assert challenge(verifier) == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def test_after_login_only_dashboard_paths() -> None:
+    assert _local_path("/ui/environments/dev") == "/ui/environments/dev"
+    for bad in ("https://evil.example/", "//evil.example/ui/", "/api/v1/x", "/ui\\..", ""):
+        assert _local_path(bad) == "/ui/"
+
+
+def test_errors_in_the_plugins_words() -> None:
+    auth = "Invalid authentication for provided environment."
+    assert _words(Forbidden("oidc:a may not use environment prod"), "prod") == auth
+    assert _words(Unauthorized("expired"), "prod") == auth
+    assert _words(NotFound("no environment nope"), "nope") == "Invalid environment referenced."
+    assert _words(NotFound("logs of ns/p: not found"), "dev") == "logs of ns/p: not found"
+
+
+def test_release_row_has_helms_columns_and_nothing_else() -> None:
+    record = {
+        "name": "web",
+        "namespace": "shop",
+        "version": 3,
+        "driver": "secret",
+        "info": {
+            "last_deployed": "2026-11-29T11:00:00.123456789+01:00",
+            "status": "failed",
+            "description": "Upgrade failed",
+        },
+        "chart": {"metadata": {"name": "shop-web", "version": "1.1.0", "appVersion": "1.1"}},
+    }
+    row = release_row(record)
+    assert row == {
+        "name": "web",
+        "namespace": "shop",
+        "revision": 3,
+        "updated": "2026-11-29 11:00:00",
+        "status": "failed",
+        "chart": "shop-web-1.1.0",
+        "app_version": "1.1",
+        "description": "Upgrade failed",
+    }
+    undecodable = {"name": "x", "namespace": "n", "version": 1, "info": {"status": "unknown"}}
+    assert release_row({**undecodable, "error": "bad gzip"})["description"] == "bad gzip"
+
+
+def test_event_row() -> None:
+    e = {
+        "involvedObject": {"kind": "Environment", "name": "dev"},
+        "type": "Warning",
+        "reason": "CredentialsDenied",
+        "message": "denied oidc:mallory@example.test: forbidden",
+        "lastTimestamp": "2026-11-30T01:00:00Z",
+    }
+    assert event_row(e)["environment"] == "dev" and event_row(e)["count"] == 1
+
+
+class Chunks:
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = chunks
+
+    def stream(self, amt: int, decode_content: bool = True) -> object:
+        return iter(self.chunks)
+
+
+def test_log_lines_split_across_chunks() -> None:
+    got = list(logs._lines(Chunks(b"one\ntw", b"o\r\nthr", b"ee\n", b"tail")))
+    assert got == ["one", "two", "three", "tail"]
+
+
+def test_server_sent_event_is_one_event_per_line() -> None:
+    assert logs._sse("line", "GET / 200") == "event: line\ndata: GET / 200\n\n"
+    assert "\r" not in logs._sse("line", "a\rb")
+
+
+def test_promotion_strip_and_summary() -> None:
+    from scipian_backend.ui.promotions import strip, summary
+
+    promo = {
+        "metadata": {"name": "web-abcde", "creationTimestamp": "2026-11-30T01:00:00Z"},
+        "spec": {
+            "release": "web",
+            "namespace": "shop",
+            "chart": {"name": "shop-web", "version": "1.2.0", "identity": "sha256:" + "0" * 64},
+            "initiator": {"user": "oidc:carol@example.test"},
+            "justification": "release 1.2.0",
+        },
+        "status": {
+            "phase": "AwaitingApproval",
+            "steps": [
+                {"environment": "dev", "phase": "Succeeded"},
+                {"environment": "prod", "phase": "AwaitingApproval", "approvalsRequired": 1},
+            ],
+        },
+    }
+    assert strip(promo) == {
+        "name": "web-abcde",
+        "phase": "AwaitingApproval",
+        "steps": [
+            {"environment": "dev", "phase": "Succeeded"},
+            {"environment": "prod", "phase": "AwaitingApproval"},
+        ],
+    }
+    row = summary(promo)
+    assert row["chart"] == "shop-web-1.2.0" and row["initiator"] == "oidc:carol@example.test"
+
+
+class Approvers:
+    def __init__(self, allowed: bool) -> None:
+        self.allowed, self.asked = allowed, 0
+
+    def may_approve(self, who: Identity, env_id: str) -> bool:
+        self.asked += 1
+        return self.allowed
+
+
+def test_who_sees_an_approve_button() -> None:
+    from types import SimpleNamespace
+
+    from scipian_backend.ui.promotions import PromotionPages
+
+    def promo(phase: str, step: dict[str, object]) -> dict[str, object]:
+        return {
+            "spec": {"initiator": {"user": "oidc:carol@example.test"}},
+            "status": {"phase": phase, "steps": [step]},
+        }
+
+    waiting = {"environment": "prod", "phase": "AwaitingApproval", "approvalsRequired": 1}
+    dave = Identity("oidc:dave@example.test", ("oidc:release-managers",), "d")
+    carol = Identity("oidc:carol@example.test", ("oidc:platform-admins",), "c")
+    rbac = Approvers(True)
+    pages = PromotionPages(SimpleNamespace(authorizer=rbac))  # type: ignore[arg-type]
+    assert pages._may_approve(promo("AwaitingApproval", waiting), waiting, dave)
+    assert not pages._may_approve(promo("AwaitingApproval", waiting), waiting, carol)
+    done = {**waiting, "approvals": [{"user": "oidc:dave@example.test"}]}
+    assert not pages._may_approve(promo("Running", done), done, dave)
+    deploying = {**waiting, "phase": "Deploying"}
+    assert not pages._may_approve(promo("Running", deploying), deploying, dave)
+    assert not pages._may_approve(promo("Failed", waiting), waiting, dave)
+    none_needed = {**waiting, "approvalsRequired": 0}
+    assert not pages._may_approve(promo("Running", none_needed), none_needed, dave)
+    no_rbac = PromotionPages(SimpleNamespace(authorizer=Approvers(False)))  # type: ignore[arg-type]
+    assert not no_rbac._may_approve(promo("AwaitingApproval", waiting), waiting, dave)
