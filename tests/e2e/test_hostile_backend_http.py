@@ -26,7 +26,7 @@ from tests.stack.idp_login import authcode_flow_tokens
 
 pytestmark = pytest.mark.stack
 CLIENT_ID = "kubectl-scipian"
-EXAMPLES = 150  # per operation and run: the whole module stays well under a minute
+EXAMPLES = 75  # per operation and run (17 operations): the module stays around a minute
 
 
 @pytest.fixture(scope="module")
