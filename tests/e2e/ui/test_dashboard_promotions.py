@@ -40,7 +40,7 @@ from tests.stack.releases import helm_env, package
 pytestmark = pytest.mark.stack
 # The gated environment's login age: long enough for carol's fresh login to create the
 # promotion, short enough that dave's dashboard login is stale by the time he approves.
-MAX_AUTH_AGE = 15
+MAX_AUTH_AGE = 20
 BOUND = 300.0  # a bound on waiting for the plugin, not a timing assertion
 
 
