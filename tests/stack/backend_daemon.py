@@ -186,10 +186,16 @@ def serve_argv(issuer: str, client_id: str, port: int, *extra: str) -> list[str]
 def start(issuer: str, client_id: str, timeout: float = 60.0) -> str:
     """Prepares mgmt and the targets, starts the stack's backend; returns its URL."""
     prepare()
+    return serve("backend", issuer, client_id, timeout)
+
+
+def serve(name: str, issuer: str, client_id: str, timeout: float = 60.0) -> str:
+    """Starts a backend as stack process `name` trusting `issuer` (mgmt already prepared);
+    returns its URL. A second one (Dex's) shares the environments and grants."""
     port = free_port()
-    procs.spawn("backend", serve_argv(issuer, client_id, port), env=_child_env())
+    procs.spawn(name, serve_argv(issuer, client_id, port), env=_child_env())
     url = f"http://127.0.0.1:{port}"
-    wait_ready(url, timeout, lambda: "backend" in procs.dead())
+    wait_ready(url, timeout, lambda: name in procs.dead())
     return url
 
 
