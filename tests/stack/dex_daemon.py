@@ -20,6 +20,8 @@ import shutil
 import socket
 import time
 import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests import tools
@@ -28,6 +30,7 @@ from tests.stack.paths import stack_dir
 
 CLIENT_ID = "kubectl-scipian"
 CONNECTOR_ID = "ldap"
+REFRESH_REUSE_SECONDS = 3  # Dex's default: a refresh token presented again this soon is kept
 
 
 def config(
@@ -46,7 +49,7 @@ def config(
         "expiry": {
             "idTokens": f"{id_token_ttl}s",
             "deviceRequests": "5m",
-            "refreshTokens": {"reuseInterval": "3s"},
+            "refreshTokens": {"reuseInterval": f"{REFRESH_REUSE_SECONDS}s"},
         },
         "staticClients": [
             {
@@ -141,3 +144,31 @@ def wait_ready(issuer: str, name: str, timeout: float) -> None:
 
 def state_path(name: str = "dex") -> Path:
     return stack_dir() / name
+
+
+def directory_of(env: Mapping[str, str]) -> ldap_daemon.Directory:
+    """The stack's directory, from .stack/env (written when the Dex pair started)."""
+    return ldap_daemon.Directory(
+        env["STACK_LDAP_URL"], env["STACK_LDAP_BIND_DN"], env["STACK_LDAP_BIND_PASSWORD"]
+    )
+
+
+@dataclass
+class DexProcess:
+    """A test-owned Dex (e.g. with 5-second id_tokens) against the stack's directory; a stack
+    process while it runs (so `scripts/stack down` ends it too), its log in the stack's."""
+
+    issuer: str
+    name: str
+    client_id: str = CLIENT_ID
+
+    def stop(self) -> None:
+        pid = procs.tracked().get(self.name)
+        if pid is not None:
+            procs.stop(self.name, pid)
+        shutil.rmtree(state_path(self.name), ignore_errors=True)
+
+
+def start_own(env: Mapping[str, str], *, id_token_ttl: int) -> DexProcess:
+    name = f"dex-test-{os.getpid()}-{time.monotonic_ns() % 1_000_000}"
+    return DexProcess(start(directory_of(env), name=name, id_token_ttl=id_token_ttl), name)

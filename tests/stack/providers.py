@@ -61,6 +61,8 @@ def start_dex(password: str) -> dict[str, str]:
     return {
         **pair_values(DEX, issuer, url, dex_daemon.CLIENT_ID),
         "STACK_LDAP_URL": directory.url,
+        "STACK_LDAP_BIND_DN": directory.bind_dn,
+        "STACK_LDAP_BIND_PASSWORD": directory.bind_password,
     }
 
 
