@@ -75,7 +75,11 @@ mallory   AUTH   AUTH     AUTH
 
 def access_table(text: str) -> dict[tuple[str, str], str]:
     header, *rows = (line.split() for line in text.strip().splitlines())
-    return {(row[0], env_id): cell for row in rows for env_id, cell in zip(header[1:], row[1:])}
+    return {
+        (row[0], env_id): cell
+        for row in rows
+        for env_id, cell in zip(header[1:], row[1:], strict=True)
+    }
 
 
 def test_access_matrix_is_the_same_for_every_provider(
