@@ -40,6 +40,8 @@ def has(env: dict[str, str], name: str) -> bool:
 
 def select(env: dict[str, str], name: str) -> dict[str, str]:
     """`env` with the generic names pointing at pair `name` (which must be in it)."""
+    if name == DEFAULT and not has(env, DEFAULT) and "STACK_IDP" not in env:
+        return {**env, "STACK_IDP": DEFAULT}  # a stack started before pairs existed
     if not has(env, name):
         raise KeyError(f"the stack has no {name} provider (scripts/stack up --idp {name})")
     prefix = KEYS[name]
