@@ -144,3 +144,18 @@ def test_deploy_with_terminal_logs_in_once_then_says_why(dex_stack: Stack, tmp_p
     # Never a loop: the next run, without a terminal, is refused at once.
     again = run_plugin(["dev", "credential", "--level", "deploy", "--reason", "t-dex"], env)
     assert (again.returncode, again.stdout, again.stderr) == (1, "", AUTH + NO_PROOF_HINT)
+
+
+def test_dex_and_slapd_logs_hold_no_secret(dex_stack: Stack) -> None:
+    """Last in this module: Dex's, slapd's and Dex's backend's logs after the logins above are
+    where the session's JWT scan (tests/conftest.py) reads them, and hold no password either."""
+    from tests.conftest import SECRET_JWT
+
+    logs = Path(dex_stack.env["STACK_LOGS_DIR"])
+    secrets = (dex_stack.env["STACK_PASSWORD"], dex_stack.env["STACK_LDAP_BIND_PASSWORD"])
+    for name in ("dex.log", "ldap.log", "backend-dex.log"):
+        text = (logs / name).read_text(errors="replace")
+        assert text, name
+        assert not SECRET_JWT.search(text), name
+        assert not [s for s in secrets if s in text], name
+    assert "BIND dn=" in (logs / "ldap.log").read_text()  # slapd logged the logins themselves
