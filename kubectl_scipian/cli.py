@@ -303,7 +303,7 @@ def report(err: errors.ScipianError, stderr: TextIO, verbose: int) -> int:
     if verbose and detail:
         print(f"kubectl-scipian: debug: {detail}", file=stderr)
     print(error_text(err), file=stderr)
-    if isinstance(err, errors.LoginRequired):
+    if isinstance(err, errors.AuthError) and err.hint:
         print(f"hint: {err.hint}", file=stderr)
     return err.exit_code
 

@@ -8,6 +8,7 @@
     ├── AuthError                     "Invalid authentication for provided environment."
     │   ├── LoginRequired             ... plus a hint: no terminal and nothing to refresh
     │   │   └── FreshLoginRequired    ... a deploy credential's step-up, with no terminal
+    │   ├── FreshLoginUnprovable      ... plus a hint: the provider cannot show a fresh login
     │   └── StepUpRequired            the backend's RFC 9470 challenge (max_age); caught by
     │                                 access/credentials.py, which logs in afresh once
     ├── EnvNotFound                   "Invalid environment referenced."
@@ -62,7 +63,10 @@ class ToolMissing(ScipianError):
 
 
 class AuthError(ScipianError):
-    """The RFC's authentication error; the detail is kept for `-v` only."""
+    """The RFC's authentication error; the detail is kept for `-v` only. A `hint`, when set,
+    is printed as a second line (`hint: ...`)."""
+
+    hint = ""
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(AUTH_MESSAGE)
@@ -84,6 +88,19 @@ class FreshLoginRequired(LoginRequired):
         self.hint = (
             f"deploy credentials need a login no older than {max_age}s: "
             "run 'kubectl scipian login', then this command again"
+        )
+
+
+class FreshLoginUnprovable(AuthError):
+    """A deploy credential needs a login no older than `max_age` seconds and the provider's
+    id_token cannot show one (no `auth_time`, or `max_age` ignored): another login would
+    not help, so the RFC's line and a hint that says why, exit 1 (docs/providers.md)."""
+
+    def __init__(self, max_age: int, problem: str, detail: str = "") -> None:
+        super().__init__(detail or problem)
+        self.hint = (
+            f"deploy credentials need a login no older than {max_age}s and the identity "
+            f"provider does not show one: {problem}; ask your Scipian admin"
         )
 
 

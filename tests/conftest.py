@@ -43,12 +43,40 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
+    """The stack with its default provider pair (oidc-provider and the stack's backend), even
+    when a person selected Dex's (`scripts/stack up --idp dex`)."""
+    from tests.stack import providers
     from tests.stack.stack import down, env_or_up
 
     env, started = env_or_up()
-    yield Stack(env)
+    yield Stack(providers.select(env, providers.DEFAULT))
     if started and os.environ.get("STACK_KEEP") != "1":
         down(quiet=True)
+
+
+@pytest.fixture(scope="session")
+def dex_stack(stack: Stack) -> Stack:
+    """The same stack with the Dex pair selected: Dex (groups from slapd) and a backend that
+    trusts it, on the same clusters and grants; started once, for every session after."""
+    from tests.stack import providers
+    from tests.stack.stack import ensure_dex
+
+    return Stack(providers.select(ensure_dex(), providers.DEX))
+
+
+IDPS = [
+    pytest.param("oidc-provider", marks=pytest.mark.idp_oidc_provider, id="oidc-provider"),
+    pytest.param("dex", marks=pytest.mark.idp_dex, id="dex"),
+]
+
+
+@pytest.fixture(scope="session", params=IDPS)
+def idp_stack(request: pytest.FixtureRequest) -> Stack:
+    """The stack once per provider pair: tests that use it run against both providers
+    (`-m idp_dex` or `-k dex` runs one)."""
+    name = "stack" if request.param == "oidc-provider" else "dex_stack"
+    chosen: Stack = request.getfixturevalue(name)
+    return chosen
 
 
 # --- secret hygiene: no JWT in any test's captured output or in any stack log ----------------

@@ -19,6 +19,7 @@ from kubectl_scipian.errors import (
     BackendUnreachable,
     EnvNotFound,
     FreshLoginRequired,
+    FreshLoginUnprovable,
     IdpError,
     LoginRequired,
     StepUpRequired,
@@ -187,7 +188,7 @@ class Credentials:
             issued = self.backend.kubeconfig(env_id, valid.id_token, "deploy", justification)
         except StepUpRequired as challenge:
             if not interactive:
-                raise FreshLoginRequired(challenge.max_age, challenge.detail) from None
+                raise fresh_login_needed(challenge, valid) from None
             log.debug("the backend asks for a login no older than %ss", challenge.max_age)
             valid = self.auth.step_up(challenge.max_age, stale_token=valid.id_token)
             try:
@@ -202,7 +203,7 @@ class Credentials:
             try:
                 issued = self.backend.kubeconfig(env_id, valid.id_token, "deploy", justification)
             except StepUpRequired as challenge:
-                raise FreshLoginRequired(challenge.max_age, challenge.detail) from None
+                raise fresh_login_needed(challenge, valid) from None
         item = CachedKubeconfig(
             environment=env_id,
             user=valid.user,
@@ -228,3 +229,15 @@ class Credentials:
     def cached_expiry(self, login: Login, env_id: str) -> float | None:
         item = self.cache.load_kubeconfig(login.user, env_id)
         return item.expires_at if item is not None else None
+
+
+def fresh_login_needed(challenge: StepUpRequired, login: Login) -> AuthError:
+    """What a step-up challenge means without a terminal: log in again, or, when the login's
+    id_token has no `auth_time` (the plugin's logins never carry one from such a provider),
+    that another login would not help either."""
+    if login.auth_time is None:
+        from kubectl_scipian.oidc import idtoken  # only on this rare path
+
+        problem = idtoken.fresh_login_problem({}, challenge.max_age, 0.0, 0.0)
+        return FreshLoginUnprovable(challenge.max_age, problem, challenge.detail)
+    return FreshLoginRequired(challenge.max_age, challenge.detail)

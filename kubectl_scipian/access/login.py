@@ -16,7 +16,7 @@ import requests
 
 from kubectl_scipian.access.cache import BackendCache, Login, fresh
 from kubectl_scipian.backend.client import BackendClient
-from kubectl_scipian.errors import LoginError, LoginRequired
+from kubectl_scipian.errors import FreshLoginUnprovable, LoginError, LoginRequired
 from kubectl_scipian.oidc import flows, idtoken
 from kubectl_scipian.oidc.client import OAuthError, OidcClient, Tokens
 
@@ -203,7 +203,7 @@ class Authenticator:
                 tokens.claims, max_age, self.clock(), STEP_UP_SKEW
             )
             if problem:
-                raise LoginError(f"step-up login failed: {problem}")
+                raise FreshLoginUnprovable(max_age, problem)
             if login is not None and tokens.claims.get("sub") != login.subject:
                 # Another person now: the old one's credentials have no business here.
                 self.cache.remove_all_kubeconfigs()

@@ -3,8 +3,11 @@ words, the kubeconfig cache under parallel use, a stopped backend, a revoked tok
 no token ever reaches the output.
 
 Users log in through the plugin's real device flow (`tests.stack.login.plugin_login`), each
-into a config dir of the test's own. Tests that count issuances or stop the backend start a
-backend process of their own (`spawn_backend`) against the stack's mgmt cluster and issuer.
+into a config dir of the test's own. The tests on `users` run once per provider pair
+(`idp_stack`: oidc-provider and its backend, Dex with groups from LDAP and its backend, on
+the same clusters and grants); `ACCESS` is the table both must answer alike. Tests that count
+issuances or stop the backend start a backend process of their own (`spawn_backend`) against
+the stack's mgmt cluster and issuer.
 """
 
 from __future__ import annotations
@@ -50,12 +53,48 @@ def login(stack: Stack, user: str, env: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def users(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
-    """alice, bob, carol and mallory, each logged in at the stack's backend."""
+def users(idp_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+    """alice, bob, carol and mallory, each logged in at the backend of one provider pair."""
     return {
-        user: login(stack, user, make_env(stack, tmp_path_factory.mktemp(user) / "config"))
+        user: login(idp_stack, user, make_env(idp_stack, tmp_path_factory.mktemp(user) / "config"))
         for user in ("alice", "bob", "carol", "mallory")
     }
+
+
+# Who may read which environment: the answer of `ENV get namespaces default -o name`, the same
+# from both providers (their groups come from different places: oidc-provider's accounts,
+# Dex's LDAP connector). "read" = namespace/default, "AUTH" = the RFC's line.
+ACCESS = """
+user      dev    staging  prod
+alice     read   AUTH     AUTH
+bob       AUTH   AUTH     read
+carol     read   read     read
+mallory   AUTH   AUTH     AUTH
+"""
+
+
+def access_table(text: str) -> dict[tuple[str, str], str]:
+    header, *rows = (line.split() for line in text.strip().splitlines())
+    return {
+        (row[0], env_id): cell
+        for row in rows
+        for env_id, cell in zip(header[1:], row[1:], strict=True)
+    }
+
+
+def test_access_matrix_is_the_same_for_every_provider(
+    idp_stack: Stack, users: dict[str, dict[str, str]]
+) -> None:
+    expected = access_table(ACCESS)
+    got = {}
+    for user, env_id in expected:
+        done = run_plugin([env_id, "get", "namespaces", "default", "-o", "name"], users[user])
+        outcome = {
+            (0, "namespace/default\n", ""): "read",
+            (1, "", AUTH): "AUTH",
+        }.get((done.returncode, done.stdout, done.stderr), f"{done.returncode} {done.stderr!r}")
+        got[user, env_id] = outcome
+    assert got == expected, idp_stack.env["STACK_IDP"]
 
 
 @pytest.fixture

@@ -128,9 +128,11 @@ def test_kubectl_through_the_exec_credential_one_issuance_per_expiry(
 
 
 def test_credential_document_and_no_prompt_when_not_interactive(
-    stack: Stack, backend: BackendProcess, tmp_path: Path
+    idp_stack: Stack, tmp_path: Path
 ) -> None:
-    env = login(stack, "alice", exec_env(stack, tmp_path / "a", backend.url))
+    """Once per provider pair: the pair's own backend."""
+    stack = idp_stack
+    env = login(stack, "alice", exec_env(stack, tmp_path / "a", stack.env["SCIPIAN_BACKEND_URL"]))
     beta = {"apiVersion": "client.authentication.k8s.io/v1beta1", "spec": {"interactive": False}}
     got = run_plugin(["-v", "dev", "credential"], env | {"KUBERNETES_EXEC_INFO": json.dumps(beta)})
     assert got.returncode == 0, got.stderr

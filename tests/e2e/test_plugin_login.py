@@ -2,7 +2,9 @@
 silent refresh, logout, and where secrets (never) show up.
 
 Every test gets its own config dir (KUBECTL_SCIPIAN_CONFIG_DIR in tmp_path); the plugin runs
-as a subprocess without a terminal, the way scripts and `scripts/stack login` run it.
+as a subprocess without a terminal, the way scripts and `scripts/stack login` run it. Every
+test runs once per provider pair (`idp_stack`: oidc-provider, and Dex in front of LDAP);
+where the two differ (Dex cannot revoke a refresh token), the test says so.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ import pytest
 import requests
 
 from tests.conftest import Stack
-from tests.stack import idp_login
+from tests.stack import dex_daemon, idp_login
 from tests.stack.backend_daemon import BackendProcess, spawn_backend
+from tests.stack.dex_daemon import DexProcess
 from tests.stack.idp_process import IdpProcess, start_idp
 from tests.stack.login import plugin_env, plugin_login, run_plugin
 from tests.stack.paths import ROOT, venv_bin
@@ -36,9 +39,9 @@ AUTH = "Invalid authentication for provided environment.\n"
 
 
 @pytest.fixture
-def env(stack: Stack, tmp_path: Path) -> dict[str, str]:
+def env(idp_stack: Stack, tmp_path: Path) -> dict[str, str]:
     """The plugin's environment: the stack's backend, a config dir of this test's own."""
-    values = plugin_env(stack.env, KUBECTL_SCIPIAN_CONFIG_DIR=str(tmp_path / "config"))
+    values = plugin_env(idp_stack.env, KUBECTL_SCIPIAN_CONFIG_DIR=str(tmp_path / "config"))
     for name in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER"):  # never a real browser in tests
         values.pop(name, None)
     return values
@@ -69,15 +72,15 @@ def assert_private_tree(config_dir: Path) -> None:
         assert mode == (0o700 if path.is_dir() else 0o600), f"{path}: {oct(mode)}"
 
 
-def test_device_flow_login(stack: Stack, env: dict[str, str]) -> None:
-    done = plugin_login("alice", stack.env["STACK_PASSWORD"], env)
+def test_device_flow_login(idp_stack: Stack, env: dict[str, str]) -> None:
+    done = plugin_login("alice", idp_stack.env["STACK_PASSWORD"], env)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""  # prompts and URLs on stderr only
     assert "/device?user_code=" in done.stderr
     assert "Logged in to" in done.stderr and "alice@example.test" in done.stderr
     record = login_record(env)
     assert record["email"] == "alice@example.test" and record["groups"] == ["team-a"]
-    assert record["issuer"] == stack.env["STACK_IDP_ISSUER"]
+    assert record["issuer"] == idp_stack.env["STACK_IDP_ISSUER"]
     assert record["refreshToken"]
     who = run_plugin(["whoami"], env)
     assert who.returncode == 0, who.stderr
@@ -136,7 +139,7 @@ def authcode(env: dict[str, str]) -> Iterator[list[AuthCodeLogin]]:
 
 
 def test_authcode_flow_login(
-    stack: Stack, env: dict[str, str], authcode: list[AuthCodeLogin]
+    idp_stack: Stack, env: dict[str, str], authcode: list[AuthCodeLogin]
 ) -> None:
     login = AuthCodeLogin(env, "--no-browser")
     authcode.append(login)
@@ -148,7 +151,7 @@ def test_authcode_flow_login(
     assert query["state"][0] and query["nonce"][0] and query["state"] != query["nonce"]
     assert "offline_access" in query["scope"][0].split()
 
-    callback = idp_login.authcode_browser(login.url, "bob", stack.env["STACK_PASSWORD"])
+    callback = idp_login.authcode_browser(login.url, "bob", idp_stack.env["STACK_PASSWORD"])
     page = requests.get(callback, timeout=10)  # the browser following the redirect
     assert page.status_code == 200 and "Login complete" in page.text
     code, out, err = login.finish()
@@ -161,11 +164,11 @@ def test_authcode_flow_login(
 
 
 def test_authcode_callback_with_wrong_state_is_refused(
-    stack: Stack, env: dict[str, str], authcode: list[AuthCodeLogin]
+    idp_stack: Stack, env: dict[str, str], authcode: list[AuthCodeLogin]
 ) -> None:
     login = AuthCodeLogin(env, "--no-browser")
     authcode.append(login)
-    callback = idp_login.authcode_browser(login.url, "alice", stack.env["STACK_PASSWORD"])
+    callback = idp_login.authcode_browser(login.url, "alice", idp_stack.env["STACK_PASSWORD"])
     parts = urlsplit(callback)
     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
     forged = f"{parts.scheme}://{parts.netloc}{parts.path}?code={query['code']}&state=forged"
@@ -176,7 +179,7 @@ def test_authcode_callback_with_wrong_state_is_refused(
     assert not list(Path(env["KUBECTL_SCIPIAN_CONFIG_DIR"]).glob("cache/*/login.json"))
 
 
-def test_no_browser_falls_back_to_the_device_flow(stack: Stack, env: dict[str, str]) -> None:
+def test_no_browser_falls_back_to_the_device_flow(idp_stack: Stack, env: dict[str, str]) -> None:
     """Plain `login` on a host without a display: no browser, the device flow instead."""
     proc = subprocess.Popen(
         [str(venv_bin() / "kubectl-scipian"), "login"],
@@ -196,7 +199,7 @@ def test_no_browser_falls_back_to_the_device_flow(stack: Stack, env: dict[str, s
         assert lines[0] == "No browser available; using the device code flow.\n"
         url = next(x.strip() for x in lines if x.strip().startswith("http"))
         code = lines[-1].split("confirm the code ")[1].split()[0]
-        idp_login.device_login_approve(url, code, "carol", stack.env["STACK_PASSWORD"])
+        idp_login.device_login_approve(url, code, "carol", idp_stack.env["STACK_PASSWORD"])
         assert proc.wait(60) == 0
     finally:
         if proc.poll() is None:
@@ -213,15 +216,20 @@ def test_login_times_out(env: dict[str, str]) -> None:
 
 @pytest.fixture
 def short_lived(
-    stack: Stack, tmp_path: Path
-) -> Iterator[tuple[IdpProcess, BackendProcess, dict[str, str]]]:
-    """A provider issuing 5-second id_tokens and a backend that trusts it (same mgmt)."""
-    idp = start_idp(tmp_path / "idp", stack.env["STACK_PASSWORD"], id_token_ttl=5)
+    idp_stack: Stack, tmp_path: Path
+) -> Iterator[tuple[IdpProcess | DexProcess, BackendProcess, dict[str, str]]]:
+    """A provider of the pair's kind issuing 5-second id_tokens and a backend that trusts it
+    (same mgmt; a Dex reads the stack's directory)."""
+    idp: IdpProcess | DexProcess
+    if idp_stack.env["STACK_IDP"] == "dex":
+        idp = dex_daemon.start_own(idp_stack.env, id_token_ttl=5)
+    else:
+        idp = start_idp(tmp_path / "idp", idp_stack.env["STACK_PASSWORD"], id_token_ttl=5)
     backend = None
     try:
         backend = spawn_backend(idp.issuer, idp.client_id, name="plugin-refresh")
         env = plugin_env(
-            stack.env,
+            idp_stack.env,
             KUBECTL_SCIPIAN_CONFIG_DIR=str(tmp_path / "config"),
             SCIPIAN_BACKEND_URL=backend.url,
         )
@@ -239,10 +247,10 @@ def wait_until_expired(env: dict[str, str]) -> None:
 
 
 def test_refresh_after_short_id_token_lifetime_without_prompt(
-    stack: Stack, short_lived: tuple[IdpProcess, BackendProcess, dict[str, str]]
+    idp_stack: Stack, short_lived: tuple[IdpProcess | DexProcess, BackendProcess, dict[str, str]]
 ) -> None:
     idp, _, env = short_lived
-    done = plugin_login("alice", stack.env["STACK_PASSWORD"], env)
+    done = plugin_login("alice", idp_stack.env["STACK_PASSWORD"], env)
     assert done.returncode == 0, done.stderr
     first = login_record(env)
     wait_until_expired(env)
@@ -269,13 +277,19 @@ def test_refresh_after_short_id_token_lifetime_without_prompt(
 
 
 def test_expired_login_with_dead_refresh_token_fails_at_once_without_terminal(
-    stack: Stack, short_lived: tuple[IdpProcess, BackendProcess, dict[str, str]]
+    idp_stack: Stack, short_lived: tuple[IdpProcess | DexProcess, BackendProcess, dict[str, str]]
 ) -> None:
     idp, _, env = short_lived
-    assert plugin_login("bob", stack.env["STACK_PASSWORD"], env).returncode == 0
+    assert plugin_login("bob", idp_stack.env["STACK_PASSWORD"], env).returncode == 0
     stolen = login_record(env)["refreshToken"]
     # Someone else uses the refresh token: the provider rotates it away from the plugin.
-    idp_login.refresh_tokens(idp.issuer, idp.client_id, stolen)
+    # Dex keeps a token usable for its reuse window (3 s in the stack, for clients racing
+    # themselves) after its last use: the thief comes after the login's window, and the
+    # plugin after the thief's, as with a refresh token stolen a while ago.
+    reuse = dex_daemon.REFRESH_REUSE_SECONDS + 0.5
+    time.sleep(reuse)
+    assert idp_login.refresh_tokens(idp.issuer, idp.client_id, stolen)["refresh_token"] != stolen
+    time.sleep(reuse)
     wait_until_expired(env)
     done = run_plugin(["envs"], env)
     assert done.returncode == 1
@@ -283,8 +297,8 @@ def test_expired_login_with_dead_refresh_token_fails_at_once_without_terminal(
     assert login_record(env)["refreshToken"] is None  # a refused one is not tried again
 
 
-def test_logout(stack: Stack, env: dict[str, str]) -> None:
-    assert plugin_login("carol", stack.env["STACK_PASSWORD"], env).returncode == 0
+def test_logout(idp_stack: Stack, env: dict[str, str]) -> None:
+    assert plugin_login("carol", idp_stack.env["STACK_PASSWORD"], env).returncode == 0
     for env_id in ("dev", "prod"):
         got = run_plugin([env_id, "get", "pods"], env)
         assert got.returncode == 0, got.stderr
@@ -306,19 +320,24 @@ def test_logout(stack: Stack, env: dict[str, str]) -> None:
     assert not list(config.glob("cache/*/login.json"))
     assert not list(config.glob("cache/*/kubeconfigs/*.json"))
     assert (config / "cache").is_dir()  # only credentials go
-    # The refresh token was revoked at the provider, not just forgotten.
-    with pytest.raises(idp_login.IdpTokenError):
-        idp_login.refresh_tokens(
-            stack.env["STACK_IDP_ISSUER"], stack.env["STACK_IDP_CLIENT_ID"], refresh_token
-        )
+    issuer, client_id = idp_stack.env["STACK_IDP_ISSUER"], idp_stack.env["STACK_IDP_CLIENT_ID"]
+    if idp_login.discover(issuer).get("revocation_endpoint"):
+        # The refresh token was revoked at the provider, not just forgotten.
+        with pytest.raises(idp_login.IdpTokenError):
+            idp_login.refresh_tokens(issuer, client_id, refresh_token)
+    else:
+        # Dex offers no revocation (RFC 7009): the plugin can only forget the token, which
+        # stays valid at the provider until it expires (docs/providers.md says so).
+        assert idp_stack.env["STACK_IDP"] == "dex"
+        assert idp_login.refresh_tokens(issuer, client_id, refresh_token)["id_token"]
     after = run_plugin(["dev", "get", "pods"], env)
     assert (after.returncode, after.stderr) == (1, AUTH + "hint: run 'kubectl scipian login'\n")
 
 
 def test_logout_all_forgets_every_backend(
-    stack: Stack,
+    idp_stack: Stack,
     env: dict[str, str],
-    short_lived: tuple[IdpProcess, BackendProcess, dict[str, str]],
+    short_lived: tuple[IdpProcess | DexProcess, BackendProcess, dict[str, str]],
 ) -> None:
     _, other, _ = short_lived
     other_env = dict(env, SCIPIAN_BACKEND_URL=other.url)
@@ -326,8 +345,8 @@ def test_logout_all_forgets_every_backend(
     (config).mkdir(mode=0o700, exist_ok=True)
     (config / "config.json").write_text(json.dumps({"backend": env["SCIPIAN_BACKEND_URL"]}))
     os.chmod(config / "config.json", 0o600)
-    assert plugin_login("alice", stack.env["STACK_PASSWORD"], env).returncode == 0
-    assert plugin_login("alice", stack.env["STACK_PASSWORD"], other_env).returncode == 0
+    assert plugin_login("alice", idp_stack.env["STACK_PASSWORD"], env).returncode == 0
+    assert plugin_login("alice", idp_stack.env["STACK_PASSWORD"], other_env).returncode == 0
     assert len(list(config.glob("cache/*/login.json"))) == 2
     no_backend = {k: v for k, v in env.items() if k != "SCIPIAN_BACKEND_URL"}
     done = run_plugin(["logout", "--all"], no_backend)
@@ -337,7 +356,7 @@ def test_logout_all_forgets_every_backend(
     assert (config / "config.json").is_file()
 
 
-def test_on_a_terminal_a_missing_login_starts_one(stack: Stack, env: dict[str, str]) -> None:
+def test_on_a_terminal_a_missing_login_starts_one(idp_stack: Stack, env: dict[str, str]) -> None:
     """stdin is a terminal (a pty): `dev get pods` logs in first (device flow: no display)."""
     controller, terminal = pty.openpty()
     proc = subprocess.Popen(
@@ -359,7 +378,7 @@ def test_on_a_terminal_a_missing_login_starts_one(stack: Stack, env: dict[str, s
         assert lines[0] == "Your Scipian login is missing; logging in.\n"
         url = next(x.strip() for x in lines if x.strip().startswith("http"))
         code = lines[-1].split("confirm the code ")[1].split()[0]
-        idp_login.device_login_approve(url, code, "alice", stack.env["STACK_PASSWORD"])
+        idp_login.device_login_approve(url, code, "alice", idp_stack.env["STACK_PASSWORD"])
         out = proc.stdout.read()
         rest = proc.stderr.read()
         assert proc.wait(60) == 0, rest
@@ -391,7 +410,7 @@ requests.get(redirect, timeout=10)
 
 
 def test_browser_login_opens_one_window_and_prints_the_url(
-    stack: Stack, env: dict[str, str], tmp_path: Path
+    idp_stack: Stack, env: dict[str, str], tmp_path: Path
 ) -> None:
     browser = tmp_path / "browser"
     browser.write_text(BROWSER.format(python=sys.executable, root=str(ROOT)))
@@ -402,7 +421,7 @@ def test_browser_login_opens_one_window_and_prints_the_url(
         BROWSER=str(browser),
         TEST_BROWSER_LOG=str(opened),
         TEST_BROWSER_USER="alice",
-        TEST_BROWSER_PASSWORD=stack.env["STACK_PASSWORD"],
+        TEST_BROWSER_PASSWORD=idp_stack.env["STACK_PASSWORD"],
     )
     done = run_plugin(["login"], env)
     assert done.returncode == 0, done.stderr
@@ -414,9 +433,9 @@ def test_browser_login_opens_one_window_and_prints_the_url(
 
 
 def test_login_as_someone_else_forgets_the_previous_users_credentials(
-    stack: Stack, env: dict[str, str]
+    idp_stack: Stack, env: dict[str, str]
 ) -> None:
-    password = stack.env["STACK_PASSWORD"]
+    password = idp_stack.env["STACK_PASSWORD"]
     config = Path(env["KUBECTL_SCIPIAN_CONFIG_DIR"])
     assert plugin_login("carol", password, env).returncode == 0
     assert run_plugin(["dev", "get", "pods"], env).returncode == 0

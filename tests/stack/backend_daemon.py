@@ -195,7 +195,7 @@ def ui_args(port: int) -> tuple[str, ...]:
     )
 
 
-def serve_argv(issuer: str, client_id: str, port: int, *extra: str) -> list[str]:
+def serve_argv(issuer: str, client_id: str, port: int, *extra: str, ui: bool = True) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -207,7 +207,7 @@ def serve_argv(issuer: str, client_id: str, port: int, *extra: str) -> list[str]
         f"--issuer={issuer}",
         f"--client-id={client_id}",
         "--log-level=warning",
-        *ui_args(port),
+        *(ui_args(port) if ui else ()),
         *extra,
     ]
 
@@ -216,10 +216,25 @@ def start(issuer: str, client_id: str, timeout: float = 60.0, port: int = 0) -> 
     """Prepares mgmt and the targets, starts the stack's backend (on `port`, the one its
     dashboard's redirect URI was registered with); returns its URL."""
     prepare()
+    return serve("backend", issuer, client_id, timeout, port=port, ui=True)
+
+
+def serve(
+    name: str,
+    issuer: str,
+    client_id: str,
+    timeout: float = 60.0,
+    *,
+    port: int = 0,
+    ui: bool = False,
+) -> str:
+    """Starts a backend as stack process `name` trusting `issuer` (mgmt already prepared);
+    returns its URL. A second one (Dex's) shares the environments and grants; only the
+    stack's own backend serves the dashboard (its client is registered at oidc-provider)."""
     port = port or free_port()
-    procs.spawn("backend", serve_argv(issuer, client_id, port), env=_child_env())
+    procs.spawn(name, serve_argv(issuer, client_id, port, ui=ui), env=_child_env())
     url = f"http://127.0.0.1:{port}"
-    wait_ready(url, timeout, lambda: "backend" in procs.dead())
+    wait_ready(url, timeout, lambda: name in procs.dead())
     return url
 
 

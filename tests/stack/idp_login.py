@@ -201,7 +201,9 @@ class _Person:
         if self.signed_in:
             raise IdpLoginError(f"sign-in refused for {self.username!r}: {_summary(page)}")
         self.signed_in = True
-        return submit(self.session, page, form, username=self.username, password=self.password)
+        # The name field is `username` at oidc-provider's page and `login` at Dex's.
+        name = next((n for n in ("username", "login") if form.has(n)), "username")
+        return submit(self.session, page, form, **{name: self.username, "password": self.password})
 
     def _enter_code(self, page: Page, form: Form) -> requests.Response:
         if self.code_entered or not self.user_code:
@@ -293,9 +295,14 @@ def device_login_approve(
         verification_uri_complete_or_uri, allow_redirects=False, timeout=HTTP_TIMEOUT
     )
     _, page = _browse(person, first)
-    if page is None or page.status != 200 or "success" not in page.element_ids:
+    if page is None or page.status != 200 or not _device_success(page):
         detail = _summary(page) if page is not None else "no final page"
         raise IdpLoginError(f"device sign-in did not complete: {detail}")
+
+
+def _device_success(page: Page) -> bool:
+    """The provider's final device page: oidc-provider's `#success`, Dex's heading."""
+    return "success" in page.element_ids or "Login Successful for " in page.text
 
 
 def authcode_browser(

@@ -15,7 +15,16 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from tests import tools
-from tests.stack import backend_daemon, clusters, envfile, harness, idp_daemon, procs, releases
+from tests.stack import (
+    backend_daemon,
+    clusters,
+    envfile,
+    harness,
+    idp_daemon,
+    procs,
+    providers,
+    releases,
+)
 from tests.stack.paths import ROOT, kubectl, stack_dir
 
 PLUGIN_CONFIG_VAR = "KUBECTL_SCIPIAN_CONFIG_DIR"
@@ -56,8 +65,18 @@ def _exclusive() -> Iterator[None]:
         yield
 
 
-def up() -> dict[str, str]:
-    return _up()[0]
+def up(idp: str = providers.DEFAULT) -> dict[str, str]:
+    """Starts (or finds) the stack; `idp` names the provider pair .stack/env points at."""
+    with _exclusive():
+        env = envfile.read() if healthy() else None
+        if env is None:
+            _stop(quiet=True)
+            env = _start()
+        if idp != providers.DEFAULT:
+            env = _with_dex(env)
+        env = providers.select(env, idp)
+        envfile.write(env)
+        return env
 
 
 def _up() -> tuple[dict[str, str], bool]:
@@ -68,6 +87,31 @@ def _up() -> tuple[dict[str, str], bool]:
             return envfile.read(), False
         _stop(quiet=True)
         return _start(), True
+
+
+def ensure_dex() -> dict[str, str]:
+    """The running stack's env with the Dex pair started if it is not yet (the selected pair,
+    STACK_IDP, is left as it is). For tests: one Dex per stack, shared by every session."""
+    with _exclusive():
+        env = envfile.read()
+        if not healthy():
+            raise RuntimeError("the stack is not running")
+        if not providers.has(env, providers.DEX):
+            env = _with_dex(env)
+            envfile.write(env)
+        return env
+
+
+def _with_dex(env: dict[str, str]) -> dict[str, str]:
+    if providers.has(env, providers.DEX):
+        return env
+    started = time.monotonic()
+    values = providers.start_dex(env["STACK_PASSWORD"])
+    print(
+        f"stack: Dex, slapd and their backend up in {time.monotonic() - started:.1f}s",
+        file=sys.stderr,
+    )
+    return {**env, **values}
 
 
 def _start() -> dict[str, str]:
@@ -124,6 +168,8 @@ def _start() -> dict[str, str]:
         "STACK_LOGS_DIR": str(procs.log_dir()),
         PLUGIN_CONFIG_VAR: str(state / "plugin-config"),
         "SCIPIAN_BACKEND_URL": backend_url,
+        "STACK_IDP": providers.DEFAULT,
+        **providers.default_values(issuer, backend_url),
     }
     envfile.write(values)
     print(f"stack: up in {time.monotonic() - started:.1f}s", file=sys.stderr)
@@ -159,22 +205,31 @@ def status() -> int:
         return 1
     for name, pid in tracked.items():
         print(f"{name:28} pid {pid:<8} {'running' if procs.alive(pid) else 'DEAD'}")
-    backend = envfile.read().get("SCIPIAN_BACKEND_URL")
-    if backend:
-        ok = backend_daemon.reachable(backend + "/healthz")
-        print(f"{'backend url':28} {backend} {'healthy' if ok else 'NOT RESPONDING'}")
+    env = envfile.read()
+    for name in providers.NAMES:
+        backend = env.get(f"{providers.KEYS[name]}_BACKEND_URL")
+        if backend:
+            ok = backend_daemon.reachable(backend + "/healthz")
+            label = f"backend url ({name})"
+            print(f"{label:28} {backend} {'healthy' if ok else 'NOT RESPONDING'}")
+    if env.get("STACK_IDP"):
+        print(f"{'selected provider':28} {env['STACK_IDP']}")
     return 0 if healthy() else 1
 
 
 def main(argv: list[str]) -> int:
-    usage = "usage: scripts/stack up|down|status|build|login USER"
+    usage = "usage: scripts/stack up [--idp oidc-provider|dex]|down|status|build|login USER"
     if not argv:
         print(usage, file=sys.stderr)
         return 2
     cmd = argv[0]
     os.chdir(ROOT)
     if cmd == "up":
-        up()
+        idp = _idp_option(argv[1:])
+        if idp is None:
+            print(usage, file=sys.stderr)
+            return 2
+        up(idp)
         print("READY")
         return 0
     if cmd == "down":
@@ -183,6 +238,7 @@ def main(argv: list[str]) -> int:
         return status()
     if cmd == "build":
         print(harness.build())
+        print(tools.dex())
         return 0
     if cmd == "login":
         from tests.stack.login import login_cli
@@ -190,6 +246,19 @@ def main(argv: list[str]) -> int:
         return login_cli(argv[1:])
     print(usage, file=sys.stderr)
     return 2
+
+
+def _idp_option(args: list[str]) -> str | None:
+    """`--idp NAME` / `--idp=NAME` (default oidc-provider); None when the words are wrong."""
+    if not args:
+        return providers.DEFAULT
+    if len(args) == 2 and args[0] == "--idp":
+        name = args[1]
+    elif len(args) == 1 and args[0].startswith("--idp="):
+        name = args[0].removeprefix("--idp=")
+    else:
+        return None
+    return name if name in providers.NAMES else None
 
 
 def env_or_up() -> tuple[dict[str, str], bool]:

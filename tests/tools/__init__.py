@@ -1,4 +1,5 @@
-"""Tools the tests build from pinned sources (krew, helm 3 and 4: tests/tools/), and the dist."""
+"""Tools the tests build from pinned sources (krew, helm 3 and 4, Dex: tests/tools/), and the
+dist."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tests.stack.paths import ROOT, cache_dir
 KREW_SRC = ROOT / "tests" / "tools" / "krew"
 HELM_SRC = ROOT / "tests" / "tools" / "helm"
 HELM4_SRC = ROOT / "tests" / "tools" / "helm4"
+DEX_SRC = ROOT / "tests" / "tools" / "dex"
 
 
 def krew() -> Path:
@@ -31,6 +33,12 @@ def helm4() -> Path:
     """`helm` 4 built from helm.sh/helm/v4 (tests/tools/helm4/go.mod), cached by hash
     (cold: ~5 min on 2 cores)."""
     return harness.go_tool(HELM4_SRC, "helm.sh/helm/v4/cmd/helm", "helm4")
+
+
+def dex() -> Path:
+    """`dex` v2.45.1 built from github.com/dexidp/dex (tests/tools/dex/go.mod), cached by hash
+    (cold: ~2 min on 2 cores once the module cache holds the stack's other modules)."""
+    return harness.go_tool(DEX_SRC, "github.com/dexidp/dex/cmd/dex", "dex")
 
 
 def go_arch() -> str:

@@ -110,6 +110,12 @@ def test_version() -> None:
             errors.LoginRequired("not logged in"),
             "Invalid authentication for provided environment.\nhint: run 'kubectl scipian login'\n",
         ),
+        (
+            errors.FreshLoginUnprovable(300, "no auth_time"),
+            "Invalid authentication for provided environment.\n"
+            "hint: deploy credentials need a login no older than 300s and the identity "
+            "provider does not show one: no auth_time; ask your Scipian admin\n",
+        ),
         (errors.BackendUnreachable("cannot reach X"), "error: cannot reach X\n"),
         (errors.ConfigError("bad"), "error: bad\n"),
         (
