@@ -183,7 +183,8 @@ def owned(stack: Stack, cluster: str, kind: str, user: str) -> list[dict[str, An
 
 
 def is_deploy(account: dict[str, Any]) -> bool:
-    return account["metadata"].get("annotations", {}).get("scipian.io/level") == "deploy"
+    level = account["metadata"].get("annotations", {}).get("scipian.io/level")
+    return bool(level == "deploy")
 
 
 def wait_until(predicate: Any, what: str, timeout: float = 30) -> None:
