@@ -5,14 +5,12 @@
 - list_envs: `kubectl scipian dev,staging,prod helm list -A` (the environments the stack
   has) beside as many `helm list -A` runs one after another, one per admin kubeconfig.
 
-`python -m bench.helm` runs this entry alone and prints it.
+`python -m bench.run helm_history` runs this entry alone and prints it.
 """
 
 from __future__ import annotations
 
-import json
 import shlex
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -86,28 +84,3 @@ def run_entry(
     own = {**env, "KUBECTL_SCIPIAN_CONFIG_DIR": str(config_dir)}
     plugin_login("carol", stack_env["STACK_PASSWORD"], own)
     return helm_history(own, stack_env, work, ["kubectl", "scipian"], timing, runs)
-
-
-def main() -> int:
-    import os
-
-    from bench.run import RUNS, installed_plugin, timing
-    from tests.stack.login import plugin_env
-    from tests.stack.paths import ROOT, stack_dir
-    from tests.stack.stack import env_or_up
-
-    measure.start_launcher()
-    stack_env, _ = env_or_up()
-    work = stack_dir() / "bench"
-    work.mkdir(parents=True, exist_ok=True)
-    env = plugin_env(stack_env)
-    plugin_bin = installed_plugin(work)
-    env["PATH"] = os.pathsep.join([str(plugin_bin), str(ROOT / ".venv" / "bin"), env["PATH"]])
-    for name in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PYTHONPROFILEIMPORTTIME"):
-        env.pop(name, None)
-    print(json.dumps(run_entry(env, stack_env, work, timing, RUNS), indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,7 +9,7 @@ them. The comparison installs the same chart, release `bench-helm`, with the rea
 and each cluster's admin kubeconfig, one cluster after the other, as a script would.
 The overhead per environment is (promotion - helm) / 3; target <= 1.5 s.
 
-`python -m bench.promotion` runs this entry alone and prints it.
+`python -m bench.run promotion_overhead` runs this entry alone and prints it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -117,29 +116,3 @@ def promote_argv(helm: str, reason: str) -> list[str]:
         "kubectl", "scipian", "promote", "bench-promoted", "-n", NAMESPACE, "--chart", str(CHART),
         "--version", "1.0.0", "--through", ",".join(ENVS), "--reason", reason, "--helm", helm,
     ]  # fmt: skip
-
-
-def main() -> int:
-    import os
-
-    from bench.run import installed_plugin, timing
-    from tests.stack.login import plugin_env
-    from tests.stack.paths import ROOT, stack_dir
-    from tests.stack.stack import env_or_up
-
-    measure.start_launcher()
-    stack_env, _ = env_or_up()
-    work = stack_dir() / "bench"
-    work.mkdir(parents=True, exist_ok=True)
-    env = plugin_env(stack_env)
-    plugin_bin = installed_plugin(work)
-    env["PATH"] = os.pathsep.join([str(plugin_bin), str(ROOT / ".venv" / "bin"), env["PATH"]])
-    for name in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PYTHONPROFILEIMPORTTIME"):
-        env.pop(name, None)
-    runs = int(os.environ.get("BENCH_PROMOTION_RUNS", "3"))
-    print(json.dumps(run_entry(env, stack_env, work, timing, runs), indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -127,18 +127,31 @@ class Plugin(NamedTuple):
     id_token: str
 
 
-def plugin_setup(stack_env: dict[str, str]) -> Plugin:
+def plugin_run_env(stack_env: dict[str, str], **extra: str) -> tuple[dict[str, str], Path, Path]:
+    """(environment, work dir, plugin bin dir): the installed plugin first on PATH, as a
+    user's shell would run it."""
     work = stack_dir() / "bench"
     work.mkdir(parents=True, exist_ok=True)
-    config_dir = work / "plugin-config"
-    shutil.rmtree(config_dir, ignore_errors=True)
-    env = plugin_env(stack_env, KUBECTL_SCIPIAN_CONFIG_DIR=str(config_dir))
+    env = plugin_env(stack_env, **extra)
     plugin_bin = installed_plugin(work)
     env["PATH"] = os.pathsep.join([str(plugin_bin), str(ROOT / ".venv" / "bin"), env["PATH"]])
     # A user's shell sets neither: without bytecode caching every run recompiles the
     # plugin's modules, and unbuffered stdio turns every write into a system call.
     for name in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PYTHONPROFILEIMPORTTIME"):
         env.pop(name, None)
+    return env, work, plugin_bin
+
+
+def _env_and_work(stack_env: dict[str, str]) -> tuple[dict[str, str], dict[str, str], Path]:
+    """(env, stack_env, work): the arguments the helm entries start with."""
+    env, work, _ = plugin_run_env(stack_env)
+    return env, stack_env, work
+
+
+def plugin_setup(stack_env: dict[str, str]) -> Plugin:
+    config_dir = stack_dir() / "bench" / "plugin-config"
+    shutil.rmtree(config_dir, ignore_errors=True)
+    env, work, plugin_bin = plugin_run_env(stack_env, KUBECTL_SCIPIAN_CONFIG_DIR=str(config_dir))
     print("bench: logging alice in", file=sys.stderr)
     plugin_login("alice", stack_env["STACK_PASSWORD"], env)
     static = work / "alice-dev.kubeconfig"
@@ -337,6 +350,10 @@ def only(name: str) -> int:
         "deploy_issue": deploy_issue,
         "fanout_20": lambda stack_env: fanout_20(plugin_setup(stack_env)),
         "ui_pages": ui_pages.run_entry,
+        "helm_history": lambda stack_env: helm.run_entry(*_env_and_work(stack_env), timing, RUNS),
+        "promotion_overhead": lambda stack_env: promotion.run_entry(
+            *_env_and_work(stack_env), timing, 3
+        ),
     }
     if name not in entries:
         print(f"bench: no entry {name!r} (one of: {', '.join(entries)})", file=sys.stderr)
