@@ -59,18 +59,23 @@ def machine() -> dict[str, Any]:
 def issued_kubeconfig(env: dict[str, str], user: str, env_id: str, out: Path) -> str:
     """A kubeconfig from the backend for `user`, as the plugin would get it: the static
     kubeconfig kubectl runs with, so both sides use the same credentials."""
-    tokens = idp_login.device_flow_tokens(
-        env["STACK_IDP_ISSUER"], env["STACK_IDP_CLIENT_ID"], user, env["STACK_PASSWORD"]
-    )
+    id_token = _id_token(env, user)
     resp = requests.post(
         f"{env['SCIPIAN_BACKEND_URL']}/api/v1/environments/{env_id}/kubeconfig",
         json={},
-        headers={"Authorization": f"Bearer {tokens['id_token']}"},
+        headers={"Authorization": f"Bearer {id_token}"},
         timeout=30,
     )
     resp.raise_for_status()
     out.write_text(resp.json()["kubeconfig"])
     out.chmod(0o600)
+    return id_token
+
+
+def _id_token(env: dict[str, str], user: str) -> str:
+    tokens = idp_login.device_flow_tokens(
+        env["STACK_IDP_ISSUER"], env["STACK_IDP_CLIENT_ID"], user, env["STACK_PASSWORD"]
+    )
     return str(tokens["id_token"])
 
 
@@ -282,6 +287,28 @@ def main() -> int:
 
     results["deploy_issue"] = deploy_issue(stack_env)
 
+    results["backend_issue"] = backend_issue(stack_env, id_token)
+
+    print("bench: helm_history", file=sys.stderr)
+    results["helm_history"] = helm.run_entry(env, stack_env, work, timing, RUNS)
+
+    print("bench: promotion_overhead", file=sys.stderr)
+    results["promotion_overhead"] = promotion.run_entry(env, stack_env, work, timing, 3)
+
+    print("bench: ui_pages", file=sys.stderr)
+    results["ui_pages"] = ui_pages.run_entry(stack_env)
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    doc = {"machine": machine(), "results": results}
+    (RESULTS / "latest.json").write_text(json.dumps(doc, indent=2) + "\n")
+    table = render(doc)
+    (RESULTS / "latest.md").write_text(table)
+    print(table)
+    return 0
+
+
+def backend_issue(stack_env: dict[str, str], id_token: str) -> dict[str, Any]:
+    """c1, c8 and c32 issuances from a backend of this work tree, and c1 beside its floor."""
     print("bench: backend_issue", file=sys.stderr)
     # A backend of its own, from this work tree (the stack's may run older code), on the
     # stack's mgmt cluster and issuer: the same id_token is valid there.
@@ -305,24 +332,7 @@ def main() -> int:
     issue["floor_ms"] = round(sum(parts.values()), 2)
     p50 = issue["c1"]["p50_ms"]
     issue["p50_over_floor"] = round(p50 / issue["floor_ms"], 2) if p50 else None
-    results["backend_issue"] = issue
-
-    print("bench: helm_history", file=sys.stderr)
-    results["helm_history"] = helm.run_entry(env, stack_env, work, timing, RUNS)
-
-    print("bench: promotion_overhead", file=sys.stderr)
-    results["promotion_overhead"] = promotion.run_entry(env, stack_env, work, timing, 3)
-
-    print("bench: ui_pages", file=sys.stderr)
-    results["ui_pages"] = ui_pages.run_entry(stack_env)
-
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    doc = {"machine": machine(), "results": results}
-    (RESULTS / "latest.json").write_text(json.dumps(doc, indent=2) + "\n")
-    table = render(doc)
-    (RESULTS / "latest.md").write_text(table)
-    print(table)
-    return 0
+    return issue
 
 
 def deploy_issue(stack_env: dict[str, str]) -> dict[str, Any]:
@@ -348,6 +358,7 @@ def only(name: str) -> int:
     """`python -m bench.run deploy_issue`: one entry, printed (latest.json is untouched)."""
     entries: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
         "deploy_issue": deploy_issue,
+        "backend_issue": lambda stack_env: backend_issue(stack_env, _id_token(stack_env, "alice")),
         "fanout_20": lambda stack_env: fanout_20(plugin_setup(stack_env)),
         "ui_pages": ui_pages.run_entry,
         "helm_history": lambda stack_env: helm.run_entry(*_env_and_work(stack_env), timing, RUNS),

@@ -189,3 +189,63 @@ def test_settings_refuse_symmetric_or_none_algorithms() -> None:
     for algs in (("HS256",), ("none",), ("RS256", "HS512")):
         with pytest.raises(ConfigError):
             Settings(issuer=ISSUER, client_id="c", algorithms=algs)
+
+
+class CountingKeys(StaticKeys):
+    """StaticKeys that count the key look-ups: one per signature actually checked."""
+
+    def __init__(self, settings: Settings, jwks: list[dict[str, Any]]) -> None:
+        super().__init__(settings, jwks)
+        self.lookups = 0
+
+    def key(self, kid: str) -> jwt.PyJWK:
+        self.lookups += 1
+        return super().key(kid)
+
+
+def remembering(leeway: int = 30) -> tuple[Verifier, CountingKeys, list[float]]:
+    s = Settings(issuer=ISSUER, client_id="kubectl-scipian", leeway_seconds=leeway)
+    keys = CountingKeys(s, [jwk_of(RSA_KEY, "r1", "RS256")])
+    clock = [time.time()]
+    return Verifier(s, keys, now=lambda: clock[0]), keys, clock
+
+
+def test_a_verified_token_is_remembered_for_a_few_seconds() -> None:
+    from scipian_backend.identity.authn import VERIFIED_SECONDS
+
+    v, keys, clock = remembering()
+    token = sign(claims())
+    first = v.verify(token)
+    assert v.verify(token) == first
+    assert keys.lookups == 1  # the second use checked no signature
+    clock[0] += VERIFIED_SECONDS + 1
+    assert v.verify(token) == first
+    assert keys.lookups == 2  # checked again once the time was up
+
+
+def test_a_remembered_token_is_never_kept_past_its_expiry() -> None:
+    v, keys, clock = remembering(leeway=0)
+    token = sign(claims(exp=int(clock[0]) + 3))
+    v.verify(token)
+    clock[0] += 4  # past exp; PyJWT's own clock is still before it
+    v.verify(token)
+    assert keys.lookups == 2
+
+
+def test_a_changed_signature_is_not_taken_for_a_remembered_token() -> None:
+    v, _, _ = remembering()
+    token = sign(claims())
+    v.verify(token)
+    head, payload, sig = token.split(".")
+    forged = ".".join([head, payload, ("A" if sig[0] != "A" else "B") + sig[1:]])
+    with pytest.raises(Unauthorized):
+        v.verify(forged)
+
+
+def test_time_checks_still_run_on_a_remembered_token() -> None:
+    v, _, clock = remembering()
+    token = sign(claims(iat=int(clock[0]) - 86400 + 2))  # within max age, for 2 s more
+    v.verify(token)
+    clock[0] += 5
+    with pytest.raises(Unauthorized, match="too old"):
+        v.verify(token)

@@ -243,3 +243,29 @@ def test_observer_role_grants_no_secrets_exec_attach_portforward_or_tokens() -> 
         ("", "persistentvolumes"),
         ("storage.k8s.io", "storageclasses"),
     } <= granted
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/environments/dev/kubeconfig",
+        "/api/v1/environments//kubeconfig",
+        "/api/v1/environments/a/b/kubeconfig",
+        "/api/v1/environments/dev/kubeconfig/",
+        "/api/v1/environments/dev/kubeconfig/kubeconfig",
+        "/api/v1/environments/dev",
+        "/api/v1/environments/kubeconfig",
+        "/api/v1/environments/DEV%2F/kubeconfig",
+    ],
+)
+def test_issuance_route_matches_what_the_declared_route_matches(path: str) -> None:
+    """http/issuance.py answers exactly the requests the app's declared route would get."""
+    from starlette.routing import compile_path
+
+    from scipian_backend.http.issuance import PATH, ROUTE
+
+    declared, _, _ = compile_path(ROUTE)
+    mine, theirs = PATH.match(path), declared.match(path)
+    assert bool(mine) == bool(theirs)
+    if mine and theirs:
+        assert mine[1] == theirs["env_id"]

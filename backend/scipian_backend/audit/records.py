@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -43,27 +43,27 @@ class Record:
     time: str = field(default_factory=lambda: _now())
 
     def line(self) -> str:
-        d = asdict(self)
+        # Fields read one by one: dataclasses.asdict deep-copies every nested value first.
         line: dict[str, Any] = {
-            "time": d["time"],
-            "event": d["event"],
-            "requestId": d["request_id"],
-            "user": d["user"],
-            "groups": list(d["groups"]),
-            "environment": d["environment"],
-            "outcome": d["outcome"],
-            "reason": d["reason"],
-            "expirationTimestamp": d["expiration_timestamp"],
-            "serviceAccount": d["service_account"],
-            "level": d["level"],
-            "justification": d["justification"],
-            "authTime": stamp(d["auth_time"]),
+            "time": self.time,
+            "event": self.event,
+            "requestId": self.request_id,
+            "user": self.user,
+            "groups": list(self.groups),
+            "environment": self.environment,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "expirationTimestamp": self.expiration_timestamp,
+            "serviceAccount": self.service_account,
+            "level": self.level,
+            "justification": self.justification,
+            "authTime": stamp(self.auth_time),
         }
-        if d["rollback"] is not None:
-            line["rollback"] = d["rollback"]
-        if d["promotion"] is not None:
-            line["promotion"] = d["promotion"]
-        if d["break_glass"]:
+        if self.rollback is not None:
+            line["rollback"] = self.rollback
+        if self.promotion is not None:
+            line["promotion"] = self.promotion
+        if self.break_glass:
             line["breakGlass"] = True
         return json.dumps(line, separators=(",", ":"))
 

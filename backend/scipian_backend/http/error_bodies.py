@@ -27,15 +27,19 @@ def error_response(status: int, reason: str, message: str) -> JSONResponse:
     return JSONResponse({"reason": reason, "message": message}, status_code=status)
 
 
+def api_error_response(exc: ApiError) -> JSONResponse:
+    response = error_response(exc.status, exc.reason, exc.message)
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="scipian"'
+    # e.g. 429's Retry-After, the step-up's own WWW-Authenticate challenge
+    response.headers.update(getattr(exc, "headers", {}))
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
-        response = error_response(exc.status, exc.reason, exc.message)
-        if exc.status == 401:
-            response.headers["WWW-Authenticate"] = 'Bearer realm="scipian"'
-        # e.g. 429's Retry-After, the step-up's own WWW-Authenticate challenge
-        response.headers.update(getattr(exc, "headers", {}))
-        return response
+        return api_error_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

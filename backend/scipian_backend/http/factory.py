@@ -1,4 +1,5 @@
-"""`create_app(backend)`: the FastAPI app around a Backend's use cases.
+"""`create_app(backend)`: the ASGI app around a Backend's use cases: the FastAPI app,
+behind the issuance route's own handler (http/issuance.py).
 
 It takes its collaborators, so several apps (each with its own metrics) live in one process.
 """
@@ -10,9 +11,11 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp
 
 from scipian_backend import __version__
 from scipian_backend.http.error_bodies import install_error_handlers
+from scipian_backend.http.issuance import KubeconfigRoute
 from scipian_backend.http.middleware import RequestIdAndMetrics
 from scipian_backend.http.routes import install_routes
 from scipian_backend.promotions.routes import install_promotion_routes
@@ -20,7 +23,7 @@ from scipian_backend.releases.routes import install_release_routes
 from scipian_backend.usecases import Backend
 
 
-def create_app(backend: Backend) -> FastAPI:
+def create_app(backend: Backend) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
@@ -44,4 +47,4 @@ def create_app(backend: Backend) -> FastAPI:
         from scipian_backend.ui.routes import install_ui_routes
 
         install_ui_routes(app, backend)
-    return app
+    return KubeconfigRoute(app, backend)

@@ -18,6 +18,21 @@ log = logging.getLogger("scipian.http")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
+def request_id(scope: Scope) -> str:
+    """The caller's X-Request-Id when it is a plain token, else a new one; also stored
+    where `request.state.request_id` reads it."""
+    given = Headers(scope=scope).get("x-request-id", "")
+    rid = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+    scope.setdefault("state", {})["request_id"] = rid
+    return rid
+
+
+def log_failure(rid: str, exc: BaseException) -> None:
+    # Frames only: an exception's message may quote an upstream body.
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("request %s failed: %s\n%s", rid, type(exc).__name__, frames)
+
+
 class RequestIdAndMetrics:
     """Request id (X-Request-Id, request.state.request_id), metrics, and a JSON 500.
 
@@ -33,9 +48,7 @@ class RequestIdAndMetrics:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = Headers(scope=scope).get("x-request-id", "")
-        rid = given if REQUEST_ID.match(given) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = rid  # what request.state reads
+        rid = request_id(scope)
         started = time.perf_counter()
         status = 500
         started_response = False
@@ -51,9 +64,7 @@ class RequestIdAndMetrics:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
-            # Frames only: an exception's message may quote an upstream body.
-            frames = "".join(traceback.format_tb(exc.__traceback__))
-            log.error("request %s failed: %s\n%s", rid, type(exc).__name__, frames)
+            log_failure(rid, exc)
             if started_response:
                 raise  # too late for a JSON error: the server closes the connection
             status = 500

@@ -25,6 +25,7 @@ from scipian_backend.http.schema import (
 from scipian_backend.usecases import Backend
 
 MAX_BODY = 65536
+KUBECONFIG_ROUTE = "/api/v1/environments/{env_id:path}/kubeconfig"
 
 
 def install_routes(app: FastAPI, backend: Backend) -> None:
@@ -38,28 +39,15 @@ def install_routes(app: FastAPI, backend: Backend) -> None:
         return {"items": items}
 
     @app.post(
-        "/api/v1/environments/{env_id:path}/kubeconfig",
+        KUBECONFIG_ROUTE,
         response_model=KubeconfigResponse,
         responses=ERRORS,
         openapi_extra=KUBECONFIG_REQUEST,
     )
     async def kubeconfig(env_id: EnvId, request: Request) -> Response:
-        if not valid_env_id(env_id):  # before the body and before any authorization
-            raise BadRequest(ENV_ID_MESSAGE)
-        asked = kubeconfig_request(await check_body(request))
-        issued = await run_in_threadpool(
-            backend.issue,
-            env_id,
-            request.headers.get("authorization"),
-            _rid(request),
-            asked.level,
-            asked.justification,
-            asked.break_glass,
-        )
-        # A Response as is: Backend.issue builds exactly KubeconfigResponse's four strings,
-        # and the hot path skips re-validating them through the model (response_model
-        # still documents the body in /openapi.json).
-        return JSONResponse(issued)
+        # http/issuance.py answers these requests before the app sees them, with this
+        # same function; this declaration documents the route in /openapi.json.
+        return await issue_kubeconfig(backend, env_id, request)
 
     @app.get("/healthz", response_class=PlainTextResponse)
     def healthz() -> str:
@@ -75,6 +63,25 @@ def install_routes(app: FastAPI, backend: Backend) -> None:
     def metrics() -> Response:
         body, content_type = backend.metrics.exposition()
         return Response(body, media_type=content_type)
+
+
+async def issue_kubeconfig(backend: Backend, env_id: str, request: Request) -> Response:
+    if not valid_env_id(env_id):  # before the body and before any authorization
+        raise BadRequest(ENV_ID_MESSAGE)
+    asked = kubeconfig_request(await check_body(request))
+    issued = await run_in_threadpool(
+        backend.issue,
+        env_id,
+        request.headers.get("authorization"),
+        _rid(request),
+        asked.level,
+        asked.justification,
+        asked.break_glass,
+    )
+    # A Response as is: Backend.issue builds exactly KubeconfigResponse's four strings,
+    # and the hot path skips re-validating them through the model (response_model
+    # still documents the body in /openapi.json).
+    return JSONResponse(issued)
 
 
 async def check_body(request: Request) -> dict[str, Any]:

@@ -5,11 +5,17 @@ provider just rotated in works on its first use), at most once per
 `jwks_min_refetch_seconds` (a request inside that interval waits for its end);
 concurrent unknown-kid tokens share one fetch, so forged kids cannot hammer the IdP.
 The set is also refreshed every `jwks_lifespan_seconds`, which drops retired keys.
+
+A token that verified is remembered (by its SHA-256) for VERIFIED_SECONDS or until it
+expires, whichever is first: `@all get` sends one id_token to the backend once per
+environment, and a signature check and claim decoding cost more than the rest of the
+backend's own work on an issuance (bench/). The time-dependent checks run on every use.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +29,10 @@ from scipian_backend.config import Settings
 from scipian_backend.errors import ServiceUnavailable, Unauthorized
 
 REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "sub"]
+# How long a verified token is trusted without its signature being checked again: a key
+# dropped from the JWKS stops working at most this much later.
+VERIFIED_SECONDS = 10.0
+VERIFIED_MAX = 4096  # remembered tokens; past it the oldest half is dropped
 
 
 @dataclass(frozen=True)
@@ -156,12 +166,34 @@ class Verifier:
         self._s = settings
         self._keys = keys
         self._now = now
+        self._verified: dict[bytes, tuple[float, dict[str, Any]]] = {}
+        self._verified_lock = threading.Lock()
 
     def verify(self, token: str) -> Identity:
         return self.verify_claims(token)[0]
 
     def verify_claims(self, token: str) -> tuple[Identity, dict[str, Any]]:
         """The Identity and the verified claims (the dashboard's login needs exp and nonce)."""
+        digest = hashlib.sha256(token.encode()).digest()
+        now = self._now()
+        known = self._verified.get(digest)
+        if known is not None and now < known[0]:
+            return self._identity(known[1]), known[1]
+        identity, claims = self._verify(token)
+        self._remember(digest, claims, now)
+        return identity, claims
+
+    def _remember(self, digest: bytes, claims: dict[str, Any], now: float) -> None:
+        exp = claims["exp"]
+        # PyJWT accepts exp up to `leeway` past; a remembered token no longer than that.
+        until = min(float(exp) + self._s.leeway_seconds, now + VERIFIED_SECONDS)
+        with self._verified_lock:
+            if len(self._verified) >= VERIFIED_MAX:
+                kept = [(k, v) for k, v in self._verified.items() if v[0] > now]
+                self._verified = dict(kept[len(kept) // 2 :])
+            self._verified[digest] = (until, claims)
+
+    def _verify(self, token: str) -> tuple[Identity, dict[str, Any]]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
