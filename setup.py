@@ -30,6 +30,8 @@ setup(
         "test": [
             "pytest>=8,<10",
             "pytest-timeout>=2.3,<3",
+            # `make test` runs the suite in two processes on the one shared stack.
+            "pytest-xdist>=3.6,<4",
             "ruff>=0.15,<1",
             "mypy>=1.15,<3",
             "types-requests>=2.32,<3",

@@ -2,6 +2,9 @@
 
 A stack that a test session starts is stopped at its end (unless
 STACK_KEEP=1); one that was already running (scripts/stack up) is left alone.
+Under pytest-xdist (`make test` runs two workers) the first worker that needs the
+stack starts it, the other waits for it (the stack's lock, tests/stack/stack.py), and
+the controlling process stops it once both are done.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,10 +52,13 @@ def stack() -> Iterator[Stack]:
     from tests.stack import providers
     from tests.stack.stack import down, env_or_up
 
-    env, started = env_or_up()
+    env, started = env_or_up()  # under the stack's own lock: one process starts it
     yield Stack(providers.select(env, providers.DEFAULT))
     if started and os.environ.get("STACK_KEEP") != "1":
-        down(quiet=True)
+        if RUN in os.environ:  # a worker: the other may still be running tests
+            _started_mark().touch()
+        else:
+            down(quiet=True)
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +69,25 @@ def dex_stack(stack: Stack) -> Stack:
     from tests.stack.stack import ensure_dex
 
     return Stack(providers.select(ensure_dex(), providers.DEX))
+
+
+# pytest-xdist: the controlling process names the run; its workers inherit the name.
+RUN = "SCIPIAN_TEST_RUN"
+
+
+def _started_mark() -> Path:
+    from tests.stack.paths import stack_dir
+
+    return stack_dir() / f"started-by-run-{os.environ[RUN]}"
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not _is_worker(config) and getattr(config.option, "numprocesses", None):
+        os.environ[RUN] = uuid.uuid4().hex
 
 
 IDPS = [
@@ -105,6 +131,14 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from tests.stack.paths import stack_dir
+
+    if _is_worker(session.config):
+        return  # the controlling process receives every report and scans the logs once
+    if RUN in os.environ and _started_mark().exists():
+        from tests.stack.stack import down
+
+        _started_mark().unlink()
+        down(quiet=True)  # a worker started it; both are done now
 
     logs = Path(os.environ.get("STACK_LOGS_DIR") or stack_dir() / "logs")
     if logs.is_dir():

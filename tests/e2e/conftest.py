@@ -20,6 +20,13 @@ _installed: set[Path] = set()
 
 def _with_foreign_objects(env: dict[str, str]) -> None:
     """Once per session and cluster; idempotent, left in place for other sessions."""
+    from tests.stack.exclusive import exclusive
+
+    with exclusive("foreign-objects"):  # `kubectl apply` twice at once: AlreadyExists
+        _install_foreign_objects(env)
+
+
+def _install_foreign_objects(env: dict[str, str]) -> None:
     from tests.stack import foreign
 
     for cluster in ("dev", "prod"):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.stack.exclusive import exclusive
 from tests.stack.paths import ROOT
 
 PIP = ["-m", "pip", "--disable-pip-version-check", "-q"]
@@ -27,7 +28,8 @@ def _env() -> dict[str, str]:
 
 def _build(out: Path, source: Path, *kind: str) -> None:
     args = [sys.executable, *PIP, *kind, "--no-deps", "-w", str(out), str(source)]
-    subprocess.run(args, check=True, env=_env())
+    with exclusive("build"):  # setuptools builds in the source tree (build/, *.egg-info)
+        subprocess.run(args, check=True, env=_env())
 
 
 def _venv(at: Path, wheel: Path) -> Path:

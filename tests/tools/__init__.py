@@ -62,7 +62,12 @@ class Dist:
 
 def build_dist(out: Path) -> Dist:
     """`make dist` into `out` (./plugin.yaml untouched); wheels cached in build/dist."""
-    subprocess.run([sys.executable, "-m", "tools.dist", "--out", str(out)], check=True, cwd=ROOT)
+    from tests.stack.exclusive import exclusive
+
+    with exclusive("build"):
+        subprocess.run(
+            [sys.executable, "-m", "tools.dist", "--out", str(out)], check=True, cwd=ROOT
+        )
     return Dist(out)
 
 
