@@ -1,4 +1,5 @@
-"""Pieces every describer prints: labels, annotations, taints, tolerations, selectors, times."""
+"""Pieces every describer prints: labels, annotations, taints, tolerations, selectors, times,
+and a volume source's rows (pods and PersistentVolumes print them alike)."""
 
 from __future__ import annotations
 
@@ -215,3 +216,24 @@ def go_time(text: str | None) -> str:
     sign = "-" if minutes < 0 else "+"
     minutes = abs(minutes)
     return f"{t:%Y-%m-%d %H:%M:%S}{frac} {sign}{minutes // 60:02d}{minutes % 60:02d} {t.tzname()}"
+
+
+def volume_fields(w: Out, kind: str, rows: list[tuple[str, Any]]) -> None:
+    """A volume source's `Type:` line and its fields, as the print*VolumeSource helpers."""
+    w.write(2, f"Type:\t{kind}\n")
+    for name, value in rows:
+        w.write(0, f"    {name}:\t{value}\n")
+
+
+def csi_attributes(w: Out, attrs: dict[str, str] | None) -> None:
+    """printCSIPersistentVolumeAttributesMultiline (each write at level 2, even the empty one)."""
+    w.write(2, "VolumeAttributes:\t")
+    if not attrs:
+        w.write(0, "<none>\n")
+        return
+    for i, k in enumerate(sorted(attrs)):
+        if i:
+            w.write(2, "")
+            w.write(2, "\t")
+        line = f"{k}={attrs[k]}"
+        w.write(2, f"{line[:140]}...\n" if len(line) > 140 else f"{line}\n")

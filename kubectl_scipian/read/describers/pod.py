@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kubectl_scipian.read.describers.events import print_events, search_events
 from kubectl_scipian.read.describers.fields import (
     Obj,
+    csi_attributes,
     get,
     go_bool,
     go_list,
@@ -19,6 +20,7 @@ from kubectl_scipian.read.describers.fields import (
     print_tolerations,
     rfc1123z,
     selector_string,
+    volume_fields,
 )
 from kubectl_scipian.read.humanize import since
 
@@ -437,13 +439,6 @@ def volumes(w: Out, items: list[Obj] | None, space: str) -> None:
         _volume_source(w, v)
 
 
-def volume_fields(w: Out, kind: str, rows: list[tuple[str, Any]]) -> None:
-    """A volume source's `Type:` line and its fields, as the print*VolumeSource helpers."""
-    w.write(2, f"Type:\t{kind}\n")
-    for name, value in rows:
-        w.write(0, f"    {name}:\t{value}\n")
-
-
 def _volume_source(w: Out, v: Obj) -> None:
     if v.get("hostPath") is not None:
         h = v["hostPath"]
@@ -561,20 +556,6 @@ def _volume_source(w: Out, v: Obj) -> None:
 
         if not print_source(w, POD, v):
             w.write(1, "<unknown>\n")
-
-
-def csi_attributes(w: Out, attrs: dict[str, str] | None) -> None:
-    """printCSIPersistentVolumeAttributesMultiline (each write at level 2, even the empty one)."""
-    w.write(2, "VolumeAttributes:\t")
-    if not attrs:
-        w.write(0, "<none>\n")
-        return
-    for i, k in enumerate(sorted(attrs)):
-        if i:
-            w.write(2, "")
-            w.write(2, "\t")
-        line = f"{k}={attrs[k]}"
-        w.write(2, f"{line[:140]}...\n" if len(line) > 140 else f"{line}\n")
 
 
 # --- the pod template of workloads ----------------------------------------------------------------

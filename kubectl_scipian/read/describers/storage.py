@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from kubectl_scipian.read.describers.events import describe_events
 from kubectl_scipian.read.describers.fields import (
     Obj,
+    csi_attributes,
     go_bool,
     go_list,
     header,
@@ -14,6 +15,7 @@ from kubectl_scipian.read.describers.fields import (
     print_labels,
     print_list,
     rfc1123z,
+    volume_fields,
 )
 from kubectl_scipian.read.humanize import since
 
@@ -162,7 +164,6 @@ def _node_affinity(w: Out, affinity: Obj | None) -> None:
 
 
 def _pv_source(w: Out, spec: Obj) -> None:
-    from kubectl_scipian.read.describers.pod import csi_attributes, volume_fields
     from kubectl_scipian.read.describers.volume_sources import PERSISTENT_VOLUME, print_source
 
     if spec.get("hostPath") is not None:
