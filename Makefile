@@ -50,12 +50,13 @@ unit: $(STAMP)
 recordings: install
 	$(PY) -m tests.read_recordings record
 
-# Two pytest-xdist workers share the one stack; a test file stays on one worker (its
-# module fixtures run once). TEST_WORKERS=0 runs the suite in this process alone.
+# Two pytest-xdist workers share the one stack. A test file stays on one worker (its
+# module fixtures run once), and the files that change what everyone sees of the stack
+# run one after the other (tests/conftest.py). TEST_WORKERS=0: this process alone.
 TEST_WORKERS ?= 2
 
 test: install lint audit image
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 # pip-audit of the exact pins in constraints.txt: fails on a known vulnerability, skips
 # with a clear message when the vulnerability service is unreachable (offline-safe).

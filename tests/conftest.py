@@ -4,7 +4,8 @@ A stack that a test session starts is stopped at its end (unless
 STACK_KEEP=1); one that was already running (scripts/stack up) is left alone.
 Under pytest-xdist (`make test` runs two workers) the first worker that needs the
 stack starts it, the other waits for it (the stack's lock, tests/stack/stack.py), and
-the controlling process stops it once both are done.
+the controlling process stops it once both are done. Which tests may run beside which:
+SHARED_STATE_FILES below.
 """
 
 from __future__ import annotations
@@ -88,6 +89,42 @@ def _is_worker(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     if not _is_worker(config) and getattr(config.option, "numprocesses", None):
         os.environ[RUN] = uuid.uuid4().hex
+
+
+# pytest-xdist groups (`make test`: --dist loadgroup). Each test file is a group of its own,
+# so that its module fixtures run once, on one worker. These files change what every user
+# sees of the shared stack while they run (they register Environments, grant a shared
+# group, revoke a shared user's sessions) or read all of it (every Environment, exact lists
+# of what a user may use, a shared counter): they are one group, run one after the other
+# on one worker and never beside each other. Everything else reads only what it created.
+SHARED_STATE_FILES = frozenset(
+    f"tests/e2e/{name}.py"
+    for name in (
+        "helm/test_helm_rollback",  # registers t-rollback
+        "promotions/test_promote_plugin",  # registers t-promo-stepup
+        "promotions/test_promotion_step_up",  # registers t-promo-su
+        "test_backend_api",  # every user's exact environment list, issuance counters
+        "test_completion_bash",  # an alias per registered Environment
+        "test_faults_stack",  # revokes alice's sessions on dev
+        "test_observer_role",  # registers an Environment of its own
+        "test_parity_watch",  # revokes alice's sessions on dev
+        "test_plugin_access",  # revokes bob's on prod; carol reaches every Environment
+        "test_plugin_deploy",  # registers two Environments granted to team-a; revokes alice
+        "test_plugin_exec_kubeconfig",  # revokes bob's sessions on prod
+        "test_plugin_multienv",  # alice's @all is exactly dev
+        "ui/test_dashboard",  # carol's environments page lists exactly the stack's three
+        "ui/test_dashboard_promotions",  # registers two Environments of its own
+    )
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            file = item.nodeid.split("::", 1)[0]
+            group = "shared-state" if file in SHARED_STATE_FILES else file
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 IDPS = [

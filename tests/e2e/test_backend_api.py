@@ -22,6 +22,7 @@ import yaml
 from tests.conftest import Stack
 from tests.helpers import pod_with_logs, registered_environments
 from tests.prometheus_text import sample
+from tests.stack.backend_daemon import spawn_backend
 from tests.stack.idp_login import authcode_flow_tokens
 
 pytestmark = pytest.mark.stack
@@ -193,11 +194,19 @@ def test_unknown_route_is_json_404(url: str) -> None:
     assert r.json()["reason"] == "NotFound"
 
 
-def test_metrics_count_issuances_and_denials(url: str, tokens: dict[str, str]) -> None:
-    before = http().get(f"{url}/metrics").text
-    assert issue(url, tokens["bob"], "prod").status_code == 200
-    assert issue(url, tokens["mallory"], "prod").status_code == 403
-    after = http().get(f"{url}/metrics").text
+def test_metrics_count_issuances_and_denials(stack: Stack, tokens: dict[str, str]) -> None:
+    # A backend of this test's own: the stack's counts what other tests do meanwhile.
+    own = spawn_backend(
+        stack.env["STACK_IDP_ISSUER"], stack.env["STACK_IDP_CLIENT_ID"], name="api-metrics"
+    )
+    try:
+        url = own.url
+        before = http().get(f"{url}/metrics").text
+        assert issue(url, tokens["bob"], "prod").status_code == 200
+        assert issue(url, tokens["mallory"], "prod").status_code == 403
+        after = http().get(f"{url}/metrics").text
+    finally:
+        own.stop()
     issued = {"name": "scipian_issuances_total", "environment": "prod"}
     denied = {"name": "scipian_denials_total", "reason": "forbidden"}
     assert sample(after, **issued) == sample(before, **issued) + 1

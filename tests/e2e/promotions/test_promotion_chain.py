@@ -109,7 +109,7 @@ def test_happy_path_dev_staging_prod(
         return [e["reason"] for e in json.loads(out.stdout)["items"]]
 
     after = sample(api.call("GET", "/metrics", None).text, **succeeded)
-    assert after == before + 1
+    assert after >= before + 1  # other tests' promotions may end meanwhile; ours has its Event
     wait_for("the PromotionSucceeded Event", lambda: "PromotionSucceeded" in events(), 30)
     reasons = events()
     for reason in ("StepDeploying", "StepVerifying", "StepSucceeded", "StepAwaitingApproval"):
