@@ -95,8 +95,9 @@ def pytest_configure(config: pytest.Config) -> None:
 # so that its module fixtures run once, on one worker. These files change what every user
 # sees of the shared stack while they run (they register Environments, grant a shared
 # group, revoke a shared user's sessions) or read all of it (every Environment, exact lists
-# of what a user may use, a shared counter): they are one group, run one after the other
-# on one worker and never beside each other. Everything else reads only what it created.
+# of what a user may use): they are one group, run one after the other in collection
+# order on one worker and never beside each other. Everything else reads only what it
+# created.
 SHARED_STATE_FILES = frozenset(
     f"tests/e2e/{name}.py"
     for name in (
@@ -114,6 +115,8 @@ SHARED_STATE_FILES = frozenset(
         "test_plugin_multienv",  # alice's @all is exactly dev
         "ui/test_dashboard",  # carol's environments page lists exactly the stack's three
         "ui/test_dashboard_promotions",  # registers two Environments of its own
+        # last: every page the two above showed, kept in this process (ui/conftest.py)
+        "ui/test_zz_no_token",
     )
 )
 

@@ -1,8 +1,9 @@
 """The e2e files that change or read all of the shared stack run one after the other.
 
 tests/conftest.py puts them in one pytest-xdist group (SHARED_STATE_FILES). A new test
-file that registers an Environment, revokes sessions, reads every Environment or uses
-`@all` must join that group, or say here why it need not.
+file that registers an Environment, revokes sessions, reads every Environment, uses
+`@all` or reads what the dashboard's browsers saw (kept in one process) must join that
+group, or say here why it need not.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from tests.stack.paths import ROOT
 # What makes a file change or read the whole stack.
 SIGNS = re.compile(
     r'admin_cli\([^)]*"(register|revoke)"|"--name=|registered_environments\(|"@all"'
-    r'|"kind": "Environment"'
+    r'|"kind": "Environment"|PAGES_SEEN'
 )
 # Files with such a sign that still run beside anything, and why.
 BESIDE_ANYTHING = {
