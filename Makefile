@@ -52,10 +52,10 @@ recordings: install
 
 # TEST_WORKERS=2 runs the suite in two pytest-xdist workers on the one stack (a test file
 # stays on one worker; the files that change what everyone sees of the stack run one
-# after the other: tests/conftest.py). Not the default yet: a two-worker run still finds
-# tests that disturb each other (README "Tests").
+# after the other: tests/conftest.py). Not the default until it has more clean runs
+# (README "Tests").
 TEST_WORKERS ?= 0
-XDIST = $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup)
+XDIST = $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
 
 test: install lint audit image
 	$(PY) -m pytest -q $(XDIST)

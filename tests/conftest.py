@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,7 +92,7 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[RUN] = uuid.uuid4().hex
 
 
-# pytest-xdist groups (`make test`: --dist loadgroup). Each test file is a group of its own,
+# pytest-xdist units (`make test TEST_WORKERS=2`: --dist loadfile). Each test file is one,
 # so that its module fixtures run once, on one worker. These files change what every user
 # sees of the shared stack while they run (they register Environments, grant a shared
 # group, revoke a shared user's sessions) or read all of it (every Environment, exact lists
@@ -121,13 +122,20 @@ SHARED_STATE_FILES = frozenset(
 )
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            file = item.nodeid.split("::", 1)[0]
-            group = "shared-state" if file in SHARED_STATE_FILES else file
-            item.add_marker(pytest.mark.xdist_group(group))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile` with the SHARED_STATE_FILES as one unit. (Markers cannot do it:
+    pytest-xdist 3.8's `--dist loadgroup` rewrites `item._nodeid`, which pytest 9 no
+    longer reads, so every test became a unit of its own and modules split.)"""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedStateAsOneFile(LoadFileScheduling):  # type: ignore[misc]  # untyped base
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            return "shared-state" if file in SHARED_STATE_FILES else file
+
+    return SharedStateAsOneFile(config, log)
 
 
 IDPS = [
