@@ -50,7 +50,7 @@ def _summary(
 def _run(
     backend: str, id_token: str, env_id: str, concurrency: int, per_client: int
 ) -> tuple[list[float], int, float]:
-    path = f"/api/v1/environments/{env_id}/kubeconfig"
+    path = _path(env_id)
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
@@ -61,13 +61,7 @@ def _run(
         headers = _headers(id_token)
         try:
             for _ in range(per_client):
-                t = time.perf_counter()
-                try:
-                    ok = _post(conn, path, BODY, headers) == 200
-                except (OSError, HTTPException):
-                    conn.close()  # the next request opens a new connection
-                    ok = False
-                dt = time.perf_counter() - t
+                ok, dt = _timed_issue(conn, path, headers)
                 with lock:
                     if ok:
                         latencies.append(dt)
@@ -83,6 +77,10 @@ def _run(
     return latencies, errors, time.perf_counter() - started
 
 
+def _path(env_id: str) -> str:
+    return f"/api/v1/environments/{env_id}/kubeconfig"
+
+
 def _headers(id_token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {id_token}", "Content-Type": "application/json"}
 
@@ -93,6 +91,18 @@ def _connection(backend: str) -> HTTPConnection:
     if url.scheme != "http" or url.hostname is None:
         raise ValueError(f"bench backend must be plain http://host:port, not {backend}")
     return HTTPConnection(url.hostname, url.port or 80, timeout=60)
+
+
+def _timed_issue(conn: HTTPConnection, path: str, headers: dict[str, str]) -> tuple[bool, float]:
+    """One read issuance: (answered 200, seconds). A broken connection counts as an error,
+    and the next request opens a new one."""
+    t = time.perf_counter()
+    try:
+        ok = _post(conn, path, BODY, headers) == 200
+    except (OSError, HTTPException):
+        conn.close()
+        ok = False
+    return ok, time.perf_counter() - t
 
 
 def _post(conn: HTTPConnection, path: str, body: bytes, headers: dict[str, str]) -> int:
@@ -121,16 +131,14 @@ def one_client_beside_floor(
     _run(backend, id_token, env_id, 1, 1)  # ensures the ServiceAccount the floor's tokens use
     floor_calls = _FloorCalls(mgmt_kubeconfig, env_id)
     conn = _connection(backend)
-    path = f"/api/v1/environments/{env_id}/kubeconfig"
+    path = _path(env_id)
     headers = _headers(id_token)
     try:
         for _ in range(rounds):
             for _ in range(per_round):
                 for name, samples in floor_calls.sample(1).items():
                     calls.setdefault(name, []).extend(samples)
-                t = time.perf_counter()
-                ok = _post(conn, path, BODY, headers) == 200
-                dt = time.perf_counter() - t
+                ok, dt = _timed_issue(conn, path, headers)
                 elapsed += dt
                 if ok:
                     latencies.append(dt)
@@ -212,7 +220,7 @@ def deploy_beside_read(
     """p50 of a deploy-level issuance beside a read one: one client, the two alternating
     (so both see the same machine), after one warm-up of each (the deploy ServiceAccount
     and its RoleBindings are then ensured, as they are for a returning user)."""
-    path = f"/api/v1/environments/{env_id}/kubeconfig"
+    path = _path(env_id)
     bodies = {
         "read": BODY,
         "deploy": json.dumps({"level": "deploy", "justification": reason}).encode(),

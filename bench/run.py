@@ -339,17 +339,12 @@ def deploy_issue(stack_env: dict[str, str]) -> dict[str, Any]:
     """p50 of a deploy issuance beside a read one (target: within 1.2x), on a backend of its
     own, with a login made just now (step-up: a deploy request needs one under 300 s)."""
     print("bench: deploy_issue", file=sys.stderr)
-    tokens = idp_login.device_flow_tokens(
-        stack_env["STACK_IDP_ISSUER"],
-        stack_env["STACK_IDP_CLIENT_ID"],
-        "alice",
-        stack_env["STACK_PASSWORD"],
-    )
+    id_token = _id_token(stack_env, "alice")
     own = spawn_backend(
         stack_env["STACK_IDP_ISSUER"], stack_env["STACK_IDP_CLIENT_ID"], name="bench-deploy"
     )
     try:
-        return issue_load.deploy_beside_read(own.url, str(tokens["id_token"]), "dev", RUNS * 3)
+        return issue_load.deploy_beside_read(own.url, id_token, "dev", RUNS * 3)
     finally:
         own.stop()
 
