@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +20,20 @@ from kubernetes.client.rest import ApiException
 from scipian_backend.errors import ConfigError
 
 POOL_SIZE = 64  # concurrent requests per cluster; urllib3 blocks beyond it
+# The kubernetes client writes a kubeconfig's certificate-authority-data to a temp file
+# shared by the whole process, publishing its name (kube_config._temp_files, keyed by the
+# content) before it writes the content: a second thread loading the same CA at that moment
+# got the name of an empty file, and the kubeconfig issued from it no CA (its reader then
+# trusted the system roots: "x509: certificate signed by unknown authority"). One load at
+# a time; loads are rare (one per environment and broker Secret version).
+_LOADER_LOCK = threading.Lock()
 
 
 def from_kubeconfig_dict(doc: dict[str, Any], context: str | None = None) -> client.ApiClient:
     cfg = client.Configuration()
-    loader = config.kube_config.KubeConfigLoader(config_dict=doc, active_context=context)
-    loader.load_and_set(cfg)
+    with _LOADER_LOCK:
+        loader = config.kube_config.KubeConfigLoader(config_dict=doc, active_context=context)
+        loader.load_and_set(cfg)
     cfg.connection_pool_maxsize = POOL_SIZE
     return client.ApiClient(cfg)
 
@@ -69,11 +78,16 @@ class ClusterEndpoint:
 
 
 def endpoint_of(api: client.ApiClient) -> ClusterEndpoint:
+    """Raises ValueError for a CA file that is empty: an endpoint without its CA would be
+    issued as one that trusts the system roots."""
     cfg = api.configuration
     ca = ""
     if cfg.ssl_ca_cert:
         with open(cfg.ssl_ca_cert, "rb") as f:
-            ca = base64.b64encode(f.read()).decode()
+            pem = f.read()
+        if not pem.strip():
+            raise ValueError(f"the CA file of {cfg.host} is empty")
+        ca = base64.b64encode(pem).decode()
     return ClusterEndpoint(cfg.host, ca, insecure=not cfg.verify_ssl)
 
 

@@ -58,9 +58,17 @@ class Parity:
     kubeconfig: Path
     cache_dir: Path
 
+    def kubectl_argv(self) -> list[str]:
+        """The real kubectl with a discovery cache of this Parity's own, as fresh as the
+        plugin's: kubectl's default one (~/.kube/cache, per host:port, kept 6 h) may hold
+        what an earlier run, or another stack on a reused port, saw, e.g. which CRDs
+        claimed a short name before a new one came."""
+        cache = self.cache_dir.with_name(self.cache_dir.name + "-kubectl")
+        return [self.kubectl, f"--kubeconfig={self.kubeconfig}", f"--cache-dir={cache}"]
+
     def run_kubectl(self, verb: str, *args: str, timeout: float = 60) -> Result:
         p = subprocess.run(
-            [self.kubectl, f"--kubeconfig={self.kubeconfig}", verb, *args],
+            [*self.kubectl_argv(), verb, *args],
             capture_output=True,
             text=True,
             timeout=timeout,

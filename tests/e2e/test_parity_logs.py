@@ -193,6 +193,6 @@ def test_big_log_is_byte_identical(dev: Stack, parity: Parity, tmp_path: Path) -
         assert p.returncode == 0
         return h.hexdigest()
 
-    want = digest([parity.kubectl, f"--kubeconfig={parity.kubeconfig}", "logs", "-n", NS, "solo"])
+    want = digest([*parity.kubectl_argv(), "logs", "-n", NS, "solo"])
     got = digest([*plugin_command(parity.kubeconfig, parity.cache_dir), "logs", "-n", NS, "solo"])
     assert got == want

@@ -161,7 +161,7 @@ def drive(driver: Driver, case: str, watches: list[Watch], named: str | None) ->
 
 
 def _start_both(parity: Parity, argv: list[str], tmp: Path) -> tuple[Watch, Watch]:
-    want = Watch([parity.kubectl, f"--kubeconfig={parity.kubeconfig}", *argv], tmp / "kubectl")
+    want = Watch([*parity.kubectl_argv(), *argv], tmp / "kubectl")
     got = Watch([*plugin_command(parity.kubeconfig, parity.cache_dir), *argv], tmp / "plugin")
     return want, got
 
@@ -272,7 +272,7 @@ def test_plugin_stream_equals_kubectl_stream(
     alice = login(stack, "alice", make_env(stack, tmp_path / "config"))
     argv = ["get", "pods", "-n", NS, "-l", f"watch-case={case}", "-w", "--output-watch-events"]
     driver.create(pod(f"{case}-seed", case))
-    want = Watch([parity.kubectl, f"--kubeconfig={parity.kubeconfig}", *argv], tmp_path / "k")
+    want = Watch([*parity.kubectl_argv(), *argv], tmp_path / "k")
     got = Watch(
         [str(venv_bin() / "kubectl-scipian"), "dev", *argv], tmp_path / "p", env=dict(alice)
     )

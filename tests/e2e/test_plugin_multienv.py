@@ -11,12 +11,14 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from tests.conftest import Stack
 from tests.e2e.test_plugin_access import login, make_env
+from tests.helpers import wait_for
 from tests.stack.login import run_plugin
 
 pytestmark = pytest.mark.stack
@@ -95,40 +97,126 @@ def test_a_namespace_everywhere_matches_the_single_runs(
     assert rows(both.stdout, 2) == union == [["dev", "a-0"], ["dev", "b-0"], ["prod", "c-0"]]
 
 
-def test_short_name_warning_per_environment(
-    stack: Stack, pods: tuple[str, str], tmp_path: Path
-) -> None:
-    """`wdg` means Widgets and, with a warning, not the foreign Wodgets (tests/stack/foreign.py)."""
-    from tests.e2e.test_parity_get import CRD, WIDGET_VIEW_ROLE
-
-    ns, _ = pods
-    for cluster in ("dev", "prod"):
-        stack.kubectl(cluster, "apply", "-f", "-", input=json.dumps(CRD))
-        stack.kubectl(cluster, "apply", "-f", "-", input=json.dumps(WIDGET_VIEW_ROLE))
-        stack.kubectl(
-            cluster, "wait", "--for=condition=Established", f"crd/{CRD['metadata']['name']}"
-        )
-    widget = {
-        "apiVersion": "parity.scipian.io/v1",
-        "kind": "Widget",
-        "metadata": {"name": "only-in-dev", "namespace": ns},
-        "spec": {"color": "green", "size": 1, "enabled": True},
+def gizmo_crd(group: str, short: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"gizmos.{group}"},
+        "spec": {
+            "group": group,
+            "names": {
+                "plural": "gizmos",
+                "singular": "gizmo",
+                "kind": "Gizmo",
+                "shortNames": [short],
+            },
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                        }
+                    },
+                }
+            ],
+        },
     }
-    stack.kubectl("dev", "apply", "-f", "-", input=json.dumps(widget))
-    warning = (
-        'Warning: short name "wdg" could also match lower priority resource'
-        " wodgets.tools.example.org"
-    )
-    # a login of its own: the module's users cached discovery before Widgets were served
+
+
+@pytest.fixture
+def gizmos(stack: Stack, pods: tuple[str, str]) -> Iterator[tuple[str, tuple[str, str]]]:
+    """(short name, (group, group)): two CRDs of this test's own on dev and prod, both
+    claiming a short name no one else has (whatever other CRDs claim, say `wdg`, cannot
+    change what it means), readable by the environments' role (aggregated to `view`), and
+    in dev one Gizmo of each group, named after its group."""
+    ns, _ = pods
+    tag = uuid.uuid4().hex[:6]
+    short, groups = f"gz{tag}", (f"a{tag}.multienv.scipian.test", f"b{tag}.multienv.scipian.test")
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {
+            "name": f"t-gizmos-{tag}",
+            "labels": {"rbac.authorization.k8s.io/aggregate-to-view": "true"},
+        },
+        "rules": [
+            {"apiGroups": list(groups), "resources": ["gizmos"], "verbs": ["get", "list", "watch"]}
+        ],
+    }
+    docs = [gizmo_crd(g, short) for g in groups] + [role]
+    try:
+        for cluster in ("dev", "prod"):
+            stack.kubectl(cluster, "apply", "-f", "-", input=json.dumps(list_of(docs)))
+            for group in groups:
+                stack.kubectl(cluster, "wait", "--for=condition=Established", f"crd/gizmos.{group}")
+
+            def aggregated(cluster: str = cluster) -> bool:
+                out = stack.kubectl(cluster, "get", "clusterrole", "scipian-observer", "-o", "json")
+                rules = json.loads(out.stdout).get("rules") or []
+                return all(any(g in r.get("apiGroups", []) for r in rules) for g in groups)
+
+            wait_for(f"{cluster}: the gizmos in the environments' role", aggregated)
+        gizmos = [
+            {
+                "apiVersion": f"{g}/v1",
+                "kind": "Gizmo",
+                "metadata": {"name": f"only-in-dev-{g.split('.')[0]}", "namespace": ns},
+            }
+            for g in groups
+        ]
+        stack.kubectl("dev", "apply", "-f", "-", input=json.dumps(list_of(gizmos)))
+        yield short, groups
+    finally:
+        for cluster in ("dev", "prod"):
+            stack.kubectl(
+                cluster, "delete", "--ignore-not-found", "--wait=false", "-f", "-",
+                input=json.dumps(list_of(docs)), check=False,
+            )  # fmt: skip
+
+
+def list_of(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
+def test_short_name_warning_per_environment(
+    stack: Stack,
+    pods: tuple[str, str],
+    gizmos: tuple[str, tuple[str, str]],
+    tmp_path: Path,
+) -> None:
+    """A short name two groups claim: each environment warns as kubectl warns, and means
+    what kubectl means, asked at the same moment (a discovery cache of its own)."""
+    ns, _ = pods
+    short, groups = gizmos
+    own_cache = f"--cache-dir={tmp_path / 'kubectl-cache'}"
+    kubectl = {
+        c: stack.kubectl(c, own_cache, "get", short, "-n", ns, "-o", "name")
+        for c in ("dev", "prod")
+    }
+    [warning] = kubectl["dev"].stderr.splitlines()
+    assert warning.startswith(f'Warning: short name "{short}" could also match lower priority')
+    assert (kubectl["prod"].stdout, kubectl["prod"].stderr) == ("", f"{warning}\n")
+    # What kubectl lists in dev is the Gizmo of the group `short` means.
+    [listed] = kubectl["dev"].stdout.splitlines()
+    names = {f"only-in-dev-{g.split('.')[0]}" for g in groups}
+    chosen = listed.rsplit("/", 1)[1]
+    [other] = names - {chosen}
+    # a login of its own: the module's users cached discovery before the gizmos were served
     env = login(stack, "carol", make_env(stack, tmp_path / "config"))
     for verb in ("get", "describe"):
-        single = {e: run_plugin([e, verb, "wdg", "-n", ns], env) for e in ("dev", "prod")}
+        single = {e: run_plugin([e, verb, short, "-n", ns], env) for e in ("dev", "prod")}
         assert single["dev"].stderr == f"{warning}\n", single["dev"].stderr
+        assert chosen in single["dev"].stdout and other not in single["dev"].stdout
         assert single["prod"].stderr == f"{warning}\nNo resources found in {ns} namespace.\n"
-        both = run_plugin(["dev,prod", verb, "wdg", "-n", ns], env)
+        both = run_plugin(["dev,prod", verb, short, "-n", ns], env)
         assert both.returncode == 0, both.stderr
         assert both.stderr.splitlines()[:2] == [f"dev: {warning}", f"prod: {warning}"]
-        assert "only-in-dev" in both.stdout
+        assert chosen in both.stdout and other not in both.stdout
 
 
 def test_denied_environment_is_reported_after_the_output(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterator
 
 import pytest
@@ -105,6 +106,34 @@ def output_of(args: list[str]) -> str:
     return args[args.index("-o") + 1] if "-o" in args else "table"
 
 
+def table_cells(text: str) -> list[list[str]]:
+    """A uitable's rows as cells without their padding."""
+    return [[cell.rstrip(" ") for cell in line.split("\t")] for line in text.splitlines()]
+
+
+def uitable(rows: list[list[str]]) -> str:
+    """Helm's table layout (gosuri/uitable, as `helm list` uses it): every cell padded to
+    its column's widest, cells joined by a tab, a newline after each row."""
+    widths = [max(width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "".join(
+        "\t".join(c + " " * (n - width(c)) for c, n in zip(row, widths, strict=True)) + "\n"
+        for row in rows
+    )
+
+
+def width(text: str) -> int:
+    """Terminal cells (go-runewidth's: wide East Asian runes 2, combining marks 0)."""
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
+
+
+def own_rows(cells: list[list[str]], namespaces: tuple[str, ...]) -> list[list[str]]:
+    """The header and the rows of releases in `namespaces` (NAMESPACE is the second column)."""
+    return [cells[0], *(row for row in cells[1:] if row[1] in namespaces)]
+
+
 def same(helm_out: str, ours: str, output: str, sub: str) -> None:
     if sub == "status" and output == "yaml":
         # The expectation was re-serialized after the redaction: compare as data, and the
@@ -130,14 +159,20 @@ def test_parity(
     if argv[0] == "status":
         expected = redacted_status(expected, output)
     if label == "list-all-namespaces":
-        # Other tests' releases share the cluster; the same name in two namespaces sorts in
-        # Go's unstable order, so rows are compared as a multiset when names repeat.
-        lines, ours_lines = expected.splitlines(), ours.stdout.splitlines()
-        names = [line.split("\t")[0].strip() for line in lines[1:]]
-        if len(set(names)) != len(names):
-            assert sorted(lines) == sorted(ours_lines)
-            return
-    same(expected, ours.stdout, output, argv[0])
+        # Both list every namespace, but at two moments while other tests' releases come
+        # and go: compare the header and this module's own rows, byte for byte, each table
+        # laid out again alone (a column's width is its widest cell, theirs included); and
+        # each whole table laid out exactly as uitable lays out its own cells.
+        mine = (world.ns, world.cm)
+        expected_cells, ours_cells = table_cells(expected), table_cells(ours.stdout)
+        assert uitable(expected_cells) == expected  # the layout below is Helm's
+        assert uitable(ours_cells) == ours.stdout
+        expected = uitable(own_rows(expected_cells, mine))
+        listed = {row[0] for row in own_rows(expected_cells, mine)[1:]}
+        assert listed == set(w.SECRET_RELEASES) - {"gone"}  # uninstalled: not listed
+        assert uitable(own_rows(ours_cells, mine)) == expected
+    else:
+        same(expected, ours.stdout, output, argv[0])
     assert world.secret not in ours.stdout + ours.stderr
     assert ours.stderr == ""
 
