@@ -27,6 +27,7 @@ from tests.stack.releases import CHART
 CLUSTERS = ("dev", "staging", "prod")
 ENVS = tuple(f"bench-p{i + 1}" for i in range(len(CLUSTERS)))
 NAMESPACE = "bench-promo"
+RELEASE = "bench-promoted"
 TARGET_PER_ENV_S = 1.5
 
 
@@ -113,6 +114,6 @@ def run_entry(
 
 def promote_argv(helm: str, reason: str) -> list[str]:
     return [
-        "kubectl", "scipian", "promote", "bench-promoted", "-n", NAMESPACE, "--chart", str(CHART),
+        "kubectl", "scipian", "promote", RELEASE, "-n", NAMESPACE, "--chart", str(CHART),
         "--version", "1.0.0", "--through", ",".join(ENVS), "--reason", reason, "--helm", helm,
     ]  # fmt: skip

@@ -95,6 +95,10 @@ def _exists(env: dict[str, str]) -> bool:
     ).returncode == 0  # fmt: skip
 
 
+def promotion_release(i: int) -> str:
+    return f"bench-ui-p{i:02d}"
+
+
 def seed_promotions(env: dict[str, str]) -> str:
     """20 Promotions (dev → staging → prod) of releases bench-ui-pNN in `shop`, created by
     carol through the API (idempotent: one active promotion per release, a 409 means it
@@ -108,7 +112,7 @@ def seed_promotions(env: dict[str, str]) -> str:
     auth = {"Authorization": f"Bearer {token}"}
     for i in range(PROMOTIONS):
         body = {
-            "release": f"bench-ui-p{i:02d}",
+            "release": promotion_release(i),
             "namespace": NAMESPACE,
             "chart": {"name": "shop-web", "version": "1.2.0", "identity": "sha256:" + "0" * 64},
             "through": ["dev", "staging", "prod"],
@@ -225,8 +229,11 @@ def render_rows(e: dict[str, Any]) -> list[str]:
 
 
 def main() -> int:
+    from bench.leftovers import removed_at_exit
+
     env, _ = env_or_up()
-    entry = run_entry(env)
+    with removed_at_exit():
+        entry = run_entry(env)
     print(json.dumps({"ui_pages": entry}, indent=2))
     print("\n".join(render_rows(entry)), file=sys.stderr)
     return 0
