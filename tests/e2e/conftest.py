@@ -1,7 +1,7 @@
 """Fixtures of the end-to-end tests beyond the shared `stack`.
 
 Every test that reaches the stack (through `stack` or `dev`) finds other people's objects
-on dev and prod first (tests/stack/foreign.py): a second CRD with the short name `wdg`,
+on dev and prod first (tests/stack/foreign.py): two more CRDs with the short name `wdg`,
 a namespace of busy pods, more namespaces. Every test must pass beside them.
 """
 

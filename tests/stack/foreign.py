@@ -1,7 +1,8 @@
 """Other people's objects on the target clusters, so that no test can lean on an empty stack.
 
-A shared cluster holds what the tests did not make: a CRD of another group that claims
-the short name `wdg` too (the parity suites' Widgets use it), a namespace of many busy
+A shared cluster holds what the tests did not make: two CRDs of other groups that claim
+the short name `wdg` too (the parity suites' Widgets use it: kubectl warns about both, and
+a test that compares with kubectl holds whoever claims it), a namespace of many busy
 pods, more namespaces with configmaps and pods whose labels the tests also use. The test
 session installs them first (tests/e2e/conftest.py) and leaves them; installing is
 idempotent, so several sessions on one stack share them.
@@ -21,6 +22,7 @@ BUSY_NS = "foreign-busy"
 BUSY_PODS = 300
 OTHER_NS = ("foreign-a", "foreign-b")
 FOREIGN_CRD = "wodgets.tools.example.org"
+SECOND_CRD = "wadgets.warehouse.example.net"
 FOREIGN_LABEL = {"scipian.io/foreign": "true"}
 
 # Claims `wdg` like widgets.parity.scipian.io; its group sorts after that one (which keeps `wdg`).
@@ -54,6 +56,23 @@ CRD: dict[str, Any] = {
 }
 
 
+# A third claimant of `wdg`, its group sorting after both.
+SECOND: dict[str, Any] = {
+    **CRD,
+    "metadata": {"name": SECOND_CRD, "labels": FOREIGN_LABEL},
+    "spec": {
+        **CRD["spec"],
+        "group": "warehouse.example.net",
+        "names": {
+            "plural": "wadgets",
+            "singular": "wadget",
+            "kind": "Wadget",
+            "shortNames": ["wdg"],
+        },
+    },
+}
+
+
 def _namespace(name: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
@@ -80,7 +99,7 @@ def _deployment(ns: str, name: str, replicas: int, labels: dict[str, str]) -> di
 
 def manifests() -> list[dict[str, Any]]:
     """Everything but the Wodgets (their type must be served first)."""
-    docs: list[dict[str, Any]] = [CRD, _namespace(BUSY_NS)]
+    docs: list[dict[str, Any]] = [CRD, SECOND, _namespace(BUSY_NS)]
     docs.append(_deployment(BUSY_NS, "busy", BUSY_PODS, {"app": "busy"}))
     for ns in OTHER_NS:
         docs.append(_namespace(ns))
@@ -142,7 +161,12 @@ def install(kubectl: str, kubeconfig: Path) -> None:
     """Idempotent; returns when the busy pods run and the foreign type is served."""
     _apply(kubectl, kubeconfig, manifests())
     wait = _kubectl(
-        kubectl, kubeconfig, "wait", "--for=condition=Established", f"crd/{FOREIGN_CRD}"
+        kubectl,
+        kubeconfig,
+        "wait",
+        "--for=condition=Established",
+        f"crd/{FOREIGN_CRD}",
+        f"crd/{SECOND_CRD}",
     )
     if wait.returncode != 0:
         raise RuntimeError(f"foreign objects: {wait.stderr.strip()}")
