@@ -82,6 +82,24 @@ def parser() -> argparse.ArgumentParser:
         default=int(_env("SCIPIAN_UI_SESSION_MAX_SECONDS", "28800") or 28800),
         help="a dashboard session's longest life (default 8 h; never past the id_token's exp)",
     )
+    d.add_argument(
+        "--ui-follows-per-user",
+        type=int,
+        default=10,
+        help="log follows one user may have open on this replica (default 10)",
+    )
+    d.add_argument(
+        "--ui-follows-per-replica",
+        type=int,
+        default=200,
+        help="log follows open on this replica in all (default 200)",
+    )
+    d.add_argument(
+        "--ui-log-line-bytes",
+        type=int,
+        default=16384,
+        help="a followed log line is cut at this many bytes (default 16384)",
+    )
 
     r = sub.add_parser("register", help="register an environment from a kubeconfig file")
     r.add_argument("--name", required=True)
@@ -305,6 +323,9 @@ def _serve(args: argparse.Namespace) -> int:
         ui_client_secret=_secret_file(args.ui_client_secret_file),
         public_url=args.public_url,
         ui_session_max_seconds=args.ui_session_max_seconds,
+        ui_follows_per_user=args.ui_follows_per_user,
+        ui_follows_per_replica=args.ui_follows_per_replica,
+        ui_log_line_bytes=args.ui_log_line_bytes,
     )
     from scipian_backend.ratelimit import parse_rate
 

@@ -70,6 +70,11 @@ class Settings:
     ui_client_secret: str = field(default="", repr=False)  # never in a repr or a log
     public_url: str | None = None  # the backend's own URL; the redirect URI is under it
     ui_session_max_seconds: int = 8 * 3600  # and never past the id_token's exp
+    # Log follows (ui/follows.py, ui/logs.py): open at once per user and per replica, and
+    # the longest line passed on (the rest of a longer one is dropped).
+    ui_follows_per_user: int = 10
+    ui_follows_per_replica: int = 200
+    ui_log_line_bytes: int = 16384
 
     def __post_init__(self) -> None:
         if not self.issuer.startswith(("https://", "http://")):
@@ -83,3 +88,8 @@ class Settings:
             raise ConfigError("the dashboard needs --public-url, the backend's own http(s) URL")
         if self.ui_session_max_seconds < 1:
             raise ConfigError("--ui-session-max-seconds must be positive")
+        if min(self.ui_follows_per_user, self.ui_follows_per_replica, self.ui_log_line_bytes) < 1:
+            raise ConfigError(
+                "--ui-follows-per-user, --ui-follows-per-replica and --ui-log-line-bytes "
+                "must be positive"
+            )
