@@ -29,14 +29,13 @@ import pytest
 import requests
 
 from tests.conftest import Stack
-from tests.stack import idp_login
+from tests.e2e.ui.conftest import sign_in_http
 from tests.stack.backend_daemon import BackendProcess, spawn_backend, ui_callback
 from tests.stack.idp_daemon import CLIENT_ID
 from tests.stack.podlogs import append_lines, give_logs
 
 pytestmark = pytest.mark.stack
 MB = 1024 * 1024
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @dataclass
@@ -139,17 +138,7 @@ def _dashboard(stack: Stack, extra: list[str], user: str = "alice") -> Dashboard
 
 
 def _sign_in(stack: Stack, backend: BackendProcess, user: str) -> Dashboard:
-    """A dashboard session over HTTP, through the provider's own pages."""
-    s = requests.Session()
-    s.trust_env = False
-    start = s.get(f"{backend.url}/ui/login", allow_redirects=False, timeout=30)
-    back = idp_login.authcode_browser(start.headers["location"], user, stack.env["STACK_PASSWORD"])
-    done = s.get(back, allow_redirects=False, timeout=30)
-    assert done.status_code == 303 and "scipian_session" in s.cookies
-    page = s.get(f"{backend.url}/ui/", timeout=30)
-    found = CSRF.search(page.text)
-    assert found is not None
-    return Dashboard(backend, s, found.group(1))
+    return Dashboard(backend, *sign_in_http(stack, backend.url, user))
 
 
 @pytest.fixture(scope="module")
@@ -246,9 +235,11 @@ def test_the_eleventh_follow_is_refused(alice: Dashboard, pod: Pod) -> None:
     try:
         for _ in range(10):
             r = alice.follow(pod)
-            opened.append(r)
+            # Kept open: a dropped reader closes its connection (urllib3), and the follow.
+            events = _events(r)
+            opened.append((r, events))
             assert r.status_code == 200
-            assert next(_events(r))[0] == "reset"
+            assert next(events)[0] == "reset"
         rid = uuid.uuid4().hex
         refused = alice.follow(pod, rid)
         assert refused.status_code == 429
@@ -256,7 +247,7 @@ def test_the_eleventh_follow_is_refused(alice: Dashboard, pod: Pod) -> None:
         # Refused before minting: no credential for that request.
         assert not [a for a in alice.audit() if a.get("requestId") == rid]
     finally:
-        for r in opened:
+        for r, _ in opened:
             r.close()
     # Closing gives the slots back.
     deadline = time.monotonic() + 30
