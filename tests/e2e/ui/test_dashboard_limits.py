@@ -353,3 +353,15 @@ def test_no_get_mints_a_credential(alice: Dashboard, pod: Pod) -> None:
     audit = alice.audit()
     assert [a["outcome"] for a in audit if a.get("requestId") == rid] == ["issued"]
     assert not [a for a in audit if a.get("requestId") in rids]
+
+
+def test_no_swagger_or_redoc_on_the_dashboards_origin(stack: Stack) -> None:
+    """FastAPI's /docs and /redoc load scripts from a CDN on the dashboard's origin, outside
+    its CSP: off. The OpenAPI document itself stays."""
+    base = stack.env["SCIPIAN_BACKEND_URL"]
+    s = requests.Session()
+    s.trust_env = False
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        assert s.get(base + path, timeout=30).status_code == 404, path
+    doc = s.get(base + "/openapi.json", timeout=30)
+    assert doc.status_code == 200 and doc.json()["info"]["title"] == "Scipian backend"
