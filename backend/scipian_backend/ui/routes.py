@@ -4,7 +4,9 @@ Every page asks for a session (else a redirect to the login), then calls ui/page
 ui/logs.py with the session's Identity; their errors become an HTML page in the plugin's
 words (`Invalid authentication for provided environment.` for 401/403,
 `Invalid environment referenced.` for a missing environment). Actions are POSTs with CSRF
-protection (ui/csrf.py). Responses forbid caching, framing and any other origin's scripts.
+protection (ui/csrf.py). No GET mints a credential: the pods and logs pages' data (which
+mint one) come by POSTs of their scripts carrying the CSRF token in a header. Responses
+forbid caching, framing and any other origin's scripts.
 """
 
 from __future__ import annotations
