@@ -157,6 +157,11 @@ def test_install_upgrade_uninstall_leave_nothing_behind(
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--ui-client-id=scipian-dashboard" in args
     assert "--forwarded-allow-ips=10.244.0.0/16" in args
+    # helm's YAML (not only PyYAML) reads the mode as octal: readable by the pod's group only.
+    [secret] = [
+        v["secret"] for v in deployment["spec"]["template"]["spec"]["volumes"] if "secret" in v
+    ]
+    assert (secret["secretName"], secret["defaultMode"]) == ("scipian-ui-oidc", 0o440)
     for crd in ["environments.scipian.io", "promotions.scipian.io", *(c.name for c in CRDS)]:
         stack.kubectl("mgmt", "get", "crd", crd)
 
