@@ -110,6 +110,7 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
             # A step-up is the same person signing in again, never someone else.
             return _error(ui, request, Unauthorized(f"sign in again as {pending.user}"), None)
         ui.sessions.delete(request.cookies.get(SESSION_COOKIE))  # the old session, if any
+        ui.follows.end_session(_session_key(request))  # and its log follows
         expires = min(float(exp), time.time() + ui.max_seconds)
         session_id, session = ui.sessions.create(who, expires)
         target = pending.return_to
