@@ -83,6 +83,8 @@ def parser() -> argparse.ArgumentParser:
         help="a dashboard session's longest life (default 8 h; never past the id_token's exp)",
     )
 
+    _release_record_options(s)
+
     r = sub.add_parser("register", help="register an environment from a kubeconfig file")
     r.add_argument("--name", required=True)
     r.add_argument("--kubeconfig", required=True, help="ADMIN kubeconfig of the target cluster")
@@ -118,6 +120,38 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--user", required=True, help="e.g. alice@example.test or oidc:alice@...")
     v.add_argument("--username-prefix", default=_env("SCIPIAN_USERNAME_PREFIX", "oidc:"))
     return p
+
+
+def _release_record_options(p: argparse.ArgumentParser) -> None:
+    """Bounds on decoding Helm release records (anyone who may create a ConfigMap can plant
+    one): a record past any of them is reported undecodable (docs/api.md)."""
+    from scipian_backend.releases import records
+
+    g = p.add_argument_group("release records (docs/backend.md)")
+    g.add_argument(
+        "--release-record-max-bytes",
+        type=int,
+        default=records.MAX_PAYLOAD,
+        help=f"stored size of one record (default {records.MAX_PAYLOAD})",
+    )
+    g.add_argument(
+        "--release-record-max-decompressed",
+        type=int,
+        default=records.MAX_DECOMPRESSED,
+        help=f"its JSON after gzip, checked while inflating (default {records.MAX_DECOMPRESSED})",
+    )
+    g.add_argument(
+        "--release-record-max-depth",
+        type=int,
+        default=records.MAX_DEPTH,
+        help=f"nesting of its JSON (default {records.MAX_DEPTH})",
+    )
+    g.add_argument(
+        "--release-record-decode-concurrency",
+        type=int,
+        default=records.DECODE_CONCURRENCY,
+        help=f"records decoded at once per replica (default {records.DECODE_CONCURRENCY})",
+    )
 
 
 def _deploy_options(p: argparse.ArgumentParser) -> None:
@@ -305,6 +339,10 @@ def _serve(args: argparse.Namespace) -> int:
         ui_client_secret=_secret_file(args.ui_client_secret_file),
         public_url=args.public_url,
         ui_session_max_seconds=args.ui_session_max_seconds,
+        release_record_max_bytes=args.release_record_max_bytes,
+        release_record_max_decompressed=args.release_record_max_decompressed,
+        release_record_max_depth=args.release_record_max_depth,
+        release_record_decode_concurrency=args.release_record_decode_concurrency,
     )
     from scipian_backend.ratelimit import parse_rate
 

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from scipian_backend.errors import ConfigError
+from scipian_backend.releases import records
 
 GROUP = "scipian.io"
 VERSION = "v1alpha1"
@@ -70,6 +71,11 @@ class Settings:
     ui_client_secret: str = field(default="", repr=False)  # never in a repr or a log
     public_url: str | None = None  # the backend's own URL; the redirect URI is under it
     ui_session_max_seconds: int = 8 * 3600  # and never past the id_token's exp
+    # Release records (releases/records.py): decoding bounds, `serve --release-record-*`.
+    release_record_max_bytes: int = records.MAX_PAYLOAD
+    release_record_max_decompressed: int = records.MAX_DECOMPRESSED
+    release_record_max_depth: int = records.MAX_DEPTH
+    release_record_decode_concurrency: int = records.DECODE_CONCURRENCY
 
     def __post_init__(self) -> None:
         if not self.issuer.startswith(("https://", "http://")):
@@ -83,3 +89,11 @@ class Settings:
             raise ConfigError("the dashboard needs --public-url, the backend's own http(s) URL")
         if self.ui_session_max_seconds < 1:
             raise ConfigError("--ui-session-max-seconds must be positive")
+        for flag, value in (
+            ("--release-record-max-bytes", self.release_record_max_bytes),
+            ("--release-record-max-decompressed", self.release_record_max_decompressed),
+            ("--release-record-max-depth", self.release_record_max_depth),
+            ("--release-record-decode-concurrency", self.release_record_decode_concurrency),
+        ):
+            if value < 1:
+                raise ConfigError(f"{flag} must be positive")

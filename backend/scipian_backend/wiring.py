@@ -17,6 +17,7 @@ from scipian_backend.promotions.store import PromotionStore
 from scipian_backend.promotions.verify import StepVerifier
 from scipian_backend.ratelimit import RateLimiter, limited_counter, parse_rate
 from scipian_backend.releases.reader import ReleaseReader
+from scipian_backend.releases.records import DecodeLimits
 from scipian_backend.usecases import Backend
 
 
@@ -35,7 +36,13 @@ def build_backend(settings: Settings) -> Backend:
         return env.uid if env else None
 
     targets = TargetClients(store)
-    reader = ReleaseReader(targets, timeout=timeout)
+    limits = DecodeLimits(
+        max_payload=settings.release_record_max_bytes,
+        max_decompressed=settings.release_record_max_decompressed,
+        max_depth=settings.release_record_max_depth,
+        concurrency=settings.release_record_decode_concurrency,
+    )
+    reader = ReleaseReader(targets, timeout=timeout, limits=limits)
     backend = Backend(
         settings=settings,
         keys=keys,
