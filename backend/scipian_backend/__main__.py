@@ -97,6 +97,12 @@ def parser() -> argparse.ArgumentParser:
         "an existing one keeps its role), view, or any other",
     )
     r.add_argument("--ttl", type=int, default=900)
+    r.add_argument(
+        "--allow-privileged-role",
+        action="store_true",
+        help="accept cluster-admin, admin or a role allowing escalate, bind or impersonate "
+        "(recorded on the Environment, shown by list)",
+    )
     _deploy_options(r)
 
     u = sub.add_parser(
@@ -109,6 +115,12 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--description", default=None)
     u.add_argument("--cluster-role", default=None)
     u.add_argument("--ttl", type=int, default=None)
+    u.add_argument(
+        "--allow-privileged-role",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="as register's; --no-allow-privileged-role withdraws it (default: keep)",
+    )
     _deploy_options(u)
     u.add_argument("--no-deploy", action="store_true", help="remove the deploy level")
 
@@ -238,6 +250,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             namespace=args.namespace,
             sessions_namespace=args.sessions_namespace,
             deploy=Deploy(**{"cluster_role": "edit", **changes}) if changes else None,  # type: ignore[arg-type]
+            allow_privileged_role=args.allow_privileged_role,
         )
         reg.validate()  # before touching any cluster
         target = kube.from_kubeconfig_file(args.kubeconfig, args.context)
@@ -264,6 +277,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 "namespace": args.namespace,
                 "sessions_namespace": args.sessions_namespace,
                 "deploy": False if args.no_deploy else changes,
+                "allow_privileged_role": args.allow_privileged_role,
             },
         )
         reg.validate()
@@ -283,20 +297,26 @@ def _dispatch(args: argparse.Namespace) -> int:
                     "clusterRole": e.cluster_role,
                     "ttlSeconds": e.ttl_seconds,
                     "deploy": admin.deploy_spec(e.deploy) if e.deploy is not None else None,
+                    "allowPrivilegedRole": e.allow_privileged_role,
                 }
                 for e in envs
             ]
             print(json.dumps({"items": items}, indent=2))
         else:
-            print(f"{'NAME':20} {'CLUSTERROLE':16} {'TTL':6} {'DEPLOY':24} DESCRIPTION")
+            print(
+                f"{'NAME':20} {'CLUSTERROLE':16} {'TTL':6} {'DEPLOY':24} {'PRIVILEGED':10} "
+                "DESCRIPTION"
+            )
             for e in envs:
                 deploy = (
                     f"{e.deploy.cluster_role} in {','.join(e.deploy.namespaces)}"
                     if e.deploy is not None
                     else "-"
                 )
+                privileged = "allowed" if e.allow_privileged_role else "-"
                 print(
-                    f"{e.id:20} {e.cluster_role:16} {e.ttl_seconds:<6} {deploy:24} {e.description}"
+                    f"{e.id:20} {e.cluster_role:16} {e.ttl_seconds:<6} {deploy:24} "
+                    f"{privileged:10} {e.description}"
                 )
         return 0
     if args.command == "revoke":

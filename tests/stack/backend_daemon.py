@@ -41,12 +41,15 @@ from tests.stack.paths import ROOT, stack_dir
 
 ENVIRONMENTS = {"dev": "Development", "staging": "Staging", "prod": "Production"}
 # Each environment's deploy level (spec.deploy, docs/backend.md): `edit` in `shop`; prod
-# only through a promotion from staging with one approval (or break-glass).
+# only through a promotion from staging with one approval (or break-glass). `edit` may
+# impersonate ServiceAccounts: registering it needs --allow-privileged-role.
 DEPLOY_NAMESPACE = "shop"
+PRIVILEGED = "--allow-privileged-role"
 DEPLOY_ARGS: dict[str, tuple[str, ...]] = {
-    "dev": ("--deploy-cluster-role=edit", f"--deploy-namespace={DEPLOY_NAMESPACE}"),
-    "staging": ("--deploy-cluster-role=edit", f"--deploy-namespace={DEPLOY_NAMESPACE}"),
+    "dev": ("--deploy-cluster-role=edit", f"--deploy-namespace={DEPLOY_NAMESPACE}", PRIVILEGED),
+    "staging": ("--deploy-cluster-role=edit", f"--deploy-namespace={DEPLOY_NAMESPACE}", PRIVILEGED),
     "prod": (
+        PRIVILEGED,
         "--deploy-cluster-role=edit",
         f"--deploy-namespace={DEPLOY_NAMESPACE}",
         "--require-promotion-from=staging",
