@@ -50,7 +50,7 @@ class IssuedKubeconfig(NamedTuple):
     environment: str
     user: str
     expires_at: float  # epoch seconds
-    kubeconfig: str  # JSON (or an older backend's YAML) text; holds a bearer token
+    kubeconfig: str  # JSON text (YAML is refused: backend/issued.py); holds a bearer token
 
 
 def new_session(verify: bool | str) -> requests.Session:
@@ -216,7 +216,7 @@ class BackendClient:
     def _answer(self, response: requests.Response) -> dict[str, Any]:
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # a hostile, deeply nested answer
             body = None
         status = response.status_code
         if status == 200 and isinstance(body, dict):
@@ -253,7 +253,7 @@ def error_of(response: requests.Response, limit: int = 200) -> tuple[str, str]:
     """(reason, message) of an error answer, truncated, never more of its body."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a hostile, deeply nested answer
         body = None
     return _reason(body, limit)
 
