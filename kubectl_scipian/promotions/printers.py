@@ -166,6 +166,7 @@ def without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
 def structured(obj: dict[str, Any], output: str) -> str:
     """kubectl's -o json (4-space indent) or -o yaml of an object or List."""
     from kubectl_scipian.read.printers import jsonyaml
+    from kubectl_scipian.support.untrusted import json_escaped
 
     plain = without_managed_fields(obj)
-    return jsonyaml.to_json(plain) if output == "json" else jsonyaml.to_yaml(plain)
+    return json_escaped(jsonyaml.to_json(plain)) if output == "json" else jsonyaml.to_yaml(plain)

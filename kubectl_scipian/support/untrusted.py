@@ -30,3 +30,16 @@ def visible(text: object) -> str:
 def _escape(found: re.Match[str]) -> str:
     code = ord(found.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def json_escaped(text: str) -> str:
+    """JSON text with the unsafe characters JSON encoders leave raw (DEL, C1, bidi,
+    zero-width, separators) as `\\uXXXX` escapes: the same document, safe to print.
+    (Being no JSON whitespace, they can only occur inside strings, where the escape means
+    the same character.)"""
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+# UNSAFE without C0: JSON escapes C0 inside strings itself, and outside them it is the
+# document's own whitespace.
+_RAW_IN_JSON = re.compile("[\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]")

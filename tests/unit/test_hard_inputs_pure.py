@@ -216,6 +216,16 @@ def test_promotion_printers_escape_messages_and_names() -> None:
     assert "\\x1b[2A staging Succeeded" in promotion_printers.describe(promo)
 
 
+def test_json_output_escapes_what_json_leaves_raw() -> None:
+    from kubectl_scipian.helm.gofmt import go_json
+
+    value = {"d": ESC + "[2A\x9b x\u202ey \u2028 é 中"}
+    text = go_json(value)
+    assert json.loads(text) == value
+    assert not any(c in text for c in (ESC, "\x9b", "\u202e", "\u2028"))
+    assert "é 中" in text
+
+
 def test_backend_error_messages_are_escaped() -> None:
     reason, message = _reason({"reason": "Bad" + ESC, "message": "no " + ESC + "[31mred"})
     assert (reason, message) == ("Bad\\x1b", "no \\x1b[31mred")
