@@ -61,7 +61,35 @@ def parser() -> argparse.ArgumentParser:
         "(default 600/60s)",
     )
     s.add_argument(
-        "--rate-limit-burst", type=int, default=None, help="bucket size (default: TOKENS)"
+        "--rate-limit-burst",
+        type=int,
+        default=None,
+        help="bucket size (default: 100, at most TOKENS)",
+    )
+    # The other authenticated routes' buckets (ratelimit.py, change.md §11).
+    s.add_argument(
+        "--read-rate-limit",
+        default="1200/60s",
+        help="reads and listings per user and replica, TOKENS/PERIOD; 0 disables "
+        "(default 1200/60s)",
+    )
+    s.add_argument(
+        "--read-rate-limit-burst", type=int, default=None, help="default: 200, at most TOKENS"
+    )
+    s.add_argument(
+        "--write-rate-limit",
+        default="120/60s",
+        help="rollback records and promotion requests per user and replica; 0 disables "
+        "(default 120/60s)",
+    )
+    s.add_argument(
+        "--write-rate-limit-burst", type=int, default=None, help="default: 30, at most TOKENS"
+    )
+    s.add_argument(
+        "--event-flush-seconds",
+        type=float,
+        default=1.0,
+        help="how long Events of one user, environment and outcome are aggregated (default 1)",
     )
     s.add_argument("--log-level", default=_env("SCIPIAN_LOG_LEVEL", "info"))
     # Behind an Ingress, Gateway or balancer: whose X-Forwarded-For/-Proto to believe.
@@ -362,6 +390,11 @@ def _serve(args: argparse.Namespace) -> int:
         leeway_seconds=args.leeway,
         rate_limit=args.rate_limit,
         rate_limit_burst=args.rate_limit_burst,
+        read_rate_limit=args.read_rate_limit,
+        read_rate_limit_burst=args.read_rate_limit_burst,
+        write_rate_limit=args.write_rate_limit,
+        write_rate_limit_burst=args.write_rate_limit_burst,
+        event_flush_seconds=args.event_flush_seconds,
         ui_client_id=args.ui_client_id or None,
         ui_client_secret=_secret_file(args.ui_client_secret_file),
         public_url=args.public_url,
@@ -371,9 +404,16 @@ def _serve(args: argparse.Namespace) -> int:
         release_record_max_depth=args.release_record_max_depth,
         release_record_decode_concurrency=args.release_record_decode_concurrency,
     )
-    from scipian_backend.ratelimit import parse_rate
+    from scipian_backend.ratelimit import parse_rate, route_limiters
 
     parse_rate(settings.rate_limit, settings.rate_limit_burst)  # a bad value: exit 2 now
+    route_limiters(
+        None,
+        (settings.read_rate_limit, settings.read_rate_limit_burst),
+        (settings.write_rate_limit, settings.write_rate_limit_burst),
+    )
+    if not 0.05 <= settings.event_flush_seconds <= 3600:
+        raise ConfigError("--event-flush-seconds must be between 0.05 and 3600")
     audit_logger()
     app = create_app(build_backend(settings))
     uvicorn.run(

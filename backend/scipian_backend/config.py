@@ -65,7 +65,13 @@ class Settings:
     # How long a found Environment + broker client is reused (lookups.py); 0: every time.
     lookup_ttl_seconds: float = 5.0
     rate_limit: str = "600/60s"  # per user and replica, on issuance (ratelimit.py); "0": off
-    rate_limit_burst: int | None = None  # default: the rate's token count
+    rate_limit_burst: int | None = None  # default: 100, at most the rate's token count
+    # The other authenticated routes' buckets (ratelimit.py, change.md §11); "0": off.
+    read_rate_limit: str = "1200/60s"  # environments, release reads, promotion reads
+    read_rate_limit_burst: int | None = None  # default: 200, at most the token count
+    write_rate_limit: str = "120/60s"  # rollback records, the promotion routes
+    write_rate_limit_burst: int | None = None  # default: 30, at most the token count
+    event_flush_seconds: float = 1.0  # how long aggregated Events collect (audit/events.py)
     # The dashboard (/ui/, docs/ui.md): an OIDC client of its own at the provider. Without a
     # client id the dashboard is off (its routes answer 404).
     ui_client_id: str | None = None
