@@ -14,6 +14,7 @@ KIND = "Environment"
 DEFAULT_NAMESPACE = "scipian-system"
 SESSIONS_NAMESPACE = "scipian-sessions"
 BROKER_NAME = "scipian-broker"
+DEFAULT_DEPLOY_ROLE = "scipian-deployer"  # manifests/deployer-role.yaml (change.md §3)
 ENV_ID = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MIN_TTL = 600  # the TokenRequest API's minimum expirationSeconds
 # Step-up (spec.deploy.maxAuthAgeSeconds): how old the login behind a deploy request may be.
