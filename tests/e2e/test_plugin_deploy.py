@@ -2,11 +2,11 @@
 backend over HTTP, the real kubectl on the dev cluster.
 
 Environments of the stack (backend_daemon.DEPLOY_ARGS): dev and staging deploy
-`scipian-deployer` in `shop`; prod has a promotion gate, so it issues no deploy credential yet. This module
-registers two of its own on the dev cluster (removed at its end): `t-stepup` (deploy in
-namespace `t-stepup`, maxAuthAgeSeconds 10, so a login goes stale within the test) and
-`t-nodeploy` (no deploy level), both granted to team-a, plus a Deployment of its own in
-`shop` to patch.
+`scipian-deployer` in `shop`; prod has a promotion gate, so it issues no deploy credential
+yet. This module registers two of its own on the dev cluster (removed at its end):
+`t-stepup` (deploy in namespace `t-stepup`, maxAuthAgeSeconds 10, so a login goes stale
+within the test) and `t-nodeploy` (no deploy level), both granted to team-a, plus a
+Deployment of its own in `shop` to patch.
 """
 
 from __future__ import annotations

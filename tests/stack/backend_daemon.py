@@ -6,8 +6,8 @@
    backend's own least-privilege ServiceAccount (the server never runs as cluster-admin);
 2. registers `dev`, `staging` and `prod` through the admin CLI (`python -m scipian_backend
    register`), which installs the broker on each target and stores the broker kubeconfig on
-   mgmt; each with a deploy level (DEPLOY_ARGS: `scipian-deployer` in `shop`; prod behind a promotion
-   gate, so it issues deploy credentials only inside a promotion, or with break-glass);
+   mgmt; each with a deploy level (DEPLOY_ARGS: `scipian-deployer` in `shop`; prod behind a
+   promotion gate, so it issues deploy credentials only inside a promotion, or with break-glass);
 3. applies the RBAC grants of tests/stack/grants.py: reads oidc:team-a → dev,
    oidc:team-b → prod, oidc:platform-admins → every environment; deploy oidc:team-a → dev,
    oidc:platform-admins → every environment; approve oidc:release-managers → prod;
