@@ -32,6 +32,9 @@ SOURCE_ANNOTATION = "scipian.io/source"
 # On the ServiceAccount: the Environment generation its bindings were reconciled for, and
 # the UTC day of its last issuance (written at most once a day; idle identities show).
 GENERATION_ANNOTATION = "scipian.io/reconciled-generation"
+# ... of the Environment with this uid: one deleted and registered again starts at
+# generation 1 anew, and must not pass for the one whose bindings these are.
+ENVIRONMENT_UID_ANNOTATION = "scipian.io/environment-uid"
 LAST_ISSUED_DAY_ANNOTATION = "scipian.io/last-issued-day"
 
 STANDING = "rbac"  # the source of credentials the user's standing RBAC grants allow

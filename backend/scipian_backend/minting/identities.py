@@ -49,6 +49,7 @@ class Identities:
         cluster_role: str,
         namespaces: tuple[str, ...] | None,
         generation: int,
+        environment_uid: str = "",
     ) -> bool:
         """The identity exists with the bindings of this Environment generation. Bindings
         are reconciled only when the ServiceAccount's generation annotation differs; the
@@ -60,9 +61,13 @@ class Identities:
             sa = self._create_account(key)
         annotations = (sa.get("metadata") or {}).get("annotations") or {}
         patch: dict[str, str] = {}
-        if annotations.get(names.GENERATION_ANNOTATION) != str(generation):
+        if (
+            annotations.get(names.GENERATION_ANNOTATION) != str(generation)
+            or annotations.get(names.ENVIRONMENT_UID_ANNOTATION, "") != environment_uid
+        ):
             self.reconcile(key, names.desired_bindings(key, cluster_role, namespaces))
             patch[names.GENERATION_ANNOTATION] = str(generation)
+            patch[names.ENVIRONMENT_UID_ANNOTATION] = environment_uid
         day = self._day()
         if annotations.get(names.LAST_ISSUED_DAY_ANNOTATION) != day:
             patch[names.LAST_ISSUED_DAY_ANNOTATION] = day

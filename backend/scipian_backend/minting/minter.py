@@ -170,10 +170,10 @@ class Minter:
         ttl: int,
     ) -> Issued:
         core = client.CoreV1Api(target.api)
-        memo = (f"{env.id}@{target.resource_version}", key.account, str(env.generation))
+        memo = (f"{env.id}@{target.resource_version}", key.account, f"{env.uid}/{env.generation}")
 
         def ensure() -> None:
-            self._ensure(memo, target, key, role, namespaces, env.generation)
+            self._ensure(memo, target, key, role, namespaces, env)
 
         ensure()
         secret = self._session_secret(core, key, ttl)
@@ -210,7 +210,7 @@ class Minter:
         key: names.IdentityKey,
         role: str,
         namespaces: tuple[str, ...] | None,
-        generation: int,
+        env: Environment,
     ) -> None:
         if self._fresh(memo):
             return
@@ -218,7 +218,7 @@ class Minter:
             if self._fresh(memo):
                 return
             ids = Identities(target.api, self._ns, self._timeout)
-            created = ids.ensure(key, role, namespaces, generation)
+            created = ids.ensure(key, role, namespaces, env.generation, env.uid)
             if created:
                 self._migrate(target, ids, key.user)
             with self._lock:
