@@ -392,7 +392,12 @@ def test_unregister_removes_the_environments_identities(
     out = admin_cli("unregister", f"--name={env_id}")
     assert out.returncode == 0, out.stderr
 
-    assert cred.call("GET", f"/api/v1/namespaces/{ns}/configmaps") == 401
+    # The ServiceAccount is gone: its tokens stop (the apiserver's cache may lag briefly).
+    wait_for(
+        "the identity's token to be rejected",
+        lambda: cred.call("GET", f"/api/v1/namespaces/{ns}/configmaps") == 401,
+        timeout=30,
+    )
     assert made.identities(env_id) == {
         "serviceaccounts": [],
         "clusterrolebindings": [],
@@ -514,7 +519,11 @@ def test_first_new_identity_removes_the_users_per_user_objects(
     finally:
         backend.stop()
 
-    assert old.create_configmap(ns) == 401
+    wait_for(
+        "the per-user token to be rejected",
+        lambda: old.create_configmap(ns) == 401,
+        timeout=30,
+    )
     for kind, args in (
         ("serviceaccount", [legacy, "-n", SESSIONS]),
         ("clusterrolebinding", [binding]),
