@@ -584,7 +584,7 @@ def test_crd_defaults_and_validates_spec_deploy(stack: Stack) -> None:
     )
     deploy = json.loads(ok.stdout)["spec"]["deploy"]
     assert deploy == {
-        "clusterRole": "edit",
+        "clusterRole": "scipian-deployer",  # the default deploy role (change.md §3)
         "namespaces": ["shop"],
         "ttlSeconds": 600,
         "maxAuthAgeSeconds": 300,
