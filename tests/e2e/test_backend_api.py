@@ -181,6 +181,7 @@ def test_discovery_and_probes(stack: Stack, url: str) -> None:
     assert d["issuer"] == stack.env["STACK_IDP_ISSUER"]
     assert d["clientID"] == stack.env["STACK_IDP_CLIENT_ID"]
     assert set(d["scopes"]) >= {"openid", "email", "groups", "offline_access"}
+    assert d["identityVersion"] == 2  # identities per (environment, level, user, source)
     assert http().get(f"{url}/healthz").status_code == 200
     assert http().get(f"{url}/readyz").status_code == 200
     paths = http().get(f"{url}/openapi.json").json()["paths"]
