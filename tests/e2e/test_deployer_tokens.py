@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import Stack
-from tests.helpers import wait_for
 from tests.e2e.test_identities import Credential, alice_token, credential, issue
+from tests.helpers import wait_for
 from tests.stack.backend_daemon import admin_cli
 
 pytestmark = pytest.mark.stack
