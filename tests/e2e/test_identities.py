@@ -447,56 +447,53 @@ def test_the_broker_deletes_only_bindings_scipian_manages(stack: Stack, made: Fi
     assert stack.kubectl("dev", "get", "rolebinding", name, "-n", ns, check=False).returncode == 0
 
 
-def test_first_new_identity_removes_the_users_per_user_objects(
-    stack: Stack, made: Fixture, tmp: Path
-) -> None:
-    """The per-user objects of before (identity version 1) are removed on the user's first
-    issuance on the cluster: their tokens stop (on every environment of that cluster)."""
+@dataclass
+class Legacy:
+    """Alice's per-user objects as an older backend made them, with a token of them."""
+
+    account: str
+    binding: str
+    credential: Credential
+
+
+def legacy_identity(stack: Stack, made: Fixture, tmp: Path) -> Legacy:
     import hashlib
 
     user_hash = hashlib.sha256(ALICE.encode()).hexdigest()[:20]
     legacy = f"scipian-u-{user_hash}"
     binding = f"{legacy}-{hashlib.sha256(made.role.encode()).hexdigest()[:8]}"
     labels = {"app.kubernetes.io/managed-by": "scipian-backend", "scipian.io/user-hash": user_hash}
-    ns = made.namespace("legacy")
+    items = [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {
+                "name": legacy,
+                "namespace": SESSIONS,
+                "labels": labels,
+                "annotations": {"scipian.io/user": ALICE},
+            },
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": binding, "labels": labels},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": made.role,
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": legacy, "namespace": SESSIONS}],
+        },
+    ]
     stack.kubectl(
         "dev",
         "apply",
         "-f",
         "-",
-        input=json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "List",
-                "items": [
-                    {
-                        "apiVersion": "v1",
-                        "kind": "ServiceAccount",
-                        "metadata": {
-                            "name": legacy,
-                            "namespace": SESSIONS,
-                            "labels": labels,
-                            "annotations": {"scipian.io/user": ALICE},
-                        },
-                    },
-                    {
-                        "apiVersion": "rbac.authorization.k8s.io/v1",
-                        "kind": "ClusterRoleBinding",
-                        "metadata": {"name": binding, "labels": labels},
-                        "roleRef": {
-                            "apiGroup": "rbac.authorization.k8s.io",
-                            "kind": "ClusterRole",
-                            "name": made.role,
-                        },
-                        "subjects": [
-                            {"kind": "ServiceAccount", "name": legacy, "namespace": SESSIONS}
-                        ],
-                    },
-                ],
-            }
-        ),
+        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}),
     )
-    old_token = stack.kubectl(
+    token = stack.kubectl(
         "dev", "create", "token", legacy, "-n", SESSIONS, "--duration=10m"
     ).stdout.strip()
     dev_ca = json.loads(stack.kubectl("dev", "config", "view", "--raw", "-o", "json").stdout)[
@@ -504,12 +501,14 @@ def test_first_new_identity_removes_the_users_per_user_objects(
     ][0]["cluster"]
     ca = tmp / "dev-ca.crt"
     ca.write_bytes(base64.b64decode(dev_ca["certificate-authority-data"]))
-    old = Credential(dev_ca["server"], str(ca), old_token, tmp / "unused")
-    assert old.create_configmap(ns) == 201  # what an older backend's token could do
+    return Legacy(legacy, binding, Credential(dev_ca["server"], str(ca), token, tmp / "unused"))
 
-    env_id = made.register("mig")
+
+def first_issuance_on_dev(stack: Stack, made: Fixture, label: str) -> None:
+    """Alice's first issuance of a new identity on the dev cluster, by a backend of this
+    test's own (the removal of per-user objects is once per cluster and user per process)."""
+    env_id = made.register(label)
     made.grant(env_id)
-    # A backend of this test's own: the migration is once per cluster and user per process.
     backend = spawn_backend(
         stack.env["STACK_IDP_ISSUER"], stack.env["STACK_IDP_CLIENT_ID"], name="identities"
     )
@@ -519,14 +518,71 @@ def test_first_new_identity_removes_the_users_per_user_objects(
     finally:
         backend.stop()
 
+
+def test_first_new_identity_removes_the_users_per_user_objects(
+    stack: Stack, made: Fixture, tmp: Path
+) -> None:
+    """The per-user objects of before (identity version 1) are removed on the user's first
+    issuance on the cluster: their tokens stop (on every environment of that cluster)."""
+    ns = made.namespace("legacy")
+    legacy = legacy_identity(stack, made, tmp)
+    old = legacy.credential
+    assert old.create_configmap(ns) == 201  # what an older backend's token could do
+
+    first_issuance_on_dev(stack, made, "mig")
+
     wait_for(
         "the per-user token to be rejected",
         lambda: old.create_configmap(ns) == 401,
         timeout=30,
     )
     for kind, args in (
-        ("serviceaccount", [legacy, "-n", SESSIONS]),
-        ("clusterrolebinding", [binding]),
+        ("serviceaccount", [legacy.account, "-n", SESSIONS]),
+        ("clusterrolebinding", [legacy.binding]),
     ):
         got = stack.kubectl("dev", "get", kind, *args, check=False)
         assert got.returncode != 0 and "NotFound" in got.stderr
+
+
+def test_the_plugin_fetches_again_once_its_per_user_credential_died(
+    stack: Stack, made: Fixture, tmp: Path
+) -> None:
+    """Upgrading, as a user sees it: the plugin's cached dev kubeconfig came from a per-user
+    identity (version 1); the user's first issuance on the cluster removed it (discovery
+    says identityVersion 2); the next `kubectl scipian dev get` answers as usual from a
+    credential fetched once on the cluster's 401."""
+    from tests.stack.login import plugin_env, plugin_login, run_plugin
+
+    ns = made.namespace("plugin")
+    stack.kubectl("dev", "create", "configmap", "marker", "-n", ns)
+    env = plugin_env(stack.env, KUBECTL_SCIPIAN_CONFIG_DIR=str(tmp / "config"))
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER"):
+        env.pop(name, None)
+    done = plugin_login("alice", stack.env["STACK_PASSWORD"], env)
+    assert done.returncode == 0, done.stderr
+    read = run_plugin(["dev", "get", "configmaps", "-n", ns, "-o", "name"], env)
+    assert read.returncode == 0 and "configmap/marker" in read.stdout, read.stderr
+    # The cached kubeconfig now carries a token of the per-user identity, as before upgrading.
+    legacy = legacy_identity(stack, made, tmp)
+    [record_path] = list((tmp / "config").rglob("kubeconfigs/*.json"))
+    record = json.loads(record_path.read_text())
+    doc = json.loads(record["kubeconfig"])
+    doc["users"][0]["user"]["token"] = legacy.credential.token
+    record["kubeconfig"] = json.dumps(doc)
+    record_path.write_text(json.dumps(record))
+    before = run_plugin(["dev", "get", "configmaps", "-n", ns, "-o", "name"], env)
+    assert before.returncode == 0 and "configmap/marker" in before.stdout, before.stderr
+    assert legacy.credential.token in record_path.read_text()  # it was used, not replaced
+
+    first_issuance_on_dev(stack, made, "plug")
+    wait_for(
+        "the per-user token to be rejected",
+        lambda: legacy.credential.call("GET", f"/api/v1/namespaces/{ns}/configmaps") == 401,
+        timeout=30,
+    )
+
+    after = run_plugin(["dev", "get", "configmaps", "-n", ns, "-o", "name"], env)
+    assert after.returncode == 0, after.stderr
+    assert "configmap/marker" in after.stdout.split()
+    assert after.stderr == ""
+    assert legacy.credential.token not in record_path.read_text()  # fetched anew, once
