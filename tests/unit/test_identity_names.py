@@ -91,7 +91,8 @@ def test_upgrade_moves_edit_off_both_levels_unless_kept() -> None:
         "deploy": {"cluster_role": "scipian-deployer"}
     }
     assert role_changes(_env("view", "scipian-deployer"), keep_role=False) == {}
-    assert role_changes(_env("edit", "edit"), keep_role=True) == {}
+    assert role_changes(_env("edit", "edit"), keep_role=True) == {"allow_privileged_role": True}
+    assert role_changes(_env("view", "scipian-deployer"), keep_role=True) == {}
     assert role_changes(_env("view", None), keep_role=False) == {}
 
 

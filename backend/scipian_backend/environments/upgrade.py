@@ -26,6 +26,11 @@ def role_changes(env: Environment, keep_role: bool) -> dict[str, Any]:
     """The `admin.updated` changes that move the environment off `edit` (pure)."""
     changes: dict[str, Any] = {}
     if keep_role:
+        # Keeping `edit` is a deliberate choice of a privileged role (it impersonates
+        # ServiceAccounts): recorded as --allow-privileged-role would, and shown by `list`.
+        kept = {env.cluster_role, env.deploy.cluster_role if env.deploy else ""}
+        if LEGACY_ROLE in kept:
+            changes["allow_privileged_role"] = True
         return changes
     if env.cluster_role == LEGACY_ROLE:
         changes["cluster_role"] = DEFAULT_DEPLOY_ROLE
