@@ -107,7 +107,9 @@ SHARED_STATE_FILES = frozenset(
         "promotions/test_promotion_step_up",  # registers t-promo-su
         "test_backend_api",  # every user's exact environment list
         "test_completion_bash",  # an alias per registered Environment
+        "test_deployer_tokens",  # revokes alice's sessions on dev; registers t-upgrade-*
         "test_faults_stack",  # revokes alice's sessions on dev
+        "test_identities",  # registers Environments on dev granted to alice
         "test_observer_role",  # registers an Environment of its own
         "test_parity_watch",  # revokes alice's sessions on dev
         "test_plugin_access",  # revokes bob's on prod; carol reaches every Environment

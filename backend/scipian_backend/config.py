@@ -15,6 +15,7 @@ KIND = "Environment"
 DEFAULT_NAMESPACE = "scipian-system"
 SESSIONS_NAMESPACE = "scipian-sessions"
 BROKER_NAME = "scipian-broker"
+DEFAULT_DEPLOY_ROLE = "scipian-deployer"  # manifests/deployer-role.yaml (change.md §3)
 ENVIRONMENT_LABEL = "scipian.io/environment"  # on a broker Secret: the one env id it serves
 ENV_ID = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MIN_TTL = 600  # the TokenRequest API's minimum expirationSeconds
