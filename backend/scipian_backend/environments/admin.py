@@ -21,6 +21,8 @@ from kubernetes.client.rest import ApiException
 from scipian_backend import kube
 from scipian_backend.config import (
     BROKER_NAME,
+    DEFAULT_DEPLOY_ROLE,
+    ENVIRONMENT_LABEL,
     GROUP,
     KIND,
     MAX_AUTH_AGE,
@@ -30,7 +32,7 @@ from scipian_backend.config import (
     VERSION,
     valid_env_id,
 )
-from scipian_backend.environments import apply
+from scipian_backend.environments import apply, broker_kubeconfig, refusals
 from scipian_backend.environments.store import Deploy, Environment, Store
 from scipian_backend.errors import ConfigError
 from scipian_backend.minting.sessions import revoke_sessions
@@ -52,11 +54,18 @@ class Registration:
     namespace: str  # management namespace of the broker Secret
     sessions_namespace: str = SESSIONS_NAMESPACE
     deploy: Deploy | None = None
+    allow_privileged_role: bool = False  # --allow-privileged-role, kept in spec
 
     def validate(self) -> None:
         self._validate_read()
         if self.deploy is not None:
             validate_deploy(self.deploy)
+            refusals.check_namespaces(self.deploy.namespaces, self.sessions_namespace)
+        refusals.check_role_names(self.roles(), self.allow_privileged_role)
+
+    def roles(self) -> list[str]:
+        """The ClusterRoles this environment binds, at both levels."""
+        return [self.cluster_role] + ([self.deploy.cluster_role] if self.deploy else [])
 
     def _validate_read(self) -> None:
         if not valid_env_id(self.name):
@@ -107,8 +116,17 @@ def deploy_spec(deploy: Deploy) -> dict[str, Any]:
 def register(mgmt: client.ApiClient, target_admin: client.ApiClient, reg: Registration) -> str:
     """Prepares the target, stores its broker kubeconfig and the Environment; returns server."""
     reg.validate()
+    refusals.check_target(
+        mgmt,
+        target_admin,
+        roles=reg.roles(),
+        deploy_namespaces=reg.deploy.namespaces if reg.deploy else (),
+        secrets_namespace=reg.namespace,
+        allow_privileged=reg.allow_privileged_role,
+    )  # reads only: a refusal writes nothing
     endpoint = kube.endpoint_of(target_admin)
     install_observer_role(target_admin)
+    install_deployer(target_admin, reg.sessions_namespace)
     token = install_broker(target_admin, reg.cluster_role, reg.sessions_namespace)
     if reg.deploy is not None:
         install_deploy_broker(target_admin, reg.deploy)
@@ -124,7 +142,7 @@ def register(mgmt: client.ApiClient, target_admin: client.ApiClient, reg: Regist
             "metadata": {
                 "name": secret_name,
                 "namespace": reg.namespace,
-                "labels": {"scipian.io/environment": reg.name},
+                "labels": {ENVIRONMENT_LABEL: reg.name},
             },
             "type": "Opaque",
             "data": {"kubeconfig": base64.b64encode(broker_kubeconfig.encode()).decode()},
@@ -143,12 +161,50 @@ def register(mgmt: client.ApiClient, target_admin: client.ApiClient, reg: Regist
                 "access": {"clusterRole": reg.cluster_role, "ttlSeconds": reg.ttl_seconds},
                 # Absent here, server-side apply removes a deploy level set before.
                 **({"deploy": deploy_spec(reg.deploy)} if reg.deploy is not None else {}),
+                **({"allowPrivilegedRole": True} if reg.allow_privileged_role else {}),
             },
         },
     ]
     for doc in docs:
         apply.apply(mgmt, doc)
+    # An update (or a register again) may take rights away: its identities lose them now.
+    cleanup_identities(target_admin, reg)
     return endpoint.server
+
+
+def cleanup_identities(target_admin: client.ApiClient, reg: Registration) -> int:
+    """Deletes the bindings of the environment's identities that it no longer grants
+    (another role, a removed deploy namespace) and its deploy identities when it has no
+    deploy level any more (minting/identities.py)."""
+    from scipian_backend.minting.identities import Identities, cleanup_environment
+
+    deploy = reg.deploy
+    return cleanup_environment(
+        Identities(target_admin, reg.sessions_namespace, 30.0),
+        reg.name,
+        reg.cluster_role,
+        deploy.cluster_role if deploy is not None else None,
+        deploy.namespaces if deploy is not None else (),
+    )
+
+
+def install_deployer(admin: client.ApiClient, sessions_namespace: str) -> None:
+    """The default deploy role and the admission policy that keeps credentials Scipian
+    issues from minting longer-lived ones (manifests/deployer-role.yaml,
+    deployer-policy.yaml), for users of this sessions namespace."""
+    for doc in apply.manifest("deployer-role.yaml") + deployer_policy_documents(sessions_namespace):
+        apply.apply(admin, doc)
+
+
+def deployer_policy_documents(sessions_namespace: str) -> list[dict[str, Any]]:
+    docs = apply.manifest("deployer-policy.yaml")
+    prefix = f"system:serviceaccount:{SESSIONS_NAMESPACE}:"
+    for doc in docs:
+        for cond in doc["spec"].get("matchConditions", []):
+            cond["expression"] = cond["expression"].replace(
+                prefix, f"system:serviceaccount:{sessions_namespace}:"
+            )
+    return docs
 
 
 def install_crd(mgmt: client.ApiClient, timeout: float = 60.0) -> None:
@@ -202,6 +258,8 @@ def install_broker(admin: client.ApiClient, cluster_role: str, sessions_namespac
     for doc in broker_documents(sorted(bindable), sessions_namespace):
         apply.apply(admin, doc)
     for doc in apply.manifest("release-reader.yaml"):  # the backend's Helm release reader
+        apply.apply(admin, doc)
+    for doc in apply.manifest("broker-policy.yaml"):  # what the broker may delete
         apply.apply(admin, doc)
     return _wait_token(client.CoreV1Api(admin))
 
@@ -318,7 +376,11 @@ def _broker_kubeconfig(name: str, endpoint: kube.ClusterEndpoint, token: str) ->
 
 def _check_broker(kubeconfig: str, sessions_namespace: str, timeout: float = 30.0) -> None:
     """The broker can reach its namespace (RBAC caches may lag the apply by a moment)."""
-    core = client.CoreV1Api(kube.from_kubeconfig_dict(yaml.safe_load(kubeconfig)))
+    try:
+        api = broker_kubeconfig.api_client(kubeconfig)
+    except broker_kubeconfig.BrokerKubeconfigRefused as e:
+        raise ConfigError(f"the broker kubeconfig would be refused: {e}") from None
+    core = client.CoreV1Api(api)
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -342,7 +404,7 @@ def updated(current: Environment, changes: dict[str, Any]) -> Registration:
     if change is False:
         deploy = None
     elif isinstance(change, dict) and change:
-        base = deploy or Deploy(cluster_role="edit", namespaces=())
+        base = deploy or Deploy(cluster_role=DEFAULT_DEPLOY_ROLE, namespaces=())
         fields = {k: v for k, v in change.items() if v is not None}
         if "namespaces" in fields:
             fields["namespaces"] = tuple(sorted(set(fields["namespaces"])))
@@ -355,6 +417,9 @@ def updated(current: Environment, changes: dict[str, Any]) -> Registration:
         namespace=_keep(changes.get("namespace"), current.secret.namespace),
         sessions_namespace=_keep(changes.get("sessions_namespace"), SESSIONS_NAMESPACE),
         deploy=deploy,
+        allow_privileged_role=_keep(
+            changes.get("allow_privileged_role"), current.allow_privileged_role
+        ),
     )
 
 
@@ -380,7 +445,7 @@ def revoke(mgmt: client.ApiClient, env_id: str, username: str, sessions_namespac
         raise ConfigError(f"no environment {env_id}")
     cred = store.broker_credential(env)
     try:
-        target = kube.from_kubeconfig_dict(yaml.safe_load(cred.kubeconfig))
+        target = broker_kubeconfig.api_client(cred.kubeconfig)
     except Exception:
         raise ConfigError(f"environment {env_id}: broker kubeconfig unusable") from None
     return revoke_sessions(target, sessions_namespace, username)
