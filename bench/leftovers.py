@@ -71,9 +71,12 @@ def remove() -> list[str]:
 
 
 def _unregister(env_id: str) -> str | None:
-    """The Environment and its broker Secret; through the admin CLI's `unregister` where
-    it has one (it also removes the environment's identities on the target)."""
-    admin_cli("unregister", f"--name={env_id}")  # absent, or no such environment: fine
+    """The Environment with its identities on the target (the admin CLI's `unregister`),
+    then, whatever that said, the Environment and its broker Secret themselves."""
+    gone = admin_cli("unregister", f"--name={env_id}")
+    problem = None
+    if gone.returncode != 0 and f"no environment {env_id}" not in gone.stderr:
+        problem = f"unregister {env_id}: {gone.stderr.strip()}"
     for kind, extra in (
         ("environments.scipian.io", ()),
         ("secret", ("-n", BACKEND_NS)),
@@ -84,7 +87,7 @@ def _unregister(env_id: str) -> str | None:
         )
         if out.returncode != 0:
             return f"{kind} {name}: {out.stderr.strip()}"
-    return None
+    return problem
 
 
 def _remove_promotions() -> list[str]:
