@@ -99,7 +99,10 @@ def check_serve_identity(issuer: str, username_prefix: str, groups_prefix: str) 
     the same by construction. An http:// issuer off this machine sends the JWKS in clear,
     so anyone on the path can swap in keys and forge every login.
     """
-    for flag, prefix in (("--username-prefix", username_prefix), ("--groups-prefix", groups_prefix)):
+    for flag, prefix in (
+        ("--username-prefix", username_prefix),
+        ("--groups-prefix", groups_prefix),
+    ):
         if not prefix:
             raise ConfigError(
                 f"{flag} must not be empty: claims would name Kubernetes users and groups "

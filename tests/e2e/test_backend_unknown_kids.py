@@ -77,7 +77,8 @@ def test_a_flood_during_a_refetch_is_refused_at_once_and_issuance_goes_on(
     try:
         starter = pool.submit(issue, backend.url, forged(issuer))
         assert issuer.jwks_asked.wait(60), "an unknown kid started no JWKS fetch"
-        flood = list(pool.map(lambda t: issue(backend.url, t), [forged(issuer) for _ in range(FLOOD)]))
+        tokens = [forged(issuer) for _ in range(FLOOD)]
+        flood = list(pool.map(lambda t: issue(backend.url, t), tokens))
         legit = issue(backend.url, good(issuer))
         # All of it was answered while the refetch was still held at the provider.
         assert not issuer.jwks_open.is_set()
@@ -99,8 +100,9 @@ def test_after_a_recent_refetch_unknown_kids_fetch_nothing(
     # Run alone, this one unknown kid makes the refetch; after the test above, it is one.
     assert issue(backend.url, forged(issuer)).status_code == 401
     before = issuer.jwks_fetches
+    tokens = [forged(issuer) for _ in range(200)]
     with ThreadPoolExecutor(40) as pool:
-        codes = list(pool.map(lambda t: issue(backend.url, t).status_code, [forged(issuer) for _ in range(200)]))
+        codes = list(pool.map(lambda t: issue(backend.url, t).status_code, tokens))
     assert codes == [401] * 200
     assert issuer.jwks_fetches == before
     assert issue(backend.url, good(issuer)).status_code == 200

@@ -87,9 +87,9 @@ class World:
 
     def loaded(self) -> KeySet:
         """The set after its first fetch (what /readyz does at start-up)."""
-        self.keys._start = lambda fetch: fetch()  # type: ignore[method-assign]
+        self.keys._start = lambda fetch: fetch()
         assert self.keys.ready()
-        self.keys._start = self.pending.append  # type: ignore[method-assign]
+        self.keys._start = self.pending.append
         return self.keys
 
 
@@ -125,7 +125,7 @@ def test_an_unknown_kid_fetches_once_and_is_then_refused_at_once() -> None:
 def test_a_known_kid_never_waits_for_a_running_fetch() -> None:
     w = World("k1", timeout=3600)  # a starter would wait an hour: nobody else may
     keys = w.loaded()
-    keys._start = lambda fetch: None  # type: ignore[method-assign]  # a fetch that never ends
+    keys._start = lambda fetch: None  # a fetch that never ends
     keys._begin(probe=True)
     assert keys._running is not None
     assert keys.key("k1").key_id == "k1"  # answered while the fetch is still running
@@ -137,7 +137,7 @@ def test_a_rotated_key_works_on_first_use() -> None:
     w = World("k1")
     keys = w.loaded()
     w.provider.kids.append("k2")
-    keys._start = lambda fetch: fetch()  # type: ignore[method-assign]  # the fetch ends at once
+    keys._start = lambda fetch: fetch()  # the fetch ends at once
     assert keys.key("k2").key_id == "k2"
 
 
@@ -170,7 +170,7 @@ def test_a_provider_outage_keeps_known_keys_and_is_not_hammered() -> None:
 def test_no_keys_at_all_is_the_providers_fault() -> None:
     w = World("k1")
     w.provider.down = True
-    w.keys._start = lambda fetch: fetch()  # type: ignore[method-assign]
+    w.keys._start = lambda fetch: fetch()
     assert not w.keys.ready()
     with pytest.raises(ServiceUnavailable, match="ConnectionError"):
         w.keys.key("k1")
