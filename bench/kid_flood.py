@@ -1,0 +1,170 @@
+"""`kid_flood` of `make bench`: issuance while anyone on the network floods the backend with
+forged id_tokens (security review M1).
+
+Flood: 40 clients, each one request every 100 ms for 10 s, to
+`POST /api/v1/environments/dev/kubeconfig`, each with an id_token whose header names a random
+unknown `kid`. Baseline: the same flood with the provider's real `kid` and a bad signature
+(a signature check that fails: what any forged token costs). Meanwhile one legitimate client
+(alice, a real login) issues a read kubeconfig every 100 ms. Reported: its p50 under each
+flood, their ratio (target <= 1.5), its p50 with no flood for scale, the flood's answers
+(every one must be a 401) and failures (a legitimate issuance not answered 200, or a flood
+request answered otherwise than 401: target 0).
+
+On a backend of its own, from this work tree (the stack's may run older code), with the
+stack's issuer and default flags; stopped at the end. It registers nothing; alice's session
+Secrets are the backend's to sweep once expired, as after `backend_issue`.
+
+`python -m bench.run kid_flood` runs this entry alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from http.client import HTTPException
+from typing import Any
+
+from bench.issue_load import BODY, _connection, _headers, _path, _post, percentile
+from tests.stack.backend_daemon import spawn_backend
+
+CLIENTS = 40
+INTERVAL_S = 0.1  # each client's pace, the legitimate one's too
+FLOOD_S = 10.0
+QUIET_S = 5.0  # the legitimate client alone, for scale
+TARGET_RATIO = 1.5
+ENV_ID = "dev"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unknown_kid(id_token: str) -> Callable[[], str]:
+    """Forged tokens as the attack sends them: a real token's claims, a random `kid`, no
+    signature worth the name (none is checked before the key is found)."""
+    _, payload, _ = id_token.split(".")
+
+    def make() -> str:
+        header = {"alg": "RS256", "kid": secrets.token_hex(8), "typ": "JWT"}
+        return f"{_b64(json.dumps(header).encode())}.{payload}.{_b64(secrets.token_bytes(256))}"
+
+    return make
+
+
+def bad_signature(id_token: str) -> Callable[[], str]:
+    """The baseline: the real header (a known `kid`) and claims, a random signature of the
+    right length, so each request costs the backend a failing signature check."""
+    header, payload, sig = id_token.split(".")
+    length = len(base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4)))
+
+    def make() -> str:
+        return f"{header}.{payload}.{_b64(secrets.token_bytes(length))}"
+
+    return make
+
+
+class Paced:
+    """One client: a request every INTERVAL_S on one kept-alive connection until `stop`,
+    the next one at once when an answer took longer (a closed loop, as clients are)."""
+
+    def __init__(self, url: str, token: Callable[[], str], stop: threading.Event) -> None:
+        self.url, self.token, self.stop = url, token, stop
+        self.statuses: list[int] = []  # 0: the connection broke
+        self.latencies: list[float] = []
+
+    def run(self) -> None:
+        conn = _connection(self.url)
+        path = _path(ENV_ID)
+        next_at = time.perf_counter()
+        try:
+            while not self.stop.is_set():
+                t = time.perf_counter()
+                try:
+                    status = _post(conn, path, BODY, _headers(self.token()))
+                except (OSError, HTTPException):
+                    conn.close()
+                    status = 0
+                self.latencies.append(time.perf_counter() - t)
+                self.statuses.append(status)
+                next_at += INTERVAL_S
+                self.stop.wait(max(0.0, next_at - time.perf_counter()))
+        finally:
+            conn.close()
+
+
+def phase(
+    url: str, id_token: str, flood: Callable[[], str] | None, seconds: float
+) -> dict[str, Any]:
+    """The legitimate client for `seconds`, beside CLIENTS flooding ones if `flood`."""
+    stop = threading.Event()
+    legit = Paced(url, lambda: id_token, stop)
+    floods = [Paced(url, flood, stop) for _ in range(CLIENTS)] if flood else []
+    with ThreadPoolExecutor(len(floods) + 1) as pool:
+        running = [pool.submit(c.run) for c in [*floods, legit]]
+        stop.wait(seconds)
+        stop.set()
+        for f in running:
+            f.result()
+    answers: dict[str, int] = {}
+    for c in floods:
+        for s in c.statuses:
+            answers[str(s)] = answers.get(str(s), 0) + 1
+    ok = [dt for dt, s in zip(legit.latencies, legit.statuses, strict=True) if s == 200]
+    return {
+        "legit_requests": len(legit.statuses),
+        "legit_failures": len(legit.statuses) - len(ok),
+        "legit_p50_ms": round(percentile(ok, 50) * 1000, 1) if ok else None,
+        "legit_p99_ms": round(percentile(ok, 99) * 1000, 1) if ok else None,
+        "flood_requests": sum(answers.values()),
+        "flood_rps": round(sum(answers.values()) / seconds, 1),
+        "flood_answers": answers,
+        "flood_unexpected": sum(n for s, n in answers.items() if s != "401"),
+    }
+
+
+def run_entry(stack_env: dict[str, str], id_token: str) -> dict[str, Any]:
+    print("bench: kid_flood", file=sys.stderr)
+    own = spawn_backend(
+        stack_env["STACK_IDP_ISSUER"], stack_env["STACK_IDP_CLIENT_ID"], name="bench-kids"
+    )
+    try:
+        phase(own.url, id_token, None, 1.0)  # warm-up: connections, alice's ServiceAccount
+        quiet = phase(own.url, id_token, None, QUIET_S)
+        baseline = phase(own.url, id_token, bad_signature(id_token), FLOOD_S)
+        unknown = phase(own.url, id_token, unknown_kid(id_token), FLOOD_S)
+    finally:
+        own.stop()
+    ratio = None
+    if unknown["legit_p50_ms"] and baseline["legit_p50_ms"]:
+        ratio = round(unknown["legit_p50_ms"] / baseline["legit_p50_ms"], 2)
+    failures = sum(
+        p["legit_failures"] + p.get("flood_unexpected", 0) for p in (quiet, baseline, unknown)
+    )
+    return {
+        "clients": CLIENTS,
+        "interval_ms": int(INTERVAL_S * 1000),
+        "seconds": FLOOD_S,
+        "quiet": quiet,
+        "bad_signature": baseline,
+        "unknown_kid": unknown,
+        "ratio": ratio,
+        "target_ratio": TARGET_RATIO,
+        "failures": failures,
+    }
+
+
+def render_rows(e: dict[str, Any]) -> list[str]:
+    b, u = e["bad_signature"], e["unknown_kid"]
+    return [
+        f"kid_flood: legitimate issuance p50 {u['legit_p50_ms']} ms under {e['clients']} "
+        f"clients sending unknown kids every {e['interval_ms']} ms ({u['flood_rps']} req/s) "
+        f"beside {b['legit_p50_ms']} ms under the same flood with a known kid and a bad "
+        f"signature ({e['ratio']}x; target <= {e['target_ratio']}x); "
+        f"{e['quiet']['legit_p50_ms']} ms with no flood; {e['failures']} failures",
+    ]
