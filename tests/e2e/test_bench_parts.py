@@ -104,7 +104,7 @@ def test_kid_flood_phases_and_row(stack: Stack) -> None:
         ("bad_signature", kid_flood.bad_signature(id_token)),
         ("unknown_kid", kid_flood.unknown_kid(id_token)),
     ):
-        p = phases[name] = kid_flood.phase(url, id_token, make, 0.3)
+        p = phases[name] = kid_flood.summary([kid_flood.phase(url, id_token, make, 0.3)], 0.3)
         assert p["flood_requests"] >= kid_flood.CLIENTS and p["legit_requests"] >= 1
         assert (p["legit_failures"], p["flood_unexpected"]) == (0, 0), p
         assert set(p["flood_answers"]) == {"401"}
@@ -112,6 +112,8 @@ def test_kid_flood_phases_and_row(stack: Stack) -> None:
         {
             "clients": 40,
             "interval_ms": 100,
+            "seconds": 10.0,
+            "floods_each": 2,
             "quiet": phases["bad_signature"],
             **phases,
             "ratio": 1.0,
