@@ -194,3 +194,20 @@ def test_a_fetch_that_raises_unexpectedly_still_ends() -> None:
     with pytest.raises(RuntimeError):
         w.run_fetches()
     assert keys._running is None  # the next fetch is not blocked forever
+
+
+def test_a_fetch_that_cannot_start_blocks_nothing_after_it() -> None:
+    w = World("k1")
+    keys = w.loaded()
+
+    def no_thread(fetch: Callable[[], None]) -> None:
+        raise RuntimeError("can't start new thread")
+
+    keys._start = no_thread
+    with pytest.raises(Unauthorized):
+        keys.key("forged")
+    assert keys._running is None
+    keys._start = w.pending.append
+    with pytest.raises(Unauthorized):
+        keys.key("forged-again")
+    assert len(w.pending) == 1  # the next unknown kid may fetch

@@ -113,7 +113,15 @@ class KeySet:
                 return None
             done = self._running = threading.Event()
             self._probe = probe
-        self._start(self._run)
+        try:
+            self._start(self._run)
+        except RuntimeError:
+            # No thread to run it (the process is out of them): no fetch after all, and
+            # the request is answered as if one were running.
+            with self._lock:
+                self._running = None
+            done.set()
+            return None
         return done
 
     def _run(self) -> None:
