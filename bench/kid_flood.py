@@ -12,8 +12,9 @@ must be a 401) and failures (a legitimate issuance not answered 200, or a flood 
 answered otherwise than 401: target 0).
 
 On a backend of its own, from this work tree (the stack's may run older code), with the
-stack's issuer and default flags; stopped at the end. It registers nothing; alice's session
-Secrets are the backend's to sweep once expired, as after `backend_issue`.
+stack's issuer and raised per-user limits (serve_argv); stopped at the end. It registers
+nothing; alice's session Secrets are the backend's to sweep once expired, as after
+`backend_issue`.
 
 `python -m bench.run kid_flood` runs this entry alone.
 """
