@@ -5,11 +5,11 @@ Flood: 40 clients, each one request every 100 ms for 10 s, to
 `POST /api/v1/environments/dev/kubeconfig`, each with an id_token whose header names a random
 unknown `kid`. Baseline: the same flood with the provider's real `kid` and a bad signature
 (a signature check that fails: what any forged token costs). Each flood runs three times, in
-the order A B B A A B. Meanwhile one legitimate client (alice, a real login) issues a read
-kubeconfig every 100 ms. Reported: its p50 under each flood (its runs pooled), their
-ratio (target <= 1.5), its p50 with no flood for scale, the flood's answers (every one
-must be a 401) and failures (a legitimate issuance not answered 200, or a flood request
-answered otherwise than 401: target 0).
+the order A B B A A B, its clients in a process of their own. Meanwhile one legitimate
+client (alice, a real login) issues a read kubeconfig every 100 ms. Reported: its p50
+under each flood (its runs pooled), their ratio (target <= 1.5), its p50 with no flood
+for scale, the flood's answers (every one must be a 401) and failures (a legitimate
+issuance not answered 200, or a flood request answered otherwise than 401: target 0).
 
 On a backend of its own, from this work tree (the stack's may run older code), with the
 stack's issuer and raised per-user limits (serve_argv); stopped at the end. It registers
@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import subprocess
 import sys
 import threading
 import time
@@ -34,6 +35,7 @@ from typing import Any, NamedTuple
 
 from bench.issue_load import BODY, _connection, _headers, _path, _post, percentile
 from tests.stack.backend_daemon import spawn_backend
+from tests.stack.paths import ROOT
 
 CLIENTS = 40
 INTERVAL_S = 0.1  # each client's pace, the legitimate one's too
@@ -109,21 +111,65 @@ class Phase(NamedTuple):
     flood: list[int]  # the status of each flooding request
 
 
-def phase(url: str, id_token: str, flood: Callable[[], str] | None, seconds: float) -> Phase:
-    """The legitimate client for `seconds`, beside CLIENTS flooding ones if `flood`."""
+FLOODS: dict[str, Callable[[str], Callable[[], str]]] = {
+    "bad_signature": bad_signature,
+    "unknown_kid": unknown_kid,
+}
+
+
+def phase(url: str, id_token: str, flood: str | None, seconds: float) -> Phase:
+    """The legitimate client for `seconds`, beside CLIENTS flooding ones (FLOODS[flood])
+    if `flood`. The flooding clients run in a process of their own: in this one they would
+    take the interpreter lock from the legitimate client and lengthen its timings."""
+    if flood is None:
+        return Phase(_legit(url, id_token, seconds), [])
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bench.kid_flood", "flood", flood, str(seconds), url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write(id_token + "\n")  # on stdin: a token never goes into argv
+        child.stdin.close()
+        if child.stdout.readline().strip() != "started":
+            raise RuntimeError("kid_flood: the flooding process did not start")
+        legit = _legit(url, id_token, seconds)
+        statuses = json.loads(child.stdout.read())
+    finally:
+        if child.wait(seconds + 120) != 0:
+            raise RuntimeError(f"kid_flood: the flooding process exited {child.returncode}")
+    return Phase(legit, statuses)
+
+
+def _legit(url: str, id_token: str, seconds: float) -> list[tuple[int, float]]:
     stop = threading.Event()
     legit = Paced(url, lambda: id_token, stop)
-    floods = [Paced(url, flood, stop) for _ in range(CLIENTS)] if flood else []
-    with ThreadPoolExecutor(len(floods) + 1) as pool:
-        running = [pool.submit(c.run) for c in [*floods, legit]]
+    worker = threading.Thread(target=legit.run)
+    worker.start()
+    stop.wait(seconds)
+    stop.set()
+    worker.join()
+    return list(zip(legit.statuses, legit.latencies, strict=True))
+
+
+def _flood(kind: str, seconds: float, url: str) -> int:
+    """The flooding process: CLIENTS clients for `seconds`; prints `started`, then the
+    status of every request as a JSON list. The id_token the forgeries copy is on stdin."""
+    make = FLOODS[kind](sys.stdin.readline().strip())
+    stop = threading.Event()
+    clients = [Paced(url, make, stop) for _ in range(CLIENTS)]
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        running = [pool.submit(c.run) for c in clients]
+        print("started", flush=True)
         stop.wait(seconds)
         stop.set()
         for f in running:
             f.result()
-    return Phase(
-        list(zip(legit.statuses, legit.latencies, strict=True)),
-        [s for c in floods for s in c.statuses],
-    )
+    print(json.dumps([status for c in clients for status in c.statuses]))
+    return 0
 
 
 def summary(phases: list[Phase], seconds: float) -> dict[str, Any]:
@@ -150,13 +196,12 @@ def run_entry(stack_env: dict[str, str], id_token: str) -> dict[str, Any]:
     own = spawn_backend(
         stack_env["STACK_IDP_ISSUER"], stack_env["STACK_IDP_CLIENT_ID"], name="bench-kids"
     )
-    floods = {"bad_signature": bad_signature(id_token), "unknown_kid": unknown_kid(id_token)}
     runs: dict[str, list[Phase]] = {"bad_signature": [], "unknown_kid": []}
     try:
         phase(own.url, id_token, None, 1.0)  # warm-up: connections, alice's ServiceAccount
         quiet = summary([phase(own.url, id_token, None, QUIET_S)], QUIET_S)
         for name in ORDER:
-            runs[name].append(phase(own.url, id_token, floods[name], FLOOD_S))
+            runs[name].append(phase(own.url, id_token, name, FLOOD_S))
     finally:
         own.stop()
     baseline = summary(runs["bad_signature"], FLOOD_S)
@@ -189,3 +234,10 @@ def render_rows(e: dict[str, Any]) -> list[str]:
         f"signature ({e['ratio']}x; target <= {e['target_ratio']}x); "
         f"{e['quiet']['legit_p50_ms']} ms with no flood; {e['failures']} failures",
     ]
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "flood":
+        sys.exit(_flood(sys.argv[2], float(sys.argv[3]), sys.argv[4]))
+    print("usage: python -m bench.run kid_flood", file=sys.stderr)
+    sys.exit(2)
