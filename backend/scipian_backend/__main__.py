@@ -64,6 +64,25 @@ def parser() -> argparse.ArgumentParser:
         "--rate-limit-burst", type=int, default=None, help="bucket size (default: TOKENS)"
     )
     s.add_argument("--log-level", default=_env("SCIPIAN_LOG_LEVEL", "info"))
+    bg = s.add_argument_group("break-glass and metrics")
+    bg.add_argument(
+        "--metrics-detail",
+        action="store_true",
+        help="environment ids in /metrics labels (default: gated/ungated only; /metrics "
+        "needs no authentication)",
+    )
+    bg.add_argument(
+        "--break-glass-history",
+        type=int,
+        default=50,
+        help="break-glass entries kept in an Environment's status, the unacknowledged "
+        "last to go (default 50)",
+    )
+    bg.add_argument(
+        "--event-namespace",
+        default=_env("SCIPIAN_EVENT_NAMESPACE", "default"),
+        help="where Events about Environments are written (default: default)",
+    )
     d = s.add_argument_group("dashboard (/ui/, docs/ui.md); off without --ui-client-id")
     d.add_argument("--ui-client-id", default=_env("SCIPIAN_UI_CLIENT_ID"))
     d.add_argument(
@@ -305,6 +324,9 @@ def _serve(args: argparse.Namespace) -> int:
         ui_client_secret=_secret_file(args.ui_client_secret_file),
         public_url=args.public_url,
         ui_session_max_seconds=args.ui_session_max_seconds,
+        metrics_detail=args.metrics_detail,
+        break_glass_history=args.break_glass_history,
+        event_namespace=args.event_namespace,
     )
     from scipian_backend.ratelimit import parse_rate
 

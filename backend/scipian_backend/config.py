@@ -33,6 +33,7 @@ JUSTIFICATION_PATTERN = (
     f"^[^{JUSTIFICATION_FORBIDDEN}]*[^{JUSTIFICATION_FORBIDDEN}\\s][^{JUSTIFICATION_FORBIDDEN}]*$"
 )
 LEVELS = ("read", "deploy")
+MAX_BREAK_GLASS_HISTORY = 200  # the Environment CRD's maxItems of status.breakGlass
 
 
 def valid_env_id(env_id: str) -> bool:
@@ -70,6 +71,9 @@ class Settings:
     ui_client_secret: str = field(default="", repr=False)  # never in a repr or a log
     public_url: str | None = None  # the backend's own URL; the redirect URI is under it
     ui_session_max_seconds: int = 8 * 3600  # and never past the id_token's exp
+    # Break-glass and metrics (docs/api.md "Break-glass"; metrics.py).
+    metrics_detail: bool = False  # environment ids in /metrics labels, else gated/ungated
+    break_glass_history: int = 50  # break-glass entries kept in an Environment's status
 
     def __post_init__(self) -> None:
         if not self.issuer.startswith(("https://", "http://")):
@@ -83,3 +87,7 @@ class Settings:
             raise ConfigError("the dashboard needs --public-url, the backend's own http(s) URL")
         if self.ui_session_max_seconds < 1:
             raise ConfigError("--ui-session-max-seconds must be positive")
+        if not 1 <= self.break_glass_history <= MAX_BREAK_GLASS_HISTORY:
+            raise ConfigError(
+                f"--break-glass-history must be between 1 and {MAX_BREAK_GLASS_HISTORY}"
+            )
