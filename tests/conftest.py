@@ -106,6 +106,7 @@ SHARED_STATE_FILES = frozenset(
         "promotions/test_promote_plugin",  # registers t-promo-stepup
         "promotions/test_promotion_step_up",  # registers t-promo-su
         "test_backend_api",  # every user's exact environment list
+        "test_break_glass",  # registers t-glass
         "test_completion_bash",  # an alias per registered Environment
         "test_faults_stack",  # revokes alice's sessions on dev
         "test_observer_role",  # registers an Environment of its own
