@@ -10,7 +10,7 @@ login. /metrics names no environment id unless `serve --metrics-detail`.
 Besides the stack's `prod` (on which it asserts only about its own entries, found by a
 unique reason) this module registers `t-glass` of its own on the dev cluster (gated,
 deploy namespace `t-glass`, logins no older than MAX_AGE seconds), granting dave
-break-glass and carol approval there; both are removed at its end.
+break-glass and approval, and carol approval there; both are removed at its end.
 """
 
 from __future__ import annotations
@@ -72,8 +72,11 @@ def grants() -> dict[str, Any]:
             },
         ]
 
-    items = role("t-glass-breakglass", "breakglass", DAVE) + role(
-        "t-glass-approve", "approve", CAROL
+    # dave may approve there too: refused only because he broke the glass himself
+    items = (
+        role("t-glass-breakglass", "breakglass", DAVE)
+        + role("t-glass-approve", "approve", CAROL)
+        + role("t-glass-approve-dave", "approve", DAVE)
     )
     return {"apiVersion": "v1", "kind": "List", "items": items}
 
