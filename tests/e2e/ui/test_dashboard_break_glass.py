@@ -71,7 +71,7 @@ def entries(stack: Stack, env: str) -> list[dict[str, Any]]:
 def test_carol_acknowledges_daves_break_glass_from_the_dashboard(
     stack: Stack, glass_env: str, signed_in: Callable[..., Browser]
 ) -> None:
-    url = stack.env["STACK_UI_URL"].rstrip("/")
+    url = stack.env["SCIPIAN_BACKEND_URL"]  # the dashboard is under /ui/
     logins = Logins(stack.env["STACK_IDP_ISSUER"], stack.env["STACK_PASSWORD"])
     why = f"INC-{uuid.uuid4().hex[:8]} dashboard"
     api = Api(stack.env["SCIPIAN_BACKEND_URL"])
