@@ -14,12 +14,21 @@ from scipian_backend.breakglass.entries import ID, ID_MESSAGE
 from scipian_backend.config import valid_env_id
 from scipian_backend.errors import BadRequest, ServiceUnavailable
 from scipian_backend.http.bodies import check_justification
-from scipian_backend.http.schema import ERRORS, EnvId
+from scipian_backend.http.schema import ERRORS, EnvId, ErrorBody
 from scipian_backend.promotions.schema import APPROVAL_REQUEST
 from scipian_backend.usecases import Backend
 
 BASE = "/api/v1/environments/{env_id}/breakglass"
 EntryId = Annotated[str, Path(pattern=ID.pattern, max_length=16)]
+ACK_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    403: {
+        "model": ErrorBody,
+        "description": "not allowed to approve there; or the caller broke that glass",
+    },
+    404: {"model": ErrorBody, "description": "allowed, but no such environment or break-glass"},
+    409: {"model": ErrorBody, "description": "already acknowledged"},
+}
 
 
 class Acknowledgement(BaseModel):
@@ -57,7 +66,7 @@ def install_break_glass_routes(app: FastAPI, backend: Backend) -> None:
     @app.post(
         BASE + "/{entry_id}/acknowledgement",
         response_model=Entry,
-        responses=ERRORS,
+        responses=ACK_ERRORS,
         openapi_extra=APPROVAL_REQUEST,
     )
     async def acknowledge(env_id: EnvId, entry_id: EntryId, request: Request) -> JSONResponse:
