@@ -64,6 +64,13 @@ def parser() -> argparse.ArgumentParser:
         "--rate-limit-burst", type=int, default=None, help="bucket size (default: TOKENS)"
     )
     s.add_argument("--log-level", default=_env("SCIPIAN_LOG_LEVEL", "info"))
+    # Behind an Ingress, Gateway or balancer: whose X-Forwarded-For/-Proto to believe.
+    s.add_argument(
+        "--forwarded-allow-ips",
+        default=_env("SCIPIAN_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        help="comma-separated addresses or CIDRs of the proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are trusted; '*' trusts every peer (default 127.0.0.1)",
+    )
     bg = s.add_argument_group("break-glass and metrics")
     bg.add_argument(
         "--metrics-detail",
@@ -333,7 +340,13 @@ def _serve(args: argparse.Namespace) -> int:
     parse_rate(settings.rate_limit, settings.rate_limit_burst)  # a bad value: exit 2 now
     audit_logger()
     app = create_app(build_backend(settings))
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+    )
     return 0
 
 

@@ -146,6 +146,7 @@ def test_rendered_objects_match_the_package(real_helm: Helm) -> None:
         "Deployment": 1,
         "Service": 1,
         "PodDisruptionBudget": 1,
+        "NetworkPolicy": 1,  # on by default; tests/e2e/test_helm_chart_options.py
     }
     crds = {c["metadata"]["name"]: c for c in docs["CustomResourceDefinition"]}
     assert crds["environments.scipian.io"] == manifest("crd.yaml")[0]
@@ -205,6 +206,8 @@ def test_serve_args_are_the_backends_own_flags(real_helm: Helm) -> None:
             "rateLimit.rate=30/60s,rateLimit.burst=45,sessionsNamespace=sessions",
             "--set",
             "extraArgs={--leeway=60}",
+            "--set",
+            "forwardedAllowIPs=10.0.0.0/8\\,192.168.1.1",
             namespace="scipian-prod",
         )
     )
@@ -217,6 +220,7 @@ def test_serve_args_are_the_backends_own_flags(real_helm: Helm) -> None:
     assert (args.username_claim, args.groups_claim) == ("preferred_username", "roles")
     assert (args.username_prefix, args.groups_prefix) == ("corp:", "")
     assert (args.rate_limit, args.rate_limit_burst, args.leeway) == ("30/60s", 45, 60)
+    assert args.forwarded_allow_ips == "10.0.0.0/8,192.168.1.1"
     parse_rate(args.rate_limit, args.rate_limit_burst)
 
 
@@ -287,11 +291,12 @@ def test_rendered_chart_passes_a_server_side_dry_run(
             "deployment.apps",
             "service",
             "poddisruptionbudget.policy",
+            "networkpolicy.networking.k8s.io",
         ]
     ), lines
     # A dry run persists nothing.
     left = stack.kubectl(
-        "mgmt", "get", "all,sa,pdb,role,rolebinding", "-n", namespace, "-o", "name"
+        "mgmt", "get", "all,sa,pdb,role,rolebinding,netpol", "-n", namespace, "-o", "name"
     )
     assert left.stdout.split() == ["serviceaccount/default"]
 

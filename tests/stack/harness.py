@@ -7,6 +7,7 @@ on the same machine, like CI's, reuses a binary built by an earlier run.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import subprocess
@@ -46,6 +47,16 @@ def _build(out: Path, src: Path, package: str, what: str, verbose: bool) -> Path
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
+    # One build per binary on the machine: stacks of several checkouts (or test workers)
+    # starting at once would otherwise each compile the same module in full, side by side.
+    with open(out.parent / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        if out.exists():
+            return out
+        return _go_build(out, src, package, what, verbose)
+
+
+def _go_build(out: Path, src: Path, package: str, what: str, verbose: bool) -> Path:
     tmp = out.with_name(f"{out.name}.tmp.{os.getpid()}")
     if verbose:
         print(f"stack: building {what} into {out}", file=sys.stderr)
