@@ -43,6 +43,7 @@ def register(stack_env: Mapping[str, str]) -> None:
             f"--name={env_id}",
             f"--deploy-namespace={NAMESPACE}",
             "--max-auth-age=3600",
+            "--allow-privileged-role",  # the default deploy role, edit
         ]
         done = admin_cli("register", "--description=bench promotion", *args)  # or updates
         if done.returncode != 0:

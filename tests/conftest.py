@@ -115,6 +115,7 @@ SHARED_STATE_FILES = frozenset(
         "test_plugin_deploy",  # registers two Environments granted to team-a; revokes alice
         "test_plugin_exec_kubeconfig",  # revokes bob's sessions on prod
         "test_plugin_multienv",  # alice's @all is exactly dev
+        "test_register_refusals",  # registers Environments of its own
         "ui/test_dashboard",  # carol's environments page lists exactly the stack's three
         "ui/test_dashboard_break_glass",  # registers an Environment of its own
         "ui/test_dashboard_promotions",  # registers two Environments of its own

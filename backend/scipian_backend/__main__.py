@@ -61,7 +61,35 @@ def parser() -> argparse.ArgumentParser:
         "(default 600/60s)",
     )
     s.add_argument(
-        "--rate-limit-burst", type=int, default=None, help="bucket size (default: TOKENS)"
+        "--rate-limit-burst",
+        type=int,
+        default=None,
+        help="bucket size (default: 100, at most TOKENS)",
+    )
+    # The other authenticated routes' buckets (ratelimit.py, change.md §11).
+    s.add_argument(
+        "--read-rate-limit",
+        default="1200/60s",
+        help="reads and listings per user and replica, TOKENS/PERIOD; 0 disables "
+        "(default 1200/60s)",
+    )
+    s.add_argument(
+        "--read-rate-limit-burst", type=int, default=None, help="default: 200, at most TOKENS"
+    )
+    s.add_argument(
+        "--write-rate-limit",
+        default="120/60s",
+        help="rollback records and promotion requests per user and replica; 0 disables "
+        "(default 120/60s)",
+    )
+    s.add_argument(
+        "--write-rate-limit-burst", type=int, default=None, help="default: 30, at most TOKENS"
+    )
+    s.add_argument(
+        "--event-flush-seconds",
+        type=float,
+        default=1.0,
+        help="how long Events of one user, environment and outcome are aggregated (default 1)",
     )
     s.add_argument("--log-level", default=_env("SCIPIAN_LOG_LEVEL", "info"))
     # Behind an Ingress, Gateway or balancer: whose X-Forwarded-For/-Proto to believe.
@@ -109,6 +137,8 @@ def parser() -> argparse.ArgumentParser:
         help="a dashboard session's longest life (default 8 h; never past the id_token's exp)",
     )
 
+    _release_record_options(s)
+
     r = sub.add_parser("register", help="register an environment from a kubeconfig file")
     r.add_argument("--name", required=True)
     r.add_argument("--kubeconfig", required=True, help="ADMIN kubeconfig of the target cluster")
@@ -121,6 +151,12 @@ def parser() -> argparse.ArgumentParser:
         "an existing one keeps its role), view, or any other",
     )
     r.add_argument("--ttl", type=int, default=900)
+    r.add_argument(
+        "--allow-privileged-role",
+        action="store_true",
+        help="accept cluster-admin, admin or a role allowing escalate, bind or impersonate "
+        "(recorded on the Environment, shown by list)",
+    )
     _deploy_options(r)
 
     u = sub.add_parser(
@@ -133,6 +169,12 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--description", default=None)
     u.add_argument("--cluster-role", default=None)
     u.add_argument("--ttl", type=int, default=None)
+    u.add_argument(
+        "--allow-privileged-role",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="as register's; --no-allow-privileged-role withdraws it (default: keep)",
+    )
     _deploy_options(u)
     u.add_argument("--no-deploy", action="store_true", help="remove the deploy level")
 
@@ -144,6 +186,38 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--user", required=True, help="e.g. alice@example.test or oidc:alice@...")
     v.add_argument("--username-prefix", default=_env("SCIPIAN_USERNAME_PREFIX", "oidc:"))
     return p
+
+
+def _release_record_options(p: argparse.ArgumentParser) -> None:
+    """Bounds on decoding Helm release records (anyone who may create a ConfigMap can plant
+    one): a record past any of them is reported undecodable (docs/api.md)."""
+    from scipian_backend.releases import records
+
+    g = p.add_argument_group("release records (docs/backend.md)")
+    g.add_argument(
+        "--release-record-max-bytes",
+        type=int,
+        default=records.MAX_PAYLOAD,
+        help=f"stored size of one record (default {records.MAX_PAYLOAD})",
+    )
+    g.add_argument(
+        "--release-record-max-decompressed",
+        type=int,
+        default=records.MAX_DECOMPRESSED,
+        help=f"its JSON after gzip, checked while inflating (default {records.MAX_DECOMPRESSED})",
+    )
+    g.add_argument(
+        "--release-record-max-depth",
+        type=int,
+        default=records.MAX_DEPTH,
+        help=f"nesting of its JSON (default {records.MAX_DEPTH})",
+    )
+    g.add_argument(
+        "--release-record-decode-concurrency",
+        type=int,
+        default=records.DECODE_CONCURRENCY,
+        help=f"records decoded at once per replica (default {records.DECODE_CONCURRENCY})",
+    )
 
 
 def _deploy_options(p: argparse.ArgumentParser) -> None:
@@ -230,6 +304,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             namespace=args.namespace,
             sessions_namespace=args.sessions_namespace,
             deploy=Deploy(**{"cluster_role": "edit", **changes}) if changes else None,  # type: ignore[arg-type]
+            allow_privileged_role=args.allow_privileged_role,
         )
         reg.validate()  # before touching any cluster
         target = kube.from_kubeconfig_file(args.kubeconfig, args.context)
@@ -256,6 +331,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 "namespace": args.namespace,
                 "sessions_namespace": args.sessions_namespace,
                 "deploy": False if args.no_deploy else changes,
+                "allow_privileged_role": args.allow_privileged_role,
             },
         )
         reg.validate()
@@ -275,20 +351,26 @@ def _dispatch(args: argparse.Namespace) -> int:
                     "clusterRole": e.cluster_role,
                     "ttlSeconds": e.ttl_seconds,
                     "deploy": admin.deploy_spec(e.deploy) if e.deploy is not None else None,
+                    "allowPrivilegedRole": e.allow_privileged_role,
                 }
                 for e in envs
             ]
             print(json.dumps({"items": items}, indent=2))
         else:
-            print(f"{'NAME':20} {'CLUSTERROLE':16} {'TTL':6} {'DEPLOY':24} DESCRIPTION")
+            print(
+                f"{'NAME':20} {'CLUSTERROLE':16} {'TTL':6} {'DEPLOY':24} {'PRIVILEGED':10} "
+                "DESCRIPTION"
+            )
             for e in envs:
                 deploy = (
                     f"{e.deploy.cluster_role} in {','.join(e.deploy.namespaces)}"
                     if e.deploy is not None
                     else "-"
                 )
+                privileged = "allowed" if e.allow_privileged_role else "-"
                 print(
-                    f"{e.id:20} {e.cluster_role:16} {e.ttl_seconds:<6} {deploy:24} {e.description}"
+                    f"{e.id:20} {e.cluster_role:16} {e.ttl_seconds:<6} {deploy:24} "
+                    f"{privileged:10} {e.description}"
                 )
         return 0
     if args.command == "revoke":
@@ -327,17 +409,33 @@ def _serve(args: argparse.Namespace) -> int:
         leeway_seconds=args.leeway,
         rate_limit=args.rate_limit,
         rate_limit_burst=args.rate_limit_burst,
+        read_rate_limit=args.read_rate_limit,
+        read_rate_limit_burst=args.read_rate_limit_burst,
+        write_rate_limit=args.write_rate_limit,
+        write_rate_limit_burst=args.write_rate_limit_burst,
+        event_flush_seconds=args.event_flush_seconds,
         ui_client_id=args.ui_client_id or None,
         ui_client_secret=_secret_file(args.ui_client_secret_file),
         public_url=args.public_url,
         ui_session_max_seconds=args.ui_session_max_seconds,
+        release_record_max_bytes=args.release_record_max_bytes,
+        release_record_max_decompressed=args.release_record_max_decompressed,
+        release_record_max_depth=args.release_record_max_depth,
+        release_record_decode_concurrency=args.release_record_decode_concurrency,
         metrics_detail=args.metrics_detail,
         break_glass_history=args.break_glass_history,
         event_namespace=args.event_namespace,
     )
-    from scipian_backend.ratelimit import parse_rate
+    from scipian_backend.ratelimit import parse_rate, route_limiters
 
     parse_rate(settings.rate_limit, settings.rate_limit_burst)  # a bad value: exit 2 now
+    route_limiters(
+        None,
+        (settings.read_rate_limit, settings.read_rate_limit_burst),
+        (settings.write_rate_limit, settings.write_rate_limit_burst),
+    )
+    if not 0.05 <= settings.event_flush_seconds <= 3600:
+        raise ConfigError("--event-flush-seconds must be between 0.05 and 3600")
     audit_logger()
     app = create_app(build_backend(settings))
     uvicorn.run(

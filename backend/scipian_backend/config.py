@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from scipian_backend.errors import ConfigError
+from scipian_backend.releases import records
 
 GROUP = "scipian.io"
 VERSION = "v1alpha1"
@@ -14,6 +15,7 @@ KIND = "Environment"
 DEFAULT_NAMESPACE = "scipian-system"
 SESSIONS_NAMESPACE = "scipian-sessions"
 BROKER_NAME = "scipian-broker"
+ENVIRONMENT_LABEL = "scipian.io/environment"  # on a broker Secret: the one env id it serves
 ENV_ID = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MIN_TTL = 600  # the TokenRequest API's minimum expirationSeconds
 # Step-up (spec.deploy.maxAuthAgeSeconds): how old the login behind a deploy request may be.
@@ -64,13 +66,24 @@ class Settings:
     # How long a found Environment + broker client is reused (lookups.py); 0: every time.
     lookup_ttl_seconds: float = 5.0
     rate_limit: str = "600/60s"  # per user and replica, on issuance (ratelimit.py); "0": off
-    rate_limit_burst: int | None = None  # default: the rate's token count
+    rate_limit_burst: int | None = None  # default: 100, at most the rate's token count
+    # The other authenticated routes' buckets (ratelimit.py, change.md §11); "0": off.
+    read_rate_limit: str = "1200/60s"  # environments, release reads, promotion reads
+    read_rate_limit_burst: int | None = None  # default: 200, at most the token count
+    write_rate_limit: str = "120/60s"  # rollback records, the promotion routes
+    write_rate_limit_burst: int | None = None  # default: 30, at most the token count
+    event_flush_seconds: float = 1.0  # how long aggregated Events collect (audit/events.py)
     # The dashboard (/ui/, docs/ui.md): an OIDC client of its own at the provider. Without a
     # client id the dashboard is off (its routes answer 404).
     ui_client_id: str | None = None
     ui_client_secret: str = field(default="", repr=False)  # never in a repr or a log
     public_url: str | None = None  # the backend's own URL; the redirect URI is under it
     ui_session_max_seconds: int = 8 * 3600  # and never past the id_token's exp
+    # Release records (releases/records.py): decoding bounds, `serve --release-record-*`.
+    release_record_max_bytes: int = records.MAX_PAYLOAD
+    release_record_max_decompressed: int = records.MAX_DECOMPRESSED
+    release_record_max_depth: int = records.MAX_DEPTH
+    release_record_decode_concurrency: int = records.DECODE_CONCURRENCY
     # Break-glass and metrics (docs/api.md "Break-glass"; metrics.py).
     metrics_detail: bool = False  # environment ids in /metrics labels, else gated/ungated
     break_glass_history: int = 50  # break-glass entries kept in an Environment's status
@@ -87,6 +100,14 @@ class Settings:
             raise ConfigError("the dashboard needs --public-url, the backend's own http(s) URL")
         if self.ui_session_max_seconds < 1:
             raise ConfigError("--ui-session-max-seconds must be positive")
+        for flag, value in (
+            ("--release-record-max-bytes", self.release_record_max_bytes),
+            ("--release-record-max-decompressed", self.release_record_max_decompressed),
+            ("--release-record-max-depth", self.release_record_max_depth),
+            ("--release-record-decode-concurrency", self.release_record_decode_concurrency),
+        ):
+            if value < 1:
+                raise ConfigError(f"{flag} must be positive")
         if not 1 <= self.break_glass_history <= MAX_BREAK_GLASS_HISTORY:
             raise ConfigError(
                 f"--break-glass-history must be between 1 and {MAX_BREAK_GLASS_HISTORY}"

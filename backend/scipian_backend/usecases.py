@@ -42,7 +42,7 @@ from scipian_backend.identity.authz import Authorizer
 from scipian_backend.metrics import Metrics
 from scipian_backend.minting.kubeconfig import format_time, kubeconfig_text
 from scipian_backend.minting.minter import Minter
-from scipian_backend.ratelimit import RateLimiter
+from scipian_backend.ratelimit import ISSUE, READ, WRITE, RateLimiter
 from scipian_backend.releases.reader import ReleaseReader
 
 # Who asks: an Authorization header (the API), or an Identity a dashboard session holds.
@@ -61,6 +61,8 @@ class Backend:
     auditor: Auditor
     metrics: Metrics
     limiter: RateLimiter | None = None  # per-user issuance limit (ratelimit.py)
+    # The other authenticated routes' buckets by name, READ and WRITE (ratelimit.py).
+    route_limiters: dict[str, RateLimiter] = field(default_factory=dict)
     # Found (Environment, target client) pairs, reused for settings.lookup_ttl_seconds.
     lookup_cache: TtlCache[tuple[Environment, Any]] | None = None
     clock: Callable[[], float] = time.time  # what step-up measures a login's age by
@@ -87,7 +89,7 @@ class Backend:
         }
 
     def environments(self, authorization: Caller, request_id: str) -> list[dict[str, Any]]:
-        who = self._authenticate(authorization, request_id)
+        who = self._authenticate(authorization, request_id, READ)
         envs = self.store.list()
         if not envs:
             return []
@@ -112,10 +114,8 @@ class Backend:
             raise BadRequest("environment id must be a Kubernetes object name (DNS-1123 label)")
         deploy = level == "deploy"
         audit = Audit(request_id, env_id, level, justification)
-        who = self._authenticate(authorization, audit)
+        who = self._authenticate(authorization, audit, ISSUE)  # throttled before any cluster call
         audit = audit._replace(auth_time=who.auth_time)
-        if self.limiter is not None:
-            self.limiter.admit(who.username)  # before any cluster call
         # The Environment and its cluster client are read while RBAC decides (they are
         # independent round trips to mgmt); what they say reaches the caller, the audit
         # trail included, only once RBAC has allowed it, in the documented order.
@@ -263,18 +263,27 @@ class Backend:
     def ready(self) -> bool:
         return self.store.ping() and self.keys.ready()
 
-    def _authenticate(self, authorization: Caller, audit: Audit | str) -> Identity:
+    def _authenticate(
+        self, authorization: Caller, audit: Audit | str, bucket: str = WRITE
+    ) -> Identity:
+        """Who asks, then one token of their `bucket` (ISSUE, READ, WRITE: ratelimit.py),
+        before any cluster call; TooManyRequests (429) when it is empty."""
         # The dashboard's session holds an Identity its login verified (ui/session.py);
         # every other caller brings an Authorization header.
         if isinstance(authorization, Identity):
-            return authorization
-        try:
-            return self.verifier.verify(bearer_token(authorization))
-        except Unauthorized as e:
-            if isinstance(audit, str):
-                audit = Audit(audit, None)
-            self._deny(audit, None, "unauthenticated", e.message)
-            raise
+            who = authorization
+        else:
+            try:
+                who = self.verifier.verify(bearer_token(authorization))
+            except Unauthorized as e:
+                if isinstance(audit, str):
+                    audit = Audit(audit, None)
+                self._deny(audit, None, "unauthenticated", e.message)
+                raise
+        limiter = self.limiter if bucket == ISSUE else self.route_limiters.get(bucket)
+        if limiter is not None:
+            limiter.admit(who.username)
+        return who
 
     def _deny(
         self,

@@ -17,8 +17,15 @@ from scipian_backend.promotions.lock import ReleaseLock
 from scipian_backend.promotions.service import Promotions
 from scipian_backend.promotions.store import PromotionStore
 from scipian_backend.promotions.verify import StepVerifier
-from scipian_backend.ratelimit import RateLimiter, limited_counter, parse_rate
+from scipian_backend.ratelimit import (
+    DEFAULT_BURST,
+    RateLimiter,
+    limited_counter,
+    parse_rate,
+    route_limiters,
+)
 from scipian_backend.releases.reader import ReleaseReader
+from scipian_backend.releases.records import DecodeLimits
 from scipian_backend.usecases import Backend
 
 
@@ -29,15 +36,26 @@ def build_backend(settings: Settings) -> Backend:
     keys = KeySet(settings)
 
     metrics = Metrics(detail=settings.metrics_detail)
-    rate = parse_rate(settings.rate_limit, settings.rate_limit_burst)
+    rate = parse_rate(settings.rate_limit, settings.rate_limit_burst, most=DEFAULT_BURST)
     limiter = RateLimiter(rate, on_limited=limited_counter(metrics)) if rate else None
+    limiters = route_limiters(
+        metrics,
+        read=(settings.read_rate_limit, settings.read_rate_limit_burst),
+        write=(settings.write_rate_limit, settings.write_rate_limit_burst),
+    )
 
     def uid_of(env_id: str) -> str | None:
         env = store.get(env_id)
         return env.uid if env else None
 
     targets = TargetClients(store)
-    reader = ReleaseReader(targets, timeout=timeout)
+    limits = DecodeLimits(
+        max_payload=settings.release_record_max_bytes,
+        max_decompressed=settings.release_record_max_decompressed,
+        max_depth=settings.release_record_max_depth,
+        concurrency=settings.release_record_decode_concurrency,
+    )
+    reader = ReleaseReader(targets, timeout=timeout, limits=limits)
     backend = Backend(
         settings=settings,
         keys=keys,
@@ -50,9 +68,15 @@ def build_backend(settings: Settings) -> Backend:
             timeout=timeout,
             ensured_ttl=settings.ensured_ttl_seconds,
         ),
-        auditor=Auditor(mgmt, settings.event_namespace, lookup_uid=uid_of),
+        auditor=Auditor(
+            mgmt,
+            settings.event_namespace,
+            lookup_uid=uid_of,
+            flush_interval=settings.event_flush_seconds,
+        ),
         metrics=metrics,
         limiter=limiter,
+        route_limiters=limiters,
         lookup_cache=TtlCache(settings.lookup_ttl_seconds),
         release_reader=reader,
     )

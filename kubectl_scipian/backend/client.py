@@ -50,7 +50,7 @@ class IssuedKubeconfig(NamedTuple):
     environment: str
     user: str
     expires_at: float  # epoch seconds
-    kubeconfig: str  # JSON (or an older backend's YAML) text; holds a bearer token
+    kubeconfig: str  # JSON text (YAML is refused: backend/issued.py); holds a bearer token
 
 
 def new_session(verify: bool | str) -> requests.Session:
@@ -80,6 +80,9 @@ class BackendClient:
             raise BackendError(f"the Scipian backend at {self.url} sent no issuer or clientID")
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
             raise BackendError(f"the Scipian backend at {self.url} sent malformed scopes")
+        why = issuer_problem(issuer)
+        if why is not None:
+            raise BackendError(f"the Scipian backend at {self.url} names an issuer {why}")
         return Discovery(issuer, client_id, scopes)
 
     def environments(self, id_token: str) -> list[Environment]:
@@ -87,9 +90,12 @@ class BackendClient:
         items = body.get("items")
         if not isinstance(items, list):
             raise BackendError(f"the Scipian backend at {self.url} sent no environment list")
+        from kubectl_scipian.support import names
+
         out = []
         for item in items:
             if isinstance(item, dict) and isinstance(item.get("id"), str):
+                names.check_env(item["id"])  # it names cache files and URL paths
                 ttl = item.get("ttlSeconds")
                 out.append(
                     Environment(
@@ -216,7 +222,7 @@ class BackendClient:
     def _answer(self, response: requests.Response) -> dict[str, Any]:
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # a hostile, deeply nested answer
             body = None
         status = response.status_code
         if status == 200 and isinstance(body, dict):
@@ -236,6 +242,31 @@ class BackendClient:
         raise BackendError(f"the Scipian backend at {self.url} failed: {detail}")
 
 
+def issuer_problem(issuer: str) -> str | None:
+    """Why the plugin refuses an issuer the backend names (pure), or None: https, or
+    http:// only to loopback (127.0.0.0/8, ::1, localhost). A plain-http provider
+    elsewhere would carry the login's codes and tokens in clear."""
+    from urllib.parse import urlsplit
+
+    from kubectl_scipian.config import _is_loopback
+    from kubectl_scipian.support.untrusted import visible
+
+    shown = visible(issuer[:100])
+    try:
+        parts = urlsplit(issuer)
+        host = parts.hostname
+    except ValueError:
+        return f"that is not an http(s) URL: {shown}"
+    if parts.scheme not in ("https", "http") or not host:
+        return f"that is not an http(s) URL: {shown}"
+    if parts.scheme == "http" and not _is_loopback(host):
+        return (
+            f"over plain http:// off loopback ({shown}); the plugin logs in only over "
+            "https:// (http:// is allowed only to loopback)"
+        )
+    return None
+
+
 STEP_UP = re.compile(r'error="insufficient_user_authentication"')
 MAX_AGE = re.compile(r"(?:^|[\s,])max_age=\"?(\d{1,6})\"?(?:$|[\s,])")
 
@@ -253,7 +284,7 @@ def error_of(response: requests.Response, limit: int = 200) -> tuple[str, str]:
     """(reason, message) of an error answer, truncated, never more of its body."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a hostile, deeply nested answer
         body = None
     return _reason(body, limit)
 
@@ -261,8 +292,11 @@ def error_of(response: requests.Response, limit: int = 200) -> tuple[str, str]:
 def _reason(body: object, limit: int = 200) -> tuple[str, str]:
     if not isinstance(body, dict):
         return "", ""
-    # Truncated: an upstream message is never worth a screenful (nor a leaked secret).
-    return str(body.get("reason", ""))[:80], str(body.get("message", ""))[:limit]
+    # Truncated: an upstream message is never worth a screenful (nor a leaked secret);
+    # escaped: it is printed, and it may quote what someone else typed.
+    from kubectl_scipian.support.untrusted import visible
+
+    return visible(str(body.get("reason", ""))[:80]), visible(str(body.get("message", ""))[:limit])
 
 
 def _retry_after(response: requests.Response) -> float:

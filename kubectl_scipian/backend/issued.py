@@ -4,6 +4,9 @@ The plugin cannot know an Environment's real server (the backend is the only sou
 it can refuse what no Scipian kubeconfig ever holds and what would turn a hostile or broken
 backend into code execution, local file reads or a token sent in clear:
 
+- JSON text (what the backend sends), never YAML: a YAML document can hold an alias bomb
+  that explodes when the plugin re-encodes it;
+- only a kubeconfig's top-level keys and a context's keys;
 - exactly the environment asked for, one cluster, one user, one context;
 - the user has a bearer ``token`` and nothing else: no ``exec``, ``auth-provider``,
   ``tokenFile``, client certificate or key (inline or path), basic auth, impersonation;
@@ -24,23 +27,28 @@ from kubectl_scipian.errors import BackendError
 
 USER_KEYS = {"token"}
 CLUSTER_KEYS = {"server", "certificate-authority-data", "tls-server-name", "extensions"}
+TOP_KEYS = {
+    "apiVersion",
+    "kind",
+    "clusters",
+    "users",
+    "contexts",
+    "current-context",
+    "preferences",
+    "extensions",
+}
+CONTEXT_KEYS = {"cluster", "user", "namespace", "extensions"}
 
 
 def parse(kubeconfig: str) -> Any:
-    """The document: JSON (what the backend sends) or, from an older backend, YAML.
-    Raises ValueError."""
+    """The document, JSON only (the backend sends JSON; YAML is refused). Raises ValueError
+    (RecursionError, too deep, included)."""
     import json
 
     try:
-        return json.loads(kubeconfig)  # cached as JSON (as_json): no YAML parser to import
-    except ValueError:
-        pass
-    import yaml  # comes with the kubernetes client; only for a YAML kubeconfig
-
-    try:
-        return yaml.safe_load(kubeconfig)
-    except yaml.YAMLError:
-        raise ValueError("not YAML") from None
+        return json.loads(kubeconfig)
+    except RecursionError:
+        raise ValueError("too deep") from None
 
 
 def document(kubeconfig: str) -> dict[str, Any]:
@@ -49,7 +57,7 @@ def document(kubeconfig: str) -> dict[str, Any]:
         doc = parse(kubeconfig)
     except ValueError:
         # No detail: a parser's error quotes the document, and the document holds a token.
-        raise BackendError("the backend issued a kubeconfig that is not valid YAML") from None
+        raise BackendError("the backend issued a kubeconfig that is not valid JSON") from None
     if not isinstance(doc, dict):
         raise BackendError("the backend issued a kubeconfig that is not a mapping")
     return doc
@@ -98,29 +106,43 @@ def problem(env_id: str, environment: str, kubeconfig: str) -> str | None:
     try:
         doc = parse(kubeconfig)
     except ValueError:
-        return "it is not valid YAML"
+        return "it is not JSON (the plugin accepts no YAML kubeconfig)"
     if not isinstance(doc, dict):
         return "it is not a kubeconfig"
+    extra = sorted(set(doc) - TOP_KEYS)
+    if extra:
+        return f"it has a top-level key {_shown(extra[0])}"
     clusters, users, contexts = (_list(doc, k) for k in ("clusters", "users", "contexts"))
     if clusters is None or users is None or contexts is None:
         return "it is not a kubeconfig"
     if (len(clusters), len(users), len(contexts)) != (1, 1, 1):
         return "it does not hold exactly one cluster, user and context"
     cluster, user = _body(clusters[0], "cluster"), _body(users[0], "user")
-    if cluster is None or user is None:
+    context = _body(contexts[0], "context")
+    if cluster is None or user is None or context is None:
         return "it is not a kubeconfig"
+    extra = sorted(set(context) - CONTEXT_KEYS)
+    if extra:
+        return f"its context has {_shown(extra[0])}"
     extra = sorted(set(user) - USER_KEYS)
     if extra:
-        return f"its user has {extra[0]} (only a bearer token is accepted)"
+        return f"its user has {_shown(extra[0])} (only a bearer token is accepted)"
     if not isinstance(user.get("token"), str) or not user["token"]:
         return "its user has no token"
     extra = sorted(set(cluster) - CLUSTER_KEYS)
     if extra:
-        return f"its cluster has {extra[0]}"
+        return f"its cluster has {_shown(extra[0])}"
     server = cluster.get("server")
     if not isinstance(server, str) or not server.startswith("https://"):
         return "its server is not an https:// URL"
     return None
+
+
+def _shown(key: str) -> str:
+    """A key of the document, bounded and escaped (it came from the backend)."""
+    from kubectl_scipian.support.untrusted import visible
+
+    return visible(key[:40])
 
 
 def _list(doc: dict[str, Any], key: str) -> list[Any] | None:
@@ -136,12 +158,10 @@ def _body(item: Any, key: str) -> dict[str, Any] | None:
 
 
 def as_json(kubeconfig: str) -> str:
-    """The accepted kubeconfig as compact JSON, which is YAML too: cached this way, the
-    read path parses it with `json` and never imports a YAML parser (~10 ms of start-up).
-    Anything JSON cannot carry is kept as the text it came as."""
+    """The accepted kubeconfig as compact JSON (which is YAML too, for kubectl and helm)."""
     import json
 
     try:
         return json.dumps(parse(kubeconfig), separators=(",", ":"))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return kubeconfig

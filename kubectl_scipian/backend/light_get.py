@@ -176,13 +176,16 @@ def _tls(verify: bool | str, environ: Mapping[str, str]) -> Any:
 def _answer(base: str, status: int, raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a hostile, deeply nested answer
         body = None
     if status == 200 and isinstance(body, dict):
         return body
     reason, message = "", ""
     if isinstance(body, dict):  # truncated, as BackendClient does
-        reason, message = str(body.get("reason", ""))[:80], str(body.get("message", ""))[:200]
+        from kubectl_scipian.support.untrusted import visible  # printed: escaped
+
+        reason = visible(str(body.get("reason", ""))[:80])
+        message = visible(str(body.get("message", ""))[:200])
     detail = f"HTTP {status} {reason}: {message}".strip(": ")
     if status in (401, 403):
         raise AuthError(detail)

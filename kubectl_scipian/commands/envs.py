@@ -8,6 +8,7 @@ import argparse
 from kubectl_scipian import wiring
 from kubectl_scipian.context import Context
 from kubectl_scipian.support.timefmt import duration, until
+from kubectl_scipian.support.untrusted import visible
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -20,7 +21,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         expiry = wired.credentials.cached_expiry(login, env.id)
         ttl = duration(env.ttl_seconds) if env.ttl_seconds else "-"
         read = until(expiry, now) if expiry else "none"
-        rows.append((env.id, env.description or "-", ttl, read, _deploy(wired, login, env.id, now)))
+        description = visible(env.description) or "-"  # the backend's text: escaped
+        rows.append((env.id, description, ttl, read, _deploy(wired, login, env.id, now)))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]

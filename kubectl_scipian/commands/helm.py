@@ -20,6 +20,7 @@ from kubectl_scipian.context import Context
 from kubectl_scipian.errors import ArgumentError, AuthError, LoginRequired, ScipianError
 from kubectl_scipian.helm import flags, listing, printers
 from kubectl_scipian.helm.gofmt import go_json
+from kubectl_scipian.support.untrusted import visible
 
 NOT_FOUND = "Error: release: not found"
 ID_TOKEN_MARGIN = 30.0  # access/login.py's: the backend allows some clock skew
@@ -131,7 +132,8 @@ def _warn(releases: list[dict[str, Any]], ctx: Context) -> None:
     """Undecodable records are reported, never dropped silently (Helm's own reader skips them)."""
     for rel in releases:
         if rel.get("error"):
-            print(f"WARNING: release record not decodable: {rel['error']}", file=ctx.stderr)
+            why = visible(rel["error"])
+            print(f"WARNING: release record not decodable: {why}", file=ctx.stderr)
 
 
 def _choose(items: list[dict[str, Any]], opts: argparse.Namespace) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from kubectl_scipian.access.cache import BackendCache
 from kubectl_scipian.context import Context
 from kubectl_scipian.errors import LOGIN_HINT, ScipianError
 from kubectl_scipian.support.timefmt import until
+from kubectl_scipian.support.untrusted import visible
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -29,6 +30,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ("Groups", ", ".join(login.groups) or "-"),
         ("Login", state),
     ]
-    for name, value in rows:
-        print(f"{name + ':':9} {value}", file=ctx.stdout)
+    for name, value in rows:  # the provider's claims and the backend's issuer: escaped
+        print(f"{name + ':':9} {visible(value)}", file=ctx.stdout)
     return 0

@@ -110,8 +110,11 @@ _GO_ESCAPE_RE = re.compile("[<>&\u2028\u2029]")
 
 def go_json(obj: Any) -> str:
     """json.NewEncoder(out).Encode(obj): compact, HTML-safe, a newline after."""
+    from kubectl_scipian.support.untrusted import json_escaped
+
     text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-    return _GO_ESCAPE_RE.sub(lambda m: _GO_ESCAPES[m.group()], text) + "\n"
+    # Beyond Go: C1 and bidi characters of a record escaped too (the same JSON value).
+    return json_escaped(_GO_ESCAPE_RE.sub(lambda m: _GO_ESCAPES[m.group()], text)) + "\n"
 
 
 # --- gosuri/uitable ----------------------------------------------------------------------

@@ -1,11 +1,16 @@
 """Helm 4's printers for list, history and status (pkg/cmd/list.go, history.go,
-status.go), fed with the backend's redacted releases (pure)."""
+status.go), fed with the backend's redacted releases (pure).
+
+Unlike helm, the tables print a record's text with its control characters escaped
+(support/untrusted.py): whoever can write a release record in a namespace must not be able
+to rewrite the reader's terminal. -o json escapes them as JSON does; -o yaml as YAML does."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from kubectl_scipian.helm import gofmt
+from kubectl_scipian.support.untrusted import visible
 
 LIST_HEADERS = ["NAME", "NAMESPACE", "REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION"]
 HISTORY_HEADERS = ["REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION", "DESCRIPTION"]
@@ -67,7 +72,8 @@ def list_table(
     rows = [] if no_headers else [headers]
     for e in elements:
         row = [e["name"], e["namespace"], e["revision"], e["updated"], e["status"], e["chart"]]
-        rows.append(([e["environment"]] if env else []) + [*row, e["app_version"]])
+        cells = ([e["environment"]] if env else []) + [*row, e["app_version"]]
+        rows.append([visible(c) for c in cells])
     return gofmt.uitable(rows)
 
 
@@ -97,16 +103,15 @@ def history_table(items: list[dict[str, Any]]) -> str:
     rows = [HISTORY_HEADERS]
     for item in items:
         when = item.get("updated")
-        rows.append(
-            [
-                str(item["revision"]),
-                gofmt.ansic(when) if when else _ZERO_ANSIC,
-                item["status"],
-                item["chart"],
-                item["app_version"],
-                item["description"],
-            ]
-        )
+        cells = [
+            str(item["revision"]),
+            gofmt.ansic(when) if when else _ZERO_ANSIC,
+            item["status"],
+            item["chart"],
+            item["app_version"],
+            item["description"],
+        ]
+        rows.append([visible(c) for c in cells])
     return gofmt.uitable(rows)
 
 
@@ -153,7 +158,7 @@ def status_table(rel: dict[str, Any]) -> str:
             f"Last Completed: {gofmt.ansic(completed) if completed else _ZERO_ANSIC}",
             f"Phase:          {run.get('phase') or ''}",
         ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(visible(line) for line in lines) + "\n"
 
 
 def status_object(rel: dict[str, Any]) -> dict[str, Any]:

@@ -59,23 +59,31 @@ def plan_of(
 
 
 def plan_text(env_id: str, plan: Plan) -> str:
+    from kubectl_scipian.support.untrusted import visible  # chart and status: a record's
+
     target = plan.target_chart or "not in the release's history"
     return (
-        f"Rollback plan for release {plan.release!r} in namespace {plan.namespace!r} on "
-        f"{env_id}: revision {plan.current} ({plan.current_chart}, {plan.current_status}) "
-        f"-> revision {plan.target} ({target})\n"
+        visible(
+            f"Rollback plan for release {plan.release!r} in namespace {plan.namespace!r} on "
+            f"{env_id}: revision {plan.current} ({plan.current_chart}, {plan.current_status}) "
+            f"-> revision {plan.target} ({target})"
+        )
+        + "\n"
     )
 
 
 def helm_argv(helm: str, opts: argparse.Namespace, plan: Plan) -> list[str]:
     """The rollback's command line: the planned revision explicitly, so that helm does what
     the audit declares even if a revision was added meanwhile."""
-    argv = [helm, "rollback", plan.release, str(plan.target), "-n", plan.namespace]
+    from kubectl_scipian.support import names
+
+    names.check_revision(plan.target)  # read from the backend's history
+    argv = [helm, "rollback", "-n", plan.namespace]
     if opts.wait:
         argv.append("--wait")
     if opts.timeout:
         argv += ["--timeout", opts.timeout]
-    return argv
+    return [*argv, "--", plan.release, str(plan.target)]  # after `--`: never read as flags
 
 
 def run(

@@ -70,7 +70,10 @@ class Api:
 
     def report(self, name: str, env: str, code: int, message: str) -> dict[str, Any]:
         path = f"{ROOT}/{_q(name)}/steps/{_q(env)}/report"
-        body = {"helmExitCode": code, "message": message[:MESSAGE_LIMIT]}
+        from kubectl_scipian.support.untrusted import visible
+
+        # helm's stderr line may hold tabs or escapes, which the backend refuses (400).
+        body = {"helmExitCode": code, "message": visible(message)[:MESSAGE_LIMIT]}
         return self._call("POST", path, body)
 
     def verify(self, name: str, env: str) -> dict[str, Any]:

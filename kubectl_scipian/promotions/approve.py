@@ -27,7 +27,7 @@ def run(opts: argparse.Namespace, ctx: Context) -> int:
     need = step.get("approvalsRequired", have)
     print(
         f"promotion {opts.name}: {opts.step} approved ({have} of {need}); "
-        f"step {step.get('phase', '')}",
+        f"step {printers.one_line(step.get('phase', ''))}",
         file=ctx.stdout,
     )
     return 0

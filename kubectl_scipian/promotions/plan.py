@@ -52,12 +52,16 @@ def check_chart_path(chart: str) -> None:
 def dry_run_argv(
     helm: str, release: str, namespace: str, chart: str, values: list[str], sets: list[str]
 ) -> list[str]:
-    argv = [helm, "install", release, chart, "-n", namespace, "--dry-run=client", "-o", "json"]
+    from kubectl_scipian.support import names
+
+    names.check_release(release)  # given by the user, or by the backend on --resume
+    names.check_namespace(namespace)
+    argv = [helm, "install", "-n", namespace, "--dry-run=client", "-o", "json"]
     for path in values:
         argv += ["-f", path]
     for item in sets:
         argv += ["--set", item]
-    return argv
+    return [*argv, "--", release, chart]  # after `--`: never read as flags
 
 
 def chart_of(release_json: str) -> Chart:

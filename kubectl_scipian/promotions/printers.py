@@ -1,5 +1,7 @@
 """Promotions as text (pure): the steps' summary table, the `promotions` table (kubectl's
-layout: columns padded, three spaces apart), and -o json|yaml as a kubectl List."""
+layout: columns padded, three spaces apart), and -o json|yaml as a kubectl List. Every cell
+and line is printed with its control characters escaped (support/untrusted.py): messages,
+justifications and names come from the backend and from other people."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from kubectl_scipian.read.humanize import human_duration, parse_time
+from kubectl_scipian.support.untrusted import visible
 
 SUMMARY = ["ENV", "PHASE", "REVISION", "CHART", "DURATION", "MESSAGE"]
 LIST = ["NAME", "RELEASE", "NAMESPACE", "VERSION", "THROUGH", "PHASE", "INITIATOR", "AGE"]
@@ -15,6 +18,7 @@ NONE = "<none>"
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
+    rows = [[visible(c) for c in row] for row in rows]
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
     lines = []
     for row in [headers, *rows]:
@@ -54,7 +58,7 @@ def duration_of(step: dict[str, Any], now: datetime) -> str:
 
 
 def one_line(text: object) -> str:
-    return " ".join(str(text or "").split())
+    return visible(" ".join(str(text or "").split()))
 
 
 def summary_rows(promo: dict[str, Any], now: datetime) -> list[list[str]]:
@@ -142,7 +146,7 @@ def describe(promo: dict[str, Any], now: datetime | None = None) -> str:
                 f"Approved:    {step.get('environment')} by {a.get('user', '')} at "
                 f"{a.get('time', '')}: {one_line(a.get('justification'))}"
             )
-    return "\n".join(lines) + "\n\n" + summary_table(promo, moment)
+    return "\n".join(visible(line) for line in lines) + "\n\n" + summary_table(promo, moment)
 
 
 def as_list(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -162,6 +166,7 @@ def without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
 def structured(obj: dict[str, Any], output: str) -> str:
     """kubectl's -o json (4-space indent) or -o yaml of an object or List."""
     from kubectl_scipian.read.printers import jsonyaml
+    from kubectl_scipian.support.untrusted import json_escaped
 
     plain = without_managed_fields(obj)
-    return jsonyaml.to_json(plain) if output == "json" else jsonyaml.to_yaml(plain)
+    return json_escaped(jsonyaml.to_json(plain)) if output == "json" else jsonyaml.to_yaml(plain)

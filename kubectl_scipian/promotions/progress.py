@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from kubectl_scipian.promotions import printers
+from kubectl_scipian.support.untrusted import visible
 
 CLEAR_LINE = "\x1b[2K"
 
@@ -43,7 +44,7 @@ class Progress:
             if message:
                 extra.append(message)
             tail = f" ({'; '.join(extra)})" if extra else ""
-            print(f"{env}: {phase}{tail}", file=self.out, flush=True)
+            print(visible(f"{env}: {phase}{tail}"), file=self.out, flush=True)
         if note:
             self.say(note)
 

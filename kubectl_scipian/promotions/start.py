@@ -13,6 +13,7 @@ from typing import Any
 from kubectl_scipian.context import Context
 from kubectl_scipian.errors import (
     AuthError,
+    BackendError,
     EnvNotFound,
     Refused,
     ScipianError,
@@ -92,6 +93,7 @@ def _resume(opts: argparse.Namespace, ctx: Context, wired: Any) -> int:
     api = Api(wired, ctx)
     promo = api.get(opts.resume)
     spec = promo["spec"]
+    _check_names(spec)
     through = [str(e) for e in spec.get("through") or []]
     values_for = flags.values_for_of(opts.values_for, through)
     loader = _loader(helm, wired, ctx)
@@ -120,6 +122,19 @@ def _resume(opts: argparse.Namespace, ctx: Context, wired: Any) -> int:
     return _chain(api, promo, opts, ctx, helm, loader, list(opts.values), values_for)
 
 
+def _check_names(spec: dict[str, Any]) -> None:
+    """The names a Promotion from the backend gives helm, URLs and files: checked first."""
+    from kubectl_scipian.support import names
+
+    names.check_release(spec.get("release"))
+    names.check_namespace(spec.get("namespace"))
+    through = spec.get("through")
+    if not isinstance(through, list) or not through:
+        raise BackendError("the Scipian backend sent a promotion without a chain")
+    for env in through:
+        names.check_env(env)
+
+
 def _chain(
     api: Api,
     promo: dict[str, Any],
@@ -134,6 +149,7 @@ def _chain(
     from kubectl_scipian.promotions.progress import Progress
 
     spec = promo["spec"]
+    _check_names(spec)
     expected = spec["chart"]["identity"]
     name = str(promo["metadata"]["name"])
 
@@ -172,7 +188,8 @@ def _chain(
     ctx.stdout.write(printers.summary_table(ended))
     status = ended.get("status") or {}
     if code == 1 and status.get("phase") == "Failed":
-        print(f"error: promotion {name} failed: {status.get('message', '')}", file=ctx.stderr)
+        why = printers.one_line(status.get("message", ""))
+        print(f"error: promotion {name} failed: {why}", file=ctx.stderr)
     return code
 
 

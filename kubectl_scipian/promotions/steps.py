@@ -49,15 +49,23 @@ def resume_line(name: str, chart: str) -> str:
 
 
 def helm_argv(promo: dict[str, Any], chain: Chain, env: str) -> list[str]:
+    """helm's command line: the backend's release and namespace checked (names.py), the
+    positional arguments after `--`, so that none is ever read as a flag."""
+    from kubectl_scipian.support import names
+
     spec = promo["spec"]
-    argv = [chain.helm, "upgrade", "--install", spec["release"], chain.chart]
-    argv += ["-n", spec["namespace"], "--atomic", "--wait"]
-    argv += ["--timeout", f"{int(spec.get('timeoutSeconds') or 300)}s"]
+    release = names.check_release(spec.get("release"))
+    namespace = names.check_namespace(spec.get("namespace"))
+    timeout = spec.get("timeoutSeconds") or 300
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or not 1 <= timeout <= 86400:
+        names.check("timeout", timeout, "a number of seconds")
+    argv = [chain.helm, "upgrade", "--install", "-n", namespace, "--atomic", "--wait"]
+    argv += ["--timeout", f"{timeout}s"]
     for path in chain.values(env):
         argv += ["-f", path]
     for item in chain.sets:
         argv += ["--set", item]
-    return argv
+    return [*argv, "--", release, chain.chart]
 
 
 def step_of(promo: dict[str, Any], env: str) -> dict[str, Any]:

@@ -151,19 +151,19 @@ def hostile_env(
     return login(stack, "alice", make_env(stack, tmp_path_factory.mktemp("h") / "c", hostile.url))
 
 
-def kubeconfig_doc(**change: Any) -> str:
+def kubeconfig_doc(*, as_yaml: bool = False, **change: Any) -> str:
+    """JSON text, as the backend sends it (`as_yaml`: YAML, which the plugin refuses)."""
     cluster = {"server": "https://127.0.0.1:1", "certificate-authority-data": "LS0t"}
     user: dict[str, Any] = {"token": FAKE_JWT}
     cluster.update(change.get("cluster", {}))
     user.update(change.get("user", {}))
-    return yaml.safe_dump(
-        {
-            "clusters": [{"name": "dev", "cluster": cluster}],
-            "users": [{"name": "dev", "user": user}],
-            "contexts": [{"name": "dev", "context": {"cluster": "dev", "user": "dev"}}],
-            "current-context": "dev",
-        }
-    )
+    doc = {
+        "clusters": [{"name": "dev", "cluster": cluster}],
+        "users": [{"name": "dev", "user": user}],
+        "contexts": [{"name": "dev", "context": {"cluster": "dev", "user": "dev"}}],
+        "current-context": "dev",
+    }
+    return yaml.safe_dump(doc) if as_yaml else json.dumps(doc)
 
 
 def ok(kubeconfig: object = None, **fields: object) -> tuple[int, dict[str, str], bytes]:
@@ -191,6 +191,12 @@ ANSWERS: dict[str, tuple[int, dict[str, str], bytes]] = {
     "environment-list": ok(environment=["dev"]),
     "other-environment": ok(environment="prod"),
     "not-yaml": ok(": : :\n\t- ["),
+    "yaml-kubeconfig": ok(kubeconfig_doc(as_yaml=True)),  # otherwise acceptable: JSON only
+    "escape-in-message": (
+        400,
+        {},
+        json.dumps({"reason": "BadRequest", "message": "\u001b[2A\u001b]52;c;aGk=\u0007"}).encode(),
+    ),
     "exec-user": ok(kubeconfig_doc(user={"exec": {"command": "/bin/sh", "args": ["-c", "id"]}})),
     "auth-provider": ok(kubeconfig_doc(user={"auth-provider": {"name": "gcp"}})),
     "client-cert-path": ok(kubeconfig_doc(user={"client-certificate": "/etc/passwd"})),
@@ -222,6 +228,7 @@ def test_malformed_or_hostile_backend_answer(
     line = one_line_failure(out)
     assert line.startswith(("error: ", "Invalid ")), line
     assert FAKE_JWT not in out.stderr and "signature-secret" not in out.stderr
+    assert "\x1b" not in out.stderr and "\x07" not in out.stderr  # printed escaped
     assert not kubeconfig_files(hostile_env), "a refused answer was cached"
     assert not marker.exists()
 

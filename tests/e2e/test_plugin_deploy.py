@@ -128,6 +128,7 @@ def test_envs(stack: Stack) -> Iterator[None]:
             f"--name={STEP_UP_ENV}",
             f"--deploy-namespace={STEP_UP_ENV}",
             f"--max-auth-age={MAX_AGE}",
+            "--allow-privileged-role",  # the default deploy role, edit
         ],
         [f"--name={NO_DEPLOY_ENV}"],
     ):

@@ -44,12 +44,15 @@ from tests.stack.paths import ROOT, stack_dir
 
 ENVIRONMENTS = {"dev": "Development", "staging": "Staging", "prod": "Production"}
 # Each environment's deploy level (spec.deploy, docs/backend.md): `edit` in `shop`; prod
-# only through a promotion from staging with one approval (or break-glass).
+# only through a promotion from staging with one approval (or break-glass). `edit` may
+# impersonate ServiceAccounts: registering it needs --allow-privileged-role.
 DEPLOY_NAMESPACE = "shop"
+PRIVILEGED = "--allow-privileged-role"
 DEPLOY_ARGS: dict[str, tuple[str, ...]] = {
-    "dev": ("--deploy-cluster-role=edit", f"--deploy-namespace={DEPLOY_NAMESPACE}"),
-    "staging": ("--deploy-cluster-role=edit", f"--deploy-namespace={DEPLOY_NAMESPACE}"),
+    "dev": ("--deploy-cluster-role=edit", f"--deploy-namespace={DEPLOY_NAMESPACE}", PRIVILEGED),
+    "staging": ("--deploy-cluster-role=edit", f"--deploy-namespace={DEPLOY_NAMESPACE}", PRIVILEGED),
     "prod": (
+        PRIVILEGED,
         "--deploy-cluster-role=edit",
         f"--deploy-namespace={DEPLOY_NAMESPACE}",
         "--require-promotion-from=staging",
@@ -213,8 +216,22 @@ def serve_argv(issuer: str, client_id: str, port: int, *extra: str, ui: bool = T
         f"--client-id={client_id}",
         "--log-level=warning",
         *(ui_args(port) if ui else ()),
-        *extra,
+        *RAISED_LIMITS,
+        *extra,  # after RAISED_LIMITS: a limit's own test gives its small numbers here
     ]
+
+
+# change.md §11: the stack's and the bench's backends raise the per-user buckets by flag
+# (ten times the defaults): the suite and the bench log the same few people in many times
+# a minute. Each limit's own test passes small numbers (tests/e2e/test_ratelimit*.py).
+RAISED_LIMITS = (
+    "--rate-limit=6000/60s",
+    "--rate-limit-burst=1000",
+    "--read-rate-limit=12000/60s",
+    "--read-rate-limit-burst=2000",
+    "--write-rate-limit=1200/60s",
+    "--write-rate-limit-burst=300",
+)
 
 
 def start(issuer: str, client_id: str, timeout: float = 60.0, port: int = 0) -> str:

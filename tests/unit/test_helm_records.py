@@ -144,3 +144,98 @@ def test_latest_per_release_before_decoding() -> None:
         for r in records.latest_per_release(found)
     }
     assert latest == {("x", "a"): 10, ("y", "a"): 1, ("x", "a.v2"): 3}
+
+
+# --- hostile records (security review H5, L5): bounded, reported, never a 500 -------------
+
+
+def planted(payload: str, name: str = "x", revision: int = 1) -> records.Record:
+    """A ConfigMap record as anyone who may create ConfigMaps in `evil` can plant it."""
+    obj = {
+        "metadata": {
+            "name": f"sh.helm.release.v1.{name}.v{revision}",
+            "namespace": "evil",
+            "labels": {"owner": "helm", "name": name, "version": str(revision)},
+        },
+        "data": {"release": payload},
+    }
+    return records.record_of(obj, "configmap", records.DecodeLimits(max_decompressed=1 << 20))
+
+
+def test_deep_nesting_is_undecodable_not_a_recursion_error() -> None:
+    # The review's 760-byte record: 5,000 nested lists.
+    payload = base64.b64encode(gzip.compress(b"[" * 5000 + b"]" * 5000)).decode()
+    assert len(payload) < 1000
+    rel = records.summary(planted(payload))
+    assert rel["info"]["status"] == "unknown"
+    assert rel["error"].endswith("nested deeper than 100 levels")
+
+
+def test_nesting_just_past_the_limit_is_refused_and_at_it_accepted() -> None:
+    def nested(depth: int) -> str:  # the record's object, then depth - 1 more levels
+        inner = '{"a":' * (depth - 1) + "1" + "}" * (depth - 1)
+        return helm_payload({"name": "x", "version": 1, "config": json.loads(inner)})
+
+    limits = records.DecodeLimits(max_depth=10)
+    at = planted(nested(10))._replace(limits=limits)
+    past = planted(nested(11))._replace(limits=limits)
+    assert "error" not in records.summary(at)
+    assert records.summary(past)["error"].endswith("nested deeper than 10 levels")
+
+
+def test_gzip_bomb_stops_at_the_cap_while_inflating() -> None:
+    bomb = gzip.compress(b'{"a":"' + b"A" * (64 << 20) + b'"}')  # 64 MiB of JSON, ~64 KB
+    rel = records.summary(planted(base64.b64encode(bomb).decode()))
+    assert rel["info"]["status"] == "unknown"
+    assert rel["error"].endswith(f"inflates to more than {1 << 20} bytes")
+
+
+def test_concatenated_gzip_members_count_against_one_cap() -> None:
+    half = gzip.compress(b" " * (600 << 10))
+    doc = gzip.compress(json.dumps({"name": "x", "version": 1}).encode())
+    rel = records.summary(planted(base64.b64encode(half + half + doc).decode()))
+    assert rel["error"].endswith("inflates to more than 1048576 bytes")
+    fine = records.summary(planted(base64.b64encode(half + doc).decode()))
+    assert "error" not in fine and fine["name"] == "x"
+
+
+def test_payload_over_the_size_cap_is_not_decoded() -> None:
+    limits = records.DecodeLimits(max_payload=100)
+    record = planted(helm_payload({"name": "x", "pad": "p" * 200}, gzipped=False))
+    record = record._replace(limits=limits)
+    assert records.summary(record)["error"].endswith("larger than 100 bytes")
+
+
+def test_uncompressed_payload_over_the_decompressed_cap() -> None:
+    limits = records.DecodeLimits(max_decompressed=100)
+    payload = helm_payload({"name": "x", "pad": "p" * 200}, gzipped=False)
+    record = planted(payload)._replace(limits=limits)
+    assert records.summary(record)["error"].endswith("larger than 100 bytes of JSON")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"name": "payments-api", "namespace": "evil", "version": 1},
+        {"name": "x", "namespace": "payments", "version": 1},
+        {"name": "x", "namespace": "evil", "version": 7},
+    ],
+)
+def test_payload_naming_another_release_is_refused(claims: dict[str, Any]) -> None:
+    doc = {**claims, "info": {"status": "deployed"}}
+    rel = records.summary(planted(helm_payload(doc)))
+    assert (rel["name"], rel["namespace"], rel["version"]) == ("x", "evil", 1)
+    assert rel["info"]["status"] == "unknown"
+    assert rel["error"].endswith("its payload names another release, namespace or revision")
+
+
+def test_names_come_from_the_object() -> None:
+    doc = {"name": "x", "namespace": "evil", "version": 1, "info": {"status": "deployed"}}
+    rel = records.summary(planted(helm_payload(doc)))
+    assert (rel["name"], rel["namespace"], rel["version"]) == ("x", "evil", 1)
+    assert rel["info"]["status"] == "deployed" and "error" not in rel
+
+
+def test_limits_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        records.DecodeLimits(max_depth=0)

@@ -66,10 +66,12 @@ def test_helm_argv_names_the_planned_revision() -> None:
     plan = rollback.Plan("web", "shop", 3, "", "", 2, None)
     opts = argparse.Namespace(wait=True, timeout="2m0s")
     assert rollback.helm_argv("/bin/helm", opts, plan) == [
-        "/bin/helm", "rollback", "web", "2", "-n", "shop", "--wait", "--timeout", "2m0s",
+        "/bin/helm", "rollback", "-n", "shop", "--wait", "--timeout", "2m0s", "--", "web", "2",
     ]  # fmt: skip
     bare = argparse.Namespace(wait=False, timeout=None)
-    assert rollback.helm_argv("helm", bare, plan) == ["helm", "rollback", "web", "2", "-n", "shop"]
+    assert rollback.helm_argv("helm", bare, plan) == [
+        "helm", "rollback", "-n", "shop", "--", "web", "2",
+    ]  # fmt: skip
 
 
 def test_helm_environ_drops_helms_connection_settings() -> None:

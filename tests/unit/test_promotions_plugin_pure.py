@@ -260,9 +260,9 @@ def test_the_steps_helm_command() -> None:
         run_helm=lambda argv, kubeconfig: (0, "", False),
     )
     assert steps.helm_argv(PROMOTION, chain, "prod") == [
-        "/bin/helm", "upgrade", "--install", "shop-web", "/c/shop-web-1.2.0.tgz", "-n", "shop",
+        "/bin/helm", "upgrade", "--install", "-n", "shop",
         "--atomic", "--wait", "--timeout", "120s", "-f", "a.yaml", "-f", "prod.yaml",
-        "--set", "replicas=2",
+        "--set", "replicas=2", "--", "shop-web", "/c/shop-web-1.2.0.tgz",
     ]  # fmt: skip
     assert (steps.next_step(PROMOTION) or {}).get("environment") == "staging"
 

@@ -31,7 +31,8 @@ MAX_LISTED_IDS = 20  # request ids named in one Event's message (all are in the 
 
 
 class Series:
-    """What one Event will say: records with the same environment, user and outcome."""
+    """What one Event will say: records with the same environment, user and outcome (and,
+    for issuances, justification)."""
 
     def __init__(self, rec: Record, env_uid: str | None) -> None:
         self.first = rec
@@ -85,9 +86,11 @@ def event_message(series: Series) -> str:
     who = rec.user or "unauthenticated caller"
     what = "deploy credentials" if rec.level == "deploy" else "credentials"
     denied = " deploy credentials" if rec.level == "deploy" else ""
-    # Deploy: why, and the login it rests on (a Series shares its justification).
+    # An issued deploy credential: why, and the login it rests on (its Series shares its
+    # justification). A denial's Event names neither: its records each have their own,
+    # in the audit lines.
     why = ""
-    if rec.level == "deploy":
+    if rec.level == "deploy" and issued:
         login = stamp(rec.auth_time) or "unknown"
         why = f", justification {rec.justification!r}, login at {login}"
     if series.count == 1:
@@ -165,10 +168,14 @@ class Auditor:
         # Unauthenticated callers get no Event: anyone could flood the Environment with them.
         if self._core is None or not rec.environment or not rec.user:
             return
-        # One Series per justification too: every reason given shows in the Events.
-        # A rollback's Event is its own (its request id in the key): never aggregated.
+        # An issuance's Series is per justification too: every reason given for a
+        # credential shows in the Events. A denial's is not: a refused user choosing a new
+        # justification per request would otherwise write an Event per request (the
+        # justifications stay in the audit lines). A rollback's Event is its own (its
+        # request id in the key): never aggregated.
         alone = rec.request_id if rec.event == "rollback" else ""
-        key = (rec.environment, rec.user, rec.outcome, env_uid, rec.level, rec.justification, alone)
+        why = "" if rec.event == "denial" else rec.justification
+        key = (rec.environment, rec.user, rec.outcome, env_uid, rec.level, why, alone)
         with self._lock:
             series = self._pending.get(key)
             if series is None:

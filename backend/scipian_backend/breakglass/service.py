@@ -29,6 +29,7 @@ from scipian_backend.errors import (
     ServiceUnavailable,
 )
 from scipian_backend.identity.authn import Identity, step_up_problem
+from scipian_backend.ratelimit import READ
 from scipian_backend.usecases import Audit, Backend, Caller
 
 ERRORS: dict[str, type[ApiError]] = {
@@ -97,7 +98,7 @@ class BreakGlass:
         activity page shows its Events to them already)."""
         b = self._b
         audit = Audit(request_id, env_id)
-        who = b._authenticate(authorization, audit)
+        who = b._authenticate(authorization, audit, READ)
         if not b.authorizer.may_get_kubeconfig(who, env_id):
             b._deny(audit, who, "forbidden", "RBAC denied (break-glass list)")
             raise Forbidden(f"{who.username} may not use environment {env_id}")

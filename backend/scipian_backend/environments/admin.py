@@ -21,6 +21,7 @@ from kubernetes.client.rest import ApiException
 from scipian_backend import kube
 from scipian_backend.config import (
     BROKER_NAME,
+    ENVIRONMENT_LABEL,
     GROUP,
     KIND,
     MAX_AUTH_AGE,
@@ -30,7 +31,7 @@ from scipian_backend.config import (
     VERSION,
     valid_env_id,
 )
-from scipian_backend.environments import apply
+from scipian_backend.environments import apply, broker_kubeconfig, refusals
 from scipian_backend.environments.store import Deploy, Environment, Store
 from scipian_backend.errors import ConfigError
 from scipian_backend.minting.sessions import revoke_sessions
@@ -52,11 +53,18 @@ class Registration:
     namespace: str  # management namespace of the broker Secret
     sessions_namespace: str = SESSIONS_NAMESPACE
     deploy: Deploy | None = None
+    allow_privileged_role: bool = False  # --allow-privileged-role, kept in spec
 
     def validate(self) -> None:
         self._validate_read()
         if self.deploy is not None:
             validate_deploy(self.deploy)
+            refusals.check_namespaces(self.deploy.namespaces, self.sessions_namespace)
+        refusals.check_role_names(self.roles(), self.allow_privileged_role)
+
+    def roles(self) -> list[str]:
+        """The ClusterRoles this environment binds, at both levels."""
+        return [self.cluster_role] + ([self.deploy.cluster_role] if self.deploy else [])
 
     def _validate_read(self) -> None:
         if not valid_env_id(self.name):
@@ -107,6 +115,14 @@ def deploy_spec(deploy: Deploy) -> dict[str, Any]:
 def register(mgmt: client.ApiClient, target_admin: client.ApiClient, reg: Registration) -> str:
     """Prepares the target, stores its broker kubeconfig and the Environment; returns server."""
     reg.validate()
+    refusals.check_target(
+        mgmt,
+        target_admin,
+        roles=reg.roles(),
+        deploy_namespaces=reg.deploy.namespaces if reg.deploy else (),
+        secrets_namespace=reg.namespace,
+        allow_privileged=reg.allow_privileged_role,
+    )  # reads only: a refusal writes nothing
     endpoint = kube.endpoint_of(target_admin)
     install_observer_role(target_admin)
     token = install_broker(target_admin, reg.cluster_role, reg.sessions_namespace)
@@ -124,7 +140,7 @@ def register(mgmt: client.ApiClient, target_admin: client.ApiClient, reg: Regist
             "metadata": {
                 "name": secret_name,
                 "namespace": reg.namespace,
-                "labels": {"scipian.io/environment": reg.name},
+                "labels": {ENVIRONMENT_LABEL: reg.name},
             },
             "type": "Opaque",
             "data": {"kubeconfig": base64.b64encode(broker_kubeconfig.encode()).decode()},
@@ -143,6 +159,7 @@ def register(mgmt: client.ApiClient, target_admin: client.ApiClient, reg: Regist
                 "access": {"clusterRole": reg.cluster_role, "ttlSeconds": reg.ttl_seconds},
                 # Absent here, server-side apply removes a deploy level set before.
                 **({"deploy": deploy_spec(reg.deploy)} if reg.deploy is not None else {}),
+                **({"allowPrivilegedRole": True} if reg.allow_privileged_role else {}),
             },
         },
     ]
@@ -318,7 +335,11 @@ def _broker_kubeconfig(name: str, endpoint: kube.ClusterEndpoint, token: str) ->
 
 def _check_broker(kubeconfig: str, sessions_namespace: str, timeout: float = 30.0) -> None:
     """The broker can reach its namespace (RBAC caches may lag the apply by a moment)."""
-    core = client.CoreV1Api(kube.from_kubeconfig_dict(yaml.safe_load(kubeconfig)))
+    try:
+        api = broker_kubeconfig.api_client(kubeconfig)
+    except broker_kubeconfig.BrokerKubeconfigRefused as e:
+        raise ConfigError(f"the broker kubeconfig would be refused: {e}") from None
+    core = client.CoreV1Api(api)
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -355,6 +376,9 @@ def updated(current: Environment, changes: dict[str, Any]) -> Registration:
         namespace=_keep(changes.get("namespace"), current.secret.namespace),
         sessions_namespace=_keep(changes.get("sessions_namespace"), SESSIONS_NAMESPACE),
         deploy=deploy,
+        allow_privileged_role=_keep(
+            changes.get("allow_privileged_role"), current.allow_privileged_role
+        ),
     )
 
 
@@ -380,7 +404,7 @@ def revoke(mgmt: client.ApiClient, env_id: str, username: str, sessions_namespac
         raise ConfigError(f"no environment {env_id}")
     cred = store.broker_credential(env)
     try:
-        target = kube.from_kubeconfig_dict(yaml.safe_load(cred.kubeconfig))
+        target = broker_kubeconfig.api_client(cred.kubeconfig)
     except Exception:
         raise ConfigError(f"environment {env_id}: broker kubeconfig unusable") from None
     return revoke_sessions(target, sessions_namespace, username)

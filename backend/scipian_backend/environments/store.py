@@ -1,4 +1,10 @@
-"""The environment registry: Environment custom resources and their broker Secrets (mgmt)."""
+"""The environment registry: Environment custom resources and their broker Secrets (mgmt).
+
+An Environment uses a broker Secret only when the Secret is labelled with its own id
+(ENVIRONMENT_LABEL, as `register` writes it) and holds a kubeconfig that
+broker_kubeconfig.py accepts: a writer of Environment objects cannot point one at another
+environment's broker, and a writer of Secrets cannot make the backend run a command.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from urllib3.exceptions import HTTPError
 
 from scipian_backend.config import (
     DEFAULT_MAX_AUTH_AGE,
+    ENVIRONMENT_LABEL,
     GROUP,
     MAX_AUTH_AGE,
     MIN_AUTH_AGE,
@@ -19,6 +26,7 @@ from scipian_backend.config import (
     PLURAL,
     VERSION,
 )
+from scipian_backend.environments.broker_kubeconfig import BrokerKubeconfigRefused, parse
 from scipian_backend.errors import InternalError, ServiceUnavailable
 from scipian_backend.kube import status_of
 
@@ -57,6 +65,7 @@ class Environment:
     ttl_seconds: int
     secret: SecretRef
     deploy: Deploy | None = None
+    allow_privileged_role: bool = False  # registered with --allow-privileged-role
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,7 @@ def parse_environment(obj: dict[str, Any]) -> Environment:
             key=str(ref.get("key") or "kubeconfig"),
         ),
         deploy=parse_deploy(spec.get("deploy")),
+        allow_privileged_role=spec.get("allowPrivilegedRole") is True,
     )
 
 
@@ -124,6 +134,9 @@ class Store:
         self._custom = client.CustomObjectsApi(mgmt)
         self._core = client.CoreV1Api(mgmt)
         self._timeout = timeout
+        # Secret (namespace, name, resourceVersion) → the env id whose checks it passed:
+        # the policy parses YAML, too slow to repeat on every issuance.
+        self._accepted: dict[tuple[str, str], tuple[str, str]] = {}
 
     def get(self, env_id: str) -> Environment | None:
         try:
@@ -156,12 +169,28 @@ class Store:
             if status_of(e) == 404:
                 raise InternalError(f"environment {env.id}: credentials Secret missing") from None
             raise ServiceUnavailable("management cluster unavailable") from None
+        labels = secret.metadata.labels or {}
+        if labels.get(ENVIRONMENT_LABEL) != env.id:
+            raise InternalError(
+                f"environment {env.id}: its credentials Secret is not labelled "
+                f"{ENVIRONMENT_LABEL}={env.id}"
+            )
         data = (secret.data or {}).get(ref.key)
         if not data:
             raise InternalError(f"environment {env.id}: credentials Secret has no {ref.key!r}")
-        return BrokerCredential(
-            base64.b64decode(data).decode(), str(secret.metadata.resource_version)
+        cred = BrokerCredential(
+            base64.b64decode(data).decode(errors="replace"), str(secret.metadata.resource_version)
         )
+        key, seen = (ref.namespace, ref.name), (cred.resource_version, env.id)
+        if self._accepted.get(key) != seen:
+            try:
+                parse(cred.kubeconfig)
+            except BrokerKubeconfigRefused as e:
+                raise InternalError(
+                    f"environment {env.id}: broker kubeconfig refused: {e}"
+                ) from None
+            self._accepted[key] = seen
+        return cred
 
     def ping(self) -> bool:
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from scipian_backend.config import valid_env_id
 from scipian_backend.errors import BadRequest
-from scipian_backend.http.bodies import kubeconfig_request
+from scipian_backend.http.bodies import json_object, kubeconfig_request
 from scipian_backend.http.error_bodies import PayloadTooLarge
 from scipian_backend.http.schema import (
     ENV_ID_MESSAGE,
@@ -85,16 +84,8 @@ async def issue_kubeconfig(backend: Backend, env_id: str, request: Request) -> R
 
 
 async def check_body(request: Request) -> dict[str, Any]:
-    body = await _bounded_body(request)
-    if not body.strip():
-        return {}
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        raise BadRequest("request body must be a JSON object") from None
-    if not isinstance(doc, dict):
-        raise BadRequest("request body must be a JSON object")
-    return doc
+    """Every JSON body route's body: bounded in size (MAX_BODY) and depth (bodies.py)."""
+    return json_object(await _bounded_body(request))
 
 
 async def _bounded_body(request: Request) -> bytes:

@@ -101,7 +101,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "deploy also: the environment has no deploy level, or a promotion gate (outside a "
         "promotion, without breakGlass)",
         404: "allowed, but no such environment",
-        429: "too many credential requests from this user; see Retry-After",
+        429: "too many requests from this user (issuance, reads or writes); see Retry-After",
         503: "management cluster, target cluster or OIDC provider unavailable",
     }.items()
 }

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from scipian_backend.config import valid_env_id
 from scipian_backend.errors import BadRequest
-from scipian_backend.http.bodies import check_justification
+from scipian_backend.http.bodies import check_justification, check_text, unknown_fields
 from scipian_backend.releases.queries import check_namespace, check_release
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -42,9 +42,7 @@ class CreateRequest(NamedTuple):
 
 
 def _unknown(doc: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(doc) - allowed)
-    if unknown:
-        raise BadRequest(f"unknown field(s) in the request body: {', '.join(unknown)}"[:200])
+    unknown_fields(doc, allowed)
 
 
 def _int(doc: dict[str, Any], key: str, bounds: tuple[int, int], default: int) -> int:
@@ -108,10 +106,8 @@ def report_request(doc: dict[str, Any]) -> Report:
     code = _int(doc, "helmExitCode", (0, 255), -1) if "helmExitCode" in doc else None
     if code is None:
         raise BadRequest("helmExitCode must be an exit code (0..255)")
-    message = doc.get("message", "")
-    if not isinstance(message, str) or len(message) > MAX_MESSAGE or "\n" in message:
-        raise BadRequest(f"message must be one line of at most {MAX_MESSAGE} characters")
-    return Report(code, message)
+    # Printed to approvers' terminals and put into Events: no control or bidi characters.
+    return Report(code, check_text(doc.get("message", ""), "message", MAX_MESSAGE))
 
 
 def approval_request(doc: dict[str, Any]) -> str:

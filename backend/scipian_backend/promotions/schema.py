@@ -7,7 +7,12 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import BaseModel
 
-from scipian_backend.config import ENV_ID, JUSTIFICATION_PATTERN, MAX_JUSTIFICATION
+from scipian_backend.config import (
+    ENV_ID,
+    JUSTIFICATION_FORBIDDEN,
+    JUSTIFICATION_PATTERN,
+    MAX_JUSTIFICATION,
+)
 from scipian_backend.http.schema import ERRORS, ErrorBody, KubeconfigResponse
 from scipian_backend.promotions.bodies import (
     CHART_NAME,
@@ -123,7 +128,11 @@ REPORT_REQUEST = _body(
         "required": ["helmExitCode"],
         "properties": {
             "helmExitCode": {"type": "integer", "minimum": 0, "maximum": 255},
-            "message": {"type": "string", "maxLength": MAX_MESSAGE, "pattern": "^[^\\n\\r]*$"},
+            "message": {
+                "type": "string",
+                "maxLength": MAX_MESSAGE,
+                "pattern": f"^[^{JUSTIFICATION_FORBIDDEN}]*$",
+            },
         },
     }
 )

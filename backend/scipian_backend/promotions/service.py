@@ -31,6 +31,7 @@ from scipian_backend.promotions.events import change_event, change_record
 from scipian_backend.promotions.lock import Held, ReleaseLock
 from scipian_backend.promotions.store import NameTaken, PromotionStore, Unchanged
 from scipian_backend.promotions.verify import StepVerifier
+from scipian_backend.ratelimit import READ
 from scipian_backend.usecases import Audit, Backend
 
 RESOURCE = "promotions.scipian.io"
@@ -64,7 +65,7 @@ class Promotions:
     # --- reads --------------------------------------------------------------------------
 
     def list(self, authorization: str | None, request_id: str) -> dict[str, Any]:
-        who = self._b._authenticate(authorization, request_id)
+        who = self._b._authenticate(authorization, request_id, READ)
         if not self._b.authorizer.allowed_on(who, "list", "promotions"):
             raise forbidden_read(who, "list", None)
         items = self._store.list()
@@ -76,7 +77,7 @@ class Promotions:
         }
 
     def get(self, name: str, authorization: str | None, request_id: str) -> dict[str, Any]:
-        who = self._b._authenticate(authorization, request_id)
+        who = self._b._authenticate(authorization, request_id, READ)
         if not self._b.authorizer.allowed_on(who, "get", "promotions", name):
             raise forbidden_read(who, "get", name)
         return self._get(name)

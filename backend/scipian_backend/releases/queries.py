@@ -15,6 +15,7 @@ from scipian_backend.audit.records import audit_logger
 from scipian_backend.config import valid_env_id
 from scipian_backend.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from scipian_backend.identity.authn import Identity
+from scipian_backend.ratelimit import READ
 from scipian_backend.releases import records
 from scipian_backend.releases.reader import DRIVERS
 from scipian_backend.usecases import Audit, Backend, Caller
@@ -116,7 +117,7 @@ class ReleaseQueries:
         if not valid_env_id(env_id):
             raise BadRequest("environment id must be a Kubernetes object name (DNS-1123 label)")
         audit = Audit(request_id, env_id)
-        who: Identity = b._authenticate(authorization, audit)
+        who: Identity = b._authenticate(authorization, audit, READ)
         if not b.authorizer.allowed(who, env_id, "get", "releases"):
             b._deny(audit, who, "forbidden", "RBAC denied (releases)")
             raise Forbidden(f"{who.username} may not read releases of environment {env_id}")

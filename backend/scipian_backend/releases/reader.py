@@ -26,7 +26,7 @@ from scipian_backend.environments.store import Environment
 from scipian_backend.errors import ApiError, InternalError, ServiceUnavailable
 from scipian_backend.minting.kubeconfig import kubeconfig_text
 from scipian_backend.minting.minter import TargetClients
-from scipian_backend.releases.records import Record, record_of
+from scipian_backend.releases.records import DEFAULT_LIMITS, DecodeLimits, Record, record_of
 
 READER_NAMESPACE = "scipian-system"
 READER_NAME = "scipian-release-reader"
@@ -53,9 +53,11 @@ class ReleaseReader:
         *,
         timeout: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        limits: DecodeLimits = DEFAULT_LIMITS,
     ) -> None:
         self._targets = targets
         self._timeout = timeout
+        self._limits = limits  # carried by each Record: every decoder of it keeps them
         self._clock = clock
         self._lock = threading.Lock()
         self._readers: dict[str, _Reader] = {}
@@ -107,7 +109,7 @@ class ReleaseReader:
                     _preload_content=False,
                 )
             doc = kube.json_body(resp)
-            return [record_of(item, driver) for item in doc.get("items") or []]
+            return [record_of(item, driver, self._limits) for item in doc.get("items") or []]
 
         if len(drivers) == 1:
             return one(drivers[0])

@@ -7,9 +7,11 @@ actually happened: the newest revision, its status, and whether it is a rollback
 declared revision (Helm's description "Rollback to N"). Each phase writes an audit line
 and an Event on the Environment.
 
-Checks: ids → body → authentication → RBAC `create environments/deploy` (and with
-`breakGlass: true` `create environments/breakglass`) → existence → the environment offers a
-deploy level without a promotion gate (or `breakGlass: true`).
+Checks: ids → body → authentication (and the user's write bucket, ratelimit.py) → RBAC
+`create environments/deploy` (and with `breakGlass: true` `create environments/breakglass`)
+→ existence → the environment offers a deploy level without a promotion gate (or
+`breakGlass: true`) → the namespace is one it deploys to (`spec.deploy.namespaces`, else
+403) → the release has a record there (else 404).
 No step-up: the deploy credential that helm uses already needed a fresh login, and
 `finished` may come after a long `--wait`, when that login is no longer fresh; an audit
 record grants nothing.
@@ -22,7 +24,7 @@ from typing import Any, NamedTuple
 from scipian_backend.audit.records import Record
 from scipian_backend.config import valid_env_id
 from scipian_backend.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
-from scipian_backend.http.bodies import check_justification
+from scipian_backend.http.bodies import check_justification, unknown_fields
 from scipian_backend.releases import records
 from scipian_backend.releases.reader import DRIVERS
 from scipian_backend.usecases import Audit, Backend, break_glass_event, gate_message
@@ -62,9 +64,7 @@ def _revision(doc: dict[str, Any], key: str) -> int:
 
 def rollback_report(doc: dict[str, Any]) -> RollbackReport:
     """The request body, checked (pure)."""
-    unknown = sorted(set(doc) - FIELDS)
-    if unknown:
-        raise BadRequest(f"unknown field(s) in the request body: {', '.join(unknown)}"[:200])
+    unknown_fields(doc, FIELDS)
     phase = doc.get("phase")
     if phase not in PHASES:
         raise BadRequest('phase must be "started" or "finished"')
@@ -143,12 +143,21 @@ class Rollbacks:
             message = gate_message(env)
             b._deny(audit, who, "forbidden", message, env.uid)
             raise Forbidden(message)
+        # Only what this environment deploys, and only a release that is there: a record
+        # for anything else is a false alarm (a BreakGlass Event, a rollback Event) at best.
+        if namespace not in env.deploy.namespaces:
+            why = f"{env_id} does not deploy to namespace {namespace}"
+            b._deny(audit, who, "forbidden", why, env.uid)
+            raise Forbidden(why)
+        if b.release_reader is None:
+            raise ServiceUnavailable("release reading is not configured")
+        found = b.release_reader.records(env, namespace, name, DRIVERS)
+        found = [r for r in found if records.release_name(r) == name]
+        if not found:
+            b._deny(audit, who, "not_found", "no such release (rollback)", env.uid)
+            raise NotFound(f"no release {name} in namespace {namespace} of environment {env_id}")
         result: dict[str, Any] | None = None
         if report.phase == "finished":
-            if b.release_reader is None:
-                raise ServiceUnavailable("release reading is not configured")
-            found = b.release_reader.records(env, namespace, name, DRIVERS)
-            found = [r for r in found if records.release_name(r) == name]
             newest = max(found, key=records.revision, default=None)
             result = outcome_of(report, records.summary(newest) if newest else None)
         b.auditor.record(

@@ -115,6 +115,7 @@ def step_up_env(stack: Stack) -> Iterator[str]:
         f"--name={STEP_UP_ENV}",
         "--deploy-namespace=shop",
         f"--max-auth-age={MAX_AGE}",
+        "--allow-privileged-role",  # the default deploy role, edit
     )
     assert out.returncode == 0, out.stderr
     manifest = json.dumps(_renamed(grants([STEP_UP_ENV])))
@@ -237,7 +238,7 @@ def test_alice_rolls_back_on_dev(
         "(shop-web-1.1.0, deployed) -> revision 1 (shop-web-1.0.0)\n"
     )
     facts = check_private_kubeconfig(out, [got.stdout, got.stderr])
-    assert facts["argv"] == ["rollback", release, "1", "-n", "shop"]
+    assert facts["argv"] == ["rollback", "-n", "shop", "--", release, "1"]
     # The release as the real helm reports it: revision 3, a rollback to 1.
     newest = history(admin_helm, release)[-1]
     assert (newest["revision"], newest["status"], newest["description"]) == (

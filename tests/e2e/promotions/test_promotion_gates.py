@@ -120,8 +120,10 @@ def test_plain_prod_deploy_is_refused_and_break_glass_leaves_a_warning(
 
 
 def test_rollback_record_on_a_gated_environment_needs_break_glass(
-    stack: Stack, api: Api, logins: Logins, release: str
+    stack: Stack, api: Api, logins: Logins, helm: Helm, charts: dict[str, Path], release: str
 ) -> None:
+    # A release prod holds: rollback records name only those (else 404).
+    helm.run(stack.kubeconfig("prod"), *upgrade_args(release, charts["1.1.0"]))
     carol = logins.token("carol")
     path = f"/api/v1/environments/prod/releases/shop/{release}/rollbacks"
     why = f"roll back {release}"

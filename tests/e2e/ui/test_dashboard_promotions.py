@@ -56,7 +56,7 @@ def _register(stack: Stack, env: str, cluster: str, namespace: str, *more: str) 
     out = admin_cli(
         "register", f"--name={env}", f"--kubeconfig={stack.kubeconfig(cluster)}",
         "--description=dashboard promotion test", "--deploy-cluster-role=edit",
-        f"--deploy-namespace={namespace}", *more,
+        "--allow-privileged-role", f"--deploy-namespace={namespace}", *more,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
 
