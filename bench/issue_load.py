@@ -191,16 +191,13 @@ class _FloorCalls:
             assert self.authz.may_get_kubeconfig(self.who, self.env_id)
             sar.append(time.perf_counter() - t)
             t = time.perf_counter()
-            s = m._session_secret(
-                self.core, self.USER, self.env.ttl_seconds, names.session_prefix(self.USER), "read"
-            )
+            key = names.IdentityKey(self.env_id, "read", self.USER)
+            s = m._session_secret(self.core, key, self.env.ttl_seconds)
             secret.append(time.perf_counter() - t)
             name, uid = s["metadata"]["name"], s["metadata"]["uid"]
             self.created.append(name)
             t = time.perf_counter()
-            m._token(
-                self.core, names.service_account_name(self.USER), name, uid, self.env.ttl_seconds
-            )
+            m._token(self.core, key.account, name, uid, self.env.ttl_seconds)
             token.append(time.perf_counter() - t)
         return {
             "subjectaccessreview_ms": sar,

@@ -108,7 +108,9 @@ SHARED_STATE_FILES = frozenset(
         "test_backend_api",  # every user's exact environment list
         "test_break_glass",  # registers t-glass
         "test_completion_bash",  # an alias per registered Environment
+        "test_deployer_tokens",  # revokes alice's sessions on dev; registers t-upgrade-*
         "test_faults_stack",  # revokes alice's sessions on dev
+        "test_identities",  # registers Environments on dev granted to alice
         "test_observer_role",  # registers an Environment of its own
         "test_parity_watch",  # revokes alice's sessions on dev
         "test_plugin_access",  # revokes bob's on prod; carol reaches every Environment
@@ -117,6 +119,7 @@ SHARED_STATE_FILES = frozenset(
         "test_plugin_multienv",  # alice's @all is exactly dev
         "test_register_refusals",  # registers Environments of its own
         "ui/test_dashboard",  # carol's environments page lists exactly the stack's three
+        "ui/test_dashboard_activity",  # floods mgmt's Events namespace; dev Events dated ahead
         "ui/test_dashboard_break_glass",  # registers an Environment of its own
         "ui/test_dashboard_promotions",  # registers two Environments of its own
         # last: every page the two above showed, kept in this process (ui/conftest.py)

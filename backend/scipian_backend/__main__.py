@@ -1,4 +1,5 @@
-"""`python -m scipian_backend serve|register|update|list|revoke`: the server and its admin CLI.
+"""`python -m scipian_backend serve|register|update|upgrade-target|unregister|list|revoke`:
+the server and its admin CLI.
 
 Errors are one line on stderr and a non-zero exit (2: bad input, 1: a cluster refused or
 was unreachable), never a traceback.
@@ -136,6 +137,24 @@ def parser() -> argparse.ArgumentParser:
         default=int(_env("SCIPIAN_UI_SESSION_MAX_SECONDS", "28800") or 28800),
         help="a dashboard session's longest life (default 8 h; never past the id_token's exp)",
     )
+    d.add_argument(
+        "--ui-follows-per-user",
+        type=int,
+        default=10,
+        help="log follows one user may have open on this replica (default 10)",
+    )
+    d.add_argument(
+        "--ui-follows-per-replica",
+        type=int,
+        default=200,
+        help="log follows open on this replica in all (default 200)",
+    )
+    d.add_argument(
+        "--ui-log-line-bytes",
+        type=int,
+        default=16384,
+        help="a followed log line is cut at this many bytes (default 16384)",
+    )
 
     _release_record_options(s)
 
@@ -178,6 +197,8 @@ def parser() -> argparse.ArgumentParser:
     _deploy_options(u)
     u.add_argument("--no-deploy", action="store_true", help="remove the deploy level")
 
+    _lifecycle_parsers(sub)
+
     ls = sub.add_parser("list", help="list registered environments")
     ls.add_argument("-o", "--output", choices=("table", "json"), default="table")
 
@@ -186,6 +207,54 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--user", required=True, help="e.g. alice@example.test or oidc:alice@...")
     v.add_argument("--username-prefix", default=_env("SCIPIAN_USERNAME_PREFIX", "oidc:"))
     return p
+
+
+def _lifecycle_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`upgrade-target` and `unregister` (environments/upgrade.py, unregister.py)."""
+    g = sub.add_parser(
+        "upgrade-target",
+        help="re-apply the broker role, the deployer role and the admission policies on an "
+        "environment's target; move a stored clusterRole edit to scipian-deployer",
+    )
+    g.add_argument("--name", required=True)
+    g.add_argument("--kubeconfig", required=True, help="ADMIN kubeconfig of the target cluster")
+    g.add_argument("--context", default=None)
+    g.add_argument(
+        "--keep-role", action="store_true", help="keep a stored clusterRole edit as it is"
+    )
+    x = sub.add_parser(
+        "unregister", help="remove an environment: its identities on the target, then it"
+    )
+    x.add_argument("--name", required=True)
+    x.add_argument(
+        "--kubeconfig",
+        default=None,
+        help="ADMIN kubeconfig of the target (default: the environment's broker credential)",
+    )
+    x.add_argument("--context", default=None)
+
+
+def _lifecycle(args: argparse.Namespace, mgmt: object) -> int:
+    from scipian_backend import kube
+
+    if args.command == "upgrade-target":
+        from scipian_backend.environments.upgrade import upgrade_target
+
+        target = kube.from_kubeconfig_file(args.kubeconfig, args.context)
+        server, changes = upgrade_target(
+            mgmt, target, args.name, args.sessions_namespace, keep_role=args.keep_role
+        )
+        moved = " (clusterRole edit -> scipian-deployer)" if changes else ""
+        print(f"environment {args.name}: target {server} upgraded{moved}")
+        return 0
+    from scipian_backend.environments.unregister import unregister
+
+    admin_api = (
+        kube.from_kubeconfig_file(args.kubeconfig, args.context) if args.kubeconfig else None
+    )
+    n = unregister(mgmt, args.name, args.sessions_namespace, admin_api)
+    print(f"environment {args.name} unregistered ({n} identities removed from its target)")
+    return 0
 
 
 def _release_record_options(p: argparse.ArgumentParser) -> None:
@@ -231,7 +300,9 @@ def _deploy_options(p: argparse.ArgumentParser) -> None:
         metavar="NS",
         help="a namespace the deploy role is bound in (repeat for more)",
     )
-    g.add_argument("--deploy-cluster-role", default=None, help="ClusterRole (default edit)")
+    g.add_argument(
+        "--deploy-cluster-role", default=None, help="ClusterRole (default scipian-deployer)"
+    )
     g.add_argument("--deploy-ttl", type=int, default=None, help="seconds (default 600)")
     g.add_argument(
         "--max-auth-age",
@@ -285,11 +356,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return _serve(args)
     from scipian_backend import kube
-    from scipian_backend.config import valid_env_id
+    from scipian_backend.config import DEFAULT_DEPLOY_ROLE, valid_env_id
     from scipian_backend.environments import admin
     from scipian_backend.environments.store import Deploy, Store
 
     mgmt = kube.mgmt_client(args.mgmt_kubeconfig)
+    if args.command in ("upgrade-target", "unregister"):
+        return _lifecycle(args, mgmt)
     if args.command == "register":
         import dataclasses
 
@@ -303,7 +376,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             ttl_seconds=args.ttl,
             namespace=args.namespace,
             sessions_namespace=args.sessions_namespace,
-            deploy=Deploy(**{"cluster_role": "edit", **changes}) if changes else None,  # type: ignore[arg-type]
+            deploy=Deploy(**{"cluster_role": DEFAULT_DEPLOY_ROLE, **changes}) if changes else None,  # type: ignore[arg-type]
             allow_privileged_role=args.allow_privileged_role,
         )
         reg.validate()  # before touching any cluster
@@ -418,6 +491,9 @@ def _serve(args: argparse.Namespace) -> int:
         ui_client_secret=_secret_file(args.ui_client_secret_file),
         public_url=args.public_url,
         ui_session_max_seconds=args.ui_session_max_seconds,
+        ui_follows_per_user=args.ui_follows_per_user,
+        ui_follows_per_replica=args.ui_follows_per_replica,
+        ui_log_line_bytes=args.ui_log_line_bytes,
         release_record_max_bytes=args.release_record_max_bytes,
         release_record_max_decompressed=args.release_record_max_decompressed,
         release_record_max_depth=args.release_record_max_depth,

@@ -15,6 +15,7 @@ KIND = "Environment"
 DEFAULT_NAMESPACE = "scipian-system"
 SESSIONS_NAMESPACE = "scipian-sessions"
 BROKER_NAME = "scipian-broker"
+DEFAULT_DEPLOY_ROLE = "scipian-deployer"  # manifests/deployer-role.yaml (change.md §3)
 ENVIRONMENT_LABEL = "scipian.io/environment"  # on a broker Secret: the one env id it serves
 ENV_ID = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MIN_TTL = 600  # the TokenRequest API's minimum expirationSeconds
@@ -79,6 +80,11 @@ class Settings:
     ui_client_secret: str = field(default="", repr=False)  # never in a repr or a log
     public_url: str | None = None  # the backend's own URL; the redirect URI is under it
     ui_session_max_seconds: int = 8 * 3600  # and never past the id_token's exp
+    # Log follows (ui/follows.py, ui/logs.py): open at once per user and per replica, and
+    # the longest line passed on (the rest of a longer one is dropped).
+    ui_follows_per_user: int = 10
+    ui_follows_per_replica: int = 200
+    ui_log_line_bytes: int = 16384
     # Release records (releases/records.py): decoding bounds, `serve --release-record-*`.
     release_record_max_bytes: int = records.MAX_PAYLOAD
     release_record_max_decompressed: int = records.MAX_DECOMPRESSED
@@ -100,6 +106,11 @@ class Settings:
             raise ConfigError("the dashboard needs --public-url, the backend's own http(s) URL")
         if self.ui_session_max_seconds < 1:
             raise ConfigError("--ui-session-max-seconds must be positive")
+        if min(self.ui_follows_per_user, self.ui_follows_per_replica, self.ui_log_line_bytes) < 1:
+            raise ConfigError(
+                "--ui-follows-per-user, --ui-follows-per-replica and --ui-log-line-bytes "
+                "must be positive"
+            )
         for flag, value in (
             ("--release-record-max-bytes", self.release_record_max_bytes),
             ("--release-record-max-decompressed", self.release_record_max_decompressed),

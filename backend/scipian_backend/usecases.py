@@ -39,6 +39,7 @@ from scipian_backend.identity.authn import (
     step_up_problem,
 )
 from scipian_backend.identity.authz import Authorizer
+from scipian_backend.identity.names import IDENTITY_VERSION
 from scipian_backend.metrics import Metrics
 from scipian_backend.minting.kubeconfig import format_time, kubeconfig_text
 from scipian_backend.minting.minter import Minter
@@ -86,6 +87,9 @@ class Backend:
             "clientID": s.client_id,
             "scopes": list(s.scopes),
             "usernamePrefix": s.username_prefix,
+            # Identities per (environment, level, user, source) since 2: a kubeconfig
+            # fetched under an older version may be refused once (kubectl_scipian reads it).
+            "identityVersion": IDENTITY_VERSION,
         }
 
     def environments(self, authorization: Caller, request_id: str) -> list[dict[str, Any]]:

@@ -181,6 +181,7 @@ def test_discovery_and_probes(stack: Stack, url: str) -> None:
     assert d["issuer"] == stack.env["STACK_IDP_ISSUER"]
     assert d["clientID"] == stack.env["STACK_IDP_CLIENT_ID"]
     assert set(d["scopes"]) >= {"openid", "email", "groups", "offline_access"}
+    assert d["identityVersion"] == 2  # identities per (environment, level, user, source)
     assert http().get(f"{url}/healthz").status_code == 200
     assert http().get(f"{url}/readyz").status_code == 200
     paths = http().get(f"{url}/openapi.json").json()["paths"]
@@ -271,7 +272,8 @@ def test_minted_token_reads_pods_and_logs(
     assert logs.returncode == 0, logs.stderr
     assert logs.stdout.splitlines() == ["hello from web-0", "second"]
     who = kubectl_as(stack, kc, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
-    assert who.stdout.startswith("system:serviceaccount:scipian-sessions:scipian-u-")
+    # The identity of (dev, read, alice, standing RBAC): identity/names.py
+    assert who.stdout.startswith("system:serviceaccount:scipian-sessions:scipian-dev-r-")
 
 
 def test_minted_token_cannot_read_secrets_or_create(
@@ -322,6 +324,8 @@ def test_repeated_issuance_reuses_one_service_account(
         sa
         for sa in json.loads(sas)["items"]
         if sa["metadata"].get("annotations", {}).get("scipian.io/user") == "oidc:bob@example.test"
+        and sa["metadata"].get("labels", {}).get("scipian.io/environment") == "prod"
+        and sa["metadata"].get("labels", {}).get("scipian.io/level") == "read"
     ]
     assert len(mine) == 1
-    assert mine[0]["metadata"]["name"].startswith("scipian-u-")
+    assert mine[0]["metadata"]["name"].startswith("scipian-prod-r-")

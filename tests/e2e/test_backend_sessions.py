@@ -176,10 +176,16 @@ def admin_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def owned(stack: Stack, cluster: str, kind: str, user: str) -> list[dict[str, Any]]:
-    """Objects on a target that the backend made for `user` (by the identity annotation)."""
+    """Objects on a target that the backend made for `user` on the environment named like
+    the cluster (by the identity's annotation and environment label)."""
     ns = ["-n", SESSIONS] if kind != "clusterrolebindings" else []
     items = json.loads(stack.kubectl(cluster, "get", kind, *ns, "-o", "json").stdout)["items"]
-    return [o for o in items if o["metadata"].get("annotations", {}).get("scipian.io/user") == user]
+    return [
+        o
+        for o in items
+        if o["metadata"].get("annotations", {}).get("scipian.io/user") == user
+        and o["metadata"].get("labels", {}).get("scipian.io/environment") == cluster
+    ]
 
 
 def is_deploy(account: dict[str, Any]) -> bool:

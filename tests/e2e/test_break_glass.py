@@ -91,7 +91,6 @@ def glass_env(stack: Stack) -> Iterator[str]:
         f"--deploy-namespace={ENV}",
         f"--max-auth-age={MAX_AGE}",
         "--approvals=1",
-        "--allow-privileged-role",  # the default deploy role, edit
     )
     assert out.returncode == 0, out.stderr
     manifest = json.dumps(grants())

@@ -262,9 +262,11 @@ def test_register_defaults_to_observer_and_alice_observes_through_the_backend(
             },
         ],
     }
-    from scipian_backend.identity.names import binding_name
+    from scipian_backend.identity.names import IdentityKey
 
-    binding = binding_name("oidc:alice@example.test", "scipian-observer")
+    binding = IdentityKey(env_id, "read", "oidc:alice@example.test").binding_name(
+        "scipian-observer"
+    )
     had_binding = (
         stack.kubectl("dev", "get", "clusterrolebinding", binding, check=False).returncode == 0
     )

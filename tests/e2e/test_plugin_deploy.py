@@ -1,12 +1,12 @@
 """The deploy level against the real stack: real logins at the provider's pages, the real
 backend over HTTP, the real kubectl on the dev cluster.
 
-Environments of the stack (backend_daemon.DEPLOY_ARGS): dev and staging deploy `edit` in
-`shop`; prod has a promotion gate, so it issues no deploy credential yet. This module
-registers two of its own on the dev cluster (removed at its end): `t-stepup` (deploy in
-namespace `t-stepup`, maxAuthAgeSeconds 10, so a login goes stale within the test) and
-`t-nodeploy` (no deploy level), both granted to team-a, plus a Deployment of its own in
-`shop` to patch.
+Environments of the stack (backend_daemon.DEPLOY_ARGS): dev and staging deploy
+`scipian-deployer` in `shop`; prod has a promotion gate, so it issues no deploy credential
+yet. This module registers two of its own on the dev cluster (removed at its end):
+`t-stepup` (deploy in namespace `t-stepup`, maxAuthAgeSeconds 10, so a login goes stale
+within the test) and `t-nodeploy` (no deploy level), both granted to team-a, plus a
+Deployment of its own in `shop` to patch.
 """
 
 from __future__ import annotations
@@ -128,7 +128,6 @@ def test_envs(stack: Stack) -> Iterator[None]:
             f"--name={STEP_UP_ENV}",
             f"--deploy-namespace={STEP_UP_ENV}",
             f"--max-auth-age={MAX_AGE}",
-            "--allow-privileged-role",  # the default deploy role, edit
         ],
         [f"--name={NO_DEPLOY_ENV}"],
     ):
@@ -585,7 +584,7 @@ def test_crd_defaults_and_validates_spec_deploy(stack: Stack) -> None:
     )
     deploy = json.loads(ok.stdout)["spec"]["deploy"]
     assert deploy == {
-        "clusterRole": "edit",
+        "clusterRole": "scipian-deployer",  # the default deploy role (change.md §3)
         "namespaces": ["shop"],
         "ttlSeconds": 600,
         "maxAuthAgeSeconds": 300,

@@ -128,7 +128,6 @@ PRIVILEGED = f"it allows escalate, bind or impersonate (rights beyond its own); 
         ),
         # edit may impersonate ServiceAccounts (read from dev's apiserver)
         (("--deploy-cluster-role=edit", "--deploy-namespace=t-refuse-ns"), "edit"),
-        (("--deploy-namespace=t-refuse-ns",), "edit"),  # the default deploy role
         (("--cluster-role=ESCALATING",), "ESCALATING"),
     ],
 )

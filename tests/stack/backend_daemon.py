@@ -6,8 +6,8 @@
    backend's own least-privilege ServiceAccount (the server never runs as cluster-admin);
 2. registers `dev`, `staging` and `prod` through the admin CLI (`python -m scipian_backend
    register`), which installs the broker on each target and stores the broker kubeconfig on
-   mgmt; each with a deploy level (DEPLOY_ARGS: `edit` in `shop`; prod behind a promotion
-   gate, so it issues deploy credentials only inside a promotion, or with break-glass);
+   mgmt; each with a deploy level (DEPLOY_ARGS: `scipian-deployer` in `shop`; prod behind a
+   promotion gate, so it issues deploy credentials only inside a promotion, or with break-glass);
 3. applies the RBAC grants of tests/stack/grants.py: reads oidc:team-a → dev,
    oidc:team-b → prod, oidc:platform-admins → every environment; deploy oidc:team-a → dev,
    oidc:platform-admins → every environment; approve and break-glass
@@ -43,17 +43,17 @@ from tests.stack.idp_daemon import UI_CLIENT_ID
 from tests.stack.paths import ROOT, stack_dir
 
 ENVIRONMENTS = {"dev": "Development", "staging": "Staging", "prod": "Production"}
-# Each environment's deploy level (spec.deploy, docs/backend.md): `edit` in `shop`; prod
-# only through a promotion from staging with one approval (or break-glass). `edit` may
-# impersonate ServiceAccounts: registering it needs --allow-privileged-role.
+# Each environment's deploy level (spec.deploy, docs/backend.md): `scipian-deployer` (edit
+# without the rights to mint longer-lived tokens, change.md §3) in `shop`; prod only through
+# a promotion from staging with one approval (or break-glass). The role is given explicitly,
+# so a stack registered with `edit` before moves off it on the next `up`.
 DEPLOY_NAMESPACE = "shop"
-PRIVILEGED = "--allow-privileged-role"
+DEPLOY_ROLE = "scipian-deployer"
 DEPLOY_ARGS: dict[str, tuple[str, ...]] = {
-    "dev": ("--deploy-cluster-role=edit", f"--deploy-namespace={DEPLOY_NAMESPACE}", PRIVILEGED),
-    "staging": ("--deploy-cluster-role=edit", f"--deploy-namespace={DEPLOY_NAMESPACE}", PRIVILEGED),
+    "dev": (f"--deploy-cluster-role={DEPLOY_ROLE}", f"--deploy-namespace={DEPLOY_NAMESPACE}"),
+    "staging": (f"--deploy-cluster-role={DEPLOY_ROLE}", f"--deploy-namespace={DEPLOY_NAMESPACE}"),
     "prod": (
-        PRIVILEGED,
-        "--deploy-cluster-role=edit",
+        f"--deploy-cluster-role={DEPLOY_ROLE}",
         f"--deploy-namespace={DEPLOY_NAMESPACE}",
         "--require-promotion-from=staging",
         "--approvals=1",

@@ -37,18 +37,20 @@ def test_invalid_env_ids(env_id: str) -> None:
     "user", ["oidc:alice@example.test", "oidc:ÄÖ Ü", "x" * 500, "oidc:a/b:c", ""]
 )
 def test_names_are_dns_labels_and_stable(user: str) -> None:
-    sa = names.service_account_name(user)
+    key = names.IdentityKey("a" * 63, "deploy", user)
+    sa = key.account
     assert DNS1123.match(sa) and len(sa) <= 63
-    assert sa == names.service_account_name(user)
-    binding = names.binding_name(user, "view")
+    assert sa == names.IdentityKey("a" * 63, "deploy", user).account
+    binding = key.binding_name("view")
     assert DNS1123.match(binding) and len(binding) <= 63
-    assert names.binding_name(user, "view") != names.binding_name(user, "edit")
+    assert key.binding_name("view") != key.binding_name("edit")
+    assert len(key.session_prefix) + 5 <= 63  # generateName's five characters
     assert len(names.user_hash(user)) <= 63  # a valid label value
 
 
 def test_different_users_different_names() -> None:
     users = [f"oidc:user{i}@example.test" for i in range(2000)]
-    assert len({names.service_account_name(u) for u in users}) == 2000
+    assert len({names.IdentityKey("dev", "read", u).account for u in users}) == 2000
 
 
 def test_kubeconfig_text() -> None:
@@ -103,7 +105,13 @@ def test_broker_documents_bind_only_named_roles() -> None:
         for rule in doc.get("rules", []):
             assert "*" not in rule["verbs"] and "*" not in rule["resources"]
             if doc["kind"] == "ClusterRole":
-                assert set(rule["resources"]) <= {"clusterrolebindings", "clusterroles"}
+                assert set(rule["resources"]) <= {
+                    "clusterrolebindings",
+                    "clusterroles",
+                    "rolebindings",  # list and delete only (identities' cleanup), fenced
+                }
+                if rule["resources"] == ["rolebindings"]:
+                    assert rule["verbs"] == ["list", "delete"]
     ns_role = next(d for d in docs if d["kind"] == "Role")
     assert ns_role["metadata"]["namespace"] == "sessions-x"
     assert {r for rule in ns_role["rules"] for r in rule["resources"]} == {

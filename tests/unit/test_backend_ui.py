@@ -140,17 +140,53 @@ def test_event_row() -> None:
     assert event_row(e)["environment"] == "dev" and event_row(e)["count"] == 1
 
 
-class Chunks:
-    def __init__(self, *chunks: bytes) -> None:
-        self.chunks = chunks
-
-    def stream(self, amt: int, decode_content: bool = True) -> object:
-        return iter(self.chunks)
-
-
 def test_log_lines_split_across_chunks() -> None:
-    got = list(logs._lines(Chunks(b"one\ntw", b"o\r\nthr", b"ee\n", b"tail")))
+    got = list(logs.split_lines([b"one\ntw", b"o\r\nthr", b"ee\n", b"tail"], 100))
     assert got == ["one", "two", "three", "tail"]
+
+
+def test_log_lines_are_cut_at_the_maximum() -> None:
+    # A pod printing without newlines: one cut line, the rest dropped until a newline.
+    endless = (b"a" * 1000 for _ in range(10_000))
+    got = list(logs.split_lines(endless, 16))
+    assert got == ["a" * 16 + " [line cut at 16 bytes]"]
+    got = list(logs.split_lines([b"x" * 20, b"y" * 5 + b"\nok\n", b"z" * 16, b"\n"], 16))
+    assert got == ["x" * 16 + " [line cut at 16 bytes]", "ok", "z" * 16]
+
+
+def test_follows_per_user_and_per_replica() -> None:
+    from scipian_backend.errors import ServiceUnavailable
+    from scipian_backend.ui.follows import Follows, TooManyFollows
+
+    follows = Follows(per_user=2, per_replica=3)
+    a1, a2 = follows.open("alice", "s1"), follows.open("alice", "s2")
+    try:
+        follows.open("alice", "s1")
+        raise AssertionError("a third follow for alice")
+    except TooManyFollows as e:
+        assert e.status == 429
+    b1 = follows.open("bob", "s3")
+    try:
+        follows.open("carol", "s4")
+        raise AssertionError("a fourth follow on the replica")
+    except ServiceUnavailable:
+        pass
+    a1.release()
+    a1.release()  # idempotent: gives back one slot only
+    assert follows.count() == 2 and follows.count("alice") == 1
+    woken: list[str] = []
+    a2.on_end(lambda: woken.append("a2"))
+    b1.on_end(lambda: woken.append("b1"))
+    assert follows.end_session("s2") == 1
+    assert woken == ["a2"] and a2.ended and not b1.ended
+
+
+def test_follow_flags_default_to_the_contract() -> None:
+    from scipian_backend.__main__ import parser
+
+    args = parser().parse_args(["serve", "--issuer=https://idp.example"])
+    assert (args.ui_follows_per_user, args.ui_follows_per_replica) == (10, 200)
+    assert args.ui_log_line_bytes == 16384
 
 
 def test_server_sent_event_is_one_event_per_line() -> None:

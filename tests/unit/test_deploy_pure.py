@@ -151,7 +151,11 @@ def env_obj(deploy: object) -> dict[str, object]:
 def test_parse_deploy_defaults_and_gates() -> None:
     env = parse_environment(env_obj({"namespaces": ["shop", "shop", "cart"]}))
     assert env.deploy is not None
-    assert (env.deploy.cluster_role, env.deploy.namespaces) == ("edit", ("cart", "shop"))
+    # The default deploy role is Scipian's (change.md §3), no longer `edit`.
+    assert (env.deploy.cluster_role, env.deploy.namespaces) == (
+        "scipian-deployer",
+        ("cart", "shop"),
+    )
     assert (env.deploy.ttl_seconds, env.deploy.max_auth_age_seconds) == (600, 300)
     assert not env.deploy.gated
     gated = parse_environment(

@@ -264,15 +264,19 @@ class Auditor:
                     "posting Events failed: %s", type(e).__name__
                 )
 
-    def recent(self, limit: int = 200) -> list[dict[str, Any]]:
-        """The newest Events on Environments in the Events namespace (the dashboard's activity
-        page filters them by what the reader may see), newest first."""
+    def recent(self, limit: int = 200, environment: str | None = None) -> list[dict[str, Any]]:
+        """The newest Events on Environments in the Events namespace, or on one Environment
+        (the dashboard's activity page asks per environment its reader may see, so a flood
+        on another cannot push them out), newest first."""
         if self._core is None:
             return []
+        selector = f"involvedObject.kind={KIND}"
+        if environment is not None:
+            selector += f",involvedObject.name={environment}"
         try:
             resp = self._core.list_namespaced_event(
                 self._ns,
-                field_selector=f"involvedObject.kind={KIND}",
+                field_selector=selector,
                 _request_timeout=10,
                 _preload_content=False,
             )

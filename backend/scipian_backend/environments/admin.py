@@ -21,6 +21,7 @@ from kubernetes.client.rest import ApiException
 from scipian_backend import kube
 from scipian_backend.config import (
     BROKER_NAME,
+    DEFAULT_DEPLOY_ROLE,
     ENVIRONMENT_LABEL,
     GROUP,
     KIND,
@@ -125,6 +126,7 @@ def register(mgmt: client.ApiClient, target_admin: client.ApiClient, reg: Regist
     )  # reads only: a refusal writes nothing
     endpoint = kube.endpoint_of(target_admin)
     install_observer_role(target_admin)
+    install_deployer(target_admin, reg.sessions_namespace)
     token = install_broker(target_admin, reg.cluster_role, reg.sessions_namespace)
     if reg.deploy is not None:
         install_deploy_broker(target_admin, reg.deploy)
@@ -165,7 +167,44 @@ def register(mgmt: client.ApiClient, target_admin: client.ApiClient, reg: Regist
     ]
     for doc in docs:
         apply.apply(mgmt, doc)
+    # An update (or a register again) may take rights away: its identities lose them now.
+    cleanup_identities(target_admin, reg)
     return endpoint.server
+
+
+def cleanup_identities(target_admin: client.ApiClient, reg: Registration) -> int:
+    """Deletes the bindings of the environment's identities that it no longer grants
+    (another role, a removed deploy namespace) and its deploy identities when it has no
+    deploy level any more (minting/identities.py)."""
+    from scipian_backend.minting.identities import Identities, cleanup_environment
+
+    deploy = reg.deploy
+    return cleanup_environment(
+        Identities(target_admin, reg.sessions_namespace, 30.0),
+        reg.name,
+        reg.cluster_role,
+        deploy.cluster_role if deploy is not None else None,
+        deploy.namespaces if deploy is not None else (),
+    )
+
+
+def install_deployer(admin: client.ApiClient, sessions_namespace: str) -> None:
+    """The default deploy role and the admission policy that keeps credentials Scipian
+    issues from minting longer-lived ones (manifests/deployer-role.yaml,
+    deployer-policy.yaml), for users of this sessions namespace."""
+    for doc in apply.manifest("deployer-role.yaml") + deployer_policy_documents(sessions_namespace):
+        apply.apply(admin, doc)
+
+
+def deployer_policy_documents(sessions_namespace: str) -> list[dict[str, Any]]:
+    docs = apply.manifest("deployer-policy.yaml")
+    prefix = f"system:serviceaccount:{SESSIONS_NAMESPACE}:"
+    for doc in docs:
+        for cond in doc["spec"].get("matchConditions", []):
+            cond["expression"] = cond["expression"].replace(
+                prefix, f"system:serviceaccount:{sessions_namespace}:"
+            )
+    return docs
 
 
 def install_crd(mgmt: client.ApiClient, timeout: float = 60.0) -> None:
@@ -219,6 +258,8 @@ def install_broker(admin: client.ApiClient, cluster_role: str, sessions_namespac
     for doc in broker_documents(sorted(bindable), sessions_namespace):
         apply.apply(admin, doc)
     for doc in apply.manifest("release-reader.yaml"):  # the backend's Helm release reader
+        apply.apply(admin, doc)
+    for doc in apply.manifest("broker-policy.yaml"):  # what the broker may delete
         apply.apply(admin, doc)
     return _wait_token(client.CoreV1Api(admin))
 
@@ -363,7 +404,7 @@ def updated(current: Environment, changes: dict[str, Any]) -> Registration:
     if change is False:
         deploy = None
     elif isinstance(change, dict) and change:
-        base = deploy or Deploy(cluster_role="edit", namespaces=())
+        base = deploy or Deploy(cluster_role=DEFAULT_DEPLOY_ROLE, namespaces=())
         fields = {k: v for k, v in change.items() if v is not None}
         if "namespaces" in fields:
             fields["namespaces"] = tuple(sorted(set(fields["namespaces"])))

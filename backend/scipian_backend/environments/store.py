@@ -17,6 +17,7 @@ from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
 from scipian_backend.config import (
+    DEFAULT_DEPLOY_ROLE,
     DEFAULT_MAX_AUTH_AGE,
     ENVIRONMENT_LABEL,
     GROUP,
@@ -65,6 +66,7 @@ class Environment:
     ttl_seconds: int
     secret: SecretRef
     deploy: Deploy | None = None
+    generation: int = 0  # metadata.generation: identities reconcile their bindings on change
     allow_privileged_role: bool = False  # registered with --allow-privileged-role
 
 
@@ -97,8 +99,13 @@ def parse_environment(obj: dict[str, Any]) -> Environment:
             key=str(ref.get("key") or "kubeconfig"),
         ),
         deploy=parse_deploy(spec.get("deploy")),
+        generation=_generation(meta.get("generation")),
         allow_privileged_role=spec.get("allowPrivilegedRole") is True,
     )
+
+
+def _generation(raw: object) -> int:
+    return raw if isinstance(raw, int) and not isinstance(raw, bool) else 0
 
 
 def parse_deploy(raw: object) -> Deploy | None:
@@ -106,7 +113,7 @@ def parse_deploy(raw: object) -> Deploy | None:
     unusable one means an object written around the schema: it grants nothing)."""
     if not isinstance(raw, dict):
         return None
-    role = raw.get("clusterRole") or "edit"
+    role = raw.get("clusterRole") or DEFAULT_DEPLOY_ROLE
     namespaces = raw.get("namespaces")
     if not isinstance(role, str) or not isinstance(namespaces, list) or not namespaces:
         return None

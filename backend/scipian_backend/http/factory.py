@@ -36,6 +36,10 @@ def create_app(backend: Backend) -> ASGIApp:
         version=__version__,
         description="Short-lived, audited kubeconfigs for Scipian environments (docs/api.md).",
         lifespan=lifespan,
+        # No Swagger UI or ReDoc: they load scripts from a CDN on the dashboard's origin,
+        # outside its CSP. The OpenAPI document stays at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.backend = backend
     app.add_middleware(RequestIdAndMetrics, metrics=backend.metrics)

@@ -1,10 +1,12 @@
 """Minting short-lived credentials on an environment's target cluster, as its broker.
 
-Per issuance: ensure the user's ServiceAccount and ClusterRoleBinding (create-or-get,
-409 tolerated, so concurrent replicas and requests converge on one of each), create a
+Per issuance: ensure the identity of (environment, level, user, source) and its bindings
+(minting/identities.py: create-or-get, 409 tolerated, so concurrent replicas and requests
+converge; bindings reconciled when the Environment's generation changed), create a
 per-session Secret, and a TokenRequest bound to it (deleting the Secret kills the token).
-The deploy level does the same with a ServiceAccount of its own (`scipian-d-<hash>`) bound
-by RoleBindings in spec.deploy.namespaces only.
+The read level binds its role cluster-wide, the deploy level by RoleBindings in
+spec.deploy.namespaces only. The first new identity of a user on a cluster removes that
+user's per-user objects of before (identity version 1).
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
 from scipian_backend import kube
-from scipian_backend.environments.store import BrokerCredential, Deploy, Environment, Store
+from scipian_backend.environments.store import BrokerCredential, Environment, Store
 from scipian_backend.errors import ApiError, InternalError, ServiceUnavailable
 from scipian_backend.identity import names
+from scipian_backend.minting.identities import Identities
 from scipian_backend.minting.kubeconfig import format_time
 from scipian_backend.minting.sessions import revocable_sessions
 
@@ -99,6 +102,7 @@ class Minter:
         self._key_locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._ensured: dict[tuple[str, str, str], float] = {}
         self._swept: dict[tuple[str, str], float] = {}
+        self._migrated: set[tuple[str, str]] = set()
 
     def endpoint(self, env: Environment) -> kube.ClusterEndpoint:
         return self._targets.get(env).endpoint
@@ -114,15 +118,16 @@ class Minter:
         target: _Target | None = None,
         *,
         level: str = "read",
+        source: str = names.STANDING,
     ) -> Issued:
         """A read credential, or with level="deploy" one of env.deploy (the caller checked
-        that the environment has a deploy level)."""
+        that the environment has a deploy level), from the identity of `source`."""
         if target is None:
             target = self._targets.get(env)
         try:
             if level == "deploy":
-                return self._issue_deploy(env, target, username)
-            return self._issue(env, target, username)
+                return self._issue_deploy(env, target, username, source)
+            return self._issue(env, target, username, source)
         except ApiError:
             raise
         except ApiException as e:
@@ -132,74 +137,66 @@ class Minter:
         except ValueError:  # an answer that is not the object asked for (kube.json_body)
             raise InternalError(f"environment {env.id}: unreadable answer") from None
 
-    def _issue(self, env: Environment, target: _Target, username: str) -> Issued:
-        key = (f"{env.id}@{target.resource_version}", username, env.cluster_role)
+    def _issue(self, env: Environment, target: _Target, username: str, source: str) -> Issued:
+        key = names.IdentityKey(env.id, "read", username, source)
         return self._mint(
-            env,
-            target,
-            username,
-            key=key,
-            ensure=lambda: self._ensure(key, target.api, username, env.cluster_role),
-            account=names.service_account_name(username),
-            prefix=names.session_prefix(username),
-            ttl=env.ttl_seconds,
-            level="read",
+            env, target, key, role=env.cluster_role, namespaces=None, ttl=env.ttl_seconds
         )
 
-    def _issue_deploy(self, env: Environment, target: _Target, username: str) -> Issued:
+    def _issue_deploy(
+        self, env: Environment, target: _Target, username: str, source: str
+    ) -> Issued:
         deploy = env.deploy
         if deploy is None:  # Backend.issue refuses this before; never mint without one
             raise InternalError(f"environment {env.id}: no deploy level")
-        scope = deploy.cluster_role + "@" + ",".join(deploy.namespaces)
-        key = (f"{env.id}@{target.resource_version}#deploy", username, scope)
+        key = names.IdentityKey(env.id, "deploy", username, source)
         return self._mint(
             env,
             target,
-            username,
-            key=key,
-            ensure=lambda: self._ensure_deploy(key, target.api, username, deploy),
-            account=names.deploy_service_account_name(username),
-            prefix=names.deploy_session_prefix(username),
+            key,
+            role=deploy.cluster_role,
+            namespaces=deploy.namespaces,
             ttl=deploy.ttl_seconds,
-            level="deploy",
         )
 
     def _mint(
         self,
         env: Environment,
         target: _Target,
-        username: str,
+        key: names.IdentityKey,
         *,
-        key: tuple[str, str, str],
-        ensure: Callable[[], None],
-        account: str,
-        prefix: str,
+        role: str,
+        namespaces: tuple[str, ...] | None,
         ttl: int,
-        level: str,
     ) -> Issued:
         core = client.CoreV1Api(target.api)
+        memo = (f"{env.id}@{target.resource_version}", key.account, f"{env.uid}/{env.generation}")
+
+        def ensure() -> None:
+            self._ensure(memo, target, key, role, namespaces, env)
+
         ensure()
-        secret = self._session_secret(core, username, ttl, prefix, level)
+        secret = self._session_secret(core, key, ttl)
         secret_name, secret_uid = _name_and_uid(secret)
         try:
             try:
-                tr = self._token(core, account, secret_name, secret_uid, ttl)
+                tr = self._token(core, key.account, secret_name, secret_uid, ttl)
             except ApiException as e:
                 if kube.status_of(e) != 404:
                     raise
                 # The ServiceAccount vanished behind our cache: ensure again, once.
-                self._forget(key)
+                self._forget(memo)
                 ensure()
-                tr = self._token(core, account, secret_name, secret_uid, ttl)
+                tr = self._token(core, key.account, secret_name, secret_uid, ttl)
             token, expiration = _token_and_expiration(tr)
         except BaseException:
             self._delete_quietly(core, secret_name)
             raise
-        self._sweep(env, core, username)
+        self._sweep(env, core, key.user)
         return Issued(
             token=token,
             expiration=expiration,
-            service_account=account,
+            service_account=key.account,
             session_secret=secret_name,
             endpoint=target.endpoint,
         )
@@ -207,136 +204,56 @@ class Minter:
     # --- idempotent, concurrency-safe set-up ------------------------------------------------
 
     def _ensure(
-        self, key: tuple[str, str, str], api: client.ApiClient, username: str, role: str
+        self,
+        memo: tuple[str, str, str],
+        target: _Target,
+        key: names.IdentityKey,
+        role: str,
+        namespaces: tuple[str, ...] | None,
+        env: Environment,
     ) -> None:
-        if self._fresh(key):
+        if self._fresh(memo):
             return
-        with self._key_lock(key):  # one thread per process does the work; 409 across replicas
-            if self._fresh(key):
+        with self._key_lock(memo):  # one thread per process does the work; 409 across replicas
+            if self._fresh(memo):
                 return
-            self._ensure_service_account(client.CoreV1Api(api), username)
-            self._ensure_binding(client.RbacAuthorizationV1Api(api), username, role)
+            ids = Identities(target.api, self._ns, self._timeout)
+            created = ids.ensure(key, role, namespaces, env.generation, env.uid)
+            if created:
+                self._migrate(target, ids, key.user)
             with self._lock:
-                self._ensured[key] = self._clock()
+                self._ensured[memo] = self._clock()
 
-    def _ensure_deploy(
-        self, key: tuple[str, str, str], api: client.ApiClient, username: str, deploy: Deploy
-    ) -> None:
-        if self._fresh(key):
-            return
-        with self._key_lock(key):
-            if self._fresh(key):
+    def _migrate(self, target: _Target, ids: Identities, username: str) -> None:
+        """Once per cluster and user (per process): the user's per-user objects of before
+        identities go, and with them that user's tokens minted by an older backend for any
+        environment of this cluster (docs/backend.md, "Upgrading")."""
+        memo = (target.endpoint.server, username)
+        with self._lock:
+            if memo in self._migrated:
                 return
-            account = names.deploy_service_account_name(username)
-            self._ensure_service_account(client.CoreV1Api(api), username, account, "deploy")
-            rbac = client.RbacAuthorizationV1Api(api)
-            for namespace in deploy.namespaces:
-                self._ensure_role_binding(rbac, username, deploy.cluster_role, namespace)
-            with self._lock:
-                self._ensured[key] = self._clock()
-
-    def _ensure_role_binding(
-        self, rbac: client.RbacAuthorizationV1Api, username: str, role: str, namespace: str
-    ) -> None:
-        """RoleBinding (never a ClusterRoleBinding) of the deploy account to `role` in one
-        namespace; the broker may create it because it holds `bind` on that role there."""
-        name = names.deploy_binding_name(username, role)
-        body = {
-            "metadata": {
-                "name": name,
-                "labels": _labels(username),
-                "annotations": {
-                    names.USER_ANNOTATION: username,
-                    names.ROLE_ANNOTATION: role,
-                    names.LEVEL_ANNOTATION: "deploy",
-                },
-            },
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": role,
-            },
-            "subjects": [
-                {
-                    "kind": "ServiceAccount",
-                    "name": names.deploy_service_account_name(username),
-                    "namespace": self._ns,
-                }
-            ],
-        }
-        _read_or_create(
-            lambda: rbac.read_namespaced_role_binding(
-                name, namespace, _request_timeout=self._timeout
-            ),
-            lambda: rbac.create_namespaced_role_binding(
-                namespace, body, _request_timeout=self._timeout
-            ),
-        )
-
-    def _ensure_service_account(
-        self, core: client.CoreV1Api, username: str, name: str | None = None, level: str = "read"
-    ) -> None:
-        name = name or names.service_account_name(username)
-        body = {
-            "metadata": {
-                "name": name,
-                "labels": _labels(username),
-                "annotations": {names.USER_ANNOTATION: username, names.LEVEL_ANNOTATION: level},
-            }
-        }
-        _read_or_create(
-            lambda: core.read_namespaced_service_account(
-                name, self._ns, _request_timeout=self._timeout
-            ),
-            lambda: core.create_namespaced_service_account(
-                self._ns, body, _request_timeout=self._timeout
-            ),
-        )
-
-    def _ensure_binding(
-        self, rbac: client.RbacAuthorizationV1Api, username: str, role: str
-    ) -> None:
-        name = names.binding_name(username, role)
-        body = {
-            "metadata": {
-                "name": name,
-                "labels": _labels(username),
-                "annotations": {names.USER_ANNOTATION: username, names.ROLE_ANNOTATION: role},
-            },
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": role,
-            },
-            "subjects": [
-                {
-                    "kind": "ServiceAccount",
-                    "name": names.service_account_name(username),
-                    "namespace": self._ns,
-                }
-            ],
-        }
-        _read_or_create(
-            lambda: rbac.read_cluster_role_binding(name, _request_timeout=self._timeout),
-            lambda: rbac.create_cluster_role_binding(body, _request_timeout=self._timeout),
-        )
+        removed = ids.delete_legacy(username)
+        if removed:
+            log.info("removed %d object(s) of a per-user identity on %s", removed, memo[0])
+        with self._lock:
+            self._migrated.add(memo)
 
     # --- sessions ----------------------------------------------------------------------------
 
     # The two per-request creates read their answers as plain JSON (kube.json_body).
 
     def _session_secret(
-        self, core: client.CoreV1Api, username: str, ttl: int, prefix: str, level: str
+        self, core: client.CoreV1Api, key: names.IdentityKey, ttl: int
     ) -> dict[str, Any]:
         expires = datetime.now(timezone.utc).timestamp() + ttl + 60
         body = {
             "metadata": {
-                "generateName": prefix,
-                # The same user labels at both levels: revoke and the sweep find both.
-                "labels": _labels(username),
+                "generateName": key.session_prefix,
+                # The user's hash label and annotation: revoke and the sweep find every
+                # session of the user, whatever the identity.
+                "labels": key.labels(),
                 "annotations": {
-                    names.USER_ANNOTATION: username,
-                    names.LEVEL_ANNOTATION: level,
+                    **key.annotations(),
                     names.EXPIRES_ANNOTATION: format_time(
                         datetime.fromtimestamp(expires, timezone.utc)
                     ),
@@ -429,25 +346,6 @@ def _token_and_expiration(tr: dict[str, Any]) -> tuple[str, datetime]:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return token, when
-
-
-def _labels(username: str) -> dict[str, str]:
-    return {names.MANAGED_LABEL: names.MANAGED_BY, names.USER_HASH_LABEL: names.user_hash(username)}
-
-
-def _read_or_create(read: Callable[[], object], create: Callable[[], object]) -> None:
-    """Reads first (the usual case: it exists), creates on 404, and tolerates a 409."""
-    try:
-        read()
-        return
-    except ApiException as e:
-        if kube.status_of(e) != 404:
-            raise
-    try:
-        create()
-    except ApiException as e:
-        if kube.status_of(e) != 409:  # AlreadyExists: another request or replica won
-            raise
 
 
 def _target_error(env: Environment, e: ApiException) -> ApiError:

@@ -3,8 +3,11 @@ a read credential minted for the viewer at that moment (Backend.issue: the API's
 check, audit line and rate limit). The credential lives in this request's memory and is
 dropped with it; the lines pass through and are never stored (docs/decisions/push-or-pull.md).
 
-A follow ends when the credential expires, when the pod's log ends, or when the browser
-goes away (the upstream stream is closed, which unblocks its reader thread).
+A follow ends when the credential or the session expires, when the session signs out,
+when the pod's log ends, or when the browser goes away (the upstream stream is closed,
+which unblocks its reader thread). Its memory is bounded: lines are cut at `line_bytes`,
+and at most QUEUE_LINES of them wait for a slow browser (the reader thread then stops
+reading). How many follows may be open: ui/follows.py.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import contextlib
 import json
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,13 +30,15 @@ from urllib3.exceptions import HTTPError
 from scipian_backend import kube
 from scipian_backend.errors import ApiError, Forbidden, NotFound, ServiceUnavailable
 from scipian_backend.identity.authn import Identity
+from scipian_backend.ui.follows import Follow
 from scipian_backend.usecases import Backend
 
 MAX_TAIL = 1000
 DEFAULT_TAIL = 100
-TAIL_BYTES = 512 * 1024  # what one page may carry at most (limitBytes)
+QUEUE_LINES = 64  # lines read from the cluster that may wait for the browser, per follow
 KEEPALIVE_SECONDS = 15.0
 INSTANCE_LABEL = "app.kubernetes.io/instance"  # Helm's recommended label for a release's objects
+_SIGNED_OUT = object()  # queued by Follow.end(): the session signed out
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,13 @@ def viewer(backend: Backend, env_id: str, who: Identity, request_id: str) -> Vie
     doc = json.loads(issued["kubeconfig"])
     expires = datetime.fromisoformat(issued["expirationTimestamp"].replace("Z", "+00:00"))
     return Viewer(kube.from_kubeconfig_dict(doc), expires)
+
+
+def may_view(backend: Backend, env_id: str, who: Identity) -> None:
+    """RBAC only (`get environments/kubeconfig`): no credential, no audit line. What the
+    pods and logs pages ask before showing their frame; their data comes by POST."""
+    if not backend.authorizer.may_get_kubeconfig(who, env_id):
+        raise Forbidden(f"{who.username} may not read environment {env_id}")
 
 
 def release_pods(v: Viewer, namespace: str, release: str) -> list[dict[str, Any]]:
@@ -87,35 +100,21 @@ def release_pods(v: Viewer, namespace: str, release: str) -> list[dict[str, Any]
     return sorted(pods, key=lambda p: p["name"])
 
 
-def tail(v: Viewer, namespace: str, pod: str, container: str | None, lines: int) -> list[str]:
-    """The last `lines` lines of one container of a pod."""
-    try:
-        resp = client.CoreV1Api(v.api).read_namespaced_pod_log(
-            pod,
-            namespace,
-            container=container or None,
-            tail_lines=lines,
-            limit_bytes=TAIL_BYTES,
-            _request_timeout=10,
-            _preload_content=False,
-        )
-        try:
-            data = resp.data
-        finally:
-            resp.release_conn()
-    except ApiException as e:
-        raise _cluster_error(e, f"logs of {namespace}/{pod}") from None
-    except HTTPError:
-        raise ServiceUnavailable("the environment's cluster is unreachable") from None
-    text: str = data.decode("utf-8", "replace")
-    return text.splitlines()
-
-
 async def follow(
-    v: Viewer, namespace: str, pod: str, container: str | None, lines: int
+    v: Viewer,
+    namespace: str,
+    pod: str,
+    container: str | None,
+    lines: int,
+    *,
+    line_bytes: int,
+    until: float,
+    handle: Follow | None = None,
 ) -> AsyncIterator[str]:
-    """Server-sent events: `reset`, then one `data:` per line (the last `lines` first, then
-    each new one), comments to keep the connection alive, `end` when the log ends."""
+    """Server-sent events: `reset`, then one `line` per log line (the last `lines` first,
+    then each new one, cut at `line_bytes`), comments to keep the connection alive, `end`
+    when the log ends, the credential or the session (epoch `until`) expires, or the
+    session signs out (`handle.end()`)."""
     loop = asyncio.get_running_loop()
     try:
         resp = await asyncio.to_thread(_open_follow, v, namespace, pod, container, lines)
@@ -123,13 +122,23 @@ async def follow(
         v.close()
         yield _sse("error", e.message)
         return
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
+    # At most QUEUE_LINES lines wait for the browser: beyond, the reader thread stops
+    # reading (the cluster holds the rest), so a browser that stops reading costs at most
+    # QUEUE_LINES * line_bytes here.
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    room = threading.Semaphore(QUEUE_LINES)
+    stop = threading.Event()
 
     def pump() -> None:
         # Shut under it (the browser left) or the cluster went away: the stream just ends.
         try:
             with contextlib.suppress(Exception):
-                for line in _lines(resp):
+                for line in split_lines(resp.stream(4096, decode_content=True), line_bytes):
+                    while not room.acquire(timeout=1.0):
+                        if stop.is_set():
+                            return
+                    if stop.is_set():
+                        return
                     loop.call_soon_threadsafe(queue.put_nowait, line)
         finally:
             # Here, not on the event loop: close() takes the reader's lock, which a blocked
@@ -140,14 +149,17 @@ async def follow(
             with contextlib.suppress(RuntimeError):  # the loop may be gone at shutdown
                 loop.call_soon_threadsafe(queue.put_nowait, None)
 
+    if handle is not None:
+        handle.on_end(lambda: queue.put_nowait(_SIGNED_OUT))
     reader = threading.Thread(target=pump, name="scipian-ui-logs", daemon=True)
     reader.start()
+    deadline = min(v.expires.timestamp(), until)
     try:
         yield _sse("reset", "")
         while True:
-            left = (v.expires - datetime.now(v.expires.tzinfo)).total_seconds()
+            left = deadline - time.time()
             if left <= 0:
-                yield _sse("end", "the read credential expired; reload to follow again")
+                yield _sse("end", "the session or its read credential expired; reload to follow")
                 return
             try:
                 line = await asyncio.wait_for(queue.get(), min(KEEPALIVE_SECONDS, left))
@@ -157,8 +169,13 @@ async def follow(
             if line is None:
                 yield _sse("end", "the log ended")
                 return
-            yield _sse("line", line)
+            if line is _SIGNED_OUT or (handle is not None and handle.ended):
+                yield _sse("end", "signed out")
+                return
+            room.release()
+            yield _sse("line", str(line))
     finally:
+        stop.set()
         _shut(resp)  # unblocks the reader thread if it still waits for a line
 
 
@@ -190,15 +207,38 @@ def _open_follow(v: Viewer, ns: str, pod: str, container: str | None, lines: int
         raise ServiceUnavailable("the environment's cluster is unreachable") from None
 
 
-def _lines(resp: Any) -> Iterator[str]:
-    pending = b""
-    for chunk in resp.stream(4096, decode_content=True):
-        pending += chunk
-        *done, pending = pending.split(b"\n")
-        for raw in done:
-            yield raw.rstrip(b"\r").decode("utf-8", "replace")
-    if pending:
-        yield pending.decode("utf-8", "replace")
+def split_lines(chunks: Iterable[bytes], max_bytes: int) -> Iterator[str]:
+    """The lines of a byte stream, each cut at `max_bytes` (the rest of a longer line is
+    dropped, and the cut is marked): a pod printing without newlines costs `max_bytes`."""
+    pending = bytearray()
+    cut = False
+    for chunk in chunks:
+        start = 0
+        while True:
+            nl = chunk.find(b"\n", start)
+            piece = chunk[start:] if nl < 0 else chunk[start:nl]
+            if not cut:
+                room = max_bytes - len(pending)
+                if len(piece) > room:
+                    pending += piece[:room]
+                    cut = True
+                    yield _text(pending) + f" [line cut at {max_bytes} bytes]"
+                    pending.clear()
+                else:
+                    pending += piece
+            if nl < 0:
+                break
+            if not cut:
+                yield _text(pending)
+            pending.clear()
+            cut = False
+            start = nl + 1
+    if pending and not cut:
+        yield _text(pending)
+
+
+def _text(raw: bytearray) -> str:
+    return bytes(raw).rstrip(b"\r").decode("utf-8", "replace")
 
 
 def _sse(event: str, data: str) -> str:

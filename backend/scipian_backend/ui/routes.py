@@ -4,7 +4,9 @@ Every page asks for a session (else a redirect to the login), then calls ui/page
 ui/logs.py with the session's Identity; their errors become an HTML page in the plugin's
 words (`Invalid authentication for provided environment.` for 401/403,
 `Invalid environment referenced.` for a missing environment). Actions are POSTs with CSRF
-protection (ui/csrf.py). Responses forbid caching, framing and any other origin's scripts.
+protection (ui/csrf.py). No GET mints a credential: the pods and logs pages' data (which
+mint one) come by POSTs of their scripts carrying the CSRF token in a header. Responses
+forbid caching, framing and any other origin's scripts.
 """
 
 from __future__ import annotations
@@ -16,20 +18,28 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import FastAPI, Path, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
-from scipian_backend.errors import ApiError, InsufficientUserAuthentication, NotFound, Unauthorized
+from scipian_backend.errors import (
+    ApiError,
+    Forbidden,
+    InsufficientUserAuthentication,
+    NotFound,
+    Unauthorized,
+)
 from scipian_backend.http.bodies import check_justification
 from scipian_backend.http.schema import EnvId
 from scipian_backend.releases.queries import NAMESPACE, RELEASE_NAME
 from scipian_backend.ui import csrf, logs
+from scipian_backend.ui.follows import Follows
 from scipian_backend.ui.login import CALLBACK_PATH, DashboardLogin
 from scipian_backend.ui.pages import Pages
 from scipian_backend.ui.promotions import PromotionPages
 from scipian_backend.ui.render import Renderer
-from scipian_backend.ui.session import LOGIN_SECONDS, Session, SessionStore
+from scipian_backend.ui.session import LOGIN_SECONDS, Session, SessionStore, session_key
+from scipian_backend.ui.streaming import FollowResponse
 from scipian_backend.usecases import Backend
 
 SESSION_COOKIE = "scipian_session"
@@ -59,6 +69,8 @@ class Dashboard:
         self.secure = (settings.public_url or "").startswith("https://")
         self.public_url = settings.public_url or ""
         self.max_seconds = settings.ui_session_max_seconds
+        self.follows = Follows(settings.ui_follows_per_user, settings.ui_follows_per_replica)
+        self.line_bytes = settings.ui_log_line_bytes
         # A form may lead to the provider: a step-up login is a redirect there after a POST,
         # and browsers apply form-action to redirects too.
         parts = urlsplit(settings.issuer)
@@ -98,6 +110,7 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
             # A step-up is the same person signing in again, never someone else.
             return _error(ui, request, Unauthorized(f"sign in again as {pending.user}"), None)
         ui.sessions.delete(request.cookies.get(SESSION_COOKIE))  # the old session, if any
+        ui.follows.end_session(_session_key(request))  # and its log follows
         expires = min(float(exp), time.time() + ui.max_seconds)
         session_id, session = ui.sessions.create(who, expires)
         target = pending.return_to
@@ -121,6 +134,7 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
         if refused is not None:
             return refused
         ui.sessions.delete(request.cookies.get(SESSION_COOKIE))
+        ui.follows.end_session(_session_key(request))  # its open log streams end now
         resp = ui.render.page("signed_out.html", {}, None)
         resp.delete_cookie(SESSION_COOKIE, path="/ui/")
         return _hardened(resp, ui)
@@ -166,19 +180,41 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
             lambda s, rid: ui.pages.release(env_id, namespace, name, s.identity, rid),
         )
 
+    # The pods and logs pages: a GET shows the frame only (RBAC asked, nothing minted); the
+    # data comes by a same-origin POST carrying the CSRF token in a header, which mints the
+    # read credential. A cross-site link or <img> cannot make the backend mint for you.
     @app.get("/ui/environments/{env_id}/releases/{namespace}/{name}/pods", include_in_schema=False)
     async def release_pods(
         env_id: EnvId, namespace: Namespace, name: ReleaseName, request: Request
     ) -> Response:
         def build(s: Session, rid: str) -> dict[str, Any]:
-            viewer = logs.viewer(backend, env_id, s.identity, rid)
-            try:
-                pods = logs.release_pods(viewer, namespace, name)
-            finally:
-                viewer.close()
-            return {"environment": env_id, "namespace": namespace, "name": name, "pods": pods}
+            logs.may_view(backend, env_id, s.identity)
+            base = f"/ui/environments/{env_id}/releases/{namespace}/{name}/pods"
+            return {"environment": env_id, "namespace": namespace, "name": name, "load": base}
 
         return await _page(ui, request, "pods.html", build)
+
+    @app.post("/ui/environments/{env_id}/releases/{namespace}/{name}/pods", include_in_schema=False)
+    async def release_pods_data(
+        env_id: EnvId, namespace: Namespace, name: ReleaseName, request: Request
+    ) -> Response:
+        session = _session(ui, request)
+        refused = _fetch_refused(ui, request, session)
+        if refused is not None or session is None:
+            return refused or _json_error(ui, Unauthorized("sign in first"), env_id)
+
+        def build(rid: str) -> list[dict[str, Any]]:
+            viewer = logs.viewer(backend, env_id, session.identity, rid)
+            try:
+                return logs.release_pods(viewer, namespace, name)
+            finally:
+                viewer.close()
+
+        try:
+            pods = await run_in_threadpool(build, str(request.state.request_id))
+        except ApiError as e:
+            return _json_error(ui, e, env_id)
+        return _hardened(JSONResponse({"pods": pods}), ui)
 
     @app.get("/ui/environments/{env_id}/logs/{namespace}/{pod}", include_in_schema=False)
     async def pod_logs(
@@ -190,11 +226,7 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
         tail: Tail = logs.DEFAULT_TAIL,
     ) -> Response:
         def build(s: Session, rid: str) -> dict[str, Any]:
-            viewer = logs.viewer(backend, env_id, s.identity, rid)
-            try:
-                lines = logs.tail(viewer, namespace, pod, container, tail)
-            finally:
-                viewer.close()
+            logs.may_view(backend, env_id, s.identity)
             query = f"?tail={tail}" + (f"&container={container}" if container else "")
             return {
                 "environment": env_id,
@@ -202,13 +234,12 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
                 "pod": pod,
                 "container": container or "",
                 "tail": tail,
-                "lines": lines,
                 "stream": f"/ui/environments/{env_id}/logs/{namespace}/{pod}/stream{query}",
             }
 
         return await _page(ui, request, "logs.html", build)
 
-    @app.get("/ui/environments/{env_id}/logs/{namespace}/{pod}/stream", include_in_schema=False)
+    @app.post("/ui/environments/{env_id}/logs/{namespace}/{pod}/stream", include_in_schema=False)
     async def pod_logs_stream(
         env_id: EnvId,
         namespace: Namespace,
@@ -218,22 +249,33 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
         tail: Tail = logs.DEFAULT_TAIL,
     ) -> Response:
         session = _session(ui, request)
-        if session is None:
-            return _hardened(
-                Response("sign in first\n", status_code=401, media_type="text/plain"), ui
-            )
+        refused = _fetch_refused(ui, request, session)
+        if refused is not None or session is None:
+            return refused or _json_error(ui, Unauthorized("sign in first"), env_id)
+        try:
+            # A slot first: a refused follow mints nothing.
+            slot = ui.follows.open(session.identity.username, _session_key(request))
+        except ApiError as e:
+            return _json_error(ui, e, None)
         rid = str(request.state.request_id)
         try:
             viewer = await run_in_threadpool(logs.viewer, backend, env_id, session.identity, rid)
-        except ApiError as e:
-            return _hardened(
-                Response(_words(e, env_id) + "\n", status_code=e.status, media_type="text/plain"),
-                ui,
-            )
-        stream = logs.follow(viewer, namespace, pod, container, tail)
-        resp = StreamingResponse(stream, media_type="text/event-stream")
-        resp.headers["X-Accel-Buffering"] = "no"  # proxies must pass each line at once
-        return _hardened(resp, ui)
+        except BaseException as e:
+            slot.release()
+            if isinstance(e, ApiError):
+                return _json_error(ui, e, env_id)
+            raise
+        stream = logs.follow(
+            viewer,
+            namespace,
+            pod,
+            container,
+            tail,
+            line_bytes=ui.line_bytes,
+            until=session.expires,
+            handle=slot,
+        )
+        return _hardened(FollowResponse(stream, slot, viewer), ui)
 
     @app.get("/ui/promotions", include_in_schema=False)
     async def promotions(request: Request) -> Response:
@@ -445,6 +487,28 @@ async def _page(ui: Dashboard, request: Request, template: str, build: Any) -> R
 
 def _session(ui: Dashboard, request: Request) -> Session | None:
     return ui.sessions.get(request.cookies.get(SESSION_COOKIE))
+
+
+def _session_key(request: Request) -> str:
+    return session_key(request.cookies.get(SESSION_COOKIE, ""))
+
+
+def _fetch_refused(ui: Dashboard, request: Request, session: Session | None) -> Response | None:
+    """A refusal (JSON) unless this is the dashboard's own script of this session: the
+    session's CSRF token in the X-CSRF-Token header (a cross-site form cannot set a header,
+    and a cross-site fetch that tries is stopped by CORS) and, when sent, our own Origin."""
+    if session is None:
+        return _json_error(ui, Unauthorized("sign in first"), None)
+    origin_ok = csrf.same_origin(request.headers.get("origin"), ui.public_url)
+    if not origin_ok or not csrf.token_ok(request.headers.get("x-csrf-token"), session.csrf):
+        forged = Forbidden("this request did not come from this dashboard (CSRF check)")
+        return _json_error(ui, forged, None)
+    return None
+
+
+def _json_error(ui: Dashboard, e: ApiError, env_id: str | None) -> Response:
+    body = {"reason": e.reason, "message": _words(e, env_id)}
+    return _hardened(JSONResponse(body, status_code=e.status), ui)
 
 
 def _forged(

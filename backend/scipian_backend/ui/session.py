@@ -50,6 +50,9 @@ def _key(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
+session_key = _key  # what names a session elsewhere (its log follows), never the cookie
+
+
 class SessionStore:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock

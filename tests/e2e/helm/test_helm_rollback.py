@@ -115,7 +115,6 @@ def step_up_env(stack: Stack) -> Iterator[str]:
         f"--name={STEP_UP_ENV}",
         "--deploy-namespace=shop",
         f"--max-auth-age={MAX_AGE}",
-        "--allow-privileged-role",  # the default deploy role, edit
     )
     assert out.returncode == 0, out.stderr
     manifest = json.dumps(_renamed(grants([STEP_UP_ENV])))

@@ -605,7 +605,6 @@ def step_up_env(stack: Stack) -> Iterator[str]:
     out = admin_cli(
         "register", f"--kubeconfig={stack.kubeconfig('dev')}", "--description=test",
         f"--name={STEP_UP_ENV}", "--deploy-namespace=shop", "--max-auth-age=5",
-        "--allow-privileged-role",  # the default deploy role, edit
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     try:

@@ -30,7 +30,6 @@ def short_env(stack: Stack) -> Iterator[str]:
         f"--name={ENV}",
         "--deploy-namespace=shop",
         f"--max-auth-age={MAX_AGE}",
-        "--allow-privileged-role",  # the default deploy role, edit
     )
     assert out.returncode == 0, out.stderr
     try:

@@ -3,6 +3,7 @@ page they saw (for the token checks of test_dashboard.py::test_zz_...)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 
@@ -11,6 +12,7 @@ import requests
 
 from tests.conftest import Stack
 from tests.e2e.ui.browser import Browser, browser
+from tests.stack import idp_login
 
 PAGES_SEEN: list[tuple[str, str]] = []  # (url, source) of every page any browser showed
 
@@ -32,6 +34,20 @@ def signed_in(stack: Stack) -> Iterator[Callable[..., Browser]]:
         finally:
             for b in opened:
                 PAGES_SEEN.extend(b.seen)
+
+
+def sign_in_http(stack: Stack, base: str, user: str) -> tuple[requests.Session, str]:
+    """A dashboard session at backend `base` over plain HTTP (the provider's own pages,
+    answered as a browser would) and its CSRF token."""
+    s = requests.Session()
+    s.trust_env = False
+    start = s.get(f"{base}/ui/login", allow_redirects=False, timeout=30)
+    back = idp_login.authcode_browser(start.headers["location"], user, stack.env["STACK_PASSWORD"])
+    done = s.get(back, allow_redirects=False, timeout=30)
+    assert done.status_code == 303 and "scipian_session" in s.cookies
+    found = re.search(r'name="csrf" value="([^"]+)"', s.get(f"{base}/ui/", timeout=30).text)
+    assert found is not None
+    return s, found.group(1)
 
 
 def as_http(b: Browser) -> requests.Session:

@@ -146,11 +146,22 @@ def test_a_user_without_read_access_gets_no_logs(stack: Stack, world: World, sig
     assert "listening on" not in mallory.driver.page_source
     mallory.screenshot("logs-refused")
     http = as_http(mallory)
-    for path in (page, f"/ui/environments/dev/logs/{world.ns}/{world.pod}/stream?container=web"):
-        r = http.get(ui(stack, path), allow_redirects=False, timeout=30)
-        assert r.status_code == 403
-        assert "listening on" not in r.text and "GET / 200" not in r.text
-    r = http.get(ui(stack, f"/ui/environments/dev/releases/{world.ns}/{world.release}/pods"))
+    r = http.get(ui(stack, page), allow_redirects=False, timeout=30)
+    assert r.status_code == 403
+    assert "listening on" not in r.text and "GET / 200" not in r.text
+    # The data routes are POSTs carrying her session's CSRF token: refused all the same.
+    token = mallory.driver.find_element(
+        "css selector", "form#logout input[name=csrf]"
+    ).get_attribute("value")
+    same_origin = {"X-CSRF-Token": str(token), "Origin": stack.env["SCIPIAN_BACKEND_URL"]}
+    stream = f"/ui/environments/dev/logs/{world.ns}/{world.pod}/stream?container=web"
+    r = http.post(ui(stack, stream), headers=same_origin, timeout=30)
+    assert r.status_code == 403 and r.json()["message"] == AUTH
+    assert "listening on" not in r.text and "GET / 200" not in r.text
+    pods = f"/ui/environments/dev/releases/{world.ns}/{world.release}/pods"
+    r = http.get(ui(stack, pods))
+    assert r.status_code == 403 and world.pod not in r.text
+    r = http.post(ui(stack, pods), headers=same_origin, timeout=30)
     assert r.status_code == 403 and world.pod not in r.text
 
 

@@ -46,7 +46,6 @@ def glass_env(stack: Stack) -> Iterator[str]:
             "register", f"--name={env}", f"--kubeconfig={stack.kubeconfig('dev')}",
             "--description=dashboard break-glass test", f"--deploy-namespace={env}",
             "--approvals=1", f"--max-auth-age={MAX_AUTH_AGE}",
-            "--allow-privileged-role",  # the default deploy role, edit
         )  # fmt: skip
         assert out.returncode == 0, out.stderr
         stack.kubectl("mgmt", "apply", "-f", "-", input=rbac)
