@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import requests
 from kubernetes.client import ApiException
 
-from bench import fanout, follow, helm, issue_load, measure, promotion, seed, ui_pages
+from bench import fanout, follow, helm, issue_load, kid_flood, measure, promotion, seed, ui_pages
 from tests.stack import idp_login
 from tests.stack.backend_daemon import mgmt_kubeconfig, spawn_backend
 from tests.stack.login import plugin_env, plugin_login
@@ -289,6 +289,8 @@ def main() -> int:
 
     results["backend_issue"] = backend_issue(stack_env, id_token)
 
+    results["kid_flood"] = kid_flood.run_entry(stack_env, _id_token(stack_env, "alice"))
+
     print("bench: helm_history", file=sys.stderr)
     results["helm_history"] = helm.run_entry(env, stack_env, work, timing, RUNS)
 
@@ -356,6 +358,9 @@ def only(name: str) -> int:
         "backend_issue": lambda stack_env: backend_issue(stack_env, _id_token(stack_env, "alice")),
         "fanout_20": lambda stack_env: fanout_20(plugin_setup(stack_env)),
         "ui_pages": ui_pages.run_entry,
+        "kid_flood": lambda stack_env: kid_flood.run_entry(
+            stack_env, _id_token(stack_env, "alice")
+        ),
         "helm_history": lambda stack_env: helm.run_entry(*_env_and_work(stack_env), timing, RUNS),
         "promotion_overhead": lambda stack_env: promotion.run_entry(
             *_env_and_work(stack_env), timing, 3
@@ -444,6 +449,8 @@ def render(doc: dict[str, Any]) -> str:
             f"{d['read_p50_ms']} ms for a read one ({d['ratio']}x; target <= 1.2x)"
         )
         rows.append("")
+    if "kid_flood" in r:
+        rows += [*kid_flood.render_rows(r["kid_flood"]), ""]
     if "ui_pages" in r:
         rows += [*ui_pages.render_rows(r["ui_pages"])[1:], ""]
     rows.append(

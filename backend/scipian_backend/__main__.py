@@ -46,8 +46,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--jwks-min-refetch",
         type=float,
-        default=2.0,
-        help="seconds between JWKS fetches caused by unknown key ids (default 2)",
+        default=30.0,
+        help="after a JWKS fetch caused by an unknown key id, refuse other unknown key ids "
+        "at once for this many seconds (default 30)",
+    )
+    s.add_argument(
+        "--max-token-lifetime",
+        type=int,
+        default=3600,
+        help="deploy-level and promotion operations refuse id_tokens whose exp - iat exceeds "
+        "this many seconds (default 3600; 60..86400)",
     )
     s.add_argument(
         "--leeway",
@@ -458,7 +466,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from scipian_backend.audit.records import audit_logger
-    from scipian_backend.config import Settings
+    from scipian_backend.config import Settings, check_serve_identity
     from scipian_backend.http.factory import create_app
     from scipian_backend.wiring import build_backend
 
@@ -468,6 +476,10 @@ def _serve(args: argparse.Namespace) -> int:
         raise ConfigError("--leeway must be between 0 and 300 seconds")
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port {args.port} is not a port number")
+    if not 0 <= args.jwks_min_refetch <= 3600:
+        raise ConfigError("--jwks-min-refetch must be between 0 and 3600 seconds")
+    if not 60 <= args.max_token_lifetime <= 86400:
+        raise ConfigError("--max-token-lifetime must be between 60 and 86400 seconds")
     settings = Settings(
         issuer=args.issuer,
         client_id=args.client_id,
@@ -479,6 +491,7 @@ def _serve(args: argparse.Namespace) -> int:
         username_prefix=args.username_prefix,
         groups_prefix=args.groups_prefix,
         jwks_min_refetch_seconds=args.jwks_min_refetch,
+        max_token_lifetime_seconds=args.max_token_lifetime,
         leeway_seconds=args.leeway,
         rate_limit=args.rate_limit,
         rate_limit_burst=args.rate_limit_burst,
@@ -502,6 +515,7 @@ def _serve(args: argparse.Namespace) -> int:
         break_glass_history=args.break_glass_history,
         event_namespace=args.event_namespace,
     )
+    check_serve_identity(settings.issuer, settings.username_prefix, settings.groups_prefix)
     from scipian_backend.ratelimit import parse_rate, route_limiters
 
     parse_rate(settings.rate_limit, settings.rate_limit_burst)  # a bad value: exit 2 now

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from scipian_backend.errors import ConfigError
 from scipian_backend.releases import records
@@ -59,7 +61,11 @@ class Settings:
     leeway_seconds: int = 30
     max_token_age_seconds: int = 24 * 3600
     jwks_lifespan_seconds: float = 300.0  # periodic refresh drops retired keys
-    jwks_min_refetch_seconds: float = 2.0  # an unknown kid refetches at most this often
+    # After a JWKS fetch an unknown kid caused, other unknown kids are refused at once for
+    # this long (identity/authn.py): forged kids cost neither the IdP nor a worker thread.
+    jwks_min_refetch_seconds: float = 30.0
+    # Deploy-level and promotion operations refuse id_tokens living longer (exp - iat).
+    max_token_lifetime_seconds: int = 3600
     scopes: tuple[str, ...] = ("openid", "email", "groups", "offline_access")
     sessions_namespace: str = SESSIONS_NAMESPACE
     http_timeout_seconds: float = 10.0
@@ -123,3 +129,40 @@ class Settings:
             raise ConfigError(
                 f"--break-glass-history must be between 1 and {MAX_BREAK_GLASS_HISTORY}"
             )
+
+
+def check_serve_identity(issuer: str, username_prefix: str, groups_prefix: str) -> None:
+    """`serve` refuses identity settings that hand out cluster identities (ConfigError).
+
+    An empty prefix lets a provider's claim name a Kubernetes identity itself: a groups
+    claim `system:masters` would pass every SubjectAccessReview. A `system:` prefix does
+    the same by construction. An http:// issuer off this machine sends the JWKS in clear,
+    so anyone on the path can swap in keys and forge every login.
+    """
+    for flag, prefix in (
+        ("--username-prefix", username_prefix),
+        ("--groups-prefix", groups_prefix),
+    ):
+        if not prefix:
+            raise ConfigError(
+                f"{flag} must not be empty: claims would name Kubernetes users and groups "
+                "themselves (system:masters)"
+            )
+        if prefix.lower().startswith("system:"):
+            raise ConfigError(f"{flag} {prefix!r} would make Kubernetes system identities")
+    if issuer.startswith("http://") and not _loopback(urlsplit(issuer).hostname):
+        raise ConfigError(
+            f"issuer {issuer!r} is plain http off this machine: use https "
+            "(http only on loopback: 127.0.0.0/8, ::1, localhost)"
+        )
+
+
+def _loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name other than localhost: where it resolves is not ours to trust
+        return False

@@ -36,6 +36,7 @@ from scipian_backend.identity.authn import (
     KeySet,
     Verifier,
     bearer_token,
+    lifetime_problem,
     step_up_problem,
 )
 from scipian_backend.identity.authz import Authorizer
@@ -278,7 +279,14 @@ class Backend:
             who = authorization
         else:
             try:
-                who = self.verifier.verify(bearer_token(authorization))
+                who, claims = self.verifier.verify_claims(bearer_token(authorization))
+                if isinstance(audit, Audit) and audit.level == "deploy":
+                    # Operations audited at deploy level (deploy credentials, promotions,
+                    # rollback records) take no long-lived id_token: one stolen is good
+                    # until its exp whatever logout did (identity/authn.py lifetime_problem).
+                    problem = lifetime_problem(claims, self.settings.max_token_lifetime_seconds)
+                    if problem is not None:
+                        raise Unauthorized(problem)
             except Unauthorized as e:
                 if isinstance(audit, str):
                     audit = Audit(audit, None)

@@ -254,6 +254,8 @@ BAD_CLAIMS: dict[str, dict[str, Any]] = {
     "wrong-iss": {"iss": "http://127.0.0.1:1"},
     "wrong-aud": {"aud": "other-client"},
     "aud-list-without-azp": {"aud": [CLIENT_ID, "other-client"]},
+    # One audience, ours, yet issued to another client (a cross-client or exchanged token).
+    "azp-other-client": {"azp": "other-client"},
     "expired": {"exp": int(time.time()) - 3600},
     "iat-future": {"iat": int(time.time()) + 3600, "exp": int(time.time()) + 7200},
     "too-old": {"iat": int(time.time()) - 3 * 86400},
@@ -300,3 +302,96 @@ def test_unknown_kids_do_not_hammer_the_issuer(
     assert codes == [401] * 20
     assert static_issuer.jwks_fetches - before <= 2
     assert issue(static_backend.url, static_issuer.sign(claims)).status_code == 200
+
+
+def test_azp_naming_this_client_is_accepted(
+    static_issuer: StaticIssuer, static_backend: BackendProcess
+) -> None:
+    """The control for BAD_CLAIMS["azp-other-client"]: the same token naming us."""
+    claims = static_issuer.claims("ctl@example.test", ["team-a"], CLIENT_ID)
+    r = issue(static_backend.url, static_issuer.sign({**claims, "azp": CLIENT_ID}))
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(
+    ("typ", "status"),
+    [(None, 200), ("JWT", 200), ("at+jwt", 401), ("application/at+jwt", 401), ("JOSE", 401)],
+)
+def test_typ_other_than_jwt_is_401(
+    static_issuer: StaticIssuer, static_backend: BackendProcess, typ: str | None, status: int
+) -> None:
+    """An access token (RFC 9068 `at+jwt`) or another JWT from the same issuer, with the
+    claims of a good id_token, is no login."""
+    claims = static_issuer.claims("ctl@example.test", ["team-a"], CLIENT_ID)
+    headers = {"kid": static_issuer.kid, **({"typ": typ} if typ else {})}
+    token = jwt.encode(claims, static_issuer.private_key, algorithm="RS256", headers=headers)
+    r = issue(static_backend.url, token)
+    assert r.status_code == status, (typ, r.text)
+    if status == 401:
+        assert "typ" in r.json()["message"]
+
+
+# --- the longest id_token lifetime deploy-level and promotion operations take ---------------
+
+LIFETIME_USER = "lifetime@example.test"  # team-a: reads and deploys on dev (tests/stack/grants.py)
+
+
+def lifetime_token(issuer: StaticIssuer, lifetime: int) -> str:
+    claims = issuer.claims(LIFETIME_USER, ["team-a"], CLIENT_ID)
+    now = int(time.time())
+    # auth_time now: step-up (a login under 300 s) is not what refuses these.
+    return issuer.sign({**claims, "iat": now, "exp": now + lifetime, "auth_time": now})
+
+
+def post(url: str, path: str, token: str, body: dict[str, Any] | None = None) -> requests.Response:
+    return http().post(
+        url + path, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+
+
+DEPLOY = {"level": "deploy", "justification": "lifetime test"}
+
+
+def test_a_long_lived_id_token_reads_but_gets_no_deploy_credential(
+    static_issuer: StaticIssuer, static_backend: BackendProcess
+) -> None:
+    """exp - iat above --max-token-lifetime (default 3600 s): the deploy credential is a 401
+    naming the lifetime, the read credential is still issued; 3600 s exactly deploys."""
+    path = "/api/v1/environments/dev/kubeconfig"
+    long = lifetime_token(static_issuer, 2 * 3600)
+    r = post(static_backend.url, path, long, DEPLOY)
+    assert r.status_code == 401, r.text
+    assert r.json()["reason"] == "Unauthorized"
+    assert "7200 s" in r.json()["message"] and "3600 s" in r.json()["message"]
+    assert post(static_backend.url, path, long, {}).status_code == 200  # reads unaffected
+    ok = post(static_backend.url, path, lifetime_token(static_issuer, 3600), DEPLOY)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["level"] == "deploy"
+
+
+def test_a_long_lived_id_token_takes_no_promotion_step(
+    static_issuer: StaticIssuer, static_backend: BackendProcess
+) -> None:
+    """Promotion operations refuse it at authentication, before anything about the (here
+    missing) promotion; the same requests with a 1 h token get past authentication, and
+    listing promotions (a read) takes the long one."""
+    name = "p-lifetime-" + secrets.token_hex(4)
+    identity = {"chartIdentity": "sha256:" + "0" * 64}
+    calls = [
+        (f"/api/v1/promotions/{name}/steps/dev/kubeconfig", None),
+        (f"/api/v1/promotions/{name}/resume", identity),
+    ]
+    long = lifetime_token(static_issuer, 2 * 3600)
+    short = lifetime_token(static_issuer, 3600)
+    for path, body in calls:
+        refused = post(static_backend.url, path, long, body)
+        assert refused.status_code == 401, (path, refused.text)
+        assert "exp - iat" in refused.json()["message"]
+        control = post(static_backend.url, path, short, body)
+        assert control.status_code not in (401, 500), (path, control.text)
+    listed = http().get(
+        static_backend.url + "/api/v1/promotions",
+        headers={"Authorization": f"Bearer {long}"},
+        timeout=30,
+    )
+    assert listed.status_code == 200, listed.text

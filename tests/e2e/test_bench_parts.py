@@ -87,3 +87,35 @@ def test_alternating_runs_and_the_table() -> None:
     assert "c1 p50 / floor = 1.25" in table
     assert "| promotion_overhead | 200 ms | 100 ms | 2.0 | a promotion through " in table
     assert "overhead 0.033 s per environment (target <= 1.5 s)" in table
+
+
+def test_kid_flood_phases_and_row(stack: Stack) -> None:
+    """Both floods for a moment against the stack's backend: every forged request a 401,
+    the legitimate client's issuances 200, and the entry's row."""
+    from bench import kid_flood
+
+    env = stack.env
+    id_token = authcode_flow_tokens(
+        env["STACK_IDP_ISSUER"], env["STACK_IDP_CLIENT_ID"], "alice", env["STACK_PASSWORD"]
+    )["id_token"]
+    url = env["SCIPIAN_BACKEND_URL"]
+    phases = {}
+    for name in ("bad_signature", "unknown_kid"):
+        p = phases[name] = kid_flood.summary([kid_flood.phase(url, id_token, name, 0.3)], 0.3)
+        assert p["flood_requests"] >= kid_flood.CLIENTS and p["legit_requests"] >= 1
+        assert (p["legit_failures"], p["flood_unexpected"]) == (0, 0), p
+        assert set(p["flood_answers"]) == {"401"}
+    row = kid_flood.render_rows(
+        {
+            "clients": 40,
+            "interval_ms": 100,
+            "seconds": 10.0,
+            "floods_each": 2,
+            "quiet": phases["bad_signature"],
+            **phases,
+            "ratio": 1.0,
+            "target_ratio": 1.5,
+            "failures": 0,
+        }
+    )
+    assert len(row) == 1 and "target <= 1.5x" in row[0] and "0 failures" in row[0]

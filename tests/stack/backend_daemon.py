@@ -363,6 +363,11 @@ class StaticIssuer:
         jwk.update(kid=self.kid, alg="RS256", use="sig")
         owner = self
         self.jwks_fetches = 0
+        # A test clears jwks_open to hold JWKS answers (a backend's fetch then stays in
+        # flight until it sets it again); jwks_asked is set by every JWKS request.
+        self.jwks_open = threading.Event()
+        self.jwks_open.set()
+        self.jwks_asked = threading.Event()
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -376,6 +381,8 @@ class StaticIssuer:
                 doc = docs.get(self.path)
                 if self.path == "/jwks":
                     owner.jwks_fetches += 1
+                    owner.jwks_asked.set()
+                    owner.jwks_open.wait(60)
                 body = json.dumps(doc or {"error": "not_found"}).encode()
                 self.send_response(200 if doc else 404)
                 self.send_header("Content-Type", "application/json")

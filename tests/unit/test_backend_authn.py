@@ -249,3 +249,84 @@ def test_time_checks_still_run_on_a_remembered_token() -> None:
     clock[0] += 5
     with pytest.raises(Unauthorized, match="too old"):
         v.verify(token)
+
+
+def test_azp_when_present_must_be_this_client() -> None:
+    VERIFIER.verify(sign(claims(azp="kubectl-scipian")))
+    with pytest.raises(Unauthorized, match="authorized party"):
+        VERIFIER.verify(sign(claims(azp="other-client")))  # one audience: us, yet not ours
+    with pytest.raises(Unauthorized, match="authorized party"):
+        VERIFIER.verify(sign(claims(azp=None) | {"azp": None}))
+
+
+@pytest.mark.parametrize("typ", ["JWT", "jwt", "application/jwt", None])
+def test_id_token_typ_accepted(typ: str | None) -> None:
+    headers: dict[str, Any] = {"kid": "r1"} | ({"typ": typ} if typ else {})
+    VERIFIER.verify(jwt.encode(claims(), RSA_KEY, algorithm="RS256", headers=headers))
+
+
+@pytest.mark.parametrize("typ", ["at+jwt", "application/at+jwt", "logout+jwt", "JOSE", 1])
+def test_other_typ_refused(typ: object) -> None:
+    token = jwt.encode(claims(), RSA_KEY, algorithm="RS256", headers={"kid": "r1", "typ": typ})
+    with pytest.raises(Unauthorized, match="typ"):
+        VERIFIER.verify(token)
+
+
+def test_lifetime_problem() -> None:
+    from scipian_backend.identity.authn import lifetime_problem
+
+    assert lifetime_problem({"iat": 100, "exp": 3700}, 3600) is None
+    assert lifetime_problem({"iat": 100.5, "exp": 160}, 60) is None
+    problem = lifetime_problem({"iat": 100, "exp": 3701}, 3600)
+    assert problem is not None and "3601 s" in problem and "3600 s" in problem
+    for odd in ({"iat": 100, "exp": "9999"}, {"iat": True, "exp": 200}, {"exp": 200}):
+        assert lifetime_problem(odd, 3600) is not None
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    [
+        "https://idp.example.test",
+        "https://10.0.0.1:8443/realms/x",
+        "http://127.0.0.1:5556",
+        "http://127.9.8.7/dex",
+        "http://[::1]:8080",
+        "http://localhost:8080",
+        "http://LOCALHOST",
+    ],
+)
+def test_serve_accepts_https_or_loopback_issuers(issuer: str) -> None:
+    from scipian_backend.config import check_serve_identity
+
+    check_serve_identity(issuer, "oidc:", "oidc:")
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    [
+        "http://idp.example.test",
+        "http://10.0.0.1:5556",
+        "http://128.0.0.1",
+        "http://[::2]",
+        "http://127.0.0.1@evil.example",  # userinfo: the host is evil.example
+        "http://localhost.evil.example",
+        "http://",
+    ],
+)
+def test_serve_refuses_plain_http_issuers_off_loopback(issuer: str) -> None:
+    from scipian_backend.config import check_serve_identity
+    from scipian_backend.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="plain http"):
+        check_serve_identity(issuer, "oidc:", "oidc:")
+
+
+@pytest.mark.parametrize(
+    ("user", "group"), [("", "oidc:"), ("oidc:", ""), ("system:", "oidc:"), ("oidc:", "System:x")]
+)
+def test_serve_refuses_empty_or_system_prefixes(user: str, group: str) -> None:
+    from scipian_backend.config import check_serve_identity
+    from scipian_backend.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="prefix"):
+        check_serve_identity(ISSUER, user, group)

@@ -21,6 +21,7 @@ class Discovery(BaseModel):
     clientID: str
     scopes: list[str]
     usernamePrefix: str
+    identityVersion: int  # the response model drops any field not named here
 
 
 class EnvironmentItem(BaseModel):

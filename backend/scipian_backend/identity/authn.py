@@ -1,10 +1,14 @@
 """Verifies OIDC id_tokens against the issuer's JWKS and turns them into an Identity.
 
-Keys are cached by `kid`. A token with an unknown `kid` refetches the JWKS (a key the
-provider just rotated in works on its first use), at most once per
-`jwks_min_refetch_seconds` (a request inside that interval waits for its end);
-concurrent unknown-kid tokens share one fetch, so forged kids cannot hammer the IdP.
-The set is also refreshed every `jwks_lifespan_seconds`, which drops retired keys.
+Keys are cached by `kid`. No request ever waits on a lock for the JWKS: fetches run in a
+background thread, one at a time (single flight), and the state they replace is read
+without waiting.
+- A known `kid` verifies at once. A set older than `jwks_lifespan_seconds` (which drops
+  retired keys) is refreshed in the background meanwhile.
+- An unknown `kid` starts a fetch and waits for that fetch alone (at most the HTTP
+  timeout), so a key the provider just rotated in works on its first use. While a fetch
+  runs, and for `jwks_min_refetch_seconds` after one an unknown `kid` caused, every other
+  unknown `kid` is refused at once: forged kids neither hammer the IdP nor hold threads.
 
 A token that verified is remembered (by its SHA-256) for VERIFIED_SECONDS or until it
 expires, whichever is first: `@all get` sends one id_token to the backend once per
@@ -14,13 +18,12 @@ backend's own work on an issuance (bench/). The time-dependent checks run on eve
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 import requests
@@ -33,6 +36,10 @@ REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "sub"]
 # dropped from the JWKS stops working at most this much later.
 VERIFIED_SECONDS = 10.0
 VERIFIED_MAX = 4096  # remembered tokens; past it the oldest half is dropped
+# The `typ` header values an id_token may carry (RFC 7519 5.1: media types compare without
+# case, "application/" may be left out); absent is fine too. Anything else (`at+jwt`, a
+# logout token, ...) is some other kind of JWT from the same issuer.
+ID_TOKEN_TYPES = ("jwt", "application/jwt")
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,10 @@ class Identity:
     auth_time: int | None = None  # when the person logged in at the provider (step-up)
 
 
+def _in_thread(fetch: Callable[[], None]) -> None:
+    threading.Thread(target=fetch, name="scipian-jwks", daemon=True).start()
+
+
 class KeySet:
     """The issuer's signing keys, refreshed on a schedule and on unknown `kid`."""
 
@@ -51,83 +62,120 @@ class KeySet:
         settings: Settings,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        start: Callable[[Callable[[], None]], None] = _in_thread,
     ) -> None:
         self._settings = settings
-        self._sleep = sleep
         self._session = session or _plain_session()
         self._clock = clock
+        self._start = start  # runs a fetch away from the request (tests run it by hand)
+        # Guards the fields below for a few statements at a time: never held across a
+        # fetch or a wait.
         self._lock = threading.Lock()
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: float | None = None
+        self._keys: dict[str, jwt.PyJWK] = {}  # replaced whole, so read without the lock
+        self._loaded_at: float | None = None  # the last fetch that succeeded
+        self._tried_at: float | None = None  # the last fetch's end, whatever its outcome
+        self._probed_at: float | None = None  # the last end of a fetch an unknown kid caused
+        self._error: str | None = None  # why the last fetch failed
+        self._running: threading.Event | None = None  # set when the running fetch ends
+        self._probe = False  # the running fetch was caused by an unknown kid
         self._jwks_uri: str | None = None
 
     def key(self, kid: str) -> jwt.PyJWK:
-        started = self._clock()
         key = self._keys.get(kid)
-        if key is not None and not self._stale(started):
+        if key is not None:
+            if self._stale(self._clock()):
+                self._begin(probe=False)  # in the background: this request does not wait
             return key
-        with self._lock:
-            # Another request may have refreshed while this one waited: its answer stands.
-            if self._fetched_at is None or self._fetched_at < started:
-                self._refresh_for(kid)
+        done = self._begin(probe=True)
+        if done is not None:
+            # Only the request that started the fetch waits, and for nothing else.
+            done.wait(self._settings.http_timeout_seconds)
             key = self._keys.get(kid)
-        if key is None:
-            raise Unauthorized("id_token signed by an unknown key")
-        return key
+            if key is not None:
+                return key
+        if self._loaded_at is None:
+            # Nothing to check any signature against: the provider is the problem.
+            raise ServiceUnavailable(f"OIDC provider unreachable ({self._error or 'no keys yet'})")
+        raise Unauthorized("id_token signed by an unknown key")
 
-    def _refresh_for(self, kid: str) -> None:
-        now = self._clock()
-        if kid in self._keys:
-            if self._stale(now):
-                # Keep verifying with the known key while the IdP is down.
-                with contextlib.suppress(ServiceUnavailable):
-                    self._fetch()
-        else:
-            # Rate limit: wait out the rest of the interval (holding the lock, so requests
-            # queued behind share this fetch), then fetch; a key rotated in moments ago
-            # is found on first use, and forged kids cost the IdP one fetch per interval.
-            if self._fetched_at is not None:
-                wait = self._settings.jwks_min_refetch_seconds - (now - self._fetched_at)
-                if wait > 0:
-                    self._sleep(wait)
-            self._fetch()
+    def _begin(self, probe: bool) -> threading.Event | None:
+        """Starts a fetch, unless one is running or a recent one stands; returns the Event
+        the started fetch sets when it ends, or None."""
+        limit = self._settings.jwks_min_refetch_seconds
+        with self._lock:
+            now = self._clock()
+            if self._running is not None:
+                return None
+            recent = self._probed_at if probe else self._tried_at
+            if recent is not None and now - recent < limit:
+                return None
+            if not probe and not self._stale(now):
+                return None
+            done = self._running = threading.Event()
+            self._probe = probe
+        try:
+            self._start(self._run)
+        except RuntimeError:
+            # No thread to run it (the process is out of them): no fetch after all, and
+            # the request is answered as if one were running.
+            with self._lock:
+                self._running = None
+            done.set()
+            return None
+        return done
+
+    def _run(self) -> None:
+        keys: dict[str, jwt.PyJWK] | None = None
+        error = "fetch failed"
+        try:
+            keys = self._fetch()
+        except (requests.RequestException, ValueError) as e:
+            error = type(e).__name__
+        finally:
+            with self._lock:
+                now = self._clock()
+                self._tried_at = now
+                if self._probe:
+                    self._probed_at = now
+                if keys is not None:
+                    self._keys, self._loaded_at, self._error = keys, now, None
+                else:
+                    # Failed fetches count for the intervals too: an IdP outage is not
+                    # hammered. The keys already known keep verifying meanwhile.
+                    self._error = error
+                done, self._running = self._running, None
+            if done is not None:
+                done.set()
 
     def ready(self) -> bool:
-        """True when the JWKS has been (or now can be) fetched."""
-        if self._fetched_at is not None:
+        """True once the JWKS has been fetched (a fetch is started, and waited for, if it
+        has not been and the last attempt is not recent)."""
+        if self._loaded_at is not None:
             return True
-        try:
-            with self._lock:
-                self._fetch()
-        except ServiceUnavailable:
-            return False
-        return True
+        done = self._begin(probe=False) or self._running
+        if done is not None:
+            done.wait(self._settings.http_timeout_seconds)
+        return self._loaded_at is not None
 
     def _stale(self, now: float) -> bool:
-        return self._fetched_at is None or now - self._fetched_at >= (
+        return self._loaded_at is None or now - self._loaded_at >= (
             self._settings.jwks_lifespan_seconds
         )
 
-    def _fetch(self) -> None:
+    def _fetch(self) -> dict[str, jwt.PyJWK]:
+        """The provider's usable keys by kid (raises requests' errors and ValueError)."""
         timeout = self._settings.http_timeout_seconds
-        try:
-            if self._jwks_uri is None:
-                self._jwks_uri = self._discover(timeout)
-            resp = self._session.get(self._jwks_uri, timeout=timeout)
-            resp.raise_for_status()
-            doc = resp.json()
-            keys: dict[str, jwt.PyJWK] = {}
-            for jwk in doc.get("keys", []) if isinstance(doc, dict) else []:
-                parsed = _usable_key(jwk, self._settings.algorithms)
-                if parsed is not None:
-                    keys[jwk["kid"]] = parsed
-        except (requests.RequestException, ValueError) as e:
-            # Failed fetches count for the rate limit too: an IdP outage is not hammered.
-            self._fetched_at = self._clock()
-            raise ServiceUnavailable(f"OIDC provider unreachable ({type(e).__name__})") from None
-        self._keys = keys
-        self._fetched_at = self._clock()
+        if self._jwks_uri is None:
+            self._jwks_uri = self._discover(timeout)
+        resp = self._session.get(self._jwks_uri, timeout=timeout)
+        resp.raise_for_status()
+        doc = resp.json()
+        keys: dict[str, jwt.PyJWK] = {}
+        for jwk in doc.get("keys", []) if isinstance(doc, dict) else []:
+            parsed = _usable_key(jwk, self._settings.algorithms)
+            if parsed is not None:
+                keys[jwk["kid"]] = parsed
+        return keys
 
     def _discover(self, timeout: float) -> str:
         url = self._settings.issuer.rstrip("/") + "/.well-known/openid-configuration"
@@ -203,6 +251,9 @@ class Verifier:
             raise Unauthorized("id_token algorithm not allowed")
         if not isinstance(kid, str) or not kid:
             raise Unauthorized("id_token without key id")
+        typ = header.get("typ")
+        if typ is not None and (not isinstance(typ, str) or typ.lower() not in ID_TOKEN_TYPES):
+            raise Unauthorized("not an id_token (typ header)")
         key = self._keys.key(kid)
         if key.algorithm_name != alg:
             raise Unauthorized("id_token algorithm does not match its key")
@@ -232,8 +283,12 @@ class Verifier:
         if now - iat > self._s.max_token_age_seconds:
             raise Unauthorized("id_token too old")
         aud = claims["aud"]
-        # With several audiences the authorized party must be us (OIDC Core 3.1.3.7).
-        if isinstance(aud, list) and len(aud) > 1 and claims.get("azp") != self._s.client_id:
+        # With several audiences the authorized party must be us (OIDC Core 3.1.3.7); and
+        # whenever one is named: a token issued to another client that merely lists us
+        # (a cross-client or exchanged token, an access token with an audience mapper) is
+        # that client's, not a login to this one.
+        several = isinstance(aud, list) and len(aud) > 1
+        if (several or "azp" in claims) and claims.get("azp") != self._s.client_id:
             raise Unauthorized("id_token authorized party mismatch")
         sub = claims["sub"]
         if not isinstance(sub, str) or not sub:
@@ -252,6 +307,30 @@ class Verifier:
             subject=sub,
             auth_time=auth_time_of(claims),
         )
+
+
+def lifetime_problem(claims: dict[str, Any], max_lifetime: int) -> str | None:
+    """Why an id_token lives too long for a deploy-level or promotion operation, or None.
+
+    A stolen id_token is good until its `exp`, whatever logout or revocation did (the
+    backend keeps no sessions for it): `exp - iat` bounds that, for the operations that
+    change targets. Both claims were checked as numbers by the verification.
+    """
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not _is_number(exp) or not _is_number(iat):
+        # PyJWT takes any exp int() can read ("123" too); a lifetime needs numbers.
+        return "the id_token's exp and iat must be numbers"
+    lifetime = exp - iat
+    if lifetime > max_lifetime:
+        return (
+            f"the id_token lives {int(lifetime)} s (exp - iat); deploy-level and promotion "
+            f"operations accept at most {max_lifetime} s: ask your provider for shorter ones"
+        )
+    return None
+
+
+def _is_number(value: Any) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def auth_time_of(claims: dict[str, Any]) -> int | None:

@@ -323,7 +323,7 @@ class Promotions:
         self, name: str, identity: str, authorization: str | None, request_id: str
     ) -> dict[str, Any]:
         b = self._b
-        who = b._authenticate(authorization, request_id)
+        who = b._authenticate(authorization, Audit(request_id, None, "deploy"))
         self._may_read(who, name, Audit(request_id, None, "deploy", "", who.auth_time))
         promo = self._get(name)
         if who.username != r.initiator(promo):
