@@ -217,6 +217,9 @@ def _parse_env_command(
             metavar="TEXT",
             help="why you need a deploy credential (audited; or SCIPIAN_REASON)",
         )
+    if name == "ack-break-glass":
+        parser.add_argument("id", metavar="ID", help="the break-glass (its Event names it)")
+        parser.add_argument("--reason", metavar="TEXT", help="why (audited; or SCIPIAN_REASON)")
     if name == "helm":
         from kubectl_scipian.helm.flags import SUBCOMMANDS
 
@@ -277,7 +280,9 @@ def run(argv: list[str], ctx: Context | None = None) -> int:
         args = parse(argv, ctx.stdout)
         verbose = args.verbose
         _debug_logging(ctx.stderr, verbose)
-        module = importlib.import_module(f"kubectl_scipian.commands.{args.command}")
+        module = importlib.import_module(
+            f"kubectl_scipian.commands.{args.command.replace('-', '_')}"
+        )
         status: int = module.run(args, ctx)
         return status
     except _Done as done:

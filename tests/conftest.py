@@ -107,6 +107,7 @@ SHARED_STATE_FILES = frozenset(
         "promotions/test_promotion_step_up",  # registers t-promo-su
         "test_backend_api",  # every user's exact environment list
         "test_bench_leftovers",  # registers the bench's fan-out aliases, granted to team-a
+        "test_break_glass",  # registers t-glass
         "test_completion_bash",  # an alias per registered Environment
         "test_deployer_tokens",  # revokes alice's sessions on dev; registers t-upgrade-*
         "test_faults_stack",  # revokes alice's sessions on dev
@@ -120,6 +121,7 @@ SHARED_STATE_FILES = frozenset(
         "test_register_refusals",  # registers Environments of its own
         "ui/test_dashboard",  # carol's environments page lists exactly the stack's three
         "ui/test_dashboard_activity",  # floods mgmt's Events namespace; dev Events dated ahead
+        "ui/test_dashboard_break_glass",  # registers an Environment of its own
         "ui/test_dashboard_promotions",  # registers two Environments of its own
         # last: every page the two above showed, kept in this process (ui/conftest.py)
         "ui/test_zz_no_token",

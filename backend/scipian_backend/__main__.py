@@ -108,6 +108,25 @@ def parser() -> argparse.ArgumentParser:
         help="comma-separated addresses or CIDRs of the proxies whose X-Forwarded-For and "
         "X-Forwarded-Proto are trusted; '*' trusts every peer (default 127.0.0.1)",
     )
+    bg = s.add_argument_group("break-glass and metrics")
+    bg.add_argument(
+        "--metrics-detail",
+        action="store_true",
+        help="environment ids in /metrics labels (default: gated/ungated only; /metrics "
+        "needs no authentication)",
+    )
+    bg.add_argument(
+        "--break-glass-history",
+        type=int,
+        default=50,
+        help="break-glass entries kept in an Environment's status, the unacknowledged "
+        "last to go (default 50)",
+    )
+    bg.add_argument(
+        "--event-namespace",
+        default=_env("SCIPIAN_EVENT_NAMESPACE", "default"),
+        help="where Events about Environments are written (default: default)",
+    )
     d = s.add_argument_group("dashboard (/ui/, docs/ui.md); off without --ui-client-id")
     d.add_argument("--ui-client-id", default=_env("SCIPIAN_UI_CLIENT_ID"))
     d.add_argument(
@@ -492,6 +511,9 @@ def _serve(args: argparse.Namespace) -> int:
         release_record_max_decompressed=args.release_record_max_decompressed,
         release_record_max_depth=args.release_record_max_depth,
         release_record_decode_concurrency=args.release_record_decode_concurrency,
+        metrics_detail=args.metrics_detail,
+        break_glass_history=args.break_glass_history,
+        event_namespace=args.event_namespace,
     )
     check_serve_identity(settings.issuer, settings.username_prefix, settings.groups_prefix)
     from scipian_backend.ratelimit import parse_rate, route_limiters

@@ -38,6 +38,7 @@ JUSTIFICATION_PATTERN = (
     f"^[^{JUSTIFICATION_FORBIDDEN}]*[^{JUSTIFICATION_FORBIDDEN}\\s][^{JUSTIFICATION_FORBIDDEN}]*$"
 )
 LEVELS = ("read", "deploy")
+MAX_BREAK_GLASS_HISTORY = 200  # the Environment CRD's maxItems of status.breakGlass
 
 
 def valid_env_id(env_id: str) -> bool:
@@ -95,6 +96,9 @@ class Settings:
     release_record_max_decompressed: int = records.MAX_DECOMPRESSED
     release_record_max_depth: int = records.MAX_DEPTH
     release_record_decode_concurrency: int = records.DECODE_CONCURRENCY
+    # Break-glass and metrics (docs/api.md "Break-glass"; metrics.py).
+    metrics_detail: bool = False  # environment ids in /metrics labels, else gated/ungated
+    break_glass_history: int = 50  # break-glass entries kept in an Environment's status
 
     def __post_init__(self) -> None:
         if not self.issuer.startswith(("https://", "http://")):
@@ -121,6 +125,10 @@ class Settings:
         ):
             if value < 1:
                 raise ConfigError(f"{flag} must be positive")
+        if not 1 <= self.break_glass_history <= MAX_BREAK_GLASS_HISTORY:
+            raise ConfigError(
+                f"--break-glass-history must be between 1 and {MAX_BREAK_GLASS_HISTORY}"
+            )
 
 
 def check_serve_identity(issuer: str, username_prefix: str, groups_prefix: str) -> None:

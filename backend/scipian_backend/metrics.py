@@ -2,6 +2,11 @@
 
 Each Metrics owns its registry (not the library's global one), so several apps live in one
 process, as create_app promises. The names and labels are docs/api.md's.
+
+`/metrics` answers without authentication, so an `environment` label says only `gated` or
+`ungated` (whether the environment has a promotion gate) unless `serve --metrics-detail`
+asks for environment ids: ids named there would tell anyone on the network which
+environments exist and how busy each is.
 """
 
 from __future__ import annotations
@@ -22,8 +27,16 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
+def environment_label(env_id: str, gated: bool, detail: bool) -> str:
+    """What a series' `environment` label says (pure)."""
+    if detail:
+        return env_id
+    return "gated" if gated else "ungated"
+
+
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, detail: bool = False) -> None:
+        self.detail = detail  # environment ids in labels (serve --metrics-detail)
         self.registry = CollectorRegistry(auto_describe=False)
         self._requests = Counter(
             "scipian_requests",
@@ -35,6 +48,12 @@ class Metrics:
             "scipian_issuances",
             "Credentials issued, by environment and level (read, deploy).",
             ("environment", "level"),
+            registry=self.registry,
+        )
+        self._break_glass = Counter(
+            "scipian_break_glass",
+            "Break-glass deploy credentials granted (each one recorded before it is issued).",
+            ("environment",),
             registry=self.registry,
         )
         self._denials = Counter(
@@ -60,8 +79,11 @@ class Metrics:
         self._requests.labels(route, str(code)).inc()
         self._duration.observe(seconds)
 
-    def issuance(self, environment: str, level: str = "read") -> None:
-        self._issuances.labels(environment, level).inc()
+    def issuance(self, environment: str, level: str = "read", gated: bool = False) -> None:
+        self._issuances.labels(environment_label(environment, gated, self.detail), level).inc()
+
+    def break_glass(self, environment: str, gated: bool) -> None:
+        self._break_glass.labels(environment_label(environment, gated, self.detail)).inc()
 
     def denial(self, reason: str, level: str = "read") -> None:
         self._denials.labels(reason, level).inc()

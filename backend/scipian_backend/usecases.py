@@ -1,9 +1,11 @@
 """The backend's use cases, independent of HTTP: list environments, issue a kubeconfig.
 
 Order of checks (docs/api.md): env id syntax → body → authentication → authorization
-(RBAC) → existence → [deploy: the environment's deploy level → step-up] → minting. A
-caller learns whether an environment exists, and whether their login is fresh enough,
-only once RBAC allows it for them.
+(RBAC; break-glass: its own grant besides deploy) → existence → [deploy: the environment's
+deploy level → promotion gate unless break-glass → step-up] → [break-glass: audit line,
+Event and status entry, each written or no credential] → minting. A caller learns whether
+an environment exists, and whether their login is fresh enough, only once RBAC allows it
+for them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from scipian_backend.errors import (
     Forbidden,
     InsufficientUserAuthentication,
     NotFound,
+    ServiceUnavailable,
     Unauthorized,
 )
 from scipian_backend.identity.authn import (
@@ -69,6 +72,8 @@ class Backend:
     release_reader: ReleaseReader | None = None
     # Promotion chains (promotions/service.py); None: those routes answer 503.
     promotions: Any = None
+    # Break-glass records and acknowledgements (breakglass/service.py); None: refused.
+    break_glass: Any = None
     _lookups: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(LOOKUP_WORKERS, "scipian-lookup"),
         init=False,
@@ -130,17 +135,20 @@ class Backend:
         if not allowed:
             self._deny(audit, who, "forbidden", "RBAC denied")
             raise Forbidden(f"{who.username} may not {_verb(level)} environment {env_id}")
+        if break_glass:
+            self.check_break_glass_grant(who, audit)
         env, target = lookup.result() if lookup is not None else cached or (None, None)
         if env is None:
             self._deny(audit, who, "not_found", "no such Environment")
             raise NotFound(f"no environment {env_id}")
         if deploy:
             self._check_deploy(env, who, audit, break_glass)
-        answer = self.mint(env, target, who, audit, break_glass=break_glass)
+        glass_id = self._record_break_glass(env, who, audit) if break_glass else ""
+        answer = self.mint(
+            env, target, who, audit, break_glass=break_glass, break_glass_id=glass_id
+        )
         if lookup is not None and self.lookup_cache is not None:
             self.lookup_cache.put(env_id, (env, target))
-        if break_glass:
-            self.auditor.event(break_glass_event(env, who.username, justification, request_id))
         return answer
 
     def mint(
@@ -152,6 +160,7 @@ class Backend:
         *,
         break_glass: bool = False,
         promotion: str | None = None,
+        break_glass_id: str = "",
     ) -> dict[str, Any]:
         """Mints the credential that every check before allowed, audits it, and returns
         the kubeconfig answer (a promotion's step adds `promotion`)."""
@@ -169,7 +178,7 @@ class Backend:
             self._deny(audit, who, "error", e.message, env.uid)
             raise
         expiry = format_time(issued.expiration)
-        self.metrics.issuance(env_id, level)
+        self.metrics.issuance(env_id, level, bool(env.deploy and env.deploy.gated))
         self.auditor.record(
             Record(
                 event="issuance",
@@ -184,6 +193,7 @@ class Backend:
                 justification=justification,
                 auth_time=who.auth_time,
                 break_glass=break_glass,
+                break_glass_id=break_glass_id,
                 promotion={"name": promotion} if promotion else None,
             ),
             env.uid,
@@ -214,6 +224,24 @@ class Backend:
             self._deny(audit, who, "forbidden", message, env.uid)
             raise Forbidden(message)
         self.check_step_up(env, who, audit)
+
+    # --- break-glass (breakglass/service.py keeps the records) --------------------------
+
+    def check_break_glass_grant(self, who: Identity, audit: Audit) -> None:
+        """Break-glass needs `create environments/breakglass` besides deploy (asked after
+        deploy RBAC, before anything says whether the environment exists)."""
+        env_id = str(audit.environment)
+        if not self.authorizer.may_break_glass(who, env_id):
+            self._deny(audit, who, "forbidden", "RBAC denied (break-glass)")
+            raise Forbidden(f"{who.username} may not break the glass on environment {env_id}")
+
+    def _record_break_glass(self, env: Environment, who: Identity, audit: Audit) -> str:
+        """The break-glass's audit line, Warning Event and status entry, before any
+        credential exists; an error here refuses the credential."""
+        if self.break_glass is None:
+            raise ServiceUnavailable("break-glass is not configured")
+        entry_id: str = self.break_glass.record(env, who, audit)
+        return entry_id
 
     def check_step_up(self, env: Environment, who: Identity, audit: Audit) -> None:
         """The login behind the id_token is no older than the environment allows."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from scipian_backend import kube
 from scipian_backend.audit.events import Auditor
+from scipian_backend.breakglass.service import BreakGlass
+from scipian_backend.breakglass.status import EnvironmentStatus
 from scipian_backend.config import Settings
 from scipian_backend.environments.lookups import TtlCache
 from scipian_backend.environments.store import Store
@@ -33,7 +35,7 @@ def build_backend(settings: Settings) -> Backend:
     store = Store(mgmt, timeout)
     keys = KeySet(settings)
 
-    metrics = Metrics()
+    metrics = Metrics(detail=settings.metrics_detail)
     rate = parse_rate(settings.rate_limit, settings.rate_limit_burst, most=DEFAULT_BURST)
     limiter = RateLimiter(rate, on_limited=limited_counter(metrics)) if rate else None
     limiters = route_limiters(
@@ -83,5 +85,8 @@ def build_backend(settings: Settings) -> Backend:
         PromotionStore(mgmt, timeout),
         ReleaseLock(mgmt, settings.namespace, timeout),
         StepVerifier(reader, timeout),
+    )
+    backend.break_glass = BreakGlass(
+        backend, EnvironmentStatus(mgmt, timeout), settings.break_glass_history
     )
     return backend

@@ -1,4 +1,5 @@
-"""One module per command, each with `run(args, ctx) -> int`; imported lazily by `cli`.
+"""One module per command, each with `run(args, ctx) -> int`; imported lazily by `cli`
+(a command's `-` is a `_` in its module's name).
 
 The one list of commands: `cli` parses, dispatches and writes its help from it, and the
 completer (commands/completion.py) completes from it.
@@ -88,6 +89,11 @@ PER_ENV: dict[str, Command] = {
         "ENV credential",
         "print an ExecCredential (what that kubeconfig runs)",
         "Print an ExecCredential for ENV (run by kubectl through a kubeconfig).",
+    ),
+    "ack-break-glass": Command(
+        "ENV ack-break-glass ID",
+        "acknowledge someone's break-glass (--reason; a fresh login)",
+        "Acknowledge someone else's break-glass ID on ENV, with a reason and a fresh login.",
     ),
 }
 

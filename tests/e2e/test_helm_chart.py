@@ -208,6 +208,8 @@ def test_serve_args_are_the_backends_own_flags(real_helm: Helm) -> None:
             "extraArgs={--leeway=60}",
             "--set",
             "forwardedAllowIPs=10.0.0.0/8\\,192.168.1.1",
+            "--set",
+            "rbac.eventsNamespace=audit",
             namespace="scipian-prod",
         )
     )
@@ -221,6 +223,10 @@ def test_serve_args_are_the_backends_own_flags(real_helm: Helm) -> None:
     assert (args.username_prefix, args.groups_prefix) == ("corp:", "")
     assert (args.rate_limit, args.rate_limit_burst, args.leeway) == ("30/60s", 45, 60)
     assert args.forwarded_allow_ips == "10.0.0.0/8,192.168.1.1"
+    # Events go where the chart's Role lets the backend write them (break-glass needs it)
+    assert args.event_namespace == "audit"
+    [events_role] = [r for r in docs["Role"] if r["metadata"]["name"].endswith("-events")]
+    assert events_role["metadata"]["namespace"] == "audit"
     parse_rate(args.rate_limit, args.rate_limit_burst)
 
 

@@ -69,6 +69,12 @@ CASES = [
     ("alice", "create", "approve", "dev", False),
     ("bob", "create", "approve", "prod", False),
     ("mallory", "create", "approve", "prod", False),
+    # break-glass: release-managers on prod only; deploying everywhere is no break-glass
+    ("dave", "create", "breakglass", "prod", True),
+    ("dave", "create", "breakglass", "staging", False),
+    ("carol", "create", "breakglass", "prod", False),
+    ("alice", "create", "breakglass", "dev", False),
+    ("mallory", "create", "breakglass", "prod", False),
     # a read grant is no deploy grant, nor the other way round
     ("alice", "create", "kubeconfig", "dev", False),
 ]

@@ -10,10 +10,13 @@
    promotion gate, so it issues deploy credentials only inside a promotion, or with break-glass);
 3. applies the RBAC grants of tests/stack/grants.py: reads oidc:team-a → dev,
    oidc:team-b → prod, oidc:platform-admins → every environment; deploy oidc:team-a → dev,
-   oidc:platform-admins → every environment; approve oidc:release-managers → prod;
+   oidc:platform-admins → every environment; approve and break-glass
+   oidc:release-managers → prod;
    read promotions: platform-admins, release-managers, team-a, team-b; mallory → nothing;
 4. starts `python -m scipian_backend serve` on a free loopback port (stack process
-   "backend") and waits for /readyz.
+   "backend") and waits for /readyz. The stack's backends run with `--metrics-detail`
+   (environment ids in /metrics, which the metric tests read), and so does a test-owned
+   one (`spawn_backend`) unless its test passes `serve_flags=()`.
 
 `spawn_backend(...)` starts an extra, test-owned backend process against the same mgmt
 cluster (two replicas, special settings); its log goes to the stack's log dir so that the
@@ -56,6 +59,8 @@ DEPLOY_ARGS: dict[str, tuple[str, ...]] = {
         "--approvals=1",
     ),
 }
+# Flags of the stack's backends (spawn_backend's too, by default): environment ids in /metrics.
+STACK_SERVE_FLAGS = ("--metrics-detail",)
 BACKEND_SA = "scipian-backend"
 BACKEND_NS = "scipian-system"
 
@@ -249,7 +254,8 @@ def serve(
     returns its URL. A second one (Dex's) shares the environments and grants; only the
     stack's own backend serves the dashboard (its client is registered at oidc-provider)."""
     port = port or free_port()
-    procs.spawn(name, serve_argv(issuer, client_id, port, ui=ui), env=_child_env())
+    argv = serve_argv(issuer, client_id, port, *STACK_SERVE_FLAGS, ui=ui)
+    procs.spawn(name, argv, env=_child_env())
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, timeout, lambda: name in procs.dead())
     return url
@@ -304,15 +310,21 @@ class BackendProcess:
 
 
 def spawn_backend(
-    issuer: str, client_id: str, extra: Sequence[str] = (), name: str = "test", port: int = 0
+    issuer: str,
+    client_id: str,
+    extra: Sequence[str] = (),
+    name: str = "test",
+    port: int = 0,
+    serve_flags: Sequence[str] = STACK_SERVE_FLAGS,
 ) -> BackendProcess:
-    """A test-owned backend; `port` 0 picks a free one (a restart may ask for the old one)."""
+    """A test-owned backend; `port` 0 picks a free one (a restart may ask for the old one);
+    `serve_flags=()` leaves out the stack's own flags (a production-like /metrics)."""
     port = port or free_port()
     log_path = procs.log_dir() / f"backend-{name}-{port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            serve_argv(issuer, client_id, port, *extra),
+            serve_argv(issuer, client_id, port, *serve_flags, *extra),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

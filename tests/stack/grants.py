@@ -6,7 +6,11 @@ name = the environment's id; the subresource and verb say what is asked:
 - `get environments/kubeconfig`: a read credential; `get environments/releases`: the
   redacted Helm history, granted wherever reads are;
 - `create environments/deploy`: a deploy credential;
-- `create environments/approve`: approving a promotion step on that environment;
+- `create environments/approve`: approving a promotion step on that environment, and
+  acknowledging someone else's break-glass there;
+- `create environments/breakglass`: a deploy credential around that environment's promotion
+  gate, asked besides `create environments/deploy` (change.md §13: release-managers on
+  prod; platform-admins, who deploy everywhere, do not break glass);
 - `get`/`list`/`watch` on `promotions`: reading Promotion objects (platform-admins,
   release-managers, team-a, team-b; mallory none).
 
@@ -21,13 +25,14 @@ from dataclasses import dataclass
 READ = ("get", ("environments/kubeconfig", "environments/releases"))
 DEPLOY = ("create", ("environments/deploy",))
 APPROVE = ("create", ("environments/approve",))
+BREAKGLASS = ("create", ("environments/breakglass",))
 # Reading Promotion objects (promotions.scipian.io): RBAC on the resource itself.
 PROMOTIONS = (("get", "list", "watch"), ("promotions",))
 
 
 @dataclass(frozen=True)
 class Grant:
-    kind: str  # the ClusterRole's middle name: env (reads), deploy, approve
+    kind: str  # the ClusterRole's middle name: env (reads), deploy, approve, breakglass
     access: tuple[str | tuple[str, ...], tuple[str, ...]]  # (verb or verbs, resources)
     group: str
     envs: tuple[str, ...] = ()  # empty: every environment
@@ -44,6 +49,7 @@ GRANTS = (
     Grant("deploy", DEPLOY, "oidc:team-a", ("dev",)),
     Grant("deploy", DEPLOY, "oidc:platform-admins"),
     Grant("approve", APPROVE, "oidc:release-managers", ("prod",)),
+    Grant("breakglass", BREAKGLASS, "oidc:release-managers", ("prod",)),
     Grant("promotions", PROMOTIONS, "oidc:platform-admins"),
     Grant("promotions", PROMOTIONS, "oidc:release-managers"),
     Grant("promotions", PROMOTIONS, "oidc:team-a"),

@@ -162,7 +162,7 @@ def test_normalize_user() -> None:
 
 
 def test_metrics_render() -> None:
-    m = Metrics()
+    m = Metrics(detail=True)  # serve --metrics-detail: environment ids in labels
     m.request("/x", 200, 0.003)
     m.request("/x", 403, 2.0)
     m.issuance("dev")
@@ -180,7 +180,7 @@ def test_metrics_render() -> None:
 
 
 def test_metrics_are_per_instance_with_the_text_formats_content_type() -> None:
-    first, second = Metrics(), Metrics()  # two apps in one process: no registry clash
+    first, second = Metrics(True), Metrics(True)  # two apps in one process: no registry clash
     first.issuance("dev")
     body, content_type = second.exposition()
     assert sample(body.decode(), "scipian_issuances_total", environment="dev") == 0

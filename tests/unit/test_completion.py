@@ -53,7 +53,10 @@ def environ(tmp_path: Path) -> dict[str, str]:
                 "prod",
             ],
         ),
-        (["dev", ""], ["get", "describe", "logs", "kubeconfig", "helm", "credential"]),
+        (
+            ["dev", ""],
+            ["get", "describe", "logs", "kubeconfig", "helm", "credential", "ack-break-glass"],
+        ),
         (["dev", "helm", ""], ["list", "history", "status", "rollback"]),
         (["dev", "helm", "h"], ["history"]),
         (["promote", "shop-web", "--th"], ["--through"]),

@@ -205,6 +205,27 @@ class Auditor:
             poster = self._poster
         poster.submit(self._post, body)
 
+    def event_now(self, body: dict[str, object]) -> None:
+        """Posts one Event and waits for it: ServiceUnavailable when it was not written.
+        For what must not happen unseen (a break-glass credential: no Event, no credential)."""
+        if self._core is None:
+            raise ServiceUnavailable("no management cluster to record the Event on")
+        try:
+            resp = self._core.create_namespaced_event(
+                self._ns, body, _request_timeout=10, _preload_content=False
+            )
+            resp.drain_conn()
+            resp.release_conn()
+        except (ApiException, HTTPError) as e:
+            status = getattr(e, "status", "")
+            logging.getLogger("scipian.audit.events").warning(
+                "could not record Event %s: HTTP %s", body.get("reason"), status
+            )
+            raise ServiceUnavailable(
+                f"could not record the {body.get('reason')} Event"
+                + (f" (HTTP {status})" if status else "")
+            ) from None
+
     def _post(self, body: dict[str, object]) -> None:
         try:
             resp = self._core.create_namespaced_event(  # type: ignore[union-attr]

@@ -7,8 +7,10 @@ expirationTimestamp, serviceAccount, level ("read" | "deploy"), justification, a
 (the login's time, RFC 3339). A rollback's line adds `rollback` (release, fromRevision,
 toRevision, helmExitCode, and on `finished` the result the backend read from the release
 record); a promotion's phase change adds `promotion` (name, release, version, step, from,
-to); a break-glass credential adds `breakGlass: true`. Never a token or a credential.
-The line is written before the answer.
+to); a break-glass credential adds `breakGlass: true` and `breakGlassId` (the entry in
+the Environment's status; event "breakglass" with outcome "recorded" is written before the
+credential is minted, "acknowledged" when someone else acknowledges it). Never a token or
+a credential. The line is written before the answer.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Record:
     rollback: dict[str, Any] | None = None  # event "rollback": releases/rollbacks.py
     promotion: dict[str, Any] | None = None  # event "promotion": promotions/service.py
     break_glass: bool = False  # a deploy credential around a promotion gate
+    break_glass_id: str = ""  # its entry in the Environment's status.breakGlass
     time: str = field(default_factory=lambda: _now())
 
     def line(self) -> str:
@@ -65,6 +68,8 @@ class Record:
             line["promotion"] = self.promotion
         if self.break_glass:
             line["breakGlass"] = True
+        if self.break_glass_id:
+            line["breakGlassId"] = self.break_glass_id
         return json.dumps(line, separators=(",", ":"))
 
 

@@ -1,8 +1,11 @@
 """Authorization by the management cluster's RBAC: one SubjectAccessReview per question.
 
 Admins grant `get` on `environments/kubeconfig` (reads) and `environments/releases` (Helm
-release records), and `create` on `environments/deploy` (deploy credentials) in group
-scipian.io with ordinary ClusterRoles and bindings, `resourceNames` naming the environments.
+release records), `create` on `environments/deploy` (deploy credentials), on
+`environments/approve` (approving a promotion step, acknowledging a break-glass) and on
+`environments/breakglass` (a deploy credential around a promotion gate, besides deploy) in
+group scipian.io with ordinary ClusterRoles and bindings, `resourceNames` naming the
+environments.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ class Authorizer:
     def may_deploy(self, who: Identity, env_id: str) -> bool:
         """`create` on `environments/deploy`: a deploy-level credential."""
         return self.allowed(who, env_id, "create", "deploy")
+
+    def may_break_glass(self, who: Identity, env_id: str) -> bool:
+        """`create` on `environments/breakglass`: a deploy credential around the promotion
+        gate (asked besides `may_deploy`, never instead of it)."""
+        return self.allowed(who, env_id, "create", "breakglass")
 
     def may_approve(self, who: Identity, env_id: str) -> bool:
         """`create` on `environments/approve`: approving a promotion step there."""

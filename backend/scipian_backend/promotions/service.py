@@ -296,6 +296,7 @@ class Promotions:
         if not b.authorizer.may_approve(who, env_id):
             b._deny(audit, who, "forbidden", "RBAC denied (approval)")
             raise Forbidden(f"{who.username} may not approve on environment {env_id}")
+        self._may_read(who, name, audit)
         promo = self._get(name)
         i = self._index(promo, env_id)
         gate = gates.approval_problem(promo, i, who.username)
@@ -323,6 +324,7 @@ class Promotions:
     ) -> dict[str, Any]:
         b = self._b
         who = b._authenticate(authorization, Audit(request_id, None, "deploy"))
+        self._may_read(who, name, Audit(request_id, None, "deploy", "", who.auth_time))
         promo = self._get(name)
         if who.username != r.initiator(promo):
             raise Forbidden(f"only {r.initiator(promo)} may resume promotion {name}")
@@ -363,12 +365,21 @@ class Promotions:
             raise NotFound(f"promotion {promo['metadata']['name']} has no step {env_id}")
         return i
 
+    def _may_read(self, who: Identity, name: str, audit: Audit) -> None:
+        """RBAC `get promotions` (name) before anything says whether the promotion exists,
+        which environments its chain holds or who started it: a caller without it gets
+        kubectl's 403, the same for a missing promotion as for an existing one."""
+        if not self._b.authorizer.allowed_on(who, "get", "promotions", name):
+            self._b._deny(audit, who, "forbidden", "RBAC denied (promotion read)")
+            raise forbidden_read(who, "get", name)
+
     def _initiator_step(
         self, name: str, env_id: str, authorization: str | None, request_id: str
     ) -> tuple[dict[str, Any], int, Identity, Audit]:
         b = self._b
         audit = Audit(request_id, env_id, "deploy", "")
         who = b._authenticate(authorization, audit)
+        self._may_read(who, name, audit._replace(auth_time=who.auth_time))
         promo = self._get(name)
         audit = audit._replace(
             auth_time=who.auth_time, justification=str(promo["spec"].get("justification") or "")

@@ -8,9 +8,10 @@ declared revision (Helm's description "Rollback to N"). Each phase writes an aud
 and an Event on the Environment.
 
 Checks: ids → body → authentication (and the user's write bucket, ratelimit.py) → RBAC
-`create environments/deploy` → existence → the environment offers a deploy level without a
-promotion gate (or `breakGlass: true`) → the namespace is one it deploys to
-(`spec.deploy.namespaces`, else 403) → the release has a record there (else 404).
+`create environments/deploy` (and with `breakGlass: true` `create environments/breakglass`)
+→ existence → the environment offers a deploy level without a promotion gate (or
+`breakGlass: true`) → the namespace is one it deploys to (`spec.deploy.namespaces`, else
+403) → the release has a record there (else 404).
 No step-up: the deploy credential that helm uses already needed a fresh login, and
 `finished` may come after a long `--wait`, when that login is no longer fresh; an audit
 record grants nothing.
@@ -129,6 +130,8 @@ class Rollbacks:
         if not b.authorizer.may_deploy(who, env_id):
             b._deny(audit, who, "forbidden", "RBAC denied (rollback)")
             raise Forbidden(f"{who.username} may not deploy to environment {env_id}")
+        if report.break_glass:  # its own grant, as the break-glass credential (usecases.py)
+            b.check_break_glass_grant(who, audit)
         env, _ = b._lookup(env_id)
         if env is None:
             b._deny(audit, who, "not_found", "no such Environment")

@@ -151,7 +151,13 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
     @app.get("/ui/activity", include_in_schema=False)
     async def activity(request: Request) -> Response:
         return await _page(
-            ui, request, "activity.html", lambda s, rid: ui.pages.activity(s.identity, rid)
+            ui,
+            request,
+            "activity.html",
+            lambda s, rid: {
+                **ui.pages.activity(s.identity, rid),
+                **_break_glass(backend, s, rid, request),
+            },
         )
 
     @app.get("/ui/environments/{env_id}", include_in_schema=False)
@@ -274,7 +280,13 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
     @app.get("/ui/promotions", include_in_schema=False)
     async def promotions(request: Request) -> Response:
         return await _page(
-            ui, request, "promotions.html", lambda s, rid: ui.promotions.list(s.identity, rid)
+            ui,
+            request,
+            "promotions.html",
+            lambda s, rid: {
+                **ui.promotions.list(s.identity, rid),
+                **_break_glass(backend, s, rid, request),
+            },
         )
 
     @app.get("/ui/promotions/state", include_in_schema=False)
@@ -321,6 +333,51 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
             )
         return failed or _hardened(RedirectResponse(_after_action(action), status_code=303), ui)
 
+    @app.post(
+        "/ui/environments/{env_id}/breakglass/{entry_id}/acknowledge", include_in_schema=False
+    )
+    async def acknowledge_break_glass(
+        env_id: EnvId, entry_id: EntryId, request: Request
+    ) -> Response:
+        session = _session(ui, request)
+        fields = await _form_fields(request)
+        refused = _forged(ui, request, session, fields.get("csrf"))
+        if refused is not None or session is None:
+            return refused or _error(ui, request, Unauthorized("not signed in"), None)
+        try:
+            reason = check_justification(fields.get("justification", ""))
+        except ApiError as e:
+            return _error(ui, request, e, session)
+        back = fields.get("back") if fields.get("back") in BREAK_GLASS_PAGES else "/ui/activity"
+        action = (ACK_BREAK_GLASS, entry_id, env_id, reason, str(back))
+        failed = await _run_action(ui, request, session, action)
+        if isinstance(failed, _StepUp):
+            return await _start_login(
+                ui,
+                request,
+                str(back),
+                user=session.identity.username,
+                action=action,
+                max_age=failed.max_age,
+            )
+        return failed or _hardened(RedirectResponse(_after_action(action), status_code=303), ui)
+
+
+# The dashboard's break-glass list (breakglass/service.py): its pages, and its action.
+ACK_BREAK_GLASS = "ack-break-glass"
+BREAK_GLASS_PAGES = ("/ui/activity", "/ui/promotions")
+EntryId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", max_length=16)]
+
+
+def _break_glass(backend: Backend, s: Session, rid: str, request: Request) -> dict[str, Any]:
+    """The unacknowledged break-glass entries the viewer may see (activity, promotions)."""
+    rows = backend.break_glass.pending(s.identity, rid) if backend.break_glass else []
+    return {
+        "break_glass": rows,
+        "acknowledged": request.query_params.get("acknowledged", "")[:16],
+        "page": request.url.path,
+    }
+
 
 class _StepUp(Response):
     """The answer to an action that needs a fresher login (carries the provider's max_age)."""
@@ -336,11 +393,17 @@ async def _run_action(
     """Runs a dashboard action as the session's user: None when done, else what to answer
     (an error page, or _StepUp when the backend asks for a fresher login)."""
     rid = str(request.state.request_id)
-    kind, name, env_id, reason = action
-    if kind != "approve":
+    kind, name, env_id, reason = action[:4]
+    if kind not in ("approve", ACK_BREAK_GLASS):
         return _error(ui, request, Unauthorized("unknown action"), session)
     try:
-        await run_in_threadpool(ui.promotions.approve, name, env_id, reason, session.identity, rid)
+        if kind == ACK_BREAK_GLASS:
+            glass = ui.backend.break_glass
+            await run_in_threadpool(glass.acknowledge, env_id, name, reason, session.identity, rid)
+        else:
+            await run_in_threadpool(
+                ui.promotions.approve, name, env_id, reason, session.identity, rid
+            )
     except InsufficientUserAuthentication as e:
         return _StepUp(e.max_age)
     except ApiError as e:
@@ -349,6 +412,8 @@ async def _run_action(
 
 
 def _after_action(action: tuple[str, ...]) -> str:
+    if action[0] == ACK_BREAK_GLASS:
+        return f"{action[4]}?acknowledged={action[1]}"
     return f"/ui/promotions/{action[1]}?approved={action[2]}"
 
 

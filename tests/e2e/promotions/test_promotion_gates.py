@@ -1,5 +1,6 @@
 """Gates against a client that skips steps: a stale verification, a plain prod deploy
-credential while prod requires a promotion, break-glass and its Warning Event."""
+credential while prod requires a promotion, break-glass (its own grant: release-managers on
+prod, not platform-admins) and its Warning Event."""
 
 from __future__ import annotations
 
@@ -88,8 +89,17 @@ def test_plain_prod_deploy_is_refused_and_break_glass_leaves_a_warning(
         {"level": "deploy", "justification": why, "breakGlass": True},
     )  # fmt: skip
     assert denied.status_code == 403
-    glass = api.call(
+    # carol deploys everywhere, but break-glass is a grant of its own (release-managers)
+    refused = api.call(
         "POST", "/api/v1/environments/prod/kubeconfig", carol,
+        {"level": "deploy", "justification": why, "breakGlass": True},
+    )  # fmt: skip
+    assert refused.status_code == 403
+    assert refused.json()["message"] == (
+        "oidc:carol@example.test may not break the glass on environment prod"
+    )
+    glass = api.call(
+        "POST", "/api/v1/environments/prod/kubeconfig", logins.fresh("dave"),
         {"level": "deploy", "justification": why, "breakGlass": True},
     )  # fmt: skip
     assert glass.status_code == 200, glass.text
@@ -106,7 +116,7 @@ def test_plain_prod_deploy_is_refused_and_break_glass_leaves_a_warning(
     [event] = warnings()
     assert event["type"] == "Warning"
     assert event["involvedObject"]["kind"] == "Environment"  # type: ignore[index]
-    assert "oidc:carol@example.test broke the promotion gate of prod" in str(event["message"])
+    assert "oidc:dave@example.test broke the promotion gate of prod" in str(event["message"])
 
 
 def test_rollback_record_on_a_gated_environment_needs_break_glass(
@@ -121,7 +131,11 @@ def test_rollback_record_on_a_gated_environment_needs_break_glass(
     plain = api.call("POST", path, carol, body)
     assert plain.status_code == 403
     assert "only inside a promotion" in plain.json()["message"]
-    glass = api.call("POST", path, carol, {**body, "breakGlass": True})
+    # breakGlass on the record needs the break-glass grant too: carol has none
+    refused = api.call("POST", path, carol, {**body, "breakGlass": True})
+    assert refused.status_code == 403
+    assert "may not break the glass on environment prod" in refused.json()["message"]
+    glass = api.call("POST", path, logins.token("dave"), {**body, "breakGlass": True})
     assert glass.status_code == 200, glass.text
 
     def warnings() -> list[str]:

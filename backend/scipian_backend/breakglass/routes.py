@@ -1,0 +1,99 @@
+"""The break-glass routes (docs/api.md "Break-glass"): an environment's entries, and
+acknowledging one. Ids and bodies are checked before authentication, as elsewhere."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from scipian_backend.breakglass.entries import ID, ID_MESSAGE
+from scipian_backend.config import valid_env_id
+from scipian_backend.errors import BadRequest, ServiceUnavailable
+from scipian_backend.http.bodies import check_justification
+from scipian_backend.http.schema import ERRORS, EnvId, ErrorBody
+from scipian_backend.promotions.schema import APPROVAL_REQUEST
+from scipian_backend.usecases import Backend
+
+BASE = "/api/v1/environments/{env_id}/breakglass"
+EntryId = Annotated[str, Path(pattern=ID.pattern, max_length=16)]
+ACK_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    403: {
+        "model": ErrorBody,
+        "description": "not allowed to approve there; or the caller broke that glass",
+    },
+    404: {"model": ErrorBody, "description": "allowed, but no such environment or break-glass"},
+    409: {"model": ErrorBody, "description": "already acknowledged"},
+}
+
+
+class Acknowledgement(BaseModel):
+    user: str
+    time: str
+    justification: str
+
+
+class Entry(BaseModel):
+    environment: str
+    id: str
+    user: str
+    time: str
+    reason: str
+    acknowledgement: Acknowledgement | None = None
+
+
+class EntryList(BaseModel):
+    environment: str
+    items: list[Entry]
+
+
+def install_break_glass_routes(app: FastAPI, backend: Backend) -> None:
+    def service() -> Any:
+        if backend.break_glass is None:
+            raise ServiceUnavailable("break-glass is not configured")
+        return backend.break_glass
+
+    @app.get(BASE, response_model=EntryList, responses=ERRORS)
+    async def entries(env_id: EnvId, request: Request) -> JSONResponse:
+        _env(env_id)
+        found = await run_in_threadpool(service().entries, env_id, _auth(request), _rid(request))
+        return JSONResponse(found)
+
+    @app.post(
+        BASE + "/{entry_id}/acknowledgement",
+        response_model=Entry,
+        responses=ACK_ERRORS,
+        openapi_extra=APPROVAL_REQUEST,
+    )
+    async def acknowledge(env_id: EnvId, entry_id: EntryId, request: Request) -> JSONResponse:
+        from scipian_backend.http.routes import check_body
+
+        _env(env_id)
+        if not ID.fullmatch(entry_id):
+            raise BadRequest(ID_MESSAGE)
+        doc = await check_body(request)
+        unknown = sorted(set(doc) - {"justification"})
+        if unknown:
+            raise BadRequest(f"unknown field(s) in the request body: {', '.join(unknown)}"[:200])
+        justification = check_justification(doc.get("justification"))
+        done = await run_in_threadpool(
+            service().acknowledge, env_id, entry_id, justification, _auth(request), _rid(request)
+        )
+        return JSONResponse(done)
+
+
+def _env(env_id: str) -> None:
+    if not valid_env_id(env_id):
+        raise BadRequest("environment id must be a Kubernetes object name (DNS-1123 label)")
+
+
+def _auth(request: Request) -> str | None:
+    return request.headers.get("authorization")
+
+
+def _rid(request: Request) -> str:
+    return str(request.state.request_id)
