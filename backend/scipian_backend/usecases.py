@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from scipian_backend.audit.events import Auditor
 from scipian_backend.audit.records import Record
-from scipian_backend.config import GROUP, KIND, VERSION, Settings, valid_env_id
+from scipian_backend.config import GROUP, KIND, MIN_TTL, VERSION, Settings, valid_env_id
 from scipian_backend.environments.lookups import TtlCache
 from scipian_backend.environments.store import Environment, Store
 from scipian_backend.errors import (
@@ -169,7 +169,9 @@ class Backend:
         try:
             if isinstance(target, ApiError):
                 raise target
-            issued = self.minter.issue(env, who.username, target, level=level)
+            # Break-glass is hands-on and audited: its credential lives the minimum (§8).
+            ttl = MIN_TTL if break_glass else None
+            issued = self.minter.issue(env, who.username, target, level=level, ttl=ttl)
         except ApiError as e:
             # Perhaps a rotated broker credential or a re-registered environment: read
             # both again on the next request.

@@ -19,12 +19,14 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from scipian_backend.config import MIN_TTL
 from tests.conftest import Stack
 from tests.e2e.promotions.world import Api, Logins
 from tests.e2e.test_plugin_deploy import login, make_env
@@ -37,6 +39,7 @@ pytestmark = pytest.mark.stack
 
 ENV = "t-glass"
 MAX_AGE = 20  # t-glass's step-up: a login older than this is stale
+DEPLOY_TTL = 3600  # t-glass's deploy credentials; a break-glass one lives MIN_TTL only
 DAVE = "oidc:dave@example.test"
 CAROL = "oidc:carol@example.test"
 
@@ -90,6 +93,7 @@ def glass_env(stack: Stack) -> Iterator[str]:
         "--description=break-glass test",
         f"--deploy-namespace={ENV}",
         f"--max-auth-age={MAX_AGE}",
+        f"--deploy-ttl={DEPLOY_TTL}",
         "--approvals=1",
     )
     assert out.returncode == 0, out.stderr
@@ -214,6 +218,20 @@ def test_no_event_no_credential(stack: Stack, glass_env: str, logins: Logins) ->
         assert plain.status_code == 200, plain.text
     finally:
         backend.stop()
+
+
+def test_a_break_glass_credential_lives_the_minimum_ttl(
+    glass_env: str, api: Api, logins: Logins
+) -> None:
+    """change.md §8: hands-on emergency access gets the shortest lifetime, not the deploy
+    level's (t-glass: an hour)."""
+    asked = time.time()
+    answer = break_glass(api, logins.fresh("dave"), glass_env, f"INC-{uuid.uuid4().hex[:8]} ttl")
+    assert answer.status_code == 200, answer.text
+    expires = datetime.fromisoformat(answer.json()["expirationTimestamp"].replace("Z", "+00:00"))
+    lifetime = expires.timestamp() - asked
+    # TokenRequest may round within a few seconds; an hour's token is far outside this
+    assert MIN_TTL - 60 <= lifetime <= MIN_TTL + 60, lifetime
 
 
 def test_acknowledged_by_someone_else_with_a_fresh_login(

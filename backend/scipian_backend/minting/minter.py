@@ -119,14 +119,16 @@ class Minter:
         *,
         level: str = "read",
         source: str = names.STANDING,
+        ttl: int | None = None,
     ) -> Issued:
         """A read credential, or with level="deploy" one of env.deploy (the caller checked
-        that the environment has a deploy level), from the identity of `source`."""
+        that the environment has a deploy level), from the identity of `source`; `ttl`
+        shortens a deploy credential's lifetime (break-glass: the minimum)."""
         if target is None:
             target = self._targets.get(env)
         try:
             if level == "deploy":
-                return self._issue_deploy(env, target, username, source)
+                return self._issue_deploy(env, target, username, source, ttl)
             return self._issue(env, target, username, source)
         except ApiError:
             raise
@@ -144,7 +146,7 @@ class Minter:
         )
 
     def _issue_deploy(
-        self, env: Environment, target: _Target, username: str, source: str
+        self, env: Environment, target: _Target, username: str, source: str, ttl: int | None
     ) -> Issued:
         deploy = env.deploy
         if deploy is None:  # Backend.issue refuses this before; never mint without one
@@ -156,7 +158,7 @@ class Minter:
             key,
             role=deploy.cluster_role,
             namespaces=deploy.namespaces,
-            ttl=deploy.ttl_seconds,
+            ttl=min(ttl, deploy.ttl_seconds) if ttl else deploy.ttl_seconds,
         )
 
     def _mint(
