@@ -14,8 +14,8 @@ target that stays unreadable.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -23,14 +23,17 @@ from urllib3.exceptions import HTTPError
 
 from scipian_backend import kube
 from scipian_backend.environments.store import Environment
+from scipian_backend.errors import ServiceUnavailable
 from scipian_backend.helmrun.output import ReleaseOut
 from scipian_backend.helmrun.render import RenderError, config_digest, manifest_digest, objects
 from scipian_backend.promotions import evidence as ev
 from scipian_backend.promotions.records import Verdict
 from scipian_backend.releases import full
 from scipian_backend.releases.reader import ReleaseReader
+from scipian_backend.releases.records import DEFAULT_LIMITS, DecodeLimits
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 READ = {
     "Deployment": ("AppsV1Api", "read_namespaced_deployment"),
@@ -47,14 +50,22 @@ class _Unreadable(Exception):
 
 
 class StepVerifier:
-    def __init__(self, reader: ReleaseReader, timeout: float = 10.0) -> None:
+    def __init__(
+        self, reader: ReleaseReader, timeout: float = 10.0, limits: DecodeLimits = DEFAULT_LIMITS
+    ) -> None:
         self._reader = reader
         self._timeout = timeout
+        self._limits = limits  # the read side's (serve --release-record-*)
 
     # --- the contract (HELPERS-V2.md, "V") ---------------------------------------------
 
     def after_run(
-        self, env: Environment, target: object, namespace: str, out: ReleaseOut, step: dict
+        self,
+        env: Environment,
+        target: object,
+        namespace: str,
+        out: ReleaseOut,
+        step: dict[str, Any],
     ) -> Verdict:
         """helm exited 0 with `out`: its records and its manifest's workloads, now.
         (`target` is unused: reads go through the release reader, see the module doc.)"""
@@ -68,7 +79,7 @@ class StepVerifier:
         env: Environment,
         target: object,
         namespace: str,
-        step: dict,
+        step: dict[str, Any],
         release: str | None = None,
     ) -> Verdict:
         """The soak's re-check: nothing newer than the recorded revision, its record still
@@ -82,7 +93,7 @@ class StepVerifier:
         return self._verdict(env, namespace, name, recorded, None)
 
     def reverify(
-        self, env: Environment, target: object, namespace: str, release: str, step: dict
+        self, env: Environment, target: object, namespace: str, release: str, step: dict[str, Any]
     ) -> Verdict:
         """The previous step before the next starts: a deployed revision ≥ the recorded one
         with the recorded manifest and config digests (`ENV no longer verified: …`)."""
@@ -99,6 +110,33 @@ class StepVerifier:
         return Verdict(
             "failed", f"{gone}: the deployed release differs from the verified one", None
         )
+
+    # --- version 1's service (promotions/service.py) until it stops calling these --------
+
+    def revision(self, env: Environment, namespace: str, release: str) -> int | None:
+        """The newest Secret record's revision (None: none)."""
+        try:
+            found = self._records(env, namespace, release)
+        except _Unreadable as e:
+            raise ServiceUnavailable(f"environment {env.id}: {e}") from None
+        return max((r.revision for r in found), default=None)
+
+    def verify(self, env: Environment, promo: dict[str, Any]) -> Verdict:
+        """Version 1's client-reported step: the newest record's own digests as evidence
+        (removed with the step routes)."""
+        spec = promo.get("spec") or {}
+        namespace, release = str(spec.get("namespace")), str(spec.get("release"))
+        try:
+            found = self._records(env, namespace, release)
+        except _Unreadable as e:
+            return ev.waiting(str(e))
+        if not found:
+            return ev.failed("no release record found")
+        newest = found[-1]
+        helm = ev.Evidence(
+            newest.revision, manifest_digest(newest.manifest), config_digest(newest.config)
+        )
+        return self._verdict(env, namespace, release, helm, newest.manifest)
 
     # --- reading -------------------------------------------------------------------------
 
@@ -131,7 +169,12 @@ class StepVerifier:
             return ev.waiting(str(e), want.revision)
 
     def _records(self, env: Environment, namespace: str, release: str) -> list[full.FullRecord]:
-        return self._read(env, lambda api: full.read_records(api, namespace, release))
+        return self._read(
+            env,
+            lambda api: full.read_records(
+                api, namespace, release, limits=self._limits, timeout=self._timeout
+            ),
+        )
 
     def _observe(self, env: Environment, found: Sequence[ev.Workload]) -> list[ev.Observed]:
         def read(api: client.ApiClient) -> list[ev.Observed]:
@@ -177,7 +220,7 @@ class StepVerifier:
         )
         return [p for p in doc.get("items") or [] if isinstance(p, dict)]
 
-    def _read(self, env: Environment, fn: Any) -> Any:
+    def _read(self, env: Environment, fn: Callable[[client.ApiClient], T]) -> T:
         """`fn(reader api)`, once more afresh when the reader's token was refused; target
         errors become _Unreadable (classified)."""
         for attempt in (1, 2):
@@ -209,7 +252,7 @@ def _facts(r: full.FullRecord) -> ev.RecordFacts:
     )
 
 
-def _release_of(step: dict) -> str:
+def _release_of(step: dict[str, Any]) -> str:
     value = step.get("release")
     return value if isinstance(value, str) else ""
 
@@ -218,7 +261,11 @@ def _selector(obj: dict[str, Any] | None) -> str:
     """The workload's matchLabels as a label selector ("" when it has none)."""
     if obj is None:
         return ""
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
-    selector = spec.get("selector") if isinstance(spec.get("selector"), dict) else {}
-    labels = selector.get("matchLabels") if isinstance(selector.get("matchLabels"), dict) else {}
+    spec, selector, labels = obj.get("spec"), None, None
+    if isinstance(spec, dict):
+        selector = spec.get("selector")
+    if isinstance(selector, dict):
+        labels = selector.get("matchLabels")
+    if not isinstance(labels, dict):
+        return ""
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))

@@ -38,13 +38,15 @@ MB = 1024 * 1024
 def archive(files: Mapping[str, bytes | str], top: str = "shop-web") -> bytes:
     """A chart .tgz of exactly these files under `top/` (fixed times: same bytes each run)."""
     out = io.BytesIO()
-    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
-        with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            for name, data in sorted(files.items()):
-                raw = data.encode() if isinstance(data, str) else data
-                info = tarfile.TarInfo(f"{top}/{name}")
-                info.size, info.mode, info.mtime = len(raw), 0o644, 0
-                tar.addfile(info, io.BytesIO(raw))
+    with (
+        gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for name, data in sorted(files.items()):
+            raw = data.encode() if isinstance(data, str) else data
+            info = tarfile.TarInfo(f"{top}/{name}")
+            info.size, info.mode, info.mtime = len(raw), 0o644, 0
+            tar.addfile(info, io.BytesIO(raw))
     return out.getvalue()
 
 
