@@ -80,6 +80,10 @@ class Backend:
     # and executedBy.
     worker: WorkerRoom | None = None
     replica: str = ""
+    # The backend's own helm (helmrun.HelmSandbox); None without `serve --helm`.
+    helm: Any = None
+    # Uploaded chart archives (artifacts/store.py); None without helm: uploads answer 503.
+    artifacts: Any = None
     _lookups: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(LOOKUP_WORKERS, "scipian-lookup"),
         init=False,

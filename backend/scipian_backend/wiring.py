@@ -11,6 +11,7 @@ from scipian_backend.breakglass.status import EnvironmentStatus
 from scipian_backend.config import Settings
 from scipian_backend.environments.lookups import TtlCache
 from scipian_backend.environments.store import Store
+from scipian_backend.helmrun.sandbox import HelmSandbox
 from scipian_backend.identity.authn import KeySet, Verifier
 from scipian_backend.identity.authz import Authorizer
 from scipian_backend.metrics import Metrics
@@ -30,6 +31,22 @@ from scipian_backend.releases.reader import ReleaseReader
 from scipian_backend.releases.records import DecodeLimits
 from scipian_backend.usecases import Backend
 from scipian_backend.worker.room import WorkerRoom
+
+
+def helm_sandbox(settings: Settings) -> HelmSandbox | None:
+    if not settings.helm:
+        return None
+    return HelmSandbox(
+        settings.helm,
+        settings.helm_scratch_dir,
+        max_runs=settings.helm_max_runs,
+        memory_bytes=settings.helm_memory_bytes,
+        cpu_seconds=settings.helm_cpu_seconds,
+        term_grace=settings.helm_term_grace_seconds,
+        wait_slot=settings.helm_wait_slot_seconds,
+        output_bytes=settings.helm_output_bytes,
+        scratch_bytes=settings.helm_scratch_bytes,
+    )
 
 
 def build_backend(settings: Settings) -> Backend:
@@ -83,11 +100,12 @@ def build_backend(settings: Settings) -> Backend:
         lookup_cache=TtlCache(settings.lookup_ttl_seconds),
         release_reader=reader,
     )
+    backend.helm = helm_sandbox(settings)
     backend.promotions = Promotions(
         backend,
         PromotionStore(mgmt, timeout),
         ReleaseLock(mgmt, settings.namespace, timeout),
-        StepVerifier(reader, timeout),
+        StepVerifier(reader, timeout, limits),
     )
     backend.break_glass = BreakGlass(
         backend, EnvironmentStatus(mgmt, timeout), settings.break_glass_history
