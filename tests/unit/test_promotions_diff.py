@@ -276,7 +276,7 @@ def test_fields_and_keys_are_bounded() -> None:
 
 
 def test_deep_nesting_is_cut_at_a_depth() -> None:
-    def nest(depth: int, leaf: str) -> dict[str, Any]:
+    def nest(depth: int, leaf: str) -> Any:
         value: Any = leaf
         for _ in range(depth):
             value = {"n": value}
