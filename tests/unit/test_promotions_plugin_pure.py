@@ -178,6 +178,13 @@ def test_values_over_the_create_routes_bound_are_refused(tmp_path: Path) -> None
         inputs.body_parts(inputs.inputs_of(request))
 
 
+def test_a_values_file_name_the_backend_refuses_is_refused_first(tmp_path: Path) -> None:
+    odd = tmp_path / "my values.yaml"
+    odd.write_text("a: 1\n")
+    with pytest.raises(UsageError, match="its name must match"):
+        inputs.inputs_of(flags.request_of(opts(values=[str(odd)])))
+
+
 def test_values_digest_per_step_in_order(tmp_path: Path) -> None:
     request = request_with(
         tmp_path, values=[str(tmp_path / "all.yaml")], values_for=[f"prod={tmp_path / 'prod.yaml'}"]
