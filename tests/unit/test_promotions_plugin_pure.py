@@ -484,3 +484,17 @@ def test_a_backend_gone_mid_watch_is_1_with_the_watch_line() -> None:
     assert (
         code == 1 and text.splitlines()[-1] == "watch: kubectl scipian promotions web-x7k2p --watch"
     )
+
+
+def test_live_table_is_redrawn_in_place_and_stays_below_a_hint() -> None:
+    out = io.StringIO()
+    live = progress.Progress(out, live=True)
+    live.update(promotion(step("dev", "Deploying")))
+    first = out.getvalue()
+    assert first.startswith("\r\x1b[2KENV ") and first.count("\n") == 2
+    live.update(promotion(step("dev", "Succeeded", revision=1), phase="Succeeded"))
+    second = out.getvalue()[len(first) :]
+    assert second.startswith(progress.up(2) + "\r"), second  # over the same two lines
+    live.say("waiting for approval of prod: ...")
+    tail = out.getvalue().split("waiting for approval of prod: ...\n", 1)[1]
+    assert "ENV " in tail and "Succeeded" in tail  # the table again, below the hint
