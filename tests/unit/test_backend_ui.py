@@ -202,7 +202,7 @@ def test_promotion_strip_and_summary() -> None:
         "spec": {
             "release": "web",
             "namespace": "shop",
-            "chart": {"name": "shop-web", "version": "1.2.0", "identity": "sha256:" + "0" * 64},
+            "chart": {"name": "shop-web", "version": "1.2.0", "digest": "sha256:" + "0" * 64},
             "initiator": {"user": "oidc:carol@example.test"},
             "justification": "release 1.2.0",
         },
@@ -224,6 +224,69 @@ def test_promotion_strip_and_summary() -> None:
     }
     row = summary(promo)
     assert row["chart"] == "shop-web-1.2.0" and row["initiator"] == "oidc:carol@example.test"
+    rollback = {**promo, "spec": {**promo["spec"], "chart": None, "rollbackTo": 3}}  # type: ignore[dict-item]
+    assert summary(rollback)["chart"] == "rollback to revision 3"
+    glass = {**rollback, "spec": {**rollback["spec"], "breakGlass": True}}  # type: ignore[dict-item]
+    assert summary(glass)["chart"] == "rollback to revision 3 (break-glass)"
+
+
+def test_promotion_record_shows_who_what_where_when_why() -> None:
+    from scipian_backend.ui.promotions import record, step_row
+
+    digest = "sha256:" + "a" * 64
+    promo = {
+        "spec": {
+            "chart": {"name": "shop-web", "version": "1.2.0", "digest": digest},
+            "through": ["dev", "prod"],
+            "valuesDigests": {"prod": "sha256:" + "c" * 64, "dev": "sha256:" + "b" * 64},
+            "initiator": {"user": "oidc:carol@example.test", "groups": ["oidc:developers"]},
+        },
+        "status": {
+            "phase": "Cancelled",
+            "executedBy": "replica-1",
+            "cancelRequest": {"user": "oidc:carol@example.test", "justification": "wrong chart",
+                              "time": "2026-12-07T08:00:00Z", "reason": "cancelled by carol"},
+        },
+    }  # fmt: skip
+    rec = record(promo)
+    assert rec["chart_digest"] == digest and rec["executed_by"] == "replica-1"
+    assert rec["values"] == [("dev", "sha256:" + "b" * 64), ("prod", "sha256:" + "c" * 64)]
+    assert rec["cancel"]["justification"] == "wrong chart"
+    step = {
+        "environment": "prod",
+        "renderDigest": digest,
+        "executedBy": "replica-2",
+        "approvals": [{"user": "d", "time": "t", "justification": "j", "diffDigest": digest}],
+    }
+    row = step_row(step)
+    assert row["render_digest"] == digest and row["executed_by"] == "replica-2"
+    assert row["approvals"] == [{"user": "d", "time": "t", "justification": "j", "digest": digest}]
+
+
+def test_the_diff_shows_secrets_as_present_and_key_names_only() -> None:
+    from scipian_backend.ui.promotions import diff_view
+
+    found = {
+        "environment": "prod",
+        "digest": "sha256:" + "d" * 64,
+        "objects": [
+            {"kind": "ConfigMap", "namespace": "shop", "name": "web", "change": "changed",
+             "hook": False, "keys": {"added": ["b"], "removed": [], "changed": ["a"]}},
+            # A diff that named a Secret's keys still shows only `present`.
+            {"kind": "Secret", "namespace": "shop", "name": "web", "change": "changed",
+             "hook": False, "keys": {"changed": ["password"]}},
+            {"kind": "Deployment", "namespace": "shop", "name": "web", "change": "changed",
+             "hook": False, "images": [{"container": "web", "old": "nginx:1", "new": "nginx:2"}],
+             "replicas": {"old": 1, "new": 2},
+             "fields": ["spec.template.spec.containers[0].image"]},
+        ],
+    }  # fmt: skip
+    view = diff_view(found)
+    cm, secret, deploy = view["objects"]
+    assert cm["keys"] == {"added": ["b"], "changed": ["a"]} and not cm["secret"]
+    assert secret["secret"] and secret["keys"] == {}
+    assert deploy["images"] == [("web", "nginx:1", "nginx:2")] and deploy["replicas"] == (1, 2)
+    assert view["digest"] == "sha256:" + "d" * 64
 
 
 class Approvers:
@@ -262,3 +325,86 @@ def test_who_sees_an_approve_button() -> None:
     assert not pages._may_approve(promo("Running", none_needed), none_needed, dave)
     no_rbac = PromotionPages(SimpleNamespace(authorizer=Approvers(False)))  # type: ignore[arg-type]
     assert not no_rbac._may_approve(promo("AwaitingApproval", waiting), waiting, dave)
+    assert not pages._may_approve(promo("Cancelled", waiting), waiting, dave)
+
+
+class Cancellers:
+    def __init__(self, subresource: bool, deploy: set[str]) -> None:
+        self.subresource, self.deploy = subresource, deploy
+
+    def allowed_on(self, who: Identity, verb: str, resource: str, name: str, sub: str) -> bool:
+        return self.subresource and (verb, resource, sub) == ("update", "promotions", "cancel")
+
+    def may_deploy(self, who: Identity, env_id: str) -> bool:
+        return env_id in self.deploy
+
+
+def test_who_sees_a_cancel_button() -> None:
+    from types import SimpleNamespace
+
+    from scipian_backend.ui.promotions import PromotionPages
+
+    def promo(phase: str, **status: object) -> dict[str, object]:
+        return {
+            "metadata": {"name": "web-abcde"},
+            "spec": {"initiator": {"user": "oidc:carol@example.test"}, "through": ["dev", "prod"]},
+            "status": {"phase": phase, **status},
+        }
+
+    carol = Identity("oidc:carol@example.test", (), "c")
+    dave = Identity("oidc:dave@example.test", (), "d")
+
+    def pages(subresource: bool, deploy: set[str]) -> PromotionPages:
+        return PromotionPages(SimpleNamespace(authorizer=Cancellers(subresource, deploy)))  # type: ignore[arg-type]
+
+    nobody = pages(False, {"dev"})
+    assert nobody._may_cancel(promo("Running"), carol)  # the initiator
+    assert not nobody._may_cancel(promo("Running"), dave)  # deploys to dev only
+    assert pages(False, {"dev", "prod"})._may_cancel(promo("Running"), dave)
+    assert pages(True, set())._may_cancel(promo("AwaitingApproval"), dave)
+    for phase in ("Succeeded", "Failed", "Cancelled"):
+        assert not nobody._may_cancel(promo(phase), carol)
+    asked = promo("Running", cancelRequest={"user": "oidc:carol@example.test"})
+    assert not nobody._may_cancel(asked, carol)  # already asked
+
+
+def test_promotion_pages_render_escaped_with_the_digest_in_the_form() -> None:
+    """The templates with StrictUndefined: every name they use exists, the approve form
+    carries the digest shown, and text the initiator wrote is escaped."""
+    from scipian_backend.ui.promotions import diff_view, record, step_row, summary
+    from scipian_backend.ui.render import Renderer
+    from scipian_backend.ui.session import Session
+
+    digest = "sha256:" + "e" * 64
+    promo = {
+        "metadata": {"name": "web-abcde", "creationTimestamp": "2026-12-07T08:00:00Z"},
+        "spec": {
+            "release": "web", "namespace": "shop", "through": ["prod"],
+            "chart": {"name": "shop-web", "version": "1.2.0", "digest": "sha256:" + "0" * 64},
+            "initiator": {"user": "oidc:carol@example.test"},
+            "justification": "<script>alert(1)</script>",
+        },
+        "status": {"phase": "AwaitingApproval", "steps": [
+            {"environment": "prod", "phase": "AwaitingApproval", "approvalsRequired": 1,
+             "renderDigest": digest}]},
+    }  # fmt: skip
+    session = Session(Identity("oidc:dave@example.test", (), "d"), 2e9, "tok")
+    step = {**step_row(promo["status"]["steps"][0]), "can_approve": True}  # type: ignore[index]
+    page = Renderer().html(
+        "promotion.html",
+        {"promotion": summary(promo), "record": record(promo), "steps": [step],
+         "can_cancel": True, "approved": "", "cancelled": False},
+        session,
+    )  # fmt: skip
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)" in page
+    assert f'name="diffDigest" value="{digest}"' in page
+    assert 'action="/ui/promotions/web-abcde/cancel"' in page
+    secret = {"kind": "Secret", "namespace": "shop", "name": "<b>x</b>", "change": "added"}
+    found = {"environment": "prod", "digest": digest, "objects": [secret]}
+    diff = Renderer().html(
+        "promotion_diff.html",
+        {"promotion": summary(promo), "step": step, "diff": diff_view(found), "can_approve": True},
+        session,
+    )
+    assert "present" in diff and "&lt;b&gt;x&lt;/b&gt;" in diff
+    assert f'name="diffDigest" value="{digest}"' in diff

@@ -12,6 +12,7 @@ forbid caching, framing and any other origin's scripts.
 from __future__ import annotations
 
 import hmac
+import re
 import time
 from importlib import resources
 from typing import Annotated, Any
@@ -24,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 
 from scipian_backend.errors import (
     ApiError,
+    BadRequest,
     Forbidden,
     InsufficientUserAuthentication,
     NotFound,
@@ -298,7 +300,8 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
         def build(s: Session, rid: str) -> dict[str, Any]:
             return {
                 **ui.promotions.one(name, s.identity, rid),
-                "approved": request.query_params.get("approved", ""),
+                "approved": request.query_params.get("approved", "")[:63],
+                "cancelled": request.query_params.get("cancelled", "") == "1",
             }
 
         return await _page(ui, request, "promotion.html", build)
@@ -306,6 +309,15 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
     @app.get("/ui/promotions/{name}/state", include_in_schema=False)
     async def promotion_state(name: PromotionName, request: Request) -> Response:
         return await _state(ui, request, name)
+
+    @app.get("/ui/promotions/{name}/steps/{env_id}/diff", include_in_schema=False)
+    async def promotion_diff(name: PromotionName, env_id: EnvId, request: Request) -> Response:
+        return await _page(
+            ui,
+            request,
+            "promotion_diff.html",
+            lambda s, rid: ui.promotions.diff(name, env_id, s.identity, rid),
+        )
 
     @app.post("/ui/promotions/{name}/steps/{env_id}/approve", include_in_schema=False)
     async def approve(name: PromotionName, env_id: EnvId, request: Request) -> Response:
@@ -316,22 +328,26 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
             return refused or _error(ui, request, Unauthorized("not signed in"), None)
         try:
             reason = check_justification(fields.get("justification", ""))
+            digest = _diff_digest(fields.get("diffDigest", ""))
         except ApiError as e:
             return _error(ui, request, e, session)
-        action = ("approve", name, env_id, reason)
-        failed = await _run_action(ui, request, session, action)
-        if isinstance(failed, _StepUp):
-            # RFC 9470: sign in again no longer ago than the environment allows, then the
-            # approval runs on return (ui/session.py keeps it for the callback only).
-            return await _start_login(
-                ui,
-                request,
-                f"/ui/promotions/{name}",
-                user=session.identity.username,
-                action=action,
-                max_age=failed.max_age,
-            )
-        return failed or _hardened(RedirectResponse(_after_action(action), status_code=303), ui)
+        # The digest of the diff the approver was shown rides along through a step-up login.
+        action = ("approve", name, env_id, reason, digest)
+        return await _act(ui, request, session, action, f"/ui/promotions/{name}")
+
+    @app.post("/ui/promotions/{name}/cancel", include_in_schema=False)
+    async def cancel(name: PromotionName, request: Request) -> Response:
+        session = _session(ui, request)
+        fields = await _form_fields(request)
+        refused = _forged(ui, request, session, fields.get("csrf"))
+        if refused is not None or session is None:
+            return refused or _error(ui, request, Unauthorized("not signed in"), None)
+        try:
+            reason = check_justification(fields.get("justification", ""))
+        except ApiError as e:
+            return _error(ui, request, e, session)
+        action = (CANCEL, name, "", reason)
+        return await _act(ui, request, session, action, f"/ui/promotions/{name}")
 
     @app.post(
         "/ui/environments/{env_id}/breakglass/{entry_id}/acknowledge", include_in_schema=False
@@ -350,21 +366,13 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
             return _error(ui, request, e, session)
         back = fields.get("back") if fields.get("back") in BREAK_GLASS_PAGES else "/ui/activity"
         action = (ACK_BREAK_GLASS, entry_id, env_id, reason, str(back))
-        failed = await _run_action(ui, request, session, action)
-        if isinstance(failed, _StepUp):
-            return await _start_login(
-                ui,
-                request,
-                str(back),
-                user=session.identity.username,
-                action=action,
-                max_age=failed.max_age,
-            )
-        return failed or _hardened(RedirectResponse(_after_action(action), status_code=303), ui)
+        return await _act(ui, request, session, action, str(back))
 
 
 # The dashboard's break-glass list (breakglass/service.py): its pages, and its action.
 ACK_BREAK_GLASS = "ack-break-glass"
+CANCEL = "cancel"  # a promotion's cancel request
+DIFF_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 BREAK_GLASS_PAGES = ("/ui/activity", "/ui/promotions")
 EntryId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", max_length=16)]
 
@@ -394,16 +402,18 @@ async def _run_action(
     (an error page, or _StepUp when the backend asks for a fresher login)."""
     rid = str(request.state.request_id)
     kind, name, env_id, reason = action[:4]
-    if kind not in ("approve", ACK_BREAK_GLASS):
+    if kind not in ("approve", CANCEL, ACK_BREAK_GLASS):
         return _error(ui, request, Unauthorized("unknown action"), session)
+    who = session.identity
     try:
         if kind == ACK_BREAK_GLASS:
             glass = ui.backend.break_glass
-            await run_in_threadpool(glass.acknowledge, env_id, name, reason, session.identity, rid)
+            await run_in_threadpool(glass.acknowledge, env_id, name, reason, who, rid)
+        elif kind == CANCEL:
+            await run_in_threadpool(ui.promotions.cancel, name, reason, who, rid)
         else:
-            await run_in_threadpool(
-                ui.promotions.approve, name, env_id, reason, session.identity, rid
-            )
+            digest = action[4]
+            await run_in_threadpool(ui.promotions.approve, name, env_id, reason, digest, who, rid)
     except InsufficientUserAuthentication as e:
         return _StepUp(e.max_age)
     except ApiError as e:
@@ -414,7 +424,34 @@ async def _run_action(
 def _after_action(action: tuple[str, ...]) -> str:
     if action[0] == ACK_BREAK_GLASS:
         return f"{action[4]}?acknowledged={action[1]}"
+    if action[0] == CANCEL:
+        return f"/ui/promotions/{action[1]}?cancelled=1"
     return f"/ui/promotions/{action[1]}?approved={action[2]}"
+
+
+async def _act(
+    ui: Dashboard, request: Request, session: Session, action: tuple[str, ...], back: str
+) -> Response:
+    """Runs a form's action; when the backend asks for a fresher login (RFC 9470), signs in
+    again no longer ago than the environment allows, and runs it on return (ui/session.py
+    keeps it, digest included, for the callback only)."""
+    failed = await _run_action(ui, request, session, action)
+    if isinstance(failed, _StepUp):
+        return await _start_login(
+            ui,
+            request,
+            back,
+            user=session.identity.username,
+            action=action,
+            max_age=failed.max_age,
+        )
+    return failed or _hardened(RedirectResponse(_after_action(action), status_code=303), ui)
+
+
+def _diff_digest(value: str) -> str:
+    if not DIFF_DIGEST.fullmatch(value):
+        raise BadRequest("diffDigest must be sha256: and 64 hex digits (the diff you read)")
+    return value
 
 
 async def _start_login(

@@ -1,12 +1,12 @@
 // Keeps the promotion strips current: polls the dashboard's state URL every 2 s and
 // updates each step's phase in place. textContent and class names only; stops once every
-// promotion shown is Succeeded or Failed, or the session is gone.
+// promotion shown is Succeeded, Failed or Cancelled, or the session is gone.
 (function () {
   'use strict';
   var root = document.querySelector('[data-state]');
   if (!root || !window.fetch) return;
   var url = root.getAttribute('data-state');
-  var done = { Succeeded: true, Failed: true };
+  var done = { Succeeded: true, Failed: true, Cancelled: true };
   function setPhase(el, phase) {
     el.className = el.className.replace(/\bphase-\S+/g, '').trim() + ' phase-' + phase;
   }
