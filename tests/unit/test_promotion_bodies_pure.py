@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import tarfile
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from scipian_backend.promotions import records as r
 from scipian_backend.promotions.creation import uses_revision
 from scipian_backend.promotions.values import (
     StepInputs,
-    canonical,
+    _document,
     inputs_digest,
     parse_document,
     step_inputs,
@@ -135,10 +136,8 @@ def test_step_inputs_common_first_and_digest_binds_order_and_bytes() -> None:
 
 
 def test_stored_document_round_trips_and_refuses_garbage() -> None:
-    import json
-
     prod = StepInputs([("p.yaml", b"\x00binary\xff")], ["a=b"])
-    doc = json.dumps({"prod": json.loads(canonical(prod))}).encode()
+    doc = _document({"prod": prod})
     assert parse_document(doc, "prod") == prod
     assert parse_document(doc, "dev") is None
     assert parse_document(b"{not json", "prod") is None
@@ -173,7 +172,7 @@ def test_an_approval_binds_the_render_digest() -> None:
     p: dict[str, Any] = {
         "metadata": {"name": "web-abcde"},
         "spec": {"initiator": {"user": "carol"}, "through": ["dev"]},
-        "status": r.initial_status(["dev"], {"dev": 1}, r.parse_stamp("2026-12-01T00:00:00Z")),
+        "status": r.initial_status(["dev"], {"dev": 1}, datetime(2026, 12, 1, tzinfo=timezone.utc)),
     }
     p["status"]["steps"][0]["renderDigest"] = DIGEST
     assert gates.digest_problem(p, 0, DIGEST) is None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-
 from scipian_backend.promotions import checks, gates
 from scipian_backend.promotions import records as r
 from scipian_backend.promotions.lock import lock_name, may_take_over

@@ -12,10 +12,14 @@ functions of gates.py, records.py and bodies.py; writes use optimistic concurren
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from kubernetes.client.rest import ApiException
+from urllib3.exceptions import HTTPError
 
 from scipian_backend.environments.store import Environment
 from scipian_backend.errors import (
@@ -29,6 +33,7 @@ from scipian_backend.errors import (
 from scipian_backend.helmrun import HelmBusy
 from scipian_backend.helmrun.render import capabilities, render_digest
 from scipian_backend.identity.authn import Identity
+from scipian_backend.kube import status_of
 from scipian_backend.promotions import gates
 from scipian_backend.promotions import records as r
 from scipian_backend.promotions.bodies import CreateRequest, scopes_problem
@@ -46,6 +51,9 @@ from scipian_backend.ratelimit import READ, TooManyRequests
 from scipian_backend.releases.full import read_records, read_revision
 from scipian_backend.usecases import Audit, Backend
 
+# The class's `list` method shadows the builtin inside it: these name the types.
+Chain = list[Environment]
+Names = list[str]
 RESOURCE = "promotions.scipian.io"
 FINALIZER = "scipian.io/executor"
 DIFF_CHANGED = "the diff changed since you read it"
@@ -208,8 +216,8 @@ class Promotions:
     def _render_chart(
         self,
         req: CreateRequest,
-        chain: list[Environment],
-        targets: list[Any],
+        chain: Chain,
+        targets: Sequence[Any],
         per_env: dict[str, StepInputs],
     ) -> dict[str, str]:
         """Every step's renderDigest, or 400 with a classified reason. Steps whose inputs
@@ -233,12 +241,14 @@ class Promotions:
                 "only known when helm runs"
             )
 
-        def caps_of(target: Any) -> Capabilities:
-            kube_version, api_versions = capabilities(target)
-            exists = bool(read_records(target, req.namespace, req.release))
+        def caps_of(pair: tuple[Environment, Any]) -> Capabilities:
+            env, target = pair
+            with _target_errors(env):
+                kube_version, api_versions = capabilities(target)
+                exists = bool(read_records(target, req.namespace, req.release))
             return Capabilities(kube_version, tuple(api_versions), exists)
 
-        caps = list(self._pool.map(caps_of, targets))
+        caps = list(self._pool.map(caps_of, zip(chain, targets, strict=True)))
         timeout = b.settings.promotion_render_timeout_seconds
         done: dict[tuple[str, Capabilities], str] = {}
         out: dict[str, str] = {}
@@ -260,7 +270,8 @@ class Promotions:
     def _render_rollback(self, req: CreateRequest, env: Environment, target: Any) -> str:
         """A rollback's desired side is the revision's own manifest and hooks (§7)."""
         assert req.rollback_to is not None
-        record = read_revision(target, req.namespace, req.release, req.rollback_to)
+        with _target_errors(env):
+            record = read_revision(target, req.namespace, req.release, req.rollback_to)
         if record is None:
             raise NotFound(
                 f"release {req.namespace}/{req.release} has no revision {req.rollback_to} "
@@ -272,7 +283,7 @@ class Promotions:
         self,
         req: CreateRequest,
         who: Identity,
-        chain: list[Environment],
+        chain: Chain,
         per_env: dict[str, StepInputs],
         digests: dict[str, str],
         request_id: str,
@@ -336,12 +347,7 @@ class Promotions:
                 self._request_cancel(old, who, req.justification, f"pre-empted by {name}")
                 preempted = held.holder
                 try:
-                    self._lock.acquire(
-                        req.namespace,
-                        req.release,
-                        name,
-                        lambda n, old=preempted: "finished" if n == old else self._state_of(n),
-                    )
+                    self._lock.acquire(req.namespace, req.release, name, self._state_but(preempted))
                 except Held as again:
                     raise Conflict(self._held_message(again.holder, req)) from None
             body = r.new_promotion(
@@ -368,6 +374,10 @@ class Promotions:
             return None
         old = set(spec.get("through") or [])
         return promo if old < set(req.through) else None
+
+    def _state_but(self, preempted: str) -> Callable[[str], str]:
+        """_state_of, with the pre-empted holder counted as finished: its lock passes on."""
+        return lambda n: "finished" if n == preempted else self._state_of(n)
 
     def _state_of(self, name: str) -> str:
         promo = self._store.get(name)
@@ -464,7 +474,7 @@ class Promotions:
             b.check_step_up(strictest, who, audit._replace(environment=strictest.id))
         return self._request_cancel(promo, who, justification, f"cancelled by {who.username}")
 
-    def _may_cancel(self, who: Identity, promo: dict[str, Any], through: list[str]) -> bool:
+    def _may_cancel(self, who: Identity, promo: dict[str, Any], through: Names) -> bool:
         if who.username == r.initiator(promo):
             return True
         authz = self._b.authorizer
@@ -553,3 +563,16 @@ class Promotions:
             self._b.auditor.event(change_event(after, change, who, request_id, now))
             if not change.environment and change.new in r.TERMINAL:
                 self._b.metrics.promotion(change.new)
+
+
+@contextmanager
+def _target_errors(env: Environment) -> Iterator[None]:
+    """A target's refusal or silence, in the API's words (never its body)."""
+    try:
+        yield
+    except ApiException as e:
+        raise ServiceUnavailable(
+            f"environment {env.id}: the cluster answered HTTP {status_of(e) or 'error'}"
+        ) from None
+    except (HTTPError, ValueError):
+        raise ServiceUnavailable(f"environment {env.id}: cluster unreachable") from None

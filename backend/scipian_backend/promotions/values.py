@@ -52,12 +52,24 @@ def step_inputs(
 
 
 def canonical(inputs: StepInputs) -> bytes:
-    """The bytes a step's digest is of: sorted-key JSON, files as base64."""
+    """The bytes a step's digest is of: sorted-key JSON of each file's name and sha256, in
+    order, and the sets (the plugin's --dry-run computes the same, kubectl_scipian's
+    promotions/inputs.py)."""
     doc = {
+        "files": [
+            {"name": name, "sha256": hashlib.sha256(data).hexdigest()}
+            for name, data in inputs.files
+        ],
+        "sets": list(inputs.sets),
+    }
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _stored(inputs: StepInputs) -> dict[str, Any]:
+    return {
         "files": [[name, base64.b64encode(data).decode()] for name, data in inputs.files],
         "sets": list(inputs.sets),
     }
-    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
 def inputs_digest(inputs: StepInputs) -> str:
@@ -70,7 +82,7 @@ def secret_name(promotion: str) -> str:
 
 def _document(per_env: Mapping[str, StepInputs]) -> bytes:
     return json.dumps(
-        {env: json.loads(canonical(inputs)) for env, inputs in sorted(per_env.items())},
+        {env: _stored(inputs) for env, inputs in sorted(per_env.items())},
         sort_keys=True,
         separators=(",", ":"),
     ).encode()

@@ -68,6 +68,31 @@ def charts(helm: Helm, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Ar
     }
 
 
+# Templates a creation render must refuse (change.md §5): not reproducible, reading the
+# revision helm only knows when it runs, failing (with text that must not reach anyone).
+HOSTILE_TEMPLATES = {
+    "random": "kind: ConfigMap\napiVersion: v1\nmetadata: {name: '{{ .Release.Name }}-r'}\n"
+    "data: {x: '{{ randAlphaNum 12 }}'}\n",
+    "revision": "kind: ConfigMap\napiVersion: v1\nmetadata: {name: '{{ .Release.Name }}-r'}\n"
+    "data: {rev: '{{ .Release.Revision }}'}\n",
+    "fail": '{{ fail "render-secret-text-7f3a" }}\n',
+}
+
+
+@pytest.fixture(scope="session")
+def hostile_charts(helm: Helm, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Archive]:
+    """shop-web 1.3.0-<kind> with one template of HOSTILE_TEMPLATES each (.tgz)."""
+    out = tmp_path_factory.mktemp("promo-hostile")
+    found = {}
+    for kind, text in HOSTILE_TEMPLATES.items():
+
+        def add(chart: Path, text: str = text) -> None:
+            (chart / "templates" / "extra.yaml").write_text(text)
+
+        found[kind] = helm.package(f"1.3.0-{kind}", out / kind, chart_copy(out, kind, add))
+    return found
+
+
 @pytest.fixture
 def admin(stack: Stack, helm: Helm) -> Callable[..., object]:
     """Helm as a target's admin: `admin("dev", "history", REL, ...)`."""

@@ -180,6 +180,15 @@ class Helm:
         return Archive(path, name, version)
 
 
+def upgrade_args(release: str, chart: Archive | Path, *values: str) -> list[str]:
+    """A target admin's own `helm upgrade --install --wait` (releases a test starts from)."""
+    path = chart.path if isinstance(chart, Archive) else chart
+    return [
+        "upgrade", "--install", release, str(path), "-n", NAMESPACE,
+        "--rollback-on-failure", "--wait", "--timeout", "90s", *values,
+    ]  # fmt: skip
+
+
 def release_name(prefix: str = "t-pr") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
@@ -197,6 +206,18 @@ def plan(release: str, chart: Archive, through: list[str], **more: Any) -> dict[
         "chart": chart.ref(),
         "through": through,
         "justification": f"promote {release} {chart.version} (test)",
+        **more,
+    }
+
+
+def rollback_plan(release: str, revision: int, env: str, **more: Any) -> dict[str, Any]:
+    """A one-step rollback's create body (change.md §7)."""
+    return {
+        "release": release,
+        "namespace": NAMESPACE,
+        "rollbackTo": revision,
+        "through": [env],
+        "justification": f"roll {release} back to revision {revision} (test)",
         **more,
     }
 
