@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from scipian_backend.errors import ConfigError
 from scipian_backend.releases import records
+from scipian_backend.worker.settings import WorkerSettings
 
 GROUP = "scipian.io"
 VERSION = "v1alpha1"
@@ -108,6 +109,8 @@ class Settings:
     promotion_creations_per_hour: int = 10  # per user, counted on mgmt (every replica)
     promotion_watch_seconds: float = 60.0  # the longest a long poll waits for a change
     promotion_watches_per_replica: int = 64  # long polls waiting at once; beyond: answered now
+    # The worker room (worker/settings.py): replica id, Lease timings, turn threads.
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
     # The backend's own helm (helmrun/sandbox.py, change.md §5); None: no helm, so no chart
     # uploads, creation renders or execution (those answer 503).
     helm: str | None = None
