@@ -173,13 +173,13 @@ def test_a_render_that_is_not_reproducible_is_refused_at_creation(
 # --- contained at the step -------------------------------------------------------------------
 
 
-LOOKUP = """{{- $ns := lookup "v1" "Namespace" "" .Release.Namespace }}
+LOOKUP = """{{- $ca := lookup "v1" "ConfigMap" .Release.Namespace "kube-root-ca.crt" }}
 apiVersion: v1
 kind: ConfigMap
 metadata:
   name: {{ .Release.Name }}
 data:
-  uid: {{ dig "metadata" "uid" "none" $ns | quote }}
+  uid: {{ dig "metadata" "uid" "none" $ca | quote }}
 """
 
 
@@ -187,7 +187,8 @@ def test_a_render_that_depends_on_lookup_fails_its_step_before_anything_is_appli
     stack: Stack, api: Api, logins: Logins, release: str, memory: None
 ) -> None:
     """`helm template` (creation) has no cluster: lookup finds nothing; the step's
-    `upgrade --dry-run=server` finds the namespace: the renders differ, nothing applied."""
+    `upgrade --dry-run=server` finds the namespace's kube-root-ca.crt: the renders differ,
+    and nothing is applied."""
     alice = logins.fresh("alice")
     created = create(api, alice, release, chart(LOOKUP), ["dev"], version="0.1.0")
     assert created.status_code == 201, created.text
