@@ -122,6 +122,14 @@ def test_rollback_report_refuses(body: dict[str, Any]) -> None:
         rollback_report(body)
 
 
+@pytest.mark.parametrize("value", [True, False])
+def test_rollback_report_refuses_break_glass(value: bool) -> None:
+    """Version 2: a gated rollback is a promotion (change.md §7); the record takes no
+    break-glass, true or false, and says where to go instead."""
+    with pytest.raises(BadRequest, match="rollbackTo and breakGlass"):
+        rollback_report({**GOOD, "breakGlass": value})
+
+
 def test_outcome_reads_what_happened() -> None:
     report = RollbackReport("r", 3, 2, "finished", 0)
     back = {"version": 4, "info": {"status": "deployed", "description": "Rollback to 2"}}
