@@ -498,3 +498,11 @@ def test_live_table_is_redrawn_in_place_and_stays_below_a_hint() -> None:
     live.say("waiting for approval of prod: ...")
     tail = out.getvalue().split("waiting for approval of prod: ...\n", 1)[1]
     assert "ENV " in tail and "Succeeded" in tail  # the table again, below the hint
+
+
+def test_awaiting_is_the_first_step_not_succeeded() -> None:
+    ahead = promotion(step("staging", "Deploying"), step("prod", "AwaitingApproval"))
+    assert watch.awaiting(ahead) is None
+    assert follow(ahead, Answers([], KeyboardInterrupt()), no_wait=True)[0] == 130
+    at = promotion(step("staging", "Succeeded"), step("prod", "AwaitingApproval"))
+    assert watch.awaiting(at) == "prod"
