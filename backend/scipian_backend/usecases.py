@@ -46,6 +46,7 @@ from scipian_backend.minting.kubeconfig import format_time, kubeconfig_text
 from scipian_backend.minting.minter import Minter
 from scipian_backend.ratelimit import ISSUE, READ, WRITE, RateLimiter
 from scipian_backend.releases.reader import ReleaseReader
+from scipian_backend.worker.room import WorkerRoom
 
 # Who asks: an Authorization header (the API), or an Identity a dashboard session holds.
 Caller = str | Identity | None
@@ -74,6 +75,11 @@ class Backend:
     promotions: Any = None
     # Break-glass records and acknowledgements (breakglass/service.py); None: refused.
     break_glass: Any = None
+    # The worker room (worker/room.py): claims and runs promotions' turns and periodic
+    # tasks; None under `serve --no-worker`. `replica` names this process in Lease holders
+    # and executedBy.
+    worker: WorkerRoom | None = None
+    replica: str = ""
     # The backend's own helm (helmrun.HelmSandbox); None without `serve --helm`.
     helm: Any = None
     # Uploaded chart archives (artifacts/store.py); None without helm: uploads answer 503.

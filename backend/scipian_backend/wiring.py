@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from kubernetes import client
+
 from scipian_backend import kube
 from scipian_backend.audit.events import Auditor
 from scipian_backend.breakglass.service import BreakGlass
@@ -28,6 +30,7 @@ from scipian_backend.ratelimit import (
 from scipian_backend.releases.reader import ReleaseReader
 from scipian_backend.releases.records import DecodeLimits
 from scipian_backend.usecases import Backend
+from scipian_backend.worker.room import WorkerRoom
 
 
 def helm_sandbox(settings: Settings) -> HelmSandbox | None:
@@ -107,4 +110,29 @@ def build_backend(settings: Settings) -> Backend:
     backend.break_glass = BreakGlass(
         backend, EnvironmentStatus(mgmt, timeout), settings.break_glass_history
     )
+    backend.replica = settings.worker.replica_id
+    backend.worker = _worker_room(settings, mgmt, backend.replica, metrics)
     return backend
+
+
+def _worker_room(
+    settings: Settings, mgmt: client.ApiClient, replica: str, metrics: Metrics
+) -> WorkerRoom | None:
+    """The room (started and stopped by the app's lifespan); kinds and periodic tasks are
+    added to it here, by the pieces that own them."""
+    w = settings.worker
+    if not w.enabled:
+        return None
+    return WorkerRoom(
+        mgmt,
+        settings.namespace,
+        replica,
+        lease_seconds=w.lease_seconds,
+        renew_seconds=w.renew_seconds,
+        lost_after_seconds=w.lost_after_seconds,
+        threads=w.threads,
+        stop_seconds=w.stop_seconds,
+        resync_seconds=w.resync_seconds,
+        metrics=metrics,
+        timeout=settings.http_timeout_seconds,
+    )

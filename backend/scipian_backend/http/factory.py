@@ -27,9 +27,16 @@ from scipian_backend.usecases import Backend
 def create_app(backend: Backend) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        # Shutdown (SIGTERM from the kubelet, too): the aggregated Events still pending.
-        await run_in_threadpool(backend.auditor.close)
+        if backend.worker is not None:  # serve: this replica's worker room
+            await run_in_threadpool(backend.worker.start)
+        try:
+            yield
+        finally:
+            # Shutdown (SIGTERM from the kubelet, too): running turns end or give their
+            # claims up, then the aggregated Events still pending are posted.
+            if backend.worker is not None:
+                await run_in_threadpool(backend.worker.stop)
+            await run_in_threadpool(backend.auditor.close)
 
     app = FastAPI(
         title="Scipian backend",
