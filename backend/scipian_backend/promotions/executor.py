@@ -50,6 +50,7 @@ from scipian_backend.identity.authn import Identity
 from scipian_backend.kube import status_of
 from scipian_backend.promotions import deadlines, failures, recovery
 from scipian_backend.promotions import records as r
+from scipian_backend.promotions.creation import values_files, write_chart
 from scipian_backend.promotions.events import change_event, change_record
 from scipian_backend.promotions.lock import ReleaseLock
 from scipian_backend.promotions.step_identity import StepIdentities, token_ttl
@@ -302,7 +303,7 @@ class _Run:
         previous = recovery.current_revision(read_records(target.api, namespace, release))
         try:
             with ex._helm.workspace() as ws:
-                chart = ws.write("chart.tgz", archive.data) if archive is not None else ""
+                chart = write_chart(ws, archive.data) if archive is not None else ""
                 out = self.deploy(promo, i, env, ws, chart, inputs, previous)
         except HelmBusy:
             raise Wait(RETRY_SECONDS, "no helm slot free") from None
@@ -754,12 +755,13 @@ class _Run:
 def chart_args(
     ws: Workspace, release: str, namespace: str, chart: str, inputs: StepInputs
 ) -> list[str]:
-    """RELEASE CHART -n NS, the step's values files in order, then its sets: the order of
-    the creation's render (helmrun.render.template_args), so the two renders read the
+    """RELEASE CHART --namespace NS, the step's values files (written as the creation's
+    render writes them, creation.values_files) in order, then its sets: what the creation's
+    `helm template` gave them (helmrun.render.template_args), so the two renders read the
     same values the same way."""
     args = [release, chart, "--namespace", namespace]
-    for n, (_, data) in enumerate(inputs.files):
-        args += ["--values", ws.write(f"values-{n}.yaml", data)]
+    for path in values_files(ws, inputs):
+        args += ["--values", path]
     for s in inputs.sets:
         args += ["--set", s]
     return args
