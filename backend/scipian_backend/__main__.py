@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from scipian_backend.errors import ApiError, ConfigError
 
 if TYPE_CHECKING:
-    from scipian_backend.worker.settings import WorkerSettings
     from scipian_backend.config import Settings
+    from scipian_backend.worker.settings import WorkerSettings
 
 
 def _env(name: str, default: str | None = None) -> str | None:

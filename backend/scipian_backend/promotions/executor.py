@@ -257,6 +257,8 @@ class _Run:
             if i is None:
                 return None
             phase = r.steps_of(promo)[i].get("phase")
+            if phase == r.PENDING and self.preempted_runs(promo):
+                return SOAK_CHECK_SECONDS  # the old promotion stops first (it is cancelled)
             try:
                 if phase == r.AWAITING:
                     return deadlines.seconds_left(promo, now, ex._s.limits)
@@ -273,6 +275,15 @@ class _Run:
                 left = deadlines.seconds_left(ex._store.get(self.name) or promo, now, ex._s.limits)
                 return min(w.seconds, left) if left is not None else w.seconds
         return None
+
+    def preempted_runs(self, promo: dict[str, Any]) -> bool:
+        """Whether the promotion this one pre-empted (spec.preempts) has not finished: its
+        replica is stopping it, and no step of this one runs on the release before."""
+        old = str(r.spec_of(promo).get("preempts") or "")
+        if not old:
+            return False
+        found = self.ex._store.get(old)
+        return found is not None and not r.finished(found) and r.has_finalizer(found)
 
     # --- one step -------------------------------------------------------------------------
 

@@ -44,7 +44,7 @@ _REFUSED_OBJECT = re.compile(
 # helm's own wording around a refused apply: `failed to create resource: …`,
 # `cannot patch "web" with kind Deployment: …`
 _CANNOT_PATCH = re.compile(r'cannot patch "([a-z0-9][a-z0-9.-]{0,252})" with kind ([A-Za-z0-9]+)')
-# Helm 4's server-side apply: `server-side apply failed for object shop/web apps/v1, Kind=Deployment`
+# Helm 4's server-side apply: `… failed for object shop/web apps/v1, Kind=Deployment`
 _SSA_OBJECT = re.compile(
     r"failed for object (?:[a-z0-9.-]+/)?([a-z0-9][a-z0-9.-]{0,252}) [^,\s]*, Kind=([A-Za-z0-9]+)"
 )
