@@ -17,6 +17,8 @@ PLURAL = "environments"
 KIND = "Environment"
 DEFAULT_NAMESPACE = "scipian-system"
 SESSIONS_NAMESPACE = "scipian-sessions"
+# Uploaded chart archives and promotions' values (change.md §5), as Secrets on mgmt.
+ARTIFACTS_NAMESPACE = "scipian-artifacts"
 BROKER_NAME = "scipian-broker"
 DEFAULT_DEPLOY_ROLE = "scipian-deployer"  # manifests/deployer-role.yaml (change.md §3)
 ENVIRONMENT_LABEL = "scipian.io/environment"  # on a broker Secret: the one env id it serves

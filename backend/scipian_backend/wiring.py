@@ -5,10 +5,12 @@ from __future__ import annotations
 from kubernetes import client
 
 from scipian_backend import kube
+from scipian_backend.artifacts.store import ArtifactStore
+from scipian_backend.artifacts.upload import Uploads
 from scipian_backend.audit.events import Auditor
 from scipian_backend.breakglass.service import BreakGlass
 from scipian_backend.breakglass.status import EnvironmentStatus
-from scipian_backend.config import Settings
+from scipian_backend.config import ARTIFACTS_NAMESPACE, Settings
 from scipian_backend.environments.lookups import TtlCache
 from scipian_backend.environments.store import Store
 from scipian_backend.helmrun.sandbox import HelmSandbox
@@ -105,6 +107,8 @@ def build_backend(settings: Settings) -> Backend:
         release_reader=reader,
     )
     backend.helm = helm_sandbox(settings)
+    if backend.helm is not None:
+        backend.artifacts = Uploads(backend, ArtifactStore(mgmt, ARTIFACTS_NAMESPACE, timeout))
     promotions = PromotionStore(mgmt, timeout)
     lock = ReleaseLock(mgmt, settings.namespace, timeout)
     values = ValuesStore(mgmt, timeout)
