@@ -738,10 +738,6 @@ def _secret_file(path: str | None) -> str:
         raise ConfigError(f"cannot read {path}: {e.strerror}") from None
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _check_promotion_flags(s: Settings) -> None:
     if not 1024 <= s.promotion_values_max_bytes < s.promotion_body_max_bytes <= 16 * 2**20:
         raise ConfigError(
@@ -757,3 +753,7 @@ def _check_promotion_flags(s: Settings) -> None:
             "--promotion-watch-seconds must be between 1 and 300, "
             "--promotion-watches-per-replica at least 0"
         )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
