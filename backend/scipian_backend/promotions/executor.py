@@ -42,7 +42,7 @@ from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
 from scipian_backend.environments.store import Environment
-from scipian_backend.errors import ApiError
+from scipian_backend.errors import ApiError, InternalError
 from scipian_backend.helmrun import HelmBusy, HelmResult, HelmSandbox, Workspace
 from scipian_backend.helmrun.output import ReleaseOut, release_json
 from scipian_backend.helmrun.render import config_digest, manifest_digest, objects, render_digest
@@ -218,6 +218,14 @@ class PromotionExecutor:
     def target(self, env: Environment) -> Any:
         return self._b.minter.target(env)
 
+    def records_api(self, env: Environment) -> client.ApiClient:
+        """Release records are read with the environment's release reader (least
+        privilege: manifests/release-reader.yaml), never the broker's credential."""
+        reader = self._b.release_reader
+        if reader is None:
+            raise InternalError("no release reader")
+        return reader.api(env)
+
 
 class _Run:
     """One turn on one promotion."""
@@ -309,9 +317,8 @@ class _Run:
             if archive is None:
                 self.fail(i, "the chart archive is no longer stored")
                 return
-        target = ex.target(env)
         namespace, release = str(spec["namespace"]), str(spec["release"])
-        previous = recovery.current_revision(read_records(target.api, namespace, release))
+        previous = recovery.current_revision(read_records(ex.records_api(env), namespace, release))
         try:
             with ex._helm.workspace() as ws:
                 chart = write_chart(ws, archive.data) if archive is not None else ""
@@ -410,7 +417,7 @@ class _Run:
             approved = str(step.get("renderDigest") or "")
             if r.is_rollback(promo):
                 wanted = int(spec["rollbackTo"])
-                record = read_revision(ex.target(env).api, namespace, release, wanted)
+                record = read_revision(ex.records_api(env), namespace, release, wanted)
                 if record is None:
                     raise StepStopped(f"revision {wanted} of {release} is gone")
                 if render_digest(record.manifest, record.hooks) != approved:
@@ -492,7 +499,7 @@ class _Run:
         if status.code != 0:
             raise StepStopped("release status unreadable after the rollback", changed=True)
         said = release_json(status.stdout)
-        record = read_revision(self.ex.target(env).api, namespace, release, said.revision)
+        record = read_revision(self.ex.records_api(env), namespace, release, said.revision)
         if record is None or record.manifest != said.manifest:
             raise StepStopped(
                 "verification: the rollback's record differs from helm's", changed=True
@@ -677,7 +684,7 @@ class _Run:
             self.fail(i, f"environment {step['environment']} is gone")
             return
         namespace, release = str(spec["namespace"]), str(spec["release"])
-        found = recovery.plan(read_records(ex.target(env).api, namespace, release))
+        found = recovery.plan(read_records(ex.records_api(env), namespace, release))
         if found.action != "none":
             try:
                 self.recover(env, promo, found)
@@ -713,7 +720,7 @@ class _Run:
         previous = step.get("previousRevision")
         ex = self.ex
         try:
-            records = read_records(ex.target(env).api, namespace, release)
+            records = read_records(ex.records_api(env), namespace, release)
             action = recovery.undo(records, previous if isinstance(previous, int) else None)
             if action.action == "none":
                 return
