@@ -102,8 +102,6 @@ class Settings:
     # Break-glass and metrics (docs/api.md "Break-glass"; metrics.py).
     metrics_detail: bool = False  # environment ids in /metrics labels, else gated/ungated
     break_glass_history: int = 50  # break-glass entries kept in an Environment's status
-    # The worker room (worker/settings.py): replica id, Lease timings, turn threads.
-    worker: WorkerSettings = field(default_factory=WorkerSettings)
     # Promotions (docs/api.md "Promotions", change.md §5): the create body, the creation
     # renders, the per-user caps and the long-poll watch.
     promotion_body_max_bytes: int = 160 * 1024
@@ -113,6 +111,8 @@ class Settings:
     promotion_creations_per_hour: int = 10  # per user, counted on mgmt (every replica)
     promotion_watch_seconds: float = 60.0  # the longest a long poll waits for a change
     promotion_watches_per_replica: int = 64  # long polls waiting at once; beyond: answered now
+    # The worker room (worker/settings.py): replica id, Lease timings, turn threads.
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
     # The backend's own helm (helmrun/sandbox.py, change.md §5); None: no helm, so no chart
     # uploads, creation renders or execution (those answer 503).
     helm: str | None = None

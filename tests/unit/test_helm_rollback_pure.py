@@ -195,3 +195,17 @@ def test_the_report_takes_json_integers_as_the_published_schema_does() -> None:
         }
         with pytest.raises(BadRequest):
             rollback_report(doc)
+
+
+def test_a_gated_rollback_is_a_one_step_promotion_body() -> None:
+    plan = rollback.plan_of("web", "shop", HISTORY, 1)
+    assert plan is not None
+    assert rollback.promotion_body("prod", plan, "INC-1 bad release", False) == {
+        "release": "web",
+        "namespace": "shop",
+        "rollbackTo": 1,
+        "through": ["prod"],
+        "justification": "INC-1 bad release",
+    }
+    glass = rollback.promotion_body("prod", plan, "INC-1", True)
+    assert glass["breakGlass"] is True and "chart" not in glass
