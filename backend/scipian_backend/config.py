@@ -131,6 +131,9 @@ class Settings:
     chart_uploads_per_hour: int = 50
     chart_unreferenced_per_user: int = 20
     chart_store_bytes: int = 200 * 1024 * 1024
+    chart_unreferenced_seconds: int = 3600  # an archive no promotion names is deleted then
+    chart_after_use_seconds: int = 24 * 3600  # after the last promotion using it finished
+    chart_collect_seconds: float = 300.0  # how often the collector runs (worker periodic)
     # Promotion execution (promotions/executor.py, deadlines.py, change.md §5): how long a
     # step waits for approvals, and a Pending promotion's idle limit in step timeouts.
     promotion_approval_seconds: int = 259_200
@@ -180,6 +183,9 @@ class Settings:
             ("--chart-uploads-per-hour", self.chart_uploads_per_hour),
             ("--chart-unreferenced-per-user", self.chart_unreferenced_per_user),
             ("--chart-store-bytes", self.chart_store_bytes),
+            ("--chart-unreferenced-seconds", self.chart_unreferenced_seconds),
+            ("--chart-after-use-seconds", self.chart_after_use_seconds),
+            ("--chart-collect-seconds", self.chart_collect_seconds),
         ):
             if number < 1:
                 raise ConfigError(f"{flag} must be positive")
