@@ -5,10 +5,12 @@ from __future__ import annotations
 from kubernetes import client
 
 from scipian_backend import kube
+from scipian_backend.artifacts.store import ArtifactStore
+from scipian_backend.artifacts.upload import Uploads
 from scipian_backend.audit.events import Auditor
 from scipian_backend.breakglass.service import BreakGlass
 from scipian_backend.breakglass.status import EnvironmentStatus
-from scipian_backend.config import Settings
+from scipian_backend.config import ARTIFACTS_NAMESPACE, Settings
 from scipian_backend.environments.lookups import TtlCache
 from scipian_backend.environments.store import Store
 from scipian_backend.helmrun.sandbox import HelmSandbox
@@ -19,7 +21,7 @@ from scipian_backend.minting.minter import Minter, TargetClients
 from scipian_backend.promotions.lock import ReleaseLock
 from scipian_backend.promotions.service import Promotions
 from scipian_backend.promotions.store import PromotionStore
-from scipian_backend.promotions.verify import StepVerifier
+from scipian_backend.promotions.values import ValuesStore
 from scipian_backend.ratelimit import (
     DEFAULT_BURST,
     RateLimiter,
@@ -101,11 +103,13 @@ def build_backend(settings: Settings) -> Backend:
         release_reader=reader,
     )
     backend.helm = helm_sandbox(settings)
+    if backend.helm is not None:
+        backend.artifacts = Uploads(backend, ArtifactStore(mgmt, ARTIFACTS_NAMESPACE, timeout))
     backend.promotions = Promotions(
         backend,
         PromotionStore(mgmt, timeout),
         ReleaseLock(mgmt, settings.namespace, timeout),
-        StepVerifier(reader, timeout, limits),
+        ValuesStore(mgmt, timeout),
     )
     backend.break_glass = BreakGlass(
         backend, EnvironmentStatus(mgmt, timeout), settings.break_glass_history
