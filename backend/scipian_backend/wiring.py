@@ -18,6 +18,7 @@ from scipian_backend.identity.authn import KeySet, Verifier
 from scipian_backend.identity.authz import Authorizer
 from scipian_backend.metrics import Metrics
 from scipian_backend.minting.minter import Minter, TargetClients
+from scipian_backend.promotions.diff_routes import StepDiffs
 from scipian_backend.promotions.lock import ReleaseLock
 from scipian_backend.promotions.service import Promotions
 from scipian_backend.promotions.store import PromotionStore
@@ -110,6 +111,12 @@ def build_backend(settings: Settings) -> Backend:
         PromotionStore(mgmt, timeout),
         ReleaseLock(mgmt, settings.namespace, timeout),
         ValuesStore(mgmt, timeout),
+    )
+    backend.diffs = StepDiffs(
+        backend,
+        PromotionStore(mgmt, timeout),
+        ValuesStore(mgmt, timeout),
+        settings.promotion_diff_cache,
     )
     backend.break_glass = BreakGlass(
         backend, EnvironmentStatus(mgmt, timeout), settings.break_glass_history
