@@ -453,6 +453,9 @@ def _helm_options(p: argparse.ArgumentParser) -> None:
         ("--chart-uploads-per-hour", 50, int, "uploads per user and hour"),
         ("--chart-unreferenced-per-user", 20, int, "a user's archives no promotion uses"),
         ("--chart-store-bytes", 200 * 1024 * 1024, int, "stored archives in all (507 beyond)"),
+        ("--chart-unreferenced-seconds", 3600, int, "an archive no promotion names lives"),
+        ("--chart-after-use-seconds", 86400, int, "an archive lives after its last use"),
+        ("--chart-collect-seconds", 300.0, float, "how often unused archives are collected"),
     ):
         g.add_argument(flag, type=kind, default=default, help=f"{text} (default {default})")
 
@@ -698,6 +701,9 @@ def _serve(args: argparse.Namespace) -> int:
         chart_uploads_per_hour=args.chart_uploads_per_hour,
         chart_unreferenced_per_user=args.chart_unreferenced_per_user,
         chart_store_bytes=args.chart_store_bytes,
+        chart_unreferenced_seconds=args.chart_unreferenced_seconds,
+        chart_after_use_seconds=args.chart_after_use_seconds,
+        chart_collect_seconds=args.chart_collect_seconds,
     )
     check_serve_identity(settings.issuer, settings.username_prefix, settings.groups_prefix)
     from scipian_backend.ratelimit import parse_rate, route_limiters

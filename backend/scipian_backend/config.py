@@ -132,6 +132,9 @@ class Settings:
     chart_uploads_per_hour: int = 50
     chart_unreferenced_per_user: int = 20
     chart_store_bytes: int = 200 * 1024 * 1024
+    chart_unreferenced_seconds: int = 3600  # an archive no promotion names is deleted then
+    chart_after_use_seconds: int = 24 * 3600  # after the last promotion using it finished
+    chart_collect_seconds: float = 300.0  # how often the collector runs (worker periodic)
 
     def __post_init__(self) -> None:
         if not self.issuer.startswith(("https://", "http://")):
@@ -170,6 +173,9 @@ class Settings:
             ("--chart-uploads-per-hour", self.chart_uploads_per_hour),
             ("--chart-unreferenced-per-user", self.chart_unreferenced_per_user),
             ("--chart-store-bytes", self.chart_store_bytes),
+            ("--chart-unreferenced-seconds", self.chart_unreferenced_seconds),
+            ("--chart-after-use-seconds", self.chart_after_use_seconds),
+            ("--chart-collect-seconds", self.chart_collect_seconds),
         ):
             if number < 1:
                 raise ConfigError(f"{flag} must be positive")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from kubernetes import client
 
 from scipian_backend import kube
@@ -105,7 +107,14 @@ def build_backend(settings: Settings) -> Backend:
     )
     backend.helm = helm_sandbox(settings)
     if backend.helm is not None:
-        backend.artifacts = Uploads(backend, ArtifactStore(mgmt, ARTIFACTS_NAMESPACE, timeout))
+        archives = ArtifactStore(
+            mgmt,
+            ARTIFACTS_NAMESPACE,
+            timeout,
+            unreferenced=timedelta(seconds=settings.chart_unreferenced_seconds),
+            after_use=timedelta(seconds=settings.chart_after_use_seconds),
+        )
+        backend.artifacts = Uploads(backend, archives)
     backend.promotions = Promotions(
         backend,
         PromotionStore(mgmt, timeout),
@@ -123,6 +132,11 @@ def build_backend(settings: Settings) -> Backend:
     )
     backend.replica = settings.worker.replica_id
     backend.worker = _worker_room(settings, mgmt, backend.replica, metrics)
+    if backend.worker is not None and backend.artifacts is not None:
+        # Unused chart archives go (artifacts/store.py), one replica at a time.
+        backend.worker.add_periodic(
+            "chart-archives", settings.chart_collect_seconds, backend.artifacts.collect
+        )
     return backend
 
 
