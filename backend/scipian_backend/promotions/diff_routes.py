@@ -91,15 +91,16 @@ class StepDiffs:
             raise NotFound(f"no environment {env_id}")
         if isinstance(target, ApiError):
             raise target
+        api = target.api  # the broker's client: records and discovery only, never returned
         spec = promo["spec"]
         namespace, release = str(spec["namespace"]), str(spec["release"])
-        records = self._records(target, namespace, release)
+        records = self._records(api, namespace, release)
         live = _live(records)
         key = (name, env_id, digest, live.revision if live else 0)
         with self._key_lock(key):
             found = self._cached(key)
             if found is None:
-                desired = self._desired(promo, env_id, target, records, digest)
+                desired = self._desired(promo, env_id, api, records, digest)
                 found = d.diff(desired, _objects(live), namespace)
                 self._remember(key, found)
         return d.answer(env_id, digest, found)
