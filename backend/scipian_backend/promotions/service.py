@@ -244,8 +244,8 @@ class Promotions:
         def caps_of(pair: tuple[Environment, Any]) -> Capabilities:
             env, target = pair
             with _target_errors(env):
-                kube_version, api_versions = capabilities(target)
-                exists = bool(read_records(target, req.namespace, req.release))
+                kube_version, api_versions = capabilities(target.api)
+                exists = bool(read_records(self._records_api(env), req.namespace, req.release))
             return Capabilities(kube_version, tuple(api_versions), exists)
 
         caps = list(self._pool.map(caps_of, zip(chain, targets, strict=True)))
@@ -267,11 +267,21 @@ class Promotions:
             out[env.id] = done[key]
         return out
 
+    def _records_api(self, env: Environment) -> Any:
+        """Release records are read with the release reader (the broker may not read
+        Secrets in deploy namespaces: manifests/release-reader.yaml)."""
+        reader = self._b.release_reader
+        if reader is None:
+            raise ServiceUnavailable("release records cannot be read (no release reader)")
+        return reader.api(env)
+
     def _render_rollback(self, req: CreateRequest, env: Environment, target: Any) -> str:
         """A rollback's desired side is the revision's own manifest and hooks (§7)."""
         assert req.rollback_to is not None
         with _target_errors(env):
-            record = read_revision(target, req.namespace, req.release, req.rollback_to)
+            record = read_revision(
+                self._records_api(env), req.namespace, req.release, req.rollback_to
+            )
         if record is None:
             raise NotFound(
                 f"release {req.namespace}/{req.release} has no revision {req.rollback_to} "
