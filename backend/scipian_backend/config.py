@@ -134,8 +134,19 @@ class Settings:
     chart_unreferenced_seconds: int = 3600  # an archive no promotion names is deleted then
     chart_after_use_seconds: int = 24 * 3600  # after the last promotion using it finished
     chart_collect_seconds: float = 300.0  # how often the collector runs (worker periodic)
+    # Promotion execution (promotions/executor.py, deadlines.py, change.md §5): how long a
+    # step waits for approvals, and a Pending promotion's idle limit in step timeouts.
+    promotion_approval_seconds: int = 259_200
+    promotion_idle_factor: float = 2.0
+    promotion_soak_check_seconds: float = 2.0
 
     def __post_init__(self) -> None:
+        if self.promotion_approval_seconds < 1 or self.promotion_idle_factor <= 0:
+            raise ConfigError(
+                "--promotion-approval-seconds and --promotion-idle-factor must be positive"
+            )
+        if self.promotion_soak_check_seconds <= 0:
+            raise ConfigError("--promotion-soak-check-seconds must be positive")
         if not self.issuer.startswith(("https://", "http://")):
             raise ConfigError(f"issuer must be an http(s) URL, got {self.issuer!r}")
         if not self.client_id:
