@@ -259,7 +259,7 @@ def _parse_command(top: argparse.Namespace, out: TextIO) -> argparse.Namespace:
         which = parser.add_mutually_exclusive_group()
         which.add_argument("env_id", nargs="?", metavar="ENV", help="forget only ENV's credential")
         which.add_argument("--all", action="store_true", help="forget every login and credential")
-    elif name in ("promote", "promotions", "approve"):
+    elif name in ("promote", "promotions", "approve", "cancel"):
         from kubectl_scipian.promotions import flags
 
         flags.add(name, parser)

@@ -165,6 +165,7 @@ def parser() -> argparse.ArgumentParser:
     )
 
     _release_record_options(s)
+    _helm_options(s)
 
     r = sub.add_parser("register", help="register an environment from a kubeconfig file")
     r.add_argument("--name", required=True)
@@ -295,6 +296,39 @@ def _release_record_options(p: argparse.ArgumentParser) -> None:
         default=records.DECODE_CONCURRENCY,
         help=f"records decoded at once per replica (default {records.DECODE_CONCURRENCY})",
     )
+
+
+def _helm_options(p: argparse.ArgumentParser) -> None:
+    """The backend's own helm (helmrun/sandbox.py) and chart uploads (artifacts/)."""
+    g = p.add_argument_group("helm and chart uploads (change.md §5)")
+    g.add_argument(
+        "--helm",
+        default=_env("SCIPIAN_HELM"),
+        help="the Helm 4 binary every upload check, render and promotion step runs "
+        "(default: none; those routes answer 503)",
+    )
+    g.add_argument(
+        "--helm-scratch-dir",
+        default=_env("SCIPIAN_HELM_SCRATCH_DIR"),
+        help="where helm's private workspaces live (a size-limited emptyDir in the chart; "
+        "default: a private temporary dir)",
+    )
+    for flag, default, kind, text in (
+        ("--helm-max-runs", 2, int, "helm processes at once per replica, every kind of run"),
+        ("--helm-memory-bytes", 512 * 1024 * 1024, int, "one helm's heap (RLIMIT_DATA)"),
+        ("--helm-cpu-seconds", 120, int, "one helm's CPU time (RLIMIT_CPU)"),
+        ("--helm-term-grace-seconds", 30.0, float, "SIGTERM to SIGKILL on timeout or cancel"),
+        ("--helm-wait-slot-seconds", 20.0, float, "a run's wait for a free slot"),
+        ("--helm-output-bytes", 32 * 1024 * 1024, int, "helm's stdout and stderr, each"),
+        ("--helm-scratch-bytes", 64 * 1024 * 1024, int, "what the workspaces hold at once"),
+        ("--chart-max-bytes", 1_000_000, int, "one uploaded chart archive"),
+        ("--chart-max-decompressed", 10 * 1024 * 1024, int, "an archive inflated, in all"),
+        ("--chart-max-through", 10, int, "environments an upload's ?through= names"),
+        ("--chart-uploads-per-hour", 50, int, "uploads per user and hour"),
+        ("--chart-unreferenced-per-user", 20, int, "a user's archives no promotion uses"),
+        ("--chart-store-bytes", 200 * 1024 * 1024, int, "stored archives in all (507 beyond)"),
+    ):
+        g.add_argument(flag, type=kind, default=default, help=f"{text} (default {default})")
 
 
 def _deploy_options(p: argparse.ArgumentParser) -> None:
@@ -514,6 +548,21 @@ def _serve(args: argparse.Namespace) -> int:
         metrics_detail=args.metrics_detail,
         break_glass_history=args.break_glass_history,
         event_namespace=args.event_namespace,
+        helm=args.helm or None,
+        helm_scratch_dir=args.helm_scratch_dir or None,
+        helm_max_runs=args.helm_max_runs,
+        helm_memory_bytes=args.helm_memory_bytes,
+        helm_cpu_seconds=args.helm_cpu_seconds,
+        helm_term_grace_seconds=args.helm_term_grace_seconds,
+        helm_wait_slot_seconds=args.helm_wait_slot_seconds,
+        helm_output_bytes=args.helm_output_bytes,
+        helm_scratch_bytes=args.helm_scratch_bytes,
+        chart_max_bytes=args.chart_max_bytes,
+        chart_max_decompressed=args.chart_max_decompressed,
+        chart_max_through=args.chart_max_through,
+        chart_uploads_per_hour=args.chart_uploads_per_hour,
+        chart_unreferenced_per_user=args.chart_unreferenced_per_user,
+        chart_store_bytes=args.chart_store_bytes,
     )
     check_serve_identity(settings.issuer, settings.username_prefix, settings.groups_prefix)
     from scipian_backend.ratelimit import parse_rate, route_limiters
@@ -526,6 +575,8 @@ def _serve(args: argparse.Namespace) -> int:
     )
     if not 0.05 <= settings.event_flush_seconds <= 3600:
         raise ConfigError("--event-flush-seconds must be between 0.05 and 3600")
+    if settings.helm and not os.access(settings.helm, os.X_OK):
+        raise ConfigError(f"--helm {settings.helm} is not an executable file")
     audit_logger()
     app = create_app(build_backend(settings))
     uvicorn.run(

@@ -99,6 +99,24 @@ class Settings:
     # Break-glass and metrics (docs/api.md "Break-glass"; metrics.py).
     metrics_detail: bool = False  # environment ids in /metrics labels, else gated/ungated
     break_glass_history: int = 50  # break-glass entries kept in an Environment's status
+    # The backend's own helm (helmrun/sandbox.py, change.md §5); None: no helm, so no chart
+    # uploads, creation renders or execution (those answer 503).
+    helm: str | None = None
+    helm_scratch_dir: str | None = None  # None: a private temporary dir
+    helm_max_runs: int = 2  # helm processes at once per replica, every kind of run
+    helm_memory_bytes: int = 512 * 1024 * 1024
+    helm_cpu_seconds: int = 120
+    helm_term_grace_seconds: float = 30.0
+    helm_wait_slot_seconds: float = 20.0  # a run waits this long for a slot, then HelmBusy
+    helm_output_bytes: int = 32 * 1024 * 1024  # each of stdout and stderr
+    helm_scratch_bytes: int = 64 * 1024 * 1024  # what workspaces hold at once
+    # Chart uploads (artifacts/, change.md §5 "Upload").
+    chart_max_bytes: int = 1_000_000
+    chart_max_decompressed: int = 10 * 1024 * 1024
+    chart_max_through: int = 10
+    chart_uploads_per_hour: int = 50
+    chart_unreferenced_per_user: int = 20
+    chart_store_bytes: int = 200 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if not self.issuer.startswith(("https://", "http://")):
@@ -125,6 +143,25 @@ class Settings:
         ):
             if value < 1:
                 raise ConfigError(f"{flag} must be positive")
+        for flag, number in (
+            ("--helm-max-runs", self.helm_max_runs),
+            ("--helm-memory-bytes", self.helm_memory_bytes),
+            ("--helm-cpu-seconds", self.helm_cpu_seconds),
+            ("--helm-output-bytes", self.helm_output_bytes),
+            ("--helm-scratch-bytes", self.helm_scratch_bytes),
+            ("--chart-max-bytes", self.chart_max_bytes),
+            ("--chart-max-decompressed", self.chart_max_decompressed),
+            ("--chart-max-through", self.chart_max_through),
+            ("--chart-uploads-per-hour", self.chart_uploads_per_hour),
+            ("--chart-unreferenced-per-user", self.chart_unreferenced_per_user),
+            ("--chart-store-bytes", self.chart_store_bytes),
+        ):
+            if number < 1:
+                raise ConfigError(f"{flag} must be positive")
+        if self.helm_term_grace_seconds < 0 or self.helm_wait_slot_seconds < 0:
+            raise ConfigError(
+                "--helm-term-grace-seconds and --helm-wait-slot-seconds must not be negative"
+            )
         if not 1 <= self.break_glass_history <= MAX_BREAK_GLASS_HISTORY:
             raise ConfigError(
                 f"--break-glass-history must be between 1 and {MAX_BREAK_GLASS_HISTORY}"

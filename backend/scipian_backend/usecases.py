@@ -74,6 +74,10 @@ class Backend:
     promotions: Any = None
     # Break-glass records and acknowledgements (breakglass/service.py); None: refused.
     break_glass: Any = None
+    # The backend's own helm (helmrun.HelmSandbox); None without `serve --helm`.
+    helm: Any = None
+    # Uploaded chart archives (artifacts/store.py); None without helm: uploads answer 503.
+    artifacts: Any = None
     _lookups: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(LOOKUP_WORKERS, "scipian-lookup"),
         init=False,

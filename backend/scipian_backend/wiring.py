@@ -9,6 +9,7 @@ from scipian_backend.breakglass.status import EnvironmentStatus
 from scipian_backend.config import Settings
 from scipian_backend.environments.lookups import TtlCache
 from scipian_backend.environments.store import Store
+from scipian_backend.helmrun.sandbox import HelmSandbox
 from scipian_backend.identity.authn import KeySet, Verifier
 from scipian_backend.identity.authz import Authorizer
 from scipian_backend.metrics import Metrics
@@ -27,6 +28,22 @@ from scipian_backend.ratelimit import (
 from scipian_backend.releases.reader import ReleaseReader
 from scipian_backend.releases.records import DecodeLimits
 from scipian_backend.usecases import Backend
+
+
+def helm_sandbox(settings: Settings) -> HelmSandbox | None:
+    if not settings.helm:
+        return None
+    return HelmSandbox(
+        settings.helm,
+        settings.helm_scratch_dir,
+        max_runs=settings.helm_max_runs,
+        memory_bytes=settings.helm_memory_bytes,
+        cpu_seconds=settings.helm_cpu_seconds,
+        term_grace=settings.helm_term_grace_seconds,
+        wait_slot=settings.helm_wait_slot_seconds,
+        output_bytes=settings.helm_output_bytes,
+        scratch_bytes=settings.helm_scratch_bytes,
+    )
 
 
 def build_backend(settings: Settings) -> Backend:
@@ -80,6 +97,7 @@ def build_backend(settings: Settings) -> Backend:
         lookup_cache=TtlCache(settings.lookup_ttl_seconds),
         release_reader=reader,
     )
+    backend.helm = helm_sandbox(settings)
     backend.promotions = Promotions(
         backend,
         PromotionStore(mgmt, timeout),

@@ -176,14 +176,20 @@ class BackendClient:
         *,
         id_token: str | None = None,
         json: dict[str, Any] | None = None,
+        data: bytes | None = None,
+        content_type: str = "",
+        read_timeout: float = TIMEOUT[1],
     ) -> requests.Response:
         """One API call (429 waited out and retried), the answer as it came: for routes
-        whose errors a caller maps itself (kubectl_scipian/promotions/api.py)."""
+        whose errors a caller maps itself (kubectl_scipian/promotions/api.py). `data` is a
+        raw body (a chart archive); `read_timeout` is longer for a long poll."""
         headers = {"X-Request-Id": str(uuid.uuid4())}
         if id_token is not None:
             headers["Authorization"] = f"Bearer {id_token}"
+        if content_type:
+            headers["Content-Type"] = content_type
         for attempt in range(MAX_RETRIES + 1):
-            response = self._send(method, path, headers, json)
+            response = self._send(method, path, headers, json, data, read_timeout)
             if response.status_code != 429 or attempt == MAX_RETRIES:
                 break
             delay = _retry_after(response)
@@ -192,13 +198,24 @@ class BackendClient:
         return response
 
     def _send(
-        self, method: str, path: str, headers: dict[str, str], json: dict[str, Any] | None
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        json: dict[str, Any] | None,
+        data: bytes | None = None,
+        read_timeout: float = TIMEOUT[1],
     ) -> requests.Response:
         url = self.url + path
         started = time.monotonic()
         try:
             response = self.session.request(
-                method, url, headers=headers, json=json, timeout=TIMEOUT
+                method,
+                url,
+                headers=headers,
+                json=json,
+                data=data,
+                timeout=(TIMEOUT[0], read_timeout),
             )
         except requests.exceptions.SSLError:
             raise BackendUnreachable(

@@ -42,23 +42,35 @@ TOP: dict[str, Command] = {
     ),
     "promote": Command(
         "promote RELEASE ...",
-        "one chart through dev,staging,prod, each step gated (--resume NAME)",
-        "Promote one chart through a chain of environments. Each step runs the real\n"
-        "`helm upgrade --install --atomic --wait` with a deploy credential that the backend\n"
-        "issues only once the step before it is verified (and its approvals are met).\n"
-        "`promote --resume NAME --chart CHART` continues a promotion.\n\n"
-        "exit codes: 0 every step succeeded, 1 a step failed or the backend refused,\n"
-        "2 bad input, 3 --no-wait stopped at a step awaiting approval, 130 Ctrl-C",
+        "one chart through dev,staging,prod, executed by the backend",
+        "Promote one chart through a chain of environments. The plugin uploads the chart\n"
+        "(a .tgz as is; a directory packaged by your `helm package`), creates the promotion\n"
+        "with your values, and watches it. The backend runs every step with its own helm,\n"
+        "after the gates (the step before verified, approvals met), for exactly the\n"
+        "approved bytes; nobody holds a deploy credential for it. Ctrl-C only stops\n"
+        "watching.\n\n"
+        "exit codes: 0 Succeeded, 1 Failed (or the backend refused), 2 bad input,\n"
+        "3 --no-wait stopped at a step awaiting approval, 4 Cancelled, 130 Ctrl-C",
     ),
     "promotions": Command(
         "promotions [NAME]",
-        "list promotions, or show one (-o wide|json|yaml)",
-        "Show promotions and their steps (-o json|yaml: the Promotion objects, a kubectl List).",
+        "list promotions, show one (--diff ENV, --watch, -o wide|json|yaml)",
+        "Show promotions and their steps (-o json|yaml: the Promotion objects, a kubectl List).\n"
+        "NAME --diff ENV: what step ENV changes, with the digest an approval binds.\n"
+        "NAME --watch: follow it to its end (the exit codes of promote).",
     ),
     "approve": Command(
         "approve NAME --step ENV",
-        "approve a promotion's step (--reason; a fresh login)",
-        "Approve one step of someone else's promotion, with a reason and a fresh login.",
+        "approve a promotion's step, bound to its diff (--reason; a fresh login)",
+        "Approve one step of someone else's promotion, with a reason and a fresh login.\n"
+        "On a terminal the step's diff is shown and confirmed; without one, pass\n"
+        "--diff-digest D from `promotions NAME --diff ENV`.",
+    ),
+    "cancel": Command(
+        "cancel NAME",
+        "cancel a promotion (--reason)",
+        "Cancel a promotion: the backend stops it (a step being deployed is rolled back)\n"
+        "and it ends Cancelled.",
     ),
     "version": Command("version", "print the plugin version", "Print the plugin version."),
     "completion": Command(

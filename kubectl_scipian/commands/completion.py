@@ -88,10 +88,12 @@ VALUE_OPTIONS = frozenset(
         "--values",
         "--values-for",
         "--set",
+        "--set-for",
         "--soak",
         "--helm",
-        "--resume",
         "--step",
+        "--diff",
+        "--diff-digest",
     )
 )
 OUTPUTS = ("json", "yaml", "wide", "name", "jsonpath=", "custom-columns=")
@@ -118,11 +120,12 @@ FLAGS = {
 TOP_FLAGS = {
     "promote": (
         "-n", "--namespace", "--chart", "--version", "--through", "--reason", "-f", "--values",
-        "--values-for", "--set", "--soak", "--timeout", "--dry-run", "--no-wait", "--helm",
-        "--resume",
+        "--values-for", "--set", "--set-for", "--soak", "--timeout", "--dry-run", "--no-wait",
+        "--helm",
     ),
-    "promotions": ("-o", "--output"),
-    "approve": ("--step", "--reason"),
+    "promotions": ("--diff", "-o", "--output", "-w", "--watch"),
+    "approve": ("--step", "--reason", "--diff-digest"),
+    "cancel": ("--reason",),
 }  # fmt: skip
 PROMOTION_OUTPUTS = ("wide", "json", "yaml")
 FILE_OPTIONS = ("--certificate-authority", "--output", "--chart", "-f", "--values", "--helm")
@@ -201,7 +204,7 @@ def _option_value(
 ) -> tuple[list[str], int]:
     if option == "--env":
         return _matching(Sources(environ).environments(), current), NO_FILES
-    if option in ("--step", "--through"):
+    if option in ("--step", "--through", "--diff"):
         # --through takes a list: complete the environment after the last comma.
         head, _, tail = current.rpartition(",")
         prefix = f"{head}," if head else ""

@@ -1,4 +1,4 @@
-"""`kubectl scipian promote ...`: a chart through a chain of environments (promotions/start.py)."""
+"""`kubectl scipian promote ...`: a chart through a chain of environments (promote.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,6 @@ from kubectl_scipian.context import Context
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from kubectl_scipian.promotions import start
+    from kubectl_scipian.promotions import promote
 
-    return start.run(args, ctx)
+    return promote.run(args, ctx)

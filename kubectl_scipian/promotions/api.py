@@ -2,12 +2,13 @@
 session, with the login each needs and the contract's error mapping:
 
     401 + RFC 9470 challenge  → a fresh login with its max_age, one retry (where a step-up
-                                belongs: create, approve, step credential, resume)
+                                belongs: upload, create, approve, cancel)
     401 otherwise             → refresh once, else the RFC's authentication line
     403 of an environment     → the RFC's authentication line
     403/404 of a promotion    → kubectl's `Error from server (Forbidden|NotFound): ...`
     404 of an environment     → `Invalid environment referenced.`
-    403 gate, 409, 400        → `error: <the backend's message>`
+    403 gate, 400, 409, 410,  → `error: <the backend's message>`
+    413, 429, 507
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ if TYPE_CHECKING:
     from kubectl_scipian.wiring import Wiring
 
 ROOT = "/api/v1/promotions"
-MESSAGE_LIMIT = 1024
+CHARTS = "/api/v1/charts"
+# Longer than any wait of the backend's long poll: it answers when the promotion changes.
+WATCH_READ_TIMEOUT = 120.0
 # The backend's environment checks say "<user> may not <verb> environment <id>".
 ENV_DENIAL = re.compile(r" may not [a-z ]+ environment ")
 PROMOTION_ANSWER = "the Scipian backend sent a malformed promotion answer"
@@ -52,11 +55,22 @@ class Api:
 
     # -- the routes ----------------------------------------------------------------------
 
+    def upload(self, digest: str, through: list[str], data: bytes) -> dict[str, Any]:
+        """PUT the chart archive under its digest, for the chain it is for (§5)."""
+        path = f"{CHARTS}/{_q(digest)}?through={_q(','.join(through))}"
+        return self._call("PUT", path, None, step_up=True, kind="upload", check=False, data=data)
+
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", ROOT, body, step_up=True, kind="create")
 
     def get(self, name: str) -> dict[str, Any]:
         return self._call("GET", f"{ROOT}/{_q(name)}", None, kind="read")
+
+    def watch(self, name: str, resource_version: str) -> dict[str, Any]:
+        """The long poll: the promotion once it differs from `resource_version` (or as it
+        is when the backend's wait ends)."""
+        path = f"{ROOT}/{_q(name)}?watch=true&resourceVersion={_q(resource_version)}"
+        return self._call("GET", path, None, kind="read", read_timeout=WATCH_READ_TIMEOUT)
 
     def list(self) -> dict[str, Any]:
         body = self._call("GET", ROOT, None, kind="read", check=False)
@@ -64,28 +78,21 @@ class Api:
             raise BackendError(PROMOTION_ANSWER)
         return body
 
-    def step_kubeconfig(self, name: str, env: str) -> dict[str, Any]:
-        path = f"{ROOT}/{_q(name)}/steps/{_q(env)}/kubeconfig"
-        return self._call("POST", path, {}, step_up=True, check=False)
+    def diff(self, name: str, env: str) -> dict[str, Any]:
+        path = f"{ROOT}/{_q(name)}/steps/{_q(env)}/diff"
+        body = self._call("GET", path, None, kind="read", check=False)
+        if not isinstance(body.get("objects"), list) or not isinstance(body.get("digest"), str):
+            raise BackendError("the Scipian backend sent a malformed diff")
+        return body
 
-    def report(self, name: str, env: str, code: int, message: str) -> dict[str, Any]:
-        path = f"{ROOT}/{_q(name)}/steps/{_q(env)}/report"
-        from kubectl_scipian.support.untrusted import visible
-
-        # helm's stderr line may hold tabs or escapes, which the backend refuses (400).
-        body = {"helmExitCode": code, "message": visible(message)[:MESSAGE_LIMIT]}
-        return self._call("POST", path, body)
-
-    def verify(self, name: str, env: str) -> dict[str, Any]:
-        return self._call("POST", f"{ROOT}/{_q(name)}/steps/{_q(env)}/verify", {})
-
-    def approve(self, name: str, env: str, justification: str) -> dict[str, Any]:
+    def approve(self, name: str, env: str, justification: str, digest: str) -> dict[str, Any]:
         path = f"{ROOT}/{_q(name)}/steps/{_q(env)}/approvals"
-        return self._call("POST", path, {"justification": justification}, step_up=True)
+        body = {"justification": justification, "diffDigest": digest}
+        return self._call("POST", path, body, step_up=True)
 
-    def resume(self, name: str, identity: str) -> dict[str, Any]:
-        path = f"{ROOT}/{_q(name)}/resume"
-        return self._call("POST", path, {"chartIdentity": identity}, step_up=True)
+    def cancel(self, name: str, justification: str) -> dict[str, Any]:
+        path = f"{ROOT}/{_q(name)}/cancel"
+        return self._call("POST", path, {"justification": justification}, step_up=True)
 
     # -- the machinery -------------------------------------------------------------------
 
@@ -101,9 +108,22 @@ class Api:
         step_up: bool = False,
         kind: str = "",
         check: bool = True,
+        data: bytes | None = None,
+        read_timeout: float = 60.0,
     ) -> dict[str, Any]:
+        def send(token: str) -> requests.Response:
+            return self._wired.backend.send(
+                method,
+                path,
+                id_token=token,
+                json=body,
+                data=data,
+                content_type="application/gzip" if data is not None else "",
+                read_timeout=read_timeout,
+            )
+
         login = self.login()
-        response = self._wired.backend.send(method, path, id_token=login.id_token, json=body)
+        response = send(login.id_token)
         if response.status_code == 401:
             from kubectl_scipian.backend.client import step_up_max_age
 
@@ -116,7 +136,7 @@ class Api:
                 login = self._wired.auth.valid_login(
                     interactive=self._ctx.interactive, rejected_token=login.id_token
                 )
-            response = self._wired.backend.send(method, path, id_token=login.id_token, json=body)
+            response = send(login.id_token)
         answer = self._answer(response, kind)
         if check and not isinstance(answer.get("spec"), dict):
             raise BackendError(PROMOTION_ANSWER)
@@ -126,11 +146,11 @@ class Api:
         from kubectl_scipian.backend.client import error_of, step_up_max_age
 
         status = response.status_code
-        if status in (200, 201):
+        if status in (200, 201, 204):
             try:
                 body = response.json()
-            except ValueError:
-                body = None
+            except (ValueError, RecursionError):
+                body = {} if kind == "upload" else None
             if not isinstance(body, dict):
                 raise BackendError(PROMOTION_ANSWER)
             return body
@@ -153,7 +173,7 @@ class Api:
             if message.startswith("promotions.scipian.io "):
                 raise ServerRefused(reason or "NotFound", message)
             raise Refused(message or "not found")
-        if status in (400, 409) and message:
+        if status in (400, 409, 410, 413, 429, 507) and message:
             raise Refused(message)
         raise BackendError(
             f"the Scipian backend at {self._wired.config.backend_url} failed: {detail}"

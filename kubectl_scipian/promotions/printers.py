@@ -11,7 +11,7 @@ from typing import Any
 from kubectl_scipian.read.humanize import human_duration, parse_time
 from kubectl_scipian.support.untrusted import visible
 
-SUMMARY = ["ENV", "PHASE", "REVISION", "CHART", "DURATION", "MESSAGE"]
+SUMMARY = ["ENV", "PHASE", "APPROVALS", "REVISION", "DURATION", "MESSAGE"]
 LIST = ["NAME", "RELEASE", "NAMESPACE", "VERSION", "THROUGH", "PHASE", "INITIATOR", "AGE"]
 WIDE = [*LIST, "STEPS", "REASON"]
 NONE = "<none>"
@@ -45,8 +45,25 @@ def steps(promo: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def chart_text(promo: dict[str, Any]) -> str:
-    chart = _spec(promo).get("chart") or {}
-    return f"{chart.get('name', '')}-{chart.get('version', '')}"
+    spec = _spec(promo)
+    chart = spec.get("chart")
+    if isinstance(chart, dict):
+        return f"{chart.get('name', '')}-{chart.get('version', '')}"
+    if spec.get("rollbackTo") is not None:
+        return f"rollback to revision {spec.get('rollbackTo')}"
+    return ""
+
+
+def phase_of(promo: dict[str, Any]) -> str:
+    return str(_status(promo).get("phase") or "")
+
+
+def approvals_text(step: dict[str, Any]) -> str:
+    need = step.get("approvalsRequired")
+    if not isinstance(need, int) or isinstance(need, bool) or need <= 0:
+        return ""
+    have = step.get("approvals")
+    return f"{len(have) if isinstance(have, list) else 0}/{need}"
 
 
 def duration_of(step: dict[str, Any], now: datetime) -> str:
@@ -62,7 +79,6 @@ def one_line(text: object) -> str:
 
 
 def summary_rows(promo: dict[str, Any], now: datetime) -> list[list[str]]:
-    chart = chart_text(promo)
     rows = []
     for step in steps(promo):
         revision = step.get("revision")
@@ -70,8 +86,8 @@ def summary_rows(promo: dict[str, Any], now: datetime) -> list[list[str]]:
             [
                 str(step.get("environment", "")),
                 str(step.get("phase", "")),
+                approvals_text(step),
                 str(revision) if isinstance(revision, int) else "",
-                chart,
                 duration_of(step, now),
                 one_line(step.get("message")),
             ]
@@ -124,29 +140,107 @@ def list_table(items: list[dict[str, Any]], wide: bool = False, now: datetime | 
 
 
 def describe(promo: dict[str, Any], now: datetime | None = None) -> str:
-    """One promotion: who, what, where, when, why, approved by whom; then its steps."""
+    """One promotion: who, what (archive and values digests), where, when, why, approved by
+    whom (and which diff), executed by which replica; then its steps."""
     moment = now or datetime.now(timezone.utc)
     spec, status = _spec(promo), _status(promo)
     meta = promo.get("metadata") or {}
+    found = spec.get("chart")
+    chart: dict[str, Any] = found if isinstance(found, dict) else {}
     lines = [
         f"Name:        {meta.get('name', '')}",
         f"Release:     {spec.get('namespace', '')}/{spec.get('release', '')}",
-        f"Chart:       {chart_text(promo)} ({(spec.get('chart') or {}).get('identity', '')})",
+        f"Chart:       {chart_text(promo)}"
+        + (f" ({chart.get('digest', '')})" if chart.get("digest") else ""),
         f"Through:     {' -> '.join(str(e) for e in spec.get('through') or [])}",
         f"Initiator:   {(spec.get('initiator') or {}).get('user', '')}",
         f"Reason:      {one_line(spec.get('justification'))}",
         f"Created:     {meta.get('creationTimestamp', '')}",
         f"Phase:       {status.get('phase') or NONE}",
     ]
+    if spec.get("breakGlass"):
+        lines.append("Break-glass: true")
     if status.get("message"):
         lines.append(f"Message:     {one_line(status['message'])}")
+    if status.get("executedBy"):
+        lines.append(f"Executed by: {one_line(status['executedBy'])}")
+    digests = spec.get("valuesDigests")
+    if isinstance(digests, dict):
+        for env, digest in digests.items():
+            lines.append(f"Values:      {env} {digest}")
+    for step in steps(promo):
+        if step.get("renderDigest"):
+            lines.append(f"Diff:        {step.get('environment')} {step['renderDigest']}")
     for step in steps(promo):
         for a in step.get("approvals") or []:
+            if not isinstance(a, dict):
+                continue
             lines.append(
                 f"Approved:    {step.get('environment')} by {a.get('user', '')} at "
                 f"{a.get('time', '')}: {one_line(a.get('justification'))}"
             )
+    cancel = status.get("cancelRequest")
+    if isinstance(cancel, dict):
+        lines.append(
+            f"Cancel:      by {cancel.get('user', '')} at {cancel.get('time', '')}: "
+            f"{one_line(cancel.get('justification'))}"
+        )
     return "\n".join(visible(line) for line in lines) + "\n\n" + summary_table(promo, moment)
+
+
+# -- the diff (change.md §6) --------------------------------------------------------------
+
+
+def _names(value: object) -> str:
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else ""
+
+
+def diff_text(diff: dict[str, Any]) -> str:
+    """The diff of one step, readably: an object per line (kind namespace/name: change),
+    then its images, replicas, changed fields and ConfigMap key names. A Secret shows only
+    that it is there (the backend sends nothing else of it)."""
+    lines = [
+        f"Diff of step {diff.get('environment', '')}, digest {diff.get('digest', '')}",
+    ]
+    objects = [o for o in diff.get("objects") or [] if isinstance(o, dict)]
+    if not objects:
+        lines.append("  (no changes)")
+    for obj in objects:
+        kind = str(obj.get("kind", ""))
+        where = (
+            f"{obj.get('namespace')}/{obj.get('name', '')}"
+            if obj.get("namespace")
+            else str(obj.get("name", ""))
+        )
+        change = str(obj.get("change", ""))
+        if kind == "Secret" and change not in ("added", "removed"):
+            change = "present"
+        hook = " (hook)" if obj.get("hook") else ""
+        lines.append(f"{kind} {where}: {change}{hook}")
+        if kind == "Secret":
+            continue
+        for image in obj.get("images") or []:
+            if isinstance(image, dict):
+                old = image.get("old") or "(none)"
+                new = image.get("new") or "(none)"
+                lines.append(f"    image {image.get('container', '')}: {old} -> {new}")
+        replicas = obj.get("replicas")
+        if isinstance(replicas, dict):
+            old = replicas.get("old")
+            new = replicas.get("new")
+            lines.append(
+                f"    replicas: {'(none)' if old is None else old} -> "
+                f"{'(none)' if new is None else new}"
+            )
+        if obj.get("fields"):
+            lines.append(f"    fields: {_names(obj['fields'])}")
+        keys = obj.get("keys")
+        if isinstance(keys, dict):
+            parts = [f"{what} {_names(keys.get(what))}" for what in ("added", "removed", "changed")]
+            shown = [p for p in parts if p.split(" ", 1)[1]]
+            if shown:
+                lines.append(f"    keys: {'; '.join(shown)}")
+    return "\n".join(visible(line) for line in lines) + "\n"
 
 
 def as_list(items: list[dict[str, Any]]) -> dict[str, Any]:

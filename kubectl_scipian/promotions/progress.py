@@ -1,5 +1,6 @@
-"""Progress of a running promotion on stderr: a line per phase change, or, on a terminal,
-the steps' table redrawn in place. Fed with the Promotion after every backend answer."""
+"""Progress of a promotion being watched, on stderr: a line per change, or, on a
+terminal, the steps' table redrawn in place. Fed with the Promotion after every answer of
+the long poll. Every message shown is the backend's classified reason (change.md §5)."""
 
 from __future__ import annotations
 
@@ -16,37 +17,69 @@ def up(n: int) -> str:
     return f"\x1b[{n}A" if n else ""
 
 
+State = dict[str, tuple[str, ...]]  # env (or "" for the promotion) → what a line shows
+
+
+def state_of(promo: dict[str, Any]) -> State:
+    out: State = {}
+    for step in printers.steps(promo):
+        out[str(step.get("environment", ""))] = (
+            str(step.get("phase", "")),
+            printers.approvals_text(step),
+            printers.one_line(step.get("message")),
+        )
+    status = promo.get("status") if isinstance(promo.get("status"), dict) else {}
+    out[""] = (printers.phase_of(promo), printers.one_line((status or {}).get("message")))
+    return out
+
+
+def change_lines(name: str, before: State, promo: dict[str, Any]) -> list[str]:
+    """The lines for what changed since `before` (pure): a step's phase, approvals or
+    reason; then the promotion's own phase once it changes."""
+    now = state_of(promo)
+    lines = []
+    for step in printers.steps(promo):
+        env = str(step.get("environment", ""))
+        if before.get(env) == now[env]:
+            continue
+        phase, approvals, message = now[env]
+        if env not in before and phase == "Pending" and not message:
+            continue  # the steps still ahead
+        extra = []
+        if phase == "AwaitingApproval" and approvals:
+            extra.append(f"approvals {approvals}")
+        if phase == "Succeeded" and isinstance(step.get("revision"), int):
+            extra.append(f"revision {step['revision']}")
+        if message:
+            extra.append(message)
+        tail = f" ({'; '.join(extra)})" if extra else ""
+        lines.append(visible(f"{env}: {phase}{tail}"))
+    if before.get("") != now[""] and now[""][0] and now[""][0] not in ("Running",):
+        phase, message = now[""]
+        if phase != "AwaitingApproval":
+            tail = f": {message}" if message else ""
+            lines.append(visible(f"promotion {name}: {phase}{tail}"))
+    return lines
+
+
 class Progress:
     def __init__(self, out: TextIO, live: bool) -> None:
         self.out = out
         self.live = live
-        self._seen: dict[str, tuple[str, str]] = {}
+        self._seen: State = {}
         self._drawn = 0  # lines of the live table on screen
 
-    def update(self, promo: dict[str, Any], note: str = "") -> None:
+    def update(self, promo: dict[str, Any]) -> None:
         """Print what changed since the last update (the live table: redraw it)."""
-        changes = []
-        for step in printers.steps(promo):
-            env = str(step.get("environment", ""))
-            now = (str(step.get("phase", "")), printers.one_line(step.get("message")))
-            if self._seen.get(env) != now:
-                if env in self._seen or now != ("Pending", ""):  # not the steps still ahead
-                    changes.append((env, step, now))
-                self._seen[env] = now
+        name = str((promo.get("metadata") or {}).get("name", ""))
+        lines = change_lines(name, self._seen, promo)
+        self._seen = state_of(promo)
         if self.live:
-            if changes or note:
-                self._redraw(promo, note)
+            if lines or not self._drawn:
+                self._redraw(promo)
             return
-        for env, step, (phase, message) in changes:
-            extra = []
-            if phase == "Succeeded" and isinstance(step.get("revision"), int):
-                extra.append(f"revision {step['revision']}")
-            if message:
-                extra.append(message)
-            tail = f" ({'; '.join(extra)})" if extra else ""
-            print(visible(f"{env}: {phase}{tail}"), file=self.out, flush=True)
-        if note:
-            self.say(note)
+        for line in lines:
+            print(line, file=self.out, flush=True)
 
     def say(self, line: str) -> None:
         """A line of its own (a hint, a warning), above the live table."""
@@ -58,9 +91,7 @@ class Progress:
             self._drawn = 0
         print(line, file=self.out, flush=True)
 
-    def _redraw(self, promo: dict[str, Any], note: str) -> None:
-        if note:
-            self.say(note)
+    def _redraw(self, promo: dict[str, Any]) -> None:
         text = printers.summary_table(promo, datetime.now(timezone.utc))
         lines = text.splitlines()
         self.out.write(up(self._drawn) + "\r")
@@ -70,6 +101,6 @@ class Progress:
         self._drawn = len(lines)
 
     def finish(self) -> None:
-        """Leave the live table where it is (the summary follows on stdout)."""
+        """Clear the live table: the summary on stdout repeats it."""
         if self.live and self._drawn:
-            self.say("")  # clears it: the summary repeats it
+            self.say("")

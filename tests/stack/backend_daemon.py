@@ -14,7 +14,8 @@
    oidc:release-managers → prod;
    read promotions: platform-admins, release-managers, team-a, team-b; mallory → nothing;
 4. starts `python -m scipian_backend serve` on a free loopback port (stack process
-   "backend") and waits for /readyz. The stack's backends run with `--metrics-detail`
+   "backend") with `--helm` = the stack's Helm 4 and a scratch dir of its own (every
+   backend here: helm_args), and waits for /readyz. The stack's backends run with `--metrics-detail`
    (environment ids in /metrics, which the metric tests read), and so does a test-owned
    one (`spawn_backend`) unless its test passes `serve_flags=()`.
 
@@ -38,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.stack import clusters, grants, procs
+from tests.stack import clusters, envfile, grants, procs
 from tests.stack.idp_daemon import UI_CLIENT_ID
 from tests.stack.paths import ROOT, stack_dir
 
@@ -216,9 +217,24 @@ def serve_argv(issuer: str, client_id: str, port: int, *extra: str, ui: bool = T
         f"--client-id={client_id}",
         "--log-level=warning",
         *(ui_args(port) if ui else ()),
+        *helm_args(port),
         *RAISED_LIMITS,
         *extra,  # after RAISED_LIMITS: a limit's own test gives its small numbers here
     ]
+
+
+# The stack's Helm 4 (tests/tools helm4()), set by stack.up before its backend starts; other
+# processes (tests, spawn_backend) find it in .stack/env as STACK_HELM.
+HELM: str | None = None
+
+
+def helm_args(port: int) -> tuple[str, ...]:
+    """`--helm` and a scratch dir of its own (under the stack dir: strays are found) for a
+    backend on `port`; none when the stack has no helm yet."""
+    helm = HELM or envfile.read().get("STACK_HELM")
+    if not helm:
+        return ()
+    return (f"--helm={helm}", f"--helm-scratch-dir={backend_dir() / 'helm-scratch' / str(port)}")
 
 
 # change.md §11: the stack's and the bench's backends raise the per-user buckets by flag
@@ -234,9 +250,13 @@ RAISED_LIMITS = (
 )
 
 
-def start(issuer: str, client_id: str, timeout: float = 60.0, port: int = 0) -> str:
+def start(
+    issuer: str, client_id: str, timeout: float = 60.0, port: int = 0, helm: str | None = None
+) -> str:
     """Prepares mgmt and the targets, starts the stack's backend (on `port`, the one its
-    dashboard's redirect URI was registered with); returns its URL."""
+    dashboard's redirect URI was registered with, running `helm`); returns its URL."""
+    global HELM
+    HELM = helm or HELM
     prepare()
     return serve("backend", issuer, client_id, timeout, port=port, ui=True)
 

@@ -143,8 +143,11 @@ def _start() -> dict[str, str]:
             clusters.wait_kubeconfig(spec.name)
         with ThreadPoolExecutor(len(clusters.CLUSTERS)) as pool:
             list(pool.map(lambda s: clusters.prepare(s, binary), clusters.CLUSTERS))
-        backend_url = backend_daemon.start(issuer, idp_daemon.CLIENT_ID, port=backend_port)
+        # The backend runs the stack's Helm 4 itself (change.md §5): it waits for the build.
         helm4, helm3 = helms.result()
+        backend_url = backend_daemon.start(
+            issuer, idp_daemon.CLIENT_ID, port=backend_port, helm=str(helm4)
+        )
         releases.install(helm4, tuple(c.name for c in clusters.CLUSTERS if c.name != "mgmt"))
     except BaseException:
         _stop(quiet=True)

@@ -54,7 +54,16 @@ def imported(modules: set[str], name: str) -> bool:
 
 @pytest.mark.parametrize(
     "argv",
-    [["version"], ["-h"], ["dev", "-h"], ["login", "-h"], ["promote", "-h"], ["approve", "-h"]],
+    [
+        ["version"],
+        ["-h"],
+        ["dev", "-h"],
+        ["login", "-h"],
+        ["promote", "-h"],
+        ["approve", "-h"],
+        ["promotions", "-h"],
+        ["cancel", "-h"],
+    ],
     ids=" ".join,
 )
 def test_no_network_stack_without_network(argv: list[str], tmp_path: Path) -> None:
