@@ -102,7 +102,7 @@ def build_backend(settings: Settings) -> Backend:
         backend,
         PromotionStore(mgmt, timeout),
         ReleaseLock(mgmt, settings.namespace, timeout),
-        StepVerifier(reader, timeout),
+        StepVerifier(reader, timeout, limits),
     )
     backend.break_glass = BreakGlass(
         backend, EnvironmentStatus(mgmt, timeout), settings.break_glass_history

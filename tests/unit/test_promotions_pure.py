@@ -69,7 +69,7 @@ def test_initial_status_awaits_approval_only_on_a_first_gated_step() -> None:
     assert r.steps_of(p)[1]["approvalsRequired"] == 1
     q = promotion(["prod"], {"prod": 1})
     assert r.phase(q) == r.AWAITING and r.steps_of(q)[0]["phase"] == r.AWAITING
-    assert r.status_of(p)["stepUpExpires"] == "2026-12-01T10:00:00Z"
+    assert r.status_of(p)["lastTransition"] == "2026-11-30T10:00:00Z"
 
 
 def test_a_step_runs_verifies_soaks_and_hands_over_to_an_approval() -> None:
@@ -96,12 +96,12 @@ def test_a_step_runs_verifies_soaks_and_hands_over_to_an_approval() -> None:
     assert ("dev", r.PENDING, r.SUCCEEDED) in [(c.environment, c.old, c.new) for c in changes]
 
 
-def test_waiting_past_the_timeout_fails_and_the_last_success_finishes() -> None:
+def test_waiting_keeps_verifying_and_the_last_success_finishes() -> None:
+    # the Verifying deadline is deadlines.py's (test_promotion_execution_pure.py)
     p = promotion(["dev"])
     s = r.to_verifying(r.start_step(r.status_of(p), 0, T0, None), 0)
     late = r.apply_verdict(s, 0, r.Verdict("waiting", "w", 1), T0 + timedelta(seconds=31), 0, 30)
-    assert late["steps"][0]["phase"] == r.FAILED and late["phase"] == r.FAILED
-    assert "not verified within 30s: w" in late["message"]
+    assert late["steps"][0]["phase"] == r.VERIFYING and late["steps"][0]["message"] == "w"
     done = r.apply_verdict(s, 0, r.Verdict("ok", "", 1), T0, 0, 30)
     assert done["phase"] == r.SUCCEEDED
 

@@ -139,6 +139,38 @@ class Minter:
         except ValueError:  # an answer that is not the object asked for (kube.json_body)
             raise InternalError(f"environment {env.id}: unreadable answer") from None
 
+    def issue_step(
+        self,
+        env: Environment,
+        username: str,
+        source: str,
+        namespace: str,
+        ttl: int,
+        target: _Target | None = None,
+    ) -> Issued:
+        """The backend's own credential for a promotion step (promotions/step_identity.py):
+        an identity of `source` bound to the deploy role in `namespace` only (one of the
+        environment's deploy namespaces), its token living `ttl` seconds (the step's
+        timeout and a margin, whatever people's deploy TTL)."""
+        deploy = env.deploy
+        if deploy is None or namespace not in deploy.namespaces:
+            raise InternalError(f"environment {env.id}: does not deploy to {namespace}")
+        if target is None:
+            target = self._targets.get(env)
+        key = names.IdentityKey(env.id, "deploy", username, source)
+        try:
+            return self._mint(
+                env, target, key, role=deploy.cluster_role, namespaces=(namespace,), ttl=ttl
+            )
+        except ApiError:
+            raise
+        except ApiException as e:
+            raise _target_error(env, e) from None
+        except HTTPError:
+            raise ServiceUnavailable(f"environment {env.id}: cluster unreachable") from None
+        except ValueError:
+            raise InternalError(f"environment {env.id}: unreadable answer") from None
+
     def _issue(self, env: Environment, target: _Target, username: str, source: str) -> Issued:
         key = names.IdentityKey(env.id, "read", username, source)
         return self._mint(

@@ -2,7 +2,10 @@
 
 A Promotion is a plain dict, as the management cluster stores it. Every transition here
 takes the status and returns a changed copy; `changes()` lists the phase changes between
-two statuses, which the service writes as audit lines and Events.
+two statuses, which the service and the executor write as audit lines and Events. Every
+phase change stamps `lastTransition` (the idle deadline counts from it, deadlines.py).
+Only the executor (executor.py) moves a step out of Pending; the routes write the
+creation, approvals (AwaitingApproval -> Pending) and `cancelRequest`.
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ KIND = "Promotion"
 API_VERSION = f"{GROUP}/{VERSION}"
 
 RUNNING, AWAITING, SUCCEEDED, FAILED = "Running", "AwaitingApproval", "Succeeded", "Failed"
+CANCELLED = "Cancelled"
 PENDING, DEPLOYING, VERIFYING = "Pending", "Deploying", "Verifying"
-TERMINAL = (SUCCEEDED, FAILED)
+TERMINAL = (SUCCEEDED, FAILED, CANCELLED)
 STEP_UP_COVER = timedelta(hours=24)  # one step-up covers a promotion's steps this long
+FINALIZER = "scipian.io/executor"  # E adds it at creation; the executor removes it when done
+MESSAGE_MAX = 1024
 SUFFIX = string.ascii_lowercase + string.digits
 
 
@@ -49,23 +55,34 @@ def new_promotion(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": name}, "spec": spec}
 
 
-def initial_status(through: list[str], approvals: dict[str, int], now: datetime) -> dict[str, Any]:
+def initial_status(
+    through: list[str],
+    approvals: dict[str, int],
+    now: datetime,
+    render_digests: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Every step Pending but a gated first one (AwaitingApproval from now); each step's
+    renderDigest from the creation's render (what approvals bind, what execution compares)."""
     steps = []
+    stamp = now_stamp(now)
     for i, env in enumerate(through):
         required = approvals.get(env, 0)
-        steps.append(
-            {
-                "environment": env,
-                "phase": AWAITING if i == 0 and required > 0 else PENDING,
-                "approvalsRequired": required,
-                "approvals": [],
-                "message": "",
-            }
-        )
+        step: dict[str, Any] = {
+            "environment": env,
+            "phase": AWAITING if i == 0 and required > 0 else PENDING,
+            "approvalsRequired": required,
+            "approvals": [],
+            "message": "",
+        }
+        if render_digests and env in render_digests:
+            step["renderDigest"] = render_digests[env]
+        if step["phase"] == AWAITING:
+            step["awaitingSince"] = stamp
+        steps.append(step)
     return {
         "phase": AWAITING if steps and steps[0]["phase"] == AWAITING else RUNNING,
         "message": "",
-        "stepUpExpires": now_stamp(now + STEP_UP_COVER),
+        "lastTransition": stamp,
         "steps": steps,
     }
 
@@ -93,6 +110,37 @@ def phase(promo: dict[str, Any]) -> str:
 
 def finished(promo: dict[str, Any]) -> bool:
     return phase(promo) in TERMINAL
+
+
+def spec_of(promo: dict[str, Any]) -> dict[str, Any]:
+    spec = promo.get("spec")
+    return spec if isinstance(spec, dict) else {}
+
+
+def cancel_request(promo: dict[str, Any]) -> dict[str, Any] | None:
+    """status.cancelRequest (the cancel route or a pre-emption wrote it), or None."""
+    req = status_of(promo).get("cancelRequest")
+    return req if isinstance(req, dict) and req else None
+
+
+def cancel_message(req: dict[str, Any]) -> str:
+    """`cancelled by USER`, or `pre-empted by NAME` when a superset chain took over."""
+    reason = str(req.get("reason") or "")
+    if reason.startswith("pre-empted by "):
+        return reason[:MESSAGE_MAX]
+    return f"cancelled by {req.get('user') or 'unknown'}"[:MESSAGE_MAX]
+
+
+def deleting(promo: dict[str, Any]) -> bool:
+    return bool((promo.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def has_finalizer(promo: dict[str, Any]) -> bool:
+    return FINALIZER in ((promo.get("metadata") or {}).get("finalizers") or [])
+
+
+def is_rollback(promo: dict[str, Any]) -> bool:
+    return spec_of(promo).get("rollbackTo") is not None
 
 
 def initiator(promo: dict[str, Any]) -> str:
@@ -124,19 +172,38 @@ def _copy(status: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(status)
 
 
+def _moved(out: dict[str, Any], now: datetime) -> dict[str, Any]:
+    out["lastTransition"] = now_stamp(now)
+    return out
+
+
+def _cut(message: str) -> str:
+    return message[:MESSAGE_MAX]
+
+
 def start_step(
-    status: dict[str, Any], i: int, now: datetime, previous_revision: int | None
+    status: dict[str, Any],
+    i: int,
+    now: datetime,
+    previous_revision: int | None,
+    replica: str = "",
 ) -> dict[str, Any]:
-    """The step's credential is issued: Deploying (again, for a re-run of helm)."""
+    """The executor starts helm for step i: Deploying. A re-run (after a recovery) keeps
+    the first start, so that the step's deadline is not extended by a takeover, and the
+    previousRevision it first found."""
     out = _copy(status)
     step = out["steps"][i]
     if step.get("phase") != DEPLOYING:
         step["previousRevision"] = previous_revision
-    step.update(phase=DEPLOYING, startedAt=now_stamp(now), message="")
-    step.pop("verifiedAt", None)
-    step.pop("finishedAt", None)
-    out["phase"] = RUNNING
-    return out
+        step["startedAt"] = now_stamp(now)
+    step.update(phase=DEPLOYING, message="")
+    for stale in ("verifiedAt", "finishedAt", "revision", "manifestDigest", "configDigest"):
+        step.pop(stale, None)
+    if replica:
+        step["executedBy"] = replica
+        out["executedBy"] = replica
+    out.update(phase=RUNNING, message="")
+    return _moved(out, now)
 
 
 def fail_step(
@@ -144,22 +211,65 @@ def fail_step(
 ) -> dict[str, Any]:
     out = _copy(status)
     step = out["steps"][i]
-    step.update(phase=FAILED, message=message[:1024], finishedAt=now_stamp(now))
+    step.update(phase=FAILED, message=_cut(message), finishedAt=now_stamp(now))
     if revision is not None:
         step["revision"] = revision
-    out.update(phase=FAILED, message=f"{step['environment']}: {message}"[:1024])
+    out.update(phase=FAILED, message=_cut(f"{step['environment']}: {message}"))
+    return _moved(out, now)
+
+
+def fail_promotion(
+    status: dict[str, Any], message: str, now: datetime | None = None
+) -> dict[str, Any]:
+    out = _copy(status)
+    out.update(phase=FAILED, message=_cut(message))
+    return _moved(out, now) if now is not None else out
+
+
+def cancel(status: dict[str, Any], message: str, now: datetime) -> dict[str, Any]:
+    """The open step (if one has started or waits) and the promotion: Cancelled."""
+    out = _copy(status)
+    for step in out.get("steps") or []:
+        if step.get("phase") in (AWAITING, DEPLOYING, VERIFYING):
+            step.update(phase=CANCELLED, message=_cut(message), finishedAt=now_stamp(now))
+            break
+    out.update(phase=CANCELLED, message=_cut(message))
+    return _moved(out, now)
+
+
+def to_verifying(
+    status: dict[str, Any],
+    i: int,
+    now: datetime | None = None,
+    *,
+    revision: int | None = None,
+    manifest_digest: str = "",
+    config_digest: str = "",
+) -> dict[str, Any]:
+    """helm exited 0: what it says it deployed (revision and digests of its own -o json)
+    is what verification and every later re-verification compare against."""
+    out = _copy(status)
+    step = out["steps"][i]
+    step.update(phase=VERIFYING, message="")
+    if revision is not None:
+        step["revision"] = revision
+    if manifest_digest:
+        step["manifestDigest"] = manifest_digest
+    if config_digest:
+        step["configDigest"] = config_digest
+    return _moved(out, now) if now is not None else out
+
+
+def record_recovery(status: dict[str, Any], i: int, what: str) -> dict[str, Any]:
+    """What a replica taking over found and did (a pending release rolled back)."""
+    out = _copy(status)
+    out["steps"][i]["recovery"] = _cut(what)
     return out
 
 
-def fail_promotion(status: dict[str, Any], message: str) -> dict[str, Any]:
+def set_step_message(status: dict[str, Any], i: int, message: str) -> dict[str, Any]:
     out = _copy(status)
-    out.update(phase=FAILED, message=message[:1024])
-    return out
-
-
-def to_verifying(status: dict[str, Any], i: int) -> dict[str, Any]:
-    out = _copy(status)
-    out["steps"][i].update(phase=VERIFYING, message="")
+    out["steps"][i]["message"] = _cut(message)
     return out
 
 
@@ -183,20 +293,24 @@ def apply_verdict(
     verdict: Verdict,
     now: datetime,
     soak_seconds: int,
-    timeout_seconds: int,
+    timeout_seconds: int = 0,
 ) -> dict[str, Any]:
-    """A verification's outcome on a Verifying step (docs/api.md, "Verification")."""
+    """A verification's outcome on a Verifying step (docs/api.md, "Verification"): failed
+    fails the step (`verification: …`); waiting restarts the soak; ok starts it, and once
+    it has lasted soak_seconds the step succeeds. (Its deadline is deadlines.py's.)"""
+    del timeout_seconds  # the Verifying deadline is deadlines.py's, one place for all
     out = _copy(status)
     step = out["steps"][i]
     if verdict.state == "failed":
-        return fail_step(out, i, verdict.message, now, verdict.revision)
-    started = parse_stamp(step.get("startedAt")) or now
+        why = (
+            verdict.message
+            if verdict.message.startswith("verification: ")
+            else (f"verification: {verdict.message}")
+        )
+        return fail_step(out, i, why, now, verdict.revision)
     if verdict.state == "waiting":
         step.pop("verifiedAt", None)  # a check went false: the soak starts again
-        if now >= started + timedelta(seconds=timeout_seconds):
-            why = f"not verified within {timeout_seconds}s: {verdict.message}"
-            return fail_step(out, i, why, now, verdict.revision)
-        step["message"] = verdict.message[:1024]
+        step["message"] = _cut(verdict.message)
         return out
     verified = parse_stamp(step.get("verifiedAt"))
     if verified is None:
@@ -208,43 +322,64 @@ def apply_verdict(
         step["message"] = f"soaking until {now_stamp(verified + timedelta(seconds=soak_seconds))}"
         return out
     step.update(phase=SUCCEEDED, finishedAt=now_stamp(now), message="")
-    return advance(out, i)
+    return advance(out, i, now)
 
 
-def advance(status: dict[str, Any], i: int) -> dict[str, Any]:
+def advance(status: dict[str, Any], i: int, now: datetime | None = None) -> dict[str, Any]:
     """After step i succeeded: the next step waits for approvals if it needs them; the
     last one succeeding finishes the promotion."""
     out = _copy(status)
     steps = out["steps"]
+    if now is not None:
+        _moved(out, now)
     if i + 1 >= len(steps):
         out.update(phase=SUCCEEDED, message="")
         return out
     nxt = steps[i + 1]
     if nxt.get("phase") in (PENDING, AWAITING):
         nxt["phase"] = PENDING if approvals_met(nxt) else AWAITING
+        if nxt["phase"] == AWAITING and now is not None:
+            nxt["awaitingSince"] = now_stamp(now)
     out["phase"] = AWAITING if nxt["phase"] == AWAITING else RUNNING
     return out
 
 
 def add_approval(
-    status: dict[str, Any], i: int, user: str, justification: str, now: datetime
+    status: dict[str, Any],
+    i: int,
+    user: str,
+    justification: str,
+    now: datetime,
+    diff_digest: str = "",
 ) -> dict[str, Any]:
     out = _copy(status)
     step = out["steps"][i]
-    step.setdefault("approvals", []).append(
-        {"user": user, "justification": justification, "time": now_stamp(now)}
-    )
+    approval = {"user": user, "justification": justification, "time": now_stamp(now)}
+    if diff_digest:
+        approval["diffDigest"] = diff_digest
+    step.setdefault("approvals", []).append(approval)
     if step.get("phase") == AWAITING and approvals_met(step):
         step["phase"] = PENDING
         if out.get("phase") == AWAITING:
             out["phase"] = RUNNING
+        _moved(out, now)
     return out
 
 
-def await_approval(status: dict[str, Any], i: int) -> dict[str, Any]:
+def await_approval(
+    status: dict[str, Any], i: int, now: datetime | None = None, required: int | None = None
+) -> dict[str, Any]:
+    """Step i needs (more) approvals: AwaitingApproval from now (its 72 h deadline counts
+    from awaitingSince); `required` raises approvalsRequired to a gate added since."""
     out = _copy(status)
-    out["steps"][i]["phase"] = AWAITING
+    step = out["steps"][i]
+    if required is not None:
+        step["approvalsRequired"] = max(int(step.get("approvalsRequired") or 0), required)
+    step["phase"] = AWAITING
     out["phase"] = AWAITING
+    if now is not None:
+        step["awaitingSince"] = now_stamp(now)
+        _moved(out, now)
     return out
 
 

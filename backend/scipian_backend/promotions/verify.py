@@ -1,14 +1,21 @@
-"""The backend's own verification of a promotion step against its target.
+"""The backend's verification of a promotion step it executed (change.md §5, "Verification").
 
-Reads with the environment's release reader (least privilege, manifests/release-reader.yaml):
-the release's records, then the workloads its newest record's manifest declares and their
-pods. The manifest is decoded here and never returned. The verdict itself is
-promotions/checks.py's (pure).
+The evidence is helm's own `-o json` of the run (helmrun/output.py's ReleaseOut). Release
+records are read with the environment's release reader (manifests/release-reader.yaml), a
+credential of the backend's own that outlives the step's identity; records count only as
+promotions/evidence.py says. Workloads come from helm's manifest (after the run) or from
+the record whose manifest digest equals the one recorded (the soak's re-checks, possibly on
+another replica). Nothing read here is returned or logged: only classified verdicts.
+
+Reading errors are `waiting` verdicts, never exceptions: the step's deadline (D's) ends a
+target that stays unreadable.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -16,117 +23,249 @@ from urllib3.exceptions import HTTPError
 
 from scipian_backend import kube
 from scipian_backend.environments.store import Environment
-from scipian_backend.errors import ApiError, InternalError, ServiceUnavailable
-from scipian_backend.promotions import checks
+from scipian_backend.errors import ServiceUnavailable
+from scipian_backend.helmrun.output import ReleaseOut
+from scipian_backend.helmrun.render import RenderError, config_digest, manifest_digest, objects
+from scipian_backend.promotions import evidence as ev
 from scipian_backend.promotions.records import Verdict
-from scipian_backend.releases import records
+from scipian_backend.releases import full
 from scipian_backend.releases.reader import ReleaseReader
+from scipian_backend.releases.records import DEFAULT_LIMITS, DecodeLimits
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 READ = {
-    "deployment": ("AppsV1Api", "read_namespaced_deployment"),
-    "statefulset": ("AppsV1Api", "read_namespaced_stateful_set"),
-    "daemonset": ("AppsV1Api", "read_namespaced_daemon_set"),
-    "job": ("BatchV1Api", "read_namespaced_job"),
+    "Deployment": ("AppsV1Api", "read_namespaced_deployment"),
+    "StatefulSet": ("AppsV1Api", "read_namespaced_stateful_set"),
+    "DaemonSet": ("AppsV1Api", "read_namespaced_daemon_set"),
+    "Job": ("BatchV1Api", "read_namespaced_job"),
 }
+MAX_PODS = 500  # pods listed per workload (a page; more are not read)
+MAX_WORKLOADS = 200  # workloads of one manifest read per check
+
+
+class _Unreadable(Exception):
+    """The target did not answer a read (classified in the message)."""
 
 
 class StepVerifier:
-    def __init__(self, reader: ReleaseReader, timeout: float = 10.0) -> None:
+    def __init__(
+        self, reader: ReleaseReader, timeout: float = 10.0, limits: DecodeLimits = DEFAULT_LIMITS
+    ) -> None:
         self._reader = reader
         self._timeout = timeout
+        self._limits = limits  # the read side's (serve --release-record-*)
 
-    def newest(self, env: Environment, namespace: str, release: str) -> dict[str, Any] | None:
-        """The decoded newest record of the release (None: there is none)."""
-        found = [
-            r
-            for r in self._reader.records(env, namespace, release)
-            if records.release_name(r) == release
-        ]
-        newest = max(found, key=records.revision, default=None)
-        if newest is None:
-            return None
+    # --- the contract (HELPERS-V2.md, "V") ---------------------------------------------
+
+    def after_run(
+        self,
+        env: Environment,
+        target: object,
+        namespace: str,
+        out: ReleaseOut,
+        step: dict[str, Any],
+    ) -> Verdict:
+        """helm exited 0 with `out`: its records and its manifest's workloads, now.
+        (`target` is unused: reads go through the release reader, see the module doc.)"""
+        if out.status != "deployed":
+            return ev.failed("helm's release is not deployed", out.revision)
+        helm = ev.Evidence(out.revision, manifest_digest(out.manifest), config_digest(out.config))
+        return self._verdict(env, namespace, out.name, helm, out.manifest)
+
+    def check(
+        self,
+        env: Environment,
+        target: object,
+        namespace: str,
+        step: dict[str, Any],
+        release: str | None = None,
+    ) -> Verdict:
+        """The soak's re-check: nothing newer than the recorded revision, its record still
+        with the recorded digests, its workloads still as approved and healthy."""
+        recorded = ev.recorded_evidence(step)
+        if recorded is None:
+            return ev.failed("the step recorded no revision to check")
+        name = release or _release_of(step)
+        if not name:
+            return ev.failed("the step names no release")
+        return self._verdict(env, namespace, name, recorded, None)
+
+    def reverify(
+        self, env: Environment, target: object, namespace: str, release: str, step: dict[str, Any]
+    ) -> Verdict:
+        """The previous step before the next starts: a deployed revision ≥ the recorded one
+        with the recorded manifest and config digests (`ENV no longer verified: …`)."""
+        gone = f"{env.id} no longer verified"
+        recorded = ev.recorded_evidence(step)
+        if recorded is None:
+            return Verdict("failed", f"{gone}: it recorded no revision")
         try:
-            return records.decode(newest)
-        except records.UndecodableRecord as e:
-            return {"version": records.revision(newest), "info": {"status": f"undecodable ({e})"}}
-
-    def revision(self, env: Environment, namespace: str, release: str) -> int | None:
-        found = [
-            r
-            for r in self._reader.records(env, namespace, release)
-            if records.release_name(r) == release
-        ]
-        return max((records.revision(r) for r in found), default=None)
-
-    def verify(self, env: Environment, promo: dict[str, Any]) -> Verdict:
-        spec = promo.get("spec") or {}
-        namespace, release = str(spec.get("namespace")), str(spec.get("release"))
-        chart = spec.get("chart") or {}
-        doc = self.newest(env, namespace, release)
-        bad = checks.release_verdict(doc, str(chart.get("identity")), str(chart.get("version")))
-        if bad is not None or doc is None:
-            return bad or Verdict("failed", "no release record found")
-        found = checks.workloads(doc.get("manifest"), namespace)
-        try:
-            objects, pods = self._read(env, found)
-        except ApiException as e:
-            if kube.status_of(e) == 401:
-                self._reader.forget(env)
-            raise _error(env, e) from None
-        except HTTPError:
-            raise ServiceUnavailable(f"environment {env.id}: cluster unreachable") from None
-        except ValueError:
-            raise InternalError(f"environment {env.id}: unreadable answer") from None
-        return checks.verdict(
-            doc, str(chart.get("identity")), str(chart.get("version")), objects, pods
+            facts = [_facts(r) for r in self._records(env, namespace, release)]
+        except _Unreadable as e:
+            return Verdict("waiting", f"{gone}: {e}")
+        if ev.still_verified(facts, recorded):
+            return Verdict("ok", "", recorded.revision)
+        return Verdict(
+            "failed", f"{gone}: the deployed release differs from the verified one", None
         )
 
-    def _read(
-        self, env: Environment, found: list[checks.Workload]
-    ) -> tuple[list[tuple[checks.Workload, dict[str, Any] | None]], list[dict[str, Any]]]:
-        api = self._reader.api(env)
-        objects: list[tuple[checks.Workload, dict[str, Any] | None]] = []
-        pods: list[dict[str, Any]] = []
-        for w in found:
-            group, method = READ[w.kind]
+    # --- version 1's service (promotions/service.py) until it stops calling these --------
+
+    def revision(self, env: Environment, namespace: str, release: str) -> int | None:
+        """The newest Secret record's revision (None: none)."""
+        try:
+            found = self._records(env, namespace, release)
+        except _Unreadable as e:
+            raise ServiceUnavailable(f"environment {env.id}: {e}") from None
+        return max((r.revision for r in found), default=None)
+
+    def verify(self, env: Environment, promo: dict[str, Any]) -> Verdict:
+        """Version 1's client-reported step: the newest record's own digests as evidence
+        (removed with the step routes)."""
+        spec = promo.get("spec") or {}
+        namespace, release = str(spec.get("namespace")), str(spec.get("release"))
+        try:
+            found = self._records(env, namespace, release)
+        except _Unreadable as e:
+            return ev.waiting(str(e))
+        if not found:
+            return ev.failed("no release record found")
+        newest = found[-1]
+        helm = ev.Evidence(
+            newest.revision, manifest_digest(newest.manifest), config_digest(newest.config)
+        )
+        return self._verdict(env, namespace, release, helm, newest.manifest)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def _verdict(
+        self,
+        env: Environment,
+        namespace: str,
+        release: str,
+        want: ev.Evidence,
+        manifest: str | None,
+    ) -> Verdict:
+        try:
+            records = self._records(env, namespace, release)
+            facts = [_facts(r) for r in records]
+            bad = ev.records_verdict(facts, want)
+            if bad is not None:
+                return bad
+            if manifest is None:  # the recorded revision's record, proved by its digest
+                [manifest] = [
+                    r.manifest
+                    for r in records
+                    if r.secret_type == ev.RECORD_TYPE and r.revision == want.revision
+                ]
             try:
-                obj: dict[str, Any] | None = kube.json_body(
-                    getattr(getattr(client, group)(api), method)(
-                        w.name, w.namespace, _request_timeout=self._timeout, _preload_content=False
+                found = ev.workloads(objects(manifest), namespace)
+            except RenderError:
+                return ev.failed("helm's manifest is not readable", want.revision)
+            return ev.workloads_verdict(self._observe(env, found[:MAX_WORKLOADS]), want.revision)
+        except _Unreadable as e:
+            return ev.waiting(str(e), want.revision)
+
+    def _records(self, env: Environment, namespace: str, release: str) -> list[full.FullRecord]:
+        return self._read(
+            env,
+            lambda api: full.read_records(
+                api, namespace, release, limits=self._limits, timeout=self._timeout
+            ),
+        )
+
+    def _observe(self, env: Environment, found: Sequence[ev.Workload]) -> list[ev.Observed]:
+        def read(api: client.ApiClient) -> list[ev.Observed]:
+            seen: list[ev.Observed] = []
+            for w in found:
+                group, method = READ[w.kind]
+                try:
+                    obj: dict[str, Any] | None = kube.json_body(
+                        getattr(getattr(client, group)(api), method)(
+                            w.name,
+                            w.namespace,
+                            _request_timeout=self._timeout,
+                            _preload_content=False,
+                        )
                     )
-                )
+                except ApiException as e:
+                    if kube.status_of(e) != 404:
+                        raise
+                    obj = None
+                selector = _selector(obj)
+                pods: list[dict[str, Any]] = []
+                replicasets: list[dict[str, Any]] = []
+                if selector:
+                    pods = self._list(client.CoreV1Api(api).list_namespaced_pod, w, selector)
+                    if w.kind == "Deployment":
+                        replicasets = self._list(
+                            client.AppsV1Api(api).list_namespaced_replica_set, w, selector
+                        )
+                seen.append(ev.Observed(w, obj, ev.current_pods(w, obj, replicasets, pods)))
+            return seen
+
+        return self._read(env, read)
+
+    def _list(self, fn: Any, w: ev.Workload, selector: str) -> list[dict[str, Any]]:
+        doc = kube.json_body(
+            fn(
+                w.namespace,
+                label_selector=selector,
+                limit=MAX_PODS,
+                _request_timeout=self._timeout,
+                _preload_content=False,
+            )
+        )
+        return [p for p in doc.get("items") or [] if isinstance(p, dict)]
+
+    def _read(self, env: Environment, fn: Callable[[client.ApiClient], T]) -> T:
+        """`fn(reader api)`, once more afresh when the reader's token was refused; target
+        errors become _Unreadable (classified)."""
+        for attempt in (1, 2):
+            try:
+                return fn(self._reader.api(env))
             except ApiException as e:
-                if kube.status_of(e) != 404:
-                    raise
-                obj = None
-            objects.append((w, obj))
-            selector = _selector(obj)
-            if selector:
-                doc = kube.json_body(
-                    client.CoreV1Api(api).list_namespaced_pod(
-                        w.namespace,
-                        label_selector=selector,
-                        _request_timeout=self._timeout,
-                        _preload_content=False,
-                    )
-                )
-                pods.extend(p for p in doc.get("items") or [] if isinstance(p, dict))
-        return objects, pods
+                status = kube.status_of(e)
+                if status == 401 and attempt == 1:
+                    self._reader.forget(env)
+                    continue
+                log.debug("verification read on %s: HTTP %s", env.id, status)
+                if status in (401, 403):
+                    raise _Unreadable("the release reader may not read the release") from None
+                raise _Unreadable(f"target unavailable (HTTP {status})") from None
+            except HTTPError:
+                raise _Unreadable("target unreachable") from None
+            except ValueError:
+                raise _Unreadable("unreadable answer from the target") from None
+        raise AssertionError("unreachable")
+
+
+def _facts(r: full.FullRecord) -> ev.RecordFacts:
+    return ev.RecordFacts(
+        r.revision,
+        r.secret_type,
+        r.status,
+        manifest_digest(r.manifest) if isinstance(r.manifest, str) else "",
+        config_digest(r.config) if isinstance(r.config, dict) else "",
+    )
+
+
+def _release_of(step: dict[str, Any]) -> str:
+    value = step.get("release")
+    return value if isinstance(value, str) else ""
 
 
 def _selector(obj: dict[str, Any] | None) -> str:
     """The workload's matchLabels as a label selector ("" when it has none)."""
     if obj is None:
         return ""
-    labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    spec, selector, labels = obj.get("spec"), None, None
+    if isinstance(spec, dict):
+        selector = spec.get("selector")
+    if isinstance(selector, dict):
+        labels = selector.get("matchLabels")
+    if not isinstance(labels, dict):
+        return ""
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-
-
-def _error(env: Environment, e: ApiException) -> ApiError:
-    status = kube.status_of(e)
-    if status in (401, 403):
-        return InternalError(
-            f"environment {env.id}: release reader may not read workloads (HTTP {status}); "
-            "register the environment again"
-        )
-    return ServiceUnavailable(f"environment {env.id}: cluster unavailable (HTTP {status})")

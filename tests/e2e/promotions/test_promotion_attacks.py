@@ -1,0 +1,317 @@
+"""Version 1's attacks on promotions (docs/threat-model.md; the review's H2, H3, M4, M5),
+tried again as a hostile client over raw HTTP and with the attacker's own ordinary
+credentials. Each test fails on version 1's code: there the initiator held the step's
+deploy credential, planted records were evidence, and gates were frozen at creation.
+
+This module registers two Environments of its own, `t-atk-a` on the dev cluster and
+`t-atk-b` on the staging cluster (deploy namespace `shop`), changes their gates, and grants
+and removes rights on them; the stack's own environments keep their gates.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+from tests.conftest import Stack
+from tests.e2e.promotions.hostile import (
+    BOUND,
+    apply,
+    archive,
+    create,
+    delete,
+    deploy_kubeconfig,
+    environment,
+    finished,
+    grant,
+    record_object,
+    set_gates,
+    shop_web_files,
+    step_of,
+    wait_for,
+)
+from tests.e2e.promotions.world import NAMESPACE, Api, Logins
+
+pytestmark = pytest.mark.stack
+ENV_A, ENV_B = "t-atk-a", "t-atk-b"
+ALICE, DAVE = "oidc:alice@example.test", "oidc:dave@example.test"
+CHART_OBJ = {"metadata": {"name": "shop-web", "version": "1.2.0", "apiVersion": "v2"}}
+EVIL = "registry.example/shop-web:evil"
+
+
+@pytest.fixture(scope="module")
+def shop_web() -> bytes:
+    return archive(shop_web_files("1.2.0"))
+
+
+@pytest.fixture(scope="module")
+def envs(stack: Stack) -> Iterator[tuple[str, str]]:
+    """t-atk-a (dev cluster) and t-atk-b (staging cluster); dave approves on both."""
+    approve = grant("t-atk-approve", "approve", [ENV_A, ENV_B], DAVE)
+    with environment(stack, ENV_A, "dev"), environment(stack, ENV_B, "staging"):
+        apply(stack, "mgmt", approve)
+        try:
+            yield ENV_A, ENV_B
+        finally:
+            delete(stack, "mgmt", approve)
+
+
+def _core(kubeconfig: Path) -> client.CoreV1Api:
+    return client.CoreV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
+
+
+def _await_secret(core: client.CoreV1Api, name: str) -> None:
+    """Until Secret `name` exists in shop (helm wrote its record: the step runs)."""
+    deadline = time.monotonic() + BOUND
+    while True:
+        try:
+            core.read_namespaced_secret(name, NAMESPACE)
+            return
+        except ApiException as e:
+            assert e.status == 404, e.status
+        assert time.monotonic() < deadline, f"no {name}"
+        time.sleep(0.1)
+
+
+def _records_on(stack: Stack, cluster: str, release: str) -> list[str]:
+    out = stack.kubectl(
+        cluster, "get", "secrets,configmaps", "-n", NAMESPACE,
+        "-l", f"owner=helm,name={release}", "-o", "name",
+    )  # fmt: skip
+    return out.stdout.split()
+
+
+def _name(created: Any) -> str:
+    assert created.status_code == 201, created.text
+    return str(created.json()["metadata"]["name"])
+
+
+def _approve(api: Api, token: str, name: str, env: str) -> None:
+    promo = api.get(token, name).json()
+    body = {"justification": "attack test", "diffDigest": step_of(promo, env)["renderDigest"]}
+    got = api.call("POST", f"/api/v1/promotions/{name}/steps/{env}/approvals", token, body)
+    assert got.status_code == 200, got.text
+
+
+# --- H2: records are no evidence; helm's own output is -----------------------------------
+
+
+def test_a_planted_v999_secret_record_does_not_make_the_dev_step_succeed(
+    stack: Stack, api: Api, logins: Logins, release: str, shop_web: bytes, tmp_path: Path
+) -> None:
+    """alice plants `sh.helm.release.v1.REL.v999` (type helm.sh/release.v1, empty manifest)
+    with her ordinary dev deploy credential while her promotion's dev step runs."""
+    alice = logins.fresh("alice")
+    core = _core(deploy_kubeconfig(api, alice, "dev", tmp_path))
+    name = _name(create(api, alice, release, shop_web, ["dev"], soak=3))
+    _await_secret(core, f"sh.helm.release.v1.{release}.v1")
+    planted = record_object("Secret", release, 999, CHART_OBJ)
+    core.create_namespaced_secret(NAMESPACE, planted)
+    try:
+        promo = wait_for(api, lambda: logins.token("alice"), name, finished)
+    finally:
+        core.delete_namespaced_secret(planted["metadata"]["name"], NAMESPACE)
+    step = step_of(promo, "dev")
+    assert step["phase"] == "Failed", step
+    assert step["message"].startswith("verification: "), step
+    assert step.get("revision") != 999
+    assert promo["status"]["phase"] == "Failed"
+
+
+def test_a_configmap_record_never_counts(
+    stack: Stack, api: Api, logins: Logins, release: str, shop_web: bytes, tmp_path: Path
+) -> None:
+    """The same record as a ConfigMap (version 1's verification took it): helm's own
+    revision is what the step records, and what runs is the chart's."""
+    alice = logins.fresh("alice")
+    core = _core(deploy_kubeconfig(api, alice, "dev", tmp_path))
+    name = _name(create(api, alice, release, shop_web, ["dev"], soak=2))
+    _await_secret(core, f"sh.helm.release.v1.{release}.v1")
+    planted = record_object("ConfigMap", release, 999, CHART_OBJ)
+    core.create_namespaced_config_map(NAMESPACE, planted)
+    try:
+        promo = wait_for(api, lambda: logins.token("alice"), name, finished)
+    finally:
+        core.delete_namespaced_config_map(planted["metadata"]["name"], NAMESPACE)
+    step = step_of(promo, "dev")
+    assert step["phase"] == "Succeeded", step
+    assert step["revision"] == 1
+    live = stack.kubectl("dev", "get", "deployment", release, "-n", NAMESPACE, "-o", "json")
+    [container] = json.loads(live.stdout)["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "registry.example/shop-web:1.0"
+
+
+def test_set_image_during_the_soak_fails_the_step(
+    stack: Stack, api: Api, logins: Logins, release: str, shop_web: bytes, tmp_path: Path
+) -> None:
+    """What runs after verification is watched: `kubectl set image` with alice's ordinary
+    dev deploy credential while the step soaks fails it."""
+    alice = logins.fresh("alice")
+    kubeconfig = deploy_kubeconfig(api, alice, "dev", tmp_path)
+    name = _name(create(api, alice, release, shop_web, ["dev"], soak=3))
+    promo = wait_for(
+        api, lambda: logins.token("alice"), name,
+        lambda p: step_of(p, "dev")["phase"] == "Verifying",
+        every=0.1,
+    )  # fmt: skip
+    assert step_of(promo, "dev")["phase"] == "Verifying", promo["status"]
+    subprocess.run(
+        [stack.kubectl_path, f"--kubeconfig={kubeconfig}", "-n", NAMESPACE,
+         "set", "image", f"deployment/{release}", f"web={EVIL}"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    promo = wait_for(api, lambda: logins.token("alice"), name, finished)
+    step = step_of(promo, "dev")
+    assert step["phase"] == "Failed", step
+    assert step["message"] == (
+        f"verification: Deployment/{release} container web runs an image other than the "
+        "approved one"
+    )
+
+
+# --- H3: no step credential, report or verify from the client any more --------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/promotions/{name}/steps/dev/kubeconfig",
+        "/api/v1/promotions/{name}/steps/dev/report",
+        "/api/v1/promotions/{name}/steps/dev/verify",
+        "/api/v1/promotions/{name}/resume",
+    ],
+)
+def test_the_removed_step_routes_answer_410_with_one_line(
+    api: Api, logins: Logins, path: str
+) -> None:
+    alice = logins.token("alice")
+    url = path.format(name="shop-web-abcde")
+    bodies: list[Any] = [{}, {"helmExitCode": 0}, {"chartIdentity": "sha256:" + "0" * 64}]
+    for token in (None, alice):
+        for body in bodies:
+            got = api.call("POST", url, token, body)
+            assert got.status_code == 410, (token is None, got.text)
+            message = got.json()["message"]
+            assert message and "\n" not in message
+    paths = api.call("GET", "/openapi.json", None).json()["paths"]
+    assert not [p for p in paths if p.endswith(("/kubeconfig", "/report", "/verify", "/resume"))
+                and "/promotions/" in p]  # fmt: skip
+
+
+# --- M4: the gates of now apply ------------------------------------------------------------
+
+
+def test_a_gate_added_after_creation_applies_to_the_running_promotion(
+    stack: Stack, api: Api, logins: Logins, release: str, shop_web: bytes, envs: tuple[str, str]
+) -> None:
+    """carol's promotion through [a, b] waits for dave's approval on a; meanwhile b (the
+    "prod" of this test) gets `approvals.required: 1`. Once a is done, b waits for it."""
+    a, b = envs
+    set_gates(a, "--approvals=1")
+    set_gates(b, "--approvals=0")
+    carol = logins.fresh("carol")
+    name = _name(create(api, carol, release, shop_web, [a, b]))
+    promo = wait_for(
+        api, lambda: logins.token("carol"), name,
+        lambda p: step_of(p, a)["phase"] == "AwaitingApproval",
+    )  # fmt: skip
+    assert step_of(promo, b)["approvalsRequired"] == 0
+    set_gates(b, "--approvals=1")  # the gate added after creation
+    _approve(api, logins.fresh("dave"), name, a)
+    promo = wait_for(
+        api, lambda: logins.token("carol"), name,
+        lambda p: step_of(p, b)["phase"] not in ("Pending",),
+    )  # fmt: skip
+    step = step_of(promo, b)
+    assert step_of(promo, a)["phase"] == "Succeeded", promo["status"]
+    assert step["phase"] == "AwaitingApproval", step
+    assert step["approvalsRequired"] == 1
+    assert promo["status"]["phase"] == "AwaitingApproval"
+    assert _records_on(stack, "staging", release) == []
+
+
+# --- the initiator's right, checked before each step --------------------------------------
+
+
+def test_an_initiator_whose_deploy_grant_is_removed_is_stopped_at_the_next_step(
+    stack: Stack, api: Api, logins: Logins, release: str, shop_web: bytes, envs: tuple[str, str]
+) -> None:
+    a, b = envs
+    set_gates(a, "--approvals=0")
+    set_gates(b, "--approvals=1")
+    deploy = grant(f"t-atk-deploy-{release}", "deploy", [a, b], ALICE)
+    apply(stack, "mgmt", deploy)
+    try:
+        alice = logins.fresh("alice")
+        name = _name(create(api, alice, release, shop_web, [a, b]))
+        promo = wait_for(
+            api, lambda: logins.token("alice"), name,
+            lambda p: step_of(p, b)["phase"] == "AwaitingApproval",
+        )  # fmt: skip
+        assert step_of(promo, a)["phase"] == "Succeeded", promo["status"]
+        delete(stack, "mgmt", deploy)  # alice may no longer deploy to b (nor a)
+        _until_denied(stack, ALICE, b)
+        _approve(api, logins.fresh("dave"), name, b)
+        promo = wait_for(api, lambda: logins.token("alice"), name, finished)
+    finally:
+        delete(stack, "mgmt", deploy)
+    assert promo["status"]["phase"] == "Failed", promo["status"]
+    assert step_of(promo, b)["message"] == f"initiator may no longer deploy to {b}"
+    assert _records_on(stack, "staging", release) == []
+
+
+def _until_denied(stack: Stack, user: str, env: str) -> None:
+    """The apiserver's RBAC has seen the binding go (the backend asks it afresh)."""
+    deadline = time.monotonic() + 30
+    while True:
+        done = stack.kubectl(
+            "mgmt", "auth", "can-i", "create", f"environments.scipian.io/{env}",
+            "--subresource=deploy", f"--as={user}", "--as-group=oidc:team-a", check=False,
+        )  # fmt: skip
+        if done.stdout.strip() == "no":
+            return
+        assert time.monotonic() < deadline, done.stdout
+        time.sleep(0.2)
+
+
+# --- M5: approvals bind the values -------------------------------------------------------
+
+
+def test_an_admin_editing_the_values_secret_after_approval_fails_the_step_before_helm(
+    stack: Stack, api: Api, logins: Logins, release: str, shop_web: bytes, envs: tuple[str, str]
+) -> None:
+    """b is approved (ahead of its turn), then an admin of mgmt rewrites b's values in the
+    promotion's values Secret; a then runs, and b fails before its helm runs."""
+    a, b = envs
+    set_gates(a, "--approvals=1")
+    set_gates(b, "--approvals=1")
+    carol = logins.fresh("carol")
+    values = {"*": [("common.yaml", "replicas: 1\n")]}
+    name = _name(create(api, carol, release, shop_web, [a, b], values=values))
+    dave = logins.fresh("dave")
+    _approve(api, dave, name, b)
+    secret = json.loads(
+        stack.kubectl(
+            "mgmt", "get", "secret", f"values-{name}", "-n", "scipian-artifacts", "-o", "json"
+        ).stdout
+    )
+    [key] = secret["data"]
+    doc = json.loads(base64.b64decode(secret["data"][key]))
+    doc[b]["sets"] = [*doc[b].get("sets", []), "replicas=5"]
+    secret["data"][key] = base64.b64encode(json.dumps(doc).encode()).decode()
+    stack.kubectl("mgmt", "replace", "-f", "-", input=json.dumps(secret))
+    _approve(api, dave, name, a)
+    promo = wait_for(api, lambda: logins.token("carol"), name, finished)
+    assert step_of(promo, a)["phase"] == "Succeeded", promo["status"]
+    step = step_of(promo, b)
+    assert step["phase"] == "Failed" and step["message"] == "values digest mismatch", step
+    assert _records_on(stack, "staging", release) == []
