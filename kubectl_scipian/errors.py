@@ -9,6 +9,8 @@
     │   ├── LoginRequired             ... plus a hint: no terminal and nothing to refresh
     │   │   └── FreshLoginRequired    ... a deploy credential's step-up, with no terminal
     │   ├── FreshLoginUnprovable      ... plus a hint: the provider cannot show a fresh login
+    │   ├── PromotionRequired         a deploy credential refused on a gated environment (403
+    │   │                             PromotionRequired): `helm rollback` becomes a promotion
     │   └── StepUpRequired            the backend's RFC 9470 challenge (max_age); caught by
     │                                 access/credentials.py, which logs in afresh once
     ├── EnvNotFound                   "Invalid environment referenced."
@@ -110,6 +112,12 @@ class StepUpRequired(AuthError):
     def __init__(self, max_age: int, detail: str = "") -> None:
         super().__init__(detail)
         self.max_age = max_age
+
+
+class PromotionRequired(AuthError):
+    """The backend's 403 `PromotionRequired`: the environment is gated, so no plain deploy
+    credential (change.md §2). Shown as the RFC's line; `helm rollback` takes the
+    promotion path on it (helm/rollback.py)."""
 
 
 class EnvNotFound(ScipianError):

@@ -65,10 +65,17 @@ def _backend_files() -> list[Path]:
     return files
 
 
+def _helm_files() -> list[Path]:
+    """The pinned Helm 4's Go module (tests/tools/helm4): the image carries that binary."""
+    from tests.tools import HELM4_SRC
+
+    return sorted(p for p in HELM4_SRC.iterdir() if p.is_file())
+
+
 def inputs_hash() -> str:
     digest = hashlib.sha256()
     digest.update(f"{SUITE} {' '.join(BASE_PACKAGES)}\n".encode())
-    for path in [*_backend_files(), CONSTRAINTS, Path(__file__)]:
+    for path in [*_backend_files(), *_helm_files(), CONSTRAINTS, Path(__file__)]:
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).hexdigest().encode() + b"\n")
     return digest.hexdigest()[:16]
@@ -228,6 +235,10 @@ def build(force: bool = False) -> str:
         (context / "wheels").mkdir(parents=True)
         os.link(rootfs, context / "rootfs.tar")
         shutil.copy(CONSTRAINTS, context / "constraints.txt")
+        # The backend's own helm (serve --helm): the pinned Helm 4, built from its module.
+        from tests import tools
+
+        shutil.copy(tools.helm4(), context / "helm")
         wheels(context / "wheels", _python_version(rootfs))
         version_ref = f"{REPOSITORY}:{backend_version()}"
         print(f"image: building {version_ref} ({ref})", file=sys.stderr)

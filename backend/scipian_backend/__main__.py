@@ -12,8 +12,12 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from scipian_backend.errors import ApiError, ConfigError
+
+if TYPE_CHECKING:
+    from scipian_backend.worker.settings import WorkerSettings
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -165,6 +169,7 @@ def parser() -> argparse.ArgumentParser:
     )
 
     _release_record_options(s)
+    _worker_options(s)
     _helm_options(s)
 
     r = sub.add_parser("register", help="register an environment from a kubeconfig file")
@@ -295,6 +300,77 @@ def _release_record_options(p: argparse.ArgumentParser) -> None:
         type=int,
         default=records.DECODE_CONCURRENCY,
         help=f"records decoded at once per replica (default {records.DECODE_CONCURRENCY})",
+    )
+
+
+def _worker_options(p: argparse.ArgumentParser) -> None:
+    """The worker room (worker/, docs/backend.md "The worker room")."""
+    from scipian_backend.worker.settings import WorkerSettings
+
+    d = WorkerSettings()
+    g = p.add_argument_group("worker room (docs/backend.md)")
+    g.add_argument(
+        "--replica-id",
+        default=_env("SCIPIAN_REPLICA_ID", ""),
+        help="this replica's name in Lease holders and executedBy (default: hostname-pid)",
+    )
+    g.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="run no worker room: this process claims and executes nothing",
+    )
+    g.add_argument(
+        "--worker-lease-seconds",
+        type=int,
+        default=d.lease_seconds,
+        help=f"an execution Lease's duration (default {d.lease_seconds})",
+    )
+    g.add_argument(
+        "--worker-renew-seconds",
+        type=float,
+        default=d.renew_seconds,
+        help=f"held Leases are renewed this often (default {d.renew_seconds:g})",
+    )
+    g.add_argument(
+        "--worker-lost-after-seconds",
+        type=float,
+        default=d.lost_after_seconds,
+        help="a claim not renewed for this long is lost: its helm is killed, its work given "
+        f"up (default {d.lost_after_seconds:g})",
+    )
+    g.add_argument(
+        "--worker-threads",
+        type=int,
+        default=d.threads,
+        help=f"turns run at once on this replica (default {d.threads})",
+    )
+    g.add_argument(
+        "--worker-stop-seconds",
+        type=float,
+        default=d.stop_seconds,
+        help="at shutdown, how long running turns get to end before their claims are "
+        f"declared lost (default {d.stop_seconds:g})",
+    )
+    g.add_argument(
+        "--worker-resync-seconds",
+        type=float,
+        default=d.resync_seconds,
+        help=f"every object is looked at again this often (default {d.resync_seconds:g})",
+    )
+
+
+def _worker_settings(args: argparse.Namespace) -> WorkerSettings:
+    from scipian_backend.worker.settings import WorkerSettings
+
+    return WorkerSettings(
+        enabled=not args.no_worker,
+        replica=args.replica_id,
+        lease_seconds=args.worker_lease_seconds,
+        renew_seconds=args.worker_renew_seconds,
+        lost_after_seconds=args.worker_lost_after_seconds,
+        threads=args.worker_threads,
+        stop_seconds=args.worker_stop_seconds,
+        resync_seconds=args.worker_resync_seconds,
     )
 
 
@@ -548,6 +624,7 @@ def _serve(args: argparse.Namespace) -> int:
         metrics_detail=args.metrics_detail,
         break_glass_history=args.break_glass_history,
         event_namespace=args.event_namespace,
+        worker=_worker_settings(args),
         helm=args.helm or None,
         helm_scratch_dir=args.helm_scratch_dir or None,
         helm_max_runs=args.helm_max_runs,

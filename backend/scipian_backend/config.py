@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from scipian_backend.errors import ConfigError
 from scipian_backend.releases import records
+from scipian_backend.worker.settings import WorkerSettings
 
 GROUP = "scipian.io"
 VERSION = "v1alpha1"
@@ -16,6 +17,8 @@ PLURAL = "environments"
 KIND = "Environment"
 DEFAULT_NAMESPACE = "scipian-system"
 SESSIONS_NAMESPACE = "scipian-sessions"
+# Uploaded chart archives and promotions' values (change.md §5), as Secrets on mgmt.
+ARTIFACTS_NAMESPACE = "scipian-artifacts"
 BROKER_NAME = "scipian-broker"
 DEFAULT_DEPLOY_ROLE = "scipian-deployer"  # manifests/deployer-role.yaml (change.md §3)
 ENVIRONMENT_LABEL = "scipian.io/environment"  # on a broker Secret: the one env id it serves
@@ -99,6 +102,8 @@ class Settings:
     # Break-glass and metrics (docs/api.md "Break-glass"; metrics.py).
     metrics_detail: bool = False  # environment ids in /metrics labels, else gated/ungated
     break_glass_history: int = 50  # break-glass entries kept in an Environment's status
+    # The worker room (worker/settings.py): replica id, Lease timings, turn threads.
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
     # The backend's own helm (helmrun/sandbox.py, change.md §5); None: no helm, so no chart
     # uploads, creation renders or execution (those answer 503).
     helm: str | None = None

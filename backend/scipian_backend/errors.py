@@ -5,6 +5,7 @@ ApiError                 status, reason, message (safe to show: no upstream bodi
 ├── Unauthorized         401
 │   └── InsufficientUserAuthentication  401 + RFC 9470's challenge (step-up)
 ├── Forbidden            403
+│   └── PromotionRequired  403 (a plain deploy credential on a gated environment, §2)
 ├── NotFound             404
 ├── Conflict             409  (promotions: a step or promotion in the wrong phase)
 ├── InternalError        500
@@ -57,6 +58,11 @@ class InsufficientUserAuthentication(Unauthorized, status=401):
 
 
 class Forbidden(ApiError, status=403): ...
+
+
+class PromotionRequired(Forbidden, status=403):
+    """A plain deploy credential (or a v1 rollback record) on a gated environment: only a
+    promotion changes it (change.md §2, §7); break-glass stays the way around."""
 
 
 class NotFound(ApiError, status=404): ...

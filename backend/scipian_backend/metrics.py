@@ -14,6 +14,7 @@ from __future__ import annotations
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
@@ -68,6 +69,17 @@ class Metrics:
             ("outcome",),
             registry=self.registry,
         )
+        self._claims = Gauge(
+            "scipian_worker_claims",
+            "Execution Leases this replica holds (worker/room.py).",
+            registry=self.registry,
+        )
+        self._turns = Counter(
+            "scipian_worker_turns",
+            "Worker turns and periodic task runs, by kind and outcome (ok, failed).",
+            ("kind", "outcome"),
+            registry=self.registry,
+        )
         self._duration = Histogram(
             "scipian_request_duration_seconds",
             "HTTP request latency.",
@@ -90,6 +102,12 @@ class Metrics:
 
     def promotion(self, outcome: str) -> None:
         self._promotions.labels(outcome).inc()
+
+    def worker_claims(self, held: int) -> None:
+        self._claims.set(held)
+
+    def worker_turn(self, kind: str, outcome: str) -> None:
+        self._turns.labels(kind, outcome).inc()
 
     def render(self) -> str:
         return generate_latest(self.registry).decode()

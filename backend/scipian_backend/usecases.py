@@ -10,7 +10,6 @@ for them.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +18,7 @@ from typing import Any, NamedTuple
 
 from scipian_backend.audit.events import Auditor
 from scipian_backend.audit.records import Record
-from scipian_backend.config import GROUP, KIND, MIN_TTL, VERSION, Settings, valid_env_id
+from scipian_backend.config import MIN_TTL, Settings, valid_env_id
 from scipian_backend.environments.lookups import TtlCache
 from scipian_backend.environments.store import Environment, Store
 from scipian_backend.errors import (
@@ -28,6 +27,7 @@ from scipian_backend.errors import (
     Forbidden,
     InsufficientUserAuthentication,
     NotFound,
+    PromotionRequired,
     ServiceUnavailable,
     Unauthorized,
 )
@@ -46,6 +46,7 @@ from scipian_backend.minting.kubeconfig import format_time, kubeconfig_text
 from scipian_backend.minting.minter import Minter
 from scipian_backend.ratelimit import ISSUE, READ, WRITE, RateLimiter
 from scipian_backend.releases.reader import ReleaseReader
+from scipian_backend.worker.room import WorkerRoom
 
 # Who asks: an Authorization header (the API), or an Identity a dashboard session holds.
 Caller = str | Identity | None
@@ -74,6 +75,11 @@ class Backend:
     promotions: Any = None
     # Break-glass records and acknowledgements (breakglass/service.py); None: refused.
     break_glass: Any = None
+    # The worker room (worker/room.py): claims and runs promotions' turns and periodic
+    # tasks; None under `serve --no-worker`. `replica` names this process in Lease holders
+    # and executedBy.
+    worker: WorkerRoom | None = None
+    replica: str = ""
     # The backend's own helm (helmrun.HelmSandbox); None without `serve --helm`.
     helm: Any = None
     # Uploaded chart archives (artifacts/store.py); None without helm: uploads answer 503.
@@ -97,18 +103,37 @@ class Backend:
             "identityVersion": IDENTITY_VERSION,
         }
 
-    def environments(self, authorization: Caller, request_id: str) -> list[dict[str, Any]]:
+    def environments(
+        self, authorization: Caller, request_id: str, gates: bool = False
+    ) -> list[dict[str, Any]]:
+        """The environments the caller may read; with `gates`, each one the caller may also
+        deploy to carries `gated` (change.md §2), asked in the same round of reviews."""
         who = self._authenticate(authorization, request_id, READ)
         envs = self.store.list()
         if not envs:
             return []
+
+        def may(env: Environment) -> tuple[bool, bool]:
+            if not self.authorizer.may_get_kubeconfig(who, env.id):
+                return False, False
+            deploy = gates and env.deploy is not None and self.authorizer.may_deploy(who, env.id)
+            return True, deploy
+
         with ThreadPoolExecutor(min(8, len(envs))) as pool:
-            allowed = list(pool.map(lambda e: self.authorizer.may_get_kubeconfig(who, e.id), envs))
-        return [
-            {"id": e.id, "description": e.description, "ttlSeconds": e.ttl_seconds}
-            for e, ok in zip(envs, allowed, strict=True)
-            if ok
-        ]
+            allowed = list(pool.map(may, envs))
+        items = []
+        for e, (ok, deploy) in zip(envs, allowed, strict=True):
+            if not ok:
+                continue
+            item: dict[str, Any] = {
+                "id": e.id,
+                "description": e.description,
+                "ttlSeconds": e.ttl_seconds,
+            }
+            if deploy and e.deploy is not None:
+                item["gated"] = e.deploy.gated
+            items.append(item)
+        return items
 
     def issue(
         self,
@@ -228,7 +253,7 @@ class Backend:
         if spec.gated and not break_glass:
             message = gate_message(env)
             self._deny(audit, who, "forbidden", message, env.uid)
-            raise Forbidden(message)
+            raise PromotionRequired(message)
         self.check_step_up(env, who, audit)
 
     # --- break-glass (breakglass/service.py keeps the records) --------------------------
@@ -351,32 +376,6 @@ def gate_message(env: Environment) -> str:
         f"{env.id} issues deploy credentials only inside a promotion ({', '.join(gates)}); "
         "use promote, or --break-glass"
     )
-
-
-def break_glass_event(
-    env: Environment, user: str, justification: str, request_id: str
-) -> dict[str, Any]:
-    """The Warning Event a break-glass credential leaves on the Environment."""
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return {
-        "metadata": {"name": f"{env.id}.{secrets.token_hex(8)}"},
-        "involvedObject": {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": KIND,
-            "name": env.id,
-            "uid": env.uid,
-        },
-        "reason": "BreakGlass",
-        "message": (
-            f"{user} broke the promotion gate of {env.id}: a deploy credential outside a "
-            f"promotion, justification {justification!r} (request {request_id})"
-        )[:1024],
-        "type": "Warning",
-        "source": {"component": "scipian-backend"},
-        "firstTimestamp": now,
-        "lastTimestamp": now,
-        "count": 1,
-    }
 
 
 def _verb(level: str) -> str:

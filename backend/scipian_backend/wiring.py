@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from kubernetes import client
+
 from scipian_backend import kube
+from scipian_backend.artifacts.store import ArtifactStore
+from scipian_backend.artifacts.upload import Uploads
 from scipian_backend.audit.events import Auditor
 from scipian_backend.breakglass.service import BreakGlass
 from scipian_backend.breakglass.status import EnvironmentStatus
-from scipian_backend.config import Settings
+from scipian_backend.config import ARTIFACTS_NAMESPACE, Settings
 from scipian_backend.environments.lookups import TtlCache
 from scipian_backend.environments.store import Store
 from scipian_backend.helmrun.sandbox import HelmSandbox
@@ -28,6 +32,7 @@ from scipian_backend.ratelimit import (
 from scipian_backend.releases.reader import ReleaseReader
 from scipian_backend.releases.records import DecodeLimits
 from scipian_backend.usecases import Backend
+from scipian_backend.worker.room import WorkerRoom
 
 
 def helm_sandbox(settings: Settings) -> HelmSandbox | None:
@@ -98,6 +103,8 @@ def build_backend(settings: Settings) -> Backend:
         release_reader=reader,
     )
     backend.helm = helm_sandbox(settings)
+    if backend.helm is not None:
+        backend.artifacts = Uploads(backend, ArtifactStore(mgmt, ARTIFACTS_NAMESPACE, timeout))
     backend.promotions = Promotions(
         backend,
         PromotionStore(mgmt, timeout),
@@ -107,4 +114,29 @@ def build_backend(settings: Settings) -> Backend:
     backend.break_glass = BreakGlass(
         backend, EnvironmentStatus(mgmt, timeout), settings.break_glass_history
     )
+    backend.replica = settings.worker.replica_id
+    backend.worker = _worker_room(settings, mgmt, backend.replica, metrics)
     return backend
+
+
+def _worker_room(
+    settings: Settings, mgmt: client.ApiClient, replica: str, metrics: Metrics
+) -> WorkerRoom | None:
+    """The room (started and stopped by the app's lifespan); kinds and periodic tasks are
+    added to it here, by the pieces that own them."""
+    w = settings.worker
+    if not w.enabled:
+        return None
+    return WorkerRoom(
+        mgmt,
+        settings.namespace,
+        replica,
+        lease_seconds=w.lease_seconds,
+        renew_seconds=w.renew_seconds,
+        lost_after_seconds=w.lost_after_seconds,
+        threads=w.threads,
+        stop_seconds=w.stop_seconds,
+        resync_seconds=w.resync_seconds,
+        metrics=metrics,
+        timeout=settings.http_timeout_seconds,
+    )

@@ -23,6 +23,7 @@ from kubectl_scipian.errors import (
     BackendError,
     BackendUnreachable,
     EnvNotFound,
+    PromotionRequired,
     StepUpRequired,
 )
 from kubectl_scipian.support.timefmt import parse_timestamp
@@ -250,6 +251,8 @@ class BackendClient:
             max_age = step_up_max_age(response.headers.get("WWW-Authenticate", ""))
             if max_age is not None:
                 raise StepUpRequired(max_age, detail)
+        if status == 403 and reason == "PromotionRequired":
+            raise PromotionRequired(detail)
         if status in (401, 403):
             raise AuthError(detail)
         if status == 404 and reason == "NotFound":

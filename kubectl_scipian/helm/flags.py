@@ -56,7 +56,11 @@ def build(sub: str, make: Callable[[str, str], argparse.ArgumentParser]) -> argp
         p.add_argument("--helm", metavar="PATH", help="the helm binary (default: helm on PATH)")
         p.add_argument(
             "--break-glass", action="store_true",
-            help="for environments with a promotion gate (honoured once promotions exist)",
+            help="on a gated environment: the rollback promotion runs at once, no approval",
+        )  # fmt: skip
+        p.add_argument(
+            "--no-wait", action="store_true",
+            help="on a gated environment: exit 3 when the rollback awaits approval",
         )  # fmt: skip
         p.add_argument("-n", "--namespace", default=None, help="namespace (default: default)")
         return p

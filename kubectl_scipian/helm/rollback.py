@@ -3,7 +3,12 @@ redacted history, then the real `helm rollback` with a deploy credential (README
 
 plan (history through the backend) ── --dry-run: print it on stdout, stop
   └─ helm found and new enough → deploy credential (step-up as needed)
-     → audit "started" → helm rollback (KUBECONFIG = a private file) → audit "finished"
+     ├─ → audit "started" → helm rollback (KUBECONFIG = a private file) → audit "finished"
+     └─ refused 403 PromotionRequired (a gated environment, change.md §7): a one-step
+        promotion `rollbackTo` (with --break-glass: `breakGlass`) that the backend executes
+        after the step's approvals (or at once, break-glass); watched as `promote` watches,
+        with its exit codes (0 Succeeded, 1 Failed, 3 awaiting approval with --no-wait,
+        4 Cancelled, 130 detached)
 
 The plan goes to stderr (stdout is helm's, unchanged) except with --dry-run, where it is
 the output. The credential reaches helm only through a 0600 kubeconfig in a fresh 0700
@@ -119,7 +124,12 @@ def run(
     ctx.stderr.write(plan_text(env_id, plan))
     ctx.stderr.flush()
     assert reason is not None
-    item = wired.credentials.deploy_kubeconfig(env_id, reason, interactive=ctx.interactive)
+    from kubectl_scipian.errors import PromotionRequired
+
+    try:
+        item = wired.credentials.deploy_kubeconfig(env_id, reason, interactive=ctx.interactive)
+    except PromotionRequired:
+        return promoted(opts, env_id, plan, reason, wired, ctx)
     report = {
         "justification": reason,
         "fromRevision": plan.current,
@@ -139,6 +149,45 @@ def run(
             f"kubectl-scipian: warning: the rollback's audit record failed: {why}", file=ctx.stderr
         )
     return code
+
+
+def promotion_body(env_id: str, plan: Plan, reason: str, break_glass: bool) -> dict[str, Any]:
+    """The create body of a gated rollback (pure): one step, the planned revision."""
+    body: dict[str, Any] = {
+        "release": plan.release,
+        "namespace": plan.namespace,
+        "rollbackTo": plan.target,
+        "through": [env_id],
+        "justification": reason,
+    }
+    if break_glass:
+        body["breakGlass"] = True
+    return body
+
+
+def promoted(
+    opts: argparse.Namespace, env_id: str, plan: Plan, reason: str, wired: Any, ctx: Context
+) -> int:
+    """The rollback as a one-step promotion the backend executes (change.md §7)."""
+    from kubectl_scipian.errors import BackendError
+    from kubectl_scipian.promotions.api import PROMOTION_ANSWER, Api
+    from kubectl_scipian.promotions.flags import PROMOTION_NAME
+    from kubectl_scipian.promotions.watch import to_end
+
+    api = Api(wired, ctx)
+    promo = api.create(promotion_body(env_id, plan, reason, bool(opts.break_glass)))
+    meta = promo.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if not isinstance(name, str) or len(name) > 63 or not PROMOTION_NAME.fullmatch(name):
+        raise BackendError(PROMOTION_ANSWER)  # it goes into URLs and lines: checked first
+    how = "at once, break-glass" if opts.break_glass else "after its approvals"
+    print(
+        f"{env_id} is gated: the rollback to revision {plan.target} is promotion {name}, "
+        f"executed by the backend {how}",
+        file=ctx.stderr,
+        flush=True,
+    )
+    return to_end(api, promo, ctx, no_wait=bool(getattr(opts, "no_wait", False)))
 
 
 def _report(

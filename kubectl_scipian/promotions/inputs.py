@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -15,6 +16,8 @@ from kubectl_scipian.errors import UsageError
 from kubectl_scipian.promotions.flags import ALL, Request
 
 MAX_BASE64 = 96 * 1024  # values and sets, base64 text in all (the create route's bound)
+# A values file travels by its base name, which the backend takes only in this shape.
+FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 class StepInputs(NamedTuple):
@@ -32,7 +35,10 @@ def read_files(paths: list[str]) -> list[tuple[str, bytes]]:
             raise UsageError(f"values file {path}: {err.strerror or 'unreadable'}") from None
         if len(data) > MAX_BASE64:
             raise UsageError(f"values file {path}: larger than {MAX_BASE64} bytes")
-        out.append((Path(path).name, data))
+        name = Path(path).name
+        if not FILE_NAME.fullmatch(name):
+            raise UsageError(f"values file {path}: its name must match {FILE_NAME.pattern}")
+        out.append((name, data))
     return out
 
 
@@ -85,16 +91,18 @@ def step_inputs(inputs: Inputs, env: str) -> StepInputs:
     )
 
 
-def inputs_digest(step: StepInputs) -> str:
-    """sha256 of the canonical bytes of one step's inputs (the backend's, same function)."""
+def canonical(step: StepInputs) -> bytes:
+    """The bytes a step's digest is of, as the backend's promotions/values.py makes them:
+    sorted-key JSON, files as [name, base64] in order, then the sets."""
     doc = {
-        "files": [
-            {"name": name, "sha256": hashlib.sha256(data).hexdigest()} for name, data in step.files
-        ],
-        "sets": step.sets,
+        "files": [[name, base64.b64encode(data).decode()] for name, data in step.files],
+        "sets": list(step.sets),
     }
-    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def inputs_digest(step: StepInputs) -> str:
+    return "sha256:" + hashlib.sha256(canonical(step)).hexdigest()
 
 
 def digests(inputs: Inputs, through: list[str]) -> dict[str, str]:

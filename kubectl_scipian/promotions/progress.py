@@ -68,12 +68,14 @@ class Progress:
         self.live = live
         self._seen: State = {}
         self._drawn = 0  # lines of the live table on screen
+        self._last: dict[str, Any] | None = None  # the promotion the table shows
 
     def update(self, promo: dict[str, Any]) -> None:
         """Print what changed since the last update (the live table: redraw it)."""
         name = str((promo.get("metadata") or {}).get("name", ""))
         lines = change_lines(name, self._seen, promo)
         self._seen = state_of(promo)
+        self._last = promo
         if self.live:
             if lines or not self._drawn:
                 self._redraw(promo)
@@ -82,14 +84,19 @@ class Progress:
             print(line, file=self.out, flush=True)
 
     def say(self, line: str) -> None:
-        """A line of its own (a hint, a warning), above the live table."""
+        """A line of its own (a hint, a warning), above the live table (redrawn below it)."""
+        self._clear()
+        print(line, file=self.out, flush=True)
+        if self.live and self._last is not None:
+            self._redraw(self._last)
+
+    def _clear(self) -> None:
         if self.live and self._drawn:
             self.out.write(up(self._drawn) + "\r")
             for _ in range(self._drawn):
                 self.out.write(CLEAR_LINE + "\n")
             self.out.write(up(self._drawn))
             self._drawn = 0
-        print(line, file=self.out, flush=True)
 
     def _redraw(self, promo: dict[str, Any]) -> None:
         text = printers.summary_table(promo, datetime.now(timezone.utc))
@@ -102,5 +109,4 @@ class Progress:
 
     def finish(self) -> None:
         """Clear the live table: the summary on stdout repeats it."""
-        if self.live and self._drawn:
-            self.say("")
+        self._clear()

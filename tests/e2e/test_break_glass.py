@@ -178,14 +178,15 @@ def test_break_glass_needs_its_own_grant_and_is_recorded_before_the_answer(
     assert after == before + 1
 
 
-def test_the_v1_rollback_record_with_break_glass_needs_the_grant_too(
-    api: Api, logins: Logins
-) -> None:
+def test_the_v1_rollback_record_takes_no_break_glass(api: Api, logins: Logins) -> None:
+    """Version 2 (change.md §7): a gated rollback, break-glass or not, is a one-step
+    promotion; the v1 record refuses the field before anyone is asked anything."""
     path = f"/api/v1/environments/prod/releases/shop/t-glass-{uuid.uuid4().hex[:6]}/rollbacks"
     body = {"justification": "roll back", "fromRevision": 2, "toRevision": 1, "phase": "started"}
-    carol = api.call("POST", path, logins.token("carol"), {**body, "breakGlass": True})
-    assert carol.status_code == 403
-    assert carol.json()["message"] == f"{CAROL} may not break the glass on environment prod"
+    for who in ("carol", "dave"):
+        refused = api.call("POST", path, logins.token(who), {**body, "breakGlass": True})
+        assert refused.status_code == 400, refused.text
+        assert "rollbackTo and breakGlass" in refused.json()["message"]
 
 
 def test_no_event_no_credential(stack: Stack, glass_env: str, logins: Logins) -> None:

@@ -100,3 +100,26 @@ def test_a_loopback_http_issuer_passes_these_checks() -> None:
     assert done.returncode != 0
     assert "prefix" not in done.stderr and "plain http" not in done.stderr
     assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "start"),
+    [
+        (["--worker-renew-seconds=20"], "need 0 < --worker-renew-seconds"),
+        (["--worker-lost-after-seconds=30"], "need 0 < --worker-renew-seconds"),
+        (["--worker-threads=0"], "--worker-threads must be between"),
+        (["--worker-lease-seconds=2"], "--worker-lease-seconds must be between"),
+        (["--replica-id=a b"], "--replica-id must be"),
+    ],
+)
+def test_serve_refuses_worker_settings_out_of_bounds(
+    flags: list[str], start: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The worker room's flags (docs/backend.md): one line, exit 2, before any cluster."""
+    from scipian_backend.__main__ import main
+
+    argv = ["--mgmt-kubeconfig=/nonexistent", "serve", "--issuer=https://idp.example.test", *flags]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"scipian-backend: {start}"), err
+    assert len(err.splitlines()) == 1

@@ -122,6 +122,14 @@ def test_rollback_report_refuses(body: dict[str, Any]) -> None:
         rollback_report(body)
 
 
+@pytest.mark.parametrize("value", [True, False])
+def test_rollback_report_refuses_break_glass(value: bool) -> None:
+    """Version 2: a gated rollback is a promotion (change.md §7); the record takes no
+    break-glass, true or false, and says where to go instead."""
+    with pytest.raises(BadRequest, match="rollbackTo and breakGlass"):
+        rollback_report({**GOOD, "breakGlass": value})
+
+
 def test_outcome_reads_what_happened() -> None:
     report = RollbackReport("r", 3, 2, "finished", 0)
     back = {"version": 4, "info": {"status": "deployed", "description": "Rollback to 2"}}
@@ -187,3 +195,17 @@ def test_the_report_takes_json_integers_as_the_published_schema_does() -> None:
         }
         with pytest.raises(BadRequest):
             rollback_report(doc)
+
+
+def test_a_gated_rollback_is_a_one_step_promotion_body() -> None:
+    plan = rollback.plan_of("web", "shop", HISTORY, 1)
+    assert plan is not None
+    assert rollback.promotion_body("prod", plan, "INC-1 bad release", False) == {
+        "release": "web",
+        "namespace": "shop",
+        "rollbackTo": 1,
+        "through": ["prod"],
+        "justification": "INC-1 bad release",
+    }
+    glass = rollback.promotion_body("prod", plan, "INC-1", True)
+    assert glass["breakGlass"] is True and "chart" not in glass

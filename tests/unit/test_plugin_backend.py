@@ -33,6 +33,7 @@ def answer(r: requests.Response) -> object:
     [
         (401, "Unauthorized", errors.AuthError),
         (403, "Forbidden", errors.AuthError),
+        (403, "PromotionRequired", errors.PromotionRequired),
         (404, "NotFound", errors.EnvNotFound),
         (400, "BadRequest", errors.BackendError),
         (500, "InternalError", errors.BackendError),

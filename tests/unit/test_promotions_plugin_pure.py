@@ -178,6 +178,13 @@ def test_values_over_the_create_routes_bound_are_refused(tmp_path: Path) -> None
         inputs.body_parts(inputs.inputs_of(request))
 
 
+def test_a_values_file_name_the_backend_refuses_is_refused_first(tmp_path: Path) -> None:
+    odd = tmp_path / "my values.yaml"
+    odd.write_text("a: 1\n")
+    with pytest.raises(UsageError, match="its name must match"):
+        inputs.inputs_of(flags.request_of(opts(values=[str(odd)])))
+
+
 def test_values_digest_per_step_in_order(tmp_path: Path) -> None:
     request = request_with(
         tmp_path, values=[str(tmp_path / "all.yaml")], values_for=[f"prod={tmp_path / 'prod.yaml'}"]
@@ -477,3 +484,17 @@ def test_a_backend_gone_mid_watch_is_1_with_the_watch_line() -> None:
     assert (
         code == 1 and text.splitlines()[-1] == "watch: kubectl scipian promotions web-x7k2p --watch"
     )
+
+
+def test_live_table_is_redrawn_in_place_and_stays_below_a_hint() -> None:
+    out = io.StringIO()
+    live = progress.Progress(out, live=True)
+    live.update(promotion(step("dev", "Deploying")))
+    first = out.getvalue()
+    assert first.startswith("\r\x1b[2KENV ") and first.count("\n") == 2
+    live.update(promotion(step("dev", "Succeeded", revision=1), phase="Succeeded"))
+    second = out.getvalue()[len(first) :]
+    assert second.startswith(progress.up(2) + "\r"), second  # over the same two lines
+    live.say("waiting for approval of prod: ...")
+    tail = out.getvalue().split("waiting for approval of prod: ...\n", 1)[1]
+    assert "ENV " in tail and "Succeeded" in tail  # the table again, below the hint

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp
 
 from scipian_backend import __version__
+from scipian_backend.artifacts.routes import install_artifact_routes
 from scipian_backend.breakglass.routes import install_break_glass_routes
 from scipian_backend.http.error_bodies import install_error_handlers
 from scipian_backend.http.issuance import KubeconfigRoute
@@ -27,9 +28,16 @@ from scipian_backend.usecases import Backend
 def create_app(backend: Backend) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        # Shutdown (SIGTERM from the kubelet, too): the aggregated Events still pending.
-        await run_in_threadpool(backend.auditor.close)
+        if backend.worker is not None:  # serve: this replica's worker room
+            await run_in_threadpool(backend.worker.start)
+        try:
+            yield
+        finally:
+            # Shutdown (SIGTERM from the kubelet, too): running turns end or give their
+            # claims up, then the aggregated Events still pending are posted.
+            if backend.worker is not None:
+                await run_in_threadpool(backend.worker.stop)
+            await run_in_threadpool(backend.auditor.close)
 
     app = FastAPI(
         title="Scipian backend",
@@ -48,6 +56,7 @@ def create_app(backend: Backend) -> ASGIApp:
     install_release_routes(app, backend)
     install_promotion_routes(app, backend)
     install_break_glass_routes(app, backend)
+    install_artifact_routes(app, backend)
     if backend.settings.ui_client_id:
         # The dashboard (docs/ui.md); imported only when configured (Jinja2 and its pages).
         from scipian_backend.ui.routes import install_ui_routes

@@ -32,9 +32,14 @@ def install_routes(app: FastAPI, backend: Backend) -> None:
     def discovery() -> dict[str, Any]:
         return backend.discovery()
 
-    @app.get("/api/v1/environments", response_model=EnvironmentList, responses=ERRORS)
+    @app.get(
+        "/api/v1/environments",
+        response_model=EnvironmentList,
+        response_model_exclude_none=True,  # `gated` only where the caller may deploy
+        responses=ERRORS,
+    )
     def environments(request: Request) -> dict[str, Any]:
-        items = backend.environments(request.headers.get("authorization"), _rid(request))
+        items = backend.environments(request.headers.get("authorization"), _rid(request), True)
         return {"items": items}
 
     @app.post(

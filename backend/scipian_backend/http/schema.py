@@ -28,6 +28,8 @@ class EnvironmentItem(BaseModel):
     id: str
     description: str
     ttlSeconds: int
+    # Only for callers who may deploy there: true when a promotion gate stands (change.md §2).
+    gated: bool | None = None
 
 
 class EnvironmentList(BaseModel):

@@ -7,11 +7,12 @@ actually happened: the newest revision, its status, and whether it is a rollback
 declared revision (Helm's description "Rollback to N"). Each phase writes an audit line
 and an Event on the Environment.
 
-Checks: ids → body → authentication (and the user's write bucket, ratelimit.py) → RBAC
-`create environments/deploy` (and with `breakGlass: true` `create environments/breakglass`)
-→ existence → the environment offers a deploy level without a promotion gate (or
-`breakGlass: true`) → the namespace is one it deploys to (`spec.deploy.namespaces`, else
-403) → the release has a record there (else 404).
+Checks: ids → body (`breakGlass` is refused: 400) → authentication (and the user's write
+bucket, ratelimit.py) → RBAC `create environments/deploy` → existence → the environment
+offers a deploy level without a promotion gate (else 403 `PromotionRequired`: on a gated
+environment a rollback is a one-step promotion `rollbackTo` the backend executes, with or
+without break-glass, change.md §7) → the namespace is one it deploys to
+(`spec.deploy.namespaces`, else 403) → the release has a record there (else 404).
 No step-up: the deploy credential that helm uses already needed a fresh login, and
 `finished` may come after a long `--wait`, when that login is no longer fresh; an audit
 record grants nothing.
@@ -23,14 +24,24 @@ from typing import Any, NamedTuple
 
 from scipian_backend.audit.records import Record
 from scipian_backend.config import valid_env_id
-from scipian_backend.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
+from scipian_backend.errors import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    PromotionRequired,
+    ServiceUnavailable,
+)
 from scipian_backend.http.bodies import check_justification, unknown_fields
 from scipian_backend.releases import records
 from scipian_backend.releases.reader import DRIVERS
-from scipian_backend.usecases import Audit, Backend, break_glass_event, gate_message
+from scipian_backend.usecases import Audit, Backend, gate_message
 
 PHASES = ("started", "finished")
-FIELDS = {"justification", "fromRevision", "toRevision", "phase", "helmExitCode", "breakGlass"}
+FIELDS = {"justification", "fromRevision", "toRevision", "phase", "helmExitCode"}
+NO_BREAK_GLASS = (
+    "breakGlass: a rollback on a gated environment is a promotion now "
+    "(POST /api/v1/promotions with rollbackTo and breakGlass)"
+)
 MAX_REVISION = 2**31 - 1
 
 
@@ -40,7 +51,6 @@ class RollbackReport(NamedTuple):
     to_revision: int
     phase: str
     helm_exit_code: int | None
-    break_glass: bool = False
 
 
 def _whole(value: object) -> int | None:
@@ -64,6 +74,8 @@ def _revision(doc: dict[str, Any], key: str) -> int:
 
 def rollback_report(doc: dict[str, Any]) -> RollbackReport:
     """The request body, checked (pure)."""
+    if "breakGlass" in doc:  # before anything else: the one field version 2 took away
+        raise BadRequest(NO_BREAK_GLASS)
     unknown_fields(doc, FIELDS)
     phase = doc.get("phase")
     if phase not in PHASES:
@@ -74,16 +86,12 @@ def rollback_report(doc: dict[str, Any]) -> RollbackReport:
             raise BadRequest("helmExitCode must be an exit code (0..255) when finished")
     elif "helmExitCode" in doc:
         raise BadRequest("helmExitCode is only for phase finished")
-    break_glass = doc.get("breakGlass", False)
-    if not isinstance(break_glass, bool):
-        raise BadRequest("breakGlass must be true or false")
     return RollbackReport(
         check_justification(doc.get("justification")),
         _revision(doc, "fromRevision"),
         _revision(doc, "toRevision"),
         phase,
         code,
-        break_glass,
     )
 
 
@@ -130,8 +138,6 @@ class Rollbacks:
         if not b.authorizer.may_deploy(who, env_id):
             b._deny(audit, who, "forbidden", "RBAC denied (rollback)")
             raise Forbidden(f"{who.username} may not deploy to environment {env_id}")
-        if report.break_glass:  # its own grant, as the break-glass credential (usecases.py)
-            b.check_break_glass_grant(who, audit)
         env, _ = b._lookup(env_id)
         if env is None:
             b._deny(audit, who, "not_found", "no such Environment")
@@ -139,10 +145,10 @@ class Rollbacks:
         if env.deploy is None:
             b._deny(audit, who, "forbidden", "no deploy level", env.uid)
             raise Forbidden(f"{who.username} may not deploy to environment {env_id}")
-        if env.deploy.gated and not report.break_glass:
+        if env.deploy.gated:
             message = gate_message(env)
             b._deny(audit, who, "forbidden", message, env.uid)
-            raise Forbidden(message)
+            raise PromotionRequired(message)
         # Only what this environment deploys, and only a release that is there: a record
         # for anything else is a false alarm (a BreakGlass Event, a rollback Event) at best.
         if namespace not in env.deploy.namespaces:
@@ -171,7 +177,6 @@ class Rollbacks:
                 level="deploy",
                 justification=report.justification,
                 auth_time=who.auth_time,
-                break_glass=report.break_glass,
                 rollback={
                     "release": f"{namespace}/{name}",
                     "fromRevision": report.from_revision,
@@ -182,8 +187,6 @@ class Rollbacks:
             ),
             env.uid,
         )
-        if report.break_glass and report.phase == "started":
-            b.auditor.event(break_glass_event(env, who.username, report.justification, request_id))
         answer: dict[str, Any] = {
             "environment": env_id,
             "namespace": namespace,

@@ -92,7 +92,6 @@ _ROLLBACK_FIELDS: dict[str, Any] = {
     },
     "fromRevision": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     "toRevision": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
-    "breakGlass": {"type": "boolean"},
 }
 _ROLLBACK_REQUIRED = ["justification", "fromRevision", "toRevision", "phase"]
 # Two shapes, as rollbacks.rollback_report checks them: helmExitCode comes with (and only

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -25,6 +26,7 @@ from tests.e2e.promotions.conftest import history
 from tests.e2e.test_plugin_deploy import login, make_env
 from tests.stack.login import run_plugin
 from tests.stack.paths import venv_bin
+from tests.stack.releases import CHART, package
 
 pytestmark = pytest.mark.stack
 NAME_LINE = re.compile(r"^promotion ([a-z0-9.-]+): ", re.M)
@@ -38,6 +40,19 @@ CLASSIFIED = re.compile(
     r"\S+ no longer verified: .+)$"
 )
 WAIT = 300.0  # a bound on a whole promotion (soak 0, step timeouts 60 s), not a timing
+
+
+@pytest.fixture(scope="module")
+def archives(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """shop-web 1.1.0 and 1.2.0 as `helm package` makes them, and "dir": the chart as a
+    directory at 1.9.0."""
+    out = tmp_path_factory.mktemp("plugin-charts")
+    found = {v: package(Path(stack.env["STACK_HELM"]), v, out) for v in ("1.1.0", "1.2.0")}
+    directory = out / "dir" / "shop-web"
+    shutil.copytree(CHART, directory)
+    meta = (directory / "Chart.yaml").read_text()
+    (directory / "Chart.yaml").write_text(re.sub(r"(?m)^version: .*$", "version: 1.9.0", meta))
+    return {**found, "dir": directory}
 
 
 @pytest.fixture
@@ -155,24 +170,24 @@ def test_resume_is_retired_in_one_line(stack: Stack, tmp_path: Path) -> None:
     ],
 )
 def test_bad_input_is_one_line_exit_2(
-    stack: Stack, carol: dict[str, str], charts: dict[str, Path], release: str,
+    stack: Stack, carol: dict[str, str], archives: dict[str, Path], release: str,
     more: list[str], says: str,
 ) -> None:  # fmt: skip
-    got = run_plugin([*promote_args(release, charts["1.2.0"], "dev"), *more], carol)
+    got = run_plugin([*promote_args(release, archives["1.2.0"], "dev"), *more], carol)
     assert (got.returncode, got.stdout) == (2, "")
     assert len(got.stderr.splitlines()) == 1 and says in got.stderr, got.stderr
     assert promotions_of(stack, release) == []
 
 
 def test_dry_run_uploads_nothing_and_prints_the_digests(
-    stack: Stack, carol: dict[str, str], charts: dict[str, Path], release: str, tmp_path: Path
+    stack: Stack, carol: dict[str, str], archives: dict[str, Path], release: str, tmp_path: Path
 ) -> None:
     values = tmp_path / "v.yaml"
     values.write_text("replicas: 1\n")
-    args = promote_args(release, charts["1.2.0"], "dev,staging", "-f", str(values), "--dry-run")
+    args = promote_args(release, archives["1.2.0"], "dev,staging", "-f", str(values), "--dry-run")
     got = run_plugin(args, carol)
     assert got.returncode == 0, got.stderr
-    archive = "sha256:" + hashlib.sha256(charts["1.2.0"].read_bytes()).hexdigest()
+    archive = "sha256:" + hashlib.sha256(archives["1.2.0"].read_bytes()).hexdigest()
     lines = got.stdout.splitlines()
     assert lines[0].startswith(f"Promotion plan for release {release!r} in namespace 'shop'")
     assert any(line.startswith(f"archive: {archive} ") for line in lines), got.stdout
@@ -180,7 +195,7 @@ def test_dry_run_uploads_nothing_and_prints_the_digests(
     assert set(rows) == {"dev", "staging"} and all(DIGEST.fullmatch(d) for d in rows.values())
     assert promotions_of(stack, release) == []
     # A directory would need helm package, which a dry run does not run.
-    directory = run_plugin([*promote_args(release, charts["1.9.0"], "dev"), "--dry-run"], carol)
+    directory = run_plugin([*promote_args(release, archives["dir"], "dev"), "--dry-run"], carol)
     assert directory.returncode == 2 and "--dry-run takes a packaged chart" in directory.stderr
 
 
@@ -188,12 +203,12 @@ def test_dry_run_uploads_nothing_and_prints_the_digests(
 
 
 def test_tgz_through_dev_and_staging_succeeds_without_any_helm_of_carols(
-    stack: Stack, carol: dict[str, str], helm: Any, charts: dict[str, Path], release: str,
+    stack: Stack, carol: dict[str, str], helm: Any, archives: dict[str, Path], release: str,
     tmp_path: Path,
 ) -> None:  # fmt: skip
     values = tmp_path / "v.yaml"
     values.write_text("replicas: 1\n")
-    args = promote_args(release, charts["1.2.0"], "dev,staging", "-f", str(values))
+    args = promote_args(release, archives["1.2.0"], "dev,staging", "-f", str(values))
     planned = run_plugin([*args, "--dry-run"], carol)
     assert planned.returncode == 0, planned.stderr
     got = run_plugin(args, carol, timeout=WAIT)
@@ -209,17 +224,16 @@ def test_tgz_through_dev_and_staging_succeeds_without_any_helm_of_carols(
         assert (record["status"], record["chart"]) == ("deployed", "shop-web-1.2.0")
         assert rows[env][3] == str(record["revision"])
     doc = promotion(carol, name)
-    archive = "sha256:" + hashlib.sha256(charts["1.2.0"].read_bytes()).hexdigest()
+    archive = "sha256:" + hashlib.sha256(archives["1.2.0"].read_bytes()).hexdigest()
     assert doc["spec"]["chart"] == {"digest": archive, "name": "shop-web", "version": "1.2.0"}
     # The values digests the dry run printed are the ones the promotion recorded.
     assert doc["spec"]["valuesDigests"] == plan_digests(planned.stdout)
 
 
 def test_a_chart_directory_is_packaged_by_the_users_helm(
-    stack: Stack, carol: dict[str, str], helm: Any, charts: dict[str, Path], release: str
+    stack: Stack, carol: dict[str, str], helm: Any, archives: dict[str, Path], release: str
 ) -> None:
-    directory = charts["1.9.0"]  # its smoke Job fails unless failWith is unset
-    args = promote_args(release, directory, "dev", "--set", "failWith=")
+    args = promote_args(release, archives["dir"], "dev")
     without = run_plugin(args, carol)
     assert without.returncode == 2 and "needs helm" in without.stderr, without.stderr
     got = run_plugin([*args, "--helm", stack.env["STACK_HELM"]], carol, timeout=WAIT)
@@ -229,9 +243,9 @@ def test_a_chart_directory_is_packaged_by_the_users_helm(
 
 
 def test_a_failing_chart_exits_1_with_a_classified_reason(
-    stack: Stack, carol: dict[str, str], helm: Any, charts: dict[str, Path], release: str
+    stack: Stack, carol: dict[str, str], helm: Any, archives: dict[str, Path], release: str
 ) -> None:
-    args = promote_args(release, charts["1.1.0"], "dev,staging", "--set-for", "dev=failWith=3")
+    args = promote_args(release, archives["1.1.0"], "dev,staging", "--set-for", "dev=failWith=3")
     got = run_plugin(args, carol, timeout=WAIT)
     assert got.returncode == 1, got.stderr
     name = name_of(got.stderr)
@@ -246,11 +260,13 @@ def test_a_failing_chart_exits_1_with_a_classified_reason(
 
 
 def test_no_wait_stops_at_the_approval_then_approve_binds_the_diff(
-    stack: Stack, carol: dict[str, str], helm: Any, charts: dict[str, Path], release: str,
+    stack: Stack, carol: dict[str, str], helm: Any, archives: dict[str, Path], release: str,
     tmp_path: Path,
 ) -> None:  # fmt: skip
     got = run_plugin(
-        [*promote_args(release, charts["1.2.0"], "staging,prod"), "--no-wait"], carol, timeout=WAIT
+        [*promote_args(release, archives["1.2.0"], "staging,prod"), "--no-wait"],
+        carol,
+        timeout=WAIT,
     )
     assert got.returncode == 3, got.stderr
     name = name_of(got.stderr)
@@ -291,10 +307,10 @@ def test_no_wait_stops_at_the_approval_then_approve_binds_the_diff(
 
 
 def test_cancel_ends_the_watching_promote_with_4(
-    stack: Stack, carol: dict[str, str], helm: Any, charts: dict[str, Path], release: str
+    stack: Stack, carol: dict[str, str], helm: Any, archives: dict[str, Path], release: str
 ) -> None:
     running = Background(
-        promote_args(release, charts["1.2.0"], "staging,prod"), carol, "waiting for approval of"
+        promote_args(release, archives["1.2.0"], "staging,prod"), carol, "waiting for approval of"
     )
     try:
         name = name_of("".join(running.lines))
@@ -314,10 +330,10 @@ def test_cancel_ends_the_watching_promote_with_4(
 
 
 def test_ctrl_c_detaches_and_the_promotion_goes_on(
-    stack: Stack, carol: dict[str, str], charts: dict[str, Path], release: str
+    stack: Stack, carol: dict[str, str], archives: dict[str, Path], release: str
 ) -> None:
     running = Background(
-        promote_args(release, charts["1.2.0"], "staging,prod"), carol, "waiting for approval of"
+        promote_args(release, archives["1.2.0"], "staging,prod"), carol, "waiting for approval of"
     )
     try:
         name = name_of("".join(running.lines))
@@ -332,3 +348,66 @@ def test_ctrl_c_detaches_and_the_promotion_goes_on(
         f"cancel: kubectl scipian cancel {name} --reason TEXT",
     ]
     assert promotion(carol, name)["status"]["phase"] == "AwaitingApproval"
+
+
+def on_terminal(args: list[str], env: dict[str, str], answer: str) -> tuple[int, str]:
+    """The plugin with its stdin, stdout and stderr on a terminal (a pty): everything it
+    wrote, once it asks, and its exit code after `answer`."""
+    import os
+    import pty
+    import select
+
+    main, side = pty.openpty()
+    proc = subprocess.Popen(
+        [str(venv_bin() / "kubectl-scipian"), *args],
+        stdin=side, stdout=side, stderr=side, env={**env, "TERM": "dumb"},
+    )  # fmt: skip
+    os.close(side)
+    seen = b""
+    try:
+        while b"[y/N]" not in seen and proc.poll() is None:
+            ready, _, _ = select.select([main], [], [], WAIT)
+            assert ready, seen.decode(errors="replace")
+            seen += os.read(main, 65536)
+        os.write(main, answer.encode() + b"\n")
+        while True:
+            ready, _, _ = select.select([main], [], [], WAIT)
+            try:
+                chunk = os.read(main, 65536) if ready else b""
+            except OSError:  # the terminal's other side closed: the plugin ended
+                chunk = b""
+            if not chunk:
+                break
+            seen += chunk
+        code = proc.wait(WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(main)
+    return code, seen.decode(errors="replace").replace("\r\n", "\n")
+
+
+def test_approve_on_a_terminal_shows_the_diff_and_asks(
+    stack: Stack, carol: dict[str, str], archives: dict[str, Path], release: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    got = run_plugin(
+        [*promote_args(release, archives["1.2.0"], "staging,prod"), "--no-wait"],
+        carol,
+        timeout=WAIT,
+    )
+    assert got.returncode == 3, got.stderr
+    name = name_of(got.stderr)
+    approver = dave(stack, tmp_path)
+    args = ["approve", name, "--step", "prod", "--reason", "t-promo CAB ok"]
+    code, text = on_terminal(args, approver, "n")
+    assert code == 1 and "not approved" in text, text
+    assert text.startswith("Diff of step prod, digest sha256:"), text
+    step = next(s for s in promotion(carol, name)["status"]["steps"] if s["environment"] == "prod")
+    assert step["approvals"] == [] and step["renderDigest"] in text
+    code, text = on_terminal(args, approver, "y")
+    assert code == 0, text
+    assert f"promotion {name}: prod approved (1 of 1)" in text
+    step = next(s for s in promotion(carol, name)["status"]["steps"] if s["environment"] == "prod")
+    assert [a["diffDigest"] for a in step["approvals"]] == [step["renderDigest"]]

@@ -119,31 +119,16 @@ def test_plain_prod_deploy_is_refused_and_break_glass_leaves_a_warning(
     assert "oidc:dave@example.test broke the promotion gate of prod" in str(event["message"])
 
 
-def test_rollback_record_on_a_gated_environment_needs_break_glass(
+def test_rollback_record_on_a_gated_environment_is_refused(
     stack: Stack, api: Api, logins: Logins, helm: Helm, charts: dict[str, Path], release: str
 ) -> None:
-    # A release prod holds: rollback records name only those (else 404).
+    """Version 2 (change.md §7): on a gated environment a rollback is a one-step promotion;
+    the v1 record route refuses it (403 PromotionRequired), break-glass or not (400)."""
     helm.run(stack.kubeconfig("prod"), *upgrade_args(release, charts["1.1.0"]))
-    carol = logins.token("carol")
     path = f"/api/v1/environments/prod/releases/shop/{release}/rollbacks"
-    why = f"roll back {release}"
-    body = {"justification": why, "fromRevision": 2, "toRevision": 1, "phase": "started"}
-    plain = api.call("POST", path, carol, body)
+    body = {"justification": f"roll back {release}", "fromRevision": 2, "toRevision": 1}
+    plain = api.call("POST", path, logins.token("carol"), {**body, "phase": "started"})
     assert plain.status_code == 403
-    assert "only inside a promotion" in plain.json()["message"]
-    # breakGlass on the record needs the break-glass grant too: carol has none
-    refused = api.call("POST", path, carol, {**body, "breakGlass": True})
-    assert refused.status_code == 403
-    assert "may not break the glass on environment prod" in refused.json()["message"]
-    glass = api.call("POST", path, logins.token("dave"), {**body, "breakGlass": True})
-    assert glass.status_code == 200, glass.text
-
-    def warnings() -> list[str]:
-        out = stack.kubectl(
-            "mgmt", "get", "events", "-n", "default",
-            "--field-selector=involvedObject.name=prod,reason=BreakGlass", "-o", "json",
-        )  # fmt: skip
-        return [e["type"] for e in json.loads(out.stdout)["items"] if why in e["message"]]
-
-    wait_for("the rollback's BreakGlass Event", warnings, 30)
-    assert warnings() == ["Warning"]
+    assert plain.json()["reason"] == "PromotionRequired"
+    glass = {**body, "phase": "started", "breakGlass": True}
+    assert api.call("POST", path, logins.token("dave"), glass).status_code == 400
