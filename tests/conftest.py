@@ -104,6 +104,7 @@ SHARED_STATE_FILES = frozenset(
     for name in (
         "helm/test_helm_rollback",  # registers t-rollback
         "promotions/test_promote_plugin",  # registers t-promo-stepup
+        "promotions/test_promotion_attacks",  # registers t-atk-a/b, changes their gates
         "promotions/test_promotion_step_up",  # registers t-promo-su
         "test_backend_api",  # every user's exact environment list
         "test_bench_leftovers",  # registers the bench's fan-out aliases, granted to team-a

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from scipian_backend.errors import ApiError, ConfigError
 
 if TYPE_CHECKING:
+    from scipian_backend.config import Settings
     from scipian_backend.worker.settings import WorkerSettings
 
 
@@ -130,6 +131,49 @@ def parser() -> argparse.ArgumentParser:
         "--event-namespace",
         default=_env("SCIPIAN_EVENT_NAMESPACE", "default"),
         help="where Events about Environments are written (default: default)",
+    )
+    pr = s.add_argument_group('promotions (docs/api.md, "Promotions")')
+    pr.add_argument(
+        "--promotion-body-max-bytes",
+        type=int,
+        default=160 * 1024,
+        help="the create body's largest size (default 163840)",
+    )
+    pr.add_argument(
+        "--promotion-values-max-bytes",
+        type=int,
+        default=96 * 1024,
+        help="values (base64) and sets of one promotion, in all (default 98304)",
+    )
+    pr.add_argument(
+        "--promotion-render-timeout",
+        type=float,
+        default=20.0,
+        help="seconds one creation render (helm template) may take (default 20)",
+    )
+    pr.add_argument(
+        "--promotion-active-per-user",
+        type=int,
+        default=5,
+        help="unfinished promotions one user may have started (default 5)",
+    )
+    pr.add_argument(
+        "--promotion-creations-per-hour",
+        type=int,
+        default=10,
+        help="promotions one user may create per hour (default 10)",
+    )
+    pr.add_argument(
+        "--promotion-watch-seconds",
+        type=float,
+        default=60.0,
+        help="the longest a promotion's long poll waits for a change (default 60)",
+    )
+    pr.add_argument(
+        "--promotion-watches-per-replica",
+        type=int,
+        default=64,
+        help="long polls waiting at once; beyond, answered at once (default 64)",
     )
     d = s.add_argument_group("dashboard (/ui/, docs/ui.md); off without --ui-client-id")
     d.add_argument("--ui-client-id", default=_env("SCIPIAN_UI_CLIENT_ID"))
@@ -623,6 +667,13 @@ def _serve(args: argparse.Namespace) -> int:
         release_record_decode_concurrency=args.release_record_decode_concurrency,
         metrics_detail=args.metrics_detail,
         break_glass_history=args.break_glass_history,
+        promotion_body_max_bytes=args.promotion_body_max_bytes,
+        promotion_values_max_bytes=args.promotion_values_max_bytes,
+        promotion_render_timeout_seconds=args.promotion_render_timeout,
+        promotion_active_per_user=args.promotion_active_per_user,
+        promotion_creations_per_hour=args.promotion_creations_per_hour,
+        promotion_watch_seconds=args.promotion_watch_seconds,
+        promotion_watches_per_replica=args.promotion_watches_per_replica,
         event_namespace=args.event_namespace,
         worker=_worker_settings(args),
         helm=args.helm or None,
@@ -650,6 +701,7 @@ def _serve(args: argparse.Namespace) -> int:
         (settings.read_rate_limit, settings.read_rate_limit_burst),
         (settings.write_rate_limit, settings.write_rate_limit_burst),
     )
+    _check_promotion_flags(settings)
     if not 0.05 <= settings.event_flush_seconds <= 3600:
         raise ConfigError("--event-flush-seconds must be between 0.05 and 3600")
     if settings.helm and not os.access(settings.helm, os.X_OK):
@@ -674,6 +726,23 @@ def _secret_file(path: str | None) -> str:
             return f.read().strip()
     except OSError as e:
         raise ConfigError(f"cannot read {path}: {e.strerror}") from None
+
+
+def _check_promotion_flags(s: Settings) -> None:
+    if not 1024 <= s.promotion_values_max_bytes < s.promotion_body_max_bytes <= 16 * 2**20:
+        raise ConfigError(
+            "--promotion-values-max-bytes must be at least 1024 and below "
+            "--promotion-body-max-bytes (at most 16 MiB)"
+        )
+    if not 1 <= s.promotion_render_timeout_seconds <= 600:
+        raise ConfigError("--promotion-render-timeout must be between 1 and 600 seconds")
+    if s.promotion_active_per_user < 1 or s.promotion_creations_per_hour < 1:
+        raise ConfigError("--promotion-active-per-user and --promotion-creations-per-hour >= 1")
+    if not 1 <= s.promotion_watch_seconds <= 300 or s.promotion_watches_per_replica < 0:
+        raise ConfigError(
+            "--promotion-watch-seconds must be between 1 and 300, "
+            "--promotion-watches-per-replica at least 0"
+        )
 
 
 if __name__ == "__main__":

@@ -102,6 +102,15 @@ class Settings:
     # Break-glass and metrics (docs/api.md "Break-glass"; metrics.py).
     metrics_detail: bool = False  # environment ids in /metrics labels, else gated/ungated
     break_glass_history: int = 50  # break-glass entries kept in an Environment's status
+    # Promotions (docs/api.md "Promotions", change.md §5): the create body, the creation
+    # renders, the per-user caps and the long-poll watch.
+    promotion_body_max_bytes: int = 160 * 1024
+    promotion_values_max_bytes: int = 96 * 1024  # values' base64 and sets, in all
+    promotion_render_timeout_seconds: float = 20.0  # each `helm template` at creation
+    promotion_active_per_user: int = 5  # unfinished promotions a user may have started
+    promotion_creations_per_hour: int = 10  # per user, counted on mgmt (every replica)
+    promotion_watch_seconds: float = 60.0  # the longest a long poll waits for a change
+    promotion_watches_per_replica: int = 64  # long polls waiting at once; beyond: answered now
     # The worker room (worker/settings.py): replica id, Lease timings, turn threads.
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     # The backend's own helm (helmrun/sandbox.py, change.md §5); None: no helm, so no chart

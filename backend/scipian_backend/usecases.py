@@ -266,6 +266,19 @@ class Backend:
             self._deny(audit, who, "forbidden", "RBAC denied (break-glass)")
             raise Forbidden(f"{who.username} may not break the glass on environment {env_id}")
 
+    def require_approve(
+        self, authorization: Caller, audit: Audit, what: str
+    ) -> tuple[Identity, Audit]:
+        """Who asks, allowed `create environments/approve` on the audit's environment (an
+        approval, a break-glass acknowledgement): (who, the audit with their auth_time)."""
+        who = self._authenticate(authorization, audit)
+        audit = audit._replace(auth_time=who.auth_time)
+        env_id = str(audit.environment)
+        if not self.authorizer.may_approve(who, env_id):
+            self._deny(audit, who, "forbidden", f"RBAC denied ({what})")
+            raise Forbidden(f"{who.username} may not approve on environment {env_id}")
+        return who, audit
+
     def _record_break_glass(self, env: Environment, who: Identity, audit: Audit) -> str:
         """The break-glass's audit line, Warning Event and status entry, before any
         credential exists; an error here refuses the credential."""

@@ -21,7 +21,7 @@ from scipian_backend.minting.minter import Minter, TargetClients
 from scipian_backend.promotions.lock import ReleaseLock
 from scipian_backend.promotions.service import Promotions
 from scipian_backend.promotions.store import PromotionStore
-from scipian_backend.promotions.verify import StepVerifier
+from scipian_backend.promotions.values import ValuesStore
 from scipian_backend.ratelimit import (
     DEFAULT_BURST,
     RateLimiter,
@@ -109,7 +109,7 @@ def build_backend(settings: Settings) -> Backend:
         backend,
         PromotionStore(mgmt, timeout),
         ReleaseLock(mgmt, settings.namespace, timeout),
-        StepVerifier(reader, timeout, limits),
+        ValuesStore(mgmt, timeout),
     )
     backend.break_glass = BreakGlass(
         backend, EnvironmentStatus(mgmt, timeout), settings.break_glass_history

@@ -376,10 +376,16 @@ def test_a_long_lived_id_token_takes_no_promotion_step(
     missing) promotion; the same requests with a 1 h token get past authentication, and
     listing promotions (a read) takes the long one."""
     name = "p-lifetime-" + secrets.token_hex(4)
-    identity = {"chartIdentity": "sha256:" + "0" * 64}
-    calls = [
-        (f"/api/v1/promotions/{name}/steps/dev/kubeconfig", None),
-        (f"/api/v1/promotions/{name}/resume", identity),
+    create: dict[str, Any] = {
+        "release": name,
+        "namespace": "shop",
+        "chart": {"digest": "sha256:" + "0" * 64, "name": "shop-web", "version": "1.0.0"},
+        "through": ["dev"],
+        "justification": "lifetime test",
+    }
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("/api/v1/promotions", create),
+        (f"/api/v1/promotions/{name}/cancel", {"justification": "lifetime test"}),
     ]
     long = lifetime_token(static_issuer, 2 * 3600)
     short = lifetime_token(static_issuer, 3600)

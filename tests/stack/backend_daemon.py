@@ -247,6 +247,10 @@ RAISED_LIMITS = (
     "--read-rate-limit-burst=2000",
     "--write-rate-limit=1200/60s",
     "--write-rate-limit-burst=300",
+    # The promotion caps (5 unfinished, 10 an hour per user): the suite's few people start
+    # hundreds; test_promotion_concurrency.py gives its own small numbers.
+    "--promotion-active-per-user=100000",
+    "--promotion-creations-per-hour=100000",
 )
 
 

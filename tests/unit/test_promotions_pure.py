@@ -5,10 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import pytest
-
-from scipian_backend.errors import BadRequest
-from scipian_backend.promotions import bodies, checks, gates
+from scipian_backend.promotions import checks, gates
 from scipian_backend.promotions import records as r
 from scipian_backend.promotions.lock import lock_name, may_take_over
 from scipian_backend.releases.identity import chart_identity
@@ -258,59 +255,7 @@ def test_pod_verdicts_and_the_whole() -> None:
     assert checks.verdict(release(), ID, "1.2.0", [(d, deployment(0))], []).state == "waiting"
 
 
-# --- bodies -------------------------------------------------------------------------------
-
-GOOD: dict[str, Any] = {
-    "release": "web",
-    "namespace": "shop",
-    "chart": {"name": "shop-web", "version": "1.2.0", "identity": ID},
-    "through": ["dev", "prod"],
-    "justification": "CHG-42",
-}
-
-
-def test_create_body() -> None:
-    req = bodies.create_request(dict(GOOD))
-    assert req.timeout_seconds == 300 and req.soak_seconds == 0 and req.values_digests == {}
-    assert bodies.digests_problem(req) is None
-    stray = bodies.create_request({**GOOD, "valuesDigests": {"staging": ID}})
-    assert (
-        bodies.digests_problem(stray)
-        == "valuesDigests names environments not in the chain: staging"
-    )
-    for bad in (
-        {**GOOD, "through": []},
-        {**GOOD, "through": ["dev", "dev"]},
-        {**GOOD, "through": ["Dev"]},
-        {**GOOD, "chart": {**GOOD["chart"], "identity": "md5:1"}},
-        {**GOOD, "soakSeconds": -1},
-        {**GOOD, "timeoutSeconds": 10},
-        {**GOOD, "valuesDigests": {"Staging": ID}},
-        {**GOOD, "justification": "two\nlines"},
-        {**GOOD, "extra": 1},
-        {**GOOD, "release": "Web"},
-    ):
-        with pytest.raises(BadRequest):
-            bodies.create_request(bad)
-
-
-def test_other_bodies() -> None:
-    assert bodies.report_request({"helmExitCode": 1, "message": "x"}) == bodies.Report(1, "x")
-    for bad in (
-        {},
-        {"helmExitCode": 256},
-        {"helmExitCode": True},
-        {"helmExitCode": 0, "message": "a\nb"},
-    ):
-        with pytest.raises(BadRequest):
-            bodies.report_request(bad)
-    assert bodies.resume_request({"chartIdentity": ID}) == ID
-    with pytest.raises(BadRequest):
-        bodies.resume_request({"chartIdentity": "x"})
-    with pytest.raises(BadRequest):
-        bodies.approval_request({})
-    with pytest.raises(BadRequest):
-        bodies.empty_request({"a": 1})
+# The bodies: tests/unit/test_promotion_bodies_pure.py.
 
 
 def test_lock_takeover() -> None:

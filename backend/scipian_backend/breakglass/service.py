@@ -141,12 +141,11 @@ class BreakGlass:
         request_id: str,
     ) -> dict[str, Any]:
         b = self._b
-        audit = Audit(request_id, env_id, "deploy", justification)
-        who = b._authenticate(authorization, audit)
-        audit = audit._replace(auth_time=who.auth_time)
-        if not b.authorizer.may_approve(who, env_id):
-            b._deny(audit, who, "forbidden", "RBAC denied (break-glass acknowledgement)")
-            raise Forbidden(f"{who.username} may not approve on environment {env_id}")
+        who, audit = b.require_approve(
+            authorization,
+            Audit(request_id, env_id, "deploy", justification),
+            "break-glass acknowledgement",
+        )
         obj = self._status.read(env_id)
         if obj is None:
             b._deny(audit, who, "not_found", "no such Environment")

@@ -88,23 +88,24 @@ async def issue_kubeconfig(backend: Backend, env_id: str, request: Request) -> R
     return JSONResponse(issued)
 
 
-async def check_body(request: Request) -> dict[str, Any]:
-    """Every JSON body route's body: bounded in size (MAX_BODY) and depth (bodies.py)."""
-    return json_object(await _bounded_body(request))
+async def check_body(request: Request, limit: int = MAX_BODY) -> dict[str, Any]:
+    """Every JSON body route's body: bounded in size (MAX_BODY, or the route's own limit,
+    e.g. a promotion's values) and depth (bodies.py)."""
+    return json_object(await _bounded_body(request, limit))
 
 
-async def _bounded_body(request: Request) -> bytes:
-    """The body, read no further than MAX_BODY: a huge upload is refused, not buffered."""
+async def _bounded_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The body, read no further than `limit`: a huge upload is refused, not buffered."""
     too_large = PayloadTooLarge("request body too large")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if declared.isdigit() and int(declared) > limit:
         raise too_large
-    body = b""
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_BODY:
+        if len(body) > limit:
             raise too_large
-    return body
+    return bytes(body)
 
 
 def _rid(request: Request) -> str:

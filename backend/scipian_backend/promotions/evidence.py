@@ -91,19 +91,19 @@ def counted(records: Iterable[RecordFacts]) -> list[RecordFacts]:
     return [r for r in records if r.secret_type == RECORD_TYPE]
 
 
-def records_verdict(records: Sequence[RecordFacts], helm: Evidence) -> Verdict | None:
-    """A failing verdict unless exactly helm's revision is recorded, deployed, with helm's
-    digests, and nothing newer was written beside it (None: the records agree)."""
-    mine = counted(records)
-    newest = max((r.revision for r in mine), default=0)
-    if newest > helm.revision:
+def records_verdict(
+    revisions: Sequence[int], record: RecordFacts | None, helm: Evidence
+) -> Verdict | None:
+    """A failing verdict unless helm's revision is recorded once, by a Secret of Helm's
+    type, deployed, with helm's digests, and nothing newer was written beside it (None: the
+    records agree). `revisions`: those of the release's Secrets of Helm's type (labels
+    only); `record`: the one at helm's revision, decoded (None: absent or undecodable)."""
+    if max(revisions, default=0) > helm.revision:
         return failed("a newer release revision than the executed one appeared", helm.revision)
-    at = [r for r in mine if r.revision == helm.revision]
-    if not at:
-        return failed("no release record of the executed revision", helm.revision)
-    if len(at) > 1:
+    if list(revisions).count(helm.revision) > 1:
         return failed("more than one release record of the executed revision", helm.revision)
-    record = at[0]
+    if record is None or record.secret_type != RECORD_TYPE or record.revision != helm.revision:
+        return failed("no release record of the executed revision", helm.revision)
     if (record.manifest_digest, record.config_digest) != (
         helm.manifest_digest,
         helm.config_digest,

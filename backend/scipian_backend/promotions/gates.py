@@ -66,8 +66,18 @@ def approval_problem(promo: dict[str, Any], i: int, user: str) -> Gate | None:
     env = step.get("environment", "")
     if r.finished(promo):
         return Gate("conflict", f"promotion {name} is {r.phase(promo)}")
-    if step.get("phase") in (r.SUCCEEDED, r.FAILED, r.DEPLOYING, r.VERIFYING):
+    if step.get("phase") not in (r.PENDING, r.AWAITING):
         return Gate("conflict", f"step {env} of promotion {name} is {step.get('phase')}")
+    if (r.status_of(promo).get("cancelRequest") or {}).get("reason"):
+        return Gate("conflict", f"promotion {name} is being cancelled")
+    return None
+
+
+def digest_problem(promo: dict[str, Any], i: int, diff_digest: str) -> Gate | None:
+    """An approval binds the diff its approver read: its digest is the step's renderDigest
+    (change.md §6), or the approval is refused."""
+    if diff_digest != r.steps_of(promo)[i].get("renderDigest"):
+        return Gate("conflict", "the diff changed since you read it")
     return None
 
 

@@ -1,8 +1,11 @@
 """The promotion routes (docs/api.md, "Promotions"): each turns a request into a call of
-promotions/service.py. Names and bodies are checked before authentication, as elsewhere."""
+promotions/service.py. Names and bodies are checked before authentication, as elsewhere.
+Version 1's step routes (the client ran helm) answer 410 with one line, outside the schema."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -11,25 +14,30 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from scipian_backend.config import valid_env_id
-from scipian_backend.errors import BadRequest, ServiceUnavailable
+from scipian_backend.errors import ApiError, BadRequest, ServiceUnavailable
 from scipian_backend.promotions import bodies
 from scipian_backend.promotions.schema import (
     APPROVAL_REQUEST,
+    CANCEL_REQUEST,
     CREATE_REQUEST,
-    EMPTY_REQUEST,
     PROMOTION_ERRORS,
-    REPORT_REQUEST,
-    RESUME_REQUEST,
     Promotion,
     PromotionList,
     PromotionName,
     StepEnv,
-    StepKubeconfig,
 )
 from scipian_backend.releases.queries import RELEASE_NAME
 from scipian_backend.usecases import Backend
 
 BASE = "/api/v1/promotions"
+RESOURCE_VERSION = re.compile(r"^[0-9]{1,20}$")
+REMOVED = (
+    "promotion steps are executed by the backend since version 2; "
+    "watch with `kubectl scipian promotions NAME`"
+)
+
+
+class Gone(ApiError, status=410): ...
 
 
 def install_promotion_routes(app: FastAPI, backend: Backend) -> None:
@@ -51,7 +59,9 @@ def install_promotion_routes(app: FastAPI, backend: Backend) -> None:
     async def create(request: Request) -> JSONResponse:
         from scipian_backend.http.routes import check_body
 
-        req = bodies.create_request(await check_body(request))
+        s = backend.settings
+        doc = await check_body(request, s.promotion_body_max_bytes)
+        req = bodies.create_request(doc, s.promotion_values_max_bytes)
         body = await run_in_threadpool(service().create, req, _auth(request), _rid(request))
         return JSONResponse(body, status_code=201)
 
@@ -60,47 +70,26 @@ def install_promotion_routes(app: FastAPI, backend: Backend) -> None:
         return await call(service().list, _auth(request), _rid(request))
 
     @app.get(BASE + "/{name}", response_model=Promotion, responses=PROMOTION_ERRORS)
-    async def promotion_get(name: PromotionName, request: Request) -> JSONResponse:
-        return await call(service().get, _name(name), _auth(request), _rid(request))
+    async def promotion_get(
+        name: PromotionName,
+        request: Request,
+        watch: bool = False,
+        resourceVersion: str = "",  # the API's spelling
+    ) -> JSONResponse:
+        checked = _name(name)
+        if not watch:
+            return await call(service().get, checked, _auth(request), _rid(request))
+        if not RESOURCE_VERSION.fullmatch(resourceVersion):
+            raise BadRequest("watch=true needs resourceVersion (the version the client has)")
+        # Long polls wait in the service's own threads, never in the routes' pool.
+        loop = asyncio.get_running_loop()
+        svc = service()
+        body = await loop.run_in_executor(
+            svc.watch_pool, svc.watch, checked, resourceVersion, _auth(request), _rid(request)
+        )
+        return JSONResponse(body)
 
     step = BASE + "/{name}/steps/{env_id}"
-
-    @app.post(
-        step + "/kubeconfig",
-        response_model=StepKubeconfig,
-        responses=PROMOTION_ERRORS,
-        openapi_extra=EMPTY_REQUEST,
-    )
-    async def step_kubeconfig(
-        name: PromotionName, env_id: StepEnv, request: Request
-    ) -> JSONResponse:
-        ids = _ids(name, env_id)
-        await _empty(request)
-        return await call(service().step_kubeconfig, *ids, _auth(request), _rid(request))
-
-    @app.post(
-        step + "/report",
-        response_model=Promotion,
-        responses=PROMOTION_ERRORS,
-        openapi_extra=REPORT_REQUEST,
-    )
-    async def step_report(name: PromotionName, env_id: StepEnv, request: Request) -> JSONResponse:
-        from scipian_backend.http.routes import check_body
-
-        ids = _ids(name, env_id)
-        report = bodies.report_request(await check_body(request))
-        return await call(service().report, *ids, report, _auth(request), _rid(request))
-
-    @app.post(
-        step + "/verify",
-        response_model=Promotion,
-        responses=PROMOTION_ERRORS,
-        openapi_extra=EMPTY_REQUEST,
-    )
-    async def step_verify(name: PromotionName, env_id: StepEnv, request: Request) -> JSONResponse:
-        ids = _ids(name, env_id)
-        await _empty(request)
-        return await call(service().verify, *ids, _auth(request), _rid(request))
 
     @app.post(
         step + "/approvals",
@@ -112,21 +101,29 @@ def install_promotion_routes(app: FastAPI, backend: Backend) -> None:
         from scipian_backend.http.routes import check_body
 
         ids = _ids(name, env_id)
-        justification = bodies.approval_request(await check_body(request))
-        return await call(service().approve, *ids, justification, _auth(request), _rid(request))
+        justification, digest = bodies.approval_request(await check_body(request))
+        return await call(
+            service().approve, *ids, justification, digest, _auth(request), _rid(request)
+        )
 
     @app.post(
-        BASE + "/{name}/resume",
+        BASE + "/{name}/cancel",
         response_model=Promotion,
         responses=PROMOTION_ERRORS,
-        openapi_extra=RESUME_REQUEST,
+        openapi_extra=CANCEL_REQUEST,
     )
-    async def resume(name: PromotionName, request: Request) -> JSONResponse:
+    async def cancel(name: PromotionName, request: Request) -> JSONResponse:
         from scipian_backend.http.routes import check_body
 
         checked = _name(name)
-        identity = bodies.resume_request(await check_body(request))
-        return await call(service().resume, checked, identity, _auth(request), _rid(request))
+        justification = bodies.cancel_request(await check_body(request))
+        return await call(service().cancel, checked, justification, _auth(request), _rid(request))
+
+    async def removed(request: Request) -> JSONResponse:
+        raise Gone(REMOVED)
+
+    for path in (step + "/kubeconfig", step + "/report", step + "/verify", BASE + "/{name}/resume"):
+        app.add_api_route(path, removed, methods=["POST"], include_in_schema=False)
 
 
 def _name(name: str) -> str:
@@ -139,12 +136,6 @@ def _ids(name: str, env_id: str) -> tuple[str, str]:
     if not valid_env_id(env_id):
         raise BadRequest("environment id must be a Kubernetes object name (DNS-1123 label)")
     return _name(name), env_id
-
-
-async def _empty(request: Request) -> None:
-    from scipian_backend.http.routes import check_body
-
-    bodies.empty_request(await check_body(request))
 
 
 def _auth(request: Request) -> str | None:

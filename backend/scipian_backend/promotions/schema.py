@@ -7,19 +7,19 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import BaseModel
 
-from scipian_backend.config import (
-    ENV_ID,
-    JUSTIFICATION_FORBIDDEN,
-    JUSTIFICATION_PATTERN,
-    MAX_JUSTIFICATION,
-)
-from scipian_backend.http.schema import ERRORS, ErrorBody, KubeconfigResponse
+from scipian_backend.config import ENV_ID, JUSTIFICATION_PATTERN, MAX_JUSTIFICATION
+from scipian_backend.http.schema import ERRORS, ErrorBody
 from scipian_backend.promotions.bodies import (
     CHART_NAME,
     CHART_VERSION,
     DIGEST,
-    MAX_MESSAGE,
+    FILE_NAME,
+    MAX_FILES,
+    MAX_REVISION,
+    MAX_SET,
+    MAX_SETS,
     MAX_STEPS,
+    SET,
     SOAK,
     TIMEOUT,
 )
@@ -33,15 +33,16 @@ PROMOTION_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
     403: {
         "model": ErrorBody,
-        "description": "not allowed (RBAC), not the initiator, a self-approval, or a gate: "
-        "an earlier step not Succeeded, the step before no longer verified, approvals missing",
+        "description": "not allowed (RBAC), a self-approval, a cancel by someone who may not",
     },
-    404: {"model": ErrorBody, "description": "no such promotion, step or environment"},
+    404: {"model": ErrorBody, "description": "no such promotion, step, environment or revision"},
     409: {
         "model": ErrorBody,
         "description": "another active promotion of the release, a promotion or step in "
-        "the wrong phase, a second approval by the same user, another chart identity",
+        "the wrong phase, a second approval by the same user, the diff changed since you "
+        "read it (diffDigest)",
     },
+    429: {"model": ErrorBody, "description": "the per-user caps: active promotions, creations"},
 }
 
 
@@ -62,10 +63,6 @@ class PromotionList(BaseModel):
     items: list[Promotion]
 
 
-class StepKubeconfig(KubeconfigResponse):
-    promotion: str
-
-
 def _body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
     return {
         "requestBody": {
@@ -82,24 +79,38 @@ _JUSTIFICATION = {
     "pattern": JUSTIFICATION_PATTERN,
 }
 _DIGEST = {"type": "string", "pattern": DIGEST.pattern}
+_SCOPES = {"pattern": f"^(\\*|{ENV_ID.pattern[1:-1]})$", "maxLength": 63}
 CREATE_REQUEST = _body(
     {
         "title": "PromotionRequest",
         "type": "object",
+        "description": "chart xor rollbackTo; values and sets at most 96 KiB in all (a serve "
+        "flag); the body at most 160 KiB",
         "additionalProperties": False,
-        "required": ["release", "namespace", "chart", "through", "justification"],
+        "required": ["release", "namespace", "through", "justification"],
         "properties": {
             "release": {"type": "string", "pattern": RELEASE_NAME.pattern, "maxLength": 53},
             "namespace": {"type": "string", "pattern": NAMESPACE.pattern, "maxLength": 63},
             "chart": {
                 "type": "object",
+                "description": "an uploaded archive (PUT /api/v1/charts/sha256:<hex>)",
                 "additionalProperties": False,
-                "required": ["name", "version", "identity"],
+                "required": ["digest", "name", "version"],
                 "properties": {
+                    "digest": _DIGEST,
                     "name": {"type": "string", "pattern": CHART_NAME.pattern},
                     "version": {"type": "string", "pattern": CHART_VERSION.pattern},
-                    "identity": _DIGEST,
                 },
+            },
+            "rollbackTo": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_REVISION,
+                "description": "a one-step rollback to this revision (no chart, values or set)",
+            },
+            "breakGlass": {
+                "type": "boolean",
+                "description": "rollbacks only: no approvals, needs create environments/breakglass",
             },
             "through": {
                 "type": "array",
@@ -111,27 +122,36 @@ CREATE_REQUEST = _body(
             "justification": _JUSTIFICATION,
             "soakSeconds": {"type": "integer", "minimum": SOAK[0], "maximum": SOAK[1]},
             "timeoutSeconds": {"type": "integer", "minimum": TIMEOUT[0], "maximum": TIMEOUT[1]},
-            "valuesDigests": {
+            "values": {
                 "type": "object",
-                "description": "per environment of the chain (recorded only)",
-                "propertyNames": {"pattern": ENV_ID.pattern, "maxLength": 63},
-                "additionalProperties": _DIGEST,
+                "description": 'values files per environment of the chain, or "*" for every '
+                "step (first)",
+                "maxProperties": MAX_STEPS + 1,
+                "propertyNames": _SCOPES,
+                "additionalProperties": {
+                    "type": "array",
+                    "maxItems": MAX_FILES,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["name", "contentBase64"],
+                        "properties": {
+                            "name": {"type": "string", "pattern": FILE_NAME.pattern},
+                            "contentBase64": {"type": "string", "contentEncoding": "base64"},
+                        },
+                    },
+                },
             },
-        },
-    }
-)
-REPORT_REQUEST = _body(
-    {
-        "title": "StepReport",
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["helmExitCode"],
-        "properties": {
-            "helmExitCode": {"type": "integer", "minimum": 0, "maximum": 255},
-            "message": {
-                "type": "string",
-                "maxLength": MAX_MESSAGE,
-                "pattern": f"^[^{JUSTIFICATION_FORBIDDEN}]*$",
+            "set": {
+                "type": "object",
+                "description": 'helm --set k=v per environment of the chain, or "*"',
+                "maxProperties": MAX_STEPS + 1,
+                "propertyNames": _SCOPES,
+                "additionalProperties": {
+                    "type": "array",
+                    "maxItems": MAX_SETS,
+                    "items": {"type": "string", "pattern": SET.pattern, "maxLength": MAX_SET},
+                },
             },
         },
     }
@@ -141,19 +161,23 @@ APPROVAL_REQUEST = _body(
         "title": "Approval",
         "type": "object",
         "additionalProperties": False,
+        "required": ["justification", "diffDigest"],
+        "properties": {
+            "justification": _JUSTIFICATION,
+            "diffDigest": {
+                **_DIGEST,
+                "description": "the digest of the diff the approver read (the step's "
+                "renderDigest); otherwise 409",
+            },
+        },
+    }
+)
+CANCEL_REQUEST = _body(
+    {
+        "title": "Cancel",
+        "type": "object",
+        "additionalProperties": False,
         "required": ["justification"],
         "properties": {"justification": _JUSTIFICATION},
     }
-)
-RESUME_REQUEST = _body(
-    {
-        "title": "Resume",
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["chartIdentity"],
-        "properties": {"chartIdentity": _DIGEST},
-    }
-)
-EMPTY_REQUEST = _body(
-    {"type": "object", "additionalProperties": False, "properties": {}}, required=False
 )

@@ -1,40 +1,63 @@
-"""Promotion use cases (docs/api.md, "Promotions"): create, read, run steps, approve, resume.
+"""Promotion use cases (docs/api.md, "Promotions"): create, read, watch, approve, cancel.
 
-Every gate is decided here, by the backend, from the Promotion on mgmt and the backend's
-own reads of the targets: a client that skips steps gets nothing. Decisions are the pure
-functions of gates.py, records.py and checks.py; this module reads, decides and writes
-(optimistic concurrency, store.py), and turns each phase change into an audit line and an
-Event on the Promotion.
+This service only accepts, authorizes and records; the backend's executor (executor.py,
+run by the worker room) makes every other change. Its writes, by the single writer rule
+(change.md §5): the creation (spec, values Secret, initial status with each step's
+`renderDigest`), approvals (and a step's AwaitingApproval -> Pending once they are met),
+and `status.cancelRequest` (the cancel route and pre-emption). Decisions are the pure
+functions of gates.py, records.py and bodies.py; writes use optimistic concurrency
+(store.py), and each phase change becomes an audit line and an Event on the Promotion.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from kubernetes.client.rest import ApiException
+from urllib3.exceptions import HTTPError
 
 from scipian_backend.environments.store import Environment
 from scipian_backend.errors import (
+    ApiError,
     BadRequest,
     Conflict,
     Forbidden,
-    InsufficientUserAuthentication,
     NotFound,
     ServiceUnavailable,
 )
-from scipian_backend.identity.authn import Identity, step_up_problem
+from scipian_backend.helmrun import HelmBusy
+from scipian_backend.helmrun.render import capabilities, render_digest
+from scipian_backend.identity.authn import Identity
+from scipian_backend.kube import status_of
 from scipian_backend.promotions import gates
 from scipian_backend.promotions import records as r
-from scipian_backend.promotions.bodies import CreateRequest, Report, digests_problem
+from scipian_backend.promotions.bodies import CreateRequest, scopes_problem
+from scipian_backend.promotions.creation import (
+    Capabilities,
+    RenderRefused,
+    render_step,
+    uses_revision,
+)
 from scipian_backend.promotions.events import change_event, change_record
 from scipian_backend.promotions.lock import Held, ReleaseLock
 from scipian_backend.promotions.store import NameTaken, PromotionStore, Unchanged
-from scipian_backend.promotions.verify import StepVerifier
-from scipian_backend.ratelimit import READ
+from scipian_backend.promotions.values import StepInputs, ValuesStore, inputs_digest, step_inputs
+from scipian_backend.ratelimit import READ, TooManyRequests
+from scipian_backend.releases.full import read_records, read_revision
 from scipian_backend.usecases import Audit, Backend
 
+# The class's `list` method shadows the builtin inside it: these name the types.
+Chain = list[Environment]
+Names = list[str]
 RESOURCE = "promotions.scipian.io"
+FINALIZER = "scipian.io/executor"
+DIFF_CHANGED = "the diff changed since you read it"
+HOUR = timedelta(hours=1)
 
 
 def forbidden_read(who: Identity, verb: str, name: str | None) -> Forbidden:
@@ -52,15 +75,22 @@ class Promotions:
         backend: Backend,
         store: PromotionStore,
         lock: ReleaseLock,
-        verifier: StepVerifier,
+        values: ValuesStore,
         now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ) -> None:
         self._b = backend
         self._store = store
         self._lock = lock
-        self._verifier = verifier
+        self._values = values
         self._now = now
         self._pool = ThreadPoolExecutor(8, "scipian-promotions")
+        s = backend.settings
+        # Long polls wait here, never in the routes' pool: at most N wait on mgmt at once;
+        # a few more threads answer at once those that find every waiting slot taken.
+        n = max(1, s.promotion_watches_per_replica)
+        self._watches = threading.BoundedSemaphore(n)
+        self._watching = s.promotion_watches_per_replica > 0
+        self.watch_pool = ThreadPoolExecutor(n + 8, "scipian-promotion-watch")
 
     # --- reads --------------------------------------------------------------------------
 
@@ -82,6 +112,29 @@ class Promotions:
             raise forbidden_read(who, "get", name)
         return self._get(name)
 
+    def watch(
+        self, name: str, resource_version: str, authorization: str | None, request_id: str
+    ) -> dict[str, Any]:
+        """The long poll: the Promotion as soon as it differs from `resource_version`, or
+        as it is after at most --promotion-watch-seconds (a bounded watch on mgmt). With
+        every waiting slot of this replica taken, it answers at once (the client asks
+        again), so that long polls never hold the routes' threads."""
+        who = self._b._authenticate(authorization, request_id, READ)
+        if not self._b.authorizer.allowed_on(who, "get", "promotions", name):
+            raise forbidden_read(who, "get", name)
+        promo = self._get(name)
+        if promo["metadata"].get("resourceVersion") != resource_version or r.finished(promo):
+            return promo
+        if not self._watching or not self._watches.acquire(blocking=False):
+            return promo
+        try:
+            self._store.wait_change(
+                name, resource_version, self._b.settings.promotion_watch_seconds
+            )
+        finally:
+            self._watches.release()
+        return self._get(name)
+
     # --- create -------------------------------------------------------------------------
 
     def create(
@@ -98,62 +151,233 @@ class Promotions:
                     audit._replace(environment=env_id), who, "forbidden", "RBAC denied (promotion)"
                 )
                 raise Forbidden(f"{who.username} may not deploy to environment {env_id}")
-        envs = list(self._pool.map(b.store.get, req.through))
-        for env_id, env in zip(req.through, envs, strict=True):
+        found = list(self._pool.map(b._lookup, req.through))
+        for env_id, (env, _) in zip(req.through, found, strict=True):
             if env is None:
                 b._deny(audit._replace(environment=env_id), who, "not_found", "no such Environment")
                 raise NotFound(f"no environment {env_id}")
-        chain: list[Environment] = [e for e in envs if e is not None]
+        chain: list[Environment] = [e for e, _ in found if e is not None]
+        targets = [t for _, t in found]
         for env in chain:
             if env.deploy is None or req.namespace not in env.deploy.namespaces:
                 why = f"{env.id} does not deploy to namespace {req.namespace}"
                 b._deny(audit._replace(environment=env.id), who, "forbidden", why, env.uid)
                 raise Forbidden(f"{who.username} may not deploy to environment {env.id}")
-        problem = digests_problem(req) or gates.order_problem(
-            req.through, {e.id: e.deploy.require_promotion_from for e in chain if e.deploy}
+        # A rollback (change.md §7) is exempt from requirePromotionFrom: it goes back to
+        # bytes that ran there already.
+        problem = scopes_problem(req) or (
+            None
+            if req.rollback_to is not None
+            else gates.order_problem(
+                req.through, {e.id: e.deploy.require_promotion_from for e in chain if e.deploy}
+            )
         )
         if problem is not None:
             raise BadRequest(problem)
+        if req.break_glass:
+            b.check_break_glass_grant(who, audit)
         strictest = min(chain, key=lambda e: e.deploy.max_auth_age_seconds if e.deploy else 0)
         b.check_step_up(strictest, who, audit._replace(environment=strictest.id))
+        self._check_caps(who)
+        for target in targets:
+            if isinstance(target, ApiError):
+                raise target
+        if req.chart is not None:
+            per_env = {e: step_inputs(req.values, req.sets, e) for e in req.through}
+            digests = self._render_chart(req, chain, targets, per_env)
+        else:
+            per_env = {}
+            digests = {chain[0].id: self._render_rollback(req, chain[0], targets[0])}
+        return self._create(req, who, chain, per_env, digests, request_id)
+
+    def _check_caps(self, who: Identity) -> None:
+        """5 unfinished promotions and 10 creations an hour per user (flags), counted on
+        mgmt, so that every replica sees the same numbers."""
+        s = self._b.settings
+        mine = [p for p in self._store.list() if r.initiator(p) == who.username]
+        active = [p for p in mine if not r.finished(p)]
+        if len(active) >= s.promotion_active_per_user:
+            raise TooManyRequests(
+                f"{who.username} has {len(active)} unfinished promotions "
+                f"(at most {s.promotion_active_per_user}); wait for one or cancel it",
+                60,
+            )
+        since = self._now() - HOUR
+        created = [r.parse_stamp((p.get("metadata") or {}).get("creationTimestamp")) for p in mine]
+        recent = sorted(t for t in created if t is not None and t > since)
+        if len(recent) >= s.promotion_creations_per_hour:
+            wait = recent[-s.promotion_creations_per_hour] - since
+            raise TooManyRequests(
+                f"{who.username} created {len(recent)} promotions in the last hour "
+                f"(at most {s.promotion_creations_per_hour})",
+                max(1, int(wait.total_seconds()) + 1),
+            )
+
+    def _render_chart(
+        self,
+        req: CreateRequest,
+        chain: Chain,
+        targets: Sequence[Any],
+        per_env: dict[str, StepInputs],
+    ) -> dict[str, str]:
+        """Every step's renderDigest, or 400 with a classified reason. Steps whose inputs
+        and target capabilities are equal share one render."""
+        b = self._b
+        assert req.chart is not None
+        helm = b.helm
+        if helm is None:
+            raise ServiceUnavailable("promotions need the backend's helm (serve --helm)")
+        archive = b.artifacts.get(req.chart["digest"])
+        if archive is None:
+            raise BadRequest(f"chart {req.chart['digest']} is not uploaded (or has expired)")
+        if (archive.name, archive.version) != (req.chart["name"], req.chart["version"]):
+            raise BadRequest(
+                f"chart {req.chart['digest']} is {archive.name} {archive.version}, "
+                f"not {req.chart['name']} {req.chart['version']}"
+            )
+        if uses_revision(archive.data):
+            raise BadRequest(
+                "rendering failed: the chart's templates read .Release.Revision, which is "
+                "only known when helm runs"
+            )
+
+        def caps_of(pair: tuple[Environment, Any]) -> Capabilities:
+            env, target = pair
+            with _target_errors(env):
+                kube_version, api_versions = capabilities(target)
+                exists = bool(read_records(target, req.namespace, req.release))
+            return Capabilities(kube_version, tuple(api_versions), exists)
+
+        caps = list(self._pool.map(caps_of, zip(chain, targets, strict=True)))
+        timeout = b.settings.promotion_render_timeout_seconds
+        done: dict[tuple[str, Capabilities], str] = {}
+        out: dict[str, str] = {}
+        for env, cap in zip(chain, caps, strict=True):
+            key = (inputs_digest(per_env[env.id]), cap)
+            if key not in done:
+                try:
+                    done[key] = render_step(
+                        helm, req.release, req.namespace, archive.data, per_env[env.id], cap,
+                        timeout,
+                    )  # fmt: skip
+                except RenderRefused as e:
+                    raise BadRequest(f"{env.id}: {e.reason}") from None
+                except HelmBusy:
+                    raise ServiceUnavailable("the backend's helm is busy; try again") from None
+            out[env.id] = done[key]
+        return out
+
+    def _render_rollback(self, req: CreateRequest, env: Environment, target: Any) -> str:
+        """A rollback's desired side is the revision's own manifest and hooks (§7)."""
+        assert req.rollback_to is not None
+        with _target_errors(env):
+            record = read_revision(target, req.namespace, req.release, req.rollback_to)
+        if record is None:
+            raise NotFound(
+                f"release {req.namespace}/{req.release} has no revision {req.rollback_to} "
+                f"on {env.id}"
+            )
+        return render_digest(record.manifest, record.hooks)
+
+    def _create(
+        self,
+        req: CreateRequest,
+        who: Identity,
+        chain: Chain,
+        per_env: dict[str, StepInputs],
+        digests: dict[str, str],
+        request_id: str,
+    ) -> dict[str, Any]:
         now = self._now()
         spec: dict[str, Any] = {
             "release": req.release,
             "namespace": req.namespace,
-            "chart": req.chart,
             "through": req.through,
-            "valuesDigests": req.values_digests,
             "soakSeconds": req.soak_seconds,
             "timeoutSeconds": req.timeout_seconds,
             "initiator": {"user": who.username, "groups": list(who.groups)},
             "justification": req.justification,
         }
-        status = r.initial_status(
-            req.through,
-            {e.id: e.deploy.approvals_required for e in chain if e.deploy},
-            now,
-        )
-        created = self._create(spec, req)
+        if req.chart is not None:
+            spec["chart"] = dict(req.chart)
+            spec["valuesDigests"] = {e: inputs_digest(i) for e, i in per_env.items()}
+        else:
+            spec["rollbackTo"] = req.rollback_to
+            spec["breakGlass"] = req.break_glass
+        required = {
+            e.id: 0 if req.break_glass else (e.deploy.approvals_required if e.deploy else 0)
+            for e in chain
+        }
+        status = r.initial_status(req.through, required, now)
+        stamp = r.now_stamp(now)
+        status["lastTransition"] = stamp
+        for step in status["steps"]:
+            step["renderDigest"] = digests[step["environment"]]
+            if step["phase"] == r.AWAITING:
+                step["awaitingSince"] = stamp
+        created = self._claim_and_create(spec, req, who)
         name = created["metadata"]["name"]
-        _, after = self._store.update_status(name, lambda _: status)
+        try:
+            if per_env:
+                self._values.save(name, per_env, created["metadata"].get("uid", ""))
+            _, after = self._store.update_status(name, lambda _: status)
+        except BaseException:
+            self._store.delete(name)  # its finalizer is ours to drop: nothing ran yet
+            self._lock.release(req.namespace, req.release, name)
+            raise
         self._record({}, after, who, request_id)
         return after
 
-    def _create(self, spec: dict[str, Any], req: CreateRequest) -> dict[str, Any]:
+    def _claim_and_create(
+        self, spec: dict[str, Any], req: CreateRequest, who: Identity
+    ) -> dict[str, Any]:
+        """The release lock, then the object (with the executor's finalizer). An active
+        holder whose chain is a strict subset of this one is pre-empted: its cancelRequest
+        says so, the lock passes to the new promotion, and `spec.preempts` names the old
+        one, whose end the executor awaits before running a step of the new one."""
         for _ in range(5):
             name = r.new_name(req.release)
+            preempted = ""
             try:
                 self._lock.acquire(req.namespace, req.release, name, self._state_of)
             except Held as held:
-                raise Conflict(self._held_message(held.holder, req)) from None
+                old = self._preemptable(held.holder, req)
+                if old is None:
+                    raise Conflict(self._held_message(held.holder, req)) from None
+                self._request_cancel(old, who, req.justification, f"pre-empted by {name}")
+                preempted = held.holder
+                try:
+                    self._lock.acquire(req.namespace, req.release, name, self._state_but(preempted))
+                except Held as again:
+                    raise Conflict(self._held_message(again.holder, req)) from None
+            body = r.new_promotion(
+                name, dict(spec, **({"preempts": preempted} if preempted else {}))
+            )
+            body["metadata"]["finalizers"] = [FINALIZER]
             try:
-                return self._store.create(r.new_promotion(name, spec))
+                return self._store.create(body)
             except NameTaken:
                 self._lock.release(req.namespace, req.release, name)
             except BaseException:
                 self._lock.release(req.namespace, req.release, name)
                 raise
         raise ServiceUnavailable("could not name the promotion; try again")
+
+    def _preemptable(self, holder: str, req: CreateRequest) -> dict[str, Any] | None:
+        """The holder, when the new chain strictly contains its chain (every environment
+        of which the new initiator was just allowed to deploy to)."""
+        promo = self._store.get(holder) if holder else None
+        if promo is None or r.finished(promo) or not r.steps_of(promo):
+            return None
+        spec = promo.get("spec") or {}
+        if (spec.get("namespace"), spec.get("release")) != (req.namespace, req.release):
+            return None
+        old = set(spec.get("through") or [])
+        return promo if old < set(req.through) else None
+
+    def _state_but(self, preempted: str) -> Callable[[str], str]:
+        """_state_of, with the pre-empted holder counted as finished: its lock passes on."""
+        return lambda n: "finished" if n == preempted else self._state_of(n)
 
     def _state_of(self, name: str) -> str:
         promo = self._store.get(name)
@@ -169,133 +393,25 @@ class Promotions:
         if promo is None or not r.phase(promo):
             who = f"promotion {holder}" if holder else "another promotion"
             return f"{who} of {release} is being created; wait for it"
-        return f"promotion {holder} of {release} is still {r.phase(promo)}; resume or wait for it"
-
-    # --- steps --------------------------------------------------------------------------
-
-    def step_kubeconfig(
-        self, name: str, env_id: str, authorization: str | None, request_id: str
-    ) -> dict[str, Any]:
-        b = self._b
-        promo, i, who, audit = self._initiator_step(name, env_id, authorization, request_id)
-        if not b.authorizer.may_deploy(who, env_id):
-            b._deny(audit, who, "forbidden", "RBAC denied (promotion step)")
-            raise Forbidden(f"{who.username} may not deploy to environment {env_id}")
-        env, target = b._lookup(env_id)
-        if env is None:
-            b._deny(audit, who, "not_found", "no such Environment")
-            raise NotFound(f"no environment {env_id}")
-        gate = gates.step_gate(promo, i)
-        if gate is not None and gate.kind == "conflict":
-            raise Conflict(gate.message)
-        promo = self._step_up(promo, env, who, audit, request_id)
-        if gate is not None and gate.kind == "forbidden":
-            b._deny(audit, who, "forbidden", gate.message, env.uid)
-            raise Forbidden(gate.message)
-        if i > 0:
-            self._reverify(promo, i - 1, who, audit, request_id)
-        if gate is not None and gate.kind == "approval":
-            if r.steps_of(promo)[i].get("phase") != r.AWAITING:
-                self._write(
-                    name,
-                    lambda p: _if_phase(p, i, (r.PENDING,), r.await_approval(r.status_of(p), i)),
-                    who,
-                    request_id,
-                )
-            b._deny(audit, who, "forbidden", gate.message, env.uid)
-            raise Forbidden(gate.message)
-        spec = promo["spec"]
-        deploying = r.steps_of(promo)[i].get("phase") == r.DEPLOYING
-        previous = (
-            None if deploying else self._verifier.revision(env, spec["namespace"], spec["release"])
+        return (
+            f"promotion {holder} of {release} is still {r.phase(promo)}; wait for it or cancel it"
         )
 
-        def start(p: dict[str, Any]) -> dict[str, Any] | None:
-            again = gates.step_gate(p, i)
-            if again is not None:  # changed since it was read: refuse, as a fresh read would
-                raise (Conflict if again.kind == "conflict" else Forbidden)(again.message)
-            return r.start_step(r.status_of(p), i, self._now(), previous)
-
-        self._write(name, start, who, request_id)
-        return b.mint(env, target, who, audit, promotion=name)
-
-    def report(
-        self, name: str, env_id: str, report: Report, authorization: str | None, request_id: str
-    ) -> dict[str, Any]:
-        promo, i, who, _ = self._initiator_step(name, env_id, authorization, request_id)
-        step = r.steps_of(promo)[i]
-        if step.get("phase") != r.DEPLOYING or r.finished(promo):
-            raise Conflict(
-                f"step {env_id} of promotion {name} is {step.get('phase')}, not Deploying"
-            )
-        env = self._env(env_id)
-        spec = promo["spec"]
-        if report.helm_exit_code != 0:
-            revision = self._verifier.revision(env, spec["namespace"], spec["release"])
-            message = f"helm: {report.message or f'exit code {report.helm_exit_code}'}"
-
-            def failed(p: dict[str, Any]) -> dict[str, Any] | None:
-                _require(p, i, (r.DEPLOYING,))
-                return r.fail_step(r.status_of(p), i, message, self._now(), revision)
-
-            return self._write(name, failed, who, request_id)
-
-        def verifying(p: dict[str, Any]) -> dict[str, Any] | None:
-            _require(p, i, (r.DEPLOYING,))
-            return r.to_verifying(r.status_of(p), i)
-
-        self._write(name, verifying, who, request_id)
-        return self._verify_once(name, i, env, who, request_id)
-
-    def verify(
-        self, name: str, env_id: str, authorization: str | None, request_id: str
-    ) -> dict[str, Any]:
-        promo, i, who, _ = self._initiator_step(name, env_id, authorization, request_id)
-        phase = r.steps_of(promo)[i].get("phase")
-        if phase in (r.SUCCEEDED, r.FAILED) or (r.finished(promo) and phase != r.VERIFYING):
-            return promo
-        if phase != r.VERIFYING or r.finished(promo):
-            raise Conflict(f"step {env_id} of promotion {name} is {phase}, not Verifying")
-        return self._verify_once(name, i, self._env(env_id), who, request_id)
-
-    def _verify_once(
-        self, name: str, i: int, env: Environment, who: Identity, request_id: str
-    ) -> dict[str, Any]:
-        promo = self._get(name)
-        verdict = self._verifier.verify(env, promo)
-        spec = promo["spec"]
-
-        def apply(p: dict[str, Any]) -> dict[str, Any] | None:
-            if r.finished(p) or r.steps_of(p)[i].get("phase") != r.VERIFYING:
-                raise Unchanged(p)
-            return r.apply_verdict(
-                r.status_of(p),
-                i,
-                verdict,
-                self._now(),
-                int(spec.get("soakSeconds") or 0),
-                int(spec.get("timeoutSeconds") or 300),
-            )
-
-        return self._write(name, apply, who, request_id)
-
-    # --- approvals, resume --------------------------------------------------------------
+    # --- approvals ----------------------------------------------------------------------
 
     def approve(
         self,
         name: str,
         env_id: str,
         justification: str,
+        diff_digest: str,
         authorization: str | None,
         request_id: str,
     ) -> dict[str, Any]:
         b = self._b
-        audit = Audit(request_id, env_id, "deploy", justification)
-        who = b._authenticate(authorization, audit)
-        audit = audit._replace(auth_time=who.auth_time)
-        if not b.authorizer.may_approve(who, env_id):
-            b._deny(audit, who, "forbidden", "RBAC denied (approval)")
-            raise Forbidden(f"{who.username} may not approve on environment {env_id}")
+        who, audit = b.require_approve(
+            authorization, Audit(request_id, env_id, "deploy", justification), "approval"
+        )
         self._may_read(who, name, audit)
         promo = self._get(name)
         i = self._index(promo, env_id)
@@ -305,45 +421,96 @@ class Promotions:
             raise (Conflict if gate.kind == "conflict" else Forbidden)(gate.message)
         env = self._env(env_id)
         b.check_step_up(env, who, audit)
-        gate = gates.already_approved(promo, i, who.username)
+        gate = gates.already_approved(promo, i, who.username) or gates.digest_problem(
+            promo, i, diff_digest
+        )
         if gate is not None:
+            b._deny(audit, who, gate.kind, gate.message, env.uid)
             raise Conflict(gate.message)
 
         def add(p: dict[str, Any]) -> dict[str, Any] | None:
-            again = gates.approval_problem(p, i, who.username) or gates.already_approved(
-                p, i, who.username
+            again = (
+                gates.approval_problem(p, i, who.username)
+                or gates.already_approved(p, i, who.username)
+                or gates.digest_problem(p, i, diff_digest)
             )
             if again is not None:
                 raise (Conflict if again.kind == "conflict" else Forbidden)(again.message)
-            return r.add_approval(r.status_of(p), i, who.username, justification, self._now())
+            now = self._now()
+            before = r.steps_of(p)[i].get("phase")
+            status = r.add_approval(r.status_of(p), i, who.username, justification, now)
+            step = status["steps"][i]
+            step["approvals"][-1]["diffDigest"] = diff_digest
+            if step.get("phase") != before:
+                status["lastTransition"] = r.now_stamp(now)
+            return status
 
         return self._write(name, add, who, request_id)
 
-    def resume(
-        self, name: str, identity: str, authorization: str | None, request_id: str
+    # --- cancel -------------------------------------------------------------------------
+
+    def cancel(
+        self, name: str, justification: str, authorization: str | None, request_id: str
     ) -> dict[str, Any]:
+        """Records the request (status.cancelRequest); the executor enacts it. Allowed to
+        the initiator, to whoever may deploy to every environment of the chain, or with
+        `update` on `promotions/cancel` (name = the promotion)."""
         b = self._b
-        who = b._authenticate(authorization, Audit(request_id, None, "deploy"))
-        self._may_read(who, name, Audit(request_id, None, "deploy", "", who.auth_time))
-        promo = self._get(name)
-        if who.username != r.initiator(promo):
-            raise Forbidden(f"only {r.initiator(promo)} may resume promotion {name}")
-        if r.finished(promo):
-            raise Conflict(
-                f"promotion {name} is {r.phase(promo)}; a fixed chart goes out as a new promotion"
-            )
-        if (promo["spec"].get("chart") or {}).get("identity") != identity:
-            raise Conflict("chart identity differs from the promotion's")
-        first = r.first_open_step(promo)
-        if first is None:
-            return promo
-        step_env = self._env(r.steps_of(promo)[first]["environment"])
-        audit = Audit(request_id, step_env.id, "deploy", str(promo["spec"].get("justification")))
+        audit = Audit(request_id, None, "deploy", justification)
+        who = b._authenticate(authorization, audit)
         audit = audit._replace(auth_time=who.auth_time)
-        promo = self._step_up(promo, step_env, who, audit, request_id)
-        if first > 0:
-            self._reverify(promo, first - 1, who, audit, request_id, refuse=False)
-        return self._get(name)
+        self._may_read(who, name, audit)
+        promo = self._get(name)
+        through = list((promo.get("spec") or {}).get("through") or [])
+        audit = audit._replace(environment=through[0] if through else None)
+        if not self._may_cancel(who, promo, through):
+            b._deny(audit, who, "forbidden", f"RBAC denied (cancel of promotion {name})")
+            raise Forbidden(f"{who.username} may not cancel promotion {name}")
+        if r.finished(promo):
+            raise Conflict(f"promotion {name} is {r.phase(promo)}")
+        envs = [e for e in (b.store.get(x) for x in through) if e is not None and e.deploy]
+        if envs:
+            strictest = min(envs, key=lambda e: e.deploy.max_auth_age_seconds if e.deploy else 0)
+            b.check_step_up(strictest, who, audit._replace(environment=strictest.id))
+        return self._request_cancel(promo, who, justification, f"cancelled by {who.username}")
+
+    def _may_cancel(self, who: Identity, promo: dict[str, Any], through: Names) -> bool:
+        if who.username == r.initiator(promo):
+            return True
+        authz = self._b.authorizer
+        name = promo["metadata"]["name"]
+        if through and all(self._pool.map(lambda e: authz.may_deploy(who, e), through)):
+            return True
+        return authz.allowed_on(who, "update", "promotions", name, "cancel")
+
+    def _request_cancel(
+        self, promo: dict[str, Any], who: Identity, justification: str, reason: str
+    ) -> dict[str, Any]:
+        """Writes status.cancelRequest once (the first request stands); audited."""
+        name = promo["metadata"]["name"]
+        now = self._now()
+
+        def request(p: dict[str, Any]) -> dict[str, Any] | None:
+            status = r.status_of(p)
+            if r.finished(p) or status.get("cancelRequest"):
+                raise Unchanged(p)
+            out = dict(status)
+            out["cancelRequest"] = {
+                "user": who.username,
+                "justification": justification,
+                "time": r.now_stamp(now),
+                "reason": reason,
+            }
+            return out
+
+        try:
+            _, after = self._store.update_status(name, request)
+        except Unchanged as same:
+            return same.promo
+        change = r.Change("", r.phase(after), "CancelRequested", reason)
+        self._b.auditor.line(change_record(after, change, who, ""))
+        self._b.auditor.event(change_event(after, change, who, "", now))
+        return after
 
     # --- shared -------------------------------------------------------------------------
 
@@ -373,77 +540,6 @@ class Promotions:
             self._b._deny(audit, who, "forbidden", "RBAC denied (promotion read)")
             raise forbidden_read(who, "get", name)
 
-    def _initiator_step(
-        self, name: str, env_id: str, authorization: str | None, request_id: str
-    ) -> tuple[dict[str, Any], int, Identity, Audit]:
-        b = self._b
-        audit = Audit(request_id, env_id, "deploy", "")
-        who = b._authenticate(authorization, audit)
-        self._may_read(who, name, audit._replace(auth_time=who.auth_time))
-        promo = self._get(name)
-        audit = audit._replace(
-            auth_time=who.auth_time, justification=str(promo["spec"].get("justification") or "")
-        )
-        i = self._index(promo, env_id)
-        if who.username != r.initiator(promo):
-            b._deny(audit, who, "forbidden", f"not the initiator of promotion {name}")
-            raise Forbidden(f"only {r.initiator(promo)} runs the steps of promotion {name}")
-        return promo, i, who, audit
-
-    def _step_up(
-        self,
-        promo: dict[str, Any],
-        env: Environment,
-        who: Identity,
-        audit: Audit,
-        request_id: str,
-    ) -> dict[str, Any]:
-        """Within stepUpExpires any valid login will do; after it, a fresh one, which
-        extends the cover by 24 hours."""
-        now = self._now()
-        expires = r.parse_stamp(r.status_of(promo).get("stepUpExpires"))
-        if expires is not None and now < expires:
-            return promo
-        age = env.deploy.max_auth_age_seconds if env.deploy else 300
-        problem = step_up_problem(
-            who.auth_time, age, now.timestamp(), self._b.settings.leeway_seconds
-        )
-        if problem is not None:
-            self._b._deny(audit, who, "step_up_required", problem, env.uid)
-            raise InsufficientUserAuthentication(problem, age)
-        name = promo["metadata"]["name"]
-        return self._write(name, lambda p: r.extend_step_up(r.status_of(p), now), who, request_id)
-
-    def _reverify(
-        self,
-        promo: dict[str, Any],
-        j: int,
-        who: Identity,
-        audit: Audit,
-        request_id: str,
-        refuse: bool = True,
-    ) -> None:
-        """Step j (Succeeded) verified again now, on its target: a stale verification
-        fails the promotion."""
-        step = r.steps_of(promo)[j]
-        prev_env = self._env(step["environment"])
-        verdict = self._verifier.verify(prev_env, promo)
-        if verdict.state == "ok":
-            return
-        name = promo["metadata"]["name"]
-        message = f"{prev_env.id} no longer verified: {verdict.message}"
-        if verdict.state == "failed":
-            self._write(
-                name,
-                lambda p: None if r.finished(p) else r.fail_promotion(r.status_of(p), message),
-                who,
-                request_id,
-            )
-            message += f" (promotion {name} is now Failed)"
-        if refuse:
-            self._b._deny(audit, who, "forbidden", message)
-            raise Forbidden(message)
-
     def _write(
         self,
         name: str,
@@ -469,14 +565,14 @@ class Promotions:
                 self._b.metrics.promotion(change.new)
 
 
-def _require(promo: dict[str, Any], i: int, phases: tuple[str, ...]) -> None:
-    phase = r.steps_of(promo)[i].get("phase")
-    if r.finished(promo) or phase not in phases:
-        env = r.steps_of(promo)[i].get("environment")
-        raise Conflict(f"step {env} of promotion {promo['metadata']['name']} is {phase}")
-
-
-def _if_phase(
-    promo: dict[str, Any], i: int, phases: tuple[str, ...], status: dict[str, Any]
-) -> dict[str, Any] | None:
-    return status if r.steps_of(promo)[i].get("phase") in phases and not r.finished(promo) else None
+@contextmanager
+def _target_errors(env: Environment) -> Iterator[None]:
+    """A target's refusal or silence, in the API's words (never its body)."""
+    try:
+        yield
+    except ApiException as e:
+        raise ServiceUnavailable(
+            f"environment {env.id}: the cluster answered HTTP {status_of(e) or 'error'}"
+        ) from None
+    except (HTTPError, ValueError):
+        raise ServiceUnavailable(f"environment {env.id}: cluster unreachable") from None

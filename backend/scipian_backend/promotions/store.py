@@ -89,6 +89,58 @@ class PromotionStore:
             ),
         )
 
+    def delete(self, name: str) -> None:
+        """Deletes a Promotion nothing ran for yet (a creation that failed half way): its
+        finalizer is dropped first, as no step identity exists to remove."""
+        patch = {"metadata": {"finalizers": None}}
+        try:
+            resp = self._api.patch_cluster_custom_object(
+                GROUP, VERSION, PLURAL, name, patch, _request_timeout=self._timeout,
+                _preload_content=False,
+            )  # fmt: skip
+            resp.drain_conn()
+            resp = self._api.delete_cluster_custom_object(
+                GROUP, VERSION, PLURAL, name, _request_timeout=self._timeout,
+                _preload_content=False,
+            )  # fmt: skip
+            resp.drain_conn()
+        except ApiException as e:
+            if status_of(e) != 404:
+                raise _unavailable(e) from None
+        except HTTPError as e:
+            raise _unavailable(e) from None
+
+    def wait_change(self, name: str, resource_version: str, seconds: float) -> None:
+        """Returns at the first change of the Promotion after `resource_version` (a watch
+        on mgmt from that version), or after `seconds`; the caller reads it again. A
+        version mgmt no longer has (410) returns at once: the object has changed since.
+        Any event ends the wait (an ERROR one too): the caller reads the object as it is."""
+        try:
+            resp = self._api.list_cluster_custom_object(
+                GROUP,
+                VERSION,
+                PLURAL,
+                field_selector=f"metadata.name={name}",
+                resource_version=resource_version,
+                allow_watch_bookmarks=False,
+                watch=True,
+                timeout_seconds=max(1, int(seconds)),
+                _request_timeout=(self._timeout, seconds + self._timeout),
+                _preload_content=False,
+            )
+        except ApiException as e:
+            if status_of(e) in (400, 410):
+                return
+            raise _unavailable(e) from None
+        except HTTPError as e:
+            raise _unavailable(e) from None
+        try:
+            resp.read(1)  # the first byte of the first event (or of the end: a timeout)
+        except (HTTPError, OSError):
+            pass  # a read timeout or a cut stream: the object as it is now
+        finally:
+            resp.close()  # the rest of the stream is not wanted: never back to the pool
+
     def update_status(
         self, name: str, transition: Transition
     ) -> tuple[dict[str, Any], dict[str, Any]]:

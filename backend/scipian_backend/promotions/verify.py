@@ -28,7 +28,7 @@ from scipian_backend.helmrun.output import ReleaseOut
 from scipian_backend.helmrun.render import RenderError, config_digest, manifest_digest, objects
 from scipian_backend.promotions import evidence as ev
 from scipian_backend.promotions.records import Verdict
-from scipian_backend.releases import full
+from scipian_backend.releases import full, records
 from scipian_backend.releases.reader import ReleaseReader
 from scipian_backend.releases.records import DEFAULT_LIMITS, DecodeLimits
 
@@ -43,6 +43,8 @@ READ = {
 }
 MAX_PODS = 500  # pods listed per workload (a page; more are not read)
 MAX_WORKLOADS = 200  # workloads of one manifest read per check
+MAX_RECORDS = 1000  # release records listed (Helm keeps --history-max, 10 by default)
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
 
 class _Unreadable(Exception):
@@ -148,25 +150,60 @@ class StepVerifier:
         want: ev.Evidence,
         manifest: str | None,
     ) -> Verdict:
+        """Records first (every revision by its labels, the executed one decoded), then the
+        workloads of `manifest` (None: the executed record's, equal by digest to the
+        recorded one)."""
         try:
-            records = self._records(env, namespace, release)
-            facts = [_facts(r) for r in records]
-            bad = ev.records_verdict(facts, want)
+            revisions = self._revisions(env, namespace, release)
+            found = self._read(
+                env,
+                lambda api: full.read_revision(
+                    api,
+                    namespace,
+                    release,
+                    want.revision,
+                    limits=self._limits,
+                    timeout=self._timeout,
+                ),
+            )
+            bad = ev.records_verdict(revisions, None if found is None else _facts(found), want)
             if bad is not None:
                 return bad
-            if manifest is None:  # the recorded revision's record, proved by its digest
-                [manifest] = [
-                    r.manifest
-                    for r in records
-                    if r.secret_type == ev.RECORD_TYPE and r.revision == want.revision
-                ]
+            assert found is not None  # records_verdict refuses a missing record
             try:
-                found = ev.workloads(objects(manifest), namespace)
+                workloads = ev.workloads(
+                    objects(found.manifest if manifest is None else manifest), namespace
+                )
             except RenderError:
                 return ev.failed("helm's manifest is not readable", want.revision)
-            return ev.workloads_verdict(self._observe(env, found[:MAX_WORKLOADS]), want.revision)
+            observed = self._observe(env, workloads[:MAX_WORKLOADS])
+            return ev.workloads_verdict(observed, want.revision)
         except _Unreadable as e:
             return ev.waiting(str(e), want.revision)
+
+    def _revisions(self, env: Environment, namespace: str, release: str) -> list[int]:
+        """The revision of every Secret of Helm's type of the release, from metadata only
+        (nothing decoded: the soak asks every 2 s)."""
+
+        def read(api: client.ApiClient) -> list[int]:
+            resp = api.call_api(
+                f"/api/v1/namespaces/{namespace}/secrets",
+                "GET",
+                query_params=[
+                    ("labelSelector", f"owner=helm,name={release}"),
+                    ("fieldSelector", f"type={ev.RECORD_TYPE}"),
+                    ("limit", MAX_RECORDS),
+                ],
+                header_params={"Accept": METADATA_LIST},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=self._timeout,
+            )
+            doc = kube.json_body(resp[0] if isinstance(resp, tuple) else resp)
+            found = [records.record_of(item, "secret") for item in doc.get("items") or []]
+            return [records.revision(r) for r in found if records.release_name(r) == release]
+
+        return self._read(env, read)
 
     def _records(self, env: Environment, namespace: str, release: str) -> list[full.FullRecord]:
         return self._read(

@@ -120,6 +120,11 @@ def test_a_planted_v999_secret_record_does_not_make_the_dev_step_succeed(
         promo = wait_for(api, lambda: logins.token("alice"), name, finished)
     finally:
         core.delete_namespaced_secret(planted["metadata"]["name"], NAMESPACE)
+        # helm's own uninstall would take the planted record's empty manifest as the last
+        stack.kubectl(
+            "dev", "delete", "deployment", release, "-n", NAMESPACE, "--ignore-not-found",
+            "--wait=false",
+        )  # fmt: skip
     step = step_of(promo, "dev")
     assert step["phase"] == "Failed", step
     assert step["message"].startswith("verification: "), step
@@ -176,6 +181,37 @@ def test_set_image_during_the_soak_fails_the_step(
         f"verification: Deployment/{release} container web runs an image other than the "
         "approved one"
     )
+
+
+def test_a_restart_during_the_soak_fails_the_step(
+    stack: Stack, api: Api, logins: Logins, release: str, shop_web: bytes
+) -> None:
+    """The soak is watched by the backend, not by a client's polls (review L6), and a
+    restart fails the step at once: the dev cluster's admin reports one, as a kubelet would."""
+    alice = logins.fresh("alice")
+    name = _name(create(api, alice, release, shop_web, ["dev"], soak=3))
+    promo = wait_for(
+        api, lambda: logins.token("alice"), name,
+        lambda p: step_of(p, "dev")["phase"] == "Verifying",
+        every=0.1,
+    )  # fmt: skip
+    assert step_of(promo, "dev")["phase"] == "Verifying", promo["status"]
+    pods = stack.kubectl(
+        "dev", "get", "pods", "-n", NAMESPACE, "-l", f"app.kubernetes.io/instance={release}",
+        "-o", "json",
+    )  # fmt: skip
+    [pod] = [
+        p for p in json.loads(pods.stdout)["items"] if "deletionTimestamp" not in p["metadata"]
+    ]
+    restarted = [{"op": "replace", "path": "/status/containerStatuses/0/restartCount", "value": 1}]
+    stack.kubectl(
+        "dev", "patch", "pod", pod["metadata"]["name"], "-n", NAMESPACE,
+        "--subresource=status", "--type=json", "-p", json.dumps(restarted),
+    )  # fmt: skip
+    promo = wait_for(api, lambda: logins.token("alice"), name, finished)
+    step = step_of(promo, "dev")
+    assert step["phase"] == "Failed", step
+    assert step["message"] == f"verification: pod {pod['metadata']['name']} container web restarted"
 
 
 # --- H3: no step credential, report or verify from the client any more --------------------

@@ -1,12 +1,17 @@
-"""One promotion per release at a time, resume by its initiator with the same chart only,
-and a backend that dies mid-chain: another process continues from the promotion's record
-and re-verifies the step before."""
+"""One active promotion per release, pre-emption by a chain that strictly contains the
+active one's, and the per-user caps (5 unfinished promotions, 10 creations an hour; a
+backend of the test's own with 1 and 2, and a user of the test's own from a static issuer
+so that no other test's promotions count). Rollbacks on prod are used where a promotion
+must stay active: each waits for its approval and runs nothing."""
 
 from __future__ import annotations
 
+import json
 import threading
+import time
+import uuid
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -15,25 +20,23 @@ from tests.conftest import Stack
 from tests.e2e.promotions.world import (
     CLIENT_ID,
     Api,
-    Driver,
-    Helm,
+    Archive,
     Logins,
     plan,
-    step_of,
+    rollback_plan,
     upgrade_args,
-    write_kubeconfig,
 )
-from tests.stack.backend_daemon import BackendProcess, spawn_backend
+from tests.stack.backend_daemon import BackendProcess, StaticIssuer, spawn_backend
 
 pytestmark = pytest.mark.stack
 
 
 def test_two_creates_of_one_release_at_once_one_wins(
-    api: Api, logins: Logins, helm: Helm, charts: dict[str, Path], release: str
+    api: Api, logins: Logins, charts: dict[str, Archive], release: str, admin: Any
 ) -> None:
-    identity = helm.identity(release, charts["1.2.0"])
+    admin("prod", *upgrade_args(release, charts["1.1.0"]))
     carol = logins.fresh("carol")
-    body = plan(release, identity, "1.2.0", ["dev", "staging"])
+    body = rollback_plan(release, 1, "prod")
     start = threading.Barrier(2)
     answers: list[requests.Response] = []
 
@@ -53,110 +56,101 @@ def test_two_creates_of_one_release_at_once_one_wins(
     [lost] = [a.json() for a in answers if a.status_code == 409]
     assert lost["reason"] == "Conflict"
     name = won["metadata"]["name"]
+    held = f"promotion {name} of shop/{release} is still AwaitingApproval; wait for it or cancel it"
     assert lost["message"] in (
-        f"promotion {name} of shop/{release} is still Running; resume or wait for it",
+        held,
         f"promotion {name} of shop/{release} is being created; wait for it",
     )
     # and later, one at a time: the same answer, naming the holder
     third = api.create(carol, **body)
     assert third.status_code == 409
-    assert third.json()["message"] == (
-        f"promotion {name} of shop/{release} is still Running; resume or wait for it"
-    )
+    assert third.json()["message"] == held
 
 
-def test_resume_is_the_initiators_with_the_same_chart(
-    stack: Stack,
-    api: Api,
-    logins: Logins,
-    helm: Helm,
-    driver: Driver,
-    charts: dict[str, Path],
-    release: str,
+def test_a_strictly_larger_chain_pre_empts_the_active_promotion(
+    api: Api, logins: Logins, charts: dict[str, Archive], release: str, admin: Any
 ) -> None:
-    dev = stack.kubeconfig("dev")
-    helm.run(dev, *upgrade_args(release, charts["1.1.0"]))
-    chart = charts["1.2.0"]
-    identity = helm.identity(release, chart)
-    other = helm.identity(release, charts["1.1.0"])
-    carol = logins.fresh("carol")
-    name = api.create(carol, **plan(release, identity, "1.2.0", ["dev", "staging"])).json()[
-        "metadata"
-    ]["name"]
-    assert step_of(driver.run_step(carol, name, "dev", release, chart), "dev")["phase"] == (
-        "Succeeded"
-    )
-    differs = api.resume(carol, name, other)
-    assert differs.status_code == 409
-    assert differs.json()["message"] == "chart identity differs from the promotion's"
+    admin("prod", *upgrade_args(release, charts["1.1.0"]))
     dave = logins.fresh("dave")
-    assert api.resume(dave, name, identity).status_code == 403
-    same = api.resume(carol, name, identity)
-    assert same.status_code == 200
-    assert same.json()["status"]["phase"] == "Running"
-    # resume re-verifies the step before: dev rolled back behind the promotion's back
-    helm.run(dev, "rollback", release, "1", "-n", "shop", "--wait")
-    stale = api.resume(carol, name, identity)
-    assert stale.status_code == 200
-    promo = stale.json()
-    assert promo["status"]["phase"] == "Failed"
-    assert (
-        "dev no longer verified: release is on revision 3 with chart 1.1.0"
-        in (promo["status"]["message"])
-    )
-
-
-@pytest.fixture
-def second_backend(stack: Stack) -> Iterator[list[BackendProcess]]:
-    """Backend processes of this test's own against the same mgmt (the stack's stays up)."""
-    started: list[BackendProcess] = []
-    yield started
-    for b in started:
-        b.stop()
-
-
-def test_backend_restart_mid_chain_resumes_and_reverifies(
-    stack: Stack,
-    logins: Logins,
-    helm: Helm,
-    charts: dict[str, Path],
-    release: str,
-    second_backend: list[BackendProcess],
-    tmp_path: Path,
-) -> None:
-    issuer = stack.env["STACK_IDP_ISSUER"]
-    first = spawn_backend(issuer, CLIENT_ID, name="promo-restart")
-    second_backend.append(first)
-    api = Api(first.url)
-    driver = Driver(api, helm, tmp_path / "kubeconfigs")
-    chart = charts["1.2.0"]
-    identity = helm.identity(release, chart)
+    old = api.create(dave, **rollback_plan(release, 1, "prod"))
+    assert old.status_code == 201, old.text
+    old_name = old.json()["metadata"]["name"]
     carol = logins.fresh("carol")
-    name = api.create(carol, **plan(release, identity, "1.2.0", ["dev", "staging", "prod"])).json()[
-        "metadata"
-    ]["name"]
-    driver.run_step(carol, name, "dev", release, chart)
-    # staging: the credential is issued, helm runs, and the backend dies before the report
-    got = api.step(carol, name, "staging", "kubeconfig")
-    assert got.status_code == 200
-    kubeconfig = write_kubeconfig(driver.workdir, got.json())
-    helm.run(kubeconfig, *upgrade_args(release, chart))
-    first.kill()
-    again = spawn_backend(issuer, CLIENT_ID, name="promo-restart")
-    second_backend.append(again)
-    api = Api(again.url)
-    driver = Driver(api, helm, tmp_path / "kubeconfigs")
-    resumed = api.resume(carol, name, identity)
-    assert resumed.status_code == 200, resumed.text
-    promo = resumed.json()
-    assert step_of(promo, "dev")["phase"] == "Succeeded"
-    assert step_of(promo, "staging")["phase"] == "Deploying"
-    # the step left Deploying runs helm again (an idempotent upgrade with the same chart)
-    promo = driver.run_step(carol, name, "staging", release, chart)
-    assert step_of(promo, "staging")["phase"] == "Succeeded", promo["status"]
-    assert step_of(promo, "staging")["revision"] == 2  # helm ran twice: revisions 1 and 2
-    assert step_of(promo, "staging")["previousRevision"] is None
-    approved = api.approve(logins.fresh("dave"), name, "prod", "CAB ok")
-    assert approved.status_code == 200
-    promo = driver.run_step(carol, name, "prod", release, chart)
-    assert promo["status"]["phase"] == "Succeeded", promo["status"]
+    assert api.upload(carol, charts["1.2.0"], ["dev", "staging", "prod"]).status_code in (200, 201)
+    # not a superset ({dev} vs {prod}), and not a strict one ({prod}): the lock holds
+    for body in (plan(release, charts["1.2.0"], ["dev"]), rollback_plan(release, 1, "prod")):
+        held = api.create(carol, **body)
+        assert held.status_code == 409, held.text
+        assert old_name in held.json()["message"]
+    new = api.create(carol, **plan(release, charts["1.2.0"], ["staging", "prod"]))
+    assert new.status_code == 201, new.text
+    new_name = new.json()["metadata"]["name"]
+    assert new.json()["spec"]["preempts"] == old_name
+    request = api.get(carol, old_name).json()["status"]["cancelRequest"]
+    assert request["reason"] == f"pre-empted by {new_name}"
+    assert request["user"] == "oidc:carol@example.test"
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[StaticIssuer]:
+    found = StaticIssuer()
+    yield found
+    found.stop()
+
+
+@pytest.fixture(scope="module")
+def capped(issuer: StaticIssuer) -> Iterator[BackendProcess]:
+    flags = ["--promotion-active-per-user=1", "--promotion-creations-per-hour=2"]
+    backend = spawn_backend(issuer.issuer, CLIENT_ID, extra=flags, name="promo-caps")
+    yield backend
+    backend.stop()
+
+
+def token(issuer: StaticIssuer, email: str) -> str:
+    now = int(time.time())
+    claims = issuer.claims(email, ["platform-admins"], CLIENT_ID)
+    return issuer.sign({**claims, "iat": now, "exp": now + 600, "auth_time": now})
+
+
+def fail(stack: Stack, name: str) -> None:
+    """As mgmt's admin: the promotion ends (what the executor writes when a step fails)."""
+    patch = {"status": {"phase": "Failed", "message": "ended by the test"}}
+    stack.kubectl(
+        "mgmt", "patch", "promotion.scipian.io", name, "--subresource=status",
+        "--type=merge", "-p", json.dumps(patch),
+    )  # fmt: skip
+
+
+def test_per_user_caps(
+    stack: Stack,
+    issuer: StaticIssuer,
+    capped: BackendProcess,
+    charts: dict[str, Archive],
+    release: str,
+    admin: Any,
+) -> None:
+    admin("prod", *upgrade_args(release, charts["1.1.0"]))
+    api = Api(capped.url)
+    user = f"caps-{uuid.uuid4().hex[:8]}@example.test"
+    body = rollback_plan(release, 1, "prod")
+    first = api.create(token(issuer, user), **body)
+    assert first.status_code == 201, first.text
+    active = api.create(token(issuer, user), **body)
+    assert active.status_code == 429, active.text
+    assert active.json()["message"] == (
+        f"oidc:{user} has 1 unfinished promotions (at most 1); wait for one or cancel it"
+    )
+    assert int(active.headers["Retry-After"]) > 0
+    # another user is not counted with this one
+    other = api.create(token(issuer, f"other-{user}"), **rollback_plan(f"{release}x", 1, "prod"))
+    assert other.status_code == 404  # past the caps: no such revision of that release
+    fail(stack, first.json()["metadata"]["name"])
+    second = api.create(token(issuer, user), **body)
+    assert second.status_code == 201, second.text
+    fail(stack, second.json()["metadata"]["name"])
+    hourly = api.create(token(issuer, user), **body)
+    assert hourly.status_code == 429
+    assert hourly.json()["message"] == (
+        f"oidc:{user} created 2 promotions in the last hour (at most 2)"
+    )
+    assert 0 < int(hourly.headers["Retry-After"]) <= 3601

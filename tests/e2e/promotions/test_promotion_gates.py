@@ -1,56 +1,108 @@
-"""Gates against a client that skips steps: a stale verification, a plain prod deploy
-credential while prod requires a promotion, break-glass (its own grant: release-managers on
-prod, not platform-admins) and its Warning Event."""
+"""Gates against a client that skips steps: the chain's order at creation (prod only after
+staging; a rollback is exempt), a plain prod deploy credential while prod requires a
+promotion, break-glass (its own grant: release-managers on prod, not platform-admins) on a
+credential and on a rollback promotion, and who may cancel a promotion."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import Stack
-from tests.e2e.promotions.world import Api, Driver, Helm, Logins, plan, step_of, upgrade_args
+from tests.e2e.promotions.world import (
+    Api,
+    Archive,
+    Helm,
+    Logins,
+    plan,
+    rollback_plan,
+    step_of,
+    upgrade_args,
+)
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.stack
 
 
-def test_stale_verification_fails_the_promotion(
-    stack: Stack,
-    api: Api,
-    logins: Logins,
-    helm: Helm,
-    driver: Driver,
-    charts: dict[str, Path],
-    release: str,
+def test_prod_only_after_staging_and_a_rollback_is_exempt(
+    api: Api, logins: Logins, charts: dict[str, Archive], release: str, admin: Any
 ) -> None:
-    dev = stack.kubeconfig("dev")
-    helm.run(dev, *upgrade_args(release, charts["1.1.0"]))  # revision 1: 1.1.0
-    chart = charts["1.2.0"]
-    identity = helm.identity(release, chart)
     carol = logins.fresh("carol")
-    name = api.create(carol, **plan(release, identity, "1.2.0", ["dev", "staging"])).json()[
-        "metadata"
-    ]["name"]
-    promo = driver.run_step(carol, name, "dev", release, chart)
-    assert step_of(promo, "dev")["phase"] == "Succeeded"
-    # behind the promotion's back, dev's admin rolls the release back to 1.1.0 (revision 3)
-    helm.run(dev, "rollback", release, "1", "-n", "shop", "--wait")
-    refused = api.step(carol, name, "staging", "kubeconfig")
-    assert refused.status_code == 403
-    message = refused.json()["message"]
-    assert message == (
-        "dev no longer verified: release is on revision 3 with chart 1.1.0 "
-        f"(promotion {name} is now Failed)"
+    assert api.upload(carol, charts["1.2.0"], ["dev", "prod"]).status_code in (200, 201)
+    skipped = api.create(carol, **plan(release, charts["1.2.0"], ["dev", "prod"]))
+    assert skipped.status_code == 400
+    assert skipped.json()["message"] == (
+        "prod requires a promotion from staging (requirePromotionFrom): "
+        "staging must come before prod in the chain"
     )
-    promo = api.get(carol, name).json()
-    assert promo["status"]["phase"] == "Failed"
-    assert "release is on revision 3 with chart 1.1.0" in promo["status"]["message"]
-    assert step_of(promo, "staging")["phase"] == "Pending"
-    # a Failed promotion issues nothing more
-    assert api.step(carol, name, "staging", "kubeconfig").status_code == 409
+    # A rollback goes back to bytes prod ran already: no staging step.
+    admin("prod", *upgrade_args(release, charts["1.1.0"]))
+    back = api.create(carol, **rollback_plan(release, 1, "prod"))
+    assert back.status_code == 201, back.text
+    spec = back.json()["spec"]
+    assert spec["rollbackTo"] == 1 and "chart" not in spec and "valuesDigests" not in spec
+    assert step_of(back.json(), "prod")["approvalsRequired"] == 1
+    missing = api.create(carol, **rollback_plan(f"{release}x", 7, "prod"))
+    assert missing.status_code == 404
+    assert missing.json()["message"] == f"release shop/{release}x has no revision 7 on prod"
+
+
+def test_a_break_glass_rollback_needs_its_grant_and_no_approval(
+    api: Api, logins: Logins, charts: dict[str, Archive], release: str, admin: Any
+) -> None:
+    admin("prod", *upgrade_args(release, charts["1.1.0"]))
+    admin("prod", *upgrade_args(release, charts["1.2.0"]))
+    body = rollback_plan(release, 1, "prod", breakGlass=True)
+    refused = api.create(logins.fresh("carol"), **body)  # deploys to prod, no break-glass
+    assert refused.status_code == 403
+    assert refused.json()["message"] == (
+        "oidc:carol@example.test may not break the glass on environment prod"
+    )
+    glass = api.create(logins.fresh("dave"), **body)
+    assert glass.status_code == 201, glass.text
+    promo = glass.json()
+    assert promo["spec"]["breakGlass"] is True
+    step = step_of(promo, "prod")
+    assert step["approvalsRequired"] == 0 and step["phase"] != "AwaitingApproval"
+    # break-glass is for rollbacks only
+    chart = plan(release, charts["1.2.0"], ["staging", "prod"], breakGlass=True)
+    assert api.create(logins.token("dave"), **chart).status_code == 400
+
+
+def test_who_may_cancel(
+    api: Api, logins: Logins, charts: dict[str, Archive], release: str, admin: Any
+) -> None:
+    """The initiator, whoever may deploy to every environment of the chain, or `update`
+    on promotions/cancel; others get 403 and write nothing. The first request stands."""
+    admin("prod", *upgrade_args(release, charts["1.1.0"]))
+    dave = logins.fresh("dave")
+    created = api.create(dave, **rollback_plan(release, 1, "prod"))
+    assert created.status_code == 201, created.text
+    name = created.json()["metadata"]["name"]
+    mallory = api.cancel(logins.token("mallory"), name, "stop")  # reads no promotions
+    assert mallory.status_code == 403 and "cannot get resource" in mallory.json()["message"]
+    for user in ("alice", "bob"):  # read promotions, may not deploy to prod
+        refused = api.cancel(logins.token(user), name, "stop")
+        assert refused.status_code == 403, user
+        assert refused.json()["message"] == (
+            f"oidc:{user}@example.test may not cancel promotion {name}"
+        )
+    assert "cancelRequest" not in api.get(dave, name).json()["status"]
+    assert api.cancel(logins.token("carol"), name, "").status_code == 400
+    carol = api.cancel(logins.fresh("carol"), name, "wrong revision")  # deploys to prod
+    assert carol.status_code == 200, carol.text
+    request = carol.json()["status"]["cancelRequest"]
+    assert request["user"] == "oidc:carol@example.test"
+    assert request["justification"] == "wrong revision"
+    assert request["reason"] == "cancelled by oidc:carol@example.test"
+    again = api.cancel(dave, name, "me too")  # the initiator: allowed, the first stands
+    assert again.status_code == 200
+    assert again.json()["status"]["cancelRequest"] == request
+    assert api.cancel(dave, "no-such-promotion-x", "stop").status_code == 404
 
 
 def _kubeconfig(api: Api, token: str, env: str, **body: object) -> object:

@@ -24,4 +24,9 @@ def test_openapi_and_docs_name_the_same_promotion_routes(api: Api) -> None:
     section = section.split("\n## ", 1)[0]
     documented = set(re.findall(r"`((?:GET|POST) /api/v1/promotions[^` ]*)", section))
     assert published == documented
-    assert len(published) == 8
+    # create, list, get (and its long poll), approve, cancel, the diff; version 1's step
+    # routes (kubeconfig, report, verify, resume) answer 410 and are not published
+    assert len(published) == 6
+    assert not {
+        p for p in published if p.endswith(("/kubeconfig", "/report", "/verify", "/resume"))
+    }

@@ -1,14 +1,12 @@
 """Promotion routes ask RBAC (`get promotions`, name) before they say whether a promotion
 exists, what its chain holds or who started it (security review L1): mallory, who reads no
-promotions, gets kubectl's 403 alike for carol's promotion and for one that does not exist."""
+promotions, gets the same answer for carol's promotion and for one that does not exist."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.e2e.promotions.world import Api, Helm, Logins, plan
+from tests.e2e.promotions.world import Api, Archive, Flow, Logins, step_of
 
 pytestmark = pytest.mark.stack
 
@@ -21,30 +19,42 @@ def forbidden(name: str) -> str:
 
 
 def test_non_readers_learn_nothing_of_a_promotion(
-    api: Api, logins: Logins, helm: Helm, charts: dict[str, Path], release: str
+    api: Api, flow: Flow, logins: Logins, charts: dict[str, Archive], release: str
 ) -> None:
-    identity = helm.identity(release, charts["1.2.0"])
-    created = api.create(logins.fresh("carol"), **plan(release, identity, "1.2.0", ["dev"]))
-    assert created.status_code == 201, created.text
-    name = created.json()["metadata"]["name"]
+    promo = flow.start(logins.fresh("carol"), release, charts["1.2.0"], ["dev"])
+    name = promo["metadata"]["name"]
+    digest = step_of(promo, "dev")["renderDigest"]
+    rv = promo["metadata"]["resourceVersion"]
     missing = f"{release}-nosuch"
     mallory = logins.token("mallory")
-    for promo in (name, missing):
+    answers = {}
+    for promo_name in (name, missing):
         calls = {
-            "kubeconfig": api.step(mallory, promo, "dev", "kubeconfig", {}),
-            "report": api.step(mallory, promo, "dev", "report", {"helmExitCode": 0}),
-            "verify": api.step(mallory, promo, "dev", "verify", {}),
-            "resume": api.resume(mallory, promo, identity),
+            "get": api.get(mallory, promo_name),
+            "watch": api.watch(mallory, promo_name, rv),
+            "cancel": api.cancel(mallory, promo_name, "stop"),
         }
         for what, got in calls.items():
             assert (what, got.status_code, got.json()) == (
                 what,
                 403,
-                {"reason": "Forbidden", "message": forbidden(promo)},
+                {"reason": "Forbidden", "message": forbidden(promo_name)},
             )
             assert "carol" not in got.text
+        # approving needs the approve grant first, whatever the promotion
+        approve = api.approve(mallory, promo_name, "dev", "ok", digest)
+        answers[promo_name] = (approve.status_code, approve.json()["message"])
+        assert "carol" not in approve.text
+    assert (
+        answers[name]
+        == answers[missing]
+        == (
+            403,
+            "oidc:mallory@example.test may not approve on environment dev",
+        )
+    )
     # a reader still hears the facts: alice (team-a reads promotions) is not its initiator
-    alice = api.step(logins.token("alice"), name, "dev", "kubeconfig", {})
-    assert alice.status_code == 403
-    assert "oidc:carol@example.test" in alice.json()["message"]
-    assert api.step(logins.token("alice"), missing, "dev", "kubeconfig", {}).status_code == 404
+    alice = logins.token("alice")
+    assert api.get(alice, name).json()["spec"]["initiator"]["user"] == "oidc:carol@example.test"
+    assert api.get(alice, missing).status_code == 404
+    assert api.cancel(alice, missing, "stop").status_code == 404

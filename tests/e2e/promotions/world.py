@@ -1,10 +1,13 @@
 """What the promotion tests share: a hostile client of the backend's promotion API (plain
-requests with real id_tokens from fresh logins at the real provider), the real Helm 4 run
-with the step credentials the backend issues, and the admin's view of each target."""
+requests with real id_tokens from fresh logins at the real provider), the real Helm 4 as
+each target's admin (to package charts and to read what the backend did), and the v2
+flow: upload an archive, create, watch with the long poll, approve with the diff's digest,
+cancel. The backend runs every step itself: no test holds a step credential."""
 
 from __future__ import annotations
 
-import json
+import base64
+import hashlib
 import os
 import subprocess
 import time
@@ -15,15 +18,14 @@ from typing import Any
 
 import requests
 
-from scipian_backend.releases.identity import chart_identity
 from tests.stack import idp_login
 from tests.stack.releases import CHART, helm_env
 
 CLIENT_ID = "kubectl-scipian"
 NAMESPACE = "shop"
 LOGIN_REUSE = 120.0  # seconds a login is reused: well inside every maxAuthAgeSeconds (300)
-HELM_TIMEOUT = "90s"
-VERIFY_BOUND = 120.0  # a bound on polling, not a timing assertion
+WAIT_BOUND = 240.0  # a bound on waiting for the executor, not a timing assertion
+TERMINAL = ("Succeeded", "Failed", "Cancelled")
 
 
 class Token(str):
@@ -56,6 +58,26 @@ class Logins:
         return self.fresh(user)
 
 
+@dataclass(frozen=True)
+class Archive:
+    """A packaged chart: its bytes and what the create body names it by."""
+
+    path: Path
+    name: str
+    version: str
+
+    @property
+    def data(self) -> bytes:
+        return self.path.read_bytes()
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + hashlib.sha256(self.data).hexdigest()
+
+    def ref(self) -> dict[str, str]:
+        return {"digest": self.digest, "name": self.name, "version": self.version}
+
+
 @dataclass
 class Api:
     """The backend's HTTP API, called directly."""
@@ -67,10 +89,30 @@ class Api:
         self.session.trust_env = False
 
     def call(
-        self, method: str, path: str, token: str | None, body: Any = None
+        self,
+        method: str,
+        path: str,
+        token: str | None,
+        body: Any = None,
+        timeout: float = 90,
+        **kw: Any,
     ) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return self.session.request(method, self.url + path, headers=headers, json=body, timeout=60)
+        headers.update(kw.pop("headers", {}))
+        return self.session.request(
+            method, self.url + path, headers=headers, json=body, timeout=timeout, **kw
+        )
+
+    def upload(self, token: str, chart: Archive, through: list[str]) -> requests.Response:
+        """`PUT /api/v1/charts/sha256:<hex>?through=…` (change.md §5)."""
+        return self.call(
+            "PUT",
+            f"/api/v1/charts/{chart.digest}",
+            token,
+            params={"through": ",".join(through)},
+            data=chart.data,
+            headers={"Content-Type": "application/gzip"},
+        )
 
     def create(self, token: str, **body: Any) -> requests.Response:
         return self.call("POST", "/api/v1/promotions", token, body)
@@ -78,18 +120,31 @@ class Api:
     def get(self, token: str, name: str) -> requests.Response:
         return self.call("GET", f"/api/v1/promotions/{name}", token)
 
+    def watch(self, token: str, name: str, resource_version: str) -> requests.Response:
+        """The long poll: returns as soon as the Promotion differs from that version."""
+        return self.call(
+            "GET",
+            f"/api/v1/promotions/{name}",
+            token,
+            params={"watch": "true", "resourceVersion": resource_version},
+            timeout=150,
+        )
+
     def step(
         self, token: str, name: str, env: str, what: str, body: Any = None
     ) -> requests.Response:
         return self.call("POST", f"/api/v1/promotions/{name}/steps/{env}/{what}", token, body)
 
-    def approve(self, token: str, name: str, env: str, why: str) -> requests.Response:
-        return self.step(token, name, env, "approvals", {"justification": why})
+    def approve(
+        self, token: str, name: str, env: str, why: str, digest: str | None
+    ) -> requests.Response:
+        body: dict[str, Any] = {"justification": why}
+        if digest is not None:
+            body["diffDigest"] = digest
+        return self.step(token, name, env, "approvals", body)
 
-    def resume(self, token: str, name: str, identity: str) -> requests.Response:
-        return self.call(
-            "POST", f"/api/v1/promotions/{name}/resume", token, {"chartIdentity": identity}
-        )
+    def cancel(self, token: str, name: str, why: str) -> requests.Response:
+        return self.call("POST", f"/api/v1/promotions/{name}/cancel", token, {"justification": why})
 
 
 @dataclass(frozen=True)
@@ -113,79 +168,58 @@ class Helm:
             raise AssertionError(f"helm {' '.join(args[:2])}: {done.stderr[-500:]}")
         return done
 
-    def identity(self, release: str, chart: Path, *values: str) -> str:
-        """The chart's identity as the plugin computes it: from Helm's own loading of it."""
-        out = self.run(
-            Path(os.devnull),
-            "install", release, str(chart), "-n", NAMESPACE, "--dry-run=client", "-o", "json",
-            *values,
-        )  # fmt: skip
-        return chart_identity(json.loads(out.stdout)["chart"])
-
-    def package(self, version: str, out: Path) -> Path:
+    def package(self, version: str, out: Path, chart: Path = CHART) -> Archive:
         app = version.rsplit(".", 1)[0]
-        self.run(
+        out.mkdir(parents=True, exist_ok=True)
+        done = self.run(
             Path(os.devnull),
-            "package", str(CHART), "--version", version, "--app-version", app, "-d", str(out),
+            "package", str(chart), "--version", version, "--app-version", app, "-d", str(out),
         )  # fmt: skip
-        return out / f"shop-web-{version}.tgz"
+        path = Path(done.stdout.strip().rsplit(": ", 1)[-1])
+        name = path.name[: -len(f"-{version}.tgz")]
+        return Archive(path, name, version)
+
+
+def upgrade_args(release: str, chart: Archive | Path, *values: str) -> list[str]:
+    """A target admin's own `helm upgrade --install --wait` (releases a test starts from)."""
+    path = chart.path if isinstance(chart, Archive) else chart
+    return [
+        "upgrade", "--install", release, str(path), "-n", NAMESPACE,
+        "--rollback-on-failure", "--wait", "--timeout", "90s", *values,
+    ]  # fmt: skip
 
 
 def release_name(prefix: str = "t-pr") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def write_kubeconfig(directory: Path, answer: dict[str, Any]) -> Path:
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = directory / f"{answer['environment']}-{uuid.uuid4().hex[:6]}.kubeconfig"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(answer["kubeconfig"])
-    return path
+def values_file(name: str, text: str) -> dict[str, str]:
+    """One entry of the create body's `values` lists."""
+    return {"name": name, "contentBase64": base64.b64encode(text.encode()).decode()}
 
 
-def upgrade_args(release: str, chart: Path, *values: str) -> list[str]:
-    """The plugin's step: `helm upgrade --install --atomic --wait` in Helm 4's words."""
-    return [
-        "upgrade", "--install", release, str(chart), "-n", NAMESPACE,
-        "--rollback-on-failure", "--wait", "--timeout", HELM_TIMEOUT, *values,
-    ]  # fmt: skip
+def plan(release: str, chart: Archive, through: list[str], **more: Any) -> dict[str, Any]:
+    """A create request's body: `chart` (uploaded) through `through`, in namespace shop."""
+    return {
+        "release": release,
+        "namespace": NAMESPACE,
+        "chart": chart.ref(),
+        "through": through,
+        "justification": f"promote {release} {chart.version} (test)",
+        **more,
+    }
 
 
-@dataclass
-class Driver:
-    """Runs a promotion's steps as the plugin would, through the HTTP API."""
-
-    api: Api
-    helm: Helm
-    workdir: Path
-
-    def run_step(
-        self, token: str, name: str, env: str, release: str, chart: Path, *values: str
-    ) -> dict[str, Any]:
-        """Credential → real helm → report → verify until the step is done; the Promotion."""
-        got = self.api.step(token, name, env, "kubeconfig")
-        assert got.status_code == 200, got.text
-        kubeconfig = write_kubeconfig(self.workdir, got.json())
-        try:
-            done = self.helm.run(kubeconfig, *upgrade_args(release, chart, *values), check=False)
-        finally:
-            kubeconfig.unlink()
-        last = (done.stderr.strip().splitlines() or [""])[-1][:1024]
-        report = {"helmExitCode": done.returncode, "message": last if done.returncode else ""}
-        answer = self.api.step(token, name, env, "report", report)
-        assert answer.status_code == 200, answer.text
-        return self.wait_step(token, name, env, answer.json())
-
-    def wait_step(self, token: str, name: str, env: str, promo: dict[str, Any]) -> dict[str, Any]:
-        deadline = time.monotonic() + VERIFY_BOUND
-        while step_of(promo, env)["phase"] == "Verifying":
-            assert time.monotonic() < deadline, promo["status"]
-            time.sleep(0.5)
-            answer = self.api.step(token, name, env, "verify")
-            assert answer.status_code == 200, answer.text
-            promo = answer.json()
-        return dict(promo)
+def rollback_plan(release: str, revision: int, env: str, **more: Any) -> dict[str, Any]:
+    """A one-step rollback's create body (change.md §7)."""
+    return {
+        "release": release,
+        "namespace": NAMESPACE,
+        "rollbackTo": revision,
+        "through": [env],
+        "justification": f"roll {release} back to revision {revision} (test)",
+        **more,
+    }
 
 
 def step_of(promo: dict[str, Any], env: str) -> dict[str, Any]:
@@ -193,15 +227,50 @@ def step_of(promo: dict[str, Any], env: str) -> dict[str, Any]:
     return dict(step)
 
 
-def plan(
-    release: str, identity: str, version: str, through: list[str], **more: Any
-) -> dict[str, Any]:
-    """A create request's body: the chart shop-web at `version`, in namespace shop."""
-    return {
-        "release": release,
-        "namespace": NAMESPACE,
-        "chart": {"name": "shop-web", "version": version, "identity": identity},
-        "through": through,
-        "justification": f"promote {release} {version} (test)",
-        **more,
-    }
+def phase(promo: dict[str, Any]) -> str:
+    return str((promo.get("status") or {}).get("phase") or "")
+
+
+@dataclass
+class Flow:
+    """The v2 flow over raw HTTP: upload + create, then watch until something holds."""
+
+    api: Api
+
+    def start(
+        self, token: str, release: str, chart: Archive, through: list[str], **more: Any
+    ) -> dict[str, Any]:
+        """Uploads the archive for the chain and creates the promotion (201 expected)."""
+        up = self.api.upload(token, chart, through)
+        assert up.status_code in (200, 201), up.text
+        created = self.api.create(token, **plan(release, chart, through, **more))
+        assert created.status_code == 201, created.text
+        return dict(created.json())
+
+    def until(
+        self, token: str, promo: dict[str, Any], done: Any, bound: float = WAIT_BOUND
+    ) -> dict[str, Any]:
+        """Long polls until `done(promo)`; the Promotion then. Bounded, not timed."""
+        name = promo["metadata"]["name"]
+        deadline = time.monotonic() + bound
+        while not done(promo):
+            assert time.monotonic() < deadline, promo.get("status")
+            assert phase(promo) not in TERMINAL, promo.get("status")  # it will not change
+            rv = promo["metadata"]["resourceVersion"]
+            answer = self.api.watch(token, name, rv)
+            assert answer.status_code == 200, answer.text
+            promo = answer.json()
+        return promo
+
+    def finished(
+        self, token: str, promo: dict[str, Any], bound: float = WAIT_BOUND
+    ) -> dict[str, Any]:
+        return self.until(token, promo, lambda p: phase(p) in TERMINAL, bound)
+
+    def awaiting(self, token: str, promo: dict[str, Any], env: str) -> dict[str, Any]:
+        """Until step `env` waits for approvals (or the promotion has finished)."""
+        return self.until(
+            token,
+            promo,
+            lambda p: phase(p) in TERMINAL or step_of(p, env)["phase"] == "AwaitingApproval",
+        )
