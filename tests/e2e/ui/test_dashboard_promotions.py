@@ -419,6 +419,7 @@ def test_promotions_are_read_as_rbac_allows(stack: Stack) -> None:
     base = stack.env["SCIPIAN_BACKEND_URL"]
     mallory, _ = sign_in_http(stack, base, "mallory")
     refused = mallory.get(f"{base}/ui/promotions", timeout=30)
-    assert 'cannot list resource "promotions"' in refused.text
+    assert refused.status_code == 403
+    assert 'cannot list resource "promotions"' in html.unescape(refused.text)
     alice, _ = sign_in_http(stack, base, "alice")
     assert 'id="promotions"' in alice.get(f"{base}/ui/promotions", timeout=30).text
