@@ -447,8 +447,18 @@ def _helm_options(p: argparse.ArgumentParser) -> None:
         ("--chart-uploads-per-hour", 50, int, "uploads per user and hour"),
         ("--chart-unreferenced-per-user", 20, int, "a user's archives no promotion uses"),
         ("--chart-store-bytes", 200 * 1024 * 1024, int, "stored archives in all (507 beyond)"),
+        ("--chart-unreferenced-seconds", 3600, int, "an archive no promotion names lives"),
+        ("--chart-after-use-seconds", 86400, int, "an archive lives after its last use"),
+        ("--chart-collect-seconds", 300.0, float, "how often unused archives are collected"),
     ):
         g.add_argument(flag, type=kind, default=default, help=f"{text} (default {default})")
+    e = p.add_argument_group("promotion execution (change.md §5, promotions/deadlines.py)")
+    for flag, default, kind, text in (
+        ("--promotion-approval-seconds", 259_200, int, "a step's wait for its approvals"),
+        ("--promotion-idle-factor", 2.0, float, "a Pending promotion's idle limit, in timeouts"),
+        ("--promotion-soak-check-seconds", 2.0, float, "the soak's re-check interval"),
+    ):
+        e.add_argument(flag, type=kind, default=default, help=f"{text} (default {default})")
 
 
 def _deploy_options(p: argparse.ArgumentParser) -> None:
@@ -691,6 +701,12 @@ def _serve(args: argparse.Namespace) -> int:
         chart_uploads_per_hour=args.chart_uploads_per_hour,
         chart_unreferenced_per_user=args.chart_unreferenced_per_user,
         chart_store_bytes=args.chart_store_bytes,
+        promotion_approval_seconds=args.promotion_approval_seconds,
+        promotion_idle_factor=args.promotion_idle_factor,
+        promotion_soak_check_seconds=args.promotion_soak_check_seconds,
+        chart_unreferenced_seconds=args.chart_unreferenced_seconds,
+        chart_after_use_seconds=args.chart_after_use_seconds,
+        chart_collect_seconds=args.chart_collect_seconds,
     )
     check_serve_identity(settings.issuer, settings.username_prefix, settings.groups_prefix)
     from scipian_backend.ratelimit import parse_rate, route_limiters

@@ -131,8 +131,22 @@ class Settings:
     chart_uploads_per_hour: int = 50
     chart_unreferenced_per_user: int = 20
     chart_store_bytes: int = 200 * 1024 * 1024
+    chart_unreferenced_seconds: int = 3600  # an archive no promotion names is deleted then
+    chart_after_use_seconds: int = 24 * 3600  # after the last promotion using it finished
+    chart_collect_seconds: float = 300.0  # how often the collector runs (worker periodic)
+    # Promotion execution (promotions/executor.py, deadlines.py, change.md §5): how long a
+    # step waits for approvals, and a Pending promotion's idle limit in step timeouts.
+    promotion_approval_seconds: int = 259_200
+    promotion_idle_factor: float = 2.0
+    promotion_soak_check_seconds: float = 2.0
 
     def __post_init__(self) -> None:
+        if self.promotion_approval_seconds < 1 or self.promotion_idle_factor <= 0:
+            raise ConfigError(
+                "--promotion-approval-seconds and --promotion-idle-factor must be positive"
+            )
+        if self.promotion_soak_check_seconds <= 0:
+            raise ConfigError("--promotion-soak-check-seconds must be positive")
         if not self.issuer.startswith(("https://", "http://")):
             raise ConfigError(f"issuer must be an http(s) URL, got {self.issuer!r}")
         if not self.client_id:
@@ -169,6 +183,9 @@ class Settings:
             ("--chart-uploads-per-hour", self.chart_uploads_per_hour),
             ("--chart-unreferenced-per-user", self.chart_unreferenced_per_user),
             ("--chart-store-bytes", self.chart_store_bytes),
+            ("--chart-unreferenced-seconds", self.chart_unreferenced_seconds),
+            ("--chart-after-use-seconds", self.chart_after_use_seconds),
+            ("--chart-collect-seconds", self.chart_collect_seconds),
         ):
             if number < 1:
                 raise ConfigError(f"{flag} must be positive")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from kubernetes import client
 
 from scipian_backend import kube
@@ -18,10 +20,14 @@ from scipian_backend.identity.authn import KeySet, Verifier
 from scipian_backend.identity.authz import Authorizer
 from scipian_backend.metrics import Metrics
 from scipian_backend.minting.minter import Minter, TargetClients
+from scipian_backend.promotions.deadlines import Limits
+from scipian_backend.promotions.executor import PromotionExecutor
+from scipian_backend.promotions.executor import Settings as ExecutorSettings
 from scipian_backend.promotions.lock import ReleaseLock
 from scipian_backend.promotions.service import Promotions
 from scipian_backend.promotions.store import PromotionStore
 from scipian_backend.promotions.values import ValuesStore
+from scipian_backend.promotions.verify import StepVerifier
 from scipian_backend.ratelimit import (
     DEFAULT_BURST,
     RateLimiter,
@@ -104,18 +110,48 @@ def build_backend(settings: Settings) -> Backend:
     )
     backend.helm = helm_sandbox(settings)
     if backend.helm is not None:
-        backend.artifacts = Uploads(backend, ArtifactStore(mgmt, ARTIFACTS_NAMESPACE, timeout))
-    backend.promotions = Promotions(
-        backend,
-        PromotionStore(mgmt, timeout),
-        ReleaseLock(mgmt, settings.namespace, timeout),
-        ValuesStore(mgmt, timeout),
-    )
+        archives = ArtifactStore(
+            mgmt,
+            ARTIFACTS_NAMESPACE,
+            timeout,
+            unreferenced=timedelta(seconds=settings.chart_unreferenced_seconds),
+            after_use=timedelta(seconds=settings.chart_after_use_seconds),
+        )
+        backend.artifacts = Uploads(backend, archives)
+    promotions = PromotionStore(mgmt, timeout)
+    lock = ReleaseLock(mgmt, settings.namespace, timeout)
+    values = ValuesStore(mgmt, timeout)
+    backend.promotions = Promotions(backend, promotions, lock, values)
     backend.break_glass = BreakGlass(
         backend, EnvironmentStatus(mgmt, timeout), settings.break_glass_history
     )
     backend.replica = settings.worker.replica_id
     backend.worker = _worker_room(settings, mgmt, backend.replica, metrics)
+    if backend.worker is not None and backend.helm is not None:
+        # Every promotion step is executed here (change.md §5): only with helm to run.
+        backend.worker.add_kind(
+            PromotionExecutor(
+                backend,
+                promotions,
+                lock,
+                StepVerifier(reader, timeout, limits),
+                values,
+                backend.helm,
+                mgmt,
+                replica=backend.replica,
+                settings=ExecutorSettings(
+                    limits=Limits(
+                        settings.promotion_approval_seconds, settings.promotion_idle_factor
+                    ),
+                    soak_check_seconds=settings.promotion_soak_check_seconds,
+                ),
+            )
+        )
+    if backend.worker is not None and backend.artifacts is not None:
+        # Unused chart archives go (artifacts/store.py), one replica at a time.
+        backend.worker.add_periodic(
+            "chart-archives", settings.chart_collect_seconds, backend.artifacts.collect
+        )
     return backend
 
 

@@ -35,13 +35,13 @@ def exit_code(promo: dict[str, Any]) -> int | None:
     return EXIT_OF.get(printers.phase_of(promo))
 
 
-def awaiting(promo: dict[str, Any]) -> list[str]:
-    """The environments whose step awaits approval (pure)."""
-    return [
-        str(s.get("environment"))
-        for s in printers.steps(promo)
-        if s.get("phase") == "AwaitingApproval"
-    ]
+def awaiting(promo: dict[str, Any]) -> str | None:
+    """The environment the promotion waits at for approval: its first step not Succeeded,
+    when that one awaits approval (a later step may be approved ahead; pure)."""
+    current = next((s for s in printers.steps(promo) if s.get("phase") != "Succeeded"), None)
+    if current is None or current.get("phase") != "AwaitingApproval":
+        return None
+    return str(current.get("environment"))
 
 
 def resource_version(promo: dict[str, Any]) -> str:
@@ -82,11 +82,11 @@ def follow(
             code = exit_code(promo)
             if code is not None:
                 return promo, code
-            for env in awaiting(promo):
-                if env not in hinted:
-                    hinted.add(env)
-                    progress.say(approve_line(name, env))
-            if no_wait and awaiting(promo):
+            env = awaiting(promo)
+            if env is not None and env not in hinted:
+                hinted.add(env)
+                progress.say(approve_line(name, env))
+            if no_wait and env is not None:
                 progress.say(watch_line(name))
                 return promo, EXIT_AWAITING_APPROVAL
             rv = resource_version(promo)

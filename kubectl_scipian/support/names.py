@@ -1,11 +1,10 @@
 """Names the plugin receives from the backend, checked before they reach a helm command
 line, a URL path or a file (pure).
 
-A promotion's release, namespace and environments come from the backend (`promote
---resume` reads them from the Promotion), so a hostile or broken backend could otherwise
-hand helm `--post-renderer=...` as a release name. Each check raises BackendError with one
-line, the value shown escaped and bounded. helm's argv also carries `--` before its
-positional arguments (helm/rollback.py, promotions/steps.py, promotions/plan.py).
+Environment ids from the backend name cache files and URL paths, and a release or
+namespace from it could otherwise hand helm `--post-renderer=...` as a release name. Each
+check raises BackendError with one line, the value shown escaped and bounded. helm's argv
+also carries `--` before its positional arguments (helm/rollback.py).
 """
 
 from __future__ import annotations

@@ -169,7 +169,7 @@ def world(stack: Stack) -> Iterator[World]:
         stack.kubectl(
             "mgmt", "delete", "clusterrolebinding,clusterrole", ROLE, "--ignore-not-found"
         )
-        stack.kubectl("mgmt", "delete", "crd", CRD_NAME, "--ignore-not-found", "--wait=false")
+        stack.kubectl("mgmt", "delete", "crd", CRD_NAME, "--ignore-not-found", "--timeout=60s")
 
 
 class Log:
@@ -418,3 +418,22 @@ def test_periodic_tasks_run_on_one_replica_at_a_time(world: World) -> None:
     for before, after in itertools.pairwise(ordered):
         assert before[2] <= after[1], ordered  # never two runs at once
     assert {r[0] for r in runs} == {r.replica for r in rooms}
+
+
+def test_a_watch_from_a_compacted_version_is_told_to_list_again(world: World) -> None:
+    """The real apiserver answers a watch from a version it no longer has with 410 Gone;
+    the watcher turns that into a re-list (Expired), not an error and its backoff."""
+    from scipian_backend.worker.watch import Expired, Watcher
+
+    w = Watcher(
+        world.api(),
+        GROUP,
+        VERSION,
+        PLURAL,
+        lambda items: None,
+        lambda kind, obj: None,
+        threading.Event(),
+        timeout=5.0,
+    )
+    with pytest.raises(Expired):
+        w._watch("1")

@@ -165,6 +165,24 @@ def test_failures_are_classified_and_carry_only_the_approved_names() -> None:
     assert c(1, b"Error: context deadline exceeded", "", render) == "timeout"
     refused = b'Error: failed to create resource: Deployment.apps "web" is invalid: spec: bad'
     assert c(1, refused, "", render) == "apply refused by the API server: Deployment/web"
+    ssa = (
+        b"Error: UPGRADE FAILED: release web failed, and has been rolled back due to "
+        b"rollback-on-failure being set: server-side apply failed for object shop/web apps/v1, "
+        b'Kind=Deployment: Deployment.apps "web" is invalid: spec.replicas: Invalid value: -1'
+    )
+    assert c(1, ssa, "", render) == "apply refused by the API server: Deployment/web"
+    hook = (
+        b"Error: UPGRADE FAILED: release web failed, and has been rolled back due to "
+        b"rollback-on-failure being set: post-upgrade hooks failed: resource Job/shop/web-smoke "
+        b"not ready. status: Failed, message: Job Failed. failed: 1/1"
+    )
+    assert c(1, hook, "", render) == "rolled back"
+    waited = (
+        b"Error: UPGRADE FAILED: release web failed, and has been rolled back due to "
+        b"rollback-on-failure being set: resource Deployment/shop/web not ready. status: "
+        b"InProgress, message: Pending termination: 1\ncontext deadline exceeded"
+    )
+    assert c(1, waited, "", render) == "timeout"
     forbidden = b'Error: secrets "web-key" is forbidden: User "x" cannot create'
     assert c(1, forbidden, "", render) == "apply refused by the API server: Secret/web-key"
     # a name the approved render does not hold never comes through (it may be a value)

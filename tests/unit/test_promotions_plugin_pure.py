@@ -201,9 +201,10 @@ def test_values_digest_per_step_in_order(tmp_path: Path) -> None:
 def test_values_digest_is_the_backends() -> None:
     """--dry-run prints the digests the promotion records: the backend's own function
     (promotions/values.py) must agree on the same inputs."""
-    values = pytest.importorskip("scipian_backend.promotions.values")
-    files = [("a.yaml", b"x: 1\n"), ("b.yaml", b"y: 2\n")]
-    sets = ["k=v", "image.tag=1.2"]
+    from scipian_backend.promotions import values
+
+    files = [("a.yaml", b"x: 1\n"), ("b.yaml", b"\xc3\xa9: 2\n")]
+    sets = ["k=v", "image.tag=1.2", "\u00e9=1"]
     theirs = values.inputs_digest(values.StepInputs(files=files, sets=sets))
     assert inputs.inputs_digest(inputs.StepInputs(files, sets)) == theirs
 
@@ -498,3 +499,11 @@ def test_live_table_is_redrawn_in_place_and_stays_below_a_hint() -> None:
     live.say("waiting for approval of prod: ...")
     tail = out.getvalue().split("waiting for approval of prod: ...\n", 1)[1]
     assert "ENV " in tail and "Succeeded" in tail  # the table again, below the hint
+
+
+def test_awaiting_is_the_first_step_not_succeeded() -> None:
+    ahead = promotion(step("staging", "Deploying"), step("prod", "AwaitingApproval"))
+    assert watch.awaiting(ahead) is None
+    assert follow(ahead, Answers([], KeyboardInterrupt()), no_wait=True)[0] == 130
+    at = promotion(step("staging", "Succeeded"), step("prod", "AwaitingApproval"))
+    assert watch.awaiting(at) == "prod"

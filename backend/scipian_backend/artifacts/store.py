@@ -97,7 +97,12 @@ class ArtifactStore:
         mgmt: client.ApiClient,
         namespace: str = ARTIFACTS_NAMESPACE,
         timeout: float = 10.0,
+        *,
+        unreferenced: timedelta = UNREFERENCED_LIFETIME,
+        after_use: timedelta = AFTER_LAST_USE,
     ) -> None:
+        self._unreferenced = unreferenced
+        self._after_use = after_use
         self._mgmt = mgmt
         self._core = client.CoreV1Api(mgmt)
         self._namespace = namespace
@@ -254,7 +259,7 @@ class ArtifactStore:
         promos = self.promotions()
         deleted = 0
         for stored in self.archives():
-            if expired(stored, promos, now):
+            if expired(stored, promos, now, self._unreferenced, self._after_use):
                 self.delete(stored.digest)
                 deleted += 1
         if deleted:
@@ -286,15 +291,21 @@ def finished_at(promo: dict[str, Any]) -> datetime | None:
     return max(times) if times else datetime.min.replace(tzinfo=timezone.utc)
 
 
-def expired(stored: Stored, promotions: list[dict[str, Any]], now: datetime) -> bool:
+def expired(
+    stored: Stored,
+    promotions: list[dict[str, Any]],
+    now: datetime,
+    unreferenced: timedelta = UNREFERENCED_LIFETIME,
+    after_use: timedelta = AFTER_LAST_USE,
+) -> bool:
     """The lifetime rule (pure)."""
     using = [p for p in promotions if chart_digest(p) == stored.digest]
     if not using:
-        return now >= stored.uploaded_at + UNREFERENCED_LIFETIME
+        return now >= stored.uploaded_at + unreferenced
     ends = [finished_at(p) for p in using]
     if any(e is None for e in ends):
         return False
-    return now >= max(e for e in ends if e is not None) + AFTER_LAST_USE
+    return now >= max(e for e in ends if e is not None) + after_use
 
 
 def _stored(item: dict[str, Any]) -> Stored | None:

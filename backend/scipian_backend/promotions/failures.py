@@ -44,7 +44,12 @@ _REFUSED_OBJECT = re.compile(
 # helm's own wording around a refused apply: `failed to create resource: …`,
 # `cannot patch "web" with kind Deployment: …`
 _CANNOT_PATCH = re.compile(r'cannot patch "([a-z0-9][a-z0-9.-]{0,252})" with kind ([A-Za-z0-9]+)')
+# Helm 4's server-side apply: `… failed for object shop/web apps/v1, Kind=Deployment`
+_SSA_OBJECT = re.compile(
+    r"failed for object (?:[a-z0-9.-]+/)?([a-z0-9][a-z0-9.-]{0,252}) [^,\s]*, Kind=([A-Za-z0-9]+)"
+)
 _REFUSED_MARKS = (
+    "server-side apply failed",
     "failed to create resource",
     "failed to replace object",
     "failed to update resource",
@@ -87,7 +92,7 @@ def _refused(text: str, low: str, objects: Collection[tuple[str, str]]) -> str:
     if not any(mark in low for mark in _REFUSED_MARKS):
         return ""
     known = {(k.lower(), n) for k, n in objects}
-    for m in _CANNOT_PATCH.finditer(text):
+    for m in [*_SSA_OBJECT.finditer(text), *_CANNOT_PATCH.finditer(text)]:
         name, kind = m.group(1), m.group(2)
         if (kind.lower(), name) in known:
             return f"{REFUSED}: {_kind_of(kind, objects)}/{name}"

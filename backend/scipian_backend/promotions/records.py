@@ -126,7 +126,7 @@ def cancel_request(promo: dict[str, Any]) -> dict[str, Any] | None:
 def cancel_message(req: dict[str, Any]) -> str:
     """`cancelled by USER`, or `pre-empted by NAME` when a superset chain took over."""
     reason = str(req.get("reason") or "")
-    if reason.startswith("pre-empted by "):
+    if reason.startswith(("pre-empted by ", "cancelled by ")):
         return reason[:MESSAGE_MAX]
     return f"cancelled by {req.get('user') or 'unknown'}"[:MESSAGE_MAX]
 

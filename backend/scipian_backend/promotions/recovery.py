@@ -16,13 +16,17 @@ PENDING_STATES = ("pending-install", "pending-upgrade", "pending-rollback")
 
 
 class Revision(Protocol):
-    revision: int
-    status: str
+    @property
+    def revision(self) -> int: ...
+    @property
+    def status(self) -> str: ...
 
 
 class Record(Revision, Protocol):
-    manifest: str
-    config: dict[str, Any]
+    @property
+    def manifest(self) -> str: ...
+    @property
+    def config(self) -> dict[str, Any]: ...
 
 
 class Plan(NamedTuple):

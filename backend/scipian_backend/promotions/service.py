@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
@@ -54,6 +54,7 @@ from scipian_backend.usecases import Audit, Backend
 # The class's `list` method shadows the builtin inside it: these name the types.
 Chain = list[Environment]
 Names = list[str]
+T = TypeVar("T")
 RESOURCE = "promotions.scipian.io"
 FINALIZER = "scipian.io/executor"
 DIFF_CHANGED = "the diff changed since you read it"
@@ -182,12 +183,13 @@ class Promotions:
         for target in targets:
             if isinstance(target, ApiError):
                 raise target
+        apis = [t.api for t in targets]  # the broker's clients: discovery and records only
         if req.chart is not None:
             per_env = {e: step_inputs(req.values, req.sets, e) for e in req.through}
-            digests = self._render_chart(req, chain, targets, per_env)
+            digests = self._render_chart(req, chain, apis, per_env)
         else:
             per_env = {}
-            digests = {chain[0].id: self._render_rollback(req, chain[0], targets[0])}
+            digests = {chain[0].id: self._render_rollback(req, chain[0])}
         return self._create(req, who, chain, per_env, digests, request_id)
 
     def _check_caps(self, who: Identity) -> None:
@@ -245,7 +247,9 @@ class Promotions:
             env, target = pair
             with _target_errors(env):
                 kube_version, api_versions = capabilities(target)
-                exists = bool(read_records(target, req.namespace, req.release))
+            exists = bool(
+                self._read_release(env, lambda api: read_records(api, req.namespace, req.release))
+            )
             return Capabilities(kube_version, tuple(api_versions), exists)
 
         caps = list(self._pool.map(caps_of, zip(chain, targets, strict=True)))
@@ -267,11 +271,29 @@ class Promotions:
             out[env.id] = done[key]
         return out
 
-    def _render_rollback(self, req: CreateRequest, env: Environment, target: Any) -> str:
+    def _read_release(self, env: Environment, fn: Callable[[Any], T]) -> T:
+        """`fn(the release reader's client)`: release records are read with the reader's
+        credential (the broker reads no Secrets), afresh once when its token was refused."""
+        reader = self._b.release_reader
+        if reader is None:
+            raise ServiceUnavailable("release reads are not configured")
+        for attempt in (1, 2):
+            try:
+                with _target_errors(env):
+                    return fn(reader.api(env))
+            except ServiceUnavailable:
+                if attempt == 2:
+                    raise
+                reader.forget(env)
+        raise AssertionError("unreachable")
+
+    def _render_rollback(self, req: CreateRequest, env: Environment) -> str:
         """A rollback's desired side is the revision's own manifest and hooks (§7)."""
         assert req.rollback_to is not None
-        with _target_errors(env):
-            record = read_revision(target, req.namespace, req.release, req.rollback_to)
+        rev = req.rollback_to
+        record = self._read_release(
+            env, lambda api: read_revision(api, req.namespace, req.release, rev)
+        )
         if record is None:
             raise NotFound(
                 f"release {req.namespace}/{req.release} has no revision {req.rollback_to} "

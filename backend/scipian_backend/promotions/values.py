@@ -52,10 +52,17 @@ def step_inputs(
 
 
 def canonical(inputs: StepInputs) -> bytes:
-    """The bytes a step's digest is of: sorted-key JSON, files as [name, base64] in order,
-    then the sets (the plugin's --dry-run computes the same: kubectl_scipian's
-    promotions/inputs.py)."""
-    return json.dumps(_stored(inputs), sort_keys=True, separators=(",", ":")).encode()
+    """The bytes a step's digest is of: sorted-key JSON of each file's name and sha256, in
+    order, and the sets (the plugin's --dry-run computes the same: kubectl_scipian's
+    promotions/inputs.py). This form is final: plugin and backend agree on it."""
+    doc = {
+        "files": [
+            {"name": name, "sha256": hashlib.sha256(data).hexdigest()}
+            for name, data in inputs.files
+        ],
+        "sets": list(inputs.sets),
+    }
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _stored(inputs: StepInputs) -> dict[str, Any]:

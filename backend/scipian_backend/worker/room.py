@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -423,16 +423,24 @@ class WorkerRoom:
 
     def _renew_loop(self) -> None:
         retry = min(self._renew, 1.0)  # a failed renewal is tried again sooner
-        while not self._closed.wait(min(retry, 0.5)):
-            with self._cond:
-                holds = list(self._holds.values())
-            if self._periodic is not None:
-                holds.append(self._periodic)
-            for hold in holds:
-                mono = time.monotonic()
-                if hold.done or mono - hold.last_try < (retry if hold.failing else self._renew):
-                    continue
-                self._renew_one(hold)
+        # Side by side: one slow renewal must not delay the others past their loss.
+        with ThreadPoolExecutor(self._threads + 1, "scipian-renew") as renewals:
+            pending: dict[int, Future[bool]] = {}
+            while not self._closed.wait(min(retry, 0.5)):
+                with self._cond:
+                    holds = list(self._holds.values())
+                if self._periodic is not None:
+                    holds.append(self._periodic)
+                for hold in holds:
+                    mono = time.monotonic()
+                    busy = pending.get(id(hold))
+                    if hold.done or (busy is not None and not busy.done()):
+                        continue
+                    if mono - hold.last_try < (retry if hold.failing else self._renew):
+                        continue
+                    pending[id(hold)] = renewals.submit(self._renew_one, hold)
+                live = {id(h) for h in holds}
+                pending = {k: f for k, f in pending.items() if k in live or not f.done()}
 
     def _renew_one(self, hold: _Hold, annotations: dict[str, str] | None = None) -> bool:
         with hold.lock:

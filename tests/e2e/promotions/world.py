@@ -18,6 +18,7 @@ from typing import Any
 
 import requests
 
+from tests.e2e import chart_upload
 from tests.stack import idp_login
 from tests.stack.releases import CHART, helm_env
 
@@ -104,15 +105,8 @@ class Api:
         )
 
     def upload(self, token: str, chart: Archive, through: list[str]) -> requests.Response:
-        """`PUT /api/v1/charts/sha256:<hex>?through=…` (change.md §5)."""
-        return self.call(
-            "PUT",
-            f"/api/v1/charts/{chart.digest}",
-            token,
-            params={"through": ",".join(through)},
-            data=chart.data,
-            headers={"Content-Type": "application/gzip"},
-        )
+        """`PUT /api/v1/charts/sha256:<hex>?through=…` (change.md §5; tests/e2e/chart_upload.py)."""
+        return chart_upload.upload(self.url, token, chart.data, through, session=self.session)
 
     def create(self, token: str, **body: Any) -> requests.Response:
         return self.call("POST", "/api/v1/promotions", token, body)
