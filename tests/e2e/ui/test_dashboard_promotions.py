@@ -11,8 +11,9 @@ digest of the diff the approver read (through a step-up login), and cancels.
 - The diff page shows a ConfigMap's key names and a Secret as present, never a value.
 - The initiator gets no Approve button and her forged approval is refused; a form without
   the CSRF token is refused.
-- Cancel: a button for the initiator only (here), a POST without the CSRF token refused, the
-  right one ends the promotion Cancelled, and the list page says so.
+- Cancel: no button for someone who may not (alice: she deploys to `dev` only) and her
+  forged request refused; the initiator's POST without the CSRF token refused, the right
+  one ends the promotion Cancelled, and the list page says so.
 
 Each test reads and changes only what it creates (the `chain` fixture): two environments of
 its own on the dev and prod clusters, deploying into a namespace of its own, the second
@@ -246,7 +247,8 @@ def step_up(stack: Stack, s: requests.Session, answer: requests.Response, user: 
 
 
 def text_of(page: str) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+    """A page's text as a reader sees it: tags gone, entities decoded, spaces collapsed."""
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
 
 
 def test_approving_with_the_digest_of_the_diff_read(
@@ -374,12 +376,13 @@ def test_cancel_from_the_dashboard(stack: Stack, chain: Chain, tmp_path: Path) -
     page_url = f"{base}/ui/promotions/{name}"
     cancel_url = f"{page_url}/cancel"
 
-    # dave may approve the gated step but deploys nowhere: no Cancel button, and the
-    # backend refuses his forged request.
-    dave, dave_csrf = sign_in_http(stack, base, "dave")
-    assert 'id="cancel"' not in dave.get(page_url, timeout=30).text
-    refused = post_form(dave, cancel_url, {"csrf": dave_csrf, "justification": "not mine"})
+    # alice reads promotions and deploys to `dev` only: no Cancel button, and the backend
+    # refuses her forged request.
+    alice, alice_csrf = sign_in_http(stack, base, "alice")
+    assert 'id="cancel"' not in alice.get(page_url, timeout=30).text
+    refused = post_form(alice, cancel_url, {"csrf": alice_csrf, "justification": "not mine"})
     assert refused.status_code == 403, refused.text[:500]
+    assert f"may not cancel promotion {name}" in refused.text
     assert not promotion(stack, name)["status"].get("cancelRequest")
 
     carol, carol_csrf = sign_in_http(stack, base, "carol")
