@@ -164,6 +164,12 @@ def parser() -> argparse.ArgumentParser:
         help="promotions one user may create per hour (default 10)",
     )
     pr.add_argument(
+        "--promotion-diff-cache",
+        type=int,
+        default=256,
+        help="step diffs kept per replica, each for (promotion, step, live revision) (default 256)",
+    )
+    pr.add_argument(
         "--promotion-watch-seconds",
         type=float,
         default=60.0,
@@ -684,6 +690,7 @@ def _serve(args: argparse.Namespace) -> int:
         promotion_creations_per_hour=args.promotion_creations_per_hour,
         promotion_watch_seconds=args.promotion_watch_seconds,
         promotion_watches_per_replica=args.promotion_watches_per_replica,
+        promotion_diff_cache=args.promotion_diff_cache,
         event_namespace=args.event_namespace,
         worker=_worker_settings(args),
         helm=args.helm or None,
@@ -752,6 +759,8 @@ def _check_promotion_flags(s: Settings) -> None:
         )
     if not 1 <= s.promotion_render_timeout_seconds <= 600:
         raise ConfigError("--promotion-render-timeout must be between 1 and 600 seconds")
+    if not 1 <= s.promotion_diff_cache <= 100_000:
+        raise ConfigError("--promotion-diff-cache must be between 1 and 100000")
     if s.promotion_active_per_user < 1 or s.promotion_creations_per_hour < 1:
         raise ConfigError("--promotion-active-per-user and --promotion-creations-per-hour >= 1")
     if not 1 <= s.promotion_watch_seconds <= 300 or s.promotion_watches_per_replica < 0:

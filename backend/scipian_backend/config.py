@@ -111,6 +111,7 @@ class Settings:
     promotion_creations_per_hour: int = 10  # per user, counted on mgmt (every replica)
     promotion_watch_seconds: float = 60.0  # the longest a long poll waits for a change
     promotion_watches_per_replica: int = 64  # long polls waiting at once; beyond: answered now
+    promotion_diff_cache: int = 256  # step diffs kept per replica (promotions/diff_routes.py)
     # The worker room (worker/settings.py): replica id, Lease timings, turn threads.
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     # The backend's own helm (helmrun/sandbox.py, change.md §5); None: no helm, so no chart

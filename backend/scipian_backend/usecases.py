@@ -75,6 +75,8 @@ class Backend:
     promotions: Any = None
     # Break-glass records and acknowledgements (breakglass/service.py); None: refused.
     break_glass: Any = None
+    # Step diffs (promotions/diff_routes.py); None: that route answers 503.
+    diffs: Any = None
     # The worker room (worker/room.py): claims and runs promotions' turns and periodic
     # tasks; None under `serve --no-worker`. `replica` names this process in Lease holders
     # and executedBy.

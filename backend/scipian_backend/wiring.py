@@ -21,6 +21,7 @@ from scipian_backend.identity.authz import Authorizer
 from scipian_backend.metrics import Metrics
 from scipian_backend.minting.minter import Minter, TargetClients
 from scipian_backend.promotions.deadlines import Limits
+from scipian_backend.promotions.diff_routes import StepDiffs
 from scipian_backend.promotions.executor import PromotionExecutor
 from scipian_backend.promotions.executor import Settings as ExecutorSettings
 from scipian_backend.promotions.lock import ReleaseLock
@@ -122,6 +123,7 @@ def build_backend(settings: Settings) -> Backend:
     lock = ReleaseLock(mgmt, settings.namespace, timeout)
     values = ValuesStore(mgmt, timeout)
     backend.promotions = Promotions(backend, promotions, lock, values)
+    backend.diffs = StepDiffs(backend, promotions, values, settings.promotion_diff_cache)
     backend.break_glass = BreakGlass(
         backend, EnvironmentStatus(mgmt, timeout), settings.break_glass_history
     )

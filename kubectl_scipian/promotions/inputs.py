@@ -93,12 +93,14 @@ def step_inputs(inputs: Inputs, env: str) -> StepInputs:
 
 def canonical(step: StepInputs) -> bytes:
     """The bytes a step's digest is of, as the backend's promotions/values.py makes them:
-    sorted-key JSON, files as [name, base64] in order, then the sets."""
+    sorted-key JSON of each file's name and sha256, in order, and the sets."""
     doc = {
-        "files": [[name, base64.b64encode(data).decode()] for name, data in step.files],
+        "files": [
+            {"name": name, "sha256": hashlib.sha256(data).hexdigest()} for name, data in step.files
+        ],
         "sets": list(step.sets),
     }
-    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def inputs_digest(step: StepInputs) -> str:

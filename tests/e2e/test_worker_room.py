@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import threading
 import time
 import uuid
@@ -23,6 +24,7 @@ import pytest
 from kubernetes import client
 
 from scipian_backend import kube
+from scipian_backend.metrics import Metrics
 from scipian_backend.worker import Claim, WorkerRoom
 from tests.conftest import Stack
 from tests.e2e.cut_proxy import CutProxy
@@ -234,7 +236,7 @@ class Items:
                     return None
             raise AssertionError("the claim was never lost")
         if mode == "fail-once" and len(_turns(self._log.events, name)) == 1:
-            raise RuntimeError("the first turn fails")
+            raise RuntimeError(f"the first turn fails: {spec.get('secret', '')}")
         time.sleep(0.2)
         self._objects.patch_cluster_custom_object(
             GROUP, VERSION, PLURAL, name, {"status": {"doneBy": me}}
@@ -328,14 +330,21 @@ def test_a_stolen_lease_calls_on_lost_and_is_not_deleted_by_the_loser(world: Wor
     assert held is not None and held["spec"]["holderIdentity"] == thief
 
 
-def test_a_failing_turn_is_retried_and_the_loop_goes_on(world: World) -> None:
+def test_a_failing_turn_is_retried_and_the_loop_goes_on(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A turn that raises is logged by its class (never its text, which may quote what it
+    handled), counted, and retried with backoff; the loop works on."""
     short = f"wt{world.suffix}d"
     log = Log()
-    a = world.room("a")
+    metrics = Metrics()
+    a = world.room("a", metrics=metrics)
     a.add_kind(Items(short, a.replica, world.api(), log))
+    secret = f"s3cret-{uuid.uuid4().hex}"
+    caplog.set_level(logging.DEBUG, logger="scipian.worker")
     a.start()
     try:
-        failing = world.create(short, "fails", "fail-once")
+        failing = world.create(short, "fails", "fail-once", secret=secret)
         log.wait_for(lambda ev: ("done", a.replica, failing) in ev)
         other = world.create(short, "after", "done")
         log.wait_for(lambda ev: ("done", a.replica, other) in ev)
@@ -343,6 +352,13 @@ def test_a_failing_turn_is_retried_and_the_loop_goes_on(world: World) -> None:
         a.stop()
     assert _turns(log.events, failing) == [a.replica, a.replica]
     assert world.get(failing)["status"]["doneBy"] == a.replica
+    failed = [r.getMessage() for r in caplog.records if "turn failed" in r.getMessage()]
+    assert failed and failing in failed[0] and "RuntimeError" in failed[0], failed
+    assert secret not in caplog.text
+    exposition = metrics.render()
+    assert f'scipian_worker_turns_total{{kind="{short}",outcome="failed"}} 1.0' in exposition
+    assert f'scipian_worker_turns_total{{kind="{short}",outcome="ok"}} 2.0' in exposition
+    assert "scipian_worker_claims 0.0" in exposition
 
 
 def test_stop_lets_a_turn_end_and_gives_its_claim_back(world: World) -> None:

@@ -20,6 +20,7 @@ from scipian_backend.http.error_bodies import install_error_handlers
 from scipian_backend.http.issuance import KubeconfigRoute
 from scipian_backend.http.middleware import RequestIdAndMetrics
 from scipian_backend.http.routes import install_routes
+from scipian_backend.promotions.diff_routes import install_diff_routes
 from scipian_backend.promotions.routes import install_promotion_routes
 from scipian_backend.releases.routes import install_release_routes
 from scipian_backend.usecases import Backend
@@ -55,6 +56,7 @@ def create_app(backend: Backend) -> ASGIApp:
     install_routes(app, backend)
     install_release_routes(app, backend)
     install_promotion_routes(app, backend)
+    install_diff_routes(app, backend)
     install_break_glass_routes(app, backend)
     install_artifact_routes(app, backend)
     if backend.settings.ui_client_id:

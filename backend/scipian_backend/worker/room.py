@@ -387,7 +387,12 @@ class WorkerRoom:
             raise
         if self._stopping.is_set() or not kind.wants(obj, _utcnow()):
             return None
-        result = kind.turn(obj, claim)
+        try:
+            result = kind.turn(obj, claim)
+        except Exception:
+            self._count(kind.short, "failed")
+            raise
+        self._count(kind.short, "ok")
         if result is None:
             return None
         return min(max(float(result), 0.0), MAX_WAKE)
@@ -401,8 +406,6 @@ class WorkerRoom:
         turned: bool,
     ) -> None:
         now = time.monotonic()
-        if self._metrics is not None and turned:
-            self._metrics.worker_turn(kind.short, "failed" if error is not None else "ok")
         with self._cond:
             self._running.discard(key)
             self._free += 1
@@ -536,9 +539,12 @@ class WorkerRoom:
                 log.warning("worker: periodic task %s failed (%s)", name, _describe(e))
                 ok = "failed"
             task.last = now
-            if self._metrics is not None:
-                self._metrics.worker_turn(f"periodic:{name}", ok)
+            self._count(f"periodic:{name}", ok)
             self._renew_one(hold, {LAST_RUN + name: stamp(now)})
+
+    def _count(self, kind: str, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.worker_turn(kind, outcome)
 
     def _set_gauge(self) -> None:
         if self._metrics is not None:
