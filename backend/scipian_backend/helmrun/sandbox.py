@@ -11,8 +11,9 @@ started it, which waits for it), a memory and a CPU-time limit, its output cappe
 seconds, then SIGKILL; kill_all() SIGKILLs every group (a replica that lost its lease).
 
 The memory bound is RLIMIT_DATA (the private writable mappings Go's heap lives in): Go's
-runtime reserves ~700 MiB of address space at start-up, so RLIMIT_AS at 512 MiB would stop
-every helm before it ran; RLIMIT_AS is set to the memory bound plus that reservation.
+runtime reserves hundreds of MiB of address space it never touches (measured: Helm 4.3
+does not start under RLIMIT_AS 768 MiB, nor at 1.25 GiB with a 256 MiB heap), so RLIMIT_AS
+at 512 MiB would stop every helm before it ran; RLIMIT_AS is the memory bound plus 2 GiB.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ TERM_GRACE_SECONDS = 30.0
 WAIT_SLOT_SECONDS = 20.0
 OUTPUT_BYTES = 32 * 1024 * 1024  # each of stdout and stderr: helm -o json of a large release
 SCRATCH_BYTES = 64 * 1024 * 1024  # what workspaces may hold at once (the emptyDir's budget)
-GO_RESERVE_BYTES = 1024 * 1024 * 1024  # address space Go reserves beyond its heap
+GO_RESERVE_BYTES = 2 * 1024 * 1024 * 1024  # address space Go reserves beyond its heap
 MINIMAL_PATH = "/usr/bin:/bin"
 # Relative to the workspace: helm finds nothing of the backend's own home or the host's.
 HELM_DIRS = {
@@ -200,9 +201,12 @@ class HelmSandbox:
         timeout: float,
         kubeconfig: str | None = None,
         cancel: threading.Event | None = None,
+        wait: float | None = None,
     ) -> HelmResult:
-        if not self._slots.acquire(timeout=self.wait_slot):
-            raise HelmBusy(f"no helm run slot within {self.wait_slot:g} s")
+        """One helm run; `wait` overrides how long it waits for a slot (wait_slot)."""
+        patience = self.wait_slot if wait is None else wait
+        if not self._slots.acquire(timeout=patience):
+            raise HelmBusy(f"no helm run slot within {patience:g} s")
         try:
             return self._run(ws, list(args), timeout, kubeconfig, cancel)
         finally:
