@@ -182,7 +182,11 @@ def live(
 def test_a_workload_is_ready_waiting_or_failed() -> None:
     assert ev.workload_verdict(WEB, live()) is None
     assert ev.workload_verdict(WEB, live(image=PINNED)) is None
-    for slow in (live(ready=1), live(observed=1), live(replicas=3), None):
+    gone = ev.workload_verdict(WEB, None)
+    assert gone is not None and gone.state == "failed"
+    assert gone.message == "verification: Deployment/web is gone"
+    assert ev.workload_verdict(Workload("Job", "shop", "m", ()), None) is None  # cleaned up
+    for slow in (live(ready=1), live(observed=1), live(replicas=3)):
         v = ev.workload_verdict(WEB, slow)
         assert v is not None and v.state == "waiting", slow
     v = ev.workload_verdict(WEB, live(ready=1))

@@ -209,8 +209,8 @@ def images_verdict(
 
 def workload_verdict(w: Workload, obj: Mapping[str, Any] | None) -> Verdict | None:
     """Failed (its images moved, a Job failed), waiting (not rolled out yet), or None."""
-    if obj is None:
-        return waiting(f"{w.ref} not found")
+    if obj is None:  # helm --wait saw it: gone since (a finished Job may clean itself up)
+        return None if w.kind == "Job" else failed(f"{w.ref} is gone")
     bad = images_verdict(w.ref, w.containers, template_containers(obj))
     if bad is not None:
         return bad

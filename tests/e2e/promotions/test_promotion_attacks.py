@@ -1,11 +1,12 @@
-"""Version 1's attacks on promotions (docs/threat-model.md; the review's H2, H3, M4, M5),
-tried again as a hostile client over raw HTTP and with the attacker's own ordinary
-credentials. Each test fails on version 1's code: there the initiator held the step's
-deploy credential, planted records were evidence, and gates were frozen at creation.
+"""Version 1's attacks on promotions (docs/threat-model.md; the review's H2, H3, L6, M4,
+M5), tried again as a hostile client over raw HTTP and with the attacker's own ordinary
+credentials. Each fails on version 1's code: there the initiator held the step's deploy
+credential, planted records were evidence, the soak was seen only through the client's
+polls, and gates were frozen at creation.
 
 This module registers two Environments of its own, `t-atk-a` on the dev cluster and
 `t-atk-b` on the staging cluster (deploy namespace `shop`), changes their gates, and grants
-and removes rights on them; the stack's own environments keep their gates.
+and removes rights on them; the stack's own environments keep theirs.
 """
 
 from __future__ import annotations
@@ -24,33 +25,22 @@ from kubernetes.client.rest import ApiException
 
 from tests.conftest import Stack
 from tests.e2e.promotions.hostile import (
-    BOUND,
     apply,
-    archive,
-    create,
     delete,
     deploy_kubeconfig,
     environment,
-    finished,
     grant,
     record_object,
-    set_gates,
-    shop_web_files,
-    step_of,
-    wait_for,
+    release_records,
+    set_approvals,
 )
-from tests.e2e.promotions.world import NAMESPACE, Api, Logins
+from tests.e2e.promotions.world import NAMESPACE, Api, Archive, Flow, Logins, phase, step_of
 
 pytestmark = pytest.mark.stack
 ENV_A, ENV_B = "t-atk-a", "t-atk-b"
 ALICE, DAVE = "oidc:alice@example.test", "oidc:dave@example.test"
-CHART_OBJ = {"metadata": {"name": "shop-web", "version": "1.2.0", "apiVersion": "v2"}}
 EVIL = "registry.example/shop-web:evil"
-
-
-@pytest.fixture(scope="module")
-def shop_web() -> bytes:
-    return archive(shop_web_files("1.2.0"))
+BOUND = 120.0  # seconds: a bound on waiting for helm's first record, not a timing assertion
 
 
 @pytest.fixture(scope="module")
@@ -82,23 +72,17 @@ def _await_secret(core: client.CoreV1Api, name: str) -> None:
         time.sleep(0.1)
 
 
-def _records_on(stack: Stack, cluster: str, release: str) -> list[str]:
-    out = stack.kubectl(
-        cluster, "get", "secrets,configmaps", "-n", NAMESPACE,
-        "-l", f"owner=helm,name={release}", "-o", "name",
-    )  # fmt: skip
-    return out.stdout.split()
+def _verifying(flow: Flow, token: str, promo: dict[str, Any], env: str) -> dict[str, Any]:
+    promo = flow.until(token, promo, lambda p: step_of(p, env)["phase"] != "Pending"
+                       and step_of(p, env)["phase"] != "Deploying")  # fmt: skip
+    assert step_of(promo, env)["phase"] == "Verifying", promo["status"]
+    return promo
 
 
-def _name(created: Any) -> str:
-    assert created.status_code == 201, created.text
-    return str(created.json()["metadata"]["name"])
-
-
-def _approve(api: Api, token: str, name: str, env: str) -> None:
-    promo = api.get(token, name).json()
-    body = {"justification": "attack test", "diffDigest": step_of(promo, env)["renderDigest"]}
-    got = api.call("POST", f"/api/v1/promotions/{name}/steps/{env}/approvals", token, body)
+def _approve(api: Api, token: str, promo: dict[str, Any], env: str) -> None:
+    name = promo["metadata"]["name"]
+    current = api.get(token, name).json()
+    got = api.approve(token, name, env, "attack test", step_of(current, env)["renderDigest"])
     assert got.status_code == 200, got.text
 
 
@@ -106,18 +90,24 @@ def _approve(api: Api, token: str, name: str, env: str) -> None:
 
 
 def test_a_planted_v999_secret_record_does_not_make_the_dev_step_succeed(
-    stack: Stack, api: Api, logins: Logins, release: str, shop_web: bytes, tmp_path: Path
+    stack: Stack,
+    api: Api,
+    flow: Flow,
+    logins: Logins,
+    charts: dict[str, Archive],
+    release: str,
+    tmp_path: Path,
 ) -> None:
     """alice plants `sh.helm.release.v1.REL.v999` (type helm.sh/release.v1, empty manifest)
     with her ordinary dev deploy credential while her promotion's dev step runs."""
     alice = logins.fresh("alice")
     core = _core(deploy_kubeconfig(api, alice, "dev", tmp_path))
-    name = _name(create(api, alice, release, shop_web, ["dev"], soak=3))
+    promo = flow.start(alice, release, charts["1.2.0"], ["dev"], soakSeconds=3)
     _await_secret(core, f"sh.helm.release.v1.{release}.v1")
-    planted = record_object("Secret", release, 999, CHART_OBJ)
+    planted = record_object("Secret", release, 999)
     core.create_namespaced_secret(NAMESPACE, planted)
     try:
-        promo = wait_for(api, lambda: logins.token("alice"), name, finished)
+        promo = flow.finished(logins.token("alice"), promo)
     finally:
         core.delete_namespaced_secret(planted["metadata"]["name"], NAMESPACE)
         # helm's own uninstall would take the planted record's empty manifest as the last
@@ -127,24 +117,32 @@ def test_a_planted_v999_secret_record_does_not_make_the_dev_step_succeed(
         )  # fmt: skip
     step = step_of(promo, "dev")
     assert step["phase"] == "Failed", step
-    assert step["message"].startswith("verification: "), step
+    assert step["message"] == (
+        "verification: a newer release revision than the executed one appeared"
+    ), step
     assert step.get("revision") != 999
-    assert promo["status"]["phase"] == "Failed"
+    assert phase(promo) == "Failed"
 
 
 def test_a_configmap_record_never_counts(
-    stack: Stack, api: Api, logins: Logins, release: str, shop_web: bytes, tmp_path: Path
+    stack: Stack,
+    api: Api,
+    flow: Flow,
+    logins: Logins,
+    charts: dict[str, Archive],
+    release: str,
+    tmp_path: Path,
 ) -> None:
-    """The same record as a ConfigMap (version 1's verification took it): helm's own
-    revision is what the step records, and what runs is the chart's."""
+    """The same record as a ConfigMap (version 1's verification took it): the step records
+    helm's own revision, and what runs is the chart's."""
     alice = logins.fresh("alice")
     core = _core(deploy_kubeconfig(api, alice, "dev", tmp_path))
-    name = _name(create(api, alice, release, shop_web, ["dev"], soak=2))
+    promo = flow.start(alice, release, charts["1.2.0"], ["dev"], soakSeconds=2)
     _await_secret(core, f"sh.helm.release.v1.{release}.v1")
-    planted = record_object("ConfigMap", release, 999, CHART_OBJ)
+    planted = record_object("ConfigMap", release, 999)
     core.create_namespaced_config_map(NAMESPACE, planted)
     try:
-        promo = wait_for(api, lambda: logins.token("alice"), name, finished)
+        promo = flow.finished(logins.token("alice"), promo)
     finally:
         core.delete_namespaced_config_map(planted["metadata"]["name"], NAMESPACE)
     step = step_of(promo, "dev")
@@ -155,26 +153,33 @@ def test_a_configmap_record_never_counts(
     assert container["image"] == "registry.example/shop-web:1.0"
 
 
+# --- H3/L6: after verification, what runs is watched by the backend ------------------------
+
+
 def test_set_image_during_the_soak_fails_the_step(
-    stack: Stack, api: Api, logins: Logins, release: str, shop_web: bytes, tmp_path: Path
+    stack: Stack,
+    api: Api,
+    flow: Flow,
+    logins: Logins,
+    charts: dict[str, Archive],
+    release: str,
+    tmp_path: Path,
 ) -> None:
-    """What runs after verification is watched: `kubectl set image` with alice's ordinary
-    dev deploy credential while the step soaks fails it."""
+    """alice asks for her running step's credential (version 1 re-issued it at will: 410
+    now), then changes the image with her ordinary dev deploy credential while it soaks."""
     alice = logins.fresh("alice")
     kubeconfig = deploy_kubeconfig(api, alice, "dev", tmp_path)
-    name = _name(create(api, alice, release, shop_web, ["dev"], soak=3))
-    promo = wait_for(
-        api, lambda: logins.token("alice"), name,
-        lambda p: step_of(p, "dev")["phase"] == "Verifying",
-        every=0.1,
-    )  # fmt: skip
-    assert step_of(promo, "dev")["phase"] == "Verifying", promo["status"]
+    promo = flow.start(alice, release, charts["1.2.0"], ["dev"], soakSeconds=3)
+    promo = _verifying(flow, alice, promo, "dev")
+    name = promo["metadata"]["name"]
+    again = api.step(alice, name, "dev", "kubeconfig")
+    assert again.status_code == 410 and "kubeconfig" not in again.json(), again.text
     subprocess.run(
         [stack.kubectl_path, f"--kubeconfig={kubeconfig}", "-n", NAMESPACE,
          "set", "image", f"deployment/{release}", f"web={EVIL}"],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
-    promo = wait_for(api, lambda: logins.token("alice"), name, finished)
+    promo = flow.finished(logins.token("alice"), promo)
     step = step_of(promo, "dev")
     assert step["phase"] == "Failed", step
     assert step["message"] == (
@@ -184,18 +189,13 @@ def test_set_image_during_the_soak_fails_the_step(
 
 
 def test_a_restart_during_the_soak_fails_the_step(
-    stack: Stack, api: Api, logins: Logins, release: str, shop_web: bytes
+    stack: Stack, flow: Flow, logins: Logins, charts: dict[str, Archive], release: str
 ) -> None:
-    """The soak is watched by the backend, not by a client's polls (review L6), and a
+    """The soak is watched by the backend, not through a client's polls (review L6), and a
     restart fails the step at once: the dev cluster's admin reports one, as a kubelet would."""
     alice = logins.fresh("alice")
-    name = _name(create(api, alice, release, shop_web, ["dev"], soak=3))
-    promo = wait_for(
-        api, lambda: logins.token("alice"), name,
-        lambda p: step_of(p, "dev")["phase"] == "Verifying",
-        every=0.1,
-    )  # fmt: skip
-    assert step_of(promo, "dev")["phase"] == "Verifying", promo["status"]
+    promo = flow.start(alice, release, charts["1.2.0"], ["dev"], soakSeconds=3)
+    promo = _verifying(flow, alice, promo, "dev")
     pods = stack.kubectl(
         "dev", "get", "pods", "-n", NAMESPACE, "-l", f"app.kubernetes.io/instance={release}",
         "-o", "json",
@@ -208,101 +208,75 @@ def test_a_restart_during_the_soak_fails_the_step(
         "dev", "patch", "pod", pod["metadata"]["name"], "-n", NAMESPACE,
         "--subresource=status", "--type=json", "-p", json.dumps(restarted),
     )  # fmt: skip
-    promo = wait_for(api, lambda: logins.token("alice"), name, finished)
+    promo = flow.finished(logins.token("alice"), promo)
     step = step_of(promo, "dev")
     assert step["phase"] == "Failed", step
     assert step["message"] == f"verification: pod {pod['metadata']['name']} container web restarted"
-
-
-# --- H3: no step credential, report or verify from the client any more --------------------
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/api/v1/promotions/{name}/steps/dev/kubeconfig",
-        "/api/v1/promotions/{name}/steps/dev/report",
-        "/api/v1/promotions/{name}/steps/dev/verify",
-        "/api/v1/promotions/{name}/resume",
-    ],
-)
-def test_the_removed_step_routes_answer_410_with_one_line(
-    api: Api, logins: Logins, path: str
-) -> None:
-    alice = logins.token("alice")
-    url = path.format(name="shop-web-abcde")
-    bodies: list[Any] = [{}, {"helmExitCode": 0}, {"chartIdentity": "sha256:" + "0" * 64}]
-    for token in (None, alice):
-        for body in bodies:
-            got = api.call("POST", url, token, body)
-            assert got.status_code == 410, (token is None, got.text)
-            message = got.json()["message"]
-            assert message and "\n" not in message
-    paths = api.call("GET", "/openapi.json", None).json()["paths"]
-    assert not [p for p in paths if p.endswith(("/kubeconfig", "/report", "/verify", "/resume"))
-                and "/promotions/" in p]  # fmt: skip
 
 
 # --- M4: the gates of now apply ------------------------------------------------------------
 
 
 def test_a_gate_added_after_creation_applies_to_the_running_promotion(
-    stack: Stack, api: Api, logins: Logins, release: str, shop_web: bytes, envs: tuple[str, str]
+    stack: Stack,
+    api: Api,
+    flow: Flow,
+    logins: Logins,
+    charts: dict[str, Archive],
+    release: str,
+    envs: tuple[str, str],
 ) -> None:
     """carol's promotion through [a, b] waits for dave's approval on a; meanwhile b (the
     "prod" of this test) gets `approvals.required: 1`. Once a is done, b waits for it."""
     a, b = envs
-    set_gates(a, "--approvals=1")
-    set_gates(b, "--approvals=0")
+    set_approvals(a, 1)
+    set_approvals(b, 0)
     carol = logins.fresh("carol")
-    name = _name(create(api, carol, release, shop_web, [a, b]))
-    promo = wait_for(
-        api, lambda: logins.token("carol"), name,
-        lambda p: step_of(p, a)["phase"] == "AwaitingApproval",
-    )  # fmt: skip
+    promo = flow.start(carol, release, charts["1.2.0"], [a, b])
+    promo = flow.awaiting(carol, promo, a)
     assert step_of(promo, b)["approvalsRequired"] == 0
-    set_gates(b, "--approvals=1")  # the gate added after creation
-    _approve(api, logins.fresh("dave"), name, a)
-    promo = wait_for(
-        api, lambda: logins.token("carol"), name,
-        lambda p: step_of(p, b)["phase"] not in ("Pending",),
-    )  # fmt: skip
+    set_approvals(b, 1)  # the gate added after creation
+    _approve(api, logins.fresh("dave"), promo, a)
+    promo = flow.until(logins.token("carol"), promo, lambda p: step_of(p, b)["phase"] != "Pending")
     step = step_of(promo, b)
     assert step_of(promo, a)["phase"] == "Succeeded", promo["status"]
     assert step["phase"] == "AwaitingApproval", step
     assert step["approvalsRequired"] == 1
-    assert promo["status"]["phase"] == "AwaitingApproval"
-    assert _records_on(stack, "staging", release) == []
+    assert phase(promo) == "AwaitingApproval"
+    assert release_records(stack, "staging", release) == []
 
 
 # --- the initiator's right, checked before each step --------------------------------------
 
 
 def test_an_initiator_whose_deploy_grant_is_removed_is_stopped_at_the_next_step(
-    stack: Stack, api: Api, logins: Logins, release: str, shop_web: bytes, envs: tuple[str, str]
+    stack: Stack,
+    api: Api,
+    flow: Flow,
+    logins: Logins,
+    charts: dict[str, Archive],
+    release: str,
+    envs: tuple[str, str],
 ) -> None:
     a, b = envs
-    set_gates(a, "--approvals=0")
-    set_gates(b, "--approvals=1")
+    set_approvals(a, 0)
+    set_approvals(b, 1)
     deploy = grant(f"t-atk-deploy-{release}", "deploy", [a, b], ALICE)
     apply(stack, "mgmt", deploy)
     try:
         alice = logins.fresh("alice")
-        name = _name(create(api, alice, release, shop_web, [a, b]))
-        promo = wait_for(
-            api, lambda: logins.token("alice"), name,
-            lambda p: step_of(p, b)["phase"] == "AwaitingApproval",
-        )  # fmt: skip
+        promo = flow.start(alice, release, charts["1.2.0"], [a, b])
+        promo = flow.awaiting(alice, promo, b)
         assert step_of(promo, a)["phase"] == "Succeeded", promo["status"]
-        delete(stack, "mgmt", deploy)  # alice may no longer deploy to b (nor a)
+        delete(stack, "mgmt", deploy)  # alice may no longer deploy to b (nor to a)
         _until_denied(stack, ALICE, b)
-        _approve(api, logins.fresh("dave"), name, b)
-        promo = wait_for(api, lambda: logins.token("alice"), name, finished)
+        _approve(api, logins.fresh("dave"), promo, b)
+        promo = flow.finished(logins.token("alice"), promo)
     finally:
         delete(stack, "mgmt", deploy)
-    assert promo["status"]["phase"] == "Failed", promo["status"]
+    assert phase(promo) == "Failed", promo["status"]
     assert step_of(promo, b)["message"] == f"initiator may no longer deploy to {b}"
-    assert _records_on(stack, "staging", release) == []
+    assert release_records(stack, "staging", release) == []
 
 
 def _until_denied(stack: Stack, user: str, env: str) -> None:
@@ -323,31 +297,38 @@ def _until_denied(stack: Stack, user: str, env: str) -> None:
 
 
 def test_an_admin_editing_the_values_secret_after_approval_fails_the_step_before_helm(
-    stack: Stack, api: Api, logins: Logins, release: str, shop_web: bytes, envs: tuple[str, str]
+    stack: Stack,
+    api: Api,
+    flow: Flow,
+    logins: Logins,
+    charts: dict[str, Archive],
+    release: str,
+    envs: tuple[str, str],
 ) -> None:
     """b is approved (ahead of its turn), then an admin of mgmt rewrites b's values in the
     promotion's values Secret; a then runs, and b fails before its helm runs."""
     a, b = envs
-    set_gates(a, "--approvals=1")
-    set_gates(b, "--approvals=1")
+    set_approvals(a, 1)
+    set_approvals(b, 1)
     carol = logins.fresh("carol")
-    values = {"*": [("common.yaml", "replicas: 1\n")]}
-    name = _name(create(api, carol, release, shop_web, [a, b], values=values))
+    common = base64.b64encode(b"replicas: 1\n").decode()
+    values = {"*": [{"name": "common.yaml", "contentBase64": common}]}
+    promo = flow.start(carol, release, charts["1.2.0"], [a, b], values=values)
+    name = promo["metadata"]["name"]
     dave = logins.fresh("dave")
-    _approve(api, dave, name, b)
+    _approve(api, dave, promo, b)
     secret = json.loads(
         stack.kubectl(
             "mgmt", "get", "secret", f"values-{name}", "-n", "scipian-artifacts", "-o", "json"
         ).stdout
     )
-    [key] = secret["data"]
-    doc = json.loads(base64.b64decode(secret["data"][key]))
+    doc = json.loads(base64.b64decode(secret["data"]["values.json"]))
     doc[b]["sets"] = [*doc[b].get("sets", []), "replicas=5"]
-    secret["data"][key] = base64.b64encode(json.dumps(doc).encode()).decode()
+    secret["data"]["values.json"] = base64.b64encode(json.dumps(doc).encode()).decode()
     stack.kubectl("mgmt", "replace", "-f", "-", input=json.dumps(secret))
-    _approve(api, dave, name, a)
-    promo = wait_for(api, lambda: logins.token("carol"), name, finished)
+    _approve(api, dave, promo, a)
+    promo = flow.finished(logins.token("carol"), promo)
     assert step_of(promo, a)["phase"] == "Succeeded", promo["status"]
     step = step_of(promo, b)
     assert step["phase"] == "Failed" and step["message"] == "values digest mismatch", step
-    assert _records_on(stack, "staging", release) == []
+    assert release_records(stack, "staging", release) == []
