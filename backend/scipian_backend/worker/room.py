@@ -212,6 +212,13 @@ class WorkerRoom:
 
     # Introspection (tests, /metrics).
 
+    @property
+    def state(self) -> str:
+        """`new`, `running` or `stopped`."""
+        if self._stopping.is_set():
+            return "stopped"
+        return "running" if self._started else "new"
+
     def held(self) -> list[str]:
         """The names of the execution Leases this replica holds now."""
         with self._cond:
