@@ -58,7 +58,9 @@ class PromotionPages:
     def diff(self, name: str, env_id: str, who: Identity, rid: str) -> dict[str, Any]:
         """A step's diff (the API's, same authorization), and whether to offer approving it."""
         promo = self._service().get(name, who, rid)
-        found = self._service().diff(name, env_id, who, rid)
+        if self._b.diffs is None:
+            raise ServiceUnavailable("promotions are not configured")
+        found = self._b.diffs.read(name, env_id, who, rid)
         [step] = [s for s in r.steps_of(promo) if s.get("environment") == env_id] or [{}]
         return {
             "promotion": summary(promo),
