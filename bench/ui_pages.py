@@ -3,7 +3,7 @@
 The world: the stack's 3 environments (carol may use all), 50 Helm releases in a
 namespace of the bench's own on dev (`bench-ui`), written as Helm's own Secret records,
 cloned from the stack's real shop-web record (the backend decodes them as any other), and
-20 Promotions created by carol through the API (releases `bench-ui-pNN`, never run). Per
+20 finished Promotions of carol's (releases `bench-ui-pNN`) written as the admin. Per
 page: p50 of a GET with a dashboard session, from a client on loopback (an upper bound of
 the server-side render: it includes the backend's SubjectAccessReviews and reads), and the
 page's weight before compression. Targets: <= 150 ms p50, <= 100 KB.
@@ -103,29 +103,49 @@ def promotion_release(i: int) -> str:
 
 
 def seed_promotions(env: dict[str, str]) -> str:
-    """20 Promotions (dev → staging → prod) of releases bench-ui-pNN in `shop`, created by
-    carol through the API (idempotent: one active promotion per release, a 409 means it
-    is there); returns one promotion's name."""
-    base = env["SCIPIAN_BACKEND_URL"]
-    token = idp_login.authcode_flow_tokens(
-        env["STACK_IDP_ISSUER"], env["STACK_IDP_CLIENT_ID"], "carol", env["STACK_PASSWORD"]
-    )["id_token"]
-    s = requests.Session()
-    s.trust_env = False
-    auth = {"Authorization": f"Bearer {token}"}
-    for i in range(PROMOTIONS):
-        body = {
-            "release": promotion_release(i),
-            "namespace": NAMESPACE,
-            "chart": {"name": "shop-web", "version": "1.2.0", "identity": "sha256:" + "0" * 64},
-            "through": ["dev", "staging", "prod"],
-            "justification": "bench: ui_pages",
+    """20 finished Promotions (dev → staging → prod) of releases bench-ui-pNN in `shop`,
+    written as the management cluster's admin with the record the backend's executor leaves
+    (digests, an approval of prod, the executing replica): the backend executes every
+    promotion it is given, and the pages' render is what is measured here, not helm.
+    Idempotent (apply); returns one promotion's name."""
+    digest = "sha256:" + "b" * 64
+    steps = [
+        {
+            "environment": e, "phase": "Succeeded", "approvalsRequired": 1 if e == "prod" else 0,
+            "approvals": [{"user": "oidc:dave@example.test", "justification": "bench: CAB",
+                           "time": "2026-12-01T10:02:00Z", "diffDigest": digest}]
+            if e == "prod" else [],
+            "renderDigest": digest, "manifestDigest": digest, "configDigest": digest,
+            "previousRevision": 1, "revision": 2, "startedAt": "2026-12-01T10:01:00Z",
+            "verifiedAt": "2026-12-01T10:01:30Z", "finishedAt": "2026-12-01T10:01:30Z",
+            "executedBy": "bench-replica", "message": "",
         }
-        r = s.post(f"{base}/api/v1/promotions", json=body, headers=auth, timeout=30)
-        if r.status_code not in (201, 409):
-            raise RuntimeError(f"creating a promotion: HTTP {r.status_code} {r.text[:200]}")
-    items = s.get(f"{base}/api/v1/promotions", headers=auth, timeout=30).json()["items"]
-    return str(items[-1]["metadata"]["name"])
+        for e in ("dev", "staging", "prod")
+    ]  # fmt: skip
+    names = [f"{promotion_release(i)}-bench" for i in range(PROMOTIONS)]
+    for name, i in zip(names, range(PROMOTIONS), strict=True):
+        promo = {
+            "apiVersion": "scipian.io/v1alpha1", "kind": "Promotion",
+            "metadata": {"name": name},
+            "spec": {
+                "release": promotion_release(i), "namespace": NAMESPACE,
+                "chart": {"digest": "sha256:" + "0" * 64, "name": "shop-web", "version": "1.2.0"},
+                "through": ["dev", "staging", "prod"], "justification": "bench: ui_pages",
+                "soakSeconds": 0, "timeoutSeconds": 300,
+                "initiator": {"user": "oidc:carol@example.test", "groups": []},
+                "valuesDigests": {e: digest for e in ("dev", "staging", "prod")},
+            },
+        }  # fmt: skip
+        kubectl(env, "mgmt", "apply", "-f", "-", input=json.dumps(promo))
+        status = {
+            "status": {
+                "phase": "Succeeded", "message": "", "lastTransition": "2026-12-01T10:03:00Z",
+                "executedBy": "bench-replica", "steps": steps,
+            }
+        }  # fmt: skip
+        kubectl(env, "mgmt", "patch", "promotion.scipian.io", name, "--subresource=status",
+                "--type=merge", "-p", json.dumps(status))  # fmt: skip
+    return names[-1]
 
 
 def dashboard_session(env: dict[str, str], user: str) -> requests.Session:

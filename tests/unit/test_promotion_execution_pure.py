@@ -128,6 +128,9 @@ class Rec:
     status: str
     manifest: str = ""
     config: dict[str, Any] = field(default_factory=dict)
+    hooks: list[str] = field(default_factory=list)
+    chart_name: str = "web"
+    chart_version: str = "1.0.0"
 
 
 def test_recovery_rolls_a_pending_release_back_or_uninstalls_it() -> None:
@@ -156,6 +159,9 @@ def test_undo_leaves_a_release_already_back_where_the_step_found_it() -> None:
         "rollback", 1, "deployed (revision 2)"
     )
     assert recovery.undo([Rec(1, "deployed", b)], None).action == "uninstall"
+    # the same manifest from another chart version is another release: rolled back
+    other = [Rec(1, "superseded", a), Rec(2, "deployed", a, chart_version="1.1.0")]
+    assert recovery.undo(other, 1).action == "rollback"
 
 
 def test_failures_are_classified_and_carry_only_the_approved_names() -> None:
@@ -183,6 +189,11 @@ def test_failures_are_classified_and_carry_only_the_approved_names() -> None:
         b"InProgress, message: Pending termination: 1\ncontext deadline exceeded"
     )
     assert c(1, waited, "", render) == "timeout"
+    drift = (
+        b"Error: conflict occurred while applying object shop/web apps/v1, Kind=Deployment: "
+        b'Apply failed with 1 conflict: conflict with "kubectl-set"'
+    )
+    assert c(1, drift, "", render) == "apply refused by the API server: Deployment/web"
     forbidden = b'Error: secrets "web-key" is forbidden: User "x" cannot create'
     assert c(1, forbidden, "", render) == "apply refused by the API server: Secret/web-key"
     # a name the approved render does not hold never comes through (it may be a value)

@@ -1,32 +1,24 @@
-"""The pure parts of promotion chains: identity, transitions, gates, verdicts, bodies."""
+"""The pure parts of promotion chains: transitions, gates, the release lock (bodies and
+values: test_promotion_bodies_pure.py; evidence: test_promotions_evidence.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from scipian_backend.promotions import checks, gates
+from scipian_backend.promotions import gates
 from scipian_backend.promotions import records as r
 from scipian_backend.promotions.lock import lock_name, may_take_over
-from scipian_backend.releases.identity import chart_identity
 
 T0 = datetime(2026, 11, 30, 10, 0, 0, tzinfo=timezone.utc)
-TEMPLATE = {"name": "templates/d.yaml", "data": "YQ==", "modtime": "2026-01-01T00:00:00Z"}
-CHART: dict[str, Any] = {
-    "metadata": {"name": "shop-web", "version": "1.2.0"},
-    "templates": [TEMPLATE],
-    "values": {"replicas": 1},
-    "files": [],
-    "lock": None,
-}
-ID = chart_identity(CHART)
+ID = "sha256:" + "a" * 64
 
 
 def promotion(through: list[str], approvals: dict[str, int] | None = None) -> dict[str, Any]:
     spec = {
         "release": "web",
         "namespace": "shop",
-        "chart": {"name": "shop-web", "version": "1.2.0", "identity": ID},
+        "chart": {"digest": ID, "name": "shop-web", "version": "1.2.0"},
         "through": through,
         "initiator": {"user": "oidc:carol@example.test"},
     }
@@ -37,23 +29,6 @@ def promotion(through: list[str], approvals: dict[str, int] | None = None) -> di
 
 def with_status(promo: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
     return dict(promo, status=status)
-
-
-# --- identity -----------------------------------------------------------------------------
-
-
-def test_identity_ignores_modtime_and_unknown_parts_but_not_content() -> None:
-    moved = {**CHART, "templates": [{**TEMPLATE, "modtime": "2027-01-01T00:00:00Z"}]}
-    assert chart_identity(moved) == ID
-    assert chart_identity({**CHART, "lock": {"x": 1}, "schema": "e30="}) == ID
-    changed = {**CHART, "templates": [{**TEMPLATE, "data": "Yg=="}]}
-    assert chart_identity(changed) != ID
-    assert chart_identity({**CHART, "values": {"replicas": 2}}) != ID
-    assert ID.startswith("sha256:") and len(ID) == 7 + 64
-
-
-def test_identity_counts_empty_parts_as_absent() -> None:
-    assert chart_identity({**CHART, "files": None}) == chart_identity({**CHART, "files": []})
 
 
 # --- transitions --------------------------------------------------------------------------
@@ -158,104 +133,6 @@ def test_approval_gates() -> None:
     s = r.add_approval(r.status_of(p), 1, "oidc:dave@example.test", "ok", T0)
     again = gates.already_approved(with_status(p, s), 1, "oidc:dave@example.test")
     assert again is not None and again.kind == "conflict"
-
-
-# --- verdicts -----------------------------------------------------------------------------
-
-MANIFEST = """---
-apiVersion: v1
-kind: Service
-metadata: {name: web}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
----
-apiVersion: batch/v1
-kind: Job
-metadata: {name: migrate, namespace: other}
-"""
-
-
-def release(version: str = "1.2.0", status: str = "deployed", chart: Any = None) -> dict[str, Any]:
-    c = dict(chart or CHART)
-    c["metadata"] = {**c["metadata"], "version": version}
-    return {"version": 3, "info": {"status": status}, "chart": c, "manifest": MANIFEST}
-
-
-def test_workloads_come_from_the_manifest() -> None:
-    assert checks.workloads(MANIFEST, "shop") == [
-        checks.Workload("deployment", "shop", "web"),
-        checks.Workload("job", "other", "migrate"),
-    ]
-    assert checks.workloads("{not yaml: [", "shop") == []
-
-
-def test_release_verdicts() -> None:
-    assert checks.release_verdict(release(), ID, "1.2.0") is None
-    back = checks.release_verdict(release("1.1.0"), ID, "1.2.0")
-    assert back == r.Verdict("failed", "release is on revision 3 with chart 1.1.0", 3)
-    other = {**CHART, "values": {"replicas": 9}}
-    v = checks.release_verdict(release(chart=other), ID, "1.2.0")
-    assert v is not None and v.state == "failed" and "another identity" in v.message
-    v = checks.release_verdict(release(status="failed"), ID, "1.2.0")
-    assert v is not None and v.message == "release revision 3 is failed"
-    assert checks.release_verdict(None, ID, "1.2.0") is not None
-
-
-def deployment(ready: int, replicas: int = 2) -> dict[str, Any]:
-    return {
-        "metadata": {"generation": 2},
-        "spec": {"replicas": replicas},
-        "status": {
-            "observedGeneration": 2,
-            "readyReplicas": ready,
-            "availableReplicas": ready,
-            "updatedReplicas": replicas,
-        },
-    }
-
-
-def test_workload_verdicts() -> None:
-    d = checks.Workload("deployment", "shop", "web")
-    assert checks.workload_problem(d, deployment(2)) is None
-    assert checks.workload_problem(d, deployment(1)) == r.Verdict(
-        "waiting", "waiting for deployment/web: 1/2 ready"
-    )
-    assert checks.workload_problem(d, None) is not None
-    j = checks.Workload("job", "shop", "migrate")
-    done = {"status": {"conditions": [{"type": "Complete", "status": "True"}]}}
-    assert checks.workload_problem(j, done) is None
-    bad = {
-        "status": {
-            "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]
-        }
-    }
-    v = checks.workload_problem(j, bad)
-    assert v is not None and v.state == "failed" and "BackoffLimitExceeded" in v.message
-
-
-def test_pod_verdicts_and_the_whole() -> None:
-    crash = {
-        "metadata": {"name": "web-1"},
-        "status": {
-            "phase": "Running",
-            "containerStatuses": [
-                {"name": "web", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
-            ],
-        },
-    }
-    v = checks.pod_problem(crash)
-    assert v is not None and v.message == "pod web-1 container web: CrashLoopBackOff"
-    assert checks.pod_problem({"metadata": {"name": "x"}, "status": {"phase": "Running"}}) is None
-    d = checks.Workload("deployment", "shop", "web")
-    whole = checks.verdict(release(), ID, "1.2.0", [(d, deployment(2))], [crash])
-    assert whole.state == "failed" and whole.revision == 3
-    assert checks.verdict(release(), ID, "1.2.0", [(d, deployment(2))], []).state == "ok"
-    assert checks.verdict(release(), ID, "1.2.0", [(d, deployment(0))], []).state == "waiting"
-
-
-# The bodies: tests/unit/test_promotion_bodies_pure.py.
 
 
 def test_lock_takeover() -> None:

@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from urllib3.exceptions import HTTPError
 
 from scipian_backend.config import valid_env_id
+from scipian_backend.environments.store import Environment
 from scipian_backend.errors import ApiError, BadRequest, Conflict, NotFound, ServiceUnavailable
 from scipian_backend.helmrun import HelmBusy
 from scipian_backend.helmrun.render import RenderError, capabilities, objects, render_digest
@@ -91,10 +92,10 @@ class StepDiffs:
             raise NotFound(f"no environment {env_id}")
         if isinstance(target, ApiError):
             raise target
-        api = target.api  # the broker's client: records and discovery only, never returned
+        api = target.api  # the broker's client: discovery only (it reads no Secrets)
         spec = promo["spec"]
         namespace, release = str(spec["namespace"]), str(spec["release"])
-        records = self._records(api, namespace, release)
+        records = self._records(env, namespace, release)
         live = _live(records)
         key = (name, env_id, digest, live.revision if live else 0)
         with self._key_lock(key):
@@ -131,12 +132,21 @@ class StepDiffs:
 
     # --- the two sides ------------------------------------------------------------------
 
-    def _records(self, target: Any, namespace: str, release: str) -> list[FullRecord]:
-        s = self._b.settings
-        try:
-            return read_records(target, namespace, release, timeout=s.http_timeout_seconds)
-        except (ApiException, HTTPError, OSError):
-            raise ServiceUnavailable("the target cluster is unavailable") from None
+    def _records(self, env: Environment, namespace: str, release: str) -> list[FullRecord]:
+        """The release's records, read with the release reader's credential (afresh once
+        when its token was refused), never returned."""
+        reader = self._b.release_reader
+        if reader is None:
+            raise ServiceUnavailable("release reads are not configured")
+        timeout = self._b.settings.http_timeout_seconds
+        for attempt in (1, 2):
+            try:
+                return read_records(reader.api(env), namespace, release, timeout=timeout)
+            except (ApiException, HTTPError, OSError):
+                if attempt == 2:
+                    break
+                reader.forget(env)
+        raise ServiceUnavailable(f"environment {env.id}: the target cluster is unavailable")
 
     def _desired(
         self,

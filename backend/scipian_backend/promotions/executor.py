@@ -453,8 +453,7 @@ class _Run:
             if left <= 0:
                 raise StepStopped(failures.TIMEOUT, changed=False)
             if r.is_rollback(promo):
-                argv = ["rollback", release, str(spec["rollbackTo"]), "-n", namespace,
-                        "--wait", "--timeout", f"{int(left)}s"]  # fmt: skip
+                argv = rollback_args(release, int(spec["rollbackTo"]), namespace, int(left))
             else:
                 assert inputs is not None
                 argv = ["upgrade", "--install", *args,
@@ -600,6 +599,9 @@ class _Run:
             else:
                 verdict = ex._verifier.check(env, target, namespace, step, str(spec["release"]))
             first = False
+            if verdict.state == "failed":
+                # back where the step found it first: whoever sees Failed sees it done
+                self.roll_back(current, i, env)
             after = ex.write(
                 self.name,
                 lambda p, v=verdict: _when(  # type: ignore[misc]
@@ -611,7 +613,6 @@ class _Run:
             if phase == r.SUCCEEDED:
                 return
             if phase == r.FAILED:
-                self.roll_back(after, i, env)
                 return
             self.stop.wait(ex._s.soak_check_seconds)
 
@@ -642,10 +643,10 @@ class _Run:
             return
         if stopped.reason == "changed while starting":
             return
-        self.fail(i, stopped.reason)
         promo = ex._store.get(self.name)
         if promo is not None and stopped.changed:
-            self.roll_back(promo, i, env)
+            self.roll_back(promo, i, env)  # first: whoever sees Failed sees it done
+        self.fail(i, stopped.reason)
 
     def cancel(self, promo: dict[str, Any], message: str) -> None:
         """A cancel request on a promotion not running helm here: a step that may have
@@ -703,8 +704,7 @@ class _Run:
         namespace, release = str(spec["namespace"]), str(spec["release"])
         timeout = deadlines.timeout_seconds(promo)
         if found.action == "rollback":
-            argv = ["rollback", release, str(found.revision), "-n", namespace, "--wait",
-                    "--timeout", f"{timeout}s"]  # fmt: skip
+            argv = rollback_args(release, int(found.revision or 0), namespace, timeout)
         else:
             argv = ["uninstall", release, "-n", namespace, "--wait", "--timeout", f"{timeout}s"]
         self.as_step(env, promo, argv, timeout)
@@ -725,8 +725,7 @@ class _Run:
             if action.action == "none":
                 return
             if action.action == "rollback":
-                argv = ["rollback", release, str(action.revision), "-n", namespace, "--wait",
-                        "--timeout", f"{timeout}s"]  # fmt: skip
+                argv = rollback_args(release, int(action.revision or 0), namespace, timeout)
             else:
                 argv = ["uninstall", release, "-n", namespace, "--wait", "--timeout", f"{timeout}s"]
             done = self.as_step(env, promo, argv, timeout)
@@ -768,6 +767,13 @@ class _Run:
                 gone = ex._ids.delete(env, self.name) and gone
         if gone:
             ex.drop_finalizer(ex._store.get(self.name) or promo)
+
+
+def rollback_args(release: str, revision: int, namespace: str, timeout: int) -> list[str]:
+    """`helm rollback` to an approved or a found revision: its bytes win over whatever
+    changed them since (--force-conflicts: a field someone else set is taken back)."""
+    return ["rollback", release, str(revision), "--namespace", namespace, "--wait",
+            "--force-conflicts", "--timeout", f"{timeout}s"]  # fmt: skip
 
 
 def chart_args(

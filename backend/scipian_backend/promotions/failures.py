@@ -46,7 +46,8 @@ _REFUSED_OBJECT = re.compile(
 _CANNOT_PATCH = re.compile(r'cannot patch "([a-z0-9][a-z0-9.-]{0,252})" with kind ([A-Za-z0-9]+)')
 # Helm 4's server-side apply: `… failed for object shop/web apps/v1, Kind=Deployment`
 _SSA_OBJECT = re.compile(
-    r"failed for object (?:[a-z0-9.-]+/)?([a-z0-9][a-z0-9.-]{0,252}) [^,\s]*, Kind=([A-Za-z0-9]+)"
+    r"(?:failed for|while applying) object (?:[a-z0-9.-]+/)?([a-z0-9][a-z0-9.-]{0,252}) "
+    r"[^,\s]*, Kind=([A-Za-z0-9]+)"
 )
 _REFUSED_MARKS = (
     "server-side apply failed",

@@ -26,7 +26,24 @@ class Record(Revision, Protocol):
     @property
     def manifest(self) -> str: ...
     @property
+    def hooks(self) -> list[str]: ...
+    @property
     def config(self) -> dict[str, Any]: ...
+    @property
+    def chart_name(self) -> str: ...
+    @property
+    def chart_version(self) -> str: ...
+
+
+def same_release(a: Record, b: Record) -> bool:
+    """Whether two revisions deploy the same thing (a rollback to one is the other)."""
+    return (a.manifest, a.hooks, a.config, a.chart_name, a.chart_version) == (
+        b.manifest,
+        b.hooks,
+        b.config,
+        b.chart_name,
+        b.chart_version,
+    )
 
 
 class Plan(NamedTuple):
@@ -88,11 +105,6 @@ def undo(records: Sequence[Record], previous: int | None) -> Plan:
     if top.revision == previous and top.status == "deployed":
         return Plan("none")
     before = next((r for r in records if r.revision == previous), None)
-    if (
-        before is not None
-        and top.status == "deployed"
-        and top.manifest == before.manifest
-        and top.config == before.config
-    ):
+    if before is not None and top.status == "deployed" and same_release(top, before):
         return Plan("none")  # a rollback to it is already the deployed revision
     return Plan("rollback", previous, f"{top.status} (revision {top.revision})")

@@ -57,8 +57,11 @@ class PromotionPages:
 
     def diff(self, name: str, env_id: str, who: Identity, rid: str) -> dict[str, Any]:
         """A step's diff (the API's, same authorization), and whether to offer approving it."""
+        diffs = self._b.diffs  # promotions/diff_routes.py's StepDiffs
+        if diffs is None:
+            raise ServiceUnavailable("promotion diffs are not configured")
+        found = diffs.read(name, env_id, who, rid)  # its authorization first
         promo = self._service().get(name, who, rid)
-        found = self._service().diff(name, env_id, who, rid)
         [step] = [s for s in r.steps_of(promo) if s.get("environment") == env_id] or [{}]
         return {
             "promotion": summary(promo),

@@ -115,6 +115,9 @@ class WorkerRoom:
         self._running: set[Key] = set()
         self._dirty: set[Key] = set()
         self._failures: dict[Key, int] = {}
+        # Objects whose Lease another replica holds, until when (monotonic): their changes
+        # are that replica's to act on; this one looks again once the hold would expire.
+        self._elsewhere: dict[Key, float] = {}
         self._holds: dict[Key, _Hold] = {}
         self._free = threads
         self._tasks: dict[str, _Task] = {}
@@ -209,6 +212,13 @@ class WorkerRoom:
 
     # Introspection (tests, /metrics).
 
+    @property
+    def state(self) -> str:
+        """`new`, `running` or `stopped`."""
+        if self._stopping.is_set():
+            return "stopped"
+        return "running" if self._started else "new"
+
     def held(self) -> list[str]:
         """The names of the execution Leases this replica holds now."""
         with self._cond:
@@ -239,8 +249,7 @@ class WorkerRoom:
         with self._cond:
             names = {_name(i) for i in items} - {""}
             for key in [k for k in self._cache if k[0] == short and k[1] not in names]:
-                del self._cache[key]
-                self._queue.discard(key)
+                self._forget(key)
             for obj in items:
                 name = _name(obj)
                 if name:
@@ -255,12 +264,18 @@ class WorkerRoom:
         key = (short, name)
         with self._cond:
             if kind == "DELETED":
-                self._cache.pop(key, None)
-                self._queue.discard(key)
+                self._forget(key)
                 return
             self._cache[key] = obj
             self._wake(key, time.monotonic())
             self._cond.notify_all()
+
+    def _forget(self, key: Key) -> None:
+        """Under the lock: an object that is gone (a turn running on it ends by itself)."""
+        self._cache.pop(key, None)
+        self._queue.discard(key)
+        self._failures.pop(key, None)
+        self._elsewhere.pop(key, None)
 
     def _wake(self, key: Key, now: float) -> None:
         """Under the lock: a change (or a list) asks for a look at `key` now."""
@@ -302,6 +317,10 @@ class WorkerRoom:
             return
         if not wanted:
             return
+        until = self._elsewhere.get(key)
+        if until is not None and now < until:
+            self._queue.schedule(key, until)
+            return
         if self._free <= 0:
             self._queue.schedule(key, now + BUSY_RETRY)
             return
@@ -329,8 +348,10 @@ class WorkerRoom:
         wake: float | None = None
         error: BaseException | None = None
         hold: _Hold | None = None
+        refused = False
         try:
             hold, wake = self._claim(key, kind)
+            refused = hold is None
             if hold is not None and hold.claim is not None:
                 wake = self._turn(key, kind, hold.claim)
         except Exception as e:  # logged by type, retried with backoff
@@ -344,7 +365,7 @@ class WorkerRoom:
                 else:
                     hold.done = True
                 self._set_gauge()
-            self._finish(key, kind, wake, error, turned=hold is not None)
+            self._finish(key, wake, error, turned=hold is not None, refused=refused)
 
     def _claim(self, key: Key, kind: WorkKind) -> tuple[_Hold | None, float | None]:
         """The object's Lease, or (None, seconds until its holder's hold ends)."""
@@ -400,15 +421,19 @@ class WorkerRoom:
     def _finish(
         self,
         key: Key,
-        kind: WorkKind,
         wake: float | None,
         error: BaseException | None,
         turned: bool,
+        refused: bool,
     ) -> None:
         now = time.monotonic()
         with self._cond:
             self._running.discard(key)
             self._free += 1
+            if refused and wake is not None and key in self._cache:
+                self._elsewhere[key] = now + wake
+            else:
+                self._elsewhere.pop(key, None)
             dirty = key in self._dirty
             self._dirty.discard(key)
             if error is not None:

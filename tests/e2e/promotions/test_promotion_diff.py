@@ -6,7 +6,8 @@ image, add a Secret (its value a marker) and change and add ConfigMap keys (thei
 markers). Once prod awaits its approval, its diff shows the image change, the Secret only
 as `present: added` and the ConfigMap's key names; no marker appears anywhere in any
 answer. Its `digest` is the step's renderDigest, and staging's diff, read after staging
-ran, is empty with its own renderDigest (the digest does not move with the live side).
+ran, lists only the kept Secret (always listed) with its own renderDigest (the digest
+does not move with the live side).
 Who: prod's approver (dave) and the initiator (carol, who may read prod's releases) read
 it; bob (reads prod's releases, neither approver nor initiator), alice and mallory get the
 403 a missing promotion gets.
@@ -126,14 +127,14 @@ def test_the_diff_shows_shapes_never_values(
     mine = diff(api, carol, name, "prod")
     assert mine.status_code == 200 and mine.json() == body
 
-    # staging ran: its live side is its desired side now, and its digest stayed
+    # staging ran: its live side is its desired side now, and its digest stayed; only the
+    # Secret is listed (kept), as it is whether or not its data changed
     staged = diff(api, carol, name, "staging")
     assert staged.status_code == 200, staged.text
-    assert staged.json() == {
-        "environment": "staging",
-        "digest": step_of(promo, "staging")["renderDigest"],
-        "objects": [],
-    }
+    assert staged.json()["digest"] == step_of(promo, "staging")["renderDigest"]
+    assert [(o["kind"], o["change"], o.get("present")) for o in staged.json()["objects"]] == [
+        ("Secret", "changed", "kept")
+    ]
 
     # neither approver nor initiator: the 403 of a promotion that does not exist
     missing = f"{release}-none0"
