@@ -416,3 +416,14 @@ def test_approve_on_a_terminal_shows_the_diff_and_asks(
     assert f"promotion {name}: prod approved (1 of 1)" in text
     step = next(s for s in promotion(carol, name)["status"]["steps"] if s["environment"] == "prod")
     assert [a["diffDigest"] for a in step["approvals"]] == [step["renderDigest"]]
+
+
+def test_on_a_terminal_the_table_is_redrawn_in_place(
+    stack: Stack, carol: dict[str, str], archives: dict[str, Path], release: str
+) -> None:
+    code, text = on_terminal(promote_args(release, archives["1.2.0"], "dev"), carol, "")
+    assert code == 0, text
+    assert "\x1b[2K" in text and "\x1b[" in text.split("\x1b[2K", 1)[1], text  # cleared, moved up
+    assert "dev: Deploying" not in text  # no line per change: the table instead
+    lines = [x for x in text.splitlines() if x.startswith("dev ")]
+    assert lines and lines[-1].split()[:2] == ["dev", "Succeeded"], text
