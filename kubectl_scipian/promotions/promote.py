@@ -56,7 +56,7 @@ def run(opts: argparse.Namespace, ctx: Context) -> int:
         return 0
     from kubectl_scipian import wiring
     from kubectl_scipian.promotions.api import Api
-    from kubectl_scipian.promotions.watch import to_end
+    from kubectl_scipian.promotions.watch import checked_name, to_end
 
     api = Api(wiring.build(opts, ctx), ctx)
     api.upload(chart.digest, request.through, chart.data)
@@ -71,8 +71,7 @@ def run(opts: argparse.Namespace, ctx: Context) -> int:
         **parts,
     }
     promo = api.create(body)
-    _check_names(promo)
-    name = str(promo["metadata"]["name"])
+    name = checked_name(promo)
     print(
         f"promotion {name}: {chart.name}-{chart.version} to {request.namespace}/"
         f"{request.release} through {','.join(request.through)}",
@@ -92,17 +91,6 @@ def _archive(chart: str, opts: argparse.Namespace, ctx: Context) -> archive.Arch
     except ToolMissing as err:
         raise UsageError(str(err)) from None
     return archive.package(helm, chart, ctx.environ)
-
-
-def _check_names(promo: dict[str, Any]) -> None:
-    """The name a Promotion from the backend gives URLs and lines: checked first."""
-    from kubectl_scipian.errors import BackendError
-    from kubectl_scipian.promotions.api import PROMOTION_ANSWER
-
-    meta = promo.get("metadata")
-    name = meta.get("name") if isinstance(meta, dict) else None
-    if not isinstance(name, str) or not flags.PROMOTION_NAME.fullmatch(name) or len(name) > 63:
-        raise BackendError(PROMOTION_ANSWER)
 
 
 def plan_text(request: flags.Request, chart: archive.Archive, digests: dict[str, str]) -> str:

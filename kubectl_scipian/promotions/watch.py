@@ -108,7 +108,7 @@ def follow(
 def to_end(api: Api, promo: dict[str, Any], ctx: Any, *, no_wait: bool = False) -> int:
     """Follow `promo` (progress on stderr), then its steps' table on stdout and, when it
     did not succeed, the backend's reason in one line."""
-    name = str(promo["metadata"]["name"])
+    name = checked_name(promo)
     progress = Progress(ctx.stderr, is_terminal(ctx.stderr))
     ended, code = follow(api, promo, progress, no_wait=no_wait)
     progress.finish()
@@ -122,6 +122,20 @@ def to_end(api: Api, promo: dict[str, Any], ctx: Any, *, no_wait: bool = False) 
     elif code == EXIT_CANCELLED:
         print(f"promotion {name} cancelled" + (f": {why}" if why else ""), file=ctx.stderr)
     return code
+
+
+def checked_name(promo: dict[str, Any]) -> str:
+    """The name of a Promotion from the backend, checked before it goes into URL paths and
+    the printed watch/cancel lines."""
+    from kubectl_scipian.errors import BackendError
+    from kubectl_scipian.promotions.api import PROMOTION_ANSWER
+    from kubectl_scipian.promotions.flags import PROMOTION_NAME
+
+    meta = promo.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if not isinstance(name, str) or len(name) > 63 or not PROMOTION_NAME.fullmatch(name):
+        raise BackendError(PROMOTION_ANSWER)
+    return name
 
 
 def is_terminal(stream: Any) -> bool:

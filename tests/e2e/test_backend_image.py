@@ -68,6 +68,16 @@ def test_image_holds_only_the_backend_and_runs_non_root(unpacked: Unpacked) -> N
     assert not installed & {"kubectl_scipian", "pip", "setuptools"}
 
 
+def test_image_carries_the_pinned_helm(unpacked: Unpacked) -> None:
+    """The backend's own helm (serve --helm, the chart's helm.path): the Helm 4 built from
+    tests/tools/helm4's module, byte for byte, executable by everyone."""
+    from tests import tools
+
+    helm = unpacked.rootfs / "usr" / "local" / "bin" / "helm"
+    assert helm.read_bytes() == tools.helm4().read_bytes()
+    assert helm.stat().st_mode & 0o777 == 0o755
+
+
 def test_image_serves_healthz_and_readyz_on_a_read_only_root(
     stack: Stack, unpacked: Unpacked, tmp_path: Path
 ) -> None:

@@ -141,8 +141,9 @@ def test_rendered_objects_match_the_package(real_helm: Helm) -> None:
         "ServiceAccount": 1,
         "ClusterRole": 1,
         "ClusterRoleBinding": 1,
-        "Role": 2,
-        "RoleBinding": 2,
+        "Role": 3,
+        "RoleBinding": 3,
+        "Namespace": 1,  # scipian-artifacts, kept on uninstall
         "Deployment": 1,
         "Service": 1,
         "PodDisruptionBudget": 1,
@@ -157,7 +158,14 @@ def test_rendered_objects_match_the_package(real_helm: Helm) -> None:
     assert docs["ClusterRole"][0]["rules"] == raw["ClusterRole"][0]["rules"]
     roles = {r["metadata"]["namespace"]: r["rules"] for r in docs["Role"]}
     raw_roles = {r["metadata"]["namespace"]: r["rules"] for r in raw["Role"]}
-    assert roles == {"scipian-system": raw_roles["scipian-system"], "default": raw_roles["default"]}
+    assert roles == {
+        "scipian-system": raw_roles["scipian-system"],
+        "default": raw_roles["default"],
+        "scipian-artifacts": raw_roles["scipian-artifacts"],
+    }
+    [ns] = docs["Namespace"]
+    assert ns["metadata"]["name"] == "scipian-artifacts"
+    assert ns["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     [sa] = docs["ServiceAccount"]
     subject = {
         "kind": "ServiceAccount",
@@ -178,6 +186,17 @@ def test_rendered_objects_match_the_package(real_helm: Helm) -> None:
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["resources"]["requests"] and container["resources"]["limits"]
+    # The backend's own helm (the image's), its scratch dir a size-limited emptyDir, and
+    # room in the memory limit for the backend plus two helm runs of 512 MiB.
+    assert "--helm=/usr/local/bin/helm" in container["args"]
+    assert "--helm-scratch-dir=/var/run/scipian/helm" in container["args"]
+    assert "--helm-max-runs=2" in container["args"]
+    assert "--helm-memory-bytes=536870912" in container["args"]
+    assert {"name": "helm-scratch", "mountPath": "/var/run/scipian/helm"} in container[
+        "volumeMounts"
+    ]
+    assert {"name": "helm-scratch", "emptyDir": {"sizeLimit": "128Mi"}} in pod["volumes"]
+    assert container["resources"]["limits"]["memory"] == "1536Mi"
     assert container["securityContext"] == {
         "allowPrivilegeEscalation": False,
         "readOnlyRootFilesystem": True,
@@ -292,8 +311,11 @@ def test_rendered_chart_passes_a_server_side_dry_run(
             "clusterrolebinding.rbac.authorization.k8s.io",
             "role.rbac.authorization.k8s.io",
             "role.rbac.authorization.k8s.io",
+            "role.rbac.authorization.k8s.io",
             "rolebinding.rbac.authorization.k8s.io",
             "rolebinding.rbac.authorization.k8s.io",
+            "rolebinding.rbac.authorization.k8s.io",
+            "namespace",
             "deployment.apps",
             "service",
             "poddisruptionbudget.policy",

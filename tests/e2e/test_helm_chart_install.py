@@ -72,6 +72,9 @@ def values(stack: Stack) -> dict[str, Any]:
             "hostnames": ["scipian.example.test"],
         },
         "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+        # The stack's mgmt has scipian-artifacts already (manifests/rbac.yaml): the chart
+        # binds its Role there without owning the namespace.
+        "rbac": {"createArtifactsNamespace": False},
     }
 
 
@@ -135,6 +138,8 @@ def test_install_upgrade_uninstall_leave_nothing_behind(
             "ClusterRoleBinding",
             "Role",
             "Role",
+            "Role",  # in scipian-artifacts
+            "RoleBinding",
             "RoleBinding",
             "RoleBinding",
             "Deployment",

@@ -96,8 +96,34 @@ def test_options_off_by_default_render_nothing_of_theirs(real_helm: Helm) -> Non
     args = serve_args(docs)
     assert (args.ui_client_id, args.ui_client_secret_file, args.public_url) == (None, None, None)
     pod = pod_spec(docs)
-    assert pod["volumes"] == [{"name": "tmp", "emptyDir": {}}]
-    assert pod["containers"][0]["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert pod["volumes"] == [
+        {"name": "tmp", "emptyDir": {}},
+        {"name": "helm-scratch", "emptyDir": {"sizeLimit": "128Mi"}},
+    ]
+    assert pod["containers"][0]["volumeMounts"] == [
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "helm-scratch", "mountPath": "/var/run/scipian/helm"},
+    ]
+
+
+def test_helm_off_runs_no_helm_and_mounts_no_scratch(real_helm: Helm) -> None:
+    docs = rendered(real_helm, ["helm.path="])
+    args = serve_args(docs)
+    assert args.helm is None and args.helm_scratch_dir is None
+    pod = pod_spec(docs)
+    assert [v["name"] for v in pod["volumes"]] == ["tmp"]
+
+
+def test_helm_bounds_are_values(real_helm: Helm) -> None:
+    docs = rendered(
+        real_helm,
+        ["helm.maxRuns=3", "helm.memoryBytes=268435456", "helm.cpuSeconds=60",
+         "helm.termGraceSeconds=5", "helm.scratchBytes=1048576", "helm.scratchSizeLimit=8Mi"],
+    )  # fmt: skip
+    args = serve_args(docs)
+    assert (args.helm_max_runs, args.helm_memory_bytes, args.helm_cpu_seconds) == (3, 268435456, 60)
+    assert (args.helm_term_grace_seconds, args.helm_scratch_bytes) == (5, 1048576)
+    assert {"name": "helm-scratch", "emptyDir": {"sizeLimit": "8Mi"}} in pod_spec(docs)["volumes"]
 
 
 # --- the dashboard ---------------------------------------------------------------------
@@ -111,7 +137,9 @@ def test_dashboard_on_wires_the_serve_flags_and_a_secret_file(real_helm: Helm) -
     assert args.ui_session_max_seconds == 3600
     # The secret reaches the backend as a file from the named Secret, never as a value.
     pod = pod_spec(docs)
-    [mount] = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] != "tmp"]
+    [mount] = [
+        m for m in pod["containers"][0]["volumeMounts"] if m["name"] not in ("tmp", "helm-scratch")
+    ]
     assert mount == {
         "name": "dashboard-client-secret",
         "mountPath": "/etc/scipian/dashboard",

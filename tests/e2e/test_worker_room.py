@@ -453,3 +453,41 @@ def test_a_watch_from_a_compacted_version_is_told_to_list_again(world: World) ->
     )
     with pytest.raises(Expired):
         w._watch("1")
+
+
+def test_a_new_holder_keeps_the_periodic_rhythm(world: World) -> None:
+    """A task's last run is kept on the periodic Lease: a replica taking over after a
+    graceful handover does not run at once what the last holder ran moments ago."""
+    runs: list[tuple[str, str]] = []
+    cond = threading.Condition()
+
+    def task(replica: str, name: str) -> Callable[[datetime], None]:
+        def run(now: datetime) -> None:
+            with cond:
+                runs.append((replica, name))
+                cond.notify_all()
+
+        return run
+
+    lease = f"scipian-test-rhythm-{world.suffix}"
+    a, b = (world.room(n, periodic_lease=lease) for n in ("a", "b"))
+    for r in (a, b):
+        # In registration order on each pass: a `daily` due would run before `probe`.
+        r.add_periodic("daily", 86400, task(r.replica, "daily"))
+        r.add_periodic("probe", 0.2, task(r.replica, "probe"))
+    a.start()
+    try:
+        with cond:
+            assert cond.wait_for(lambda: (a.replica, "probe") in runs, timeout=WAIT), runs
+        b.start()
+        a.stop()
+        with cond:
+            assert cond.wait_for(lambda: (b.replica, "probe") in runs, timeout=WAIT), runs
+    finally:
+        b.stop()
+        a.stop()
+        world.stack.kubectl(
+            "mgmt", "delete", "lease", "-n", BACKEND_NS, lease, "--ignore-not-found"
+        )
+    assert (a.replica, "daily") in runs
+    assert (b.replica, "daily") not in runs, runs

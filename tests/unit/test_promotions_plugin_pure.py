@@ -507,3 +507,13 @@ def test_awaiting_is_the_first_step_not_succeeded() -> None:
     assert follow(ahead, Answers([], KeyboardInterrupt()), no_wait=True)[0] == 130
     at = promotion(step("staging", "Succeeded"), step("prod", "AwaitingApproval"))
     assert watch.awaiting(at) == "prod"
+
+
+@pytest.mark.parametrize("name", ["--help", "a/b", "x\x1b[2J", "", None, "x" * 64])
+def test_a_promotion_name_from_the_backend_is_checked_before_use(name: object) -> None:
+    """It goes into URL paths and the printed watch/cancel lines."""
+    from kubectl_scipian.errors import BackendError
+
+    with pytest.raises(BackendError):
+        watch.checked_name({"metadata": {"name": name}})
+    assert watch.checked_name({"metadata": {"name": "web-x7k2p"}}) == "web-x7k2p"

@@ -45,7 +45,7 @@ from scipian_backend.promotions.values import ValuesStore
 from scipian_backend.ratelimit import READ
 from scipian_backend.releases.full import FullRecord, read_records
 from scipian_backend.releases.queries import RELEASE_NAME
-from scipian_backend.usecases import Audit, Backend
+from scipian_backend.usecases import Audit, Backend, Caller
 
 BASE = "/api/v1/promotions"
 DEPLOYED = "deployed"
@@ -74,8 +74,9 @@ class StepDiffs:
         self._inflight: dict[Key, threading.Lock] = {}
 
     def read(
-        self, name: str, env_id: str, authorization: str | None, request_id: str
+        self, name: str, env_id: str, authorization: Caller, request_id: str
     ) -> dict[str, Any]:
+        """The diff answer; `authorization` is the API's header or the dashboard's Identity."""
         b = self._b
         audit = Audit(request_id, env_id)
         who = b._authenticate(authorization, audit, READ)

@@ -81,6 +81,10 @@ class StepStopped(Exception):
         self.cancelled = cancelled
 
 
+class Abandoned(Exception):
+    """This replica lost its claim: it stops at once and writes nothing more."""
+
+
 class Wait(Exception):
     """The step cannot start now; try again in `seconds` (nothing was changed)."""
 
@@ -158,9 +162,21 @@ class PromotionExecutor:
     def turn(self, obj: dict[str, Any], claim: Any) -> float | None:
         name = str((obj.get("metadata") or {}).get("name") or "")
         stop = threading.Event()
-        claim.on_lost(stop.set)
+
+        def lost() -> None:
+            # Another replica takes the work over once the Lease expires: no helm of ours
+            # may still run then (a claim is lost when renewals fail, for every claim of
+            # this replica alike, or when it stops), and nothing more is written.
+            stop.set()
+            self._helm.kill_all()
+
+        claim.on_lost(lost)
         run = _Run(self, name, claim, stop)
-        return run.turn()
+        try:
+            return run.turn()
+        except Abandoned:
+            log.info("promotion %s: claim lost; left to the replica that takes it", name)
+            return None
 
     # --- shared by every run ----------------------------------------------------------------
 
@@ -461,6 +477,8 @@ class _Run:
                         "--hide-notes", "-o", "json"]  # fmt: skip
             cancel = threading.Event()
             done = self.watched(ws, argv, left + KILL_GRACE_SECONDS, kubeconfig, cancel)
+            if self.stop.is_set():
+                raise Abandoned()
             if done.reason == "cancelled" or (cancel.is_set() and done.code != 0):
                 raise StepStopped("cancelled", changed=True, cancelled=self.why_cancelled())
             if done.code != 0:
@@ -564,7 +582,7 @@ class _Run:
         req = r.cancel_request(promo)
         if req is not None:
             return r.cancel_message(req)
-        return "this replica lost its claim"
+        raise Abandoned()
 
     # --- verification and the soak ----------------------------------------------------------
 
@@ -582,6 +600,8 @@ class _Run:
         soak = deadlines.soak_seconds(promo)
         first = True
         while not self.stop.is_set():
+            if _stopping(self.claim):
+                raise Abandoned()  # the replica stops: another continues the soak
             current = ex._store.get(self.name)
             if current is None or r.finished(current) or r.deleting(current):
                 return
@@ -789,6 +809,11 @@ def chart_args(
     for s in inputs.sets:
         args += ["--set", s]
     return args
+
+
+def _stopping(claim: Any) -> bool:
+    stopping = getattr(claim, "stopping", None)
+    return isinstance(stopping, threading.Event) and stopping.is_set()
 
 
 def _left(promo: dict[str, Any], i: int, now: datetime, limits: deadlines.Limits) -> float:

@@ -23,7 +23,6 @@ from urllib3.exceptions import HTTPError
 
 from scipian_backend import kube
 from scipian_backend.environments.store import Environment
-from scipian_backend.errors import ServiceUnavailable
 from scipian_backend.helmrun.output import ReleaseOut
 from scipian_backend.helmrun.render import RenderError, config_digest, manifest_digest, objects
 from scipian_backend.promotions import evidence as ev
@@ -112,33 +111,6 @@ class StepVerifier:
         return Verdict(
             "failed", f"{gone}: the deployed release differs from the verified one", None
         )
-
-    # --- version 1's service (promotions/service.py) until it stops calling these --------
-
-    def revision(self, env: Environment, namespace: str, release: str) -> int | None:
-        """The newest Secret record's revision (None: none)."""
-        try:
-            found = self._records(env, namespace, release)
-        except _Unreadable as e:
-            raise ServiceUnavailable(f"environment {env.id}: {e}") from None
-        return max((r.revision for r in found), default=None)
-
-    def verify(self, env: Environment, promo: dict[str, Any]) -> Verdict:
-        """Version 1's client-reported step: the newest record's own digests as evidence
-        (removed with the step routes)."""
-        spec = promo.get("spec") or {}
-        namespace, release = str(spec.get("namespace")), str(spec.get("release"))
-        try:
-            found = self._records(env, namespace, release)
-        except _Unreadable as e:
-            return ev.waiting(str(e))
-        if not found:
-            return ev.failed("no release record found")
-        newest = found[-1]
-        helm = ev.Evidence(
-            newest.revision, manifest_digest(newest.manifest), config_digest(newest.config)
-        )
-        return self._verdict(env, namespace, release, helm, newest.manifest)
 
     # --- reading -------------------------------------------------------------------------
 

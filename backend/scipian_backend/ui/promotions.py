@@ -57,7 +57,7 @@ class PromotionPages:
 
     def diff(self, name: str, env_id: str, who: Identity, rid: str) -> dict[str, Any]:
         """A step's diff (the API's, same authorization), and whether to offer approving it."""
-        diffs = getattr(self._b, "diffs", None)  # promotions/diff_routes.py's StepDiffs
+        diffs = self._b.diffs  # promotions/diff_routes.py's StepDiffs
         if diffs is None:
             raise ServiceUnavailable("promotion diffs are not configured")
         found = diffs.read(name, env_id, who, rid)  # its authorization first

@@ -10,6 +10,7 @@ periodic tasks.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -198,6 +199,14 @@ class LeaseClient:
             resp.release_conn()
         except (ApiException, HTTPError):
             pass
+
+    def vacate(self, held: Held) -> None:
+        """Lets go of the Lease but keeps it (and its annotations: the periodic tasks'
+        last runs) for the next holder, who may take it at once (best effort)."""
+        body = held.body
+        body["spec"].pop("holderIdentity", None)
+        with contextlib.suppress(ApiException, HTTPError, ValueError):
+            held.body = self._write(self._replace, body)
 
     def read(self, name: str) -> dict[str, Any] | None:
         try:

@@ -199,7 +199,7 @@ class WorkerRoom:
             t.join(timeout=self._stop_seconds)
         periodic, self._periodic = self._periodic, None
         if periodic is not None and not any(t.is_alive() for t in self._periodic_threads()):
-            self._release(periodic)
+            self._release(periodic, keep=True)  # its last-run notes stay for the next
         self._closed.set()
         self._pool.shutdown(wait=False)
         for t in self._loops:
@@ -254,7 +254,7 @@ class WorkerRoom:
                 name = _name(obj)
                 if name:
                     self._cache[(short, name)] = obj
-                    self._wake(((short, name)), now)
+                    self._wake((short, name), now)
             self._cond.notify_all()
 
     def _on_event(self, short: str, kind: str, obj: dict[str, Any]) -> None:
@@ -500,12 +500,15 @@ class WorkerRoom:
             self._periodic = None
         self._set_gauge()
 
-    def _release(self, hold: _Hold) -> None:
+    def _release(self, hold: _Hold, keep: bool = False) -> None:
         with hold.lock:
             if hold.done:
                 return
             hold.done = True
-            self._leases.release(hold.held)
+            if keep:
+                self._leases.vacate(hold.held)
+            else:
+                self._leases.release(hold.held)
         log.debug("worker: %s released %s", self.replica, hold.held.name)
 
     # Periodic tasks.

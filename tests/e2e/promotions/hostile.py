@@ -171,6 +171,7 @@ def environment(stack: Stack, name: str, cluster: str) -> Iterator[str]:
         stack.kubectl("mgmt", "delete", "environment", name, "--wait=false", check=False)
 
 
-def set_approvals(name: str, required: int) -> None:
-    out = admin_cli("update", f"--name={name}", f"--approvals={required}")
-    assert out.returncode == 0, out.stderr
+def set_approvals(stack: Stack, name: str, required: int) -> None:
+    """The Environment's `spec.deploy.approvals.required`, as its admin edits it on mgmt."""
+    patch = {"spec": {"deploy": {"approvals": {"required": required}}}}
+    stack.kubectl("mgmt", "patch", "environment", name, "--type=merge", "-p", json.dumps(patch))

@@ -253,7 +253,8 @@ def test_a_failing_chart_exits_1_with_a_classified_reason(
     assert [r[1] for r in rows.values()] == ["Failed", "Pending"], got.stdout
     last = got.stderr.splitlines()[-1]
     assert last.startswith(f"error: promotion {name} failed: "), got.stderr
-    assert CLASSIFIED.match(last.split(" failed: ", 1)[1]), last
+    # The promotion's reason is its failed step's, named: "dev: rolled back".
+    assert CLASSIFIED.match(last.split(" failed: dev: ", 1)[1]), last
     assert CLASSIFIED.match(rows["dev"][5]), got.stdout
     assert "Error:" not in got.stderr and "UPGRADE FAILED" not in got.stderr
     assert history(helm, stack.kubeconfig("staging"), release) == []
@@ -364,21 +365,25 @@ def on_terminal(args: list[str], env: dict[str, str], answer: str) -> tuple[int,
     )  # fmt: skip
     os.close(side)
     seen = b""
+
+    def read() -> bytes:
+        ready, _, _ = select.select([main], [], [], WAIT)
+        assert ready, seen.decode(errors="replace")
+        try:
+            return os.read(main, 65536)
+        except OSError:  # the terminal's other side closed: the plugin ended
+            return b""
+
     try:
-        while b"[y/N]" not in seen and proc.poll() is None:
-            ready, _, _ = select.select([main], [], [], WAIT)
-            assert ready, seen.decode(errors="replace")
-            seen += os.read(main, 65536)
-        os.write(main, answer.encode() + b"\n")
-        while True:
-            ready, _, _ = select.select([main], [], [], WAIT)
-            try:
-                chunk = os.read(main, 65536) if ready else b""
-            except OSError:  # the terminal's other side closed: the plugin ended
-                chunk = b""
+        while b"[y/N]" not in seen:
+            chunk = read()
             if not chunk:
                 break
             seen += chunk
+        if b"[y/N]" in seen:
+            os.write(main, answer.encode() + b"\n")
+            while chunk := read():
+                seen += chunk
         code = proc.wait(WAIT)
     finally:
         if proc.poll() is None:
@@ -411,3 +416,14 @@ def test_approve_on_a_terminal_shows_the_diff_and_asks(
     assert f"promotion {name}: prod approved (1 of 1)" in text
     step = next(s for s in promotion(carol, name)["status"]["steps"] if s["environment"] == "prod")
     assert [a["diffDigest"] for a in step["approvals"]] == [step["renderDigest"]]
+
+
+def test_on_a_terminal_the_table_is_redrawn_in_place(
+    stack: Stack, carol: dict[str, str], archives: dict[str, Path], release: str
+) -> None:
+    code, text = on_terminal(promote_args(release, archives["1.2.0"], "dev"), carol, "")
+    assert code == 0, text
+    assert "\x1b[2K" in text and "\x1b[" in text.split("\x1b[2K", 1)[1], text  # cleared, moved up
+    assert "dev: Deploying" not in text  # no line per change: the table instead
+    lines = [x for x in text.splitlines() if x.startswith("dev ")]
+    assert lines and lines[-1].split()[:2] == ["dev", "Succeeded"], text

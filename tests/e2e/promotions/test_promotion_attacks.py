@@ -229,13 +229,13 @@ def test_a_gate_added_after_creation_applies_to_the_running_promotion(
     """carol's promotion through [a, b] waits for dave's approval on a; meanwhile b (the
     "prod" of this test) gets `approvals.required: 1`. Once a is done, b waits for it."""
     a, b = envs
-    set_approvals(a, 1)
-    set_approvals(b, 0)
+    set_approvals(stack, a, 1)
+    set_approvals(stack, b, 0)
     carol = logins.fresh("carol")
     promo = flow.start(carol, release, charts["1.2.0"], [a, b])
     promo = flow.awaiting(carol, promo, a)
     assert step_of(promo, b)["approvalsRequired"] == 0
-    set_approvals(b, 1)  # the gate added after creation
+    set_approvals(stack, b, 1)  # the gate added after creation
     _approve(api, logins.fresh("dave"), promo, a)
     promo = flow.until(logins.token("carol"), promo, lambda p: step_of(p, b)["phase"] != "Pending")
     step = step_of(promo, b)
@@ -259,8 +259,8 @@ def test_an_initiator_whose_deploy_grant_is_removed_is_stopped_at_the_next_step(
     envs: tuple[str, str],
 ) -> None:
     a, b = envs
-    set_approvals(a, 0)
-    set_approvals(b, 1)
+    set_approvals(stack, a, 0)
+    set_approvals(stack, b, 1)
     deploy = grant(f"t-atk-deploy-{release}", "deploy", [a, b], ALICE)
     apply(stack, "mgmt", deploy)
     try:
@@ -308,8 +308,8 @@ def test_an_admin_editing_the_values_secret_after_approval_fails_the_step_before
     """b is approved (ahead of its turn), then an admin of mgmt rewrites b's values in the
     promotion's values Secret; a then runs, and b fails before its helm runs."""
     a, b = envs
-    set_approvals(a, 1)
-    set_approvals(b, 1)
+    set_approvals(stack, a, 1)
+    set_approvals(stack, b, 1)
     carol = logins.fresh("carol")
     common = base64.b64encode(b"replicas: 1\n").decode()
     values = {"*": [{"name": "common.yaml", "contentBase64": common}]}
@@ -325,7 +325,10 @@ def test_an_admin_editing_the_values_secret_after_approval_fails_the_step_before
     doc = json.loads(base64.b64decode(secret["data"]["values.json"]))
     doc[b]["sets"] = [*doc[b].get("sets", []), "replicas=5"]
     secret["data"]["values.json"] = base64.b64encode(json.dumps(doc).encode()).decode()
-    stack.kubectl("mgmt", "replace", "-f", "-", input=json.dumps(secret))
+    for key in ("uid", "resourceVersion", "creationTimestamp", "managedFields"):
+        secret["metadata"].pop(key, None)
+    # the Secret is immutable: the admin replaces it whole (delete, then create)
+    stack.kubectl("mgmt", "replace", "--force", "-f", "-", input=json.dumps(secret))
     _approve(api, dave, promo, a)
     promo = flow.finished(logins.token("carol"), promo)
     assert step_of(promo, a)["phase"] == "Succeeded", promo["status"]
