@@ -340,10 +340,16 @@ def spawn_backend(
     name: str = "test",
     port: int = 0,
     serve_flags: Sequence[str] = STACK_SERVE_FLAGS,
+    worker: bool = False,
 ) -> BackendProcess:
     """A test-owned backend; `port` 0 picks a free one (a restart may ask for the old one);
-    `serve_flags=()` leaves out the stack's own flags (a production-like /metrics)."""
+    `serve_flags=()` leaves out the stack's own flags (a production-like /metrics).
+
+    Without `worker=True` it runs no worker room: it would otherwise claim the shared
+    stack's promotions and, stopped with its test, leave them to wait out its Leases."""
     port = port or free_port()
+    if not worker and "--no-worker" not in extra:
+        extra = (*extra, "--no-worker")
     log_path = procs.log_dir() / f"backend-{name}-{port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:

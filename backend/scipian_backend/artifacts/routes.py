@@ -6,7 +6,6 @@ limit (`--chart-max-bytes`), never buffered whole when larger."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,13 +13,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from scipian_backend.artifacts.store import DIGEST
 from scipian_backend.artifacts.upload import UnsupportedMediaType
 from scipian_backend.config import valid_env_id
 from scipian_backend.errors import BadRequest, ServiceUnavailable
 from scipian_backend.http.error_bodies import PayloadTooLarge
 from scipian_backend.usecases import Backend
 
-REF = re.compile(r"^sha256:[0-9a-f]{64}$")
+REF = DIGEST
 CONTENT_TYPE = "application/gzip"
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -48,6 +49,7 @@ UNREFERENCED_LIFETIME = timedelta(hours=1)
 AFTER_LAST_USE = timedelta(hours=24)
 PROMOTIONS = "promotions"
 TERMINAL = ("Succeeded", "Failed", "Cancelled")
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
 
@@ -111,7 +113,10 @@ class ArtifactStore:
     # -- reads -------------------------------------------------------------------------
 
     def get(self, digest: str) -> Archive | None:
-        """The archive whose bytes hash to `digest`, or None (absent, or altered)."""
+        """The archive whose bytes hash to `digest`, or None (absent, altered, or not a
+        digest at all)."""
+        if not DIGEST.fullmatch(digest):
+            return None
         try:
             doc = kube.json_body(
                 self._core.read_namespaced_secret(

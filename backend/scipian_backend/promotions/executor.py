@@ -600,6 +600,8 @@ class _Run:
         soak = deadlines.soak_seconds(promo)
         first = True
         while not self.stop.is_set():
+            if _stopping(self.claim):
+                raise Abandoned()  # the replica stops: another continues the soak
             current = ex._store.get(self.name)
             if current is None or r.finished(current) or r.deleting(current):
                 return
@@ -807,6 +809,11 @@ def chart_args(
     for s in inputs.sets:
         args += ["--set", s]
     return args
+
+
+def _stopping(claim: Any) -> bool:
+    stopping = getattr(claim, "stopping", None)
+    return isinstance(stopping, threading.Event) and stopping.is_set()
 
 
 def _left(promo: dict[str, Any], i: int, now: datetime, limits: deadlines.Limits) -> float:

@@ -331,3 +331,26 @@ def test_the_store_is_full(
     _error(r, 507)
     assert r.json()["reason"] == "InsufficientStorage"
     assert _secret(stack, cu.digest(data)) is None
+
+
+def test_get_gives_the_bytes_and_refuses_altered_ones(
+    stack: Stack, tokens: dict[str, Token], tmp_path: Path
+) -> None:
+    """Backend.artifacts.get (what creation and execution read): the stored bytes, re-hashed;
+    a Secret whose bytes were changed behind the backend's back is no archive."""
+    from scipian_backend import kube
+    from scipian_backend.artifacts.store import ArtifactStore
+
+    name = _name()
+    data = _archive(stack, tmp_path, name)
+    digest = cu.digest(data)
+    assert cu.upload(stack.env["SCIPIAN_BACKEND_URL"], tokens["carol"], data, ["dev"]).ok
+    store = ArtifactStore(kube.from_kubeconfig_file(str(stack.kubeconfig("mgmt")), None))
+    archive = store.get(digest)
+    assert archive is not None
+    assert (archive.name, archive.version, archive.data) == (name, "0.1.0", data)
+    assert store.get("sha256:../../" + "a" * 58) is None
+    other = base64.b64encode(_archive(stack, tmp_path / "other")).decode()
+    patch = json.dumps({"data": {"chart.tgz": other}})
+    stack.kubectl("mgmt", "patch", "secret", "-n", NAMESPACE, "chart-" + digest[7:], "-p", patch)
+    assert store.get(digest) is None

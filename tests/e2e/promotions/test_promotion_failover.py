@@ -70,6 +70,7 @@ def replicas(stack: Stack) -> Iterator[dict[str, BackendProcess]]:
                 stack.env["STACK_IDP_CLIENT_ID"],
                 extra=(f"--replica-id=fo-{key}-{suffix}", *SHORT_LEASES),
                 name=f"failover-{key}",
+                worker=True,
             )
         yield started
     finally:

@@ -41,7 +41,7 @@ import pytest
 import requests
 
 from tests.conftest import Stack
-from tests.e2e.ui.conftest import sign_in_http
+from tests.e2e.ui.conftest import PAGES_SEEN, sign_in_http
 from tests.helpers import wait_for
 from tests.stack import grants, idp_login
 from tests.stack.backend_daemon import admin_cli
@@ -246,6 +246,13 @@ def step_up(stack: Stack, s: requests.Session, answer: requests.Response, user: 
     return str(done.headers["location"])
 
 
+def get_page(s: requests.Session, url: str) -> requests.Response:
+    """A dashboard page, kept for test_zz_no_token's check of every page seen."""
+    answer = s.get(url, timeout=60)
+    PAGES_SEEN.append((url, answer.text))
+    return answer
+
+
 def text_of(page: str) -> str:
     """A page's text as a reader sees it: tags gone, entities decoded, spaces collapsed."""
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
@@ -265,7 +272,7 @@ def test_approving_with_the_digest_of_the_diff_read(
 
     # The initiator: no Approve button, and her forged approval is refused (RBAC first).
     carol, carol_csrf = sign_in_http(stack, base, "carol")
-    page = carol.get(page_url, timeout=30).text
+    page = get_page(carol, page_url).text
     assert 'class="approve"' not in page
     forged = post_form(
         carol, approve_url,
@@ -276,7 +283,7 @@ def test_approving_with_the_digest_of_the_diff_read(
 
     dave, dave_csrf = sign_in_http(stack, base, "dave")
     dave_signed_in = time.monotonic()
-    page = dave.get(page_url, timeout=30).text
+    page = get_page(dave, page_url).text
     # What the backend recorded: who, what, where, when, why; the first step's replica.
     record = text_of(page)
     chart_digest = promo["spec"]["chart"]["digest"]
@@ -331,7 +338,7 @@ def test_approving_with_the_digest_of_the_diff_read(
         lambda: promotion(stack, name)["status"].get("phase") == "Succeeded",
         BOUND,
     )
-    page = dave.get(f"{base}{after}", timeout=30).text
+    page = get_page(dave, f"{base}{after}").text
     assert 'id="approved"' in page and 'class="approve"' not in page
     record = text_of(page)
     assert f"oidc:dave@example.test at {approval['time']}: CAB approved CHG-42" in record
@@ -348,7 +355,7 @@ def test_the_diff_page_shows_key_names_and_secrets_as_present(
     promo = wait_step(stack, name, chain.gated, "AwaitingApproval")
     render_digest = step_of(promo, chain.gated)["renderDigest"]
     dave, _ = sign_in_http(stack, base, "dave")
-    answer = dave.get(f"{base}/ui/promotions/{name}/steps/{chain.gated}/diff", timeout=60)
+    answer = get_page(dave, f"{base}/ui/promotions/{name}/steps/{chain.gated}/diff")
     assert answer.status_code == 200, answer.text[:500]
     page = answer.text
     shown = re.search(r'id="diff-digest">([^<]*)<', page)
@@ -365,7 +372,7 @@ def test_the_diff_page_shows_key_names_and_secrets_as_present(
     for value in (CONFIG_VALUE, SECRET_VALUE, "shop-web-default-key"):
         assert value not in page
     # dave approves only the gated step: the first step's diff is not his to read.
-    other = dave.get(f"{base}/ui/promotions/{name}/steps/{chain.first}/diff", timeout=60)
+    other = get_page(dave, f"{base}/ui/promotions/{name}/steps/{chain.first}/diff")
     assert other.status_code == 403, other.text[:500]
 
 
@@ -379,14 +386,14 @@ def test_cancel_from_the_dashboard(stack: Stack, chain: Chain, tmp_path: Path) -
     # alice reads promotions and deploys to `dev` only: no Cancel button, and the backend
     # refuses her forged request.
     alice, alice_csrf = sign_in_http(stack, base, "alice")
-    assert 'id="cancel"' not in alice.get(page_url, timeout=30).text
+    assert 'id="cancel"' not in get_page(alice, page_url).text
     refused = post_form(alice, cancel_url, {"csrf": alice_csrf, "justification": "not mine"})
     assert refused.status_code == 403, refused.text[:500]
     assert f"may not cancel promotion {name}" in refused.text
     assert not promotion(stack, name)["status"].get("cancelRequest")
 
     carol, carol_csrf = sign_in_http(stack, base, "carol")
-    assert 'id="cancel"' in carol.get(page_url, timeout=30).text
+    assert 'id="cancel"' in get_page(carol, page_url).text
     # Without the CSRF token (a cross-site form): refused, nothing asked.
     forged = post_form(carol, cancel_url, {"justification": "forged"})
     assert forged.status_code == 403 and "CSRF" in forged.text
@@ -409,10 +416,10 @@ def test_cancel_from_the_dashboard(stack: Stack, chain: Chain, tmp_path: Path) -
         lambda: promotion(stack, name)["status"].get("phase") == "Cancelled",
         BOUND,
     )
-    page = carol.get(page_url, timeout=30).text
+    page = get_page(carol, page_url).text
     assert 'id="cancel"' not in page  # nothing left to cancel
     assert "wrong chart" in text_of(page)
-    listing = carol.get(f"{base}/ui/promotions", timeout=30).text
+    listing = get_page(carol, f"{base}/ui/promotions").text
     row = re.search(rf'<tr data-promo="{re.escape(name)}">(.*?)</tr>', listing, re.S)
     assert row is not None
     assert 'class="promo-phase phase-Cancelled">Cancelled<' in row.group(1)
@@ -421,8 +428,8 @@ def test_cancel_from_the_dashboard(stack: Stack, chain: Chain, tmp_path: Path) -
 def test_promotions_are_read_as_rbac_allows(stack: Stack) -> None:
     base = stack.env["SCIPIAN_BACKEND_URL"]
     mallory, _ = sign_in_http(stack, base, "mallory")
-    refused = mallory.get(f"{base}/ui/promotions", timeout=30)
+    refused = get_page(mallory, f"{base}/ui/promotions")
     assert refused.status_code == 403
     assert 'cannot list resource "promotions"' in html.unescape(refused.text)
     alice, _ = sign_in_http(stack, base, "alice")
-    assert 'id="promotions"' in alice.get(f"{base}/ui/promotions", timeout=30).text
+    assert 'id="promotions"' in get_page(alice, f"{base}/ui/promotions").text
