@@ -120,6 +120,8 @@ def test_reads_and_writes_have_per_user_buckets(stack: Stack, limited: BackendPr
     # Release reads and promotion listings draw from the same bucket.
     assert call(url, "GET", "/api/v1/environments/dev/releases", carol).status_code == 429
     assert call(url, "GET", "/api/v1/promotions", carol).status_code == 429
+    # and a step's diff (promotions/diff_routes.py): throttled before RBAC or existence
+    assert call(url, "GET", "/api/v1/promotions/x-nope/steps/prod/diff", carol).status_code == 429
     # The write bucket is carol's own too: two records answered (refused: no such
     # release), the third throttled before anything is read or written.
     path = "/api/v1/environments/dev/releases/shop/t-hard-nope/rollbacks"

@@ -109,8 +109,12 @@ def test_a_planted_v999_secret_record_does_not_make_the_dev_step_succeed(
     try:
         promo = flow.finished(logins.token("alice"), promo)
     finally:
-        core.delete_namespaced_secret(planted["metadata"]["name"], NAMESPACE)
-        # helm's own uninstall would take the planted record's empty manifest as the last
+        # The executor's roll-back (an uninstall: no revision before) may have taken it;
+        # helm's own uninstall would take its empty manifest as the last and leave the rest.
+        stack.kubectl(
+            "dev", "delete", "secret", planted["metadata"]["name"], "-n", NAMESPACE,
+            "--ignore-not-found",
+        )  # fmt: skip
         stack.kubectl(
             "dev", "delete", "deployment", release, "-n", NAMESPACE, "--ignore-not-found",
             "--wait=false",
@@ -144,7 +148,10 @@ def test_a_configmap_record_never_counts(
     try:
         promo = flow.finished(logins.token("alice"), promo)
     finally:
-        core.delete_namespaced_config_map(planted["metadata"]["name"], NAMESPACE)
+        stack.kubectl(
+            "dev", "delete", "configmap", planted["metadata"]["name"], "-n", NAMESPACE,
+            "--ignore-not-found",
+        )  # fmt: skip
     step = step_of(promo, "dev")
     assert step["phase"] == "Succeeded", step
     assert step["revision"] == 1
