@@ -251,6 +251,10 @@ RAISED_LIMITS = (
     # hundreds; test_promotion_concurrency.py gives its own small numbers.
     "--promotion-active-per-user=100000",
     "--promotion-creations-per-hour=100000",
+    # Chart uploads (50 an hour, 20 unreferenced per user): the promotion tests upload as
+    # the same few people; tests/e2e/artifacts gives its own small numbers.
+    "--chart-uploads-per-hour=100000",
+    "--chart-unreferenced-per-user=100000",
 )
 
 

@@ -32,6 +32,7 @@ from scipian_backend.errors import (
 )
 from scipian_backend.helmrun import HelmBusy
 from scipian_backend.helmrun.render import capabilities, render_digest
+from scipian_backend.helmrun.sandbox import ScratchFull
 from scipian_backend.identity.authn import Identity
 from scipian_backend.kube import status_of
 from scipian_backend.promotions import gates
@@ -266,7 +267,7 @@ class Promotions:
                     )  # fmt: skip
                 except RenderRefused as e:
                     raise BadRequest(f"{env.id}: {e.reason}") from None
-                except HelmBusy:
+                except (HelmBusy, ScratchFull):
                     raise ServiceUnavailable("the backend's helm is busy; try again") from None
             out[env.id] = done[key]
         return out
