@@ -144,7 +144,7 @@ class Uploads:
         try:
             with helm.workspace() as ws:
                 path = ws.write("chart.tgz", data)
-                result = helm.run(ws, ["show", "chart", path], timeout=SHOW_TIMEOUT)
+                result = helm.run(ws, ["show", "chart", path], timeout=SHOW_TIMEOUT, grace=0)
         except HelmBusy:
             raise _busy() from None
         except ScratchFull:

@@ -202,13 +202,17 @@ class HelmSandbox:
         kubeconfig: str | None = None,
         cancel: threading.Event | None = None,
         wait: float | None = None,
+        grace: float | None = None,
     ) -> HelmResult:
-        """One helm run; `wait` overrides how long it waits for a slot (wait_slot)."""
+        """One helm run; `wait` overrides how long it waits for a slot (wait_slot), `grace`
+        the SIGTERM grace: renders change nothing, so they are killed at once (a template
+        looping forever ignores SIGTERM and would hold a slot for the whole grace)."""
         patience = self.wait_slot if wait is None else wait
         if not self._slots.acquire(timeout=patience):
             raise HelmBusy(f"no helm run slot within {patience:g} s")
         try:
-            return self._run(ws, list(args), timeout, kubeconfig, cancel)
+            term = self.term_grace if grace is None else max(0.0, grace)
+            return self._run(ws, list(args), timeout, kubeconfig, cancel, term)
         finally:
             self._slots.release()
 
@@ -219,6 +223,7 @@ class HelmSandbox:
         timeout: float,
         kubeconfig: str | None,
         cancel: threading.Event | None,
+        term_grace: float,
     ) -> HelmResult:
         env = self.environment(ws, kubeconfig)
         parent = os.getpid()
@@ -261,12 +266,12 @@ class HelmSandbox:
                     break
                 if cancel is not None and cancel.is_set():
                     reason = "cancelled"
-                    self._stop(proc, self.term_grace)
+                    self._stop(proc, term_grace)
                     break
                 left = deadline - time.monotonic()
                 if left <= 0:
                     reason = "timeout"
-                    self._stop(proc, self.term_grace)
+                    self._stop(proc, term_grace)
                     break
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(min(0.1, left))

@@ -126,7 +126,7 @@ def render_step(
     with helm.workspace() as ws:
         args = step_template_args(ws, release, namespace, archive, inputs, caps)
         for _ in range(RENDER_RUNS):
-            done = helm.run(ws, args, timeout=timeout)
+            done = helm.run(ws, args, timeout=timeout, grace=0)
             if done.reason == "timeout":
                 raise RenderRefused(f"{FAILED}: timeout")
             if done.code != 0 or done.reason:

@@ -198,7 +198,7 @@ class StepDiffs:
                     args = step_template_args(
                         ws, str(spec["release"]), str(spec["namespace"]), archive.data, inputs, caps
                     )
-                    done = b.helm.run(ws, args, timeout=timeout)
+                    done = b.helm.run(ws, args, timeout=timeout, grace=0)
             except HelmBusy:
                 raise ServiceUnavailable("the backend's helm is busy; try again") from None
             if done.code != 0 or done.reason:

@@ -63,6 +63,7 @@ from scipian_backend.usecases import Backend
 log = logging.getLogger("scipian.executor")
 
 SOAK_CHECK_SECONDS = 2.0  # the soak's re-check (change.md §5)
+WAITING_RECHECK_SECONDS = 0.5  # before the first ok verdict: readiness just after helm --wait
 WATCH_SECONDS = 1.0  # how often a running helm's promotion is re-read for a cancel request
 CANCEL_GRACE_SECONDS = 30.0  # SIGTERM, then this long before the sandbox kills it
 RENDER_TIMEOUT_SECONDS = 60.0  # the server-side dry run
@@ -634,7 +635,12 @@ class _Run:
                 return
             if phase == r.FAILED:
                 return
-            self.stop.wait(ex._s.soak_check_seconds)
+            # Not yet verified (pods still coming up after helm's --wait): look again soon;
+            # once verified, the soak re-checks at its own interval.
+            again = ex._s.soak_check_seconds
+            self.stop.wait(
+                min(again, WAITING_RECHECK_SECONDS) if verdict.state == "waiting" else again
+            )
 
     # --- ends -----------------------------------------------------------------------------
 
