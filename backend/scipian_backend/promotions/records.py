@@ -26,7 +26,6 @@ RUNNING, AWAITING, SUCCEEDED, FAILED = "Running", "AwaitingApproval", "Succeeded
 CANCELLED = "Cancelled"
 PENDING, DEPLOYING, VERIFYING = "Pending", "Deploying", "Verifying"
 TERMINAL = (SUCCEEDED, FAILED, CANCELLED)
-STEP_UP_COVER = timedelta(hours=24)  # one step-up covers a promotion's steps this long
 FINALIZER = "scipian.io/executor"  # E adds it at creation; the executor removes it when done
 MESSAGE_MAX = 1024
 SUFFIX = string.ascii_lowercase + string.digits
@@ -270,12 +269,6 @@ def record_recovery(status: dict[str, Any], i: int, what: str) -> dict[str, Any]
 def set_step_message(status: dict[str, Any], i: int, message: str) -> dict[str, Any]:
     out = _copy(status)
     out["steps"][i]["message"] = _cut(message)
-    return out
-
-
-def extend_step_up(status: dict[str, Any], now: datetime) -> dict[str, Any]:
-    out = _copy(status)
-    out["stepUpExpires"] = now_stamp(now + STEP_UP_COVER)
     return out
 
 
