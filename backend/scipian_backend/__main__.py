@@ -407,6 +407,12 @@ def _worker_options(p: argparse.ArgumentParser) -> None:
         default=d.resync_seconds,
         help=f"every object is looked at again this often (default {d.resync_seconds:g})",
     )
+    g.add_argument(
+        "--worker-selector",
+        default="",
+        help="a label selector: this replica works only the objects it matches (shards; "
+        "default all)",
+    )
 
 
 def _worker_settings(args: argparse.Namespace) -> WorkerSettings:
@@ -421,6 +427,7 @@ def _worker_settings(args: argparse.Namespace) -> WorkerSettings:
         threads=args.worker_threads,
         stop_seconds=args.worker_stop_seconds,
         resync_seconds=args.worker_resync_seconds,
+        selector=args.worker_selector,
     )
 
 

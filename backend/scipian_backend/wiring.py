@@ -175,6 +175,7 @@ def _worker_room(
         threads=w.threads,
         stop_seconds=w.stop_seconds,
         resync_seconds=w.resync_seconds,
+        selector=w.selector,
         metrics=metrics,
         timeout=settings.http_timeout_seconds,
     )

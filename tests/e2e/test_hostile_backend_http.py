@@ -54,6 +54,9 @@ def test_schemathesis_finds_no_5xx_and_no_contract_violation(
     ones (bad ids, bodies, methods) are refused without a 5xx."""
     import schemathesis
 
+    # The chart upload's body is an archive (application/gzip): sent as bytes.
+    with contextlib.suppress(ValueError):
+        schemathesis.serializer.alias("application/gzip", "application/octet-stream")
     schema = schemathesis.openapi.from_url(f"{backend.url}/openapi.json")
     headers = {"Authorization": f"Bearer {mallory}"} if auth == "mallory" else {}
     session = requests.Session()
@@ -67,6 +70,8 @@ def test_schemathesis_finds_no_5xx_and_no_contract_violation(
     from hypothesis.errors import Unsatisfiable
 
     for operation in operations:
+        if mode == "positive" and (operation.method.upper(), operation.path) == UPLOAD:
+            continue  # valid only when the body hashes to its path: test_chart_upload.py
         # Unsatisfiable: an operation without inputs has no schema-invalid form.
         with contextlib.suppress(AssertionError, Unsatisfiable):
             fuzz(operation, session, headers, failures, mode)()
@@ -75,6 +80,9 @@ def test_schemathesis_finds_no_5xx_and_no_contract_violation(
     assert not failures, "\n".join(failures[:5])
     assert requests_made >= 50, requests_made  # the generator did run
     print(f"schemathesis: {requests_made} requests, no failure")
+
+
+UPLOAD = ("PUT", "/api/v1/charts/{ref}")
 
 
 def fuzz(

@@ -80,6 +80,8 @@ _JUSTIFICATION = {
 }
 _DIGEST = {"type": "string", "pattern": DIGEST.pattern}
 _SCOPES = {"pattern": f"^(\\*|{ENV_ID.pattern[1:-1]})$", "maxLength": 63}
+# What base64.b64decode(validate=True) takes: the standard alphabet, padded.
+BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 CREATE_REQUEST = _body(
     {
         "title": "PromotionRequest",
@@ -88,6 +90,30 @@ CREATE_REQUEST = _body(
         "flag); the body at most 160 KiB",
         "additionalProperties": False,
         "required": ["release", "namespace", "through", "justification"],
+        # chart xor rollbackTo (bodies.create_request): a rollback is one step, takes the
+        # revision's own values, and is the only kind that may break the glass.
+        "oneOf": [
+            {
+                "required": ["chart"],
+                "not": {
+                    "anyOf": [
+                        {"required": ["rollbackTo"]},
+                        {"required": ["breakGlass"], "properties": {"breakGlass": {"const": True}}},
+                    ]
+                },
+            },
+            {
+                "required": ["rollbackTo"],
+                "properties": {"through": {"maxItems": 1}},
+                "not": {
+                    "anyOf": [
+                        {"required": ["chart"]},
+                        {"required": ["values"]},
+                        {"required": ["set"]},
+                    ]
+                },
+            },
+        ],
         "properties": {
             "release": {"type": "string", "pattern": RELEASE_NAME.pattern, "maxLength": 53},
             "namespace": {"type": "string", "pattern": NAMESPACE.pattern, "maxLength": 63},
@@ -137,7 +163,11 @@ CREATE_REQUEST = _body(
                         "required": ["name", "contentBase64"],
                         "properties": {
                             "name": {"type": "string", "pattern": FILE_NAME.pattern},
-                            "contentBase64": {"type": "string", "contentEncoding": "base64"},
+                            "contentBase64": {
+                                "type": "string",
+                                "contentEncoding": "base64",
+                                "pattern": BASE64,
+                            },
                         },
                     },
                 },

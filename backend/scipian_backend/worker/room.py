@@ -85,6 +85,7 @@ class WorkerRoom:
         threads: int = 4,
         stop_seconds: float = 10.0,
         resync_seconds: float = 300.0,
+        selector: str = "",
         periodic_lease: str = PERIODIC_LEASE,
         metrics: Metrics | None = None,
         timeout: float = 10.0,
@@ -103,6 +104,7 @@ class WorkerRoom:
         self._lost_after = float(lost_after_seconds)
         self._stop_seconds = float(stop_seconds)
         self._resync = float(resync_seconds)
+        self._selector = selector
         self._periodic_lease = periodic_lease
         self._metrics = metrics
         self._timeout = timeout
@@ -240,6 +242,7 @@ class WorkerRoom:
             on_event=lambda kind_, obj: self._on_event(kind.short, kind_, obj),
             stop=self._stopping,
             timeout=self._timeout,
+            selector=self._selector,
         )
         self._watchers[kind.short] = w
         threading.Thread(target=w.run, name=f"scipian-watch-{kind.short}", daemon=True).start()

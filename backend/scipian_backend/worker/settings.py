@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from scipian_backend.errors import ConfigError
 
+SELECTOR = re.compile(r"^[-A-Za-z0-9_./!=, ()]*$")  # the apiserver parses it; this bounds it
 REPLICA_ID = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,126}[A-Za-z0-9])?$")
 
 
@@ -29,6 +30,7 @@ class WorkerSettings:
     threads: int = 4  # turns at once on this replica
     stop_seconds: float = 10.0  # at shutdown, how long running turns get to end
     resync_seconds: float = 300.0  # every object is looked at again this often
+    selector: str = ""  # --worker-selector: a label selector, the objects this replica works
 
     def __post_init__(self) -> None:
         if self.replica and not REPLICA_ID.fullmatch(self.replica):
@@ -49,6 +51,10 @@ class WorkerSettings:
             raise ConfigError("--worker-stop-seconds must be between 0 and 300")
         if not 1 <= self.resync_seconds <= 86400:
             raise ConfigError("--worker-resync-seconds must be between 1 and 86400")
+        if len(self.selector) > 1024 or not SELECTOR.fullmatch(self.selector):
+            raise ConfigError(
+                "--worker-selector must be a label selector (e.g. 'shard=a' or '!shard')"
+            )
 
     @property
     def replica_id(self) -> str:

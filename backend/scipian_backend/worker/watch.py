@@ -46,8 +46,11 @@ class Watcher:
         on_event: Callable[[str, dict[str, Any]], None],
         stop: threading.Event,
         timeout: float = 10.0,
+        selector: str = "",
     ) -> None:
         self._api = client.CustomObjectsApi(api)
+        # A label selector (serve --worker-selector): this replica's share of the objects.
+        self._selector = {"label_selector": selector} if selector else {}
         self._what = (group, version, plural)
         self._on_list = on_list
         self._on_event = on_event
@@ -92,7 +95,7 @@ class Watcher:
         items: list[dict[str, Any]] = []
         token: str | None = None
         while True:
-            kw: dict[str, Any] = {"limit": PAGE}
+            kw: dict[str, Any] = {"limit": PAGE, **self._selector}
             if token:
                 kw["_continue"] = token
             page = json_body(
@@ -123,6 +126,7 @@ class Watcher:
                 resource_version=rv,
                 allow_watch_bookmarks=True,
                 timeout_seconds=WATCH_SECONDS,
+                **self._selector,
                 _request_timeout=(self._timeout, WATCH_SECONDS + self._timeout),
                 _preload_content=False,
             )

@@ -4,8 +4,9 @@ promotion over once the dead one's execution Lease has expired: it rolls the rel
 to its last deployed revision, records that on the step, runs the step again and
 finishes.
 
-Two backends of this test's own share the stack's mgmt (short Lease timings by flag); the
-stack's own backend is a third replica there. Which replica runs prod is made certain the
+Two backends of this test's own share the stack's mgmt (short Lease timings by flag, and a
+label selector: they work this test's promotion only); the stack's own backend is a third
+replica there. Which replica runs prod is made certain the
 way an operator could: while prod waits for its approval (no replica wants a turn), the
 promotion's execution Lease is given to replica A; after the approval only A may take it.
 Whichever replica takes over after A's death, it is not A."""
@@ -38,6 +39,9 @@ SHORT_LEASES = (
     "--worker-resync-seconds=2",
 )
 GATE = "scipian-test-gate"
+# The two replicas work only promotions carrying this label (serve --worker-selector): they
+# never take, and die holding, another test's promotion on the shared stack.
+SHARD = "scipian.io/test-replicas"
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +72,11 @@ def replicas(stack: Stack) -> Iterator[dict[str, BackendProcess]]:
             started[f"fo-{key}-{suffix}"] = spawn_backend(
                 stack.env["STACK_IDP_ISSUER"],
                 stack.env["STACK_IDP_CLIENT_ID"],
-                extra=(f"--replica-id=fo-{key}-{suffix}", *SHORT_LEASES),
+                extra=(
+                    f"--replica-id=fo-{key}-{suffix}",
+                    f"--worker-selector={SHARD}={suffix}",
+                    *SHORT_LEASES,
+                ),
                 name=f"failover-{key}",
                 worker=True,
             )
@@ -142,6 +150,7 @@ def test_a_replica_killed_mid_helm_is_recovered_by_another(
     name = promo["metadata"]["name"]
     promo = flow.awaiting(carol, promo, "prod")
     assert step_of(promo, "staging")["phase"] == "Succeeded", promo["status"]
+    stack.kubectl("mgmt", "label", "promotion.scipian.io", name, f"{SHARD}={victim.split('-')[-1]}")
     give_lease(stack, name, victim)
 
     dave = logins.fresh("dave")
