@@ -15,7 +15,7 @@ from scipian_backend.config import valid_env_id
 from scipian_backend.errors import BadRequest, ServiceUnavailable
 from scipian_backend.http.bodies import check_justification
 from scipian_backend.http.schema import ERRORS, EnvId, ErrorBody
-from scipian_backend.promotions.schema import APPROVAL_REQUEST
+from scipian_backend.promotions.schema import ACKNOWLEDGEMENT_REQUEST
 from scipian_backend.usecases import Backend
 
 BASE = "/api/v1/environments/{env_id}/breakglass"
@@ -67,7 +67,7 @@ def install_break_glass_routes(app: FastAPI, backend: Backend) -> None:
         BASE + "/{entry_id}/acknowledgement",
         response_model=Entry,
         responses=ACK_ERRORS,
-        openapi_extra=APPROVAL_REQUEST,
+        openapi_extra=ACKNOWLEDGEMENT_REQUEST,
     )
     async def acknowledge(env_id: EnvId, entry_id: EntryId, request: Request) -> JSONResponse:
         from scipian_backend.http.routes import check_body

@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -74,13 +74,16 @@ def install_promotion_routes(app: FastAPI, backend: Backend) -> None:
         name: PromotionName,
         request: Request,
         watch: bool = False,
-        resourceVersion: str = "",  # the API's spelling
+        resourceVersion: Annotated[  # the API's spelling
+            str, Query(pattern=RESOURCE_VERSION.pattern, max_length=20)
+        ] = "",
     ) -> JSONResponse:
         checked = _name(name)
-        if not watch:
+        if not watch or not resourceVersion:
+            # without a version the client has none: the object as it is now, at once
             return await call(service().get, checked, _auth(request), _rid(request))
         if not RESOURCE_VERSION.fullmatch(resourceVersion):
-            raise BadRequest("watch=true needs resourceVersion (the version the client has)")
+            raise BadRequest("resourceVersion must be the object's version (digits)")
         # Long polls wait in the service's own threads, never in the routes' pool.
         loop = asyncio.get_running_loop()
         svc = service()

@@ -211,3 +211,12 @@ CANCEL_REQUEST = _body(
         "properties": {"justification": _JUSTIFICATION},
     }
 )
+ACKNOWLEDGEMENT_REQUEST = _body(
+    {
+        "title": "Acknowledgement",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["justification"],
+        "properties": {"justification": _JUSTIFICATION},
+    }
+)
