@@ -80,6 +80,9 @@ _JUSTIFICATION = {
 }
 _DIGEST = {"type": "string", "pattern": DIGEST.pattern}
 _SCOPES = {"pattern": f"^(\\*|{ENV_ID.pattern[1:-1]})$", "maxLength": 63}
+# SET as published: its `$` becomes "end of input" for every regex dialect (in Python's
+# search `$` also matches before a final newline, which the backend's fullmatch refuses).
+ONE_LINE_SET = SET.pattern.removesuffix("$") + r"(?![\s\S])"
 # What base64.b64decode(validate=True) takes: the standard alphabet, padded.
 BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 CREATE_REQUEST = _body(
@@ -180,7 +183,7 @@ CREATE_REQUEST = _body(
                 "additionalProperties": {
                     "type": "array",
                     "maxItems": MAX_SETS,
-                    "items": {"type": "string", "pattern": SET.pattern, "maxLength": MAX_SET},
+                    "items": {"type": "string", "pattern": ONE_LINE_SET, "maxLength": MAX_SET},
                 },
             },
         },
