@@ -61,11 +61,13 @@ CASES = [
     ("dave", "create", "deploy", "prod", True),
     ("mallory", "create", "deploy", "dev", False),
     ("mallory", "create", "deploy", "prod", False),
-    # approve: release-managers on prod only
+    # approve: release-managers on prod, platform-admins on dev and staging (change.md §13)
     ("dave", "create", "approve", "prod", True),
-    ("dave", "create", "approve", "staging", False),
-    ("dave", "create", "approve", "dev", False),
+    ("dave", "create", "approve", "staging", True),
+    ("dave", "create", "approve", "dev", True),
+    ("carol", "create", "approve", "staging", True),
     ("carol", "create", "approve", "prod", False),
+    ("carol", "create", "approve", "not-registered", False),
     ("alice", "create", "approve", "dev", False),
     ("bob", "create", "approve", "prod", False),
     ("mallory", "create", "approve", "prod", False),
@@ -75,6 +77,18 @@ CASES = [
     ("carol", "create", "breakglass", "prod", False),
     ("alice", "create", "breakglass", "dev", False),
     ("mallory", "create", "breakglass", "prod", False),
+    # asking for access (change.md §9, §13)
+    ("bob", "create", "request-read", "staging", True),
+    ("bob", "create", "request-read", "prod", False),
+    ("bob", "create", "request-deploy", "prod", True),
+    ("bob", "create", "request-deploy", "staging", False),
+    ("alice", "create", "request-deploy", "dev", True),
+    ("alice", "create", "request-deploy", "prod", False),
+    ("alice", "create", "request-read", "prod", False),
+    ("carol", "create", "request-deploy", "not-registered", True),
+    ("carol", "create", "request-read", "dev", False),
+    ("mallory", "create", "request-read", "dev", False),
+    ("mallory", "create", "request-deploy", "prod", False),
     # a read grant is no deploy grant, nor the other way round
     ("alice", "create", "kubeconfig", "dev", False),
 ]

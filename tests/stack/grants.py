@@ -11,6 +11,8 @@ name = the environment's id; the subresource and verb say what is asked:
 - `create environments/breakglass`: a deploy credential around that environment's promotion
   gate, asked besides `create environments/deploy` (change.md §13: release-managers on
   prod; platform-admins, who deploy everywhere, do not break glass);
+- `create environments/request-read` / `environments/request-deploy`: asking for a read or
+  deploy credential there with an AccessRequest, approved by those who may approve there;
 - `get`/`list`/`watch` on `promotions`: reading Promotion objects (platform-admins,
   release-managers, team-a, team-b; mallory none).
 
@@ -26,13 +28,16 @@ READ = ("get", ("environments/kubeconfig", "environments/releases"))
 DEPLOY = ("create", ("environments/deploy",))
 APPROVE = ("create", ("environments/approve",))
 BREAKGLASS = ("create", ("environments/breakglass",))
+# Asking for access (change.md §9): an AccessRequest for a read or a deploy credential.
+REQUEST_READ = ("create", ("environments/request-read",))
+REQUEST_DEPLOY = ("create", ("environments/request-deploy",))
 # Reading Promotion objects (promotions.scipian.io): RBAC on the resource itself.
 PROMOTIONS = (("get", "list", "watch"), ("promotions",))
 
 
 @dataclass(frozen=True)
 class Grant:
-    kind: str  # the ClusterRole's middle name: env (reads), deploy, approve, breakglass
+    kind: str  # the ClusterRole's middle name: env (reads), deploy, approve, breakglass, ...
     access: tuple[str | tuple[str, ...], tuple[str, ...]]  # (verb or verbs, resources)
     group: str
     envs: tuple[str, ...] = ()  # empty: every environment
@@ -48,8 +53,13 @@ GRANTS = (
     Grant("env", READ, "oidc:platform-admins"),
     Grant("deploy", DEPLOY, "oidc:team-a", ("dev",)),
     Grant("deploy", DEPLOY, "oidc:platform-admins"),
+    Grant("approve", APPROVE, "oidc:platform-admins", ("dev", "staging")),
     Grant("approve", APPROVE, "oidc:release-managers", ("prod",)),
     Grant("breakglass", BREAKGLASS, "oidc:release-managers", ("prod",)),
+    Grant("request-read", REQUEST_READ, "oidc:team-b", ("staging",)),
+    Grant("request-deploy", REQUEST_DEPLOY, "oidc:team-a", ("dev",)),
+    Grant("request-deploy", REQUEST_DEPLOY, "oidc:team-b", ("prod",)),
+    Grant("request-deploy", REQUEST_DEPLOY, "oidc:platform-admins"),
     Grant("promotions", PROMOTIONS, "oidc:platform-admins"),
     Grant("promotions", PROMOTIONS, "oidc:release-managers"),
     Grant("promotions", PROMOTIONS, "oidc:team-a"),

@@ -65,7 +65,8 @@ def test_non_members_cannot_approve_and_one_user_approves_once(
         second.json()["message"] == f"oidc:dave@example.test already approved step prod of {name}"
     )
     # a step that is not in the chain, and a promotion that does not exist
-    assert api.approve(dave, name, "dev", "x", digest).status_code == 403  # no grant on dev
+    bob = logins.token("bob")
+    assert api.approve(bob, name, "dev", "x", digest).status_code == 403  # no grant on dev
     assert api.approve(dave, "no-such-promotion-x", "prod", "x", digest).status_code == 404
     # a body without a justification, or without the digest, is refused before anything
     assert api.step(dave, name, "prod", "approvals", {"diffDigest": digest}).status_code == 400

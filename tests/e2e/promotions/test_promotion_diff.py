@@ -145,8 +145,8 @@ def test_the_diff_shows_shapes_never_values(
         assert refused.json()["reason"] == absent.json()["reason"] == "Forbidden"
         assert refused.json()["message"] == absent.json()["message"].replace(missing, name)
         assert password not in refused.text
-    # dave is prod's approver, not staging's (nor its initiator)
-    assert diff(api, dave, name, "staging").status_code == 403
+    # alice is neither staging's approver nor the initiator, nor may she read staging
+    assert diff(api, logins.token("alice"), name, "staging").status_code == 403
     # an approver learns that a promotion does not exist
     assert diff(api, dave, missing, "prod").status_code == 404
     # the initiator asking for a step the chain does not have
