@@ -18,6 +18,9 @@ from scipian_backend.audit.notify import (
 )
 from scipian_backend.config import Settings
 from scipian_backend.errors import ConfigError
+from scipian_backend.identity.authn import Identity
+from scipian_backend.promotions.events import notification
+from scipian_backend.promotions.records import Change
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 
@@ -30,7 +33,6 @@ def test_event_carries_type_time_and_the_given_fields() -> None:
             "name": "shop-abcde",
             "user": "oidc:alice@example.test",
             "justification": "release 1.2",
-            "step": 1,
             "approvals_required": 2,
         },
         NOW,
@@ -42,7 +44,6 @@ def test_event_carries_type_time_and_the_given_fields() -> None:
         "name": "shop-abcde",
         "user": "oidc:alice@example.test",
         "justification": "release 1.2",
-        "step": 1,
         "approvalsRequired": 2,
     }
 
@@ -135,3 +136,58 @@ def test_settings_refuse_a_bad_notify_url_and_hide_it_from_repr() -> None:
         Settings(**base, notify_url="https://x", notify_retries=-1)  # type: ignore[arg-type]
     s = Settings(**base, notify_url="https://u:pw@x.test/k")  # type: ignore[arg-type]
     assert "pw@" not in repr(s)
+
+
+def _promo(*phases: str) -> dict[str, object]:
+    envs = ("dev", "staging", "prod")
+    return {
+        "metadata": {"name": "shop-x1y2z"},
+        "spec": {"initiator": {"user": "oidc:alice"}, "justification": "ship it"},
+        "status": {
+            "steps": [
+                {"environment": envs[i], "phase": p, "approvalsRequired": 2, "approvals": [{}]}
+                for i, p in enumerate(phases)
+            ]
+        },
+    }
+
+
+def test_a_step_awaiting_approval_is_announced() -> None:
+    promo = _promo("Succeeded", "AwaitingApproval")
+    said = notification(promo, Change("staging", "Pending", "AwaitingApproval", ""), None)
+    assert said == (
+        "promotion.awaiting_approval",
+        {
+            "name": "shop-x1y2z",
+            "requester": "oidc:alice",
+            "justification": "ship it",
+            "environment": "staging",
+            "approvals": 1,
+            "approvals_required": 2,
+        },
+    )
+    # the promotion's own AwaitingApproval (it mirrors the step's) says nothing more
+    assert notification(promo, Change("", "Running", "AwaitingApproval", ""), None) is None
+
+
+def test_outcomes_name_where_the_chain_ended_never_the_message() -> None:
+    who = Identity("oidc:bob", ("oidc:ops",), "sub-bob")
+    failed = notification(
+        _promo("Succeeded", "Failed", "Pending"),
+        Change("", "Running", "Failed", "staging: helm said password=hunter2"),
+        who,
+    )
+    assert failed is not None and failed[0] == "promotion.failed"
+    assert failed[1]["environment"] == "staging" and failed[1]["user"] == "oidc:bob"
+    assert "hunter2" not in repr(failed)
+    done = notification(
+        _promo("Succeeded", "Succeeded"), Change("", "Running", "Succeeded", ""), None
+    )
+    assert done is not None and done[0] == "promotion.succeeded"
+    assert done[1]["environment"] == "staging"
+    gone = notification(_promo("Cancelled"), Change("", "AwaitingApproval", "Cancelled", ""), None)
+    assert gone is not None and gone[0] == "promotion.cancelled"
+    # a step's own Succeeded or Deploying is no notification
+    assert (
+        notification(_promo("Deploying"), Change("dev", "Pending", "Deploying", ""), None) is None
+    )

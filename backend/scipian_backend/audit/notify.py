@@ -59,7 +59,6 @@ EVENT_FIELDS = {
     "requester": "requester",  # who asked (a request), who started (a promotion)
     "justification": "justification",
     "level": "level",
-    "step": "step",  # a promotion step's index
     "phase": "phase",
     "approvals": "approvals",  # how many so far
     "approvals_required": "approvalsRequired",
