@@ -128,6 +128,13 @@ def parser() -> argparse.ArgumentParser:
         "last to go (default 50)",
     )
     bg.add_argument(
+        "--pending-approvals-cache-seconds",
+        type=float,
+        default=15.0,
+        help="how long one count of scipian_pending_approvals (a list on mgmt per kind) "
+        "serves /metrics (default 15)",
+    )
+    bg.add_argument(
         "--event-namespace",
         default=_env("SCIPIAN_EVENT_NAMESPACE", "default"),
         help="where Events about Environments are written (default: default)",
@@ -750,6 +757,7 @@ def _serve(args: argparse.Namespace) -> int:
         notify_queue=args.notify_queue,
         notify_timeout_seconds=args.notify_timeout_seconds,
         notify_retries=args.notify_retries,
+        pending_approvals_cache_seconds=args.pending_approvals_cache_seconds,
     )
     check_serve_identity(settings.issuer, settings.username_prefix, settings.groups_prefix)
     from scipian_backend.ratelimit import parse_rate, route_limiters

@@ -146,6 +146,8 @@ class Settings:
     notify_queue: int = 1000
     notify_timeout_seconds: float = 5.0
     notify_retries: int = 3
+    # scipian_pending_approvals (audit/pending.py): how long one count of mgmt's lists serves.
+    pending_approvals_cache_seconds: float = 15.0
 
     def __post_init__(self) -> None:
         if self.promotion_approval_seconds < 1 or self.promotion_idle_factor <= 0:
@@ -208,6 +210,8 @@ class Settings:
             raise ConfigError(
                 "--notify-queue must be positive and --notify-timeout-seconds in (0, 60]"
             )
+        if not 0 < self.pending_approvals_cache_seconds <= 3600:
+            raise ConfigError("--pending-approvals-cache-seconds must be in (0, 3600]")
         if not 0 <= self.notify_retries <= 10:
             raise ConfigError("--notify-retries must be between 0 and 10")
         if not 1 <= self.break_glass_history <= MAX_BREAK_GLASS_HISTORY:
