@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, generate_latest
 
 from scipian_backend.audit.pending import (
@@ -12,12 +14,12 @@ from scipian_backend.audit.pending import (
 from scipian_backend.errors import ServiceUnavailable
 
 
-def _promo(phase: str, *steps: str) -> dict[str, object]:
+def _promo(phase: str, *steps: str) -> dict[str, Any]:
     return {"status": {"phase": phase, "steps": [{"phase": s} for s in steps]}}
 
 
 def test_promotion_steps_awaiting_in_unfinished_promotions() -> None:
-    items = [
+    items: list[dict[str, Any]] = [
         _promo("AwaitingApproval", "AwaitingApproval", "Pending"),
         _promo("Running", "Succeeded", "AwaitingApproval", "AwaitingApproval"),
         _promo("Cancelled", "AwaitingApproval"),  # finished: its steps await nothing
@@ -28,7 +30,7 @@ def test_promotion_steps_awaiting_in_unfinished_promotions() -> None:
 
 
 def test_pending_requests_only() -> None:
-    items = [
+    items: list[dict[str, Any]] = [
         {"status": {"phase": "Pending"}},
         {"status": {"phase": "Approved"}},
         {"status": {"phase": "Pending"}, "metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}},
