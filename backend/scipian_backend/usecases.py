@@ -86,6 +86,10 @@ class Backend:
     helm: Any = None
     # Uploaded chart archives (artifacts/store.py); None without helm: uploads answer 503.
     artifacts: Any = None
+    # Access requests (accessrequests/service.py); None: those routes answer 503.
+    access_requests: Any = None
+    # Deletes an access request's sessions (accessrequests/sessions.py); None: none to delete.
+    request_sessions: Any = None
     _lookups: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(LOOKUP_WORKERS, "scipian-lookup"),
         init=False,
