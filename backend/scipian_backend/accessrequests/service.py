@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from scipian_backend.accessrequests import records as r
-from scipian_backend.accessrequests.bodies import CreateRequest
+from scipian_backend.accessrequests.bodies import CreateRequest, create_request
 from scipian_backend.accessrequests.events import change_event, change_record
 from scipian_backend.accessrequests.store import AccessRequestStore, NameTaken
 from scipian_backend.config import DEFAULT_MAX_AUTH_AGE
@@ -106,10 +106,17 @@ class AccessRequests:
     # --- create -------------------------------------------------------------------------
 
     def create(
-        self, env_id: str, req: CreateRequest, authorization: Caller, request_id: str
+        self,
+        env_id: str,
+        req: CreateRequest | dict[str, Any],
+        authorization: Caller,
+        request_id: str,
     ) -> dict[str, Any]:
-        """Order: authentication → RBAC `create environments/request-<level>` → existence →
-        what the Environment allows (400) → the caps (429) → the object, Pending."""
+        """Order: (the body) → authentication → RBAC `create environments/request-<level>`
+        → existence → what the Environment allows (400) → the caps (429) → the object,
+        Pending. `req`: the checked body, or the body itself (the dashboard's form)."""
+        if isinstance(req, dict):
+            req = create_request(req)
         b = self._b
         audit = Audit(request_id, env_id, req.level, req.justification)
         who = b._authenticate(authorization, audit)
