@@ -152,6 +152,14 @@ class Settings:
     promotion_approval_seconds: int = 259_200
     promotion_idle_factor: float = 2.0
     promotion_soak_check_seconds: float = 2.0
+    # Notifications (audit/notify.py, change.md §11): where events are POSTed (None: none;
+    # the URL may hold a secret, so never in a repr), the queue, each post's timeout, retries.
+    notify_url: str | None = field(default=None, repr=False)
+    notify_queue: int = 1000
+    notify_timeout_seconds: float = 5.0
+    notify_retries: int = 3
+    # scipian_pending_approvals (audit/pending.py): how long one count of mgmt's lists serves.
+    pending_approvals_cache_seconds: float = 15.0
 
     def __post_init__(self) -> None:
         if self.promotion_approval_seconds < 1 or self.promotion_idle_factor <= 0:
@@ -222,6 +230,18 @@ class Settings:
             raise ConfigError(
                 "--helm-term-grace-seconds and --helm-wait-slot-seconds must not be negative"
             )
+        if self.notify_url is not None:
+            from scipian_backend.audit.notify import check_notify_url
+
+            check_notify_url(self.notify_url)
+        if self.notify_queue < 1 or not 0 < self.notify_timeout_seconds <= 60:
+            raise ConfigError(
+                "--notify-queue must be positive and --notify-timeout-seconds in (0, 60]"
+            )
+        if not 0 < self.pending_approvals_cache_seconds <= 3600:
+            raise ConfigError("--pending-approvals-cache-seconds must be in (0, 3600]")
+        if not 0 <= self.notify_retries <= 10:
+            raise ConfigError("--notify-retries must be between 0 and 10")
         if not 1 <= self.break_glass_history <= MAX_BREAK_GLASS_HISTORY:
             raise ConfigError(
                 f"--break-glass-history must be between 1 and {MAX_BREAK_GLASS_HISTORY}"
