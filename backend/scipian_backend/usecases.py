@@ -89,6 +89,10 @@ class Backend:
     artifacts: Any = None
     # The dashboard's shared state on mgmt (ui/state.py); None without --ui-client-id.
     dashboard: Any = None
+    # Access requests (accessrequests/service.py); None: those routes answer 503.
+    access_requests: Any = None
+    # Deletes an access request's sessions (accessrequests/sessions.py); None: none to delete.
+    request_sessions: Any = None
     # Notifications (audit/notify.py, `serve --notify-url`); None: notify() does nothing.
     notifier: Notifier | None = None
     _lookups: ThreadPoolExecutor = field(
