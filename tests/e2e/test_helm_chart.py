@@ -315,10 +315,13 @@ def test_rendered_chart_passes_a_server_side_dry_run(
             "role.rbac.authorization.k8s.io",
             "role.rbac.authorization.k8s.io",
             "role.rbac.authorization.k8s.io",
+            "role.rbac.authorization.k8s.io",  # scipian-dashboard
+            "rolebinding.rbac.authorization.k8s.io",
             "rolebinding.rbac.authorization.k8s.io",
             "rolebinding.rbac.authorization.k8s.io",
             "rolebinding.rbac.authorization.k8s.io",
             "namespace",
+            "namespace",  # scipian-dashboard
             "deployment.apps",
             "service",
             "poddisruptionbudget.policy",
