@@ -87,6 +87,10 @@ class Backend:
     helm: Any = None
     # Uploaded chart archives (artifacts/store.py); None without helm: uploads answer 503.
     artifacts: Any = None
+    # Access requests (accessrequests/service.py); None: those routes answer 503.
+    access_requests: Any = None
+    # Deletes an access request's sessions (accessrequests/sessions.py); None: none to delete.
+    request_sessions: Any = None
     # Notifications (audit/notify.py, `serve --notify-url`); None: notify() does nothing.
     notifier: Notifier | None = None
     _lookups: ThreadPoolExecutor = field(

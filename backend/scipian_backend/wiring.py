@@ -7,6 +7,8 @@ from datetime import timedelta
 from kubernetes import client
 
 from scipian_backend import kube
+from scipian_backend.accessrequests.service import AccessRequests
+from scipian_backend.accessrequests.store import AccessRequestStore
 from scipian_backend.artifacts.store import ArtifactStore
 from scipian_backend.artifacts.upload import Uploads
 from scipian_backend.audit.events import Auditor
@@ -151,6 +153,7 @@ def build_backend(settings: Settings) -> Backend:
     backend.break_glass = BreakGlass(
         backend, EnvironmentStatus(mgmt, timeout), settings.break_glass_history
     )
+    backend.access_requests = AccessRequests(backend, AccessRequestStore(mgmt, timeout))
     backend.replica = settings.worker.replica_id
     backend.worker = _worker_room(settings, mgmt, backend.replica, metrics)
     if backend.worker is not None and backend.helm is not None:
