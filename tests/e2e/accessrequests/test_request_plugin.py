@@ -179,12 +179,12 @@ def test_bob_asks_dave_approves_bob_scales_dave_revokes(
         obj = request_obj(stack, name)
         assert obj["spec"]["level"] == "deploy" and obj["spec"]["namespaces"] == ["shop"]
         assert obj["spec"]["durationSeconds"] == 1800 and obj["spec"]["justification"] == reason
-        assert obj["spec"]["requester"]["user"] == "bob@example.test"
+        assert obj["spec"]["requester"]["user"] == "oidc:bob@example.test"
 
         own = run_plugin(["approve-request", name, "--reason", "t-req mine"], bob)
         assert (own.returncode, own.stdout) == (1, ""), own.stderr
         assert own.stderr == (
-            f"error: bob@example.test may not approve or deny their own request {name}\n"
+            f"error: oidc:bob@example.test may not approve or deny their own request {name}\n"
         )
         approved = run_plugin(["approve-request", name, "--reason", "t-req on call"], dave)
         assert approved.returncode == 0, approved.stderr
@@ -227,7 +227,7 @@ def test_bob_asks_dave_approves_bob_scales_dave_revokes(
     assert (again.returncode, again.stdout, again.stderr) == (1, "", AUTH + hint("prod", "deploy"))
     obj = request_obj(stack, name)
     assert obj["status"]["phase"] == "Revoked"
-    assert obj["status"]["decision"]["user"] == "dave@example.test"
+    assert obj["status"]["decision"]["user"] == "oidc:dave@example.test"
 
 
 def test_wait_ends_1_on_a_denial(
@@ -246,7 +246,9 @@ def test_wait_ends_1_on_a_denial(
     finally:
         waiting.kill()
     assert (code, out) == (1, ""), err
-    assert err.splitlines()[-1] == f"request {name}: Denied by dave@example.test: t-req not now"
+    assert (
+        err.splitlines()[-1] == f"request {name}: Denied by oidc:dave@example.test: t-req not now"
+    )
     twice = run_plugin(["approve-request", name, "--reason", "t-req late"], dave)
     assert (twice.returncode, twice.stdout) == (1, "")
     assert twice.stderr.startswith("error: ") and len(twice.stderr.splitlines()) == 1
@@ -273,7 +275,7 @@ def test_cancel_names_the_environment(
     done = run_plugin(["staging", "request", "--cancel", name, "--reason", "t-req no need"], bob)
     assert (done.returncode, done.stdout) == (0, f"request {name}: Cancelled\n"), done.stderr
     status = request_obj(stack, name)["status"]
-    assert status["phase"] == "Cancelled" and status["decision"]["user"] == "bob@example.test"
+    assert status["phase"] == "Cancelled" and status["decision"]["user"] == "oidc:bob@example.test"
 
 
 # -- `requests` as kubectl shows them ----------------------------------------------------------
@@ -313,7 +315,7 @@ def test_requests_is_kubectl_get_accessrequest(
     }
     plugins = {i["metadata"]["name"]: i for i in doc["items"] if i["metadata"]["name"] in names}
     assert plugins == kubectls and len(plugins) == 2
-    assert all(i["spec"]["requester"]["user"] == "bob@example.test" for i in doc["items"])
+    assert all(i["spec"]["requester"]["user"] == "oidc:bob@example.test" for i in doc["items"])
     # The table: kubectl's printer columns, each of its cells but AGE the same.
     table = run_plugin(["requests", names[1]], bob)
     kubectl_table = stack.kubectl("mgmt", "get", RESOURCE, names[1])
