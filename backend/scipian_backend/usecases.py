@@ -10,6 +10,7 @@ for them.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -86,6 +87,9 @@ class Backend:
     helm: Any = None
     # Uploaded chart archives (artifacts/store.py); None without helm: uploads answer 503.
     artifacts: Any = None
+    # Set on SIGTERM (http/shutdown.py): /readyz fails, so balancers stop sending here
+    # before the replica stops listening.
+    draining: threading.Event = field(default_factory=threading.Event, repr=False)
     _lookups: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(LOOKUP_WORKERS, "scipian-lookup"),
         init=False,
@@ -312,6 +316,8 @@ class Backend:
             return env, e
 
     def ready(self) -> bool:
+        if self.draining.is_set():
+            return False
         return self.store.ping() and self.keys.ready()
 
     def _authenticate(
