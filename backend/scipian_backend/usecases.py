@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from scipian_backend.audit.events import Auditor
+from scipian_backend.audit.notify import Notifier
 from scipian_backend.audit.records import Record
 from scipian_backend.config import MIN_TTL, Settings, valid_env_id
 from scipian_backend.environments.lookups import TtlCache
@@ -87,6 +88,12 @@ class Backend:
     helm: Any = None
     # Uploaded chart archives (artifacts/store.py); None without helm: uploads answer 503.
     artifacts: Any = None
+    # Access requests (accessrequests/service.py); None: those routes answer 503.
+    access_requests: Any = None
+    # Deletes an access request's sessions (accessrequests/sessions.py); None: none to delete.
+    request_sessions: Any = None
+    # Notifications (audit/notify.py, `serve --notify-url`); None: notify() does nothing.
+    notifier: Notifier | None = None
     # Set on SIGTERM (http/shutdown.py): /readyz fails, so balancers stop sending here
     # before the replica stops listening.
     draining: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -95,6 +102,13 @@ class Backend:
         init=False,
         repr=False,
     )
+
+    def notify(self, type: str, **fields: Any) -> None:
+        """One notification event (audit/notify.py: its types and allowed fields), queued
+        and posted in the background: never blocks, never raises; without `serve
+        --notify-url` it does nothing."""
+        if self.notifier is not None:
+            self.notifier.notify(type, **fields)
 
     def discovery(self) -> dict[str, Any]:
         s = self.settings
