@@ -88,6 +88,8 @@ class Backend:
     helm: Any = None
     # Uploaded chart archives (artifacts/store.py); None without helm: uploads answer 503.
     artifacts: Any = None
+    # The dashboard's shared state on mgmt (ui/state.py); None without --ui-client-id.
+    dashboard: Any = None
     # Access requests (accessrequests/service.py); None: those routes answer 503.
     access_requests: Any = None
     # Deletes an access request's sessions (accessrequests/sessions.py); None: none to delete.
