@@ -26,7 +26,7 @@ import requests
 import yaml
 
 from tests.conftest import Stack
-from tests.helpers import wait_for
+from tests.helpers import backend_log_lines, wait_for
 from tests.prometheus_text import sample
 from tests.stack import idp_login
 from tests.stack.backend_daemon import (
@@ -232,8 +232,7 @@ def test_alice_deploys_in_shop_only(
     assert doc["current-context"] == "dev-deploy"
     assert [c["name"] for c in doc["clusters"]] == ["scipian-dev-deploy"]
     # Audited with level, justification and the login's time.
-    log = Path(stack.env["STACK_LOGS_DIR"]) / "backend.log"
-    lines = [json.loads(x) for x in log.read_text().splitlines() if reason in x]
+    lines = backend_log_lines(stack, lambda x: x.get("justification") == reason, 1)
     assert [(x["level"], x["outcome"]) for x in lines] == [("deploy", "issued")]
     assert lines[0]["justification"] == reason and lines[0]["authTime"]
 
