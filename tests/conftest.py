@@ -126,6 +126,7 @@ SHARED_STATE_FILES = frozenset(
         "ui/test_dashboard_activity",  # floods mgmt's Events namespace; dev Events dated ahead
         "ui/test_dashboard_break_glass",  # registers an Environment of its own
         "ui/test_dashboard_promotions",  # registers two Environments of its own
+        "ui/test_dashboard_requests",  # registers an Environment of its own
         # last: every page the two above showed, kept in this process (ui/conftest.py)
         "ui/test_zz_no_token",
     )
