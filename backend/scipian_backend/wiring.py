@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from kubernetes import client
+from kubernetes.client.rest import ApiException
+from urllib3.exceptions import HTTPError
 
 from scipian_backend import kube
+from scipian_backend.accessrequests.grants import Grants
+from scipian_backend.accessrequests.sessions import RequestSessions
+from scipian_backend.accessrequests.worker import AccessRequestWorker
 from scipian_backend.artifacts.store import ArtifactStore
 from scipian_backend.artifacts.upload import Uploads
 from scipian_backend.audit.events import Auditor
@@ -15,6 +21,7 @@ from scipian_backend.breakglass.status import EnvironmentStatus
 from scipian_backend.config import ARTIFACTS_NAMESPACE, Settings
 from scipian_backend.environments.lookups import TtlCache
 from scipian_backend.environments.store import Store
+from scipian_backend.errors import ServiceUnavailable
 from scipian_backend.helmrun.sandbox import HelmSandbox
 from scipian_backend.identity.authn import KeySet, Verifier
 from scipian_backend.identity.authz import Authorizer
@@ -129,6 +136,7 @@ def build_backend(settings: Settings) -> Backend:
     )
     backend.replica = settings.worker.replica_id
     backend.worker = _worker_room(settings, mgmt, backend.replica, metrics)
+    _access_requests(backend, mgmt)
     if backend.worker is not None and backend.helm is not None:
         # Every promotion step is executed here (change.md §5): only with helm to run.
         backend.worker.add_kind(
@@ -155,6 +163,47 @@ def build_backend(settings: Settings) -> Backend:
             "chart-archives", settings.chart_collect_seconds, backend.artifacts.collect
         )
     return backend
+
+
+def _access_requests(backend: Backend, mgmt: client.ApiClient) -> None:
+    """Credentials under approved access requests, their revocation, and their clock."""
+    settings = backend.settings
+    timeout = settings.http_timeout_seconds
+    requests = client.CustomObjectsApi(mgmt)
+
+    def list_requests(selector: str) -> list[dict[str, Any]]:
+        # TODO(K): R's accessrequests/store.py list, once merged
+        try:
+            found = kube.json_body(
+                requests.list_cluster_custom_object(
+                    "scipian.io", "v1alpha1", "accessrequests",
+                    label_selector=selector, _request_timeout=timeout, _preload_content=False,
+                )
+            )  # fmt: skip
+        except ApiException as e:
+            if kube.status_of(e) == 404:  # the CRD is not installed (yet)
+                return []
+            raise ServiceUnavailable("management cluster unavailable") from None
+        except (HTTPError, ValueError):
+            raise ServiceUnavailable("management cluster unavailable") from None
+        items = found.get("items")
+        return items if isinstance(items, list) else []
+
+    backend.grants = Grants(backend.authorizer, list_requests)
+    sessions = RequestSessions(backend.store, backend.minter, settings.sessions_namespace, timeout)
+    backend.request_sessions = sessions
+    if backend.worker is not None:
+        backend.worker.add_kind(
+            AccessRequestWorker(
+                mgmt,
+                sessions,
+                audit_line=backend.auditor.line,
+                event=backend.auditor.event,
+                notify=backend.notify if hasattr(backend, "notify") else None,
+                replica=backend.replica,
+                timeout=timeout,
+            )
+        )
 
 
 def _worker_room(

@@ -43,6 +43,8 @@ class Record:
     promotion: dict[str, Any] | None = None  # event "promotion": promotions/service.py
     break_glass: bool = False  # a deploy credential around a promotion gate
     break_glass_id: str = ""  # its entry in the Environment's status.breakGlass
+    # A credential under an access request: {"name": NAME} (accessrequests/grants.py)
+    access_request: dict[str, Any] | None = None
     time: str = field(default_factory=lambda: _now())
 
     def line(self) -> str:
@@ -70,6 +72,8 @@ class Record:
             line["breakGlass"] = True
         if self.break_glass_id:
             line["breakGlassId"] = self.break_glass_id
+        if self.access_request is not None:
+            line["accessRequest"] = self.access_request
         return json.dumps(line, separators=(",", ":"))
 
 
