@@ -132,6 +132,31 @@ def parser() -> argparse.ArgumentParser:
         default=_env("SCIPIAN_EVENT_NAMESPACE", "default"),
         help="where Events about Environments are written (default: default)",
     )
+    nt = s.add_argument_group('notifications (docs/api.md, "Notifications")')
+    nt.add_argument(
+        "--notify-url",
+        default=_env("SCIPIAN_NOTIFY_URL"),
+        help="http(s) URL each notification event is POSTed to as JSON (default: none; "
+        "or SCIPIAN_NOTIFY_URL, which keeps a URL holding a secret off the command line)",
+    )
+    nt.add_argument(
+        "--notify-queue",
+        type=int,
+        default=1000,
+        help="events waiting to be sent; beyond, new ones are dropped and counted (default 1000)",
+    )
+    nt.add_argument(
+        "--notify-timeout-seconds",
+        type=float,
+        default=5.0,
+        help="each POST's timeout (default 5)",
+    )
+    nt.add_argument(
+        "--notify-retries",
+        type=int,
+        default=3,
+        help="tries after a failed POST, with backoff from 1 s doubling (default 3)",
+    )
     pr = s.add_argument_group('promotions (docs/api.md, "Promotions")')
     pr.add_argument(
         "--promotion-body-max-bytes",
@@ -730,6 +755,10 @@ def _serve(args: argparse.Namespace) -> int:
         chart_after_use_seconds=args.chart_after_use_seconds,
         chart_collect_seconds=args.chart_collect_seconds,
         request_token_floor_seconds=args.request_token_floor_seconds,
+        notify_url=args.notify_url or None,
+        notify_queue=args.notify_queue,
+        notify_timeout_seconds=args.notify_timeout_seconds,
+        notify_retries=args.notify_retries,
     )
     check_serve_identity(settings.issuer, settings.username_prefix, settings.groups_prefix)
     from scipian_backend.ratelimit import parse_rate, route_limiters

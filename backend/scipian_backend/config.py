@@ -143,6 +143,12 @@ class Settings:
     # Credentials under an access request (accessrequests/grants.py, change.md §9): tokens
     # for min(ttl, window end - now), never shorter than this (TokenRequest's minimum).
     request_token_floor_seconds: int = MIN_TTL
+    # Notifications (audit/notify.py, change.md §11): where events are POSTed (None: none;
+    # the URL may hold a secret, so never in a repr), the queue, each post's timeout, retries.
+    notify_url: str | None = field(default=None, repr=False)
+    notify_queue: int = 1000
+    notify_timeout_seconds: float = 5.0
+    notify_retries: int = 3
 
     def __post_init__(self) -> None:
         if not MIN_TTL <= self.request_token_floor_seconds <= 86400:
@@ -199,6 +205,16 @@ class Settings:
             raise ConfigError(
                 "--helm-term-grace-seconds and --helm-wait-slot-seconds must not be negative"
             )
+        if self.notify_url is not None:
+            from scipian_backend.audit.notify import check_notify_url
+
+            check_notify_url(self.notify_url)
+        if self.notify_queue < 1 or not 0 < self.notify_timeout_seconds <= 60:
+            raise ConfigError(
+                "--notify-queue must be positive and --notify-timeout-seconds in (0, 60]"
+            )
+        if not 0 <= self.notify_retries <= 10:
+            raise ConfigError("--notify-retries must be between 0 and 10")
         if not 1 <= self.break_glass_history <= MAX_BREAK_GLASS_HISTORY:
             raise ConfigError(
                 f"--break-glass-history must be between 1 and {MAX_BREAK_GLASS_HISTORY}"

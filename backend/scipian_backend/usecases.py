@@ -25,6 +25,7 @@ from scipian_backend.accessrequests.grants import (
     token_ttl,
 )
 from scipian_backend.audit.events import Auditor
+from scipian_backend.audit.notify import Notifier
 from scipian_backend.audit.records import Record
 from scipian_backend.config import MIN_TTL, Settings, valid_env_id
 from scipian_backend.environments.lookups import TtlCache
@@ -100,11 +101,20 @@ class Backend:
     grants: Grants | None = None
     # Deletes an access request's sessions (accessrequests/sessions.py RequestSessions).
     request_sessions: Any = None
+    # Notifications (audit/notify.py, `serve --notify-url`); None: notify() does nothing.
+    notifier: Notifier | None = None
     _lookups: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(LOOKUP_WORKERS, "scipian-lookup"),
         init=False,
         repr=False,
     )
+
+    def notify(self, type: str, **fields: Any) -> None:
+        """One notification event (audit/notify.py: its types and allowed fields), queued
+        and posted in the background: never blocks, never raises; without `serve
+        --notify-url` it does nothing."""
+        if self.notifier is not None:
+            self.notifier.notify(type, **fields)
 
     def discovery(self) -> dict[str, Any]:
         s = self.settings

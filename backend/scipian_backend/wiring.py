@@ -16,6 +16,7 @@ from scipian_backend.accessrequests.worker import AccessRequestWorker
 from scipian_backend.artifacts.store import ArtifactStore
 from scipian_backend.artifacts.upload import Uploads
 from scipian_backend.audit.events import Auditor
+from scipian_backend.audit.notify import Notifier
 from scipian_backend.breakglass.service import BreakGlass
 from scipian_backend.breakglass.status import EnvironmentStatus
 from scipian_backend.config import ARTIFACTS_NAMESPACE, Settings
@@ -116,6 +117,14 @@ def build_backend(settings: Settings) -> Backend:
         lookup_cache=TtlCache(settings.lookup_ttl_seconds),
         release_reader=reader,
     )
+    if settings.notify_url:
+        backend.notifier = Notifier(
+            settings.notify_url,
+            on_outcome=metrics.notification,
+            queue_size=settings.notify_queue,
+            timeout=settings.notify_timeout_seconds,
+            retries=settings.notify_retries,
+        )
     backend.helm = helm_sandbox(settings)
     if backend.helm is not None:
         archives = ArtifactStore(
@@ -199,7 +208,7 @@ def _access_requests(backend: Backend, mgmt: client.ApiClient) -> None:
                 sessions,
                 audit_line=backend.auditor.line,
                 event=backend.auditor.event,
-                notify=backend.notify if hasattr(backend, "notify") else None,
+                notify=backend.notify,
                 replica=backend.replica,
                 timeout=timeout,
             )

@@ -301,9 +301,10 @@ class AccessRequestWorker:
                     f"request.{phase.lower()}",
                     environment=env,
                     name=name,
-                    user=user,
+                    requester=user,
+                    level=str(spec.get("level") or ""),
+                    phase=phase,
                     justification=str(spec.get("justification") or ""),
-                    time=when,
                 )
             except Exception as e:  # a notification never stops the worker's change
                 log.warning("access request %s: notification failed (%s)", name, type(e).__name__)

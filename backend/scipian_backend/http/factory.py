@@ -39,6 +39,8 @@ def create_app(backend: Backend) -> ASGIApp:
             if backend.worker is not None:
                 await run_in_threadpool(backend.worker.stop)
             await run_in_threadpool(backend.auditor.close)
+            if backend.notifier is not None:
+                await run_in_threadpool(backend.notifier.close)
 
     app = FastAPI(
         title="Scipian backend",
