@@ -102,6 +102,7 @@ def pytest_configure(config: pytest.Config) -> None:
 SHARED_STATE_FILES = frozenset(
     f"tests/e2e/{name}.py"
     for name in (
+        "accessrequests/test_request_hint",  # grants mallory request-read everywhere
         "helm/test_helm_rollback",  # registers t-rollback
         "promotions/test_promote_plugin",  # registers t-promo-stepup
         "promotions/test_promotion_attacks",  # registers t-atk-a/b, changes their gates
