@@ -128,6 +128,13 @@ def parser() -> argparse.ArgumentParser:
         "last to go (default 50)",
     )
     bg.add_argument(
+        "--pending-approvals-cache-seconds",
+        type=float,
+        default=15.0,
+        help="how long one count of scipian_pending_approvals (a list on mgmt per kind) "
+        "serves /metrics (default 15)",
+    )
+    bg.add_argument(
         "--event-namespace",
         default=_env("SCIPIAN_EVENT_NAMESPACE", "default"),
         help="where Events about Environments are written (default: default)",
@@ -206,6 +213,14 @@ def parser() -> argparse.ArgumentParser:
         default=64,
         help="long polls waiting at once; beyond, answered at once (default 64)",
     )
+    rq = s.add_argument_group('access requests (docs/api.md, "Access requests")')
+    for flag, default, text in (
+        ("--request-pending-seconds", 86400, "a request waits this long for a decision"),
+        ("--request-max-pending-per-env", 3, "pending requests per user and environment"),
+        ("--request-max-pending-per-user", 10, "pending requests per user"),
+        ("--request-creations-per-hour", 20, "requests one user may create per hour"),
+    ):
+        rq.add_argument(flag, type=int, default=default, help=f"{text} (default {default})")
     d = s.add_argument_group("dashboard (/ui/, docs/ui.md); off without --ui-client-id")
     d.add_argument("--ui-client-id", default=_env("SCIPIAN_UI_CLIENT_ID"))
     d.add_argument(
@@ -265,6 +280,12 @@ def parser() -> argparse.ArgumentParser:
         help="accept cluster-admin, admin or a role allowing escalate, bind or impersonate "
         "(recorded on the Environment, shown by list)",
     )
+    r.add_argument(
+        "--max-access-seconds",
+        type=int,
+        default=14400,
+        help="the longest window an access request may ask for (default 14400; 60..604800)",
+    )
     _deploy_options(r)
 
     u = sub.add_parser(
@@ -283,6 +304,7 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="as register's; --no-allow-privileged-role withdraws it (default: keep)",
     )
+    u.add_argument("--max-access-seconds", type=int, default=None, help="as register's")
     _deploy_options(u)
     u.add_argument("--no-deploy", action="store_true", help="remove the deploy level")
 
@@ -595,6 +617,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             sessions_namespace=args.sessions_namespace,
             deploy=Deploy(**{"cluster_role": DEFAULT_DEPLOY_ROLE, **changes}) if changes else None,  # type: ignore[arg-type]
             allow_privileged_role=args.allow_privileged_role,
+            max_access_seconds=args.max_access_seconds,
         )
         reg.validate()  # before touching any cluster
         admin.check_not_a_command(reg.name)
@@ -623,6 +646,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 "sessions_namespace": args.sessions_namespace,
                 "deploy": False if args.no_deploy else changes,
                 "allow_privileged_role": args.allow_privileged_role,
+                "max_access_seconds": args.max_access_seconds,
             },
         )
         reg.validate()
@@ -643,6 +667,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                     "ttlSeconds": e.ttl_seconds,
                     "deploy": admin.deploy_spec(e.deploy) if e.deploy is not None else None,
                     "allowPrivilegedRole": e.allow_privileged_role,
+                    "maxAccessSeconds": e.max_access_seconds,
                 }
                 for e in envs
             ]
@@ -731,6 +756,10 @@ def _serve(args: argparse.Namespace) -> int:
         promotion_watch_seconds=args.promotion_watch_seconds,
         promotion_watches_per_replica=args.promotion_watches_per_replica,
         promotion_diff_cache=args.promotion_diff_cache,
+        request_pending_seconds=args.request_pending_seconds,
+        request_max_pending_per_env=args.request_max_pending_per_env,
+        request_max_pending_per_user=args.request_max_pending_per_user,
+        request_creations_per_hour=args.request_creations_per_hour,
         event_namespace=args.event_namespace,
         worker=_worker_settings(args),
         helm=args.helm or None,
@@ -759,6 +788,7 @@ def _serve(args: argparse.Namespace) -> int:
         notify_queue=args.notify_queue,
         notify_timeout_seconds=args.notify_timeout_seconds,
         notify_retries=args.notify_retries,
+        pending_approvals_cache_seconds=args.pending_approvals_cache_seconds,
     )
     check_serve_identity(settings.issuer, settings.username_prefix, settings.groups_prefix)
     from scipian_backend.ratelimit import parse_rate, route_limiters

@@ -42,6 +42,10 @@ JUSTIFICATION_PATTERN = (
 )
 LEVELS = ("read", "deploy")
 MAX_BREAK_GLASS_HISTORY = 200  # the Environment CRD's maxItems of status.breakGlass
+# spec.maxAccessSeconds: an access request's longest window (change.md §9), and its bounds.
+DEFAULT_MAX_ACCESS = 4 * 3600
+MIN_ACCESS = 60
+MAX_ACCESS = 7 * 86400
 
 
 def valid_env_id(env_id: str) -> bool:
@@ -112,6 +116,12 @@ class Settings:
     promotion_watch_seconds: float = 60.0  # the longest a long poll waits for a change
     promotion_watches_per_replica: int = 64  # long polls waiting at once; beyond: answered now
     promotion_diff_cache: int = 256  # step diffs kept per replica (promotions/diff_routes.py)
+    # Access requests (docs/api.md "Access requests", change.md §9, §11): how long one waits
+    # for a decision, and the per-user caps, counted on mgmt (every replica).
+    request_pending_seconds: int = 86400
+    request_max_pending_per_env: int = 3
+    request_max_pending_per_user: int = 10
+    request_creations_per_hour: int = 20
     # The worker room (worker/settings.py): replica id, Lease timings, turn threads.
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     # The backend's own helm (helmrun/sandbox.py, change.md §5); None: no helm, so no chart
@@ -149,6 +159,8 @@ class Settings:
     notify_queue: int = 1000
     notify_timeout_seconds: float = 5.0
     notify_retries: int = 3
+    # scipian_pending_approvals (audit/pending.py): how long one count of mgmt's lists serves.
+    pending_approvals_cache_seconds: float = 15.0
 
     def __post_init__(self) -> None:
         if not MIN_TTL <= self.request_token_floor_seconds <= 86400:
@@ -205,6 +217,14 @@ class Settings:
             raise ConfigError(
                 "--helm-term-grace-seconds and --helm-wait-slot-seconds must not be negative"
             )
+        for flag, count in (
+            ("--request-pending-seconds", self.request_pending_seconds),
+            ("--request-max-pending-per-env", self.request_max_pending_per_env),
+            ("--request-max-pending-per-user", self.request_max_pending_per_user),
+            ("--request-creations-per-hour", self.request_creations_per_hour),
+        ):
+            if count < 1:
+                raise ConfigError(f"{flag} must be positive")
         if self.notify_url is not None:
             from scipian_backend.audit.notify import check_notify_url
 
@@ -213,6 +233,8 @@ class Settings:
             raise ConfigError(
                 "--notify-queue must be positive and --notify-timeout-seconds in (0, 60]"
             )
+        if not 0 < self.pending_approvals_cache_seconds <= 3600:
+            raise ConfigError("--pending-approvals-cache-seconds must be in (0, 3600]")
         if not 0 <= self.notify_retries <= 10:
             raise ConfigError("--notify-retries must be between 0 and 10")
         if not 1 <= self.break_glass_history <= MAX_BREAK_GLASS_HISTORY:

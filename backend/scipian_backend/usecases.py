@@ -99,7 +99,9 @@ class Backend:
     artifacts: Any = None
     # Approved access requests as grants (accessrequests/grants.py); None: none count.
     grants: Grants | None = None
-    # Deletes an access request's sessions (accessrequests/sessions.py RequestSessions).
+    # Access requests (accessrequests/service.py); None: those routes answer 503.
+    access_requests: Any = None
+    # Deletes an access request's sessions (accessrequests/sessions.py); None: none to delete.
     request_sessions: Any = None
     # Notifications (audit/notify.py, `serve --notify-url`); None: notify() does nothing.
     notifier: Notifier | None = None

@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
-from typing import Any
 
 from kubernetes import client
-from kubernetes.client.rest import ApiException
-from urllib3.exceptions import HTTPError
 
 from scipian_backend import kube
+from scipian_backend.accessrequests import records as requests
 from scipian_backend.accessrequests.grants import Grants
+from scipian_backend.accessrequests.service import AccessRequests
 from scipian_backend.accessrequests.sessions import RequestSessions
+from scipian_backend.accessrequests.store import AccessRequestStore
 from scipian_backend.accessrequests.worker import AccessRequestWorker
 from scipian_backend.artifacts.store import ArtifactStore
 from scipian_backend.artifacts.upload import Uploads
 from scipian_backend.audit.events import Auditor
 from scipian_backend.audit.notify import Notifier
+from scipian_backend.audit.pending import (
+    PendingApprovals,
+    awaiting_promotion_steps,
+    pending_requests,
+)
 from scipian_backend.breakglass.service import BreakGlass
 from scipian_backend.breakglass.status import EnvironmentStatus
-from scipian_backend.config import ARTIFACTS_NAMESPACE, Settings
+from scipian_backend.config import ARTIFACTS_NAMESPACE, GROUP, VERSION, Settings
 from scipian_backend.environments.lookups import TtlCache
 from scipian_backend.environments.store import Store
-from scipian_backend.errors import ServiceUnavailable
 from scipian_backend.helmrun.sandbox import HelmSandbox
 from scipian_backend.identity.authn import KeySet, Verifier
 from scipian_backend.identity.authz import Authorizer
@@ -49,8 +52,6 @@ from scipian_backend.releases.reader import ReleaseReader
 from scipian_backend.releases.records import DecodeLimits
 from scipian_backend.usecases import Backend
 from scipian_backend.worker.room import WorkerRoom
-
-log = logging.getLogger("scipian.wiring")
 
 
 def helm_sandbox(settings: Settings) -> HelmSandbox | None:
@@ -142,10 +143,21 @@ def build_backend(settings: Settings) -> Backend:
     lock = ReleaseLock(mgmt, settings.namespace, timeout)
     values = ValuesStore(mgmt, timeout)
     backend.promotions = Promotions(backend, promotions, lock, values)
+    requests = kube.ClusterObjects(mgmt, GROUP, VERSION, "accessrequests", timeout)
+    metrics.registry.register(
+        PendingApprovals(
+            {
+                "promotion": lambda: awaiting_promotion_steps(promotions.list()),
+                "request": lambda: pending_requests(requests.list()),
+            },
+            settings.pending_approvals_cache_seconds,
+        )
+    )
     backend.diffs = StepDiffs(backend, promotions, values, settings.promotion_diff_cache)
     backend.break_glass = BreakGlass(
         backend, EnvironmentStatus(mgmt, timeout), settings.break_glass_history
     )
+    backend.access_requests = AccessRequests(backend, AccessRequestStore(mgmt, timeout))
     backend.replica = settings.worker.replica_id
     backend.worker = _worker_room(settings, mgmt, backend.replica, metrics)
     _access_requests(backend, mgmt)
@@ -181,40 +193,17 @@ def _access_requests(backend: Backend, mgmt: client.ApiClient) -> None:
     """Credentials under approved access requests, their revocation, and their clock."""
     settings = backend.settings
     timeout = settings.http_timeout_seconds
-    requests = client.CustomObjectsApi(mgmt)
-
-    def list_requests(selector: str) -> list[dict[str, Any]]:
-        # TODO(K): R's accessrequests/store.py list, once merged
-        try:
-            found = kube.json_body(
-                requests.list_cluster_custom_object(
-                    "scipian.io", "v1alpha1", "accessrequests",
-                    label_selector=selector, _request_timeout=timeout, _preload_content=False,
-                )
-            )  # fmt: skip
-        except ApiException as e:
-            if kube.status_of(e) == 404:  # the CRD is not installed (yet)
-                return []
-            if kube.status_of(e) == 403:  # the backend's RBAC lacks it: none count
-                log.warning("access requests: the backend may not list them (RBAC)")
-                return []
-            raise ServiceUnavailable("management cluster unavailable") from None
-        except (HTTPError, ValueError):
-            raise ServiceUnavailable("management cluster unavailable") from None
-        items = found.get("items")
-        return items if isinstance(items, list) else []
-
-    backend.grants = Grants(backend.authorizer, list_requests)
+    found = kube.ClusterObjects(mgmt, requests.GROUP, requests.VERSION, requests.PLURAL, timeout)
+    backend.grants = Grants(backend.authorizer, found.list)
     sessions = RequestSessions(backend.store, backend.minter, settings.sessions_namespace, timeout)
     backend.request_sessions = sessions
     if backend.worker is not None:
         backend.worker.add_kind(
             AccessRequestWorker(
-                mgmt,
+                backend,
+                AccessRequestStore(mgmt, timeout),
                 sessions,
-                audit_line=backend.auditor.line,
-                event=backend.auditor.event,
-                notify=backend.notify,
+                mgmt,
                 replica=backend.replica,
                 timeout=timeout,
             )

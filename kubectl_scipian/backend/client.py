@@ -115,9 +115,16 @@ class BackendClient:
         request: dict[str, Any] = {}
         if level != "read":
             request = {"level": level, "justification": justification}
-        body = self._call(
-            "POST", f"/api/v1/environments/{env_id}/kubeconfig", id_token=id_token, json=request
-        )
+        try:
+            body = self._call(
+                "POST", f"/api/v1/environments/{env_id}/kubeconfig", id_token=id_token, json=request
+            )
+        except AuthError as err:
+            if err.requestable:  # the backend says the caller may ask for this access
+                from kubectl_scipian.errors import REQUEST_HINT
+
+                err.hint = REQUEST_HINT.format(env=env_id, level=err.requestable)
+            raise
         try:
             issued = IssuedKubeconfig(
                 environment=str(body["environment"]),
@@ -251,9 +258,15 @@ class BackendClient:
             max_age = step_up_max_age(response.headers.get("WWW-Authenticate", ""))
             if max_age is not None:
                 raise StepUpRequired(max_age, detail)
-        if status == 403 and reason == "PromotionRequired":
-            raise PromotionRequired(detail)
-        if status in (401, 403):
+        if status == 403:
+            refused = (
+                PromotionRequired(detail) if reason == "PromotionRequired" else AuthError(detail)
+            )
+            requestable = body.get("requestable") if isinstance(body, dict) else None
+            if requestable in ("read", "deploy"):  # a fixed word: printed in the hint
+                refused.requestable = str(requestable)
+            raise refused
+        if status == 401:
             raise AuthError(detail)
         if status == 404 and reason == "NotFound":
             raise EnvNotFound(detail)

@@ -137,7 +137,7 @@ def test_the_issuer_is_required(real_helm: Helm) -> None:
 def test_rendered_objects_match_the_package(real_helm: Helm) -> None:
     docs = by_kind(render(real_helm, "--set", f"oidc.issuer={ISSUER}"))
     assert {kind: len(objs) for kind, objs in docs.items()} == {
-        "CustomResourceDefinition": 2,
+        "CustomResourceDefinition": 3,
         "ServiceAccount": 1,
         "ClusterRole": 1,
         "ClusterRoleBinding": 1,
@@ -152,6 +152,7 @@ def test_rendered_objects_match_the_package(real_helm: Helm) -> None:
     crds = {c["metadata"]["name"]: c for c in docs["CustomResourceDefinition"]}
     assert crds["environments.scipian.io"] == manifest("crd.yaml")[0]
     assert crds["promotions.scipian.io"] == manifest("promotion-crd.yaml")[0]
+    assert crds["accessrequests.scipian.io"] == manifest("accessrequest-crd.yaml")[0]
 
     # RBAC: the rules of backend/scipian_backend/manifests/rbac.yaml, bound to the chart's account.
     raw = by_kind(manifest("rbac.yaml"))

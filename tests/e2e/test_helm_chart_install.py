@@ -32,6 +32,7 @@ from tests.e2e.test_helm_chart import CHART, Helm
 from tests.e2e.test_helm_chart import real_helm as real_helm  # the module's fixture
 
 pytestmark = pytest.mark.stack
+SCIPIAN_CRDS = ("environments.scipian.io", "promotions.scipian.io", "accessrequests.scipian.io")
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +168,7 @@ def test_install_upgrade_uninstall_leave_nothing_behind(
         v["secret"] for v in deployment["spec"]["template"]["spec"]["volumes"] if "secret" in v
     ]
     assert (secret["secretName"], secret["defaultMode"]) == ("scipian-ui-oidc", 0o440)
-    for crd in ["environments.scipian.io", "promotions.scipian.io", *(c.name for c in CRDS)]:
+    for crd in [*SCIPIAN_CRDS, *(c.name for c in CRDS)]:
         stack.kubectl("mgmt", "get", "crd", crd)
 
     # upgrade to changed values: the Deployment follows, the Ingress turned off is deleted.
@@ -223,5 +224,5 @@ def test_install_upgrade_uninstall_leave_nothing_behind(
         "mgmt", "get", "role,rolebinding", "-n", "default", "-o", "name"
     ).stdout.split()
     assert not [name for name in events_rbac if release in name]
-    for crd in ["environments.scipian.io", "promotions.scipian.io", *(c.name for c in CRDS)]:
+    for crd in [*SCIPIAN_CRDS, *(c.name for c in CRDS)]:
         stack.kubectl("mgmt", "get", "crd", crd)

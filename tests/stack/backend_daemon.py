@@ -130,6 +130,7 @@ def _backend_identity() -> None:
     manifests = ROOT / "backend" / "scipian_backend" / "manifests"
     clusters.kubectl_run("mgmt", "apply", "-f", str(manifests / "crd.yaml"))
     clusters.kubectl_run("mgmt", "apply", "-f", str(manifests / "promotion-crd.yaml"))
+    clusters.kubectl_run("mgmt", "apply", "-f", str(manifests / "accessrequest-crd.yaml"))
     clusters.kubectl_run("mgmt", "apply", "-f", str(manifests / "rbac.yaml"))
     token_secret = {
         "apiVersion": "v1",

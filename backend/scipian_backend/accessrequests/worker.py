@@ -19,50 +19,35 @@ the finalizer; the service writes every other change. Status writes are optimist
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from scipian_backend.accessrequests.grants import parse_time
-from scipian_backend.audit.records import Record
+from scipian_backend.accessrequests import records as r
+from scipian_backend.accessrequests.events import change_event, change_record
+from scipian_backend.accessrequests.store import AccessRequestStore
+from scipian_backend.errors import InternalError
 from scipian_backend.kube import json_body, status_of
 from scipian_backend.worker.claims import Claim
 
+if TYPE_CHECKING:
+    from scipian_backend.usecases import Backend
+
 log = logging.getLogger("scipian.accessrequests")
 
-GROUP = "scipian.io"
-VERSION = "v1alpha1"
-PLURAL = "accessrequests"
-KIND = "AccessRequest"
-FINALIZER = "scipian.io/access-request"
-PENDING, APPROVED = "Pending", "Approved"
-EXPIRED, ENDED = "Expired", "Ended"
-TERMINAL = ("Denied", "Expired", "Ended", "Cancelled", "Revoked")
+FINALIZER = r.FINALIZER
+PENDING, APPROVED, EXPIRED, ENDED = r.PENDING, r.APPROVED, r.EXPIRED, r.ENDED
+TERMINAL = r.TERMINAL
 TOKEN_HORIZON = 86400 + 600  # the longest token (a level's TTL ≤ 1 day) and a margin
 ATTEMPTS = 10
 
 
 class Sessions(Protocol):
     def revoke(self, obj: dict[str, Any]) -> int: ...
-
-
-class Notifier(Protocol):
-    def __call__(self, type: str, **fields: Any) -> None: ...
-
-
-def stamp(now: datetime) -> str:
-    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def phase_of(obj: dict[str, Any]) -> str:
-    status = obj.get("status")
-    phase = status.get("phase") if isinstance(status, dict) else None
-    return phase if isinstance(phase, str) else ""
 
 
 def deleting(obj: dict[str, Any]) -> bool:
@@ -76,13 +61,13 @@ def finalizers(obj: dict[str, Any]) -> list[str]:
 
 def ends_at(obj: dict[str, Any]) -> datetime | None:
     """Pending: when it expires undecided; Approved: the window's end."""
-    return parse_time((obj.get("status") or {}).get("expiresAt"))
+    return r.parse_stamp(r.status_of(obj).get("expiresAt"))
 
 
 def last_transition(obj: dict[str, Any]) -> datetime | None:
-    status = obj.get("status") or {}
+    status = r.status_of(obj)
     for key in ("lastTransition", "endedAt"):
-        when = parse_time(status.get(key))
+        when = r.parse_stamp(status.get(key))
         if when is not None:
             return when
     return None
@@ -93,10 +78,10 @@ def closed(obj: dict[str, Any], now: datetime, phase: str) -> dict[str, Any] | N
     window ended (ENDED) at `now`; None when the object is not in that state now."""
     want = PENDING if phase == EXPIRED else APPROVED
     end = ends_at(obj)
-    if phase_of(obj) != want or deleting(obj) or end is None or now < end:
+    if r.phase(obj) != want or deleting(obj) or end is None or now < end:
         return None
-    status = dict(obj.get("status") or {})
-    when = stamp(now)
+    status = dict(r.status_of(obj))
+    when = r.now_stamp(now)
     message = "no decision before it expired" if phase == EXPIRED else "the access window ended"
     status.update(phase=phase, endedAt=when, lastTransition=when, message=message)
     return status
@@ -105,28 +90,26 @@ def closed(obj: dict[str, Any], now: datetime, phase: str) -> dict[str, Any] | N
 class AccessRequestWorker:
     """The worker room's WorkKind for AccessRequests (worker/claims.py)."""
 
-    group = GROUP
-    version = VERSION
-    plural = PLURAL
+    group = r.GROUP
+    version = r.VERSION
+    plural = r.PLURAL
     short = "access"
 
     def __init__(
         self,
-        mgmt: client.ApiClient,
+        backend: Backend,
+        store: AccessRequestStore,
         sessions: Sessions,
+        mgmt: client.ApiClient,
         *,
-        audit_line: Callable[[Record], None],
-        event: Callable[[dict[str, Any]], None],
-        notify: Notifier | None = None,
         replica: str = "",
         timeout: float = 10.0,
         now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ) -> None:
+        self._b = backend
+        self._store = store
         self._api = client.CustomObjectsApi(mgmt)
         self._sessions = sessions
-        self._audit_line = audit_line
-        self._event = event
-        self._notify = notify
         self._replica = replica
         self._timeout = timeout
         self._now = now
@@ -138,7 +121,7 @@ class AccessRequestWorker:
     def wants(self, obj: dict[str, Any], now: datetime) -> bool:
         if deleting(obj):
             return FINALIZER in finalizers(obj)
-        phase = phase_of(obj)
+        phase = r.phase(obj)
         if phase in (PENDING, APPROVED):
             return ends_at(obj) is not None  # a turn returns the seconds to the end
         if phase in TERMINAL:
@@ -150,13 +133,13 @@ class AccessRequestWorker:
         return False
 
     def turn(self, obj: dict[str, Any], claim: Claim) -> float | None:
-        name = _name(obj)
+        name = r.name_of(obj)
         now = self._now()
         if deleting(obj):
             self._sessions.revoke(obj)
             self._remove_finalizer(name)
             return None
-        phase = phase_of(obj)
+        phase = r.phase(obj)
         end = ends_at(obj)
         if phase in (PENDING, APPROVED) and end is not None and now < end:
             return (end - now).total_seconds()
@@ -179,40 +162,17 @@ class AccessRequestWorker:
     # --- writes -----------------------------------------------------------------------------
 
     def _close(self, name: str, phase: str) -> None:
-        """Pending→Expired or Approved→Ended with the resourceVersion read; a 409 starts
-        again from a fresh read (the service may have written in between)."""
-        for _ in range(ATTEMPTS):
-            obj = self._read(name)
-            if obj is None:
-                return
-            status = closed(obj, self._now(), phase)
-            if status is None:
-                return  # someone else changed it first (a revoke, a cancel)
-            body = {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": KIND,
-                "metadata": {
-                    "name": name,
-                    "resourceVersion": (obj.get("metadata") or {}).get("resourceVersion"),
-                },
-                "status": status,
-            }
-            try:
-                after = json_body(
-                    self._api.replace_cluster_custom_object_status(
-                        GROUP, VERSION, PLURAL, name, body,
-                        _request_timeout=self._timeout, _preload_content=False,
-                    )
-                )  # fmt: skip
-            except ApiException as e:
-                if status_of(e) == 409:
-                    continue
-                if status_of(e) == 404:
-                    return
-                raise
-            self._record(after, phase)
-            return
-        raise RuntimeError(f"access request {name}: status kept changing")
+        """Pending→Expired or Approved→Ended, written with the resourceVersion read (the
+        store retries from a fresh read on 409: the service may have written between)."""
+        try:
+            before, after = self._store.update_status(
+                name, lambda obj: closed(obj, self._now(), phase)
+            )
+        except InternalError:
+            return  # deleted meanwhile: its finalizer's turn deletes the sessions
+        change = r.change_of(before, after)
+        if change is not None:
+            self._record(after, change)
 
     def _remove_finalizer(self, name: str) -> None:
         for _ in range(ATTEMPTS):
@@ -228,7 +188,7 @@ class AccessRequestWorker:
             }
             try:
                 self._api.patch_cluster_custom_object(
-                    GROUP, VERSION, PLURAL, name, patch, _request_timeout=self._timeout
+                    r.GROUP, r.VERSION, r.PLURAL, name, patch, _request_timeout=self._timeout
                 )
                 log.info("access request %s: sessions deleted, finalizer removed", name)
                 return
@@ -244,7 +204,7 @@ class AccessRequestWorker:
         try:
             return json_body(
                 self._api.get_cluster_custom_object(
-                    GROUP, VERSION, PLURAL, name,
+                    r.GROUP, r.VERSION, r.PLURAL, name,
                     _request_timeout=self._timeout, _preload_content=False,
                 )
             )  # fmt: skip
@@ -253,65 +213,22 @@ class AccessRequestWorker:
                 return None
             raise
 
-    def _record(self, obj: dict[str, Any], phase: str) -> None:
+    def _record(self, obj: dict[str, Any], change: r.Change) -> None:
         """One audit line, one Event, one notification per change this worker made."""
-        spec = obj.get("spec") or {}
-        meta = obj.get("metadata") or {}
-        status = obj.get("status") or {}
-        name = _name(obj)
-        env = str(spec.get("environment") or "")
-        user = str((spec.get("requester") or {}).get("user") or "")
+        b = self._b
         request_id = f"worker/{self._replica}" if self._replica else "worker"
-        message = str(status.get("message") or "")
-        self._audit_line(
-            Record(
-                event="access_request",
-                request_id=request_id,
-                outcome=phase.lower(),
-                environment=env or None,
-                user=user or None,
-                reason=message,
-                level=str(spec.get("level") or "read"),
-                justification=str(spec.get("justification") or ""),
-                access_request={"name": name, "to": phase},
-            )
+        why = str(r.status_of(obj).get("message") or "")
+        b.auditor.line(change_record(obj, change, None, request_id, why))
+        b.auditor.event(change_event(obj, change, None, request_id, self._now()))
+        b.notify(
+            f"request.{change.outcome}",
+            environment=r.environment(obj),
+            name=r.name_of(obj),
+            requester=r.requester(obj),
+            level=r.level(obj),
+            phase=change.new,
+            reason=why,
         )
-        when = stamp(self._now())
-        self._event(
-            {
-                "metadata": {"name": f"{name}.{secrets.token_hex(8)}"},
-                "involvedObject": {
-                    "apiVersion": f"{GROUP}/{VERSION}",
-                    "kind": KIND,
-                    "name": name,
-                    "uid": meta.get("uid", ""),
-                },
-                "reason": f"AccessRequest{phase}",
-                "message": f"{name}: {message} (request {request_id})"[:1024],
-                "type": "Normal",
-                "source": {"component": "scipian-backend"},
-                "firstTimestamp": when,
-                "lastTimestamp": when,
-                "count": 1,
-            }
-        )
-        if self._notify is not None:
-            try:
-                self._notify(
-                    f"request.{phase.lower()}",
-                    environment=env,
-                    name=name,
-                    requester=user,
-                    level=str(spec.get("level") or ""),
-                    phase=phase,
-                    justification=str(spec.get("justification") or ""),
-                )
-            except Exception as e:  # a notification never stops the worker's change
-                log.warning("access request %s: notification failed (%s)", name, type(e).__name__)
-
-
-def _name(obj: dict[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("name") or "")
 
 
 def _uid(obj: dict[str, Any]) -> str:
