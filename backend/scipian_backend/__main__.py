@@ -1,5 +1,5 @@
-"""`python -m scipian_backend serve|register|update|upgrade-target|unregister|list|revoke`:
-the server and its admin CLI.
+"""`python -m scipian_backend serve|register|update|upgrade-target|unregister|list|revoke|
+rotate-dashboard-keys`: the server and its admin CLI.
 
 Errors are one line on stderr and a non-zero exit (2: bad input, 1: a cluster refused or
 was unreachable), never a traceback.
@@ -257,6 +257,51 @@ def parser() -> argparse.ArgumentParser:
         default=16384,
         help="a followed log line is cut at this many bytes (default 16384)",
     )
+    d.add_argument(
+        "--ui-login-seconds",
+        type=int,
+        default=600,
+        help="a sign-in must come back from the provider within this (default 600)",
+    )
+    d.add_argument(
+        "--ui-sessions-per-user",
+        type=int,
+        default=20,
+        help="dashboard sessions a user holds at once; a new sign-in ends the oldest (default 20)",
+    )
+    d.add_argument(
+        "--ui-session-sweep-seconds",
+        type=float,
+        default=300.0,
+        help="how often the worker room deletes expired sessions (default 300)",
+    )
+    d.add_argument(
+        "--ui-keys-secret",
+        default="scipian-dashboard-keys",
+        help="the Secret in scipian-dashboard holding the keys sealing pending logins "
+        "(created when missing; default scipian-dashboard-keys)",
+    )
+    d.add_argument(
+        "--ui-key-rotation-seconds",
+        type=int,
+        default=7 * 86400,
+        help="the worker room rotates the sealing keys this often; 0: never (default 7 days)",
+    )
+    d.add_argument(
+        "--ui-key-cache-seconds",
+        type=float,
+        default=30.0,
+        help="how long a replica trusts the sealing keys it read (default 30)",
+    )
+    d.add_argument(
+        "--ui-login-rate-limit",
+        default="120/60s",
+        help="sign-ins per client address (the forwarded one behind --forwarded-allow-ips) "
+        "and replica; 0 disables (default 120/60s)",
+    )
+    d.add_argument(
+        "--ui-login-rate-limit-burst", type=int, default=None, help="default: 60, at most TOKENS"
+    )
 
     _release_record_options(s)
     _worker_options(s)
@@ -317,6 +362,12 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--env", required=True)
     v.add_argument("--user", required=True, help="e.g. alice@example.test or oidc:alice@...")
     v.add_argument("--username-prefix", default=_env("SCIPIAN_USERNAME_PREFIX", "oidc:"))
+    k = sub.add_parser(
+        "rotate-dashboard-keys",
+        help="a new current key sealing the dashboard's pending logins; the previous one "
+        "still opens them (run twice to drop a leaked key at once)",
+    )
+    k.add_argument("--secret", default="scipian-dashboard-keys", help="as serve --ui-keys-secret")
     return p
 
 
@@ -689,6 +740,17 @@ def _dispatch(args: argparse.Namespace) -> int:
                     f"{privileged:10} {e.description}"
                 )
         return 0
+    if args.command == "rotate-dashboard-keys":
+        from datetime import datetime, timezone
+
+        from scipian_backend.ui.sealing_keys import SealingKeys
+
+        keys = SealingKeys(mgmt, args.secret)
+        kid = keys.rotate(datetime.now(timezone.utc))
+        if kid is None:
+            raise ConfigError(f"{keys.namespace}/{args.secret} changed meanwhile; run it again")
+        print(f"dashboard keys {keys.namespace}/{args.secret}: current key {kid}")
+        return 0
     if args.command == "revoke":
         user = admin.normalize_user(args.user, args.username_prefix)
         n = admin.revoke(mgmt, args.env, user, args.sessions_namespace)
@@ -742,6 +804,14 @@ def _serve(args: argparse.Namespace) -> int:
         ui_follows_per_user=args.ui_follows_per_user,
         ui_follows_per_replica=args.ui_follows_per_replica,
         ui_log_line_bytes=args.ui_log_line_bytes,
+        ui_login_seconds=args.ui_login_seconds,
+        ui_sessions_per_user=args.ui_sessions_per_user,
+        ui_session_sweep_seconds=args.ui_session_sweep_seconds,
+        ui_keys_secret=args.ui_keys_secret,
+        ui_key_rotation_seconds=args.ui_key_rotation_seconds,
+        ui_key_cache_seconds=args.ui_key_cache_seconds,
+        ui_login_rate_limit=args.ui_login_rate_limit,
+        ui_login_rate_limit_burst=args.ui_login_rate_limit_burst,
         release_record_max_bytes=args.release_record_max_bytes,
         release_record_max_decompressed=args.release_record_max_decompressed,
         release_record_max_depth=args.release_record_max_depth,
@@ -799,6 +869,7 @@ def _serve(args: argparse.Namespace) -> int:
         (settings.read_rate_limit, settings.read_rate_limit_burst),
         (settings.write_rate_limit, settings.write_rate_limit_burst),
     )
+    parse_rate(settings.ui_login_rate_limit, settings.ui_login_rate_limit_burst)
     _check_promotion_flags(settings)
     if not 0.05 <= settings.event_flush_seconds <= 3600:
         raise ConfigError("--event-flush-seconds must be between 0.05 and 3600")

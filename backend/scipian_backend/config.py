@@ -98,6 +98,18 @@ class Settings:
     ui_follows_per_user: int = 10
     ui_follows_per_replica: int = 200
     ui_log_line_bytes: int = 16384
+    # Any replica serves any dashboard request (docs/decisions/dashboard-state.md):
+    # pending logins in a sealed cookie, sessions as Secrets on mgmt, keys in one Secret.
+    ui_login_seconds: int = 600  # a sign-in must come back from the provider within this
+    ui_sessions_per_user: int = 20  # a new sign-in beyond this ends the user's oldest
+    ui_session_sweep_seconds: float = 300.0  # how often expired sessions are deleted
+    ui_keys_secret: str = "scipian-dashboard-keys"  # noqa: S105 - a Secret name, in scipian-dashboard
+    ui_key_rotation_seconds: int = 7 * 86400  # 0: never (the Secret is rotated elsewhere)
+    ui_key_cache_seconds: float = 30.0  # how long a replica trusts the keys it read
+    # Sign-ins started and finished per client address (the forwarded one behind a trusted
+    # proxy, --forwarded-allow-ips); "0": off.
+    ui_login_rate_limit: str = "120/60s"
+    ui_login_rate_limit_burst: int | None = None  # default: 60, at most the token count
     # Release records (releases/records.py): decoding bounds, `serve --release-record-*`.
     release_record_max_bytes: int = records.MAX_PAYLOAD
     release_record_max_decompressed: int = records.MAX_DECOMPRESSED
@@ -182,6 +194,22 @@ class Settings:
             raise ConfigError("the dashboard needs --public-url, the backend's own http(s) URL")
         if self.ui_session_max_seconds < 1:
             raise ConfigError("--ui-session-max-seconds must be positive")
+        if min(self.ui_login_seconds, self.ui_sessions_per_user) < 1:
+            raise ConfigError("--ui-login-seconds and --ui-sessions-per-user must be positive")
+        if self.ui_session_sweep_seconds <= 0 or self.ui_key_cache_seconds <= 0:
+            raise ConfigError(
+                "--ui-session-sweep-seconds and --ui-key-cache-seconds must be positive"
+            )
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", self.ui_keys_secret):
+            raise ConfigError("--ui-keys-secret must be a Secret's name (a DNS label)")
+        # A rotation drops the key before the previous one: every pending login sealed
+        # with it must have come back by then, on every replica's cached keys too.
+        slack = self.ui_login_seconds + self.ui_key_cache_seconds
+        if self.ui_key_rotation_seconds and self.ui_key_rotation_seconds < slack:
+            raise ConfigError(
+                "--ui-key-rotation-seconds must be 0 (never) or at least --ui-login-seconds "
+                "plus --ui-key-cache-seconds"
+            )
         if min(self.ui_follows_per_user, self.ui_follows_per_replica, self.ui_log_line_bytes) < 1:
             raise ConfigError(
                 "--ui-follows-per-user, --ui-follows-per-replica and --ui-log-line-bytes "

@@ -99,6 +99,8 @@ class Backend:
     artifacts: Any = None
     # Approved access requests as grants (accessrequests/grants.py); None: none count.
     grants: Grants | None = None
+    # The dashboard's shared state on mgmt (ui/state.py); None without --ui-client-id.
+    dashboard: Any = None
     # Access requests (accessrequests/service.py); None: those routes answer 503.
     access_requests: Any = None
     # Deletes an access request's sessions (accessrequests/sessions.py); None: none to delete.

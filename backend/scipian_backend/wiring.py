@@ -186,6 +186,11 @@ def build_backend(settings: Settings) -> Backend:
         backend.worker.add_periodic(
             "chart-archives", settings.chart_collect_seconds, backend.artifacts.collect
         )
+    if settings.ui_client_id:
+        # Sessions and sealing keys on mgmt (docs/decisions/dashboard-state.md).
+        from scipian_backend.ui.state import dashboard_state
+
+        backend.dashboard = dashboard_state(settings, mgmt, backend.worker)
     return backend
 
 

@@ -141,9 +141,9 @@ def test_rendered_objects_match_the_package(real_helm: Helm) -> None:
         "ServiceAccount": 1,
         "ClusterRole": 1,
         "ClusterRoleBinding": 1,
-        "Role": 3,
-        "RoleBinding": 3,
-        "Namespace": 1,  # scipian-artifacts, kept on uninstall
+        "Role": 4,
+        "RoleBinding": 4,
+        "Namespace": 2,  # scipian-artifacts and scipian-dashboard, kept on uninstall
         "Deployment": 1,
         "Service": 1,
         "PodDisruptionBudget": 1,
@@ -163,10 +163,12 @@ def test_rendered_objects_match_the_package(real_helm: Helm) -> None:
         "scipian-system": raw_roles["scipian-system"],
         "default": raw_roles["default"],
         "scipian-artifacts": raw_roles["scipian-artifacts"],
+        "scipian-dashboard": raw_roles["scipian-dashboard"],
     }
-    [ns] = docs["Namespace"]
-    assert ns["metadata"]["name"] == "scipian-artifacts"
-    assert ns["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    names = sorted(ns["metadata"]["name"] for ns in docs["Namespace"])
+    assert names == ["scipian-artifacts", "scipian-dashboard"]
+    for ns in docs["Namespace"]:
+        assert ns["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     [sa] = docs["ServiceAccount"]
     subject = {
         "kind": "ServiceAccount",
@@ -313,10 +315,13 @@ def test_rendered_chart_passes_a_server_side_dry_run(
             "role.rbac.authorization.k8s.io",
             "role.rbac.authorization.k8s.io",
             "role.rbac.authorization.k8s.io",
+            "role.rbac.authorization.k8s.io",  # scipian-dashboard
+            "rolebinding.rbac.authorization.k8s.io",
             "rolebinding.rbac.authorization.k8s.io",
             "rolebinding.rbac.authorization.k8s.io",
             "rolebinding.rbac.authorization.k8s.io",
             "namespace",
+            "namespace",  # scipian-dashboard
             "deployment.apps",
             "service",
             "poddisruptionbudget.policy",

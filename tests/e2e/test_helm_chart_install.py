@@ -73,9 +73,9 @@ def values(stack: Stack) -> dict[str, Any]:
             "hostnames": ["scipian.example.test"],
         },
         "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
-        # The stack's mgmt has scipian-artifacts already (manifests/rbac.yaml): the chart
-        # binds its Role there without owning the namespace.
-        "rbac": {"createArtifactsNamespace": False},
+        # The stack's mgmt has scipian-artifacts and scipian-dashboard already
+        # (manifests/rbac.yaml): the chart binds its Roles there without owning them.
+        "rbac": {"createArtifactsNamespace": False, "createDashboardNamespace": False},
     }
 
 
@@ -140,6 +140,8 @@ def test_install_upgrade_uninstall_leave_nothing_behind(
             "Role",
             "Role",
             "Role",  # in scipian-artifacts
+            "Role",  # in scipian-dashboard
+            "RoleBinding",
             "RoleBinding",
             "RoleBinding",
             "RoleBinding",

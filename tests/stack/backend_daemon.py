@@ -256,6 +256,11 @@ RAISED_LIMITS = (
     # the same few people; tests/e2e/artifacts gives its own small numbers.
     "--chart-uploads-per-hour=100000",
     "--chart-unreferenced-per-user=100000",
+    # Access requests (3 pending per user and environment, 10 per user, 20 an hour): the
+    # suite's bob asks many times; tests/e2e/accessrequests/test_request_caps.py gives its own.
+    "--request-max-pending-per-env=100000",
+    "--request-max-pending-per-user=100000",
+    "--request-creations-per-hour=100000",
 )
 
 

@@ -34,6 +34,7 @@ from scipian_backend.errors import (
 )
 from scipian_backend.http.bodies import check_justification
 from scipian_backend.http.schema import EnvId
+from scipian_backend.ratelimit import TooManyRequests
 from scipian_backend.releases.queries import NAMESPACE, RELEASE_NAME
 from scipian_backend.ui import csrf, logs
 from scipian_backend.ui.follows import Follows
@@ -42,13 +43,23 @@ from scipian_backend.ui.pages import Pages
 from scipian_backend.ui.promotions import PromotionPages
 from scipian_backend.ui.render import Renderer
 from scipian_backend.ui.requests import DONE, RequestPages
-from scipian_backend.ui.session import LOGIN_SECONDS, Session, SessionStore, session_key
+from scipian_backend.ui.session import (
+    Session,
+    new_pending,
+    open_pending,
+    seal_pending,
+    session_key,
+)
+from scipian_backend.ui.session_lookup import SessionLookup, looked_up
 from scipian_backend.ui.streaming import FollowResponse
 from scipian_backend.usecases import Backend
 
 SESSION_COOKIE = "scipian_session"
 LOGIN_COOKIE = "scipian_login"
 AUTH_MESSAGE = "Invalid authentication for provided environment."
+# Whatever is wrong with a pending login's cookie (missing, tampered, sealed with a key no
+# longer kept, expired, another browser's state): one message.
+LOGIN_REFUSED = "this sign-in expired or was not started in this browser; sign in again"
 ENV_MESSAGE = "Invalid environment referenced."
 MAX_FORM = 8192
 Namespace = Annotated[str, Path(pattern=NAMESPACE.pattern, max_length=63)]
@@ -66,7 +77,11 @@ class Dashboard:
         settings = backend.settings
         self.backend = backend
         self.login = DashboardLogin(settings, backend.keys)
-        self.sessions = SessionStore()
+        # Sessions and sealing keys on mgmt: any replica serves any request (ui/state.py).
+        self.sessions = backend.dashboard.sessions
+        self.keys = backend.dashboard.keys
+        self.logins = backend.dashboard.logins
+        self.login_seconds = settings.ui_login_seconds
         self.pages = Pages(backend)
         self.promotions = PromotionPages(backend)
         self.requests = RequestPages(backend)
@@ -84,6 +99,7 @@ class Dashboard:
 
 def install_ui_routes(app: FastAPI, backend: Backend) -> None:
     ui = Dashboard(backend)
+    app.add_middleware(SessionLookup, sessions=ui.sessions, cookie=SESSION_COOKIE)
     static = resources.files("scipian_backend.ui") / "static"
     app.mount("/ui/static", StaticFiles(directory=str(static)), name="ui-static")
 
@@ -99,10 +115,21 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
     async def callback(request: Request) -> Response:
         params = request.query_params
         state, code = params.get("state", ""), params.get("code", "")
-        bound = request.cookies.get(LOGIN_COOKIE, "")
-        pending = ui.sessions.finish_login(state) if state else None
-        if pending is None or not bound or not hmac.compare_digest(bound, state):
-            return _error(ui, request, Unauthorized("this sign-in was not started here"), None)
+        throttled = _throttled(ui, request)
+        if throttled is not None:
+            return throttled
+        sealed = request.cookies.get(LOGIN_COOKIE, "")
+        try:
+            ring = await run_in_threadpool(ui.keys.ring_for, sealed) if sealed else None
+        except ApiError as e:
+            return _error(ui, request, e, None)
+        # The cookie is the pending login (sealed: any replica opens it, none stored it);
+        # its state must be the one the provider sent back to this browser.
+        pending = open_pending(ring, sealed, time.time()) if ring is not None else None
+        if pending is None or not hmac.compare_digest(pending.state.encode(), state.encode()):
+            refused = _error(ui, request, Unauthorized(LOGIN_REFUSED), None)
+            refused.delete_cookie(LOGIN_COOKIE, path=CALLBACK_PATH)
+            return refused
         if not code:
             # The provider's error code only (e.g. access_denied), never its description.
             why = params.get("error", "no authorization code")[:64]
@@ -114,10 +141,14 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
         if pending.user is not None and who.username != pending.user:
             # A step-up is the same person signing in again, never someone else.
             return _error(ui, request, Unauthorized(f"sign in again as {pending.user}"), None)
-        ui.sessions.delete(request.cookies.get(SESSION_COOKIE))  # the old session, if any
-        ui.follows.end_session(_session_key(request))  # and its log follows
         expires = min(float(exp), time.time() + ui.max_seconds)
-        session_id, session = ui.sessions.create(who, expires)
+        try:
+            # The old session, if any, goes (on every replica: it is deleted on mgmt).
+            await run_in_threadpool(ui.sessions.delete, request.cookies.get(SESSION_COOKIE))
+            session_id, session = await run_in_threadpool(ui.sessions.create, who, expires)
+        except ApiError as e:
+            return _error(ui, request, e, None)
+        ui.follows.end_session(_session_key(request))  # and the old one's log follows here
         target = pending.return_to
         if pending.action is not None:
             failed = await _run_action(ui, request, session, pending.action)
@@ -138,7 +169,11 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
         refused = _forged(ui, request, session, (await _form_fields(request)).get("csrf"))
         if refused is not None:
             return refused
-        ui.sessions.delete(request.cookies.get(SESSION_COOKIE))
+        try:
+            # Deleted on mgmt: every replica refuses the cookie from the next request on.
+            await run_in_threadpool(ui.sessions.delete, request.cookies.get(SESSION_COOKIE))
+        except ApiError as e:
+            return _error(ui, request, e, session)
         ui.follows.end_session(_session_key(request))  # its open log streams end now
         resp = ui.render.page("signed_out.html", {}, None)
         resp.delete_cookie(SESSION_COOKIE, path="/ui/")
@@ -534,17 +569,26 @@ async def _start_login(
     action: tuple[str, ...] | None = None,
     max_age: int | None = None,
 ) -> Response:
-    state, pending = ui.sessions.begin_login(return_to, user=user, action=action, max_age=max_age)
+    throttled = _throttled(ui, request)
+    if throttled is not None:
+        return throttled
+    pending = new_pending(
+        return_to, time.time() + ui.login_seconds, user=user, action=action, max_age=max_age
+    )
     try:
-        url = await run_in_threadpool(ui.login.authorization_url, state, pending)
+        sealed = seal_pending(await run_in_threadpool(ui.keys.ring), pending)
+        url = await run_in_threadpool(ui.login.authorization_url, pending.state, pending)
     except ApiError as e:
         return _error(ui, request, e, None)
+    except ValueError:  # more than a cookie holds (a step-up's long justification)
+        return _error(ui, request, BadRequest("this form is too long to sign in again for"), None)
     resp = RedirectResponse(url, status_code=303)
-    # Binds the callback to this browser: a code delivered to another one is refused.
+    # The pending login itself, sealed, kept by this browser only: the callback (on any
+    # replica) opens it, and a code delivered to another browser finds no cookie there.
     resp.set_cookie(
         LOGIN_COOKIE,
-        state,
-        max_age=LOGIN_SECONDS,
+        sealed,
+        max_age=ui.login_seconds,
         path=CALLBACK_PATH,
         httponly=True,
         samesite="lax",
@@ -594,7 +638,23 @@ async def _page(ui: Dashboard, request: Request, template: str, build: Any) -> R
 
 
 def _session(ui: Dashboard, request: Request) -> Session | None:
-    return ui.sessions.get(request.cookies.get(SESSION_COOKIE))
+    """The request's live session, read from mgmt once per request (ui/session_lookup.py)."""
+    return looked_up(request)
+
+
+def _throttled(ui: Dashboard, request: Request) -> Response | None:
+    """An error page when this client address started or finished too many sign-ins
+    (the forwarded address when the peer is a trusted proxy: uvicorn's proxy headers)."""
+    if ui.logins is None:
+        return None
+    address = request.client.host if request.client is not None else "unknown"
+    try:
+        ui.logins.admit(address)
+    except TooManyRequests as e:
+        resp = _error(ui, request, e, None)
+        resp.headers.update(e.headers)
+        return resp
+    return None
 
 
 def _session_key(request: Request) -> str:
