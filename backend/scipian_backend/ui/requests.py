@@ -15,6 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
+from scipian_backend.accessrequests.bodies import create_request
+from scipian_backend.config import DEFAULT_MAX_ACCESS
+from scipian_backend.environments.store import Environment
 from scipian_backend.errors import BadRequest, ServiceUnavailable
 from scipian_backend.identity.authn import Identity
 from scipian_backend.usecases import Backend
@@ -23,7 +26,6 @@ LEVELS = ("read", "deploy")
 DECIDABLE = ("Pending",)
 REVOCABLE = ("Pending", "Approved")
 OPEN = ("Pending", "Approved")  # phases whose expiresAt is still ahead (polling, countdown)
-DEFAULT_MAX_ACCESS = 14400  # change.md §9: the Environment's spec.maxAccessSeconds default
 # What the form offers; the service refuses any beyond the environment's maxAccessSeconds.
 DURATIONS = (900, 1800, 3600, 7200, 14400, 28800, 86400)
 RECENT = 20  # requests on the activity page
@@ -41,10 +43,9 @@ class RequestPages:
         self._b = backend
 
     def _service(self) -> Any:
-        service = getattr(self._b, "access_requests", None)
-        if service is None:
+        if self._b.access_requests is None:
             raise ServiceUnavailable("access requests are not configured")
-        return service
+        return self._b.access_requests
 
     # --- pages ---------------------------------------------------------------------------
 
@@ -83,7 +84,7 @@ class RequestPages:
     def recent(self, who: Identity, rid: str, now: datetime | None = None) -> dict[str, Any]:
         """The activity page's requests: those I see, latest change first."""
         now = now or _utcnow()
-        if getattr(self._b, "access_requests", None) is None:
+        if self._b.access_requests is None:
             return {"requests": []}
         items = self._service().list(who, rid)["items"]
         items.sort(key=_changed, reverse=True)
@@ -135,8 +136,9 @@ class RequestPages:
         rid: str,
     ) -> str:
         """Asks for access as `who`; returns the new request's name."""
-        body = form_body(level, duration, justification, namespaces)
-        created = self._service().create(env_id, body, who, rid)
+        # The API's body, checked by the API's own rules (accessrequests/bodies.py).
+        asked = create_request(form_body(level, duration, justification, namespaces))
+        created = self._service().create(env_id, asked, who, rid)
         return str((created.get("metadata") or {}).get("name") or "")
 
     def act(self, kind: str, name: str, justification: str, who: Identity, rid: str) -> None:
@@ -268,13 +270,14 @@ def form_body(level: str, duration: str, justification: str, namespaces: str) ->
     return body
 
 
-def _deploy_namespaces(env: Any) -> list[str]:
-    deploy = getattr(env, "deploy", None) if env is not None else None
-    return [str(n) for n in getattr(deploy, "namespaces", None) or []]
+def _deploy_namespaces(env: Environment | None) -> list[str]:
+    if env is None or env.deploy is None:
+        return []
+    return [str(n) for n in env.deploy.namespaces]
 
 
-def _max_access(env: Any) -> int:
-    return int(getattr(env, "max_access_seconds", None) or DEFAULT_MAX_ACCESS)
+def _max_access(env: Environment | None) -> int:
+    return env.max_access_seconds if env is not None else DEFAULT_MAX_ACCESS
 
 
 def _spec(obj: dict[str, Any]) -> dict[str, Any]:
