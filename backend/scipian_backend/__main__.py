@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -112,6 +113,21 @@ def parser() -> argparse.ArgumentParser:
         default=_env("SCIPIAN_FORWARDED_ALLOW_IPS", "127.0.0.1"),
         help="comma-separated addresses or CIDRs of the proxies whose X-Forwarded-For and "
         "X-Forwarded-Proto are trusted; '*' trusts every peer (default 127.0.0.1)",
+    )
+    # SIGTERM (http/shutdown.py): the chart's readinessProbe checks every 10 s, so two
+    # intervals of failing /readyz take the replica out of rotation before it stops listening.
+    s.add_argument(
+        "--shutdown-unready-seconds",
+        type=float,
+        default=20.0,
+        help="on SIGTERM, /readyz fails this long before the replica stops listening: two "
+        "of the balancer's health check intervals (default 20, the chart's probe: 10 s)",
+    )
+    s.add_argument(
+        "--shutdown-drain-seconds",
+        type=float,
+        default=30.0,
+        help="then requests in flight get this long to end before they are cancelled (default 30)",
     )
     bg = s.add_argument_group("break-glass and metrics")
     bg.add_argument(
@@ -757,6 +773,7 @@ def _serve(args: argparse.Namespace) -> int:
     from scipian_backend.audit.records import audit_logger
     from scipian_backend.config import Settings, check_serve_identity
     from scipian_backend.http.factory import create_app
+    from scipian_backend.http.shutdown import DrainingServer
     from scipian_backend.wiring import build_backend
 
     if not args.issuer:
@@ -866,15 +883,23 @@ def _serve(args: argparse.Namespace) -> int:
         raise ConfigError("--event-flush-seconds must be between 0.05 and 3600")
     if settings.helm and not os.access(settings.helm, os.X_OK):
         raise ConfigError(f"--helm {settings.helm} is not an executable file")
+    for flag, value in (
+        ("--shutdown-unready-seconds", args.shutdown_unready_seconds),
+        ("--shutdown-drain-seconds", args.shutdown_drain_seconds),
+    ):
+        if not 0 <= value <= 300:
+            raise ConfigError(f"{flag} must be between 0 and 300 seconds")
     audit_logger()
-    app = create_app(build_backend(settings))
-    uvicorn.run(
-        app,
+    backend = build_backend(settings)
+    config = uvicorn.Config(
+        create_app(backend),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
         forwarded_allow_ips=args.forwarded_allow_ips,
+        timeout_graceful_shutdown=math.ceil(args.shutdown_drain_seconds),
     )
+    DrainingServer(config, args.shutdown_unready_seconds, backend.draining.set).run()
     return 0
 
 

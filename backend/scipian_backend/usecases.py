@@ -10,6 +10,7 @@ for them.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -95,6 +96,9 @@ class Backend:
     request_sessions: Any = None
     # Notifications (audit/notify.py, `serve --notify-url`); None: notify() does nothing.
     notifier: Notifier | None = None
+    # Set on SIGTERM (http/shutdown.py): /readyz fails, so balancers stop sending here
+    # before the replica stops listening.
+    draining: threading.Event = field(default_factory=threading.Event, repr=False)
     _lookups: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(LOOKUP_WORKERS, "scipian-lookup"),
         init=False,
@@ -328,6 +332,8 @@ class Backend:
             return env, e
 
     def ready(self) -> bool:
+        if self.draining.is_set():
+            return False
         return self.store.ping() and self.keys.ready()
 
     def _authenticate(

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 ROOT = "/api/v1/accessrequests"
 ANSWER = "the Scipian backend sent a malformed access request answer"
 # The apiserver's words for a missing object, which the backend passes on.
-NOT_FOUND_PREFIX = "accessrequests.accessrequests.scipian.io "
+NOT_FOUND_PREFIX = "accessrequests.scipian.io "
 
 
 def _q(text: str) -> str:

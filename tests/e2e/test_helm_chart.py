@@ -188,6 +188,13 @@ def test_rendered_objects_match_the_package(real_helm: Helm) -> None:
     assert container["image"] == "ghcr.io/scipian/scipian-backend:0.1.0"
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    # SIGTERM: /readyz fails for two readiness periods (one failure takes the pod out), then
+    # up to 30 s of drain and the worker room's stop (25 s at most), all within the grace.
+    probe = container["readinessProbe"]
+    assert (probe["periodSeconds"], probe["failureThreshold"]) == (10, 1)
+    assert "--shutdown-unready-seconds=20" in container["args"]
+    assert "--shutdown-drain-seconds=30" in container["args"]
+    assert pod["terminationGracePeriodSeconds"] > 20 + 30 + 25
     assert container["resources"]["requests"] and container["resources"]["limits"]
     # The backend's own helm (the image's), its scratch dir a size-limited emptyDir, and
     # room in the memory limit for the backend plus two helm runs of 512 MiB.
