@@ -7,8 +7,12 @@ from datetime import timedelta
 from kubernetes import client
 
 from scipian_backend import kube
+from scipian_backend.accessrequests import records as requests
+from scipian_backend.accessrequests.grants import Grants
 from scipian_backend.accessrequests.service import AccessRequests
+from scipian_backend.accessrequests.sessions import RequestSessions
 from scipian_backend.accessrequests.store import AccessRequestStore
+from scipian_backend.accessrequests.worker import AccessRequestWorker
 from scipian_backend.artifacts.store import ArtifactStore
 from scipian_backend.artifacts.upload import Uploads
 from scipian_backend.audit.events import Auditor
@@ -156,6 +160,7 @@ def build_backend(settings: Settings) -> Backend:
     backend.access_requests = AccessRequests(backend, AccessRequestStore(mgmt, timeout))
     backend.replica = settings.worker.replica_id
     backend.worker = _worker_room(settings, mgmt, backend.replica, metrics)
+    _access_requests(backend, mgmt)
     if backend.worker is not None and backend.helm is not None:
         # Every promotion step is executed here (change.md §5): only with helm to run.
         backend.worker.add_kind(
@@ -187,6 +192,27 @@ def build_backend(settings: Settings) -> Backend:
 
         backend.dashboard = dashboard_state(settings, mgmt, backend.worker)
     return backend
+
+
+def _access_requests(backend: Backend, mgmt: client.ApiClient) -> None:
+    """Credentials under approved access requests, their revocation, and their clock."""
+    settings = backend.settings
+    timeout = settings.http_timeout_seconds
+    found = kube.ClusterObjects(mgmt, requests.GROUP, requests.VERSION, requests.PLURAL, timeout)
+    backend.grants = Grants(backend.authorizer, found.list)
+    sessions = RequestSessions(backend.store, backend.minter, settings.sessions_namespace, timeout)
+    backend.request_sessions = sessions
+    if backend.worker is not None:
+        backend.worker.add_kind(
+            AccessRequestWorker(
+                backend,
+                AccessRequestStore(mgmt, timeout),
+                sessions,
+                mgmt,
+                replica=backend.replica,
+                timeout=timeout,
+            )
+        )
 
 
 def _worker_room(
