@@ -28,6 +28,7 @@ USAGE = (
     f"       {PROG} [options] ENV,ENV...|@GROUP get|describe|logs [ARGS...]\n"
     f"       {PROG} [options] ENV credential | kubeconfig [--output FILE | --merge]\n"
     f"             [--level deploy --reason TEXT]\n"
+    f"       {PROG} [options] ENV request read|deploy --for DURATION --reason TEXT [--wait]\n"
     f"       {PROG} [options] login|logout|whoami|envs|version [ARGS...]"
 )
 EPILOG = (
@@ -46,6 +47,7 @@ examples:
   kubectl scipian dev kubeconfig --merge && kubectl --context dev get pods
   kubectl scipian dev kubeconfig --level deploy --reason "hotfix 123" --merge
   kubectl scipian prod logs deploy/web -n shop --tail 20
+  kubectl scipian prod request deploy --for 2h --reason "incident 42" --wait
 """
 )
 
@@ -220,6 +222,10 @@ def _parse_env_command(
     if name == "ack-break-glass":
         parser.add_argument("id", metavar="ID", help="the break-glass (its Event names it)")
         parser.add_argument("--reason", metavar="TEXT", help="why (audited; or SCIPIAN_REASON)")
+    if name == "request":
+        from kubectl_scipian.accessrequests import flags
+
+        flags.add(name, parser)
     if name == "helm":
         from kubectl_scipian.helm.flags import SUBCOMMANDS
 
@@ -232,6 +238,8 @@ def _parse_env_command(
         sub.namespace = top.namespace  # `kubectl scipian -n NS dev helm list`
     elif "," in env_id or env_id.startswith("@"):
         parser.error(f"{name} takes one environment, not {env_id!r}")
+    if name == "request" and top.namespace:
+        sub.namespaces = [top.namespace, *sub.namespaces]  # `kubectl scipian -n NS dev request`
     sub.command, sub.env_id = name, env_id
     sub.backend = sub.backend or top.backend
     sub.certificate_authority = sub.certificate_authority or top.certificate_authority
@@ -263,6 +271,10 @@ def _parse_command(top: argparse.Namespace, out: TextIO) -> argparse.Namespace:
         from kubectl_scipian.promotions import flags
 
         flags.add(name, parser)
+    elif name in ("requests", "approve-request", "deny-request", "revoke-request"):
+        from kubectl_scipian.accessrequests import flags as request_flags
+
+        request_flags.add(name, parser)
     sub = parser.parse_args(top.args)
     if name == "promote":
         sub.namespace = sub.namespace or top.namespace  # `kubectl scipian -n NS promote ...`

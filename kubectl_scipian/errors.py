@@ -35,6 +35,8 @@ from __future__ import annotations
 AUTH_MESSAGE = "Invalid authentication for provided environment."
 ENV_MESSAGE = "Invalid environment referenced."
 LOGIN_HINT = "run 'kubectl scipian login'"
+# The one line after the RFC's when the backend's 403 carries `requestable` (change.md §9).
+REQUEST_HINT = "ask for access: kubectl scipian {env} request {level} --for 1h --reason TEXT"
 KUBECTL_UNAUTHORIZED = "error: You must be logged in to the server (Unauthorized)"
 
 
@@ -66,9 +68,11 @@ class ToolMissing(ScipianError):
 
 class AuthError(ScipianError):
     """The RFC's authentication error; the detail is kept for `-v` only. A `hint`, when set,
-    is printed as a second line (`hint: ...`)."""
+    is printed as a second line (`hint: ...`). `requestable` ("read"|"deploy"): the
+    backend's 403 says the caller may ask for that access (change.md §9)."""
 
     hint = ""
+    requestable = ""
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(AUTH_MESSAGE)

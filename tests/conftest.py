@@ -102,6 +102,10 @@ def pytest_configure(config: pytest.Config) -> None:
 SHARED_STATE_FILES = frozenset(
     f"tests/e2e/{name}.py"
     for name in (
+        "accessrequests/test_request_api",  # registers t-areq, grants bob, carol, dave there
+        "accessrequests/test_request_caps",  # grants users of its own backend's prefix
+        "accessrequests/test_request_hint",  # grants mallory request-read everywhere
+        "accessrequests/test_request_plugin",  # bob holds deploy on prod while approved
         "helm/test_helm_rollback",  # registers t-rollback
         "promotions/test_promote_plugin",  # registers t-promo-stepup
         "promotions/test_promotion_attacks",  # registers t-atk-a/b, changes their gates
@@ -124,6 +128,7 @@ SHARED_STATE_FILES = frozenset(
         "ui/test_dashboard_activity",  # floods mgmt's Events namespace; dev Events dated ahead
         "ui/test_dashboard_break_glass",  # registers an Environment of its own
         "ui/test_dashboard_promotions",  # registers two Environments of its own
+        "ui/test_dashboard_requests",  # registers an Environment of its own
         # last: every page the two above showed, kept in this process (ui/conftest.py)
         "ui/test_zz_no_token",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
 import uuid
@@ -86,3 +87,23 @@ def registered_environments(stack: Stack) -> dict[str, dict[str, Any]]:
     user granted every environment should see, whichever the stack (or a test) registered."""
     out = stack.kubectl("mgmt", "get", "environments.scipian.io", "-o", "json")
     return {i["metadata"]["name"]: i["spec"] for i in json.loads(out.stdout)["items"]}
+
+
+def backend_log_lines(
+    stack: Stack, match: Callable[[dict[str, Any]], bool], count: int, timeout: float = 30.0
+) -> list[dict[str, Any]]:
+    """The stack's backend JSON log lines (the merged `backend.log`: every replica's) that
+    `match`, ordered by their time, once at least `count` are there. A replica's lines reach
+    the merged log through a tee (tests/stack/logtee.py), a moment after its answer."""
+
+    def found() -> list[dict[str, Any]]:
+        log = Path(stack.env["STACK_LOGS_DIR"]) / "backend.log"
+        lines = []
+        for raw in log.read_text(errors="replace").splitlines():
+            if raw.startswith("{"):
+                with contextlib.suppress(ValueError):
+                    lines.append(json.loads(raw))
+        return sorted((x for x in lines if match(x)), key=lambda x: str(x.get("time", "")))
+
+    wait_for(f"{count} matching line(s) in backend.log", lambda: len(found()) >= count, timeout)
+    return found()

@@ -1,5 +1,5 @@
-"""`python -m scipian_backend serve|register|update|upgrade-target|unregister|list|revoke`:
-the server and its admin CLI.
+"""`python -m scipian_backend serve|register|update|upgrade-target|unregister|list|revoke|
+rotate-dashboard-keys`: the server and its admin CLI.
 
 Errors are one line on stderr and a non-zero exit (2: bad input, 1: a cluster refused or
 was unreachable), never a traceback.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -113,6 +114,21 @@ def parser() -> argparse.ArgumentParser:
         help="comma-separated addresses or CIDRs of the proxies whose X-Forwarded-For and "
         "X-Forwarded-Proto are trusted; '*' trusts every peer (default 127.0.0.1)",
     )
+    # SIGTERM (http/shutdown.py): the chart's readinessProbe checks every 10 s, so two
+    # intervals of failing /readyz take the replica out of rotation before it stops listening.
+    s.add_argument(
+        "--shutdown-unready-seconds",
+        type=float,
+        default=20.0,
+        help="on SIGTERM, /readyz fails this long before the replica stops listening: two "
+        "of the balancer's health check intervals (default 20, the chart's probe: 10 s)",
+    )
+    s.add_argument(
+        "--shutdown-drain-seconds",
+        type=float,
+        default=30.0,
+        help="then requests in flight get this long to end before they are cancelled (default 30)",
+    )
     bg = s.add_argument_group("break-glass and metrics")
     bg.add_argument(
         "--metrics-detail",
@@ -128,9 +144,41 @@ def parser() -> argparse.ArgumentParser:
         "last to go (default 50)",
     )
     bg.add_argument(
+        "--pending-approvals-cache-seconds",
+        type=float,
+        default=15.0,
+        help="how long one count of scipian_pending_approvals (a list on mgmt per kind) "
+        "serves /metrics (default 15)",
+    )
+    bg.add_argument(
         "--event-namespace",
         default=_env("SCIPIAN_EVENT_NAMESPACE", "default"),
         help="where Events about Environments are written (default: default)",
+    )
+    nt = s.add_argument_group('notifications (docs/api.md, "Notifications")')
+    nt.add_argument(
+        "--notify-url",
+        default=_env("SCIPIAN_NOTIFY_URL"),
+        help="http(s) URL each notification event is POSTed to as JSON (default: none; "
+        "or SCIPIAN_NOTIFY_URL, which keeps a URL holding a secret off the command line)",
+    )
+    nt.add_argument(
+        "--notify-queue",
+        type=int,
+        default=1000,
+        help="events waiting to be sent; beyond, new ones are dropped and counted (default 1000)",
+    )
+    nt.add_argument(
+        "--notify-timeout-seconds",
+        type=float,
+        default=5.0,
+        help="each POST's timeout (default 5)",
+    )
+    nt.add_argument(
+        "--notify-retries",
+        type=int,
+        default=3,
+        help="tries after a failed POST, with backoff from 1 s doubling (default 3)",
     )
     pr = s.add_argument_group('promotions (docs/api.md, "Promotions")')
     pr.add_argument(
@@ -181,6 +229,14 @@ def parser() -> argparse.ArgumentParser:
         default=64,
         help="long polls waiting at once; beyond, answered at once (default 64)",
     )
+    rq = s.add_argument_group('access requests (docs/api.md, "Access requests")')
+    for flag, default, text in (
+        ("--request-pending-seconds", 86400, "a request waits this long for a decision"),
+        ("--request-max-pending-per-env", 3, "pending requests per user and environment"),
+        ("--request-max-pending-per-user", 10, "pending requests per user"),
+        ("--request-creations-per-hour", 20, "requests one user may create per hour"),
+    ):
+        rq.add_argument(flag, type=int, default=default, help=f"{text} (default {default})")
     d = s.add_argument_group("dashboard (/ui/, docs/ui.md); off without --ui-client-id")
     d.add_argument("--ui-client-id", default=_env("SCIPIAN_UI_CLIENT_ID"))
     d.add_argument(
@@ -217,6 +273,51 @@ def parser() -> argparse.ArgumentParser:
         default=16384,
         help="a followed log line is cut at this many bytes (default 16384)",
     )
+    d.add_argument(
+        "--ui-login-seconds",
+        type=int,
+        default=600,
+        help="a sign-in must come back from the provider within this (default 600)",
+    )
+    d.add_argument(
+        "--ui-sessions-per-user",
+        type=int,
+        default=20,
+        help="dashboard sessions a user holds at once; a new sign-in ends the oldest (default 20)",
+    )
+    d.add_argument(
+        "--ui-session-sweep-seconds",
+        type=float,
+        default=300.0,
+        help="how often the worker room deletes expired sessions (default 300)",
+    )
+    d.add_argument(
+        "--ui-keys-secret",
+        default="scipian-dashboard-keys",
+        help="the Secret in scipian-dashboard holding the keys sealing pending logins "
+        "(created when missing; default scipian-dashboard-keys)",
+    )
+    d.add_argument(
+        "--ui-key-rotation-seconds",
+        type=int,
+        default=7 * 86400,
+        help="the worker room rotates the sealing keys this often; 0: never (default 7 days)",
+    )
+    d.add_argument(
+        "--ui-key-cache-seconds",
+        type=float,
+        default=30.0,
+        help="how long a replica trusts the sealing keys it read (default 30)",
+    )
+    d.add_argument(
+        "--ui-login-rate-limit",
+        default="120/60s",
+        help="sign-ins per client address (the forwarded one behind --forwarded-allow-ips) "
+        "and replica; 0 disables (default 120/60s)",
+    )
+    d.add_argument(
+        "--ui-login-rate-limit-burst", type=int, default=None, help="default: 60, at most TOKENS"
+    )
 
     _release_record_options(s)
     _worker_options(s)
@@ -240,6 +341,12 @@ def parser() -> argparse.ArgumentParser:
         help="accept cluster-admin, admin or a role allowing escalate, bind or impersonate "
         "(recorded on the Environment, shown by list)",
     )
+    r.add_argument(
+        "--max-access-seconds",
+        type=int,
+        default=14400,
+        help="the longest window an access request may ask for (default 14400; 60..604800)",
+    )
     _deploy_options(r)
 
     u = sub.add_parser(
@@ -258,6 +365,7 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="as register's; --no-allow-privileged-role withdraws it (default: keep)",
     )
+    u.add_argument("--max-access-seconds", type=int, default=None, help="as register's")
     _deploy_options(u)
     u.add_argument("--no-deploy", action="store_true", help="remove the deploy level")
 
@@ -270,6 +378,12 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--env", required=True)
     v.add_argument("--user", required=True, help="e.g. alice@example.test or oidc:alice@...")
     v.add_argument("--username-prefix", default=_env("SCIPIAN_USERNAME_PREFIX", "oidc:"))
+    k = sub.add_parser(
+        "rotate-dashboard-keys",
+        help="a new current key sealing the dashboard's pending logins; the previous one "
+        "still opens them (run twice to drop a leaked key at once)",
+    )
+    k.add_argument("--secret", default="scipian-dashboard-keys", help="as serve --ui-keys-secret")
     return p
 
 
@@ -472,6 +586,13 @@ def _helm_options(p: argparse.ArgumentParser) -> None:
         ("--promotion-soak-check-seconds", 2.0, float, "the soak's re-check interval"),
     ):
         e.add_argument(flag, type=kind, default=default, help=f"{text} (default {default})")
+    p.add_argument(
+        "--request-token-floor-seconds",
+        type=int,
+        default=600,
+        help="the shortest token under an access request, whatever its window has left "
+        "(the worker deletes its sessions at the window's end; default 600, at least 600)",
+    )
 
 
 def _deploy_options(p: argparse.ArgumentParser) -> None:
@@ -563,8 +684,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             sessions_namespace=args.sessions_namespace,
             deploy=Deploy(**{"cluster_role": DEFAULT_DEPLOY_ROLE, **changes}) if changes else None,  # type: ignore[arg-type]
             allow_privileged_role=args.allow_privileged_role,
+            max_access_seconds=args.max_access_seconds,
         )
         reg.validate()  # before touching any cluster
+        admin.check_not_a_command(reg.name)
         target = kube.from_kubeconfig_file(args.kubeconfig, args.context)
         if args.cluster_role is None:  # an existing environment keeps its role
             existing = Store(mgmt).get(args.name)
@@ -590,6 +713,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 "sessions_namespace": args.sessions_namespace,
                 "deploy": False if args.no_deploy else changes,
                 "allow_privileged_role": args.allow_privileged_role,
+                "max_access_seconds": args.max_access_seconds,
             },
         )
         reg.validate()
@@ -610,6 +734,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                     "ttlSeconds": e.ttl_seconds,
                     "deploy": admin.deploy_spec(e.deploy) if e.deploy is not None else None,
                     "allowPrivilegedRole": e.allow_privileged_role,
+                    "maxAccessSeconds": e.max_access_seconds,
                 }
                 for e in envs
             ]
@@ -631,6 +756,17 @@ def _dispatch(args: argparse.Namespace) -> int:
                     f"{privileged:10} {e.description}"
                 )
         return 0
+    if args.command == "rotate-dashboard-keys":
+        from datetime import datetime, timezone
+
+        from scipian_backend.ui.sealing_keys import SealingKeys
+
+        keys = SealingKeys(mgmt, args.secret)
+        kid = keys.rotate(datetime.now(timezone.utc))
+        if kid is None:
+            raise ConfigError(f"{keys.namespace}/{args.secret} changed meanwhile; run it again")
+        print(f"dashboard keys {keys.namespace}/{args.secret}: current key {kid}")
+        return 0
     if args.command == "revoke":
         user = admin.normalize_user(args.user, args.username_prefix)
         n = admin.revoke(mgmt, args.env, user, args.sessions_namespace)
@@ -645,6 +781,7 @@ def _serve(args: argparse.Namespace) -> int:
     from scipian_backend.audit.records import audit_logger
     from scipian_backend.config import Settings, check_serve_identity
     from scipian_backend.http.factory import create_app
+    from scipian_backend.http.shutdown import DrainingServer
     from scipian_backend.wiring import build_backend
 
     if not args.issuer:
@@ -684,6 +821,14 @@ def _serve(args: argparse.Namespace) -> int:
         ui_follows_per_user=args.ui_follows_per_user,
         ui_follows_per_replica=args.ui_follows_per_replica,
         ui_log_line_bytes=args.ui_log_line_bytes,
+        ui_login_seconds=args.ui_login_seconds,
+        ui_sessions_per_user=args.ui_sessions_per_user,
+        ui_session_sweep_seconds=args.ui_session_sweep_seconds,
+        ui_keys_secret=args.ui_keys_secret,
+        ui_key_rotation_seconds=args.ui_key_rotation_seconds,
+        ui_key_cache_seconds=args.ui_key_cache_seconds,
+        ui_login_rate_limit=args.ui_login_rate_limit,
+        ui_login_rate_limit_burst=args.ui_login_rate_limit_burst,
         release_record_max_bytes=args.release_record_max_bytes,
         release_record_max_decompressed=args.release_record_max_decompressed,
         release_record_max_depth=args.release_record_max_depth,
@@ -698,6 +843,10 @@ def _serve(args: argparse.Namespace) -> int:
         promotion_watch_seconds=args.promotion_watch_seconds,
         promotion_watches_per_replica=args.promotion_watches_per_replica,
         promotion_diff_cache=args.promotion_diff_cache,
+        request_pending_seconds=args.request_pending_seconds,
+        request_max_pending_per_env=args.request_max_pending_per_env,
+        request_max_pending_per_user=args.request_max_pending_per_user,
+        request_creations_per_hour=args.request_creations_per_hour,
         event_namespace=args.event_namespace,
         worker=_worker_settings(args),
         helm=args.helm or None,
@@ -721,6 +870,12 @@ def _serve(args: argparse.Namespace) -> int:
         chart_unreferenced_seconds=args.chart_unreferenced_seconds,
         chart_after_use_seconds=args.chart_after_use_seconds,
         chart_collect_seconds=args.chart_collect_seconds,
+        request_token_floor_seconds=args.request_token_floor_seconds,
+        notify_url=args.notify_url or None,
+        notify_queue=args.notify_queue,
+        notify_timeout_seconds=args.notify_timeout_seconds,
+        notify_retries=args.notify_retries,
+        pending_approvals_cache_seconds=args.pending_approvals_cache_seconds,
     )
     check_serve_identity(settings.issuer, settings.username_prefix, settings.groups_prefix)
     from scipian_backend.ratelimit import parse_rate, route_limiters
@@ -731,20 +886,29 @@ def _serve(args: argparse.Namespace) -> int:
         (settings.read_rate_limit, settings.read_rate_limit_burst),
         (settings.write_rate_limit, settings.write_rate_limit_burst),
     )
+    parse_rate(settings.ui_login_rate_limit, settings.ui_login_rate_limit_burst)
     _check_promotion_flags(settings)
     if not 0.05 <= settings.event_flush_seconds <= 3600:
         raise ConfigError("--event-flush-seconds must be between 0.05 and 3600")
     if settings.helm and not os.access(settings.helm, os.X_OK):
         raise ConfigError(f"--helm {settings.helm} is not an executable file")
+    for flag, value in (
+        ("--shutdown-unready-seconds", args.shutdown_unready_seconds),
+        ("--shutdown-drain-seconds", args.shutdown_drain_seconds),
+    ):
+        if not 0 <= value <= 300:
+            raise ConfigError(f"{flag} must be between 0 and 300 seconds")
     audit_logger()
-    app = create_app(build_backend(settings))
-    uvicorn.run(
-        app,
+    backend = build_backend(settings)
+    config = uvicorn.Config(
+        create_app(backend),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
         forwarded_allow_ips=args.forwarded_allow_ips,
+        timeout_graceful_shutdown=math.ceil(args.shutdown_drain_seconds),
     )
+    DrainingServer(config, args.shutdown_unready_seconds, backend.draining.set).run()
     return 0
 
 

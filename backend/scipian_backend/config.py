@@ -42,6 +42,10 @@ JUSTIFICATION_PATTERN = (
 )
 LEVELS = ("read", "deploy")
 MAX_BREAK_GLASS_HISTORY = 200  # the Environment CRD's maxItems of status.breakGlass
+# spec.maxAccessSeconds: an access request's longest window (change.md §9), and its bounds.
+DEFAULT_MAX_ACCESS = 4 * 3600
+MIN_ACCESS = 60
+MAX_ACCESS = 7 * 86400
 
 
 def valid_env_id(env_id: str) -> bool:
@@ -94,6 +98,18 @@ class Settings:
     ui_follows_per_user: int = 10
     ui_follows_per_replica: int = 200
     ui_log_line_bytes: int = 16384
+    # Any replica serves any dashboard request (docs/decisions/dashboard-state.md):
+    # pending logins in a sealed cookie, sessions as Secrets on mgmt, keys in one Secret.
+    ui_login_seconds: int = 600  # a sign-in must come back from the provider within this
+    ui_sessions_per_user: int = 20  # a new sign-in beyond this ends the user's oldest
+    ui_session_sweep_seconds: float = 300.0  # how often expired sessions are deleted
+    ui_keys_secret: str = "scipian-dashboard-keys"  # noqa: S105 - a Secret name, in scipian-dashboard
+    ui_key_rotation_seconds: int = 7 * 86400  # 0: never (the Secret is rotated elsewhere)
+    ui_key_cache_seconds: float = 30.0  # how long a replica trusts the keys it read
+    # Sign-ins started and finished per client address (the forwarded one behind a trusted
+    # proxy, --forwarded-allow-ips); "0": off.
+    ui_login_rate_limit: str = "120/60s"
+    ui_login_rate_limit_burst: int | None = None  # default: 60, at most the token count
     # Release records (releases/records.py): decoding bounds, `serve --release-record-*`.
     release_record_max_bytes: int = records.MAX_PAYLOAD
     release_record_max_decompressed: int = records.MAX_DECOMPRESSED
@@ -112,6 +128,12 @@ class Settings:
     promotion_watch_seconds: float = 60.0  # the longest a long poll waits for a change
     promotion_watches_per_replica: int = 64  # long polls waiting at once; beyond: answered now
     promotion_diff_cache: int = 256  # step diffs kept per replica (promotions/diff_routes.py)
+    # Access requests (docs/api.md "Access requests", change.md §9, §11): how long one waits
+    # for a decision, and the per-user caps, counted on mgmt (every replica).
+    request_pending_seconds: int = 86400
+    request_max_pending_per_env: int = 3
+    request_max_pending_per_user: int = 10
+    request_creations_per_hour: int = 20
     # The worker room (worker/settings.py): replica id, Lease timings, turn threads.
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     # The backend's own helm (helmrun/sandbox.py, change.md §5); None: no helm, so no chart
@@ -140,8 +162,21 @@ class Settings:
     promotion_approval_seconds: int = 259_200
     promotion_idle_factor: float = 2.0
     promotion_soak_check_seconds: float = 2.0
+    # Credentials under an access request (accessrequests/grants.py, change.md §9): tokens
+    # for min(ttl, window end - now), never shorter than this (TokenRequest's minimum).
+    request_token_floor_seconds: int = MIN_TTL
+    # Notifications (audit/notify.py, change.md §11): where events are POSTed (None: none;
+    # the URL may hold a secret, so never in a repr), the queue, each post's timeout, retries.
+    notify_url: str | None = field(default=None, repr=False)
+    notify_queue: int = 1000
+    notify_timeout_seconds: float = 5.0
+    notify_retries: int = 3
+    # scipian_pending_approvals (audit/pending.py): how long one count of mgmt's lists serves.
+    pending_approvals_cache_seconds: float = 15.0
 
     def __post_init__(self) -> None:
+        if not MIN_TTL <= self.request_token_floor_seconds <= 86400:
+            raise ConfigError(f"--request-token-floor-seconds must be {MIN_TTL} to 86400")
         if self.promotion_approval_seconds < 1 or self.promotion_idle_factor <= 0:
             raise ConfigError(
                 "--promotion-approval-seconds and --promotion-idle-factor must be positive"
@@ -159,6 +194,22 @@ class Settings:
             raise ConfigError("the dashboard needs --public-url, the backend's own http(s) URL")
         if self.ui_session_max_seconds < 1:
             raise ConfigError("--ui-session-max-seconds must be positive")
+        if min(self.ui_login_seconds, self.ui_sessions_per_user) < 1:
+            raise ConfigError("--ui-login-seconds and --ui-sessions-per-user must be positive")
+        if self.ui_session_sweep_seconds <= 0 or self.ui_key_cache_seconds <= 0:
+            raise ConfigError(
+                "--ui-session-sweep-seconds and --ui-key-cache-seconds must be positive"
+            )
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", self.ui_keys_secret):
+            raise ConfigError("--ui-keys-secret must be a Secret's name (a DNS label)")
+        # A rotation drops the key before the previous one: every pending login sealed
+        # with it must have come back by then, on every replica's cached keys too.
+        slack = self.ui_login_seconds + self.ui_key_cache_seconds
+        if self.ui_key_rotation_seconds and self.ui_key_rotation_seconds < slack:
+            raise ConfigError(
+                "--ui-key-rotation-seconds must be 0 (never) or at least --ui-login-seconds "
+                "plus --ui-key-cache-seconds"
+            )
         if min(self.ui_follows_per_user, self.ui_follows_per_replica, self.ui_log_line_bytes) < 1:
             raise ConfigError(
                 "--ui-follows-per-user, --ui-follows-per-replica and --ui-log-line-bytes "
@@ -194,6 +245,26 @@ class Settings:
             raise ConfigError(
                 "--helm-term-grace-seconds and --helm-wait-slot-seconds must not be negative"
             )
+        for flag, count in (
+            ("--request-pending-seconds", self.request_pending_seconds),
+            ("--request-max-pending-per-env", self.request_max_pending_per_env),
+            ("--request-max-pending-per-user", self.request_max_pending_per_user),
+            ("--request-creations-per-hour", self.request_creations_per_hour),
+        ):
+            if count < 1:
+                raise ConfigError(f"{flag} must be positive")
+        if self.notify_url is not None:
+            from scipian_backend.audit.notify import check_notify_url
+
+            check_notify_url(self.notify_url)
+        if self.notify_queue < 1 or not 0 < self.notify_timeout_seconds <= 60:
+            raise ConfigError(
+                "--notify-queue must be positive and --notify-timeout-seconds in (0, 60]"
+            )
+        if not 0 < self.pending_approvals_cache_seconds <= 3600:
+            raise ConfigError("--pending-approvals-cache-seconds must be in (0, 3600]")
+        if not 0 <= self.notify_retries <= 10:
+            raise ConfigError("--notify-retries must be between 0 and 10")
         if not 1 <= self.break_glass_history <= MAX_BREAK_GLASS_HISTORY:
             raise ConfigError(
                 f"--break-glass-history must be between 1 and {MAX_BREAK_GLASS_HISTORY}"

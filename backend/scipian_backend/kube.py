@@ -10,14 +10,16 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
+from urllib3.exceptions import HTTPError
 
-from scipian_backend.errors import ConfigError
+from scipian_backend.errors import ConfigError, ServiceUnavailable
 
 POOL_SIZE = 64  # concurrent requests per cluster; urllib3 blocks beyond it
 # The kubernetes client writes a kubeconfig's certificate-authority-data to a temp file
@@ -112,3 +114,124 @@ def status_of(e: BaseException) -> int:
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[0][:200] if text else type(e).__name__
+
+
+class AlreadyExists(Exception):
+    """`ClusterObjects.create`: an object of that name exists already."""
+
+
+class ObjectGone(Exception):
+    """`ClusterObjects.update_status`: the object is not there (any more)."""
+
+
+class Unchanged(Exception):
+    """A status transition decided to write nothing; carries the object as read."""
+
+    def __init__(self, obj: dict[str, Any]) -> None:
+        super().__init__("unchanged")
+        self.obj = obj
+
+
+class ClusterObjects:
+    """Cluster-scoped custom objects of one kind on mgmt: get, list, create and status
+    writes with optimistic concurrency (the resourceVersion read; a 409 starts again from
+    a fresh read, so two writers never lose each other's change). Bodies are read as JSON
+    (json_body), never through the generated models. Failures of mgmt raise
+    ServiceUnavailable ("management cluster unavailable (HTTP n)"), never its body."""
+
+    def __init__(
+        self,
+        mgmt: client.ApiClient,
+        group: str,
+        version: str,
+        plural: str,
+        timeout: float = 10.0,
+        attempts: int = 10,
+    ) -> None:
+        self._api = client.CustomObjectsApi(mgmt)
+        self._where = (group, version, plural)
+        self.timeout = timeout
+        self._attempts = attempts
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        try:
+            return json_body(
+                self._api.get_cluster_custom_object(
+                    *self._where, name, _request_timeout=self.timeout, _preload_content=False
+                )
+            )
+        except ApiException as e:
+            if status_of(e) == 404:
+                return None
+            raise unavailable(e) from None
+        except (HTTPError, ValueError) as e:
+            raise unavailable(e) from None
+
+    def list(self, label_selector: str | None = None) -> list[dict[str, Any]]:
+        """Every object (matching the selector), as read."""
+        extra = {"label_selector": label_selector} if label_selector else {}
+        try:
+            doc = json_body(
+                self._api.list_cluster_custom_object(
+                    *self._where, _request_timeout=self.timeout, _preload_content=False, **extra
+                )
+            )
+        except (ApiException, HTTPError, ValueError) as e:
+            raise unavailable(e) from None
+        return [o for o in doc.get("items") or [] if isinstance(o, dict)]
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """The object as created; AlreadyExists when its name is taken."""
+        try:
+            return json_body(
+                self._api.create_cluster_custom_object(
+                    *self._where, obj, _request_timeout=self.timeout, _preload_content=False
+                )
+            )
+        except ApiException as e:
+            if status_of(e) == 409:
+                raise AlreadyExists(str((obj.get("metadata") or {}).get("name"))) from None
+            raise unavailable(e) from None
+        except (HTTPError, ValueError) as e:
+            raise unavailable(e) from None
+
+    def update_status(
+        self, name: str, transition: Callable[[dict[str, Any]], dict[str, Any] | None]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(before, after): `transition` maps the object read to its new status; None or
+        the same status writes nothing (after is before). It may raise to refuse (Unchanged
+        among others). ObjectGone when the object is not there; ServiceUnavailable after
+        `attempts` conflicts in a row."""
+        for _ in range(self._attempts):
+            obj = self.get(name)
+            if obj is None:
+                raise ObjectGone(name)
+            status = transition(obj)
+            if status is None or status == obj.get("status"):
+                return obj, obj
+            try:
+                after = json_body(
+                    self._api.replace_cluster_custom_object_status(
+                        *self._where,
+                        name,
+                        dict(obj, status=status),
+                        _request_timeout=self.timeout,
+                        _preload_content=False,
+                    )
+                )
+            except ApiException as e:
+                if status_of(e) == 409:
+                    continue
+                raise unavailable(e) from None
+            except (HTTPError, ValueError) as e:
+                raise unavailable(e) from None
+            return obj, after
+        raise ServiceUnavailable(f"{self._where[2]} {name}: too many concurrent changes, try again")
+
+
+def unavailable(e: BaseException) -> ServiceUnavailable:
+    """A failure of mgmt in the API's words (its status, never its body)."""
+    status = status_of(e)
+    return ServiceUnavailable(
+        "management cluster unavailable" + (f" (HTTP {status})" if status else "")
+    )

@@ -80,6 +80,13 @@ class Metrics:
             ("kind", "outcome"),
             registry=self.registry,
         )
+        self._notifications = Counter(
+            "scipian_notifications",
+            "Notifications (serve --notify-url) by outcome: sent, failed (every try), "
+            "dropped (the queue was full), invalid (an unknown type).",
+            ("outcome",),
+            registry=self.registry,
+        )
         self._duration = Histogram(
             "scipian_request_duration_seconds",
             "HTTP request latency.",
@@ -108,6 +115,9 @@ class Metrics:
 
     def worker_turn(self, kind: str, outcome: str) -> None:
         self._turns.labels(kind, outcome).inc()
+
+    def notification(self, outcome: str) -> None:
+        self._notifications.labels(outcome).inc()
 
     def render(self) -> str:
         return generate_latest(self.registry).decode()

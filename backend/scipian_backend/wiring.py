@@ -7,12 +7,24 @@ from datetime import timedelta
 from kubernetes import client
 
 from scipian_backend import kube
+from scipian_backend.accessrequests import records as requests
+from scipian_backend.accessrequests.grants import Grants
+from scipian_backend.accessrequests.service import AccessRequests
+from scipian_backend.accessrequests.sessions import RequestSessions
+from scipian_backend.accessrequests.store import AccessRequestStore
+from scipian_backend.accessrequests.worker import AccessRequestWorker
 from scipian_backend.artifacts.store import ArtifactStore
 from scipian_backend.artifacts.upload import Uploads
 from scipian_backend.audit.events import Auditor
+from scipian_backend.audit.notify import Notifier
+from scipian_backend.audit.pending import (
+    PendingApprovals,
+    awaiting_promotion_steps,
+    pending_requests,
+)
 from scipian_backend.breakglass.service import BreakGlass
 from scipian_backend.breakglass.status import EnvironmentStatus
-from scipian_backend.config import ARTIFACTS_NAMESPACE, Settings
+from scipian_backend.config import ARTIFACTS_NAMESPACE, GROUP, VERSION, Settings
 from scipian_backend.environments.lookups import TtlCache
 from scipian_backend.environments.store import Store
 from scipian_backend.helmrun.sandbox import HelmSandbox
@@ -109,6 +121,14 @@ def build_backend(settings: Settings) -> Backend:
         lookup_cache=TtlCache(settings.lookup_ttl_seconds),
         release_reader=reader,
     )
+    if settings.notify_url:
+        backend.notifier = Notifier(
+            settings.notify_url,
+            on_outcome=metrics.notification,
+            queue_size=settings.notify_queue,
+            timeout=settings.notify_timeout_seconds,
+            retries=settings.notify_retries,
+        )
     backend.helm = helm_sandbox(settings)
     if backend.helm is not None:
         archives = ArtifactStore(
@@ -123,12 +143,24 @@ def build_backend(settings: Settings) -> Backend:
     lock = ReleaseLock(mgmt, settings.namespace, timeout)
     values = ValuesStore(mgmt, timeout)
     backend.promotions = Promotions(backend, promotions, lock, values)
+    requests = kube.ClusterObjects(mgmt, GROUP, VERSION, "accessrequests", timeout)
+    metrics.registry.register(
+        PendingApprovals(
+            {
+                "promotion": lambda: awaiting_promotion_steps(promotions.list()),
+                "request": lambda: pending_requests(requests.list()),
+            },
+            settings.pending_approvals_cache_seconds,
+        )
+    )
     backend.diffs = StepDiffs(backend, promotions, values, settings.promotion_diff_cache)
     backend.break_glass = BreakGlass(
         backend, EnvironmentStatus(mgmt, timeout), settings.break_glass_history
     )
+    backend.access_requests = AccessRequests(backend, AccessRequestStore(mgmt, timeout))
     backend.replica = settings.worker.replica_id
     backend.worker = _worker_room(settings, mgmt, backend.replica, metrics)
+    _access_requests(backend, mgmt)
     if backend.worker is not None and backend.helm is not None:
         # Every promotion step is executed here (change.md §5): only with helm to run.
         backend.worker.add_kind(
@@ -154,7 +186,33 @@ def build_backend(settings: Settings) -> Backend:
         backend.worker.add_periodic(
             "chart-archives", settings.chart_collect_seconds, backend.artifacts.collect
         )
+    if settings.ui_client_id:
+        # Sessions and sealing keys on mgmt (docs/decisions/dashboard-state.md).
+        from scipian_backend.ui.state import dashboard_state
+
+        backend.dashboard = dashboard_state(settings, mgmt, backend.worker)
     return backend
+
+
+def _access_requests(backend: Backend, mgmt: client.ApiClient) -> None:
+    """Credentials under approved access requests, their revocation, and their clock."""
+    settings = backend.settings
+    timeout = settings.http_timeout_seconds
+    found = kube.ClusterObjects(mgmt, requests.GROUP, requests.VERSION, requests.PLURAL, timeout)
+    backend.grants = Grants(backend.authorizer, found.list)
+    sessions = RequestSessions(backend.store, backend.minter, settings.sessions_namespace, timeout)
+    backend.request_sessions = sessions
+    if backend.worker is not None:
+        backend.worker.add_kind(
+            AccessRequestWorker(
+                backend,
+                AccessRequestStore(mgmt, timeout),
+                sessions,
+                mgmt,
+                replica=backend.replica,
+                timeout=timeout,
+            )
+        )
 
 
 def _worker_room(

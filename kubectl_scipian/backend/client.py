@@ -115,9 +115,16 @@ class BackendClient:
         request: dict[str, Any] = {}
         if level != "read":
             request = {"level": level, "justification": justification}
-        body = self._call(
-            "POST", f"/api/v1/environments/{env_id}/kubeconfig", id_token=id_token, json=request
-        )
+        try:
+            body = self._call(
+                "POST", f"/api/v1/environments/{env_id}/kubeconfig", id_token=id_token, json=request
+            )
+        except AuthError as err:
+            if err.requestable:  # the backend says the caller may ask for this access
+                from kubectl_scipian.errors import REQUEST_HINT
+
+                err.hint = REQUEST_HINT.format(env=env_id, level=err.requestable)
+            raise
         try:
             issued = IssuedKubeconfig(
                 environment=str(body["environment"]),
@@ -180,10 +187,12 @@ class BackendClient:
         data: bytes | None = None,
         content_type: str = "",
         read_timeout: float = TIMEOUT[1],
+        retry: bool = True,
     ) -> requests.Response:
         """One API call (429 waited out and retried), the answer as it came: for routes
         whose errors a caller maps itself (kubectl_scipian/promotions/api.py). `data` is a
-        raw body (a chart archive); `read_timeout` is longer for a long poll."""
+        raw body (a chart archive); `read_timeout` is longer for a long poll; `retry=False`
+        answers a 429 at once (a cap that waiting a few seconds does not lift)."""
         headers = {"X-Request-Id": str(uuid.uuid4())}
         if id_token is not None:
             headers["Authorization"] = f"Bearer {id_token}"
@@ -191,7 +200,7 @@ class BackendClient:
             headers["Content-Type"] = content_type
         for attempt in range(MAX_RETRIES + 1):
             response = self._send(method, path, headers, json, data, read_timeout)
-            if response.status_code != 429 or attempt == MAX_RETRIES:
+            if response.status_code != 429 or attempt == MAX_RETRIES or not retry:
                 break
             delay = _retry_after(response)
             log.debug("rate limited by the backend; retrying in %.1fs", delay)
@@ -251,9 +260,15 @@ class BackendClient:
             max_age = step_up_max_age(response.headers.get("WWW-Authenticate", ""))
             if max_age is not None:
                 raise StepUpRequired(max_age, detail)
-        if status == 403 and reason == "PromotionRequired":
-            raise PromotionRequired(detail)
-        if status in (401, 403):
+        if status == 403:
+            refused = (
+                PromotionRequired(detail) if reason == "PromotionRequired" else AuthError(detail)
+            )
+            requestable = body.get("requestable") if isinstance(body, dict) else None
+            if requestable in ("read", "deploy"):  # a fixed word: printed in the hint
+                refused.requestable = str(requestable)
+            raise refused
+        if status == 401:
             raise AuthError(detail)
         if status == 404 and reason == "NotFound":
             raise EnvNotFound(detail)

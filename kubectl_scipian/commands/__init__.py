@@ -72,6 +72,30 @@ TOP: dict[str, Command] = {
         "Cancel a promotion: the backend stops it (a step being deployed is rolled back)\n"
         "and it ends Cancelled.",
     ),
+    "requests": Command(
+        "requests [NAME]",
+        "access requests: yours and those you may approve (-o wide|json|yaml)",
+        "Show access requests: your own, and those of environments you may approve, with\n"
+        "the columns of `kubectl get accessrequest` (-o json|yaml: the objects, a kubectl List).",
+    ),
+    "approve-request": Command(
+        "approve-request NAME",
+        "approve someone's access request (--reason; a fresh login)",
+        "Approve someone else's access request, with a reason and a fresh login. Its window\n"
+        "starts when the approvals it needs are in.",
+    ),
+    "deny-request": Command(
+        "deny-request NAME",
+        "deny an access request (--reason; a fresh login)",
+        "Deny someone else's access request, with a reason and a fresh login (one denial\n"
+        "ends it).",
+    ),
+    "revoke-request": Command(
+        "revoke-request NAME",
+        "end an approved access request now (--reason; a fresh login)",
+        "Revoke an access request (Approved or Pending), with a reason and a fresh login:\n"
+        "its credentials stop working before the command returns.",
+    ),
     "version": Command("version", "print the plugin version", "Print the plugin version."),
     "completion": Command(
         "completion bash|zsh|fish",
@@ -101,6 +125,18 @@ PER_ENV: dict[str, Command] = {
         "ENV credential",
         "print an ExecCredential (what that kubeconfig runs)",
         "Print an ExecCredential for ENV (run by kubectl through a kubeconfig).",
+    ),
+    "request": Command(
+        "ENV request read|deploy",
+        "ask for access for a while (--for 2h --reason TEXT [-n NS] [--wait])",
+        "Ask for read or deploy access to ENV for a while (--for 30m, 2h, 1h30m; the window\n"
+        "starts at the approval). Prints the request's name; an approver runs\n"
+        "`kubectl scipian approve-request NAME --reason TEXT`. A deploy request covers the\n"
+        "namespaces given with -n (default: all of ENV's deploy namespaces); then\n"
+        "`kubectl scipian ENV kubeconfig --level deploy --reason TEXT` issues a credential.\n"
+        "--cancel NAME withdraws your request.\n\n"
+        "exit codes with --wait: 0 Approved, 1 Denied, Expired, Cancelled or Revoked (or\n"
+        "the backend refused), 2 bad input, 130 Ctrl-C (the request stays)",
     ),
     "ack-break-glass": Command(
         "ENV ack-break-glass ID",

@@ -94,6 +94,9 @@ VALUE_OPTIONS = frozenset(
         "--step",
         "--diff",
         "--diff-digest",
+        # ENV request (kubectl_scipian.accessrequests.flags)
+        "--for",
+        "--cancel",
     )
 )
 OUTPUTS = ("json", "yaml", "wide", "name", "jsonpath=", "custom-columns=")
@@ -115,6 +118,7 @@ FLAGS = {
     "logs": ("-n", "-c", "--container", "-f", "--follow", "--tail", "--since", "-p", "--previous"),
     "kubeconfig": ("--output", "--merge", "--level", "--reason"),
     "credential": ("--level", "--reason"),
+    "request": ("--for", "--reason", "-n", "--namespace", "--wait", "--cancel"),
 }
 # The top-level commands' own flags (kubectl_scipian.promotions.flags and cli).
 TOP_FLAGS = {
@@ -126,6 +130,10 @@ TOP_FLAGS = {
     "promotions": ("--diff", "-o", "--output", "-w", "--watch"),
     "approve": ("--step", "--reason", "--diff-digest"),
     "cancel": ("--reason",),
+    "requests": ("-o", "--output"),
+    "approve-request": ("--reason",),
+    "deny-request": ("--reason",),
+    "revoke-request": ("--reason",),
 }  # fmt: skip
 PROMOTION_OUTPUTS = ("wide", "json", "yaml")
 FILE_OPTIONS = ("--certificate-authority", "--output", "--chart", "-f", "--values", "--helm")
@@ -176,6 +184,8 @@ def complete(words: list[str], environ: Mapping[str, str]) -> tuple[list[str], i
     env_verb = positional[1]
     if env_verb == "helm" and len(positional) == 2:
         return _matching(HELM_SUBCOMMANDS, current), NO_FILES
+    if env_verb == "request" and len(positional) == 2:
+        return _matching(LEVELS, current), NO_FILES
     if env_verb in ("get", "describe") and len(positional) == 2:
         return _matching(sources.resource_types(env_id), current), NO_FILES
     if env_verb in ("get", "describe") and "/" not in positional[2] and "/" not in current:
@@ -210,7 +220,7 @@ def _option_value(
         prefix = f"{head}," if head else ""
         envs = Sources(environ).environments()
         return [prefix + e for e in _matching(envs, tail)], NO_FILES
-    if option in ("-o", "--output") and "promotions" in before:
+    if option in ("-o", "--output") and ("promotions" in before or "requests" in before):
         return _matching(PROMOTION_OUTPUTS, current), NO_FILES
     if option == "--level":
         return _matching(LEVELS, current), NO_FILES

@@ -61,7 +61,8 @@ def cached(tmp_path: Path) -> dict[str, str]:
 
 
 def test_bash_completes_the_plugin(cached: dict[str, str]) -> None:
-    assert bash_complete(cached, ["kubectl-scipian", "d"]) == ["dev"]
+    assert bash_complete(cached, ["kubectl-scipian", "d"]) == ["deny-request", "dev"]
+    assert bash_complete(cached, ["kubectl-scipian", "dev"]) == ["dev"]
     assert bash_complete(cached, ["kubectl-scipian", "prod", "g"]) == ["get"]
     assert bash_complete(cached, ["kubectl-scipian", "prod", "get", "s"]) == ["services"]
     assert bash_complete(cached, ["kubectl-scipian", "completion", "z"]) == ["zsh"]

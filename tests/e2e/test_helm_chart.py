@@ -137,13 +137,13 @@ def test_the_issuer_is_required(real_helm: Helm) -> None:
 def test_rendered_objects_match_the_package(real_helm: Helm) -> None:
     docs = by_kind(render(real_helm, "--set", f"oidc.issuer={ISSUER}"))
     assert {kind: len(objs) for kind, objs in docs.items()} == {
-        "CustomResourceDefinition": 2,
+        "CustomResourceDefinition": 3,
         "ServiceAccount": 1,
         "ClusterRole": 1,
         "ClusterRoleBinding": 1,
-        "Role": 3,
-        "RoleBinding": 3,
-        "Namespace": 1,  # scipian-artifacts, kept on uninstall
+        "Role": 4,
+        "RoleBinding": 4,
+        "Namespace": 2,  # scipian-artifacts and scipian-dashboard, kept on uninstall
         "Deployment": 1,
         "Service": 1,
         "PodDisruptionBudget": 1,
@@ -152,6 +152,7 @@ def test_rendered_objects_match_the_package(real_helm: Helm) -> None:
     crds = {c["metadata"]["name"]: c for c in docs["CustomResourceDefinition"]}
     assert crds["environments.scipian.io"] == manifest("crd.yaml")[0]
     assert crds["promotions.scipian.io"] == manifest("promotion-crd.yaml")[0]
+    assert crds["accessrequests.scipian.io"] == manifest("accessrequest-crd.yaml")[0]
 
     # RBAC: the rules of backend/scipian_backend/manifests/rbac.yaml, bound to the chart's account.
     raw = by_kind(manifest("rbac.yaml"))
@@ -162,10 +163,12 @@ def test_rendered_objects_match_the_package(real_helm: Helm) -> None:
         "scipian-system": raw_roles["scipian-system"],
         "default": raw_roles["default"],
         "scipian-artifacts": raw_roles["scipian-artifacts"],
+        "scipian-dashboard": raw_roles["scipian-dashboard"],
     }
-    [ns] = docs["Namespace"]
-    assert ns["metadata"]["name"] == "scipian-artifacts"
-    assert ns["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    names = sorted(ns["metadata"]["name"] for ns in docs["Namespace"])
+    assert names == ["scipian-artifacts", "scipian-dashboard"]
+    for ns in docs["Namespace"]:
+        assert ns["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     [sa] = docs["ServiceAccount"]
     subject = {
         "kind": "ServiceAccount",
@@ -185,6 +188,13 @@ def test_rendered_objects_match_the_package(real_helm: Helm) -> None:
     assert container["image"] == "ghcr.io/scipian/scipian-backend:0.1.0"
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    # SIGTERM: /readyz fails for two readiness periods (one failure takes the pod out), then
+    # up to 30 s of drain and the worker room's stop (25 s at most), all within the grace.
+    probe = container["readinessProbe"]
+    assert (probe["periodSeconds"], probe["failureThreshold"]) == (10, 1)
+    assert "--shutdown-unready-seconds=20" in container["args"]
+    assert "--shutdown-drain-seconds=30" in container["args"]
+    assert pod["terminationGracePeriodSeconds"] > 20 + 30 + 25
     assert container["resources"]["requests"] and container["resources"]["limits"]
     # The backend's own helm (the image's), its scratch dir a size-limited emptyDir, and
     # room in the memory limit for the backend plus two helm runs of 512 MiB.
@@ -312,10 +322,13 @@ def test_rendered_chart_passes_a_server_side_dry_run(
             "role.rbac.authorization.k8s.io",
             "role.rbac.authorization.k8s.io",
             "role.rbac.authorization.k8s.io",
+            "role.rbac.authorization.k8s.io",  # scipian-dashboard
+            "rolebinding.rbac.authorization.k8s.io",
             "rolebinding.rbac.authorization.k8s.io",
             "rolebinding.rbac.authorization.k8s.io",
             "rolebinding.rbac.authorization.k8s.io",
             "namespace",
+            "namespace",  # scipian-dashboard
             "deployment.apps",
             "service",
             "poddisruptionbudget.policy",

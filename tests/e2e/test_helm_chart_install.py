@@ -32,6 +32,7 @@ from tests.e2e.test_helm_chart import CHART, Helm
 from tests.e2e.test_helm_chart import real_helm as real_helm  # the module's fixture
 
 pytestmark = pytest.mark.stack
+SCIPIAN_CRDS = ("environments.scipian.io", "promotions.scipian.io", "accessrequests.scipian.io")
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +73,9 @@ def values(stack: Stack) -> dict[str, Any]:
             "hostnames": ["scipian.example.test"],
         },
         "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
-        # The stack's mgmt has scipian-artifacts already (manifests/rbac.yaml): the chart
-        # binds its Role there without owning the namespace.
-        "rbac": {"createArtifactsNamespace": False},
+        # The stack's mgmt has scipian-artifacts and scipian-dashboard already
+        # (manifests/rbac.yaml): the chart binds its Roles there without owning them.
+        "rbac": {"createArtifactsNamespace": False, "createDashboardNamespace": False},
     }
 
 
@@ -139,6 +140,8 @@ def test_install_upgrade_uninstall_leave_nothing_behind(
             "Role",
             "Role",
             "Role",  # in scipian-artifacts
+            "Role",  # in scipian-dashboard
+            "RoleBinding",
             "RoleBinding",
             "RoleBinding",
             "RoleBinding",
@@ -167,7 +170,7 @@ def test_install_upgrade_uninstall_leave_nothing_behind(
         v["secret"] for v in deployment["spec"]["template"]["spec"]["volumes"] if "secret" in v
     ]
     assert (secret["secretName"], secret["defaultMode"]) == ("scipian-ui-oidc", 0o440)
-    for crd in ["environments.scipian.io", "promotions.scipian.io", *(c.name for c in CRDS)]:
+    for crd in [*SCIPIAN_CRDS, *(c.name for c in CRDS)]:
         stack.kubectl("mgmt", "get", "crd", crd)
 
     # upgrade to changed values: the Deployment follows, the Ingress turned off is deleted.
@@ -223,5 +226,5 @@ def test_install_upgrade_uninstall_leave_nothing_behind(
         "mgmt", "get", "role,rolebinding", "-n", "default", "-o", "name"
     ).stdout.split()
     assert not [name for name in events_rbac if release in name]
-    for crd in ["environments.scipian.io", "promotions.scipian.io", *(c.name for c in CRDS)]:
+    for crd in [*SCIPIAN_CRDS, *(c.name for c in CRDS)]:
         stack.kubectl("mgmt", "get", "crd", crd)

@@ -26,7 +26,7 @@ import requests
 import yaml
 
 from tests.conftest import Stack
-from tests.helpers import wait_for
+from tests.helpers import backend_log_lines, wait_for
 from tests.prometheus_text import sample
 from tests.stack import idp_login
 from tests.stack.backend_daemon import (
@@ -45,6 +45,7 @@ STEP_UP_HINT = (
     "hint: deploy credentials need a login no older than 10s: "
     "run 'kubectl scipian login', then this command again\n"
 )
+REQUEST_HINT = "hint: ask for access: kubectl scipian {env} request deploy --for 1h --reason TEXT\n"
 STEP_UP_ENV = "t-stepup"
 NO_DEPLOY_ENV = "t-nodeploy"
 MAX_AGE = 10
@@ -231,8 +232,7 @@ def test_alice_deploys_in_shop_only(
     assert doc["current-context"] == "dev-deploy"
     assert [c["name"] for c in doc["clusters"]] == ["scipian-dev-deploy"]
     # Audited with level, justification and the login's time.
-    log = Path(stack.env["STACK_LOGS_DIR"]) / "backend.log"
-    lines = [json.loads(x) for x in log.read_text().splitlines() if reason in x]
+    lines = backend_log_lines(stack, lambda x: x.get("justification") == reason, 1)
     assert [(x["level"], x["outcome"]) for x in lines] == [("deploy", "issued")]
     assert lines[0]["justification"] == reason and lines[0]["authTime"]
 
@@ -242,12 +242,15 @@ def test_alice_deploys_in_shop_only(
     [
         ("alice", "prod", AUTH),  # RBAC says no
         ("alice", "staging", AUTH),
-        ("carol", "prod", AUTH),  # RBAC says yes, but prod has a promotion gate
+        # RBAC says yes, but prod has a promotion gate; platform-admins may ask for deploy
+        # everywhere (change.md §13), so the hint follows
+        ("carol", "prod", AUTH + REQUEST_HINT.format(env="prod")),
         ("mallory", "dev", AUTH),
         ("mallory", "staging", AUTH),
         ("mallory", "prod", AUTH),
         ("mallory", "nosuch", AUTH),
-        ("carol", NO_DEPLOY_ENV, AUTH),  # registered without a deploy level
+        # registered without a deploy level; the hint is RBAC's alone (§9)
+        ("carol", NO_DEPLOY_ENV, AUTH + REQUEST_HINT.format(env=NO_DEPLOY_ENV)),
         ("alice", NO_DEPLOY_ENV, AUTH),
         ("carol", "nosuch", ENV),
     ],

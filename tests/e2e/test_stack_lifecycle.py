@@ -6,6 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from tests.stack.backend_daemon import replica_count
 from tests.stack.paths import ROOT
 
 
@@ -66,7 +67,19 @@ def test_up_is_idempotent_and_down_leaves_no_process(tmp_path: Path) -> None:
             assert {f"{cluster}-apiserver", f"{cluster}-scheduler", f"{cluster}-kwok"} <= set(
                 started
             )
-        assert {"mgmt-apiserver", "idp", "backend"} <= set(started)
+        assert {"mgmt-apiserver", "idp"} <= set(started)
+        # The backend as production runs it: replicas, each logged through a tee, behind
+        # HAProxy (STACK_BACKEND_REPLICAS=1: one process, no balancer).
+        replicas = replica_count()
+        backends = (
+            {"backend"}
+            if replicas == 1
+            else {"balancer"}
+            | {f"backend-{i}" for i in range(replicas)}
+            | {f"logtee-backend-{i}" for i in range(replicas)}
+        )
+        assert backends <= set(started)
+        assert f"STACK_BACKEND_REPLICAS={replicas}" in env.splitlines()
 
         again = stack_cmd(state, "up")
         assert again.returncode == 0, again.stderr
@@ -74,7 +87,8 @@ def test_up_is_idempotent_and_down_leaves_no_process(tmp_path: Path) -> None:
         assert pids(state) == started  # reused, not restarted
         assert stack_cmd(state, "status").returncode == 0
         # Processes whose pid files were lost (an interrupted run) are still stopped.
-        for name in ("idp", "dev-kwok", "staging-scheduler", "prod-apiserver"):
+        lost = ["idp", "dev-kwok", "staging-scheduler", "prod-apiserver"]
+        for name in lost + (["balancer", "logtee-backend-0"] if replicas > 1 else []):
             (state / "pids" / f"{name}.pid").unlink()
     finally:
         down = stack_cmd(state, "down")

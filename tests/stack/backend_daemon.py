@@ -13,9 +13,14 @@
    oidc:platform-admins → every environment; approve and break-glass
    oidc:release-managers → prod;
    read promotions: platform-admins, release-managers, team-a, team-b; mallory → nothing;
-4. starts `python -m scipian_backend serve` on a free loopback port (stack process
-   "backend") with `--helm` = the stack's Helm 4 and a scratch dir of its own (every
-   backend here: helm_args), and waits for /readyz. The stack's backends run with `--metrics-detail`
+4. starts `python -m scipian_backend serve` as production runs it: STACK_BACKEND_REPLICAS
+   (default 2) processes "backend-0", "backend-1", ... on free loopback ports, each with its
+   own log (`backend-0.log`) and every line also in the merged `backend.log`
+   (tests/stack/logtee.py), behind HAProxy (process "balancer", tests/stack/balancer.py),
+   whose URL is SCIPIAN_BACKEND_URL; STACK_BACKEND_<i>_URL is replica i itself. With
+   STACK_BACKEND_REPLICAS=1, one process "backend" (log `backend.log`) and no balancer.
+   Each runs with `--helm` = the stack's Helm 4 and a scratch dir of its own (every backend
+   here: helm_args), and is waited for on /readyz. The stack's backends run with `--metrics-detail`
    (environment ids in /metrics, which the metric tests read), and so does a test-owned
    one (`spawn_backend`) unless its test passes `serve_flags=()`.
 
@@ -39,7 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.stack import clusters, envfile, grants, procs
+from tests.stack import balancer, clusters, envfile, grants, procs
 from tests.stack.idp_daemon import UI_CLIENT_ID
 from tests.stack.paths import ROOT, stack_dir
 
@@ -130,6 +135,7 @@ def _backend_identity() -> None:
     manifests = ROOT / "backend" / "scipian_backend" / "manifests"
     clusters.kubectl_run("mgmt", "apply", "-f", str(manifests / "crd.yaml"))
     clusters.kubectl_run("mgmt", "apply", "-f", str(manifests / "promotion-crd.yaml"))
+    clusters.kubectl_run("mgmt", "apply", "-f", str(manifests / "accessrequest-crd.yaml"))
     clusters.kubectl_run("mgmt", "apply", "-f", str(manifests / "rbac.yaml"))
     token_secret = {
         "apiVersion": "v1",
@@ -204,7 +210,10 @@ def ui_args(port: int) -> tuple[str, ...]:
     )
 
 
-def serve_argv(issuer: str, client_id: str, port: int, *extra: str, ui: bool = True) -> list[str]:
+def serve_argv(
+    issuer: str, client_id: str, port: int, *extra: str, ui: bool = True, public_port: int = 0
+) -> list[str]:
+    """`public_port`: where the dashboard is reached (the balancer's), when not `port`."""
     return [
         sys.executable,
         "-m",
@@ -216,9 +225,12 @@ def serve_argv(issuer: str, client_id: str, port: int, *extra: str, ui: bool = T
         f"--issuer={issuer}",
         f"--client-id={client_id}",
         "--log-level=warning",
-        *(ui_args(port) if ui else ()),
+        *(ui_args(public_port or port) if ui else ()),
         *helm_args(port),
         *RAISED_LIMITS,
+        # No balancer in front (a test's own backend, Dex's): SIGTERM stops it at once.
+        # The stack's replicas give the balancer's figure (REPLICA_FLAGS).
+        "--shutdown-unready-seconds=0",
         *extra,  # after RAISED_LIMITS: a limit's own test gives its small numbers here
     ]
 
@@ -255,18 +267,92 @@ RAISED_LIMITS = (
     # the same few people; tests/e2e/artifacts gives its own small numbers.
     "--chart-uploads-per-hour=100000",
     "--chart-unreferenced-per-user=100000",
+    # Access requests (3 pending per user and environment, 10 per user, 20 an hour): the
+    # suite's bob asks many times; tests/e2e/accessrequests/test_request_caps.py gives its own.
+    "--request-max-pending-per-env=100000",
+    "--request-max-pending-per-user=100000",
+    "--request-creations-per-hour=100000",
+    # The dashboard (docs/decisions/dashboard-state.md): every sign-in of the suite comes
+    # from 127.0.0.1, and the same few people sign in hundreds of times an hour (a cap of 20
+    # would end a running test's session); test_dashboard_replicas.py gives small numbers.
+    "--ui-login-rate-limit=12000/60s",
+    "--ui-login-rate-limit-burst=2000",
+    "--ui-sessions-per-user=100000",
 )
+
+
+REPLICAS_VAR = "STACK_BACKEND_REPLICAS"
+MAX_REPLICAS = 4
+# A stack replica fails /readyz this long on SIGTERM: the balancer's checks see it first.
+REPLICA_FLAGS = (f"--shutdown-unready-seconds={balancer.UNREADY_SECONDS:g}",)
+MERGED_LOG = "backend.log"
+
+
+def replica_count() -> int:
+    """STACK_BACKEND_REPLICAS: 2 by default; 1 runs the backend alone, without a balancer."""
+    raw = os.environ.get(REPLICAS_VAR, "2").strip() or "2"
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_REPLICAS:
+        raise RuntimeError(f"{REPLICAS_VAR} must be 1..{MAX_REPLICAS}, not {raw!r}")
+    return int(raw)
+
+
+def replica_url_var(i: int) -> str:
+    return f"STACK_BACKEND_{i}_URL"
+
+
+def process_urls(env: dict[str, str]) -> list[str]:
+    """Every backend process of the stack, each asked directly (not through the balancer):
+    the replicas, and Dex's backend once started. For counts that are per process."""
+    count = int(env.get(REPLICAS_VAR) or 1)
+    urls = [env.get(replica_url_var(i)) or "" for i in range(count)]
+    if not urls[0]:  # a stack started before replicas: its one backend
+        urls = [env.get("STACK_OIDC_PROVIDER_BACKEND_URL") or env["SCIPIAN_BACKEND_URL"]]
+    dex = env.get("STACK_DEX_BACKEND_URL")
+    return [u for u in urls if u] + ([dex] if dex else [])
 
 
 def start(
     issuer: str, client_id: str, timeout: float = 60.0, port: int = 0, helm: str | None = None
-) -> str:
-    """Prepares mgmt and the targets, starts the stack's backend (on `port`, the one its
-    dashboard's redirect URI was registered with, running `helm`); returns its URL."""
+) -> dict[str, str]:
+    """Prepares mgmt and the targets, starts the stack's backend replicas and their balancer
+    (on `port`, the one the dashboard's redirect URI was registered with; replicas run
+    `helm`); returns SCIPIAN_BACKEND_URL, STACK_BACKEND_REPLICAS and each replica's URL."""
     global HELM
     HELM = helm or HELM
     prepare()
-    return serve("backend", issuer, client_id, timeout, port=port, ui=True)
+    port = port or free_port()
+    count = replica_count()
+    if count == 1:
+        url = serve("backend", issuer, client_id, timeout, port=port, ui=True)
+        return {"SCIPIAN_BACKEND_URL": url, REPLICAS_VAR: "1", replica_url_var(0): url}
+    ports: list[int] = []
+    while len(ports) < count:
+        picked = free_port()
+        if picked != port and picked not in ports:
+            ports.append(picked)
+
+    def replica(i: int) -> str:
+        return serve(
+            f"backend-{i}",
+            issuer,
+            client_id,
+            timeout,
+            port=ports[i],
+            ui=True,
+            public_port=port,
+            merged_log=MERGED_LOG,
+            extra=REPLICA_FLAGS,
+        )
+
+    with ThreadPoolExecutor(count) as pool:
+        urls = list(pool.map(replica, range(count)))
+    url = balancer.start(port, [(f"backend-{i}", f"127.0.0.1:{p}") for i, p in enumerate(ports)])
+    return {
+        "SCIPIAN_BACKEND_URL": url,
+        REPLICAS_VAR: str(count),
+        "STACK_BALANCER_SOCKET": str(balancer.stack_config_dir() / "admin.sock"),
+        **{replica_url_var(i): u for i, u in enumerate(urls)},
+    }
 
 
 def serve(
@@ -277,13 +363,22 @@ def serve(
     *,
     port: int = 0,
     ui: bool = False,
+    public_port: int = 0,
+    merged_log: str = "",
+    extra: Sequence[str] = (),
 ) -> str:
     """Starts a backend as stack process `name` trusting `issuer` (mgmt already prepared);
     returns its URL. A second one (Dex's) shares the environments and grants; only the
-    stack's own backend serves the dashboard (its client is registered at oidc-provider)."""
+    stack's own backend serves the dashboard (its client is registered at oidc-provider).
+    With `merged_log`, its output also goes, line by line, into that log."""
     port = port or free_port()
-    argv = serve_argv(issuer, client_id, port, *STACK_SERVE_FLAGS, ui=ui)
-    procs.spawn(name, argv, env=_child_env())
+    argv = serve_argv(
+        issuer, client_id, port, *STACK_SERVE_FLAGS, *extra, ui=ui, public_port=public_port
+    )
+    if merged_log:
+        procs.spawn_teed(name, argv, merged_log, env=_child_env())
+    else:
+        procs.spawn(name, argv, env=_child_env())
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, timeout, lambda: name in procs.dead())
     return url

@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tests.stack.paths import stack_dir
+from tests.stack.paths import ROOT, stack_dir
 
 
 def pid_dir() -> Path:
@@ -36,6 +37,42 @@ def spawn(name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) 
             env=dict(env) if env is not None else None,
             start_new_session=True,
         )
+    (pid_dir() / f"{name}.pid").write_text(str(proc.pid))
+    return proc.pid
+
+
+def spawn_teed(
+    name: str, argv: Sequence[str], also: str, env: Mapping[str, str] | None = None
+) -> int:
+    """As spawn, but the output goes through a tests/stack/logtee.py process (tracked as
+    `logtee-NAME`) into `NAME.log` and, line by line, into the log `also` too (several
+    processes' merged log). The tee starts first: stop_all stops it after the process, and
+    it ends once the process's last line is written."""
+    pid_dir().mkdir(parents=True, exist_ok=True)
+    log_dir().mkdir(parents=True, exist_ok=True)
+    read, write = os.pipe()
+    try:
+        tee = subprocess.Popen(
+            [sys.executable, "-m", "tests.stack.logtee", str(log_dir() / f"{name}.log"),
+             str(log_dir() / also)],
+            stdin=read,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=ROOT,
+        )  # fmt: skip
+        (pid_dir() / f"logtee-{name}.pid").write_text(str(tee.pid))
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=write,
+            stderr=subprocess.STDOUT,
+            env=dict(env) if env is not None else None,
+            start_new_session=True,
+        )
+    finally:
+        os.close(read)
+        os.close(write)
     (pid_dir() / f"{name}.pid").write_text(str(proc.pid))
     return proc.pid
 

@@ -13,10 +13,12 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from tests import tools
 from tests.stack import (
     backend_daemon,
+    balancer,
     clusters,
     envfile,
     harness,
@@ -124,8 +126,8 @@ def _start() -> dict[str, str]:
     (state / "plugin-config").mkdir(mode=0o700)
     password = secrets.token_urlsafe(12)
     admin_secret = secrets.token_urlsafe(24)
-    # The backend's port is chosen first: the dashboard's redirect URI, registered at the
-    # provider when it starts, is under the backend's URL.
+    # The backend's port (its balancer's, with replicas) is chosen first: the dashboard's
+    # redirect URI, registered at the provider when it starts, is under the backend's URL.
     backend_port = backend_daemon.free_port()
     backend_daemon.write_ui_secret(secrets.token_urlsafe(32))
     # The real helms (cached by hash; cold, Helm 4 takes minutes) build while clusters start.
@@ -145,9 +147,10 @@ def _start() -> dict[str, str]:
             list(pool.map(lambda s: clusters.prepare(s, binary), clusters.CLUSTERS))
         # The backend runs the stack's Helm 4 itself (change.md §5): it waits for the build.
         helm4, helm3 = helms.result()
-        backend_url = backend_daemon.start(
+        backends = backend_daemon.start(
             issuer, idp_daemon.CLIENT_ID, port=backend_port, helm=str(helm4)
         )
+        backend_url = backends["SCIPIAN_BACKEND_URL"]
         releases.install(helm4, tuple(c.name for c in clusters.CLUSTERS if c.name != "mgmt"))
     except BaseException:
         _stop(quiet=True)
@@ -170,7 +173,7 @@ def _start() -> dict[str, str]:
         "STACK_HELM3": str(helm3),
         "STACK_LOGS_DIR": str(procs.log_dir()),
         PLUGIN_CONFIG_VAR: str(state / "plugin-config"),
-        "SCIPIAN_BACKEND_URL": backend_url,
+        **backends,
         "STACK_IDP": providers.DEFAULT,
         **providers.default_values(issuer, backend_url),
     }
@@ -209,6 +212,17 @@ def status() -> int:
     for name, pid in tracked.items():
         print(f"{name:28} pid {pid:<8} {'running' if procs.alive(pid) else 'DEAD'}")
     env = envfile.read()
+    replicas = int(env.get(backend_daemon.REPLICAS_VAR) or 1)
+    for i in range(replicas if replicas > 1 else 0):
+        url = env.get(backend_daemon.replica_url_var(i), "")
+        ok = bool(url) and backend_daemon.reachable(url + "/healthz")
+        print(f"{f'backend replica {i}':28} {url} {'healthy' if ok else 'NOT RESPONDING'}")
+    socket_path = env.get("STACK_BALANCER_SOCKET")
+    if socket_path:
+        with contextlib.suppress(OSError):
+            states = balancer.server_states(Path(socket_path))
+            line = ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
+            print(f"{'balancer sees':28} {line}")
     for name in providers.NAMES:
         backend = env.get(f"{providers.KEYS[name]}_BACKEND_URL")
         if backend:

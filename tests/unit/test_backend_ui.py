@@ -1,4 +1,5 @@
-"""The dashboard's pure parts: sessions, pending logins, CSRF checks, PKCE, page rows,
+"""The dashboard's pure parts: session records (sealed pending logins:
+test_dashboard_sealing.py), CSRF checks, PKCE, page rows,
 redirect targets, server-sent events. The pages themselves run in a real browser against
 the stack (tests/e2e/ui)."""
 
@@ -6,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 
 from scipian_backend.errors import Forbidden, NotFound, Unauthorized
 from scipian_backend.identity.authn import Identity
@@ -13,57 +15,26 @@ from scipian_backend.ui import csrf, logs
 from scipian_backend.ui.login import challenge
 from scipian_backend.ui.pages import event_row, release_row
 from scipian_backend.ui.routes import _local_path, _words
-from scipian_backend.ui.session import SessionStore
+from scipian_backend.ui.session import Session
+from scipian_backend.ui.sessions_store import decode, encode, secret_name
 
 WHO = Identity("oidc:alice@example.test", ("oidc:team-a",), "sub-a", 1_700_000_000)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_session_lives_until_its_expiry_and_not_after() -> None:
-    clock = Clock()
-    store = SessionStore(clock)
-    sid, session = store.create(WHO, expires=1060.0)
-    assert store.get(sid) == session
-    clock.now = 1059.9
-    assert store.get(sid) is not None
-    clock.now = 1060.0
-    assert store.get(sid) is None
+def test_a_session_secret_holds_the_identity_and_csrf_and_nothing_else() -> None:
+    session = Session(WHO, 2000.0, "csrf-secret")
+    data = {"session.json": encode(session)}
+    assert decode(data) == session
+    doc = json.loads(base64.b64decode(data["session.json"]))
+    assert sorted(doc) == ["auth_time", "csrf", "expires", "groups", "subject", "user"]
+    assert decode({}) is None and decode({"session.json": "not base64!"}) is None
+    assert decode(None) is None
 
 
-def test_session_ids_are_random_and_deleted_on_logout() -> None:
-    store = SessionStore(Clock())
-    a, sa = store.create(WHO, 2000.0)
-    b, sb = store.create(WHO, 2000.0)
-    assert a != b and sa.csrf != sb.csrf and len(a) >= 40
-    store.delete(a)
-    assert store.get(a) is None
-    assert store.get(b) == sb
-
-
-def test_unknown_or_oversized_session_ids_find_nothing() -> None:
-    store = SessionStore(Clock())
-    store.create(WHO, 2000.0)
-    assert store.get(None) is None
-    assert store.get("") is None
-    assert store.get("x" * 500) is None
-
-
-def test_a_pending_login_is_used_once_and_expires() -> None:
-    clock = Clock()
-    store = SessionStore(clock)
-    state, pending = store.begin_login("/ui/activity")
-    assert store.finish_login(state) == pending
-    assert store.finish_login(state) is None  # a replayed callback
-    state2, _ = store.begin_login("/ui/")
-    clock.now += 601
-    assert store.finish_login(state2) is None
+def test_a_session_secret_is_named_by_a_hash_of_the_cookie_never_the_cookie() -> None:
+    sid = "a" * 43
+    assert secret_name(sid) == "session-" + hashlib.sha256(sid.encode()).hexdigest()
+    assert sid not in secret_name(sid)
 
 
 def test_csrf_token_and_origin() -> None:
@@ -373,7 +344,6 @@ def test_promotion_pages_render_escaped_with_the_digest_in_the_form() -> None:
     carries the digest shown, and text the initiator wrote is escaped."""
     from scipian_backend.ui.promotions import diff_view, record, step_row, summary
     from scipian_backend.ui.render import Renderer
-    from scipian_backend.ui.session import Session
 
     digest = "sha256:" + "e" * 64
     promo = {

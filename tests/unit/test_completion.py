@@ -34,7 +34,9 @@ def environ(tmp_path: Path) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("words", "expected"),
     [
-        (["d"], ["dev"]),
+        (["d"], ["deny-request", "dev"]),
+        (["de"], ["deny-request", "dev"]),
+        (["dev"], ["dev"]),
         (["l"], ["login", "logout"]),
         (
             [""],
@@ -47,6 +49,10 @@ def environ(tmp_path: Path) -> dict[str, str]:
                 "promotions",
                 "approve",
                 "cancel",
+                "requests",
+                "approve-request",
+                "deny-request",
+                "revoke-request",
                 "version",
                 "completion",
                 "alias",
@@ -56,7 +62,16 @@ def environ(tmp_path: Path) -> dict[str, str]:
         ),
         (
             ["dev", ""],
-            ["get", "describe", "logs", "kubeconfig", "helm", "credential", "ack-break-glass"],
+            [
+                "get",
+                "describe",
+                "logs",
+                "kubeconfig",
+                "helm",
+                "credential",
+                "request",
+                "ack-break-glass",
+            ],
         ),
         (["dev", "helm", ""], ["list", "history", "status", "rollback"]),
         (["dev", "helm", "h"], ["history"]),
@@ -68,6 +83,13 @@ def environ(tmp_path: Path) -> dict[str, str]:
         (["promotions", "x", "--diff", "p"], ["prod"]),
         (["promotions", "x", "--w"], ["--watch"]),
         (["cancel", "x", "--"], ["--reason"]),
+        (["prod", "request", ""], ["read", "deploy"]),
+        (["prod", "request", "deploy", "--f"], ["--for"]),
+        (["prod", "request", "--c"], ["--cancel"]),
+        (["requests", "-o", ""], ["wide", "json", "yaml"]),
+        (["requests", "--"], ["--output"]),
+        (["approve-request", "x", "--"], ["--reason"]),
+        (["revoke-request", "x", "--r"], ["--reason"]),
         (["promotions", "-o", ""], ["wide", "json", "yaml"]),
         (["dev", "des"], ["describe"]),
         (["prod", "get", ""], ["pods", "widgets"]),
@@ -96,7 +118,7 @@ def test_a_file_option_completes_files(environ: dict[str, str]) -> None:
 
 
 def test_no_backend_configured(tmp_path: Path) -> None:
-    assert complete(["d"], {"KUBECTL_SCIPIAN_CONFIG_DIR": str(tmp_path)}) == ([], 4)
+    assert complete(["dev"], {"KUBECTL_SCIPIAN_CONFIG_DIR": str(tmp_path)}) == ([], 4)
 
 
 def test_names_need_an_unexpired_cached_kubeconfig(environ: dict[str, str], tmp_path: Path) -> None:

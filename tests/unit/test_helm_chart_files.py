@@ -1,7 +1,8 @@
 """The Helm chart's static files agree with the package (no helm needed).
 
-One source of truth for each CRD: `backend/scipian_backend/manifests/crd.yaml` (Environment)
-and `promotion-crd.yaml` (Promotion, copied to `crds/promotions.scipian.io.yaml`). Helm
+One source of truth for each CRD: `backend/scipian_backend/manifests/crd.yaml` (Environment),
+`promotion-crd.yaml` (Promotion, copied to `crds/promotions.scipian.io.yaml`) and
+`accessrequest-crd.yaml` (AccessRequest, `crds/accessrequests.scipian.io.yaml`). Helm
 installs CRDs only from a chart's `crds/` directory (never templated, never upgraded), so
 the chart holds a byte-for-byte copy and this test fails when the two differ; fix it with
 `cp backend/scipian_backend/manifests/crd.yaml \
@@ -23,7 +24,9 @@ MANIFESTS = ROOT / "backend" / "scipian_backend" / "manifests"
 
 
 def test_the_charts_crds_are_the_packages_crds() -> None:
-    environments, promotions = sorted((CHART / "crds").iterdir())
+    accessrequests, environments, promotions = sorted((CHART / "crds").iterdir())
+    assert accessrequests.name == "accessrequests.scipian.io.yaml"
+    assert accessrequests.read_bytes() == (MANIFESTS / "accessrequest-crd.yaml").read_bytes()
     assert environments.name == "environments.scipian.io.yaml"
     assert environments.read_bytes() == (MANIFESTS / "crd.yaml").read_bytes(), __doc__
     assert promotions.name == "promotions.scipian.io.yaml"

@@ -64,6 +64,9 @@ def imported(modules: set[str], name: str) -> bool:
         ["approve", "-h"],
         ["promotions", "-h"],
         ["cancel", "-h"],
+        ["requests", "-h"],
+        ["approve-request", "-h"],
+        ["prod", "request", "-h"],
     ],
     ids=" ".join,
 )

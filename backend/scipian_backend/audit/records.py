@@ -7,9 +7,11 @@ expirationTimestamp, serviceAccount, level ("read" | "deploy"), justification, a
 (the login's time, RFC 3339). A rollback's line adds `rollback` (release, fromRevision,
 toRevision, helmExitCode, and on `finished` the result the backend read from the release
 record); a promotion's phase change adds `promotion` (name, release, version, step, from,
-to); a break-glass credential adds `breakGlass: true` and `breakGlassId` (the entry in
-the Environment's status; event "breakglass" with outcome "recorded" is written before the
-credential is minted, "acknowledged" when someone else acknowledges it). Never a token or
+to); an access request's state change (event "access_request", outcome the new phase
+lowercased, or "approval") adds `accessRequest` (name, level, from, to); a break-glass
+credential adds `breakGlass: true` and `breakGlassId` (the entry in the Environment's
+status; event "breakglass" with outcome "recorded" is written before the credential is
+minted, "acknowledged" when someone else acknowledges it). Never a token or
 a credential. The line is written before the answer.
 """
 
@@ -43,6 +45,9 @@ class Record:
     promotion: dict[str, Any] | None = None  # event "promotion": promotions/service.py
     break_glass: bool = False  # a deploy credential around a promotion gate
     break_glass_id: str = ""  # its entry in the Environment's status.breakGlass
+    # event "access_request" (accessrequests/service.py): name, level, from, to; and, on a
+    # credential issued under an approved request, the request's name
+    access_request: dict[str, Any] | None = None
     time: str = field(default_factory=lambda: _now())
 
     def line(self) -> str:
@@ -70,6 +75,8 @@ class Record:
             line["breakGlass"] = True
         if self.break_glass_id:
             line["breakGlassId"] = self.break_glass_id
+        if self.access_request is not None:
+            line["accessRequest"] = self.access_request
         return json.dumps(line, separators=(",", ":"))
 
 

@@ -91,6 +91,13 @@ class BreakGlass:
                 f"the break-glass on {env.id} could not be recorded, so no credential was issued"
             ) from None
         b.metrics.break_glass(env.id, bool(env.deploy and env.deploy.gated))
+        b.notify(
+            "breakglass",
+            environment=env.id,
+            id=entry["id"],
+            user=who.username,
+            justification=audit.justification,
+        )
         return str(entry["id"])
 
     def entries(self, env_id: str, authorization: Caller, request_id: str) -> dict[str, Any]:
@@ -186,6 +193,14 @@ class BreakGlass:
         )
         message = e.acknowledged_message(env_id, entry, who.username, justification)
         b.auditor.event(e.event(env_id, env.uid, "BreakGlassAcknowledged", "Normal", message, now))
+        b.notify(
+            "breakglass.acknowledged",
+            environment=env_id,
+            id=entry_id,
+            user=who.username,
+            requester=entry.get("user"),
+            justification=justification,
+        )
         return e.answer(env_id, entry)
 
     def _step_up(self, env: Environment, who: Identity, audit: Audit) -> None:

@@ -22,10 +22,13 @@ from scipian_backend import kube
 from scipian_backend.config import (
     BROKER_NAME,
     DEFAULT_DEPLOY_ROLE,
+    DEFAULT_MAX_ACCESS,
     ENVIRONMENT_LABEL,
     GROUP,
     KIND,
+    MAX_ACCESS,
     MAX_AUTH_AGE,
+    MIN_ACCESS,
     MIN_AUTH_AGE,
     MIN_TTL,
     SESSIONS_NAMESPACE,
@@ -44,6 +47,31 @@ OBSERVER_ROLE = "scipian-observer"  # manifests/observer-role.yaml; new environm
 
 DEPLOY_BROKER_ROLE = "scipian-broker-deploy"  # per deploy namespace on the target
 
+# The plugin's command words (kubectl_scipian.commands: TOP, PER_ENV, READ_VERBS): an
+# environment named like one would make `kubectl scipian NAME ...` ambiguous (change.md
+# §9), so `register` refuses it. A unit test keeps this list equal to the plugin's.
+PLUGIN_COMMANDS = frozenset(
+    {
+        # TOP
+        "login", "logout", "whoami", "envs", "promote", "promotions", "approve", "cancel",
+        "version", "completion", "alias", "requests", "approve-request", "deny-request",
+        "revoke-request",
+        # PER_ENV
+        "kubeconfig", "helm", "credential", "ack-break-glass", "request",
+        # READ_VERBS
+        "get", "describe", "logs",
+    }
+)  # fmt: skip
+
+
+def check_not_a_command(name: str) -> None:
+    """`register` only: an environment registered before keeps being updatable."""
+    if name in PLUGIN_COMMANDS:
+        raise ConfigError(
+            f"environment name {name!r} refused: it is a kubectl scipian command "
+            "(`kubectl scipian {name} ...` would be ambiguous)".replace("{name}", name)
+        )
+
 
 @dataclass(frozen=True)
 class Registration:
@@ -55,6 +83,7 @@ class Registration:
     sessions_namespace: str = SESSIONS_NAMESPACE
     deploy: Deploy | None = None
     allow_privileged_role: bool = False  # --allow-privileged-role, kept in spec
+    max_access_seconds: int = DEFAULT_MAX_ACCESS  # --max-access-seconds (change.md §9)
 
     def validate(self) -> None:
         self._validate_read()
@@ -76,6 +105,10 @@ class Registration:
             raise ConfigError(f"invalid cluster role {self.cluster_role!r}")
         if not valid_env_id(self.sessions_namespace) or not valid_env_id(self.namespace):
             raise ConfigError("namespaces must be DNS-1123 labels")
+        if not MIN_ACCESS <= self.max_access_seconds <= MAX_ACCESS:
+            raise ConfigError(
+                f"--max-access-seconds must be between {MIN_ACCESS} and {MAX_ACCESS} seconds"
+            )
 
 
 def validate_deploy(deploy: Deploy) -> None:
@@ -159,6 +192,7 @@ def register(mgmt: client.ApiClient, target_admin: client.ApiClient, reg: Regist
                     "key": "kubeconfig",
                 },
                 "access": {"clusterRole": reg.cluster_role, "ttlSeconds": reg.ttl_seconds},
+                "maxAccessSeconds": reg.max_access_seconds,
                 # Absent here, server-side apply removes a deploy level set before.
                 **({"deploy": deploy_spec(reg.deploy)} if reg.deploy is not None else {}),
                 **({"allowPrivilegedRole": True} if reg.allow_privileged_role else {}),
@@ -208,8 +242,9 @@ def deployer_policy_documents(sessions_namespace: str) -> list[dict[str, Any]]:
 
 
 def install_crd(mgmt: client.ApiClient, timeout: float = 60.0) -> None:
-    for doc in apply.manifest("crd.yaml") + apply.manifest("promotion-crd.yaml"):
-        apply.apply(mgmt, doc)
+    for name in ("crd.yaml", "promotion-crd.yaml", "accessrequest-crd.yaml"):
+        for doc in apply.manifest(name):
+            apply.apply(mgmt, doc)
     custom = client.CustomObjectsApi(mgmt)
     deadline = time.monotonic() + timeout
     while True:  # the CRD serves once Established
@@ -420,6 +455,7 @@ def updated(current: Environment, changes: dict[str, Any]) -> Registration:
         allow_privileged_role=_keep(
             changes.get("allow_privileged_role"), current.allow_privileged_role
         ),
+        max_access_seconds=_keep(changes.get("max_access_seconds"), current.max_access_seconds),
     )
 
 

@@ -18,10 +18,13 @@ from urllib3.exceptions import HTTPError
 
 from scipian_backend.config import (
     DEFAULT_DEPLOY_ROLE,
+    DEFAULT_MAX_ACCESS,
     DEFAULT_MAX_AUTH_AGE,
     ENVIRONMENT_LABEL,
     GROUP,
+    MAX_ACCESS,
     MAX_AUTH_AGE,
+    MIN_ACCESS,
     MIN_AUTH_AGE,
     MIN_TTL,
     PLURAL,
@@ -68,6 +71,8 @@ class Environment:
     deploy: Deploy | None = None
     generation: int = 0  # metadata.generation: identities reconcile their bindings on change
     allow_privileged_role: bool = False  # registered with --allow-privileged-role
+    # spec.maxAccessSeconds: the longest window of an access request (change.md §9)
+    max_access_seconds: int = DEFAULT_MAX_ACCESS
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,16 @@ def parse_environment(obj: dict[str, Any]) -> Environment:
         deploy=parse_deploy(spec.get("deploy")),
         generation=_generation(meta.get("generation")),
         allow_privileged_role=spec.get("allowPrivilegedRole") is True,
+        max_access_seconds=_max_access(spec.get("maxAccessSeconds")),
     )
+
+
+def _max_access(raw: object) -> int:
+    """spec.maxAccessSeconds within the CRD's bounds (an object written around the schema
+    gets the nearest bound)."""
+    if not isinstance(raw, int) or isinstance(raw, bool):
+        return DEFAULT_MAX_ACCESS
+    return min(max(raw, MIN_ACCESS), MAX_ACCESS)
 
 
 def _generation(raw: object) -> int:

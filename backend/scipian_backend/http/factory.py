@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp
 
 from scipian_backend import __version__
+from scipian_backend.accessrequests.routes import install_access_request_routes
 from scipian_backend.artifacts.routes import install_artifact_routes
 from scipian_backend.breakglass.routes import install_break_glass_routes
 from scipian_backend.http.error_bodies import install_error_handlers
@@ -39,6 +40,8 @@ def create_app(backend: Backend) -> ASGIApp:
             if backend.worker is not None:
                 await run_in_threadpool(backend.worker.stop)
             await run_in_threadpool(backend.auditor.close)
+            if backend.notifier is not None:
+                await run_in_threadpool(backend.notifier.close)
 
     app = FastAPI(
         title="Scipian backend",
@@ -59,6 +62,7 @@ def create_app(backend: Backend) -> ASGIApp:
     install_diff_routes(app, backend)
     install_break_glass_routes(app, backend)
     install_artifact_routes(app, backend)
+    install_access_request_routes(app, backend)
     if backend.settings.ui_client_id:
         # The dashboard (docs/ui.md); imported only when configured (Jinja2 and its pages).
         from scipian_backend.ui.routes import install_ui_routes

@@ -8,7 +8,18 @@ from typing import Any
 
 from scipian_backend.audit.records import Record
 from scipian_backend.identity.authn import Identity
-from scipian_backend.promotions.records import API_VERSION, FAILED, KIND, Change, now_stamp
+from scipian_backend.promotions.records import (
+    API_VERSION,
+    AWAITING,
+    FAILED,
+    KIND,
+    SUCCEEDED,
+    TERMINAL,
+    Change,
+    initiator,
+    now_stamp,
+    steps_of,
+)
 
 
 def change_record(
@@ -65,3 +76,35 @@ def change_event(
         "lastTimestamp": stamp,
         "count": 1,
     }
+
+
+def notification(
+    promo: dict[str, Any], change: Change, who: Identity | None
+) -> tuple[str, dict[str, Any]] | None:
+    """The notification (audit/notify.py) one phase change makes, if any: a step now
+    awaiting approval, or the promotion's outcome. Never its message: a failure's may quote
+    helm's output."""
+    spec = promo.get("spec") or {}
+    steps = steps_of(promo)
+    fields: dict[str, Any] = {
+        "name": str((promo.get("metadata") or {}).get("name") or ""),
+        "requester": initiator(promo),
+        "justification": str(spec.get("justification") or ""),
+    }
+    if who is not None:
+        fields["user"] = who.username
+    if change.environment and change.new == AWAITING:
+        step = next((s for s in steps if s.get("environment") == change.environment), {})
+        fields.update(
+            environment=change.environment,
+            approvals=len(step.get("approvals") or []),
+            approvals_required=int(step.get("approvalsRequired") or 0),
+        )
+        return "promotion.awaiting_approval", fields
+    if not change.environment and change.new in TERMINAL:
+        # The environment the chain ended on: the first step not Succeeded, else the last.
+        open_steps = [s for s in steps if s.get("phase") != SUCCEEDED]
+        last = open_steps[0] if open_steps else (steps[-1] if steps else {})
+        fields.update(environment=str(last.get("environment") or ""), phase=change.new)
+        return f"promotion.{change.new.lower()}", fields
+    return None

@@ -51,7 +51,7 @@ from scipian_backend.kube import status_of
 from scipian_backend.promotions import deadlines, failures, recovery
 from scipian_backend.promotions import records as r
 from scipian_backend.promotions.creation import values_files, write_chart
-from scipian_backend.promotions.events import change_event, change_record
+from scipian_backend.promotions.events import change_event, change_record, notification
 from scipian_backend.promotions.lock import ReleaseLock
 from scipian_backend.promotions.step_identity import StepIdentities, token_ttl
 from scipian_backend.promotions.store import PromotionStore, Unchanged
@@ -200,6 +200,9 @@ class PromotionExecutor:
             self._b.auditor.event(change_event(after, change, None, request_id, now))
             if not change.environment and change.new in r.TERMINAL:
                 self._b.metrics.promotion(change.new)
+            said = notification(after, change, None)
+            if said is not None:
+                self._b.notify(said[0], **said[1])
 
     def drop_finalizer(self, promo: dict[str, Any]) -> None:
         """Removes scipian.io/executor (a JSON patch guarded by a test of the list read)."""

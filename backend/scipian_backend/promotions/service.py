@@ -44,7 +44,7 @@ from scipian_backend.promotions.creation import (
     render_step,
     uses_revision,
 )
-from scipian_backend.promotions.events import change_event, change_record
+from scipian_backend.promotions.events import change_event, change_record, notification
 from scipian_backend.promotions.lock import Held, ReleaseLock
 from scipian_backend.promotions.store import NameTaken, PromotionStore, Unchanged
 from scipian_backend.promotions.values import StepInputs, ValuesStore, inputs_digest, step_inputs
@@ -586,6 +586,9 @@ class Promotions:
             self._b.auditor.event(change_event(after, change, who, request_id, now))
             if not change.environment and change.new in r.TERMINAL:
                 self._b.metrics.promotion(change.new)
+            said = notification(after, change, who)
+            if said is not None:
+                self._b.notify(said[0], **said[1])
 
 
 @contextmanager

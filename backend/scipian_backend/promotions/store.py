@@ -37,15 +37,26 @@ Transition = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 
 class PromotionStore:
-    def __init__(self, mgmt: client.ApiClient, timeout: float = 10.0) -> None:
+    """Promotions; with `plural` and `noun`, any cluster-scoped scipian.io object written the
+    same way (accessrequests/store.py uses it for AccessRequests)."""
+
+    def __init__(
+        self,
+        mgmt: client.ApiClient,
+        timeout: float = 10.0,
+        plural: str = PLURAL,
+        noun: str = "promotion",
+    ) -> None:
         self._api = client.CustomObjectsApi(mgmt)
         self._timeout = timeout
+        self._plural = plural
+        self._noun = noun
 
     def create(self, obj: dict[str, Any]) -> dict[str, Any]:
         try:
             return json_body(
                 self._api.create_cluster_custom_object(
-                    GROUP, VERSION, PLURAL, obj, _request_timeout=self._timeout,
+                    GROUP, VERSION, self._plural, obj, _request_timeout=self._timeout,
                     _preload_content=False,
                 )
             )  # fmt: skip
@@ -60,7 +71,7 @@ class PromotionStore:
         try:
             return json_body(
                 self._api.get_cluster_custom_object(
-                    GROUP, VERSION, PLURAL, name, _request_timeout=self._timeout,
+                    GROUP, VERSION, self._plural, name, _request_timeout=self._timeout,
                     _preload_content=False,
                 )
             )  # fmt: skip
@@ -75,7 +86,11 @@ class PromotionStore:
         try:
             doc = json_body(
                 self._api.list_cluster_custom_object(
-                    GROUP, VERSION, PLURAL, _request_timeout=self._timeout, _preload_content=False
+                    GROUP,
+                    VERSION,
+                    self._plural,
+                    _request_timeout=self._timeout,
+                    _preload_content=False,
                 )
             )
         except (ApiException, HTTPError, ValueError) as e:
@@ -95,12 +110,12 @@ class PromotionStore:
         patch = {"metadata": {"finalizers": None}}
         try:
             resp = self._api.patch_cluster_custom_object(
-                GROUP, VERSION, PLURAL, name, patch, _request_timeout=self._timeout,
+                GROUP, VERSION, self._plural, name, patch, _request_timeout=self._timeout,
                 _preload_content=False,
             )  # fmt: skip
             resp.drain_conn()
             resp = self._api.delete_cluster_custom_object(
-                GROUP, VERSION, PLURAL, name, _request_timeout=self._timeout,
+                GROUP, VERSION, self._plural, name, _request_timeout=self._timeout,
                 _preload_content=False,
             )  # fmt: skip
             resp.drain_conn()
@@ -119,7 +134,7 @@ class PromotionStore:
             resp = self._api.list_cluster_custom_object(
                 GROUP,
                 VERSION,
-                PLURAL,
+                self._plural,
                 field_selector=f"metadata.name={name}",
                 resource_version=resource_version,
                 allow_watch_bookmarks=False,
@@ -149,7 +164,7 @@ class PromotionStore:
         for _ in range(ATTEMPTS):
             promo = self.get(name)
             if promo is None:
-                raise InternalError(f"promotion {name} disappeared")
+                raise InternalError(f"{self._noun} {name} disappeared")
             status = transition(promo)
             if status is None or status == promo.get("status"):
                 return promo, promo  # nothing changed: no write (verify is polled)
@@ -157,7 +172,7 @@ class PromotionStore:
             try:
                 after = json_body(
                     self._api.replace_cluster_custom_object_status(
-                        GROUP, VERSION, PLURAL, name, body, _request_timeout=self._timeout,
+                        GROUP, VERSION, self._plural, name, body, _request_timeout=self._timeout,
                         _preload_content=False,
                     )
                 )  # fmt: skip
@@ -168,7 +183,7 @@ class PromotionStore:
             except (HTTPError, ValueError) as e:
                 raise _unavailable(e) from None
             return promo, after
-        raise ServiceUnavailable(f"promotion {name}: too many concurrent changes, try again")
+        raise ServiceUnavailable(f"{self._noun} {name}: too many concurrent changes, try again")
 
 
 def _unavailable(e: BaseException) -> ServiceUnavailable:

@@ -15,7 +15,7 @@ import hmac
 import re
 import time
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import FastAPI, Path, Query, Request
@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
+from scipian_backend.config import valid_env_id
 from scipian_backend.errors import (
     ApiError,
     BadRequest,
@@ -33,6 +34,7 @@ from scipian_backend.errors import (
 )
 from scipian_backend.http.bodies import check_justification
 from scipian_backend.http.schema import EnvId
+from scipian_backend.ratelimit import TooManyRequests
 from scipian_backend.releases.queries import NAMESPACE, RELEASE_NAME
 from scipian_backend.ui import csrf, logs
 from scipian_backend.ui.follows import Follows
@@ -40,13 +42,24 @@ from scipian_backend.ui.login import CALLBACK_PATH, DashboardLogin
 from scipian_backend.ui.pages import Pages
 from scipian_backend.ui.promotions import PromotionPages
 from scipian_backend.ui.render import Renderer
-from scipian_backend.ui.session import LOGIN_SECONDS, Session, SessionStore, session_key
+from scipian_backend.ui.requests import DONE, RequestPages
+from scipian_backend.ui.session import (
+    Session,
+    new_pending,
+    open_pending,
+    seal_pending,
+    session_key,
+)
+from scipian_backend.ui.session_lookup import SessionLookup, looked_up
 from scipian_backend.ui.streaming import FollowResponse
 from scipian_backend.usecases import Backend
 
 SESSION_COOKIE = "scipian_session"
 LOGIN_COOKIE = "scipian_login"
 AUTH_MESSAGE = "Invalid authentication for provided environment."
+# Whatever is wrong with a pending login's cookie (missing, tampered, sealed with a key no
+# longer kept, expired, another browser's state): one message.
+LOGIN_REFUSED = "this sign-in expired or was not started in this browser; sign in again"
 ENV_MESSAGE = "Invalid environment referenced."
 MAX_FORM = 8192
 Namespace = Annotated[str, Path(pattern=NAMESPACE.pattern, max_length=63)]
@@ -64,9 +77,14 @@ class Dashboard:
         settings = backend.settings
         self.backend = backend
         self.login = DashboardLogin(settings, backend.keys)
-        self.sessions = SessionStore()
+        # Sessions and sealing keys on mgmt: any replica serves any request (ui/state.py).
+        self.sessions = backend.dashboard.sessions
+        self.keys = backend.dashboard.keys
+        self.logins = backend.dashboard.logins
+        self.login_seconds = settings.ui_login_seconds
         self.pages = Pages(backend)
         self.promotions = PromotionPages(backend)
+        self.requests = RequestPages(backend)
         self.render = Renderer()
         self.secure = (settings.public_url or "").startswith("https://")
         self.public_url = settings.public_url or ""
@@ -81,6 +99,7 @@ class Dashboard:
 
 def install_ui_routes(app: FastAPI, backend: Backend) -> None:
     ui = Dashboard(backend)
+    app.add_middleware(SessionLookup, sessions=ui.sessions, cookie=SESSION_COOKIE)
     static = resources.files("scipian_backend.ui") / "static"
     app.mount("/ui/static", StaticFiles(directory=str(static)), name="ui-static")
 
@@ -96,10 +115,21 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
     async def callback(request: Request) -> Response:
         params = request.query_params
         state, code = params.get("state", ""), params.get("code", "")
-        bound = request.cookies.get(LOGIN_COOKIE, "")
-        pending = ui.sessions.finish_login(state) if state else None
-        if pending is None or not bound or not hmac.compare_digest(bound, state):
-            return _error(ui, request, Unauthorized("this sign-in was not started here"), None)
+        throttled = _throttled(ui, request)
+        if throttled is not None:
+            return throttled
+        sealed = request.cookies.get(LOGIN_COOKIE, "")
+        try:
+            ring = await run_in_threadpool(ui.keys.ring_for, sealed) if sealed else None
+        except ApiError as e:
+            return _error(ui, request, e, None)
+        # The cookie is the pending login (sealed: any replica opens it, none stored it);
+        # its state must be the one the provider sent back to this browser.
+        pending = open_pending(ring, sealed, time.time()) if ring is not None else None
+        if pending is None or not hmac.compare_digest(pending.state.encode(), state.encode()):
+            refused = _error(ui, request, Unauthorized(LOGIN_REFUSED), None)
+            refused.delete_cookie(LOGIN_COOKIE, path=CALLBACK_PATH)
+            return refused
         if not code:
             # The provider's error code only (e.g. access_denied), never its description.
             why = params.get("error", "no authorization code")[:64]
@@ -111,10 +141,14 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
         if pending.user is not None and who.username != pending.user:
             # A step-up is the same person signing in again, never someone else.
             return _error(ui, request, Unauthorized(f"sign in again as {pending.user}"), None)
-        ui.sessions.delete(request.cookies.get(SESSION_COOKIE))  # the old session, if any
-        ui.follows.end_session(_session_key(request))  # and its log follows
         expires = min(float(exp), time.time() + ui.max_seconds)
-        session_id, session = ui.sessions.create(who, expires)
+        try:
+            # The old session, if any, goes (on every replica: it is deleted on mgmt).
+            await run_in_threadpool(ui.sessions.delete, request.cookies.get(SESSION_COOKIE))
+            session_id, session = await run_in_threadpool(ui.sessions.create, who, expires)
+        except ApiError as e:
+            return _error(ui, request, e, None)
+        ui.follows.end_session(_session_key(request))  # and the old one's log follows here
         target = pending.return_to
         if pending.action is not None:
             failed = await _run_action(ui, request, session, pending.action)
@@ -135,7 +169,11 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
         refused = _forged(ui, request, session, (await _form_fields(request)).get("csrf"))
         if refused is not None:
             return refused
-        ui.sessions.delete(request.cookies.get(SESSION_COOKIE))
+        try:
+            # Deleted on mgmt: every replica refuses the cookie from the next request on.
+            await run_in_threadpool(ui.sessions.delete, request.cookies.get(SESSION_COOKIE))
+        except ApiError as e:
+            return _error(ui, request, e, session)
         ui.follows.end_session(_session_key(request))  # its open log streams end now
         resp = ui.render.page("signed_out.html", {}, None)
         resp.delete_cookie(SESSION_COOKIE, path="/ui/")
@@ -159,6 +197,7 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
             lambda s, rid: {
                 **ui.pages.activity(s.identity, rid),
                 **_break_glass(backend, s, rid, request),
+                **ui.requests.recent(s.identity, rid),
             },
         )
 
@@ -168,7 +207,10 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
             ui,
             request,
             "environment.html",
-            lambda s, rid: ui.pages.environment(env_id, s.identity, rid),
+            lambda s, rid: {
+                **ui.pages.environment(env_id, s.identity, rid),
+                **ui.requests.ask_here(env_id, s.identity),
+            },
         )
 
     @app.get("/ui/environments/{env_id}/releases/{namespace}/{name}", include_in_schema=False)
@@ -321,13 +363,11 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
 
     @app.post("/ui/promotions/{name}/steps/{env_id}/approve", include_in_schema=False)
     async def approve(name: PromotionName, env_id: EnvId, request: Request) -> Response:
-        session = _session(ui, request)
-        fields = await _form_fields(request)
-        refused = _forged(ui, request, session, fields.get("csrf"))
-        if refused is not None or session is None:
-            return refused or _error(ui, request, Unauthorized("not signed in"), None)
+        form = await _action_form(ui, request)
+        if isinstance(form, Response):
+            return form
+        session, fields, reason = form
         try:
-            reason = check_justification(fields.get("justification", ""))
             digest = _diff_digest(fields.get("diffDigest", ""))
         except ApiError as e:
             return _error(ui, request, e, session)
@@ -337,15 +377,10 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
 
     @app.post("/ui/promotions/{name}/cancel", include_in_schema=False)
     async def cancel(name: PromotionName, request: Request) -> Response:
-        session = _session(ui, request)
-        fields = await _form_fields(request)
-        refused = _forged(ui, request, session, fields.get("csrf"))
-        if refused is not None or session is None:
-            return refused or _error(ui, request, Unauthorized("not signed in"), None)
-        try:
-            reason = check_justification(fields.get("justification", ""))
-        except ApiError as e:
-            return _error(ui, request, e, session)
+        form = await _action_form(ui, request)
+        if isinstance(form, Response):
+            return form
+        session, _, reason = form
         action = (CANCEL, name, "", reason)
         return await _act(ui, request, session, action, f"/ui/promotions/{name}")
 
@@ -355,18 +390,79 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
     async def acknowledge_break_glass(
         env_id: EnvId, entry_id: EntryId, request: Request
     ) -> Response:
-        session = _session(ui, request)
-        fields = await _form_fields(request)
-        refused = _forged(ui, request, session, fields.get("csrf"))
-        if refused is not None or session is None:
-            return refused or _error(ui, request, Unauthorized("not signed in"), None)
-        try:
-            reason = check_justification(fields.get("justification", ""))
-        except ApiError as e:
-            return _error(ui, request, e, session)
+        form = await _action_form(ui, request)
+        if isinstance(form, Response):
+            return form
+        session, fields, reason = form
         back = fields.get("back") if fields.get("back") in BREAK_GLASS_PAGES else "/ui/activity"
         action = (ACK_BREAK_GLASS, entry_id, env_id, reason, str(back))
         return await _act(ui, request, session, action, str(back))
+
+    # Access requests (ui/requests.py): the list, one request, its state for the page's
+    # script, asking for access, and approve, deny, revoke or cancel through the service
+    # (a step-up login when it asks for one, as promotion approvals).
+    @app.get("/ui/requests", include_in_schema=False)
+    async def access_requests(request: Request) -> Response:
+        return await _page(
+            ui, request, "requests.html", lambda s, rid: ui.requests.list(s.identity, rid)
+        )
+
+    @app.post("/ui/requests", include_in_schema=False)
+    async def ask_for_access(request: Request) -> Response:
+        form = await _action_form(ui, request)
+        if isinstance(form, Response):
+            return form
+        session, fields, reason = form
+        env_id = fields.get("environment", "")
+        if not valid_env_id(env_id):
+            return _error(ui, request, BadRequest("choose an environment"), session)
+        ask = (
+            env_id,
+            fields.get("level", ""),
+            fields.get("duration", ""),
+            reason,
+            fields.get("namespaces", "")[:4096],
+            session.identity,
+            str(request.state.request_id),
+        )
+        try:
+            name = await run_in_threadpool(ui.requests.create, *ask)
+        except ApiError as e:
+            return _error(ui, request, e, session, env_id)
+        return _hardened(RedirectResponse(f"/ui/requests/{name}?done=requested", 303), ui)
+
+    @app.get("/ui/requests/{name}", include_in_schema=False)
+    async def access_request(name: RequestName, request: Request) -> Response:
+        done = request.query_params.get("done", "")
+
+        def build(s: Session, rid: str) -> dict[str, Any]:
+            shown = done if done in (*DONE.values(), "requested") else ""
+            return {**ui.requests.one(name, s.identity, rid), "done": shown}
+
+        return await _page(ui, request, "request.html", build)
+
+    @app.get("/ui/requests/{name}/state", include_in_schema=False)
+    async def access_request_state(name: RequestName, request: Request) -> Response:
+        session = _session(ui, request)
+        if session is None:
+            return _json_error(ui, Unauthorized("sign in first"), None)
+        rid = str(request.state.request_id)
+        try:
+            body = await run_in_threadpool(ui.requests.state, name, session.identity, rid)
+        except ApiError as e:
+            return _json_error(ui, e, None)
+        return _hardened(JSONResponse(body), ui)
+
+    @app.post("/ui/requests/{name}/{verb}", include_in_schema=False)
+    async def decide_access_request(
+        name: RequestName, verb: RequestVerb, request: Request
+    ) -> Response:
+        form = await _action_form(ui, request)
+        if isinstance(form, Response):
+            return form
+        session, _, reason = form
+        action = (REQUEST_ACTION + verb, name, "", reason)
+        return await _act(ui, request, session, action, f"/ui/requests/{name}")
 
 
 # The dashboard's break-glass list (breakglass/service.py): its pages, and its action.
@@ -375,6 +471,10 @@ CANCEL = "cancel"  # a promotion's cancel request
 DIFF_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 BREAK_GLASS_PAGES = ("/ui/activity", "/ui/promotions")
 EntryId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", max_length=16)]
+# An access request's actions: "request-" + the service's verb (ui/requests.py ACTIONS).
+REQUEST_ACTION = "request-"
+RequestVerb = Literal["approve", "deny", "revoke", "cancel"]
+RequestName = Annotated[str, Path(pattern=RELEASE_NAME.pattern, max_length=63)]
 
 
 def _break_glass(backend: Backend, s: Session, rid: str, request: Request) -> dict[str, Any]:
@@ -402,11 +502,14 @@ async def _run_action(
     (an error page, or _StepUp when the backend asks for a fresher login)."""
     rid = str(request.state.request_id)
     kind, name, env_id, reason = action[:4]
-    if kind not in ("approve", CANCEL, ACK_BREAK_GLASS):
+    verb = kind.removeprefix(REQUEST_ACTION) if kind.startswith(REQUEST_ACTION) else ""
+    if kind not in ("approve", CANCEL, ACK_BREAK_GLASS) and verb not in DONE:
         return _error(ui, request, Unauthorized("unknown action"), session)
     who = session.identity
     try:
-        if kind == ACK_BREAK_GLASS:
+        if verb:
+            await run_in_threadpool(ui.requests.act, verb, name, reason, who, rid)
+        elif kind == ACK_BREAK_GLASS:
             glass = ui.backend.break_glass
             await run_in_threadpool(glass.acknowledge, env_id, name, reason, who, rid)
         elif kind == CANCEL:
@@ -422,6 +525,9 @@ async def _run_action(
 
 
 def _after_action(action: tuple[str, ...]) -> str:
+    if action[0].startswith(REQUEST_ACTION):
+        verb = action[0].removeprefix(REQUEST_ACTION)
+        return f"/ui/requests/{action[1]}?done={DONE.get(verb, '')}"
     if action[0] == ACK_BREAK_GLASS:
         return f"{action[4]}?acknowledged={action[1]}"
     if action[0] == CANCEL:
@@ -463,17 +569,26 @@ async def _start_login(
     action: tuple[str, ...] | None = None,
     max_age: int | None = None,
 ) -> Response:
-    state, pending = ui.sessions.begin_login(return_to, user=user, action=action, max_age=max_age)
+    throttled = _throttled(ui, request)
+    if throttled is not None:
+        return throttled
+    pending = new_pending(
+        return_to, time.time() + ui.login_seconds, user=user, action=action, max_age=max_age
+    )
     try:
-        url = await run_in_threadpool(ui.login.authorization_url, state, pending)
+        sealed = seal_pending(await run_in_threadpool(ui.keys.ring), pending)
+        url = await run_in_threadpool(ui.login.authorization_url, pending.state, pending)
     except ApiError as e:
         return _error(ui, request, e, None)
+    except ValueError:  # more than a cookie holds (a step-up's long justification)
+        return _error(ui, request, BadRequest("this form is too long to sign in again for"), None)
     resp = RedirectResponse(url, status_code=303)
-    # Binds the callback to this browser: a code delivered to another one is refused.
+    # The pending login itself, sealed, kept by this browser only: the callback (on any
+    # replica) opens it, and a code delivered to another browser finds no cookie there.
     resp.set_cookie(
         LOGIN_COOKIE,
-        state,
-        max_age=LOGIN_SECONDS,
+        sealed,
+        max_age=ui.login_seconds,
         path=CALLBACK_PATH,
         httponly=True,
         samesite="lax",
@@ -523,7 +638,23 @@ async def _page(ui: Dashboard, request: Request, template: str, build: Any) -> R
 
 
 def _session(ui: Dashboard, request: Request) -> Session | None:
-    return ui.sessions.get(request.cookies.get(SESSION_COOKIE))
+    """The request's live session, read from mgmt once per request (ui/session_lookup.py)."""
+    return looked_up(request)
+
+
+def _throttled(ui: Dashboard, request: Request) -> Response | None:
+    """An error page when this client address started or finished too many sign-ins
+    (the forwarded address when the peer is a trusted proxy: uvicorn's proxy headers)."""
+    if ui.logins is None:
+        return None
+    address = request.client.host if request.client is not None else "unknown"
+    try:
+        ui.logins.admit(address)
+    except TooManyRequests as e:
+        resp = _error(ui, request, e, None)
+        resp.headers.update(e.headers)
+        return resp
+    return None
 
 
 def _session_key(request: Request) -> str:
@@ -546,6 +677,23 @@ def _fetch_refused(ui: Dashboard, request: Request, session: Session | None) -> 
 def _json_error(ui: Dashboard, e: ApiError, env_id: str | None) -> Response:
     body = {"reason": e.reason, "message": _words(e, env_id)}
     return _hardened(JSONResponse(body, status_code=e.status), ui)
+
+
+async def _action_form(
+    ui: Dashboard, request: Request
+) -> tuple[Session, dict[str, str], str] | Response:
+    """Every action form's preamble: the session, its form with the session's CSRF token
+    (ui/csrf.py) and a justification; else the page that refuses it."""
+    session = _session(ui, request)
+    fields = await _form_fields(request)
+    refused = _forged(ui, request, session, fields.get("csrf"))
+    if refused is not None or session is None:
+        return refused or _error(ui, request, Unauthorized("not signed in"), None)
+    try:
+        reason = check_justification(fields.get("justification", ""))
+    except ApiError as e:
+        return _error(ui, request, e, session)
+    return session, fields, reason
 
 
 def _forged(

@@ -1,26 +1,29 @@
-"""Dashboard sessions and pending logins, held in this process's memory only.
+"""Dashboard sessions and pending logins: what they hold, and the pending login's sealed
+cookie (docs/decisions/dashboard-state.md).
 
-A session is an opaque random id (the cookie's value) mapped to the Identity its login
-verified, when it ends (never later than the id_token's `exp`) and its CSRF token. No
-token of any kind is kept: pages are authorized afresh with SubjectAccessReviews, and logs
-are read with a credential minted for the request. Logout deletes the entry, so a copied
-cookie dies with it. Per replica: with several replicas, route a browser to one of them
-(session affinity), or it logs in again on another.
+A session is an opaque random id (the cookie's value) naming a Secret on mgmt
+(ui/sessions_store.py) with the Identity its login verified, when it ends (never later than
+the id_token's `exp`) and its CSRF token. No token of any kind is kept.
+
+A pending login (an authorization request on its way through the provider) is kept by the
+browser only: its state, PKCE verifier, nonce, where to return and a step-up's action,
+sealed (ui/sealed.py, AES-GCM) into a short-lived cookie that any replica opens. Nothing is
+written anywhere for a request nobody has authenticated yet.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from scipian_backend.identity.authn import Identity
+from scipian_backend.ui.sealed import Keyring, open_sealed, seal
 
-MAX_SESSIONS = 10000  # a flood of logins evicts the oldest sessions, not the process
-LOGIN_SECONDS = 600  # an authorization request must come back within this
+LOGIN_SECONDS = 600  # an authorization request must come back within this (--ui-login-seconds)
+PURPOSE = "pending-login"  # the sealed value's purpose (its associated data)
+MAX_RETURN = 512  # characters of the path to return to; a longer one returns to /ui/
 
 
 @dataclass(frozen=True)
@@ -32,8 +35,10 @@ class Session:
 
 @dataclass(frozen=True)
 class PendingLogin:
-    """What the callback must match: the PKCE verifier and nonce of one authorization request."""
+    """What the callback must match: the state, PKCE verifier and nonce of one authorization
+    request, and where to go after it."""
 
+    state: str
     verifier: str
     nonce: str
     return_to: str
@@ -45,82 +50,68 @@ class PendingLogin:
     max_age: int | None = None
 
 
+def new_pending(
+    return_to: str,
+    expires: float,
+    *,
+    user: str | None = None,
+    action: tuple[str, ...] | None = None,
+    max_age: int | None = None,
+) -> PendingLogin:
+    if len(return_to) > MAX_RETURN:
+        return_to = "/ui/"
+    return PendingLogin(
+        secrets.token_urlsafe(32),
+        secrets.token_urlsafe(48),
+        secrets.token_urlsafe(32),
+        return_to,
+        expires,
+        user,
+        action,
+        max_age,
+    )
+
+
+def seal_pending(ring: Keyring, pending: PendingLogin) -> str:
+    payload: dict[str, Any] = {
+        "s": pending.state,
+        "v": pending.verifier,
+        "n": pending.nonce,
+        "r": pending.return_to,
+        "u": pending.user,
+        "a": list(pending.action) if pending.action is not None else None,
+        "m": pending.max_age,
+        "e": pending.expires,
+    }
+    return seal(ring, PURPOSE, payload, pending.expires)
+
+
+def open_pending(ring: Keyring, sealed: str, now: float) -> PendingLogin | None:
+    """The pending login a cookie holds, or None (tampered, another key, expired, garbage)."""
+    doc = open_sealed(ring, PURPOSE, sealed, now)
+    if doc is None:
+        return None
+    try:
+        action = doc.get("a")
+        max_age = doc.get("m")
+        user = doc.get("u")
+        return PendingLogin(
+            str(doc["s"]),
+            str(doc["v"]),
+            str(doc["n"]),
+            str(doc["r"]),
+            float(doc.get("e", now)),
+            str(user) if user is not None else None,
+            tuple(str(x) for x in action) if isinstance(action, list) else None,
+            int(max_age) if max_age is not None else None,
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _key(session_id: str) -> str:
-    # Stored hashed: a dump of this process's memory does not hand out live cookies.
+    # Stored hashed: the names a listing of mgmt shows do not hand out live cookies.
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
-session_key = _key  # what names a session elsewhere (its log follows), never the cookie
-
-
-class SessionStore:
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._sessions: dict[str, Session] = {}
-        self._pending: dict[str, PendingLogin] = {}
-
-    def create(self, identity: Identity, expires: float) -> tuple[str, Session]:
-        session_id = secrets.token_urlsafe(32)
-        session = Session(identity, expires, secrets.token_urlsafe(32))
-        with self._lock:
-            self._sweep()
-            if len(self._sessions) >= MAX_SESSIONS:
-                oldest = min(self._sessions, key=lambda k: self._sessions[k].expires)
-                del self._sessions[oldest]
-            self._sessions[_key(session_id)] = session
-        return session_id, session
-
-    def get(self, session_id: str | None) -> Session | None:
-        if not session_id or len(session_id) > 128:
-            return None
-        with self._lock:
-            session = self._sessions.get(_key(session_id))
-            if session is not None and session.expires <= self._clock():
-                del self._sessions[_key(session_id)]
-                return None
-            return session
-
-    def delete(self, session_id: str | None) -> None:
-        if session_id:
-            with self._lock:
-                self._sessions.pop(_key(session_id), None)
-
-    def begin_login(
-        self,
-        return_to: str,
-        *,
-        user: str | None = None,
-        action: tuple[str, ...] | None = None,
-        max_age: int | None = None,
-    ) -> tuple[str, PendingLogin]:
-        state = secrets.token_urlsafe(32)
-        pending = PendingLogin(
-            secrets.token_urlsafe(48),
-            secrets.token_urlsafe(32),
-            return_to,
-            self._clock() + LOGIN_SECONDS,
-            user,
-            action,
-            max_age,
-        )
-        with self._lock:
-            self._sweep()
-            if len(self._pending) >= MAX_SESSIONS:
-                self._pending.pop(next(iter(self._pending)))
-            self._pending[_key(state)] = pending
-        return state, pending
-
-    def finish_login(self, state: str) -> PendingLogin | None:
-        """The pending login of `state`, once (a replayed callback finds nothing)."""
-        with self._lock:
-            pending = self._pending.pop(_key(state), None)
-        if pending is None or pending.expires <= self._clock():
-            return None
-        return pending
-
-    def _sweep(self) -> None:
-        now = self._clock()
-        for store in (self._sessions, self._pending):
-            for k in [k for k, v in store.items() if v.expires <= now]:
-                del store[k]
+session_key = _key  # what names a session elsewhere (its Secret, its log follows)

@@ -27,7 +27,7 @@ import pytest
 from tests.conftest import Stack
 from tests.e2e.helm.world import Helm
 from tests.e2e.test_plugin_deploy import grants, login, make_env
-from tests.helpers import wait_for
+from tests.helpers import backend_log_lines, wait_for
 from tests.stack import idp_login
 from tests.stack.backend_daemon import admin_cli
 from tests.stack.login import run_approving, run_plugin
@@ -192,9 +192,10 @@ def step_up(stack: Stack, env: dict[str, str], env_id: str, reason: str) -> list
 
 
 def backend_lines(stack: Stack, reason: str) -> list[dict[str, Any]]:
-    log = Path(stack.env["STACK_LOGS_DIR"]) / "backend.log"
-    lines = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
-    return [x for x in lines if x.get("event") == "rollback" and x.get("justification") == reason]
+    """The rollback's two audit lines (started, finished), from whichever replicas."""
+    return backend_log_lines(
+        stack, lambda x: x.get("event") == "rollback" and x.get("justification") == reason, 2
+    )
 
 
 def events_with(stack: Stack, text: str) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ from tests.e2e.promotions.world import (
 from tests.helpers import wait_for
 from tests.prometheus_text import sample
 from tests.stack import envfile
+from tests.stack.backend_daemon import process_urls
 
 pytestmark = pytest.mark.stack
 
@@ -51,10 +52,8 @@ def identity_objects(stack: Stack, env: str, promotion: str) -> list[str]:
 def succeeded_total(stack: Stack) -> float:
     """Succeeded promotions counted by the stack's replicas (each provider's backend runs a
     worker room; the one that finishes a promotion counts it)."""
-    env = {**stack.env, **envfile.read()}
-    urls = {v for k, v in env.items() if k.endswith("_BACKEND_URL") and v.startswith("http")}
     total = 0.0
-    for url in sorted(urls):
+    for url in process_urls({**stack.env, **envfile.read()}):
         try:
             text = requests.get(url + "/metrics", timeout=10).text
         except requests.RequestException:

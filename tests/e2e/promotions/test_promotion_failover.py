@@ -9,7 +9,11 @@ label selector: they work this test's promotion only); the stack's own backend i
 replica there. Which replica runs prod is made certain the
 way an operator could: while prod waits for its approval (no replica wants a turn), the
 promotion's execution Lease is given to replica A; after the approval only A may take it.
-Whichever replica takes over after A's death, it is not A."""
+Whichever replica takes over after A's death, it is not A.
+
+The test's every call (create, approve, the long polls) goes through a balancer of its own in
+front of its two replicas, the stack's HAProxy configuration (tests/stack/balancer.py): the
+replica killed mid-promotion is taken out of rotation, and the client never notices."""
 
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from tests.e2e.promotions.conftest import chart_copy, history
 from tests.e2e.promotions.world import Api, Archive, Flow, Helm, Logins, step_of, upgrade_args
 from tests.helpers import wait_for
 from tests.stack.backend_daemon import BACKEND_NS, BackendProcess, spawn_backend
+from tests.stack.balancer import Balancer
 
 pytestmark = pytest.mark.stack
 
@@ -88,6 +93,17 @@ def replicas(stack: Stack) -> Iterator[dict[str, BackendProcess]]:
 
 
 @pytest.fixture
+def front(replicas: dict[str, BackendProcess]) -> Iterator[Balancer]:
+    """HAProxy in front of the two replicas, as the stack runs its own."""
+    servers = [(name, proc.url.removeprefix("http://")) for name, proc in replicas.items()]
+    balancer = Balancer.spawn("failover", servers)
+    try:
+        yield balancer
+    finally:
+        balancer.stop()
+
+
+@pytest.fixture
 def gate_value(stack: Stack) -> Iterator[str]:
     value = uuid.uuid4().hex[:10]
     yield value
@@ -129,8 +145,7 @@ def give_lease(stack: Stack, promotion: str, holder: str) -> None:
 
 def test_a_replica_killed_mid_helm_is_recovered_by_another(
     stack: Stack,
-    api: Api,
-    flow: Flow,
+    front: Balancer,
     logins: Logins,
     helm: Helm,
     charts: dict[str, Archive],
@@ -139,6 +154,8 @@ def test_a_replica_killed_mid_helm_is_recovered_by_another(
     replicas: dict[str, BackendProcess],
     gate_value: str,
 ) -> None:
+    api = Api(front.url)
+    flow = Flow(api)
     prod = stack.kubeconfig("prod")
     helm.run(prod, *upgrade_args(release, charts["1.1.0"]))  # prod: revision 1
     victim, survivor = list(replicas)
@@ -200,3 +217,4 @@ def test_a_replica_killed_mid_helm_is_recovered_by_another(
     )
     assert survivor in replicas  # the survivor stayed up as a replica throughout
     assert replicas[survivor].process.poll() is None
+    assert front.states()[victim] == "DOWN"  # out of rotation: every call went to the other

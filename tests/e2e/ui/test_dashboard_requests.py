@@ -1,0 +1,197 @@
+"""Access requests in the dashboard, in a real browser against the real stack (change.md §9):
+bob asks for deploy on an environment's page; dave, allowed to approve there, approves
+from the browser through a step-up login (the form carries the CSRF token, as promotion
+approvals do); the window counts down on bob's and dave's pages; dave revokes; the
+requests and activity pages list the request. Forms without the CSRF token are refused
+and change nothing.
+
+The test reads and changes only what it creates: an environment of its own on the dev
+cluster (a deploy namespace of its own, a login no older than MAX_AUTH_AGE for deciding),
+bob's read and request-deploy grants and dave's approve grant on it, and its
+AccessRequests; all removed afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from tests.conftest import Stack
+from tests.e2e.ui.browser import WAIT, Browser
+from tests.e2e.ui.conftest import as_http
+from tests.stack import grants
+from tests.stack.backend_daemon import admin_cli
+
+pytestmark = pytest.mark.stack
+MAX_AUTH_AGE = 20  # dave's dashboard login is stale by the time he approves
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+COUNTDOWN = re.compile(r"^\d+ min( \d\d s)?$")  # a 30-minute window, as ui/requests.py says
+
+
+@pytest.fixture
+def request_env(stack: Stack) -> Iterator[str]:
+    env = f"t-ui-req-{uuid.uuid4().hex[:6]}"
+    rbac = json.dumps(
+        grants.manifest(
+            (
+                grants.Grant("env", grants.READ, "oidc:team-b", (env,)),
+                grants.Grant("request-deploy", grants.REQUEST_DEPLOY, "oidc:team-b", (env,)),
+                grants.Grant("approve", grants.APPROVE, "oidc:release-managers", (env,)),
+            )
+        )
+    )
+    try:
+        out = admin_cli(
+            "register", f"--name={env}", f"--kubeconfig={stack.kubeconfig('dev')}",
+            "--description=dashboard access request test", f"--deploy-namespace={env}",
+            f"--max-auth-age={MAX_AUTH_AGE}",
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        stack.kubectl("mgmt", "apply", "-f", "-", input=rbac)
+        yield env
+    finally:
+        stack.kubectl("mgmt", "delete", "--ignore-not-found", "-f", "-", input=rbac, check=False)
+        label = f"scipian.io/environment={env}"
+        stack.kubectl(
+            "mgmt", "delete", "accessrequests.scipian.io", "-l", label, "--wait=false",
+            check=False,
+        )  # fmt: skip
+        stack.kubectl("mgmt", "delete", "environment", env, "--ignore-not-found", check=False)
+        stack.kubectl(
+            "mgmt", "delete", "secret", "-n", "scipian-system", f"{env}-kubeconfig",
+            "--ignore-not-found",
+        )  # fmt: skip
+        stack.kubectl("dev", "delete", "namespace", env, "--wait=false", check=False)
+
+
+def requests_of(stack: Stack, env: str) -> list[dict[str, Any]]:
+    out = stack.kubectl(
+        "mgmt", "get", "accessrequests.scipian.io", "-l", f"scipian.io/environment={env}",
+        "-o", "json",
+    )  # fmt: skip
+    items: list[dict[str, Any]] = json.loads(out.stdout)["items"]
+    return items
+
+
+def phase(stack: Stack, name: str) -> str:
+    out = stack.kubectl("mgmt", "get", "accessrequests.scipian.io", name, "-o", "json")
+    return str((json.loads(out.stdout).get("status") or {}).get("phase") or "")
+
+
+def choose(b: Browser, field: str, value: str) -> None:
+    Select(
+        b.driver.find_element(By.CSS_SELECTOR, f'form#ask select[name="{field}"]')
+    ).select_by_value(value)
+
+
+def type_reason(b: Browser, form: str, reason: str) -> None:
+    b.driver.find_element(By.CSS_SELECTOR, f'{form} input[name="justification"]').send_keys(reason)
+
+
+def countdown_ticks(b: Browser) -> str:
+    """The window's countdown: visible, in words, and moved by the page's script."""
+    clock = "#window .countdown"
+    first = b.text(clock)
+    assert COUNTDOWN.match(first), first
+    WebDriverWait(b.driver, WAIT).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, clock).text != first,
+        "the countdown never moved",
+    )
+    assert b.driver.find_element(By.CSS_SELECTOR, clock).get_attribute("data-ticking") == "true"
+    return first
+
+
+def test_bob_asks_dave_approves_with_step_up_then_revokes(
+    stack: Stack, request_env: str, signed_in: Callable[..., Browser]
+) -> None:
+    url = stack.env["SCIPIAN_BACKEND_URL"]  # the dashboard is under /ui/
+    env = request_env
+    why = f"INC-{uuid.uuid4().hex[:8]} checkout is slow"
+
+    bob = signed_in("bob")
+    # A cross-site form carries no CSRF token: refused, nothing created.
+    forged = as_http(bob).post(
+        f"{url}/ui/requests",
+        data={"environment": env, "level": "deploy", "duration": "1800", "justification": why},
+        headers=FORM,
+        allow_redirects=False,
+    )
+    assert forged.status_code == 403 and "CSRF" in forged.text
+    assert requests_of(stack, env) == []
+
+    # bob asks on the environment's page: deploy, 30 minutes, his reason.
+    bob.open(f"{url}/ui/environments/{env}")
+    assert bob.has("form#ask")
+    choose(bob, "level", "deploy")
+    choose(bob, "duration", "1800")
+    type_reason(bob, "form#ask", why)
+    bob.submit("form#ask button")
+    bob.wait_for("#done")
+    [obj] = requests_of(stack, env)
+    name = obj["metadata"]["name"]
+    assert bob.url == f"{url}/ui/requests/{name}?done=requested"
+    assert (obj["spec"]["level"], obj["spec"]["durationSeconds"]) == ("deploy", 1800)
+    assert obj["spec"]["requester"]["user"] == "oidc:bob@example.test"
+    assert obj["spec"]["justification"] == why
+    assert "Pending" in bob.text(".request-phase")
+    # His own request: he may cancel it, never decide it.
+    assert bob.has("form#cancel") and not bob.has("form#approve") and not bob.has("form#revoke")
+
+    dave = signed_in("dave")
+    signed_at = time.monotonic()
+    dave.open(f"{url}/ui/requests")
+    assert why in dave.text(f'#others tr[data-request="{name}"]')
+    dave.open(f"{url}/ui/requests/{name}")
+    assert dave.has("form#approve") and dave.has("form#deny") and dave.has("form#revoke")
+    # dave's cookie without the form's token: refused, still Pending.
+    for verb in ("approve", "revoke"):
+        forged = as_http(dave).post(
+            f"{url}/ui/requests/{name}/{verb}",
+            data={"justification": "forged"},
+            headers=FORM,
+            allow_redirects=False,
+        )
+        assert forged.status_code == 403 and "CSRF" in forged.text
+    assert phase(stack, name) == "Pending"
+
+    # dave's dashboard login is older than the environment allows by now: a step-up.
+    time.sleep(max(0.0, MAX_AUTH_AGE + 1 - (time.monotonic() - signed_at)))
+    type_reason(dave, "form#approve", "on call, approved")
+    dave.submit("form#approve button")
+    assert "login" in dave.answer_provider(stack.env["STACK_PASSWORD"])
+    dave.wait_for("#done")
+    assert dave.url == f"{url}/ui/requests/{name}?done=approved"
+    assert phase(stack, name) == "Approved"
+    assert "Approved" in dave.text(".request-phase")
+    assert "on call, approved" in dave.text('#approvals [data-approver="oidc:dave@example.test"]')
+    countdown_ticks(dave)
+    dave.screenshot("request-approved")
+
+    # bob's page follows by itself (its script polls the state) and counts down too.
+    bob.wait_text(".request-phase", "Approved")
+    bob.open(f"{url}/ui/requests/{name}")
+    countdown_ticks(bob)
+    assert "Access ends in" in bob.text("#window")
+    bob.open(f"{url}/ui/activity")
+    assert bob.has(f'#activity-requests tr[data-request="{name}"]')
+
+    # dave revokes (his login is fresh from the step-up, or he signs in again).
+    dave.open(f"{url}/ui/requests/{name}")
+    type_reason(dave, "form#revoke", "resolved")
+    dave.submit("form#revoke button")
+    dave.answer_provider(stack.env["STACK_PASSWORD"])
+    dave.wait_for("#done")
+    assert dave.url == f"{url}/ui/requests/{name}?done=revoked"
+    assert phase(stack, name) == "Revoked"
+    assert "resolved" in dave.text("#decision") and not dave.has("#window")
+    assert not dave.has("form#approve") and not dave.has("form#revoke")
+    bob.open(f"{url}/ui/requests")
+    assert "Revoked" in bob.text(f'#mine tr[data-request="{name}"]')
