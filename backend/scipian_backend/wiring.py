@@ -24,7 +24,7 @@ from scipian_backend.audit.pending import (
 )
 from scipian_backend.breakglass.service import BreakGlass
 from scipian_backend.breakglass.status import EnvironmentStatus
-from scipian_backend.config import ARTIFACTS_NAMESPACE, GROUP, VERSION, Settings
+from scipian_backend.config import ARTIFACTS_NAMESPACE, Settings
 from scipian_backend.environments.lookups import TtlCache
 from scipian_backend.environments.store import Store
 from scipian_backend.helmrun.sandbox import HelmSandbox
@@ -143,7 +143,7 @@ def build_backend(settings: Settings) -> Backend:
     lock = ReleaseLock(mgmt, settings.namespace, timeout)
     values = ValuesStore(mgmt, timeout)
     backend.promotions = Promotions(backend, promotions, lock, values)
-    requests = kube.ClusterObjects(mgmt, GROUP, VERSION, "accessrequests", timeout)
+    requests = AccessRequestStore(mgmt, timeout)
     metrics.registry.register(
         PendingApprovals(
             {
@@ -157,7 +157,7 @@ def build_backend(settings: Settings) -> Backend:
     backend.break_glass = BreakGlass(
         backend, EnvironmentStatus(mgmt, timeout), settings.break_glass_history
     )
-    backend.access_requests = AccessRequests(backend, AccessRequestStore(mgmt, timeout))
+    backend.access_requests = AccessRequests(backend, requests)
     backend.replica = settings.worker.replica_id
     backend.worker = _worker_room(settings, mgmt, backend.replica, metrics)
     _access_requests(backend, mgmt)
