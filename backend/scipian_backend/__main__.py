@@ -586,6 +586,13 @@ def _helm_options(p: argparse.ArgumentParser) -> None:
         ("--promotion-soak-check-seconds", 2.0, float, "the soak's re-check interval"),
     ):
         e.add_argument(flag, type=kind, default=default, help=f"{text} (default {default})")
+    p.add_argument(
+        "--request-token-floor-seconds",
+        type=int,
+        default=600,
+        help="the shortest token under an access request, whatever its window has left "
+        "(the worker deletes its sessions at the window's end; default 600, at least 600)",
+    )
 
 
 def _deploy_options(p: argparse.ArgumentParser) -> None:
@@ -680,6 +687,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             max_access_seconds=args.max_access_seconds,
         )
         reg.validate()  # before touching any cluster
+        admin.check_not_a_command(reg.name)
         target = kube.from_kubeconfig_file(args.kubeconfig, args.context)
         if args.cluster_role is None:  # an existing environment keeps its role
             existing = Store(mgmt).get(args.name)
@@ -862,6 +870,7 @@ def _serve(args: argparse.Namespace) -> int:
         chart_unreferenced_seconds=args.chart_unreferenced_seconds,
         chart_after_use_seconds=args.chart_after_use_seconds,
         chart_collect_seconds=args.chart_collect_seconds,
+        request_token_floor_seconds=args.request_token_floor_seconds,
         notify_url=args.notify_url or None,
         notify_queue=args.notify_queue,
         notify_timeout_seconds=args.notify_timeout_seconds,

@@ -162,6 +162,9 @@ class Settings:
     promotion_approval_seconds: int = 259_200
     promotion_idle_factor: float = 2.0
     promotion_soak_check_seconds: float = 2.0
+    # Credentials under an access request (accessrequests/grants.py, change.md §9): tokens
+    # for min(ttl, window end - now), never shorter than this (TokenRequest's minimum).
+    request_token_floor_seconds: int = MIN_TTL
     # Notifications (audit/notify.py, change.md §11): where events are POSTed (None: none;
     # the URL may hold a secret, so never in a repr), the queue, each post's timeout, retries.
     notify_url: str | None = field(default=None, repr=False)
@@ -172,6 +175,8 @@ class Settings:
     pending_approvals_cache_seconds: float = 15.0
 
     def __post_init__(self) -> None:
+        if not MIN_TTL <= self.request_token_floor_seconds <= 86400:
+            raise ConfigError(f"--request-token-floor-seconds must be {MIN_TTL} to 86400")
         if self.promotion_approval_seconds < 1 or self.promotion_idle_factor <= 0:
             raise ConfigError(
                 "--promotion-approval-seconds and --promotion-idle-factor must be positive"
