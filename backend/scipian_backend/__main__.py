@@ -310,6 +310,12 @@ def parser() -> argparse.ArgumentParser:
         help="how long a replica trusts the sealing keys it read (default 30)",
     )
     d.add_argument(
+        "--ui-follow-check-seconds",
+        type=float,
+        default=5.0,
+        help="a log follow ends within this of its session's logout on another replica (default 5)",
+    )
+    d.add_argument(
         "--ui-login-rate-limit",
         default="120/60s",
         help="sign-ins per client address (the forwarded one behind --forwarded-allow-ips) "
@@ -827,6 +833,7 @@ def _serve(args: argparse.Namespace) -> int:
         ui_keys_secret=args.ui_keys_secret,
         ui_key_rotation_seconds=args.ui_key_rotation_seconds,
         ui_key_cache_seconds=args.ui_key_cache_seconds,
+        ui_follow_check_seconds=args.ui_follow_check_seconds,
         ui_login_rate_limit=args.ui_login_rate_limit,
         ui_login_rate_limit_burst=args.ui_login_rate_limit_burst,
         release_record_max_bytes=args.release_record_max_bytes,

@@ -106,6 +106,8 @@ class Settings:
     ui_keys_secret: str = "scipian-dashboard-keys"  # noqa: S105 - a Secret name, in scipian-dashboard
     ui_key_rotation_seconds: int = 7 * 86400  # 0: never (the Secret is rotated elsewhere)
     ui_key_cache_seconds: float = 30.0  # how long a replica trusts the keys it read
+    # A log follow here ends within this of its session's logout on another replica.
+    ui_follow_check_seconds: float = 5.0
     # Sign-ins started and finished per client address (the forwarded one behind a trusted
     # proxy, --forwarded-allow-ips); "0": off.
     ui_login_rate_limit: str = "120/60s"
@@ -196,9 +198,17 @@ class Settings:
             raise ConfigError("--ui-session-max-seconds must be positive")
         if min(self.ui_login_seconds, self.ui_sessions_per_user) < 1:
             raise ConfigError("--ui-login-seconds and --ui-sessions-per-user must be positive")
-        if self.ui_session_sweep_seconds <= 0 or self.ui_key_cache_seconds <= 0:
+        if (
+            min(
+                self.ui_session_sweep_seconds,
+                self.ui_key_cache_seconds,
+                self.ui_follow_check_seconds,
+            )
+            <= 0
+        ):
             raise ConfigError(
-                "--ui-session-sweep-seconds and --ui-key-cache-seconds must be positive"
+                "--ui-session-sweep-seconds, --ui-key-cache-seconds and "
+                "--ui-follow-check-seconds must be positive"
             )
         if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", self.ui_keys_secret):
             raise ConfigError("--ui-keys-secret must be a Secret's name (a DNS label)")

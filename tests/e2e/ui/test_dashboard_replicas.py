@@ -6,7 +6,8 @@ the one it chooses) and one sealing-keys Secret of the module's own.
 Over plain HTTP as a browser (and a hostile client) would, through the real provider's pages:
 - a sign-in started on one replica finishes on the other; the session works on both;
 - a logout on one is refused by the other at the very next request; the session's Secret on
-  mgmt holds no token and is gone after the logout;
+  mgmt holds no token and is gone after the logout; a log follow open on the other replica
+  ends (within --ui-follow-check-seconds, 1 s here);
 - a tampered, expired, foreign or missing pending-login cookie gets one clear message, and
   the same sign-in with its untouched cookie still succeeds afterwards;
 - rotating the keys (the admin CLI, with the backend's own mgmt credential) keeps a session and
@@ -43,6 +44,7 @@ from tests.stack.backend_daemon import (
 )
 from tests.stack.idp_daemon import CLIENT_ID
 from tests.stack.paths import ROOT
+from tests.stack.podlogs import give_logs
 
 pytestmark = pytest.mark.stack
 REFUSED = "this sign-in expired or was not started in this browser; sign in again"
@@ -82,6 +84,7 @@ def _spawn(stack: Stack, name: str, keys: str, public_port: int, *extra: str) ->
             f"--public-url=http://127.0.0.1:{public_port}",
             f"--ui-keys-secret={keys}",
             "--ui-key-cache-seconds=1",  # a rotation reaches every replica within a second
+            "--ui-follow-check-seconds=1",  # a logout elsewhere ends a follow within a second
             *extra,
         ],
         name=name,
@@ -421,3 +424,62 @@ def test_sign_ins_are_bounded_per_forwarded_client_address(stack: Stack, pair: P
     finally:
         trusted.stop()
         untrusted.stop()
+
+
+@pytest.fixture(scope="module")
+def pod(stack: Stack) -> Iterator[tuple[str, str]]:
+    """A KWOK pod of the module's own on dev (alice reads dev) with a log."""
+    ns = f"t-uirep-{uuid.uuid4().hex[:6]}"
+    name = "web"
+    stack.kubectl("dev", "create", "namespace", ns)
+    on_kwok = {
+        "spec": {
+            "nodeSelector": {"type": "kwok"},
+            "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists"}],
+        }
+    }
+    stack.kubectl(
+        "dev", "run", name, "-n", ns, "--image=registry.example/web:1",
+        "--overrides", json.dumps(on_kwok),
+    )  # fmt: skip
+    stack.kubectl("dev", "wait", "-n", ns, f"pod/{name}", "--for=condition=Ready", "--timeout=60s")
+    files = give_logs(stack.kubeconfig("dev"), ns, name, {name: ["started"]})
+    yield ns, name
+    stack.kubectl("dev", "delete", "namespace", ns, "--wait=false", check=False)
+    files[name].unlink(missing_ok=True)
+
+
+def test_a_logout_on_one_replica_ends_a_log_follow_on_the_other(
+    stack: Stack, pair: Pair, pod: tuple[str, str]
+) -> None:
+    ns, name = pod
+    http = _http()
+    sign_in(stack, pair, http, pair.a.url, pair.a.url)
+    token = csrf_of(http, pair.b.url)
+    stream = http.post(
+        f"{pair.b.url}/ui/environments/dev/logs/{ns}/{name}/stream?tail=5",
+        headers={"X-CSRF-Token": token},
+        stream=True,
+        timeout=TIMEOUT,
+    )
+    with stream:
+        assert stream.status_code == 200, stream.text
+        events: list[tuple[str, str]] = []
+        event = ""
+        deadline = time.monotonic() + 30  # keep-alives come every few seconds
+        for raw in stream.iter_lines(chunk_size=1):
+            if time.monotonic() > deadline:
+                break  # still following long after the logout: the assertion below says so
+            line = raw.decode("utf-8", "replace")
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                events.append((event, line[6:]))
+                if (event, line[6:]) == ("line", "started"):
+                    # Following on b; sign out on a.
+                    r = http.post(f"{pair.a.url}/ui/logout", data={"csrf": token}, timeout=TIMEOUT)
+                    assert r.status_code == 200
+                if event == "end":
+                    break
+    assert events[0][0] == "reset" and ("line", "started") in events
+    assert events[-1] == ("end", "signed out")
