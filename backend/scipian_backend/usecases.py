@@ -1,11 +1,13 @@
 """The backend's use cases, independent of HTTP: list environments, issue a kubeconfig.
 
 Order of checks (docs/api.md): env id syntax → body → authentication → authorization
-(RBAC; break-glass: its own grant besides deploy) → existence → [deploy: the environment's
-deploy level → promotion gate unless break-glass → step-up] → [break-glass: audit line,
-Event and status entry, each written or no credential] → minting. A caller learns whether
-an environment exists, and whether their login is fresh enough, only once RBAC allows it
-for them.
+(RBAC, else the caller's approved access request; break-glass: its own grant besides
+deploy, never a request) → existence → [deploy: the environment's deploy level →
+promotion gate unless break-glass or an approved deploy request → step-up] →
+[break-glass: audit line, Event and status entry, each written or no credential] →
+minting. A caller learns whether an environment exists, and whether their login is fresh
+enough, only once RBAC (or a request) allows it for them. Every 403 of issuance carries
+`requestable` when RBAC lets the caller ask for access at that level (that question alone).
 """
 
 from __future__ import annotations

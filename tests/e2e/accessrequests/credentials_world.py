@@ -216,6 +216,18 @@ def sessions_of(stack: Stack, name: str) -> list[str]:
     return out.stdout.split()
 
 
+def issuance_lines(stack: Stack, name: str) -> list[dict[str, Any]]:
+    """The issuance audit lines naming the access request, in every backend log."""
+    found = []
+    for log in sorted(Path(stack.env["STACK_LOGS_DIR"]).glob("backend*.log")):
+        for raw in log.read_text(errors="replace").splitlines():
+            if raw.startswith("{") and name in raw:
+                line = json.loads(raw)
+                if line.get("event") == "issuance" and line.get("accessRequest") == {"name": name}:
+                    found.append(line)
+    return found
+
+
 def figure(what: str, seconds: float) -> None:
     print(f"figure: {what}: {seconds:.2f} s")
 

@@ -24,6 +24,7 @@ from tests.e2e.accessrequests.credentials_world import (
     ask,
     cancel_all,
     figure,
+    issuance_lines,
     issue,
     module_env,
     now,
@@ -93,6 +94,9 @@ def test_a_read_request_grants_reads_and_no_deploy(
     assert issued.expiration <= window_end(obj)  # min(ttl, the window left)
     assert not issued.may("create", "configmaps", NS_A)  # the read role only
     assert sessions_of(stack, name)  # its session Secret carries the request's label
+    wait_for("the issuance's audit line", lambda: issuance_lines(stack, name), timeout=10)
+    line = issuance_lines(stack, name)[0]
+    assert (line["user"], line["environment"], line["level"]) == (MALLORY, env, "read")
 
     assert env in listed(api, mallory)  # envs and @all
     assert api.call("GET", releases, mallory).status_code == 200

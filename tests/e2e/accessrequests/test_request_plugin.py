@@ -230,6 +230,37 @@ def test_bob_asks_dave_approves_bob_scales_dave_revokes(
     assert obj["status"]["decision"]["user"] == "oidc:dave@example.test"
 
 
+def test_a_read_request_reads_until_bob_cancels_it(
+    stack: Stack, bob: dict[str, str], dave: dict[str, str], mine: list[str]
+) -> None:
+    read = ["staging", "get", "namespaces", "default", "-o", "name"]
+    before = run_plugin(read, bob)
+    assert (before.returncode, before.stderr) == (1, AUTH + hint("staging", "read"))
+    made = run_plugin(["staging", "request", "read", "--for", "10m", "--reason", "t-req r"], bob)
+    assert made.returncode == 0, made.stderr
+    name = made.stdout.strip()
+    mine.append(name)
+    approved = run_plugin(["approve-request", name, "--reason", "t-req ok"], dave)
+    assert approved.returncode == 0, approved.stderr
+    got = run_plugin(read, bob)
+    assert (got.returncode, got.stdout) == (0, "namespace/default\n"), got.stderr
+    envs = run_plugin(["envs"], bob)
+    assert "staging" in [line.split()[0] for line in envs.stdout.splitlines()[1:]], envs.stdout
+    cancelled = run_plugin(["staging", "request", "--cancel", name], bob)
+    assert cancelled.stdout == f"request {name}: Cancelled\n", cancelled.stderr
+    # Its sessions and bindings went before the answer; the apiserver's token cache may
+    # still take the credential for a few seconds (then the cluster's own Forbidden).
+    # Once it is refused (401), the plugin asks once more and is refused, with the hint.
+    refused = (1, "", AUTH + hint("staging", "read"))
+
+    def outcome() -> tuple[int, str, str]:
+        got = run_plugin(read, bob)
+        assert got.returncode == 1 or got.stdout == "namespace/default\n", got.stderr
+        return got.returncode, got.stdout, got.stderr
+
+    wait_for("bob's read credential to be refused", lambda: outcome() == refused)
+
+
 def test_wait_ends_1_on_a_denial(
     stack: Stack, bob: dict[str, str], dave: dict[str, str], mine: list[str]
 ) -> None:
