@@ -234,3 +234,100 @@ def test_register_refuses_command_names(name: str) -> None:
 def test_register_takes_other_names() -> None:
     check_not_a_command("prod")
     check_not_a_command("getter")
+
+
+# --- the worker's turns, with its collaborators as plain recorders -------------------------
+
+
+class Recorded:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.written: list[dict[str, Any]] = []
+        self.current: dict[str, Any] = {}
+
+    def revoke(self, obj: dict[str, Any]) -> int:
+        self.calls.append("revoke")
+        return 1
+
+    def update_status(self, name: str, transition: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        self.calls.append("status")
+        before = self.current
+        status = transition(before)
+        if status is None:
+            return before, before
+        after = {**before, "status": status}
+        self.written.append(status)
+        return before, after
+
+
+class Quiet:
+    """The backend's auditor and notifier, counting what the worker records."""
+
+    def __init__(self) -> None:
+        self.auditor = self
+        self.lines = 0
+        self.events = 0
+        self.notified: list[str] = []
+
+    def line(self, rec: Any) -> None:
+        self.lines += 1
+
+    def event(self, body: Any) -> None:
+        self.events += 1
+
+    def notify(self, kind: str, **fields: Any) -> None:
+        self.notified.append(kind)
+
+
+def turning(
+    obj: dict[str, Any], at: datetime
+) -> tuple[worker.AccessRequestWorker, Recorded, Quiet]:
+    rec, backend = Recorded(), Quiet()
+    rec.current = obj
+    nothing: Any = None
+    k = worker.AccessRequestWorker(
+        backend,  # type: ignore[arg-type]
+        rec,  # type: ignore[arg-type]
+        rec,
+        nothing,
+        now=lambda: at,
+    )
+    return k, rec, backend
+
+
+def test_an_open_window_waits_for_its_end() -> None:
+    obj = request(ends=NOW + timedelta(seconds=42))
+    k, rec, _ = turning(obj, NOW)
+    assert k.turn(obj, nothing_claim()) == 42.0
+    assert rec.calls == []
+
+
+def test_the_window_end_deletes_sessions_before_ending() -> None:
+    obj = request(ends=NOW)
+    k, rec, backend = turning(obj, NOW + timedelta(seconds=1))
+    assert k.turn(obj, nothing_claim()) is None
+    assert rec.calls == ["revoke", "status"]
+    assert rec.written[0]["phase"] == "Ended"
+    assert (backend.lines, backend.events, backend.notified) == (1, 1, ["request.ended"])
+    assert not k.wants({**obj, "status": rec.written[0]}, NOW + timedelta(seconds=2))
+
+
+def test_a_pending_request_expires_without_touching_sessions() -> None:
+    obj = request(phase="Pending", ends=NOW)
+    k, rec, backend = turning(obj, NOW)
+    assert k.turn(obj, nothing_claim()) is None
+    assert rec.calls == ["status"]
+    assert rec.written[0]["phase"] == "Expired"
+    assert backend.notified == ["request.expired"]
+
+
+def test_a_revoked_request_changed_meanwhile_is_not_ended() -> None:
+    obj = request(ends=NOW)
+    k, rec, backend = turning(obj, NOW + timedelta(seconds=1))
+    rec.current = request(phase="Revoked", ends=NOW)  # the service wrote first
+    k.turn(obj, nothing_claim())
+    assert rec.written == [] and backend.lines == 0
+
+
+def nothing_claim() -> Any:
+    return None
