@@ -14,6 +14,9 @@ Over plain HTTP as a browser (and a hostile client) would, through the real prov
   a sign-in under way; a second rotation drops the first key;
 - sign-ins are bounded per client address: the X-Forwarded-For one when the peer is a trusted
   proxy, the peer's own otherwise.
+
+And the session store itself on mgmt, with the backend's own credential and a user of the
+test's own: the per-user cap ends the oldest session; the sweeper deletes expired ones.
 """
 
 from __future__ import annotations
@@ -28,11 +31,15 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
+from scipian_backend import kube
+from scipian_backend.identity.authn import Identity
+from scipian_backend.ui.sessions_store import DashboardSessions, secret_name
 from tests.conftest import Stack
 from tests.stack import idp_login
 from tests.stack.backend_daemon import (
@@ -483,3 +490,55 @@ def test_a_logout_on_one_replica_ends_a_log_follow_on_the_other(
                     break
     assert events[0][0] == "reset" and ("line", "started") in events
     assert events[-1] == ("end", "signed out")
+
+
+def _store(per_user: int = 20) -> DashboardSessions:
+    """The backend's session store on the real mgmt, with the backend's own credential (its
+    Role in scipian-dashboard is enough for what the sweeper and the cap do)."""
+    return DashboardSessions(kube.mgmt_client(str(mgmt_kubeconfig())), per_user=per_user)
+
+
+def _someone() -> Identity:
+    # A user of this test's own: the cap counts per user, and the stack's people are shared.
+    return Identity(f"oidc:t-cap-{uuid.uuid4().hex[:8]}@example.test", ("oidc:t",), "sub")
+
+
+def test_a_user_holds_at_most_the_cap_and_the_oldest_goes(stack: Stack) -> None:
+    store = _store(per_user=2)
+    who = _someone()
+    ids = []
+    for _ in range(3):
+        sid, _session = store.create(who, time.time() + 600)
+        ids.append(sid)
+        time.sleep(1.1)  # creationTimestamp has whole seconds: the order must be visible
+    try:
+        assert store.get(ids[0]) is None  # the oldest ended by the third sign-in
+        assert store.get(ids[1]) is not None and store.get(ids[2]) is not None
+    finally:
+        for sid in ids:
+            store.delete(sid)
+
+
+def test_the_sweeper_deletes_expired_sessions(stack: Stack) -> None:
+    store = _store()
+    who = _someone()
+    ends = time.time() + 1
+    expired, _ = store.create(who, ends)
+    live, _ = store.create(who, time.time() + 600)
+    try:
+
+        def exists(sid: str) -> bool:
+            done = stack.kubectl(
+                "mgmt", "get", "secret", "-n", NAMESPACE, secret_name(sid), "--ignore-not-found"
+            )
+            return bool(done.stdout.strip())
+
+        time.sleep(max(0.0, ends + 1.1 - time.time()))
+        assert store.get(expired) is None  # refused past its end, deleted or not
+        assert exists(expired)
+        store.sweep(datetime.now(timezone.utc))
+        assert not exists(expired)
+        assert exists(live) and store.get(live) is not None
+    finally:
+        store.delete(expired)
+        store.delete(live)
