@@ -12,6 +12,8 @@ Over plain HTTP as a browser (and a hostile client) would, through the real prov
   the same sign-in with its untouched cookie still succeeds afterwards;
 - rotating the keys (the admin CLI, with the backend's own mgmt credential) keeps a session and
   a sign-in under way; a second rotation drops the first key;
+- no unauthenticated step of a sign-in writes to mgmt (a replica whose mgmt takes no write
+  serves them all);
 - sign-ins are bounded per client address: the X-Forwarded-For one when the peer is a trusted
   proxy, the peer's own otherwise.
 
@@ -32,6 +34,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -41,13 +44,15 @@ from scipian_backend import kube
 from scipian_backend.identity.authn import Identity
 from scipian_backend.ui.sessions_store import DashboardSessions, secret_name
 from tests.conftest import Stack
-from tests.stack import idp_login
+from tests.stack import idp_login, procs
 from tests.stack.backend_daemon import (
     BackendProcess,
     free_port,
     mgmt_kubeconfig,
+    serve_argv,
     spawn_backend,
     ui_callback,
+    wait_ready,
 )
 from tests.stack.idp_daemon import CLIENT_ID
 from tests.stack.paths import ROOT
@@ -542,3 +547,63 @@ def test_the_sweeper_deletes_expired_sessions(stack: Stack) -> None:
     finally:
         store.delete(expired)
         store.delete(live)
+
+
+def test_no_unauthenticated_sign_in_step_writes_to_mgmt(
+    stack: Stack, pair: Pair, tmp_path: Path
+) -> None:
+    """A replica whose mgmt answers reads only (a proxy forwarding GETs; any write gets 501):
+    sign-ins start and forged callbacks are refused as usual, so none of them writes; only
+    the verified sign-in's session is a write (refused here, so the page says 503)."""
+    from tests.e2e.apiserver_proxy import ApiserverProxy
+    from tests.e2e.test_faults_stack import self_signed
+
+    doc = json.loads(mgmt_kubeconfig().read_text())
+    cluster = doc["clusters"][0]["cluster"]
+    cert = self_signed(tmp_path)
+    proxy = ApiserverProxy(
+        cluster["server"], base64.b64decode(cluster["certificate-authority-data"]), cert
+    )
+    doc["clusters"][0]["cluster"] = {
+        "server": proxy.url,
+        "certificate-authority-data": base64.b64encode(cert[0].read_bytes()).decode(),
+    }
+    reads_only = tmp_path / "mgmt-reads-only.json"
+    reads_only.write_text(json.dumps(doc))
+    reads_only.chmod(0o600)
+    port = int(pair.public.rsplit(":", 1)[1])
+    argv = [
+        f"--mgmt-kubeconfig={reads_only}" if a.startswith("--mgmt-kubeconfig=") else a
+        for a in serve_argv(
+            stack.env["STACK_IDP_ISSUER"],
+            CLIENT_ID,
+            free_port(),
+            f"--public-url=http://127.0.0.1:{port}",
+            f"--ui-keys-secret={pair.keys_secret}",  # exists: start-up only reads it
+            "--no-worker",
+        )
+    ]
+    log_path = procs.log_dir() / f"backend-reads-only-{uuid.uuid4().hex[:6]}.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+    base = "http://127.0.0.1:" + next(a for a in argv if a.startswith("--port=")).split("=")[1]
+    try:
+        wait_ready(base, 60, lambda: process.poll() is not None)
+        for _ in range(20):
+            http = _http()
+            start(http, base)
+            r = http.get(
+                f"{base}/ui/callback?state=forged&code=x", allow_redirects=False, timeout=TIMEOUT
+            )
+            assert refused(r), r.text[:300]
+        # The one write of a sign-in, after the id_token's checks: refused by this mgmt.
+        http = _http()
+        back = through_provider(stack, start(http, base))
+        r = http.get(_on(back, base), allow_redirects=False, timeout=TIMEOUT)
+        assert r.status_code == 503 and "scipian_session" not in http.cookies
+    finally:
+        process.terminate()
+        process.wait(30)
+        proxy.stop()
