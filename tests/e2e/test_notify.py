@@ -6,8 +6,9 @@ itself, through a URL with credentials and a secret path. What arrives is checke
 field for a break-glass on prod (dave), a gated rollback awaiting prod's approval (carol
 starts it) and its outcome (executed by this backend: the promotion's execution Lease is
 given to it while the step waits, as the failover test does), and no body carries a token,
-a kubeconfig, the password or other text it should not. The URL's credentials and path
-never reach the backend's log. A receiver that stops answering delays no request: the
+a kubeconfig, the password or other text it should not; an access request (bob on prod)
+Pending and cancelled; `scipian_pending_approvals` counting the step and the request while
+they wait. The URL's credentials and path never reach the backend's log. A receiver that stops answering delays no request: the
 break-glass still succeeds, and what the queue cannot hold is dropped and counted.
 """
 
@@ -51,6 +52,7 @@ pytestmark = pytest.mark.stack
 
 CAROL = "oidc:carol@example.test"
 DAVE = "oidc:dave@example.test"
+BOB = "oidc:bob@example.test"
 SHARD = "scipian.io/test-notify"  # this module's backend works only promotions labelled so
 HOOK_USER = "notify-bot"
 HOOK_PASSWORD = "hook-pw-" + uuid.uuid4().hex[:12]
@@ -372,6 +374,47 @@ def test_a_promotion_awaiting_approval_and_its_outcome(
             "mgmt", "delete", "lease", "-n", BACKEND_NS, lease_name("promotion", name),
             check=False,
         )  # fmt: skip
+
+
+def test_an_access_request_pending_and_cancelled(
+    stack: Stack, api: Api, logins: Logins, receiver: Receiver, backend: BackendProcess
+) -> None:
+    why = f"notify test {uuid.uuid4().hex[:8]}"
+    bob = logins.fresh("bob")  # team-b: may request deploy on prod (§13)
+    body = {"level": "deploy", "durationSeconds": 600, "justification": why}
+    asked = api.call("POST", "/api/v1/environments/prod/accessrequests", bob, body)
+    assert asked.status_code == 201, asked.text
+    name = asked.json()["metadata"]["name"]
+    try:
+        pending = receiver.wait(
+            "the request.pending event",
+            lambda e: e["type"] == "request.pending" and e.get("name") == name,
+        )
+        assert (pending["environment"], pending["user"], pending["justification"]) == (
+            "prod",
+            BOB,
+            why,
+        )
+        wait_for(
+            "scipian_pending_approvals{kind=request} counting it",
+            lambda: sample(metrics(backend), "scipian_pending_approvals", kind="request") >= 1,
+            WAIT,
+        )
+        cancel = {"justification": "not needed after all"}
+        done = api.call("POST", f"/api/v1/accessrequests/{name}/cancel", bob, cancel)
+        assert done.status_code == 200, done.text
+        cancelled = receiver.wait(
+            "the request.cancelled event",
+            lambda e: e["type"] == "request.cancelled" and e.get("name") == name,
+        )
+        assert (cancelled["environment"], cancelled["user"]) == ("prod", BOB)
+        mine = [p for p in receiver.received() if name.encode() in p.body]
+        assert [p.event()["type"] for p in mine] == ["request.pending", "request.cancelled"]
+        assert_clean(mine, bob, stack.env["STACK_PASSWORD"])
+    finally:
+        stack.kubectl(
+            "mgmt", "delete", "accessrequests.scipian.io", name, "--wait=false", check=False
+        )
 
 
 def test_a_receiver_that_stops_answering_delays_no_request(
