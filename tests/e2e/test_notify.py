@@ -8,8 +8,9 @@ starts it) and its outcome (executed by this backend: the promotion's execution 
 given to it while the step waits, as the failover test does), and no body carries a token,
 a kubeconfig, the password or other text it should not; an access request (bob on prod)
 Pending and cancelled; `scipian_pending_approvals` counting the step and the request while
-they wait. The URL's credentials and path never reach the backend's log. A receiver that stops answering delays no request: the
-break-glass still succeeds, and what the queue cannot hold is dropped and counted.
+they wait. The URL's credentials and path never reach the backend's log. A receiver that
+stops answering delays no request: the break-glass still succeeds, and what the queue
+cannot hold is dropped and counted.
 """
 
 from __future__ import annotations
