@@ -102,6 +102,12 @@ def pytest_configure(config: pytest.Config) -> None:
 SHARED_STATE_FILES = frozenset(
     f"tests/e2e/{name}.py"
     for name in (
+        "accessrequests/test_request_api",  # registers t-areq, grants bob, carol, dave there
+        "accessrequests/test_request_caps",  # grants users of its own backend's prefix
+        "accessrequests/test_request_credentials",  # registers t-kreq, grants mallory there
+        "accessrequests/test_request_hint",  # grants mallory request-read everywhere
+        "accessrequests/test_request_window",  # registers t-kwin, grants mallory there
+        "accessrequests/test_request_plugin",  # bob holds deploy on prod while approved
         "helm/test_helm_rollback",  # registers t-rollback
         "promotions/test_promote_plugin",  # registers t-promo-stepup
         "promotions/test_promotion_attacks",  # registers t-atk-a/b, changes their gates

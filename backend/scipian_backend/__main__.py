@@ -310,6 +310,12 @@ def parser() -> argparse.ArgumentParser:
         help="how long a replica trusts the sealing keys it read (default 30)",
     )
     d.add_argument(
+        "--ui-follow-check-seconds",
+        type=float,
+        default=5.0,
+        help="a log follow ends within this of its session's logout on another replica (default 5)",
+    )
+    d.add_argument(
         "--ui-login-rate-limit",
         default="120/60s",
         help="sign-ins per client address (the forwarded one behind --forwarded-allow-ips) "
@@ -586,6 +592,13 @@ def _helm_options(p: argparse.ArgumentParser) -> None:
         ("--promotion-soak-check-seconds", 2.0, float, "the soak's re-check interval"),
     ):
         e.add_argument(flag, type=kind, default=default, help=f"{text} (default {default})")
+    p.add_argument(
+        "--request-token-floor-seconds",
+        type=int,
+        default=600,
+        help="the shortest token under an access request, whatever its window has left "
+        "(the worker deletes its sessions at the window's end; default 600, at least 600)",
+    )
 
 
 def _deploy_options(p: argparse.ArgumentParser) -> None:
@@ -680,6 +693,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             max_access_seconds=args.max_access_seconds,
         )
         reg.validate()  # before touching any cluster
+        admin.check_not_a_command(reg.name)
         target = kube.from_kubeconfig_file(args.kubeconfig, args.context)
         if args.cluster_role is None:  # an existing environment keeps its role
             existing = Store(mgmt).get(args.name)
@@ -819,6 +833,7 @@ def _serve(args: argparse.Namespace) -> int:
         ui_keys_secret=args.ui_keys_secret,
         ui_key_rotation_seconds=args.ui_key_rotation_seconds,
         ui_key_cache_seconds=args.ui_key_cache_seconds,
+        ui_follow_check_seconds=args.ui_follow_check_seconds,
         ui_login_rate_limit=args.ui_login_rate_limit,
         ui_login_rate_limit_burst=args.ui_login_rate_limit_burst,
         release_record_max_bytes=args.release_record_max_bytes,
@@ -862,6 +877,7 @@ def _serve(args: argparse.Namespace) -> int:
         chart_unreferenced_seconds=args.chart_unreferenced_seconds,
         chart_after_use_seconds=args.chart_after_use_seconds,
         chart_collect_seconds=args.chart_collect_seconds,
+        request_token_floor_seconds=args.request_token_floor_seconds,
         notify_url=args.notify_url or None,
         notify_queue=args.notify_queue,
         notify_timeout_seconds=args.notify_timeout_seconds,

@@ -106,6 +106,8 @@ class Settings:
     ui_keys_secret: str = "scipian-dashboard-keys"  # noqa: S105 - a Secret name, in scipian-dashboard
     ui_key_rotation_seconds: int = 7 * 86400  # 0: never (the Secret is rotated elsewhere)
     ui_key_cache_seconds: float = 30.0  # how long a replica trusts the keys it read
+    # A log follow here ends within this of its session's logout on another replica.
+    ui_follow_check_seconds: float = 5.0
     # Sign-ins started and finished per client address (the forwarded one behind a trusted
     # proxy, --forwarded-allow-ips); "0": off.
     ui_login_rate_limit: str = "120/60s"
@@ -162,6 +164,9 @@ class Settings:
     promotion_approval_seconds: int = 259_200
     promotion_idle_factor: float = 2.0
     promotion_soak_check_seconds: float = 2.0
+    # Credentials under an access request (accessrequests/grants.py, change.md §9): tokens
+    # for min(ttl, window end - now), never shorter than this (TokenRequest's minimum).
+    request_token_floor_seconds: int = MIN_TTL
     # Notifications (audit/notify.py, change.md §11): where events are POSTed (None: none;
     # the URL may hold a secret, so never in a repr), the queue, each post's timeout, retries.
     notify_url: str | None = field(default=None, repr=False)
@@ -172,6 +177,8 @@ class Settings:
     pending_approvals_cache_seconds: float = 15.0
 
     def __post_init__(self) -> None:
+        if not MIN_TTL <= self.request_token_floor_seconds <= 86400:
+            raise ConfigError(f"--request-token-floor-seconds must be {MIN_TTL} to 86400")
         if self.promotion_approval_seconds < 1 or self.promotion_idle_factor <= 0:
             raise ConfigError(
                 "--promotion-approval-seconds and --promotion-idle-factor must be positive"
@@ -191,9 +198,17 @@ class Settings:
             raise ConfigError("--ui-session-max-seconds must be positive")
         if min(self.ui_login_seconds, self.ui_sessions_per_user) < 1:
             raise ConfigError("--ui-login-seconds and --ui-sessions-per-user must be positive")
-        if self.ui_session_sweep_seconds <= 0 or self.ui_key_cache_seconds <= 0:
+        if (
+            min(
+                self.ui_session_sweep_seconds,
+                self.ui_key_cache_seconds,
+                self.ui_follow_check_seconds,
+            )
+            <= 0
+        ):
             raise ConfigError(
-                "--ui-session-sweep-seconds and --ui-key-cache-seconds must be positive"
+                "--ui-session-sweep-seconds, --ui-key-cache-seconds and "
+                "--ui-follow-check-seconds must be positive"
             )
         if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", self.ui_keys_secret):
             raise ConfigError("--ui-keys-secret must be a Secret's name (a DNS label)")

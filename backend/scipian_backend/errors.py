@@ -24,6 +24,8 @@ from typing import Any
 class ApiError(Exception):
     status = 500
     reason = "InternalError"
+    # More members of the JSON error body (a refused credential's `requestable`, §9).
+    fields: dict[str, str] | None = None
 
     def __init_subclass__(cls, status: int = 500, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -19,7 +19,7 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
-from scipian_backend.errors import ConfigError, ServiceUnavailable
+from scipian_backend.errors import ConfigError, InternalError, ServiceUnavailable
 
 POOL_SIZE = 64  # concurrent requests per cluster; urllib3 blocks beyond it
 # The kubernetes client writes a kubeconfig's certificate-authority-data to a temp file
@@ -120,8 +120,9 @@ class AlreadyExists(Exception):
     """`ClusterObjects.create`: an object of that name exists already."""
 
 
-class ObjectGone(Exception):
-    """`ClusterObjects.update_status`: the object is not there (any more)."""
+class ObjectGone(InternalError):
+    """`ClusterObjects.update_status`: the object is not there (any more): a 500 unless
+    the caller says otherwise (an Environment's status: 404)."""
 
 
 class Unchanged(Exception):
@@ -131,13 +132,23 @@ class Unchanged(Exception):
         super().__init__("unchanged")
         self.obj = obj
 
+    @property
+    def promo(self) -> dict[str, Any]:  # promotions' callers' name for it
+        return self.obj
+
+
+# The object as read → its new status (None or the same: nothing to write); it may raise
+# to refuse (Unchanged among others).
+Transition = Callable[[dict[str, Any]], dict[str, Any] | None]
+
 
 class ClusterObjects:
-    """Cluster-scoped custom objects of one kind on mgmt: get, list, create and status
-    writes with optimistic concurrency (the resourceVersion read; a 409 starts again from
-    a fresh read, so two writers never lose each other's change). Bodies are read as JSON
-    (json_body), never through the generated models. Failures of mgmt raise
-    ServiceUnavailable ("management cluster unavailable (HTTP n)"), never its body."""
+    """Cluster-scoped custom objects of one kind on mgmt (Promotions, AccessRequests,
+    Environments' status): get, list, create, status writes with optimistic concurrency
+    (the resourceVersion read; a 409 starts again from a fresh read, so two writers never
+    lose each other's change), delete, and a wait for one object's next change. Bodies
+    are read as JSON (json_body), never through the generated models. Failures of mgmt
+    raise ServiceUnavailable ("management cluster unavailable (HTTP n)"), never its body."""
 
     def __init__(
         self,
@@ -146,18 +157,21 @@ class ClusterObjects:
         version: str,
         plural: str,
         timeout: float = 10.0,
+        *,
         attempts: int = 10,
+        noun: str = "",
     ) -> None:
         self._api = client.CustomObjectsApi(mgmt)
         self._where = (group, version, plural)
-        self.timeout = timeout
+        self._timeout = timeout
         self._attempts = attempts
+        self._noun = noun or plural
 
     def get(self, name: str) -> dict[str, Any] | None:
         try:
             return json_body(
                 self._api.get_cluster_custom_object(
-                    *self._where, name, _request_timeout=self.timeout, _preload_content=False
+                    *self._where, name, _request_timeout=self._timeout, _preload_content=False
                 )
             )
         except ApiException as e:
@@ -168,24 +182,31 @@ class ClusterObjects:
             raise unavailable(e) from None
 
     def list(self, label_selector: str | None = None) -> list[dict[str, Any]]:
-        """Every object (matching the selector), as read."""
+        """Every object (matching the selector), oldest first."""
         extra = {"label_selector": label_selector} if label_selector else {}
         try:
             doc = json_body(
                 self._api.list_cluster_custom_object(
-                    *self._where, _request_timeout=self.timeout, _preload_content=False, **extra
+                    *self._where, _request_timeout=self._timeout, _preload_content=False, **extra
                 )
             )
         except (ApiException, HTTPError, ValueError) as e:
             raise unavailable(e) from None
-        return [o for o in doc.get("items") or [] if isinstance(o, dict)]
+        items = [o for o in doc.get("items") or [] if isinstance(o, dict)]
+        return sorted(
+            items,
+            key=lambda o: (
+                str(o.get("metadata", {}).get("creationTimestamp", "")),
+                str(o.get("metadata", {}).get("name", "")),
+            ),
+        )
 
     def create(self, obj: dict[str, Any]) -> dict[str, Any]:
         """The object as created; AlreadyExists when its name is taken."""
         try:
             return json_body(
                 self._api.create_cluster_custom_object(
-                    *self._where, obj, _request_timeout=self.timeout, _preload_content=False
+                    *self._where, obj, _request_timeout=self._timeout, _preload_content=False
                 )
             )
         except ApiException as e:
@@ -196,16 +217,15 @@ class ClusterObjects:
             raise unavailable(e) from None
 
     def update_status(
-        self, name: str, transition: Callable[[dict[str, Any]], dict[str, Any] | None]
+        self, name: str, transition: Transition
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """(before, after): `transition` maps the object read to its new status; None or
-        the same status writes nothing (after is before). It may raise to refuse (Unchanged
-        among others). ObjectGone when the object is not there; ServiceUnavailable after
-        `attempts` conflicts in a row."""
+        the same status writes nothing (after is before). ObjectGone when the object is not
+        there; ServiceUnavailable after `attempts` conflicts in a row."""
         for _ in range(self._attempts):
             obj = self.get(name)
             if obj is None:
-                raise ObjectGone(name)
+                raise ObjectGone(f"{self._noun} {name} disappeared")
             status = transition(obj)
             if status is None or status == obj.get("status"):
                 return obj, obj
@@ -215,7 +235,7 @@ class ClusterObjects:
                         *self._where,
                         name,
                         dict(obj, status=status),
-                        _request_timeout=self.timeout,
+                        _request_timeout=self._timeout,
                         _preload_content=False,
                     )
                 )
@@ -226,7 +246,58 @@ class ClusterObjects:
             except (HTTPError, ValueError) as e:
                 raise unavailable(e) from None
             return obj, after
-        raise ServiceUnavailable(f"{self._where[2]} {name}: too many concurrent changes, try again")
+        raise ServiceUnavailable(f"{self._noun} {name}: too many concurrent changes, try again")
+
+    def delete(self, name: str) -> None:
+        """Deletes an object nothing was done for yet (a creation that failed half way):
+        its finalizers are dropped first, as there is nothing for them to undo."""
+        try:
+            resp = self._api.patch_cluster_custom_object(
+                *self._where,
+                name,
+                {"metadata": {"finalizers": None}},
+                _request_timeout=self._timeout,
+                _preload_content=False,
+            )
+            resp.drain_conn()
+            resp = self._api.delete_cluster_custom_object(
+                *self._where, name, _request_timeout=self._timeout, _preload_content=False
+            )
+            resp.drain_conn()
+        except ApiException as e:
+            if status_of(e) != 404:
+                raise unavailable(e) from None
+        except HTTPError as e:
+            raise unavailable(e) from None
+
+    def wait_change(self, name: str, resource_version: str, seconds: float) -> None:
+        """Returns at the first change of the object after `resource_version` (a watch on
+        mgmt from that version), or after `seconds`; the caller reads it again. A version
+        mgmt no longer has (410) returns at once: the object has changed since. Any event
+        ends the wait (an ERROR one too): the caller reads the object as it is."""
+        try:
+            resp = self._api.list_cluster_custom_object(
+                *self._where,
+                field_selector=f"metadata.name={name}",
+                resource_version=resource_version,
+                allow_watch_bookmarks=False,
+                watch=True,
+                timeout_seconds=max(1, int(seconds)),
+                _request_timeout=(self._timeout, seconds + self._timeout),
+                _preload_content=False,
+            )
+        except ApiException as e:
+            if status_of(e) in (400, 410):
+                return
+            raise unavailable(e) from None
+        except HTTPError as e:
+            raise unavailable(e) from None
+        try:
+            resp.read(1)  # the first byte of the first event (or of the end: a timeout)
+        except (HTTPError, OSError):
+            pass  # a read timeout or a cut stream: the object as it is now
+        finally:
+            resp.close()  # the rest of the stream is not wanted: never back to the pool
 
 
 def unavailable(e: BaseException) -> ServiceUnavailable:

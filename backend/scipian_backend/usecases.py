@@ -1,22 +1,32 @@
 """The backend's use cases, independent of HTTP: list environments, issue a kubeconfig.
 
 Order of checks (docs/api.md): env id syntax → body → authentication → authorization
-(RBAC; break-glass: its own grant besides deploy) → existence → [deploy: the environment's
-deploy level → promotion gate unless break-glass → step-up] → [break-glass: audit line,
-Event and status entry, each written or no credential] → minting. A caller learns whether
-an environment exists, and whether their login is fresh enough, only once RBAC allows it
-for them.
+(RBAC, else the caller's approved access request; break-glass: its own grant besides
+deploy, never a request) → existence → [deploy: the environment's deploy level →
+promotion gate unless break-glass or an approved deploy request → step-up] →
+[break-glass: audit line, Event and status entry, each written or no credential] →
+minting. A caller learns whether an environment exists, and whether their login is fresh
+enough, only once RBAC (or a request) allows it for them. Every 403 of issuance carries
+`requestable` when RBAC lets the caller ask for access at that level (that question alone).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
+from scipian_backend.accessrequests.grants import (
+    Granted,
+    Grants,
+    deploy_namespaces,
+    token_ttl,
+)
 from scipian_backend.audit.events import Auditor
 from scipian_backend.audit.notify import Notifier
 from scipian_backend.audit.records import Record
@@ -42,13 +52,15 @@ from scipian_backend.identity.authn import (
     step_up_problem,
 )
 from scipian_backend.identity.authz import Authorizer
-from scipian_backend.identity.names import IDENTITY_VERSION
+from scipian_backend.identity.names import IDENTITY_VERSION, STANDING, request_source
 from scipian_backend.metrics import Metrics
 from scipian_backend.minting.kubeconfig import format_time, kubeconfig_text
 from scipian_backend.minting.minter import Minter
 from scipian_backend.ratelimit import ISSUE, READ, WRITE, RateLimiter
 from scipian_backend.releases.reader import ReleaseReader
 from scipian_backend.worker.room import WorkerRoom
+
+log = logging.getLogger("scipian.backend")
 
 # Who asks: an Authorization header (the API), or an Identity a dashboard session holds.
 Caller = str | Identity | None
@@ -88,6 +100,8 @@ class Backend:
     helm: Any = None
     # Uploaded chart archives (artifacts/store.py); None without helm: uploads answer 503.
     artifacts: Any = None
+    # Approved access requests as grants (accessrequests/grants.py); None: none count.
+    grants: Grants | None = None
     # The dashboard's shared state on mgmt (ui/state.py); None without --ui-client-id.
     dashboard: Any = None
     # Access requests (accessrequests/service.py); None: those routes answer 503.
@@ -134,10 +148,12 @@ class Backend:
         envs = self.store.list()
         if not envs:
             return []
+        # The environments of the caller's open read requests: one list on mgmt for all.
+        requested = self.grants.readable(who) if self.grants is not None else set()
 
         def may(env: Environment) -> tuple[bool, bool]:
             if not self.authorizer.may_get_kubeconfig(who, env.id):
-                return False, False
+                return env.id in requested, False
             deploy = gates and env.deploy is not None and self.authorizer.may_deploy(who, env.id)
             return True, deploy
 
@@ -168,10 +184,21 @@ class Backend:
     ) -> dict[str, Any]:
         if not valid_env_id(env_id):
             raise BadRequest("environment id must be a Kubernetes object name (DNS-1123 label)")
-        deploy = level == "deploy"
         audit = Audit(request_id, env_id, level, justification)
         who = self._authenticate(authorization, audit, ISSUE)  # throttled before any cluster call
         audit = audit._replace(auth_time=who.auth_time)
+        try:
+            return self._issue(env_id, who, audit, break_glass)
+        except Forbidden as refused:
+            # Decided by RBAC alone, whatever refused the credential and whether the
+            # environment exists: the hint reveals nothing else (change.md §9).
+            if self._requestable(who, env_id, level):
+                refused.fields = {**(refused.fields or {}), "requestable": level}
+            raise
+
+    def _issue(self, env_id: str, who: Identity, audit: Audit, break_glass: bool) -> dict[str, Any]:
+        level = audit.level
+        deploy = level == "deploy"
         # The Environment and its cluster client are read while RBAC decides (they are
         # independent round trips to mgmt); what they say reaches the caller, the audit
         # trail included, only once RBAC has allowed it, in the documented order.
@@ -183,7 +210,10 @@ class Backend:
             if deploy
             else self.authorizer.may_get_kubeconfig(who, env_id)
         )
-        if not allowed:
+        # Refused by standing RBAC: an approved access request may grant it (never for
+        # break-glass, which keeps asking RBAC alone).
+        granted = None if allowed or break_glass else self.request_grant(who, env_id, level)
+        if not allowed and granted is None:
             self._deny(audit, who, "forbidden", "RBAC denied")
             raise Forbidden(f"{who.username} may not {_verb(level)} environment {env_id}")
         if break_glass:
@@ -193,10 +223,20 @@ class Backend:
             self._deny(audit, who, "not_found", "no such Environment")
             raise NotFound(f"no environment {env_id}")
         if deploy:
-            self._check_deploy(env, who, audit, break_glass)
+            if granted is None and not break_glass and env.deploy and env.deploy.gated:
+                # A gated environment issues no plain deploy credential; an approved
+                # deploy request is one of the two ways around the gate (change.md §2).
+                granted = self.request_grant(who, env_id, level)
+            self._check_deploy(env, who, audit, break_glass or granted is not None)
         glass_id = self._record_break_glass(env, who, audit) if break_glass else ""
         answer = self.mint(
-            env, target, who, audit, break_glass=break_glass, break_glass_id=glass_id
+            env,
+            target,
+            who,
+            audit,
+            break_glass=break_glass,
+            break_glass_id=glass_id,
+            granted=granted,
         )
         if lookup is not None and self.lookup_cache is not None:
             self.lookup_cache.put(env_id, (env, target))
@@ -212,9 +252,12 @@ class Backend:
         break_glass: bool = False,
         promotion: str | None = None,
         break_glass_id: str = "",
+        granted: Granted | None = None,
     ) -> dict[str, Any]:
         """Mints the credential that every check before allowed, audits it, and returns
-        the kubeconfig answer (a promotion's step adds `promotion`)."""
+        the kubeconfig answer (a promotion's step adds `promotion`). Under an access
+        request (`granted`): from the request's own identity, bound in its namespaces
+        that the Environment deploys to, its token no longer than the window (floored)."""
         env_id, level, justification = env.id, audit.level, audit.justification
         request_id = audit.request_id
         try:
@@ -222,7 +265,19 @@ class Backend:
                 raise target
             # Break-glass is hands-on and audited: its credential lives the minimum (§8).
             ttl = MIN_TTL if break_glass else None
-            issued = self.minter.issue(env, who.username, target, level=level, ttl=ttl)
+            source, namespaces = STANDING, None
+            if granted is not None:
+                source = request_source(granted.name)
+                ttl, namespaces = self._request_bounds(env, who, audit, granted)
+            issued = self.minter.issue(
+                env,
+                who.username,
+                target,
+                level=level,
+                ttl=ttl,
+                source=source,
+                namespaces=namespaces,
+            )
         except ApiError as e:
             # Perhaps a rotated broker credential or a re-registered environment: read
             # both again on the next request.
@@ -248,6 +303,7 @@ class Backend:
                 break_glass=break_glass,
                 break_glass_id=break_glass_id,
                 promotion={"name": promotion} if promotion else None,
+                access_request={"name": granted.name} if granted is not None else None,
             ),
             env.uid,
         )
@@ -263,20 +319,54 @@ class Backend:
         return answer
 
     def _check_deploy(
-        self, env: Environment, who: Identity, audit: Audit, break_glass: bool = False
+        self, env: Environment, who: Identity, audit: Audit, past_gate: bool = False
     ) -> None:
         """What RBAC allowed, the environment must offer (outside a promotion: no
-        promotion gate, unless broken with break-glass), and the login must be fresh."""
+        promotion gate, unless broken with break-glass or under an approved access
+        request), and the login must be fresh."""
         spec = env.deploy
         if spec is None:
             # Not allowed, in the caller's words; the audit line says why.
             self._deny(audit, who, "forbidden", "no deploy level", env.uid)
             raise Forbidden(f"{who.username} may not deploy to environment {env.id}")
-        if spec.gated and not break_glass:
+        if spec.gated and not past_gate:
             message = gate_message(env)
             self._deny(audit, who, "forbidden", message, env.uid)
             raise PromotionRequired(message)
         self.check_step_up(env, who, audit)
+
+    # --- access requests (accessrequests/: grants, sessions, worker) -----------------------
+
+    def request_grant(self, who: Identity, env_id: str, level: str) -> Granted | None:
+        """The caller's approved, open access request for (env, level), RBAC still letting
+        them ask for it; None without one (or without access requests configured)."""
+        if self.grants is None:
+            return None
+        return self.grants.grant_for(who, env_id, level, datetime.now(timezone.utc))
+
+    def _request_bounds(
+        self, env: Environment, who: Identity, audit: Audit, granted: Granted
+    ) -> tuple[int, tuple[str, ...] | None]:
+        """(token TTL, deploy namespaces) of a credential under `granted`."""
+        now = datetime.now(timezone.utc)
+        floor = self.settings.request_token_floor_seconds
+        if audit.level != "deploy" or env.deploy is None:
+            return token_ttl(env.ttl_seconds, granted.window_end, now, floor), None
+        namespaces = deploy_namespaces(granted.namespaces, env.deploy.namespaces)
+        if not namespaces:  # the Environment no longer deploys where the request asked
+            self._deny(audit, who, "forbidden", f"access request {granted.name}: no namespace")
+            raise Forbidden(f"{who.username} may not deploy to environment {env.id}")
+        ttl = token_ttl(env.deploy.ttl_seconds, granted.window_end, now, floor)
+        return ttl, namespaces
+
+    def _requestable(self, who: Identity, env_id: str, level: str) -> bool:
+        """Whether RBAC lets `who` ask for access at `level` on env_id (the 403's hint);
+        False when mgmt cannot answer (the refusal stands without a hint)."""
+        try:
+            return self.authorizer.allowed(who, env_id, "create", f"request-{level}")
+        except ApiError:
+            log.info("the refusal's request hint was not decided (mgmt unavailable)")
+            return False
 
     # --- break-glass (breakglass/service.py keeps the records) --------------------------
 

@@ -7,8 +7,12 @@ from datetime import timedelta
 from kubernetes import client
 
 from scipian_backend import kube
+from scipian_backend.accessrequests import records as requests
+from scipian_backend.accessrequests.grants import Grants
 from scipian_backend.accessrequests.service import AccessRequests
+from scipian_backend.accessrequests.sessions import RequestSessions
 from scipian_backend.accessrequests.store import AccessRequestStore
+from scipian_backend.accessrequests.worker import AccessRequestWorker
 from scipian_backend.artifacts.store import ArtifactStore
 from scipian_backend.artifacts.upload import Uploads
 from scipian_backend.audit.events import Auditor
@@ -20,7 +24,7 @@ from scipian_backend.audit.pending import (
 )
 from scipian_backend.breakglass.service import BreakGlass
 from scipian_backend.breakglass.status import EnvironmentStatus
-from scipian_backend.config import ARTIFACTS_NAMESPACE, GROUP, VERSION, Settings
+from scipian_backend.config import ARTIFACTS_NAMESPACE, Settings
 from scipian_backend.environments.lookups import TtlCache
 from scipian_backend.environments.store import Store
 from scipian_backend.helmrun.sandbox import HelmSandbox
@@ -139,7 +143,7 @@ def build_backend(settings: Settings) -> Backend:
     lock = ReleaseLock(mgmt, settings.namespace, timeout)
     values = ValuesStore(mgmt, timeout)
     backend.promotions = Promotions(backend, promotions, lock, values)
-    requests = kube.ClusterObjects(mgmt, GROUP, VERSION, "accessrequests", timeout)
+    requests = AccessRequestStore(mgmt, timeout)
     metrics.registry.register(
         PendingApprovals(
             {
@@ -153,9 +157,10 @@ def build_backend(settings: Settings) -> Backend:
     backend.break_glass = BreakGlass(
         backend, EnvironmentStatus(mgmt, timeout), settings.break_glass_history
     )
-    backend.access_requests = AccessRequests(backend, AccessRequestStore(mgmt, timeout))
+    backend.access_requests = AccessRequests(backend, requests)
     backend.replica = settings.worker.replica_id
     backend.worker = _worker_room(settings, mgmt, backend.replica, metrics)
+    _access_requests(backend, mgmt)
     if backend.worker is not None and backend.helm is not None:
         # Every promotion step is executed here (change.md §5): only with helm to run.
         backend.worker.add_kind(
@@ -187,6 +192,27 @@ def build_backend(settings: Settings) -> Backend:
 
         backend.dashboard = dashboard_state(settings, mgmt, backend.worker)
     return backend
+
+
+def _access_requests(backend: Backend, mgmt: client.ApiClient) -> None:
+    """Credentials under approved access requests, their revocation, and their clock."""
+    settings = backend.settings
+    timeout = settings.http_timeout_seconds
+    found = kube.ClusterObjects(mgmt, requests.GROUP, requests.VERSION, requests.PLURAL, timeout)
+    backend.grants = Grants(backend.authorizer, found.list)
+    sessions = RequestSessions(backend.store, backend.minter, settings.sessions_namespace, timeout)
+    backend.request_sessions = sessions
+    if backend.worker is not None:
+        backend.worker.add_kind(
+            AccessRequestWorker(
+                backend,
+                AccessRequestStore(mgmt, timeout),
+                sessions,
+                mgmt,
+                replica=backend.replica,
+                timeout=timeout,
+            )
+        )
 
 
 def _worker_room(

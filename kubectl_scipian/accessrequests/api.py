@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 ROOT = "/api/v1/accessrequests"
 ANSWER = "the Scipian backend sent a malformed access request answer"
 # The apiserver's words for a missing object, which the backend passes on.
-NOT_FOUND_PREFIX = "accessrequests.accessrequests.scipian.io "
+NOT_FOUND_PREFIX = "accessrequests.scipian.io "
 
 
 def _q(text: str) -> str:
@@ -34,7 +34,8 @@ class RequestsApi(Api):
 
     def ask(self, env_id: str, body: dict[str, Any]) -> dict[str, Any]:
         path = f"/api/v1/environments/{_q(env_id)}/accessrequests"
-        return self._object("POST", path, body, step_up=True, kind="create")
+        # A cap's 429 (pending requests, creations per hour) is said at once, not waited on.
+        return self._object("POST", path, body, step_up=True, kind="create", retry=False)
 
     def get(self, name: str) -> dict[str, Any]:
         return self._object("GET", f"{ROOT}/{_q(name)}", None, kind="read")
@@ -69,9 +70,17 @@ class RequestsApi(Api):
         step_up: bool = False,
         kind: str = "",
         read_timeout: float = 60.0,
+        retry: bool = True,
     ) -> dict[str, Any]:
         answer = self._call(
-            method, path, body, step_up=step_up, kind=kind, check=False, read_timeout=read_timeout
+            method,
+            path,
+            body,
+            step_up=step_up,
+            kind=kind,
+            check=False,
+            read_timeout=read_timeout,
+            retry=retry,
         )
         if not isinstance(answer.get("spec"), dict) or not _named(answer):
             raise BackendError(ANSWER)

@@ -187,10 +187,12 @@ class BackendClient:
         data: bytes | None = None,
         content_type: str = "",
         read_timeout: float = TIMEOUT[1],
+        retry: bool = True,
     ) -> requests.Response:
         """One API call (429 waited out and retried), the answer as it came: for routes
         whose errors a caller maps itself (kubectl_scipian/promotions/api.py). `data` is a
-        raw body (a chart archive); `read_timeout` is longer for a long poll."""
+        raw body (a chart archive); `read_timeout` is longer for a long poll; `retry=False`
+        answers a 429 at once (a cap that waiting a few seconds does not lift)."""
         headers = {"X-Request-Id": str(uuid.uuid4())}
         if id_token is not None:
             headers["Authorization"] = f"Bearer {id_token}"
@@ -198,7 +200,7 @@ class BackendClient:
             headers["Content-Type"] = content_type
         for attempt in range(MAX_RETRIES + 1):
             response = self._send(method, path, headers, json, data, read_timeout)
-            if response.status_code != 429 or attempt == MAX_RETRIES:
+            if response.status_code != 429 or attempt == MAX_RETRIES or not retry:
                 break
             delay = _retry_after(response)
             log.debug("rate limited by the backend; retrying in %.1fs", delay)

@@ -110,6 +110,7 @@ class Api:
         check: bool = True,
         data: bytes | None = None,
         read_timeout: float = 60.0,
+        retry: bool = True,
     ) -> dict[str, Any]:
         def send(token: str) -> requests.Response:
             return self._wired.backend.send(
@@ -120,6 +121,7 @@ class Api:
                 data=data,
                 content_type="application/gzip" if data is not None else "",
                 read_timeout=read_timeout,
+                retry=retry,
             )
 
         login = self.login()

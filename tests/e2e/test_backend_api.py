@@ -90,7 +90,10 @@ def test_matrix(url: str, tokens: dict[str, str], user: str, env_id: str, status
     else:
         reason = {403: "Forbidden", 404: "NotFound"}[status]
         assert body["reason"] == reason
-        assert set(body) == {"reason", "message"}
+        # change.md §13: bob may ask for read access on staging (the refusal's hint, §9)
+        hint = {("bob", "staging"): "read"}.get((user, env_id))
+        assert body.get("requestable") == hint
+        assert set(body) == {"reason", "message"} | ({"requestable"} if hint else set())
 
 
 def test_forbidden_does_not_reveal_existence(url: str, tokens: dict[str, str]) -> None:

@@ -48,7 +48,12 @@ def test_a_plain_deploy_on_a_gated_environment_is_promotion_required(
     carol = logins.fresh("carol")
     refused = deploy(api, carol, "prod", why)
     assert refused.status_code == 403
-    assert refused.json() == {"reason": "PromotionRequired", "message": GATE}
+    # platform-admins may ask for a deploy request on prod (change.md §9, §13): the hint
+    assert refused.json() == {
+        "reason": "PromotionRequired",
+        "message": GATE,
+        "requestable": "deploy",
+    }
     # ungated: a plain deploy credential, as before
     assert deploy(api, carol, "staging", why).status_code == 200
     # RBAC first: those who may not deploy there learn nothing about its gates

@@ -316,6 +316,7 @@ def test_rendered_chart_passes_a_server_side_dry_run(
         [
             "customresourcedefinition.apiextensions.k8s.io",
             "customresourcedefinition.apiextensions.k8s.io",
+            "customresourcedefinition.apiextensions.k8s.io",
             "serviceaccount",
             "clusterrole.rbac.authorization.k8s.io",
             "clusterrolebinding.rbac.authorization.k8s.io",

@@ -135,6 +135,24 @@ def test_dashboard_on_wires_the_serve_flags_and_a_secret_file(real_helm: Helm) -
     assert args.ui_client_id == "scipian-ui"
     assert args.public_url == "https://scipian.example.com"
     assert args.ui_session_max_seconds == 3600
+    # Shared state (docs/decisions/dashboard-state.md): the defaults, and values.
+    assert (args.ui_sessions_per_user, args.ui_keys_secret, args.ui_key_rotation_seconds) == (
+        20,
+        "scipian-dashboard-keys",
+        604800,
+    )
+    changed = [
+        *DASHBOARD,
+        "dashboard.sessionsPerUser=5",
+        "dashboard.keysSecret=ui-keys",
+        "dashboard.keyRotationSeconds=0",
+    ]
+    args2 = serve_args(rendered(real_helm, changed))
+    assert (args2.ui_sessions_per_user, args2.ui_keys_secret, args2.ui_key_rotation_seconds) == (
+        5,
+        "ui-keys",
+        0,
+    )
     # The secret reaches the backend as a file from the named Secret, never as a value.
     pod = pod_spec(docs)
     [mount] = [
@@ -369,6 +387,17 @@ HEAD = (
             [*DASHBOARD, "dashboard.sessionMaxSeconds=0"],
             "- at '/dashboard/sessionMaxSeconds': minimum: got 0, want 1\n",
             id="dashboard-session-zero",
+        ),
+        pytest.param(
+            [*DASHBOARD, "dashboard.keysSecret=Keys_1"],
+            "- at '/dashboard/keysSecret': 'Keys_1' does not match pattern "
+            "'^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'\n",
+            id="dashboard-keys-secret-name",
+        ),
+        pytest.param(
+            [*DASHBOARD, "dashboard.keyRotationSeconds=-1"],
+            "- at '/dashboard/keyRotationSeconds': minimum: got -1, want 0\n",
+            id="dashboard-key-rotation-negative",
         ),
         pytest.param(
             ["forwardedAllowIPs=10.0.0.0/8 10.1.0.0/16"],

@@ -37,6 +37,13 @@ ENV = "Invalid environment referenced.\n"
 HINT = "hint: run 'kubectl scipian login'\n"
 
 
+def request_hint(env_id: str, level: str) -> str:
+    """The line after the RFC's where the user may ask for the access (change.md §9, §13)."""
+    return (
+        f"hint: ask for access: kubectl scipian {env_id} request {level} --for 1h --reason TEXT\n"
+    )
+
+
 def make_env(stack: Stack, config_dir: Path, backend_url: str | None = None) -> dict[str, str]:
     env = plugin_env(stack.env, KUBECTL_SCIPIAN_CONFIG_DIR=str(config_dir))
     if backend_url:
@@ -63,11 +70,12 @@ def users(idp_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict[st
 
 # Who may read which environment: the answer of `ENV get namespaces default -o name`, the same
 # from both providers (their groups come from different places: oidc-provider's accounts,
-# Dex's LDAP connector). "read" = namespace/default, "AUTH" = the RFC's line.
+# Dex's LDAP connector). "read" = namespace/default, "AUTH" = the RFC's line, "ASK" = the
+# RFC's line and the hint to ask for read access (bob may on staging, change.md §13).
 ACCESS = """
 user      dev    staging  prod
 alice     read   AUTH     AUTH
-bob       AUTH   AUTH     read
+bob       AUTH   ASK      read
 carol     read   read     read
 mallory   AUTH   AUTH     AUTH
 """
@@ -92,6 +100,7 @@ def test_access_matrix_is_the_same_for_every_provider(
         outcome = {
             (0, "namespace/default\n", ""): "read",
             (1, "", AUTH): "AUTH",
+            (1, "", AUTH + request_hint(env_id, "read")): "ASK",
         }.get((done.returncode, done.stdout, done.stderr), f"{done.returncode} {done.stderr!r}")
         got[user, env_id] = outcome
     assert got == expected, idp_stack.env["STACK_IDP"]
@@ -140,6 +149,8 @@ def test_alice_dev_get_pods_and_logs(
     [
         ("alice", "prod", AUTH),
         ("bob", "dev", AUTH),
+        ("bob", "staging", AUTH + request_hint("staging", "read")),  # he may ask for read
+        ("bob", "nosuch", AUTH),  # his request grant names staging only
         ("alice", "nosuch", AUTH),  # not allowed: whether it exists is not disclosed
         ("carol", "nosuch", ENV),
         ("mallory", "dev", AUTH),
@@ -152,6 +163,27 @@ def test_scipian_errors_are_exact(
     users: dict[str, dict[str, str]], user: str, env_id: str, expected: str
 ) -> None:
     got = run_plugin([env_id, "get", "pods"], users[user])
+    assert (got.returncode, got.stdout, got.stderr) == (1, "", expected)
+
+
+@pytest.mark.parametrize(
+    ("user", "env_id", "expected"),
+    [
+        ("bob", "prod", AUTH + request_hint("prod", "deploy")),  # he may ask for deploy
+        ("bob", "staging", AUTH),
+        ("bob", "dev", AUTH),
+        ("alice", "prod", AUTH),
+        ("mallory", "prod", AUTH),
+        ("mallory", "dev", AUTH),
+        ("mallory", "nosuch", AUTH),
+    ],
+)
+def test_deploy_refusals_hint_only_where_one_may_ask(
+    users: dict[str, dict[str, str]], user: str, env_id: str, expected: str
+) -> None:
+    """RBAC refuses before any step-up: the hint needs no fresh login."""
+    args = [env_id, "kubeconfig", "--level", "deploy", "--reason", "t-access hint"]
+    got = run_plugin(args, users[user])
     assert (got.returncode, got.stdout, got.stderr) == (1, "", expected)
 
 

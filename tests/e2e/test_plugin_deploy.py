@@ -45,6 +45,7 @@ STEP_UP_HINT = (
     "hint: deploy credentials need a login no older than 10s: "
     "run 'kubectl scipian login', then this command again\n"
 )
+REQUEST_HINT = "hint: ask for access: kubectl scipian {env} request deploy --for 1h --reason TEXT\n"
 STEP_UP_ENV = "t-stepup"
 NO_DEPLOY_ENV = "t-nodeploy"
 MAX_AGE = 10
@@ -241,12 +242,15 @@ def test_alice_deploys_in_shop_only(
     [
         ("alice", "prod", AUTH),  # RBAC says no
         ("alice", "staging", AUTH),
-        ("carol", "prod", AUTH),  # RBAC says yes, but prod has a promotion gate
+        # RBAC says yes, but prod has a promotion gate; platform-admins may ask for deploy
+        # everywhere (change.md §13), so the hint follows
+        ("carol", "prod", AUTH + REQUEST_HINT.format(env="prod")),
         ("mallory", "dev", AUTH),
         ("mallory", "staging", AUTH),
         ("mallory", "prod", AUTH),
         ("mallory", "nosuch", AUTH),
-        ("carol", NO_DEPLOY_ENV, AUTH),  # registered without a deploy level
+        # registered without a deploy level; the hint is RBAC's alone (§9)
+        ("carol", NO_DEPLOY_ENV, AUTH + REQUEST_HINT.format(env=NO_DEPLOY_ENV)),
         ("alice", NO_DEPLOY_ENV, AUTH),
         ("carol", "nosuch", ENV),
     ],

@@ -8,6 +8,11 @@ pod that has logs.
 credential as kubectl would with a terminal (KUBERNETES_EXEC_INFO interactive), and
 approves the step-up login it starts at the provider's pages as USER. Prints the plugin's
 prompts (stderr), never the credential (stdout).
+
+`python -m tests.stack.demo until-refused KUBECONFIG NAMESPACE DEPLOYMENT`: reads the
+Deployment with that kubeconfig (a credential under an access request that was just
+revoked) every half second until the cluster refuses it; prints kubectl's refusal and how
+long it took (at most REFUSED_WITHIN seconds, else exit 1).
 """
 
 from __future__ import annotations
@@ -79,9 +84,39 @@ def step_up(user: str, env_id: str, reason: str) -> int:
     return done.returncode
 
 
+REFUSED_WITHIN = 30.0  # the demo's bound: the backend deletes the sessions before answering
+
+
+def until_refused(kubeconfig: str, namespace: str, deployment: str) -> int:
+    import subprocess
+
+    from tests.stack.paths import kubectl
+
+    start = time.monotonic()
+    argv = [str(kubectl()), f"--kubeconfig={kubeconfig}", "-n", namespace]
+    while True:
+        done = subprocess.run(
+            [*argv, "get", "deployment", deployment, "-o", "name"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        took = time.monotonic() - start
+        if done.returncode != 0:
+            sys.stderr.write(done.stderr)
+            print(f"(refused {took:.1f} s after the revoke answered)", file=sys.stderr)
+            return 0
+        if took > REFUSED_WITHIN:
+            print(f"demo: still accepted after {took:.0f} s", file=sys.stderr)
+            return 1
+        time.sleep(0.5)
+
+
 def main() -> int:
     if sys.argv[1:2] == ["step-up"] and len(sys.argv) == 5:
         return step_up(*sys.argv[2:5])
+    if sys.argv[1:2] == ["until-refused"] and len(sys.argv) == 5:
+        return until_refused(*sys.argv[2:5])
     pod = seed("dev", "web", 2)
     give_logs(
         clusters.admin_kubeconfig("dev"),

@@ -338,16 +338,24 @@ class AccessRequests:
         b = self._b
         b.auditor.line(change_record(after, change, who, request_id, why))
         b.auditor.event(change_event(after, change, who, request_id, self._now()))
-        notify = getattr(b, "notify", None)
-        if notify is not None and change.outcome != "approval":
-            notify(
-                f"request.{change.outcome}",
-                environment=r.environment(after),
-                name=r.name_of(after),
-                user=who.username if who else r.requester(after),
-                justification=why,
-                time=r.now_stamp(self._now()),
-            )
+        if change.outcome == "approval":
+            return  # no notification type: the request is still pending
+        spec, status = r.spec_of(after), r.status_of(after)
+        b.notify(
+            f"request.{change.outcome}",
+            environment=r.environment(after),
+            name=r.name_of(after),
+            user=who.username if who else r.requester(after),
+            requester=r.requester(after),
+            justification=why,
+            level=r.level(after),
+            phase=r.phase(after),
+            approvals=len(r.approvals(after)),
+            approvals_required=status.get("approvalsRequired"),
+            namespaces=list(spec.get("namespaces") or []),
+            duration_seconds=spec.get("durationSeconds"),
+            expires_at=status.get("expiresAt"),
+        )
 
 
 def _shown(obj: dict[str, Any]) -> dict[str, Any]:

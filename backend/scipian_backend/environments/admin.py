@@ -47,6 +47,31 @@ OBSERVER_ROLE = "scipian-observer"  # manifests/observer-role.yaml; new environm
 
 DEPLOY_BROKER_ROLE = "scipian-broker-deploy"  # per deploy namespace on the target
 
+# The plugin's command words (kubectl_scipian.commands: TOP, PER_ENV, READ_VERBS): an
+# environment named like one would make `kubectl scipian NAME ...` ambiguous (change.md
+# §9), so `register` refuses it. A unit test keeps this list equal to the plugin's.
+PLUGIN_COMMANDS = frozenset(
+    {
+        # TOP
+        "login", "logout", "whoami", "envs", "promote", "promotions", "approve", "cancel",
+        "version", "completion", "alias", "requests", "approve-request", "deny-request",
+        "revoke-request",
+        # PER_ENV
+        "kubeconfig", "helm", "credential", "ack-break-glass", "request",
+        # READ_VERBS
+        "get", "describe", "logs",
+    }
+)  # fmt: skip
+
+
+def check_not_a_command(name: str) -> None:
+    """`register` only: an environment registered before keeps being updatable."""
+    if name in PLUGIN_COMMANDS:
+        raise ConfigError(
+            f"environment name {name!r} refused: it is a kubectl scipian command "
+            "(`kubectl scipian {name} ...` would be ambiguous)".replace("{name}", name)
+        )
+
 
 @dataclass(frozen=True)
 class Registration:

@@ -28,7 +28,8 @@ def error_response(status: int, reason: str, message: str) -> JSONResponse:
 
 
 def api_error_response(exc: ApiError) -> JSONResponse:
-    response = error_response(exc.status, exc.reason, exc.message)
+    body = {"reason": exc.reason, "message": exc.message, **(exc.fields or {})}
+    response = JSONResponse(body, status_code=exc.status)
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="scipian"'
     # e.g. 429's Retry-After, the step-up's own WWW-Authenticate challenge

@@ -15,6 +15,7 @@ from scipian_backend.http.error_bodies import PayloadTooLarge
 from scipian_backend.http.schema import (
     ENV_ID_MESSAGE,
     ERRORS,
+    KUBECONFIG_ERRORS,
     KUBECONFIG_REQUEST,
     Discovery,
     EnvId,
@@ -45,7 +46,7 @@ def install_routes(app: FastAPI, backend: Backend) -> None:
     @app.post(
         KUBECONFIG_ROUTE,
         response_model=KubeconfigResponse,
-        responses=ERRORS,
+        responses=KUBECONFIG_ERRORS,
         openapi_extra=KUBECONFIG_REQUEST,
     )
     async def kubeconfig(env_id: EnvId, request: Request) -> Response:

@@ -15,6 +15,13 @@ class ErrorBody(BaseModel):
     message: str
 
 
+class RefusalBody(ErrorBody):
+    """A refused credential (403): `requestable` when RBAC lets the caller ask for access
+    at that level (change.md §9), decided by that question alone (also for a missing id)."""
+
+    requestable: Literal["read", "deploy"] | None = None
+
+
 class Discovery(BaseModel):
     apiVersion: str
     issuer: str
@@ -107,6 +114,16 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         429: "too many requests from this user (issuance, reads or writes); see Retry-After",
         503: "management cluster, target cluster or OIDC provider unavailable",
     }.items()
+}
+
+# The kubeconfig route's 403 may carry `requestable`.
+KUBECONFIG_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    403: {
+        "model": RefusalBody,
+        "description": ERRORS[403]["description"]
+        + "; `requestable` (read|deploy): an access request at that level may be asked for",
+    },
 }
 
 ENV_ID_MESSAGE = "environment id must be a Kubernetes object name (DNS-1123 label)"

@@ -2,7 +2,7 @@
 
 An identity is a ServiceAccount in the sessions namespace, with its bindings, per
 (environment, level, user, source) (change.md §10). The source says why the identity
-exists: `rbac` (the user's standing grants on mgmt), later an access request
+exists: `rbac` (the user's standing grants on mgmt), an approved access request
 (`request:NAME`) or a promotion's step (`promotion:NAME:STEP`). Two environments on one
 cluster, or the same user through two sources, never share an identity, so a binding made
 for one never rides along on another's token.
@@ -29,6 +29,10 @@ LEVEL_LABEL = "scipian.io/level"
 SOURCE_LABEL = "scipian.io/source"
 IDENTITY_LABEL = "scipian.io/identity"  # the ServiceAccount's name
 SOURCE_ANNOTATION = "scipian.io/source"
+# On every object of an identity whose source is an access request (`request:NAME`):
+# NAME, so that a revoke or the window's end finds the request's sessions by label.
+ACCESS_REQUEST_LABEL = "scipian.io/access-request"
+REQUEST_SOURCE = "request:"
 # On the ServiceAccount: the Environment generation its bindings were reconciled for, and
 # the UTC day of its last issuance (written at most once a day; idle identities show).
 GENERATION_ANNOTATION = "scipian.io/reconciled-generation"
@@ -47,6 +51,21 @@ _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 def _hex(text: str, n: int = 20) -> str:
     """80 bits (20 hex characters): no collision in any realistic population."""
     return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+def request_source(name: str) -> str:
+    """The identity source of credentials under the access request NAME."""
+    return f"{REQUEST_SOURCE}{name}"
+
+
+def request_of(source: str) -> str:
+    """The access request's name in a `request:NAME` source, else ""."""
+    return source[len(REQUEST_SOURCE) :] if source.startswith(REQUEST_SOURCE) else ""
+
+
+def access_request_selector(name: str) -> str:
+    """Every object of the identity of one access request (its sessions first of all)."""
+    return f"{SCIPIAN_MANAGED}=true,{ACCESS_REQUEST_LABEL}={label_value(name)}"
 
 
 def user_hash(username: str) -> str:
@@ -88,7 +107,7 @@ class IdentityKey:
         return f"{self.account}-{_hex(cluster_role, 8)}"
 
     def labels(self) -> dict[str, str]:
-        return {
+        labels = {
             MANAGED_LABEL: MANAGED_BY,
             SCIPIAN_MANAGED: "true",
             ENVIRONMENT_LABEL: self.environment,
@@ -97,6 +116,10 @@ class IdentityKey:
             SOURCE_LABEL: label_value(self.source),
             IDENTITY_LABEL: self.account,
         }
+        request = request_of(self.source)
+        if request:
+            labels[ACCESS_REQUEST_LABEL] = label_value(request)
+        return labels
 
     def annotations(self) -> dict[str, str]:
         return {

@@ -120,16 +120,19 @@ class Minter:
         level: str = "read",
         source: str = names.STANDING,
         ttl: int | None = None,
+        namespaces: tuple[str, ...] | None = None,
     ) -> Issued:
         """A read credential, or with level="deploy" one of env.deploy (the caller checked
         that the environment has a deploy level), from the identity of `source`; `ttl`
-        shortens a deploy credential's lifetime (break-glass: the minimum)."""
+        shortens the credential's lifetime (break-glass: the minimum; an access request:
+        its window), `namespaces` narrows a deploy identity's bindings (an access
+        request's namespaces; only ones the Environment deploys to are bound)."""
         if target is None:
             target = self._targets.get(env)
         try:
             if level == "deploy":
-                return self._issue_deploy(env, target, username, source, ttl)
-            return self._issue(env, target, username, source)
+                return self._issue_deploy(env, target, username, source, ttl, namespaces)
+            return self._issue(env, target, username, source, ttl)
         except ApiError:
             raise
         except ApiException as e:
@@ -171,25 +174,37 @@ class Minter:
         except ValueError:
             raise InternalError(f"environment {env.id}: unreadable answer") from None
 
-    def _issue(self, env: Environment, target: _Target, username: str, source: str) -> Issued:
+    def _issue(
+        self, env: Environment, target: _Target, username: str, source: str, ttl: int | None
+    ) -> Issued:
         key = names.IdentityKey(env.id, "read", username, source)
-        return self._mint(
-            env, target, key, role=env.cluster_role, namespaces=None, ttl=env.ttl_seconds
-        )
+        lifetime = min(ttl, env.ttl_seconds) if ttl else env.ttl_seconds
+        return self._mint(env, target, key, role=env.cluster_role, namespaces=None, ttl=lifetime)
 
     def _issue_deploy(
-        self, env: Environment, target: _Target, username: str, source: str, ttl: int | None
+        self,
+        env: Environment,
+        target: _Target,
+        username: str,
+        source: str,
+        ttl: int | None,
+        namespaces: tuple[str, ...] | None = None,
     ) -> Issued:
         deploy = env.deploy
         if deploy is None:  # Backend.issue refuses this before; never mint without one
             raise InternalError(f"environment {env.id}: no deploy level")
+        bound = deploy.namespaces
+        if namespaces is not None:
+            bound = tuple(ns for ns in deploy.namespaces if ns in set(namespaces))
+            if not bound:  # never an identity bound nowhere, nor one bound everywhere
+                raise InternalError(f"environment {env.id}: no deploy namespace to bind")
         key = names.IdentityKey(env.id, "deploy", username, source)
         return self._mint(
             env,
             target,
             key,
             role=deploy.cluster_role,
-            namespaces=deploy.namespaces,
+            namespaces=bound,
             ttl=min(ttl, deploy.ttl_seconds) if ttl else deploy.ttl_seconds,
         )
 

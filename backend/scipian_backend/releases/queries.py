@@ -118,7 +118,11 @@ class ReleaseQueries:
             raise BadRequest("environment id must be a Kubernetes object name (DNS-1123 label)")
         audit = Audit(request_id, env_id)
         who: Identity = b._authenticate(authorization, audit, READ)
-        if not b.authorizer.allowed(who, env_id, "get", "releases"):
+        # An approved, open read request grants the release reads too (change.md §9).
+        if (
+            not b.authorizer.allowed(who, env_id, "get", "releases")
+            and b.request_grant(who, env_id, "read") is None
+        ):
             b._deny(audit, who, "forbidden", "RBAC denied (releases)")
             raise Forbidden(f"{who.username} may not read releases of environment {env_id}")
         cached = b.lookup_cache.get(env_id) if b.lookup_cache is not None else None

@@ -77,6 +77,11 @@ class Follows:
             f.end()
         return len(mine)
 
+    def session_keys(self) -> set[str]:
+        """The sessions with follows open here (ui/follow_watch.py checks they still live)."""
+        with self._lock:
+            return {f.session_key for f in self._open}
+
     def count(self, user: str | None = None) -> int:
         with self._lock:
             return sum(1 for f in self._open if user is None or f.user == user)

@@ -29,6 +29,7 @@ OPEN = ("Pending", "Approved")  # phases whose expiresAt is still ahead (polling
 # What the form offers; the service refuses any beyond the environment's maxAccessSeconds.
 DURATIONS = (900, 1800, 3600, 7200, 14400, 28800, 86400)
 RECENT = 20  # requests on the activity page
+SHOWN = 200  # requests on the requests page, newest first (the API lists them all)
 MAX_NAMESPACES = 64
 # The dashboard's actions on a request -> the service's method of the same name.
 ACTIONS = {"approve": "approve", "deny": "deny", "revoke": "revoke", "cancel": "cancel"}
@@ -53,7 +54,8 @@ class RequestPages:
         """Mine, and the others I see (those of environments I may approve), newest first,
         with what I may ask for."""
         now = now or _utcnow()
-        items = sorted(self._service().list(who, rid)["items"], key=_created, reverse=True)
+        found = self._service().list(who, rid)["items"]
+        items = sorted(found, key=_created, reverse=True)[:SHOWN]
         rows = self._rows(items, who, now)
         return {
             "mine": [r for r in rows if r["requester"] == who.username],

@@ -37,6 +37,7 @@ from scipian_backend.http.schema import EnvId
 from scipian_backend.ratelimit import TooManyRequests
 from scipian_backend.releases.queries import NAMESPACE, RELEASE_NAME
 from scipian_backend.ui import csrf, logs
+from scipian_backend.ui.follow_watch import FollowSessionWatch
 from scipian_backend.ui.follows import Follows
 from scipian_backend.ui.login import CALLBACK_PATH, DashboardLogin
 from scipian_backend.ui.pages import Pages
@@ -90,6 +91,10 @@ class Dashboard:
         self.public_url = settings.public_url or ""
         self.max_seconds = settings.ui_session_max_seconds
         self.follows = Follows(settings.ui_follows_per_user, settings.ui_follows_per_replica)
+        # A logout on another replica ends this one's follows of that session too.
+        self.follow_watch = FollowSessionWatch(
+            self.follows, self.sessions, settings.ui_follow_check_seconds
+        )
         self.line_bytes = settings.ui_log_line_bytes
         # A form may lead to the provider: a step-up login is a redirect there after a POST,
         # and browsers apply form-action to redirects too.
@@ -301,6 +306,7 @@ def install_ui_routes(app: FastAPI, backend: Backend) -> None:
             slot = ui.follows.open(session.identity.username, _session_key(request))
         except ApiError as e:
             return _json_error(ui, e, None)
+        ui.follow_watch.ensure()
         rid = str(request.state.request_id)
         try:
             viewer = await run_in_threadpool(logs.viewer, backend, env_id, session.identity, rid)

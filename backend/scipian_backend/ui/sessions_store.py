@@ -160,6 +160,26 @@ class DashboardSessions:
             return None
         return session
 
+    def alive(self, key: str) -> bool:
+        """Whether the session of this key (session_key(id): what follows know) still lives."""
+        try:
+            doc = kube.json_body(
+                self._core.read_namespaced_secret(
+                    "session-" + key,
+                    self.namespace,
+                    _request_timeout=self._timeout,
+                    _preload_content=False,
+                )
+            )
+        except ApiException as e:
+            if kube.status_of(e) == 404:
+                return False
+            raise _unavailable() from None
+        except (HTTPError, ValueError):
+            raise _unavailable() from None
+        session = decode(doc.get("data"))
+        return session is not None and session.expires > self._clock()
+
     def delete(self, session_id: str | None) -> None:
         if session_id and len(session_id) <= MAX_ID:
             self._delete(secret_name(session_id))

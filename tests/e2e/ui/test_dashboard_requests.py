@@ -26,12 +26,13 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.conftest import Stack
 from tests.e2e.ui.browser import WAIT, Browser
-from tests.e2e.ui.conftest import as_http
+from tests.e2e.ui.conftest import as_http, sign_in_http
 from tests.stack import grants
 from tests.stack.backend_daemon import admin_cli
 
 pytestmark = pytest.mark.stack
 MAX_AUTH_AGE = 20  # dave's dashboard login is stale by the time he approves
+MAX_ACCESS = 1800  # the environment's maxAccessSeconds: the form's 30 minutes fit, 1 h not
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 COUNTDOWN = re.compile(r"^\d+ min( \d\d s)?$")  # a 30-minute window, as ui/requests.py says
 
@@ -52,7 +53,7 @@ def request_env(stack: Stack) -> Iterator[str]:
         out = admin_cli(
             "register", f"--name={env}", f"--kubeconfig={stack.kubeconfig('dev')}",
             "--description=dashboard access request test", f"--deploy-namespace={env}",
-            f"--max-auth-age={MAX_AUTH_AGE}",
+            f"--max-auth-age={MAX_AUTH_AGE}", f"--max-access-seconds={MAX_ACCESS}",
         )  # fmt: skip
         assert out.returncode == 0, out.stderr
         stack.kubectl("mgmt", "apply", "-f", "-", input=rbac)
@@ -195,3 +196,52 @@ def test_bob_asks_dave_approves_with_step_up_then_revokes(
     assert not dave.has("form#approve") and not dave.has("form#revoke")
     bob.open(f"{url}/ui/requests")
     assert "Revoked" in bob.text(f'#mine tr[data-request="{name}"]')
+
+
+def test_the_servers_rules_hold_for_forms_with_a_valid_csrf_token(
+    stack: Stack, request_env: str
+) -> None:
+    """Over HTTP with each user's own session and CSRF token, as a hostile client would: the
+    service's rules decide, not the buttons. bob may not approve his own request, alice
+    (no grant there) neither sees nor decides it, a window beyond maxAccessSeconds is
+    refused and creates nothing; bob cancels his own."""
+    url, env = stack.env["SCIPIAN_BACKEND_URL"], request_env
+    bob, bob_csrf = sign_in_http(stack, url, "bob")
+    ask = {"csrf": bob_csrf, "environment": env, "level": "deploy", "justification": "INC-8"}
+    too_long = bob.post(
+        f"{url}/ui/requests", data={**ask, "duration": str(MAX_ACCESS * 2)}, headers=FORM,
+        allow_redirects=False, timeout=30,
+    )  # fmt: skip
+    assert too_long.status_code == 400, too_long.text
+    assert requests_of(stack, env) == []
+    made = bob.post(
+        f"{url}/ui/requests", data={**ask, "duration": str(MAX_ACCESS)}, headers=FORM,
+        allow_redirects=False, timeout=30,
+    )  # fmt: skip
+    assert made.status_code == 303, made.text
+    [obj] = requests_of(stack, env)
+    name = obj["metadata"]["name"]
+    assert made.headers["location"] == f"/ui/requests/{name}?done=requested"
+
+    own = bob.post(
+        f"{url}/ui/requests/{name}/approve", data={"csrf": bob_csrf, "justification": "me"},
+        headers=FORM, allow_redirects=False, timeout=30,
+    )  # fmt: skip
+    assert own.status_code == 403 and "their own request" in own.text
+    alice, alice_csrf = sign_in_http(stack, url, "alice")
+    assert alice.get(f"{url}/ui/requests/{name}", timeout=30).status_code == 404
+    for verb in ("approve", "deny", "revoke", "cancel"):
+        foreign = alice.post(
+            f"{url}/ui/requests/{name}/{verb}", data={"csrf": alice_csrf, "justification": "x"},
+            headers=FORM, allow_redirects=False, timeout=30,
+        )  # fmt: skip
+        assert foreign.status_code == 404, (verb, foreign.status_code)
+    assert phase(stack, name) == "Pending"
+
+    cancelled = bob.post(
+        f"{url}/ui/requests/{name}/cancel", data={"csrf": bob_csrf, "justification": "fixed"},
+        headers=FORM, allow_redirects=False, timeout=30,
+    )  # fmt: skip
+    assert cancelled.status_code == 303
+    assert cancelled.headers["location"] == f"/ui/requests/{name}?done=cancelled"
+    assert phase(stack, name) == "Cancelled"
