@@ -14,6 +14,8 @@ Where candidates come from, never prompting and never failing loudly:
   read caches;
 - resource types: the read commands' discovery cache of that environment
   (`cache/<backend>/read/<env>/discovery/<host_port>/resources.json`), else COMMON_TYPES;
+- access request names (`approve-request <TAB>`, `ENV request --cancel <TAB>`, ...): the
+  backend's `GET /api/v1/accessrequests` likewise, nothing without a cached login;
 - object names (`ENV get|describe TYPE <TAB>`, `ENV logs <TAB>`) and namespaces
   (`-n <TAB>`): the cluster itself, with the environment's cached kubeconfig only while it
   is unexpired (kubectl_scipian.read.names: one deadline of 2 s, nothing on failure).
@@ -138,6 +140,13 @@ TOP_FLAGS = {
 PROMOTION_OUTPUTS = ("wide", "json", "yaml")
 FILE_OPTIONS = ("--certificate-authority", "--output", "--chart", "-f", "--values", "--helm")
 LEVELS = ("read", "deploy")
+# The commands that take an access request's NAME, and the phases worth completing.
+REQUEST_PHASES: dict[str, tuple[str, ...]] = {
+    "requests": (),  # every phase
+    "approve-request": ("Pending",),
+    "deny-request": ("Pending",),
+    "revoke-request": ("Pending", "Approved"),
+}
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -176,6 +185,8 @@ def complete(words: list[str], environ: Mapping[str, str]) -> tuple[list[str], i
     if first == "logout":
         found = _matching(sources.environments(), current) if len(positional) == 1 else []
         return found, NO_FILES
+    if first in REQUEST_PHASES and len(positional) == 1:
+        return _matching(sources.requests(REQUEST_PHASES[first]), current), NO_FILES
     if first in TOP_COMMANDS:
         return [], NO_FILES
     env_id = first
@@ -222,6 +233,11 @@ def _option_value(
         return [prefix + e for e in _matching(envs, tail)], NO_FILES
     if option in ("-o", "--output") and ("promotions" in before or "requests" in before):
         return _matching(PROMOTION_OUTPUTS, current), NO_FILES
+    if option == "--cancel":  # ENV request --cancel NAME: your open requests of ENV
+        positional = _positionals(before[:-1])
+        env_id = positional[0] if positional and positional[0] not in TOP_COMMANDS else None
+        open_phases = ("Pending", "Approved")
+        return _matching(Sources(environ).requests(open_phases, env_id), current), NO_FILES
     if option == "--level":
         return _matching(LEVELS, current), NO_FILES
     if option in ("-n", "--namespace"):
@@ -282,6 +298,31 @@ class Sources:
 
     def from_backend(self) -> list[str]:
         """The environments the backend lets this login use; [] on any trouble."""
+        items = self._backend_items("/api/v1/environments")
+        return sorted(
+            i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str)
+        )
+
+    def requests(self, phases: tuple[str, ...], env_id: str | None = None) -> list[str]:
+        """The names of the access requests this login may see (its own, and those it may
+        decide) in one of `phases`, of `env_id` when given; [] on any trouble."""
+        path = "/api/v1/accessrequests"
+        if env_id is not None:
+            from urllib.parse import quote
+
+            path += f"?environment={quote(env_id, safe='')}"
+        names = []
+        for item in self._backend_items(path):
+            meta = item.get("metadata") if isinstance(item, dict) else None
+            status = item.get("status") if isinstance(item, dict) else None
+            name = meta.get("name") if isinstance(meta, dict) else None
+            phase = status.get("phase") if isinstance(status, dict) else None
+            if isinstance(name, str) and (not phases or phase in phases):
+                names.append(name)
+        return sorted(names)
+
+    def _backend_items(self, path: str) -> list[Any]:
+        """The `items` of a GET with the cached, unexpired login; [] on any trouble."""
         root = self.root
         if root is None:
             return []
@@ -295,7 +336,7 @@ class Sources:
 
         try:
             response = requests.get(
-                f"{self.backend}/api/v1/environments",
+                f"{self.backend}{path}",
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=COMPLETE_TIMEOUT,
                 verify=self.verify,
@@ -303,11 +344,7 @@ class Sources:
             items = response.json().get("items") if response.status_code == 200 else None
         except (requests.RequestException, ValueError, AttributeError):
             return []
-        if not isinstance(items, list):
-            return []
-        return sorted(
-            i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str)
-        )
+        return items if isinstance(items, list) else []
 
     def from_cache(self) -> list[str]:
         root = self.root

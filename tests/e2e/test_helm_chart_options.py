@@ -180,6 +180,46 @@ def test_dashboard_secret_key_is_a_value(real_helm: Helm) -> None:
     assert volume["secret"]["items"] == [{"key": "oidc-secret", "path": "client-secret"}]
 
 
+# --- notifications ---------------------------------------------------------------------
+
+
+def test_notify_off_by_default(real_helm: Helm) -> None:
+    docs = rendered(real_helm, [])
+    assert serve_args(docs).notify_url is None
+    container = pod_spec(docs)["containers"][0]
+    assert not [a for a in container["args"] if a.startswith("--notify")]
+    assert "env" not in container
+
+
+def test_notify_url_and_bounds_are_values(real_helm: Helm) -> None:
+    docs = rendered(
+        real_helm,
+        ["notify.url=https://hooks.example.com/scipian", "notify.queue=50",
+         "notify.timeoutSeconds=2", "notify.retries=0"],
+    )  # fmt: skip
+    args = serve_args(docs)
+    assert args.notify_url == "https://hooks.example.com/scipian"
+    assert (args.notify_queue, args.notify_timeout_seconds, args.notify_retries) == (50, 2.0, 0)
+
+
+def test_notify_url_from_a_secret_is_never_an_argument(real_helm: Helm) -> None:
+    docs = rendered(
+        real_helm,
+        ["notify.url=https://ignored.example.com", "notify.existingSecret=scipian-notify",
+         "notify.key=webhook", "extraEnv[0].name=TZ", "extraEnv[0].value=UTC"],
+    )  # fmt: skip
+    container = pod_spec(docs)["containers"][0]
+    assert not [a for a in container["args"] if a.startswith("--notify-url")]
+    assert serve_args(docs).notify_queue == 1000
+    assert container["env"] == [
+        {
+            "name": "SCIPIAN_NOTIFY_URL",
+            "valueFrom": {"secretKeyRef": {"name": "scipian-notify", "key": "webhook"}},
+        },
+        {"name": "TZ", "value": "UTC"},
+    ]
+
+
 # --- forwarded addresses ---------------------------------------------------------------
 
 
@@ -387,6 +427,18 @@ HEAD = (
             [*DASHBOARD, "dashboard.sessionMaxSeconds=0"],
             "- at '/dashboard/sessionMaxSeconds': minimum: got 0, want 1\n",
             id="dashboard-session-zero",
+        ),
+        pytest.param(
+            ["notify.url=ftp://hooks.example.com/x"],
+            "- at '/notify/url': 'ftp://hooks.example.com/x' does not match pattern "
+            r"'^(https?://[^\\s/?#]+(/[^\\s]*)?)?$'"
+            "\n",
+            id="notify-url-not-http",
+        ),
+        pytest.param(
+            ["notify.queue=0"],
+            "- at '/notify/queue': minimum: got 0, want 1\n",
+            id="notify-queue-zero",
         ),
         pytest.param(
             [*DASHBOARD, "dashboard.keysSecret=Keys_1"],

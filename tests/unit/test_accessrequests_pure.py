@@ -283,3 +283,29 @@ def test_max_access_seconds(raw: object, expected: int) -> None:
         spec["maxAccessSeconds"] = raw
     env = parse_environment({"metadata": {"name": "dev"}, "spec": spec})
     assert env.max_access_seconds == expected
+
+
+def test_a_pending_request_past_its_deadline_is_decided_no_more() -> None:
+    obj = request()  # pending until NOW + 86400 s
+    late = NOW + timedelta(seconds=86400)
+    for act in (r.approve, r.deny):
+        with pytest.raises(r.Refused) as e:
+            act(obj, DAVE, "too late", late)
+        assert (e.value.kind, e.value.message) == (
+            "conflict",
+            "access request prod-deploy-abcde expired at 2026-12-08T10:00:00Z",
+        )
+    assert r.approve(obj, DAVE, "in time", late - timedelta(seconds=1))["phase"] == "Approved"
+
+
+def test_a_request_being_deleted_is_changed_no_more() -> None:
+    obj = request()
+    obj["metadata"]["deletionTimestamp"] = r.now_stamp(NOW)
+    for act, who in ((r.approve, DAVE), (r.deny, DAVE), (r.revoke, DAVE), (r.cancel, BOB)):
+        with pytest.raises(r.Refused) as e:
+            act(obj, who, "x", NOW)
+        assert e.value.message == "access request prod-deploy-abcde is being deleted"
+
+
+def test_user_selector_names_the_hash_label() -> None:
+    assert r.user_selector(BOB) == f"{USER_HASH_LABEL}={user_hash(BOB)}"

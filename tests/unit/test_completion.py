@@ -89,6 +89,8 @@ def environ(tmp_path: Path) -> dict[str, str]:
         (["requests", "-o", ""], ["wide", "json", "yaml"]),
         (["requests", "--"], ["--output"]),
         (["approve-request", "x", "--"], ["--reason"]),
+        (["approve-request", ""], []),  # names from the backend: no login cached here
+        (["prod", "request", "--cancel", ""], []),
         (["revoke-request", "x", "--r"], ["--reason"]),
         (["promotions", "-o", ""], ["wide", "json", "yaml"]),
         (["dev", "des"], ["describe"]),

@@ -143,6 +143,16 @@ def finished(obj: dict[str, Any]) -> bool:
     return phase(obj) in TERMINAL
 
 
+def deleting(obj: dict[str, Any]) -> bool:
+    """Its deletion has begun (the worker revokes its sessions, then lets it go)."""
+    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def user_selector(user: str) -> str:
+    """The label selector of `user`'s requests (their hash: a username is no label value)."""
+    return f"{USER_HASH_LABEL}={user_hash(user)}"
+
+
 def environment(obj: dict[str, Any]) -> str:
     return str(spec_of(obj).get("environment") or "")
 
@@ -177,12 +187,26 @@ def _entry(user: str, justification: str, now: datetime) -> dict[str, str]:
     return {"user": user, "justification": justification, "time": now_stamp(now)}
 
 
-def approval_problem(obj: dict[str, Any], user: str) -> Refused | None:
-    """Why `user` may not approve (or deny) it now; RBAC is the caller's to ask first."""
+def approval_problem(obj: dict[str, Any], user: str, now: datetime) -> Refused | None:
+    """Why `user` may not approve (or deny) it now; RBAC is the caller's to ask first. A
+    request pending past its deadline is decided no more, even before the worker marks it
+    Expired."""
     name = name_of(obj)
     if user == requester(obj):
         return Refused("forbidden", f"{user} may not approve or deny their own request {name}")
-    if phase(obj) != PENDING:
+    problem = phase_problem(obj, (PENDING,))
+    deadline = parse_stamp(status_of(obj).get("expiresAt"))
+    if problem is None and deadline is not None and deadline <= now:
+        problem = Refused("conflict", f"access request {name} expired at {now_stamp(deadline)}")
+    return problem
+
+
+def phase_problem(obj: dict[str, Any], allowed: tuple[str, ...]) -> Refused | None:
+    """A 409 unless the request is in one of `allowed` and not being deleted."""
+    name = name_of(obj)
+    if deleting(obj):
+        return Refused("conflict", f"access request {name} is being deleted")
+    if phase(obj) not in allowed:
         return Refused("conflict", f"access request {name} is {phase(obj) or 'not yet created'}")
     return None
 
@@ -196,7 +220,7 @@ def already_approved(obj: dict[str, Any], user: str) -> Refused | None:
 def approve(obj: dict[str, Any], user: str, justification: str, now: datetime) -> dict[str, Any]:
     """One approval more; the last one needed opens the window (Approved, expiresAt = now +
     durationSeconds). An approver counts once."""
-    problem = approval_problem(obj, user) or already_approved(obj, user)
+    problem = approval_problem(obj, user, now) or already_approved(obj, user)
     if problem is not None:
         raise problem
     status = dict(status_of(obj))
@@ -219,7 +243,7 @@ def approve(obj: dict[str, Any], user: str, justification: str, now: datetime) -
 
 def deny(obj: dict[str, Any], user: str, justification: str, now: datetime) -> dict[str, Any]:
     """One denial ends it."""
-    problem = approval_problem(obj, user)
+    problem = approval_problem(obj, user, now)
     if problem is not None:
         raise problem
     return _end(obj, DENIED, user, justification, now, f"denied by {user}")
@@ -230,8 +254,9 @@ def revoke(obj: dict[str, Any], user: str, justification: str, now: datetime) ->
     name = name_of(obj)
     if user == requester(obj):
         raise Refused("forbidden", f"{user} may not revoke their own request {name}; cancel it")
-    if phase(obj) not in (PENDING, APPROVED):
-        raise Refused("conflict", f"access request {name} is {phase(obj) or 'not yet created'}")
+    problem = phase_problem(obj, (PENDING, APPROVED))
+    if problem is not None:
+        raise problem
     return _end(obj, REVOKED, user, justification, now, f"revoked by {user}")
 
 
@@ -240,8 +265,9 @@ def cancel(obj: dict[str, Any], user: str, justification: str, now: datetime) ->
     name = name_of(obj)
     if user != requester(obj):
         raise Refused("forbidden", f"{user} may not cancel access request {name}")
-    if phase(obj) not in (PENDING, APPROVED):
-        raise Refused("conflict", f"access request {name} is {phase(obj) or 'not yet created'}")
+    problem = phase_problem(obj, (PENDING, APPROVED))
+    if problem is not None:
+        raise problem
     return _end(obj, CANCELLED, user, justification, now, f"cancelled by {user}")
 
 

@@ -35,6 +35,7 @@ from scipian_backend.errors import (
     ServiceUnavailable,
 )
 from scipian_backend.identity.authn import Identity, step_up_problem
+from scipian_backend.kube import ObjectGone
 from scipian_backend.ratelimit import READ, TooManyRequests
 from scipian_backend.usecases import Audit, Backend, Caller
 
@@ -68,7 +69,8 @@ class AccessRequests:
         """The caller's own requests and those of environments they may approve, oldest
         first, as kubectl prints a List (managedFields dropped)."""
         who = self._b._authenticate(authorization, request_id, READ)
-        items = self._store.list()
+        selector = f"{r.ENVIRONMENT_LABEL}={environment}" if environment is not None else None
+        items = self._store.list(selector)
         if environment is not None:
             items = [o for o in items if r.environment(o) == environment]
         approvable = self._approvable(who, {r.environment(o) for o in items})
@@ -167,7 +169,7 @@ class AccessRequests:
         s = self._b.settings
         now = self._now()
         problem = r.caps_problem(
-            r.counts(self._store.list(), who.username, env_id, now),
+            r.counts(self._store.list(r.user_selector(who.username)), who.username, env_id, now),
             who.username,
             env_id,
             s.request_max_pending_per_env,
@@ -236,12 +238,14 @@ class AccessRequests:
         env = b.store.get(env_id)
         self._step_up(env, env_id, who, audit)
         transition = {"approval": r.approve, "denial": r.deny, "revoke": r.revoke}[what]
+        now = self._now()
         if what == "approval":
-            problem = r.approval_problem(obj, who.username) or r.already_approved(obj, who.username)
+            problem = r.approval_problem(obj, who.username, now) or r.already_approved(
+                obj, who.username
+            )
             if problem is not None:
                 b._deny(audit, who, problem.kind, problem.message, env.uid if env else None)
                 raise _error(problem)
-        now = self._now()
 
         def apply(o: dict[str, Any]) -> dict[str, Any]:
             try:
@@ -249,7 +253,7 @@ class AccessRequests:
             except r.Refused as refused:
                 raise _error(refused) from None
 
-        before, after = self._store.update_status(name, apply)
+        before, after = self._update(name, apply)
         self._record(before, after, who, request_id, justification)
         if what == "revoke" and r.phase(before) == r.APPROVED:
             self._revoke_sessions(after)
@@ -277,7 +281,7 @@ class AccessRequests:
             except r.Refused as refused:
                 raise _error(refused) from None
 
-        before, after = self._store.update_status(name, apply)
+        before, after = self._update(name, apply)
         self._record(before, after, who, request_id, justification)
         if r.phase(before) == r.APPROVED:
             self._revoke_sessions(after)
@@ -296,6 +300,14 @@ class AccessRequests:
         if audit is not None:
             self._b._deny(audit, who, "not_found", f"no access request {name} visible")
         raise NotFound(f'{r.RESOURCE} "{name}" not found')
+
+    def _update(
+        self, name: str, transition: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        try:
+            return self._store.update_status(name, transition)
+        except ObjectGone:  # deleted since it was read
+            raise NotFound(f'{r.RESOURCE} "{name}" not found') from None
 
     def _approvable(self, who: Identity, envs: set[str]) -> set[str]:
         """Those of `envs` the caller may approve on (one review each, in parallel)."""

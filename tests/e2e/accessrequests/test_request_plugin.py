@@ -345,6 +345,13 @@ def test_cancel_names_the_environment(
         f"request {name}: Pending; an approver runs: "
         f"kubectl scipian approve-request {name} --reason TEXT\n"
     )
+    # Completion offers it: to dave, who may decide it; to bob, to cancel on its environment.
+    to_decide = run_plugin(["completion", "__complete", "approve-request", ""], dave)
+    assert name in to_decide.stdout.splitlines(), to_decide.stdout
+    to_cancel = run_plugin(["completion", "__complete", "staging", "request", "--cancel", ""], bob)
+    assert name in to_cancel.stdout.splitlines(), to_cancel.stdout
+    elsewhere = run_plugin(["completion", "__complete", "prod", "request", "--cancel", ""], bob)
+    assert name not in elsewhere.stdout.splitlines()
     wrong = run_plugin(["prod", "request", "--cancel", name], bob)
     assert (wrong.returncode, wrong.stdout) == (1, "")
     assert wrong.stderr == f"error: request {name} is of environment staging, not prod\n"

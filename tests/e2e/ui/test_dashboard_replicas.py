@@ -12,8 +12,13 @@ Over plain HTTP as a browser (and a hostile client) would, through the real prov
   the same sign-in with its untouched cookie still succeeds afterwards;
 - rotating the keys (the admin CLI, with the backend's own mgmt credential) keeps a session and
   a sign-in under way; a second rotation drops the first key;
+- no unauthenticated step of a sign-in writes to mgmt (a replica whose mgmt takes no write
+  serves them all);
 - sign-ins are bounded per client address: the X-Forwarded-For one when the peer is a trusted
   proxy, the peer's own otherwise.
+
+And the session store itself on mgmt, with the backend's own credential and a user of the
+test's own: the per-user cap ends the oldest session; the sweeper deletes expired ones.
 """
 
 from __future__ import annotations
@@ -28,19 +33,26 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
+from scipian_backend import kube
+from scipian_backend.identity.authn import Identity
+from scipian_backend.ui.sessions_store import DashboardSessions, secret_name
 from tests.conftest import Stack
-from tests.stack import idp_login
+from tests.stack import idp_login, procs
 from tests.stack.backend_daemon import (
     BackendProcess,
     free_port,
     mgmt_kubeconfig,
+    serve_argv,
     spawn_backend,
     ui_callback,
+    wait_ready,
 )
 from tests.stack.idp_daemon import CLIENT_ID
 from tests.stack.paths import ROOT
@@ -483,3 +495,115 @@ def test_a_logout_on_one_replica_ends_a_log_follow_on_the_other(
                     break
     assert events[0][0] == "reset" and ("line", "started") in events
     assert events[-1] == ("end", "signed out")
+
+
+def _store(per_user: int = 20) -> DashboardSessions:
+    """The backend's session store on the real mgmt, with the backend's own credential (its
+    Role in scipian-dashboard is enough for what the sweeper and the cap do)."""
+    return DashboardSessions(kube.mgmt_client(str(mgmt_kubeconfig())), per_user=per_user)
+
+
+def _someone() -> Identity:
+    # A user of this test's own: the cap counts per user, and the stack's people are shared.
+    return Identity(f"oidc:t-cap-{uuid.uuid4().hex[:8]}@example.test", ("oidc:t",), "sub")
+
+
+def test_a_user_holds_at_most_the_cap_and_the_oldest_goes(stack: Stack) -> None:
+    store = _store(per_user=2)
+    who = _someone()
+    ids = []
+    for _ in range(3):
+        sid, _session = store.create(who, time.time() + 600)
+        ids.append(sid)
+        time.sleep(1.1)  # creationTimestamp has whole seconds: the order must be visible
+    try:
+        assert store.get(ids[0]) is None  # the oldest ended by the third sign-in
+        assert store.get(ids[1]) is not None and store.get(ids[2]) is not None
+    finally:
+        for sid in ids:
+            store.delete(sid)
+
+
+def test_the_sweeper_deletes_expired_sessions(stack: Stack) -> None:
+    store = _store()
+    who = _someone()
+    ends = time.time() + 1
+    expired, _ = store.create(who, ends)
+    live, _ = store.create(who, time.time() + 600)
+    try:
+
+        def exists(sid: str) -> bool:
+            done = stack.kubectl(
+                "mgmt", "get", "secret", "-n", NAMESPACE, secret_name(sid), "--ignore-not-found"
+            )
+            return bool(done.stdout.strip())
+
+        time.sleep(max(0.0, ends + 1.1 - time.time()))
+        assert store.get(expired) is None  # refused past its end, deleted or not
+        assert exists(expired)
+        store.sweep(datetime.now(timezone.utc))
+        assert not exists(expired)
+        assert exists(live) and store.get(live) is not None
+    finally:
+        store.delete(expired)
+        store.delete(live)
+
+
+def test_no_unauthenticated_sign_in_step_writes_to_mgmt(
+    stack: Stack, pair: Pair, tmp_path: Path
+) -> None:
+    """A replica whose mgmt answers reads only (a proxy forwarding GETs; any write gets 501):
+    sign-ins start and forged callbacks are refused as usual, so none of them writes; only
+    the verified sign-in's session is a write (refused here, so the page says 503)."""
+    from tests.e2e.apiserver_proxy import ApiserverProxy
+    from tests.e2e.test_faults_stack import self_signed
+
+    doc = json.loads(mgmt_kubeconfig().read_text())
+    cluster = doc["clusters"][0]["cluster"]
+    cert = self_signed(tmp_path)
+    proxy = ApiserverProxy(
+        cluster["server"], base64.b64decode(cluster["certificate-authority-data"]), cert
+    )
+    doc["clusters"][0]["cluster"] = {
+        "server": proxy.url,
+        "certificate-authority-data": base64.b64encode(cert[0].read_bytes()).decode(),
+    }
+    reads_only = tmp_path / "mgmt-reads-only.json"
+    reads_only.write_text(json.dumps(doc))
+    reads_only.chmod(0o600)
+    port = int(pair.public.rsplit(":", 1)[1])
+    argv = [
+        f"--mgmt-kubeconfig={reads_only}" if a.startswith("--mgmt-kubeconfig=") else a
+        for a in serve_argv(
+            stack.env["STACK_IDP_ISSUER"],
+            CLIENT_ID,
+            free_port(),
+            f"--public-url=http://127.0.0.1:{port}",
+            f"--ui-keys-secret={pair.keys_secret}",  # exists: start-up only reads it
+            "--no-worker",
+        )
+    ]
+    log_path = procs.log_dir() / f"backend-reads-only-{uuid.uuid4().hex[:6]}.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+    base = "http://127.0.0.1:" + next(a for a in argv if a.startswith("--port=")).split("=")[1]
+    try:
+        wait_ready(base, 60, lambda: process.poll() is not None)
+        for _ in range(20):
+            http = _http()
+            start(http, base)
+            r = http.get(
+                f"{base}/ui/callback?state=forged&code=x", allow_redirects=False, timeout=TIMEOUT
+            )
+            assert refused(r), r.text[:300]
+        # The one write of a sign-in, after the id_token's checks: refused by this mgmt.
+        http = _http()
+        back = through_provider(stack, start(http, base))
+        r = http.get(_on(back, base), allow_redirects=False, timeout=TIMEOUT)
+        assert r.status_code == 503 and "scipian_session" not in http.cookies
+    finally:
+        process.terminate()
+        process.wait(30)
+        proxy.stop()
