@@ -309,3 +309,30 @@ def test_a_request_being_deleted_is_changed_no_more() -> None:
 
 def test_user_selector_names_the_hash_label() -> None:
     assert r.user_selector(BOB) == f"{USER_HASH_LABEL}={user_hash(BOB)}"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "ok"), [(59, False), (60, True), (604800, True), (604801, False)]
+)
+def test_register_bounds_max_access_seconds(seconds: int, ok: bool) -> None:
+    from scipian_backend.environments.admin import Registration
+    from scipian_backend.errors import ConfigError
+
+    reg = Registration("dev", "", "view", 900, "scipian-system", max_access_seconds=seconds)
+    if ok:
+        reg.validate()
+    else:
+        with pytest.raises(ConfigError, match="--max-access-seconds must be between 60 and 604800"):
+            reg.validate()
+
+
+def test_update_keeps_or_changes_max_access_seconds() -> None:
+    from scipian_backend.environments.admin import updated
+
+    spec: dict[str, Any] = {
+        "credentialsSecretRef": {"namespace": "scipian-system", "name": "s"},
+        "maxAccessSeconds": 3600,
+    }
+    env = parse_environment({"metadata": {"name": "dev"}, "spec": spec})
+    assert updated(env, {}).max_access_seconds == 3600
+    assert updated(env, {"max_access_seconds": 600}).max_access_seconds == 600

@@ -240,6 +240,34 @@ def test_a_duration_beyond_max_access_seconds_is_refused(
         assert ask(api, bob, durationSeconds=seconds).status_code == 400
 
 
+def test_update_changes_max_access_seconds_and_register_bounds_it(
+    stack: Stack, api: Api, logins: Logins, areq_env: str
+) -> None:
+    kubeconfig = f"--kubeconfig={stack.kubeconfig('dev')}"
+    refused = admin_cli("update", f"--name={ENV}", kubeconfig, "--max-access-seconds=59")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        "scipian-backend: --max-access-seconds must be between 60 and 604800 seconds"
+    ]
+    bob = logins.token("bob")
+    assert ask(api, bob, durationSeconds=MAX_ACCESS + 60).status_code == 400
+    out = admin_cli(
+        "update", f"--name={ENV}", kubeconfig, f"--max-access-seconds={MAX_ACCESS + 60}"
+    )
+    assert out.returncode == 0, out.stderr
+    try:
+        assert created(api, bob, durationSeconds=MAX_ACCESS + 60)["spec"]["durationSeconds"] == (
+            MAX_ACCESS + 60
+        )
+        listed_json = json.loads(admin_cli("list", "-o", "json").stdout)
+        [mine] = [e for e in listed_json["items"] if e["id"] == ENV]
+        assert mine["maxAccessSeconds"] == MAX_ACCESS + 60
+    finally:
+        out = admin_cli("update", f"--name={ENV}", kubeconfig, f"--max-access-seconds={MAX_ACCESS}")
+        assert out.returncode == 0, out.stderr
+    assert ask(api, bob, durationSeconds=MAX_ACCESS + 60).status_code == 400
+
+
 def test_namespaces_outside_the_environments_deploy_namespaces_are_refused(
     api: Api, logins: Logins, areq_env: str
 ) -> None:
