@@ -7,6 +7,7 @@ backend unreachable but the cached one not yet expired ────────�
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -24,13 +25,12 @@ from kubectl_scipian.errors import (
     StepUpRequired,
     UsageError,
 )
-from kubectl_scipian.support import debug
 
 if TYPE_CHECKING:
     from kubectl_scipian.access.login import Authenticator
     from kubectl_scipian.backend.client import BackendClient
 
-log = debug.logger(__name__)  # no logging import without -v (support/debug.py)
+log = logging.getLogger(__name__)
 
 KUBECONFIG_MARGIN = 60.0  # refetch a minute early: a request must not outlive its token
 ENV_ID = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

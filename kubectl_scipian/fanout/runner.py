@@ -39,11 +39,11 @@ def read_all(
 def _warm_up() -> None:
     # Imported here, once, before the threads: module imports are not the place to race.
     from kubectl_scipian import read
-    from kubectl_scipian.read import session, transport
+    from kubectl_scipian.read import loader, session
 
     read.VERBS  # noqa: B018 - the import is the point
     session.Session  # noqa: B018
-    transport.Client  # noqa: B018
+    loader.kube_rest()
 
 
 def _one(

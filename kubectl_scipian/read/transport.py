@@ -1,30 +1,26 @@
-"""HTTP GETs to the cluster (support/http1.py: a socket and ssl), raw paths only, retried
-as client-go retries an answer that carries Retry-After; the answers' `Warning` headers go
-to read/warnings.py.
+"""HTTP GETs to the cluster through the `kubernetes` client's REST layer (read/loader.py),
+raw paths only, retried as client-go retries an answer that carries Retry-After; the
+answers' `Warning` headers go to read/warnings.py.
 
-Why not the `kubernetes` client's REST layer (urllib3): what a read needs of HTTP is one
-kept-alive connection, GETs and streamed bodies, and importing urllib3 (with http.client
-and the email package) cost a warm `get` more than everything else it does (bench:
-get_warm). Requests go out as that layer sent them (the same headers, query encoding and
-request target), TLS verifies as it did (the kubeconfig's CA, else certifi's roots; the
-kubeconfig's tls-server-name), and failures of the connection or the answer's framing
-become kubectl's connection messages (read/errors.py); any other failure is raised as
-what it is.
+The generated model layer is never touched: responses stay bytes/JSON so that printing is
+exactly kubectl's and large lists and logs can stream. Only transport failures (urllib3's
+and the socket's) become kubectl's connection messages (read/errors.py); any other failure
+is raised as what it is.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
+from kubectl_scipian.read import loader
 from kubectl_scipian.read.errors import StatusError, status_error, transport_error
-from kubectl_scipian.read.target import Target
-from kubectl_scipian.support import http1
+from kubectl_scipian.read.target import Target, ca_path
+from kubectl_scipian.support.lean import reason_of
 
 JSON = "application/json"
 TABLE = (
@@ -34,61 +30,76 @@ TABLE = (
 MAX_RETRIES = 10  # client-go's default maxRetries for a Retry-After answer
 
 
-class Response:
-    """A streamed answer: read it in chunks (or as JSON); either releases it at its end."""
+def _transport_failures() -> tuple[type[BaseException], ...]:
+    import urllib3.exceptions  # loaded with the REST layer already
 
-    def __init__(self, answer: http1.Answer) -> None:
-        self._answer = answer
+    return (urllib3.exceptions.HTTPError, OSError)
+
+
+class Response:
+    """A streamed answer: read it in chunks, release it when done."""
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
 
     def chunks(self, size: int = 65536) -> Iterator[bytes]:
         try:
             while True:
-                data = self._answer.read1(size)
+                data = self._raw.read1(size) if hasattr(self._raw, "read1") else None
+                if data is None:
+                    data = self._raw.read(size)
                 if not data:
                     return
                 yield data
-        except OSError as e:  # the connection or the framing failed mid-stream
+        except _transport_failures() as e:  # urllib3 protocol errors mid-stream
             raise transport_error(e) from None
         finally:
-            self._answer.release()
+            self._raw.release_conn()
 
     def json(self) -> Any:
         try:
-            data = self._answer.read()
-        except OSError as e:
+            data = self._raw.data
+        except _transport_failures() as e:
             raise transport_error(e) from None
         finally:
-            self._answer.release()
+            self._raw.release_conn()
         return json.loads(data)
 
 
 class Client:
-    """One kept-alive connection per run; every request is a raw path."""
+    """One connection pool per run; every request is a raw path."""
 
     def __init__(
         self, target: Target, cache_dir: Path, warn: Callable[[Any], None] | None = None
     ) -> None:
-        """`warn` receives the headers of every answer (read/warnings.py prints their warnings).
-        `cache_dir` is unused since the CA goes to ssl as data; kept for the callers."""
+        """`warn` receives the headers of every answer (read/warnings.py prints their warnings)."""
         self.target = target
         self._warn = warn
+        ca = ca_path(target, cache_dir)
+        rest = loader.kube_rest()
         try:
-            url = urlsplit(target.server)
-            https = url.scheme == "https"
-            port = url.port or (443 if https else 80)
-            tls = _tls(target) if https else None
-        except (ValueError, ssl.SSLError) as e:  # a malformed server URL or CA
-            raise transport_error(e, target.server) from None
-        self._prefix = url.path.rstrip("/")
-        self._conn = http1.Connection(url.hostname or "", port, tls, target.tls_server_name)
-        # What the kubernetes client's REST layer sent with every GET.
-        self._headers = [
-            ("User-Agent", "kubectl-scipian"),
-            ("Accept-Encoding", "identity"),
-            ("Content-Type", "application/json"),
-        ]
+            self._rest = self._rest_client(rest, ca)
+        except Exception as err:  # the fast-loaded modules differ from what we know
+            if not rest.fast:
+                raise
+            rest = loader.fall_back(f"building its REST client: {reason_of(err)}")
+            self._rest = self._rest_client(rest, ca)
+        self._api_exception: type[Exception] = rest.exceptions.ApiException
+        self._failures = _transport_failures()
+        # ApiClient would add only these two headers; it is skipped because importing it
+        # imports every generated model (see read/loader.py).
+        self._headers = {"User-Agent": "kubectl-scipian"}
         if target.token:
-            self._headers.append(("Authorization", f"Bearer {target.token}"))
+            self._headers["Authorization"] = f"Bearer {target.token}"
+
+    def _rest_client(self, rest: loader.KubeRest, ca: str | None) -> Any:
+        conf = rest.configuration.Configuration(host=self.target.server)
+        conf.retries = False  # kubectl does not retry a refused connection
+        conf.verify_ssl = not self.target.insecure
+        if ca is not None:
+            conf.ssl_ca_cert = ca
+        conf.tls_server_name = self.target.tls_server_name
+        return rest.rest.RESTClientObject(conf)
 
     def get(
         self,
@@ -111,25 +122,29 @@ class Client:
     def _get(
         self, path: str, params: list[tuple[str, Any]], accept: str, timeout: float | None
     ) -> Response:
-        full = self._prefix + path + (f"?{urlencode(params)}" if params else "")
-        headers = [*self._headers, ("Accept", accept)]
         try:
-            answer = self._conn.get(http1.request_target(full), headers, timeout)
-        except OSError as e:  # socket, TLS, or not an HTTP answer
+            raw = self._rest.request(
+                "GET",
+                self.target.server + path,
+                query_params=params,
+                headers={**self._headers, "Accept": accept},
+                _preload_content=False,
+                _request_timeout=timeout,
+            )
+        except self._api_exception as e:
+            status = getattr(e, "status", 0)
+            if not status:  # the REST layer's wrapping of a TLS failure
+                raise transport_error(e, self.target.server) from None
+            if self._warn is not None:  # client-go handles an error answer's warnings too
+                self._warn(getattr(e, "headers", None))
+            error = status_error(status, getattr(e, "body", None))
+            error.retry_after = _retry_after(status, getattr(e, "headers", None))
+            raise error from None
+        except self._failures as e:
             raise transport_error(e, self.target.server) from None
-        if self._warn is not None:  # client-go handles an error answer's warnings too
-            self._warn(answer.headers)
-        if 200 <= answer.status <= 299:
-            return Response(answer)
-        try:
-            body = answer.read()
-        except OSError as e:
-            raise transport_error(e, self.target.server) from None
-        finally:
-            answer.release()
-        error = status_error(answer.status, body)
-        error.retry_after = _retry_after(answer.status, answer.headers)
-        raise error
+        if self._warn is not None:
+            self._warn(getattr(raw, "headers", None))
+        return Response(raw)
 
     def get_json(
         self, path: str, query: Mapping[str, Any] | None = None, accept: str = JSON
@@ -137,25 +152,8 @@ class Client:
         return self.get(path, query, accept).json()
 
     def close(self) -> None:
-        self._conn.close()
-
-
-def _tls(target: Target) -> ssl.SSLContext:
-    """Verification as the kubernetes client's REST layer did it: the kubeconfig's CA, else
-    certifi's roots; the host name (or tls-server-name) checked; none with
-    insecure-skip-tls-verify."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, check_hostname
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    if target.insecure:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    elif target.ca_data:
-        ctx.load_verify_locations(cadata=target.ca_data.decode("latin-1"))
-    else:
-        import certifi  # comes with requests and the kubernetes client
-
-        ctx.load_verify_locations(cafile=certifi.where())
-    return ctx
+        with contextlib.suppress(Exception):  # closing is best effort
+            self._rest.pool_manager.clear()
 
 
 def _retry_after(code: int, headers: Any) -> int | None:

@@ -1,15 +1,17 @@
 """Stand-ins for modules that the libraries on the plugin's start-up path import but a
 plugin run never uses, each installed only while those libraries load.
 
-Why: every run of the plugin pays for its imports, and this is pure cost: the backend
-client's `requests` imports urllib3, whose `urllib3.connection` imports the `urllib3.http2`
-package for its `probe` submodule, and that package's `__init__` imports
-importlib.metadata (zipfile, shutil, tempfile, csv, email) to check an h2 version for
-`inject_into_urllib3`, which nothing here calls. What loaded keeps what it was given (the
-real `probe` module); a later import gets the real package. A urllib3 release without the
-expected layout fails its import under the stand-in; `preload` then lets the callers import
-normally, says so under `-v`, and tests/unit/test_support_lean.py fails so that the next
-upgrade re-checks this. (The read commands import no urllib3 at all: read/transport.py.)
+Why: every run of the plugin pays for its imports, and these are pure cost:
+- `urllib3.connection` imports the `urllib3.http2` package for its `probe` submodule, and
+  that package's `__init__` imports importlib.metadata (zipfile, shutil, tempfile, csv,
+  email) to check an h2 version for `inject_into_urllib3`, which nothing here calls;
+- `kubernetes.client.configuration` imports multiprocessing (and pickle with it) for
+  `cpu_count()` alone.
+What loaded keeps what it was given (the real `probe` module; a stub with `cpu_count`); a
+later import gets the real modules. A library release without the expected layout fails
+its import under the stand-ins; the callers then import normally (`preload` here,
+read/loader.py), say so under `-v`, and tests/unit/test_perf_loader.py fails so that the
+next upgrade re-checks this.
 """
 
 from __future__ import annotations
@@ -25,9 +27,14 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def stand_ins() -> Iterator[None]:
-    """urllib3 without its http2 package (if urllib3 is not imported yet)."""
+def stand_ins(*, multiprocessing: bool = False) -> Iterator[None]:
+    """urllib3 without its http2 package (if urllib3 is not imported yet), and with
+    `multiprocessing=True` a multiprocessing that has only cpu_count."""
     placed: dict[str, types.ModuleType] = {}
+    if multiprocessing and "multiprocessing" not in sys.modules:
+        stub = types.ModuleType("multiprocessing")
+        stub.cpu_count = lambda: os.cpu_count() or 1  # type: ignore[attr-defined]
+        placed["multiprocessing"] = stub
     if "urllib3" not in sys.modules:
         import importlib.util
 

@@ -22,7 +22,7 @@ PYENV = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
 IMPORTS = (
     "import kubectl_scipian.cli, kubectl_scipian.wiring, kubectl_scipian.read.get, yaml, requests,"
     " platformdirs, dateutil.parser, websocket, certifi;"
-    " from kubectl_scipian.read.transport import Client;"
+    " from kubectl_scipian.read.loader import kube_rest; kube_rest();"
     " print(yaml.safe_dump({'ok': [1]}), end='')"
 )
 

@@ -11,8 +11,8 @@ import pytest
 from tests.stack.paths import ROOT
 from tools import bundle
 
-# Imports every module of the plugin, then the whole kubernetes client (bundled as the
-# distribution requires it), recording any attempt to find an excluded module, even one
+# Imports every module of the plugin, then the whole kubernetes client (what the read
+# path falls back to), recording any attempt to find an excluded module, even one
 # guarded by try/except ImportError.
 PROBE = """
 import importlib, json, pkgutil, sys
@@ -31,6 +31,8 @@ import kubectl_scipian
 for info in pkgutil.walk_packages(kubectl_scipian.__path__, "kubectl_scipian."):
     importlib.import_module(info.name)
 import kubernetes, kubernetes.client, kubernetes.config, kubernetes.stream, kubernetes.watch
+from kubectl_scipian.read import loader
+loader.kube_rest()
 print(json.dumps(attempts))
 """
 

@@ -22,9 +22,8 @@ with open(sys.argv[1], "w") as f:
     json.dump({"rc": rc, "modules": sorted(sys.modules)}, f)
 """
 HEAVY = ("requests", "urllib3", "kubernetes", "yaml", "kubectl_scipian.oidc.client")
-# Nothing a read uses, each a few ms to import: dataclasses (with inspect), and what
-# urllib3 and the kubernetes client import (support/lean.py stands in for some on the login
-# path; a read imports neither: tests/unit/test_read_imports.py).
+# Nothing a read uses, each a few ms to import: dataclasses (with inspect), and what the
+# kubernetes/urllib3 REST layer would pull in if read/loader.py did not stub it.
 LEAN = ("dataclasses", "inspect", "multiprocessing", "importlib.metadata", "zipfile", "tempfile")
 
 
