@@ -175,7 +175,7 @@ def test_completion_through_kubectl(installed: Machine) -> None:
         got = installed.run("kubectl", "__complete", "scipian", "dev", "g")
         assert got.returncode == 0, got.stderr
         assert got.stdout.splitlines() == ["get", ":4"]
-        envs = installed.run("kubectl", "__complete", "scipian", "d")
+        envs = installed.run("kubectl", "__complete", "scipian", "dev")
         assert envs.stdout.splitlines() == ["dev", ":4"]  # alice's, from the backend
     finally:
         link.unlink()

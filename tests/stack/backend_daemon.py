@@ -350,7 +350,7 @@ def start(
     return {
         "SCIPIAN_BACKEND_URL": url,
         REPLICAS_VAR: str(count),
-        "STACK_BALANCER_SOCKET": str(balancer.stack_config_dir() / "admin.sock"),
+        "STACK_BALANCER_SOCKET": str(balancer.admin_socket(balancer.stack_config_dir())),
         **{replica_url_var(i): u for i, u in enumerate(urls)},
     }
 

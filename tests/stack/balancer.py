@@ -12,9 +12,11 @@ state changes, and requests that met an error or were retried) is `balancer.log`
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -33,6 +35,9 @@ FALL = 3
 RISE = 2
 UNREADY_SECONDS = 2.5
 SBIN = (Path("/usr/sbin"), Path("/sbin"))
+# HAProxy refuses a UNIX socket path longer than this (it binds a temporary name beside it
+# first); a stack dir deep under pytest's tmp_path is longer.
+MAX_SOCKET_PATH = 97
 
 
 def haproxy() -> str:
@@ -80,10 +85,20 @@ def config(port: int, servers: Sequence[tuple[str, str]], admin_socket: Path) ->
     return "\n".join(lines) + "\n"
 
 
+def admin_socket(directory: Path) -> Path:
+    """The admin socket of the balancer configured in `directory`: inside it, or, when that
+    path is too long for HAProxy, a name in the temporary directory derived from it."""
+    inside = directory / "admin.sock"
+    if len(str(inside)) <= MAX_SOCKET_PATH:
+        return inside
+    digest = hashlib.sha256(str(directory).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"scipian-haproxy-{digest}.sock"
+
+
 def _write(directory: Path, port: int, servers: Sequence[tuple[str, str]]) -> Path:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = directory / "haproxy.cfg"
-    path.write_text(config(port, servers, directory / "admin.sock"))
+    path.write_text(config(port, servers, admin_socket(directory)))
     return path
 
 
@@ -181,7 +196,7 @@ class Balancer:
             process.kill()
             process.wait()
             raise
-        return cls(url, directory / "admin.sock", log_path, process)
+        return cls(url, admin_socket(directory), log_path, process)
 
     def states(self) -> dict[str, str]:
         return server_states(self.admin_socket)
