@@ -32,11 +32,17 @@ def _token(stack: Stack, user: str) -> str:
     return str(tokens["id_token"])
 
 
+def _one_replica(stack: Stack) -> str:
+    """One backend process: each replica aggregates its own Events (one interval, one
+    Event per replica), so the counts below are one process's, never the balancer's."""
+    return stack.env.get("STACK_BACKEND_0_URL") or stack.env["SCIPIAN_BACKEND_URL"]
+
+
 def _issue(stack: Stack, token: str, env_id: str, request_id: str) -> int:
     with requests.Session() as s:
         s.trust_env = False
         r = s.post(
-            f"{stack.env['SCIPIAN_BACKEND_URL']}/api/v1/environments/{env_id}/kubeconfig",
+            f"{_one_replica(stack)}/api/v1/environments/{env_id}/kubeconfig",
             headers={"Authorization": f"Bearer {token}", "X-Request-Id": request_id},
             timeout=30,
         )
