@@ -23,6 +23,7 @@ from tests.stack import (
     envfile,
     harness,
     idp_daemon,
+    node,
     procs,
     providers,
     releases,
@@ -188,6 +189,11 @@ def down(quiet: bool = False) -> int:
 
 
 def _stop(quiet: bool = False) -> int:
+    # The real node first, while mgmt still answers (its pods are deleted, then the host is
+    # restored); a crashed run's .stack/host-before.json is restored here too, before the
+    # next `up` replaces .stack.
+    for problem in node.down(quiet=True):
+        print(f"stack: real node: {problem}", file=sys.stderr)
     survivors = procs.stop_all()
     # Every process of ours names the state dir on its command line (the IdP too: see
     # idp_daemon), so anything that lost its pid file is still found and stopped.
@@ -235,7 +241,10 @@ def status() -> int:
 
 
 def main(argv: list[str]) -> int:
-    usage = "usage: scripts/stack up [--idp oidc-provider|dex]|down|status|build|login USER"
+    usage = (
+        "usage: scripts/stack up [--idp oidc-provider|dex]|down|status|build|login USER"
+        "|node up|node down"
+    )
     if not argv:
         print(usage, file=sys.stderr)
         return 2
@@ -257,6 +266,8 @@ def main(argv: list[str]) -> int:
         print(harness.build())
         print(tools.dex())
         return 0
+    if cmd == "node":
+        return node.main(argv[1:])
     if cmd == "login":
         from tests.stack.login import login_cli
 

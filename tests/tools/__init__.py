@@ -17,6 +17,7 @@ KREW_SRC = ROOT / "tests" / "tools" / "krew"
 HELM_SRC = ROOT / "tests" / "tools" / "helm"
 HELM4_SRC = ROOT / "tests" / "tools" / "helm4"
 DEX_SRC = ROOT / "tests" / "tools" / "dex"
+PAUSE_SRC = ROOT / "tests" / "tools" / "pause"
 
 
 def krew() -> Path:
@@ -39,6 +40,11 @@ def dex() -> Path:
     """`dex` v2.45.1 built from github.com/dexidp/dex (tests/tools/dex/go.mod), cached by hash
     (cold: ~2 min on 2 cores once the module cache holds the stack's other modules)."""
     return harness.go_tool(DEX_SRC, "github.com/dexidp/dex/cmd/dex", "dex")
+
+
+def pause() -> Path:
+    """The real node's pod sandbox process (tests/tools/pause): static, no dependencies."""
+    return harness.go_tool(PAUSE_SRC, ".", "pause")
 
 
 def go_arch() -> str:
