@@ -74,6 +74,12 @@ class Metrics:
             "Execution Leases this replica holds (worker/room.py).",
             registry=self.registry,
         )
+        self._reviews = Counter(
+            "scipian_subject_access_reviews",
+            "SubjectAccessReviews asked of mgmt, by scope (named: one object; all: no name).",
+            ("scope",),
+            registry=self.registry,
+        )
         self._turns = Counter(
             "scipian_worker_turns",
             "Worker turns and periodic task runs, by kind and outcome (ok, failed).",
@@ -85,6 +91,13 @@ class Metrics:
             "Notifications (serve --notify-url) by outcome: sent, failed (every try), "
             "dropped (the queue was full), invalid (an unknown type).",
             ("outcome",),
+            registry=self.registry,
+        )
+        self._cleanup_removed = Counter(
+            "scipian_cleanup_removed",
+            "Objects the cleanup removed (cleanup/), by kind: sessionSecrets, serviceAccounts, "
+            "bindings, promotions, accessRequests, events.",
+            ("kind",),
             registry=self.registry,
         )
         self._duration = Histogram(
@@ -110,6 +123,9 @@ class Metrics:
     def promotion(self, outcome: str) -> None:
         self._promotions.labels(outcome).inc()
 
+    def subject_access_review(self, named: bool) -> None:
+        self._reviews.labels("named" if named else "all").inc()
+
     def worker_claims(self, held: int) -> None:
         self._claims.set(held)
 
@@ -118,6 +134,9 @@ class Metrics:
 
     def notification(self, outcome: str) -> None:
         self._notifications.labels(outcome).inc()
+
+    def cleanup_removed(self, kind: str, n: int) -> None:
+        self._cleanup_removed.labels(kind).inc(n)
 
     def render(self) -> str:
         return generate_latest(self.registry).decode()

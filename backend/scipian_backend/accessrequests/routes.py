@@ -4,7 +4,6 @@ authentication, as elsewhere."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -27,12 +26,12 @@ from scipian_backend.accessrequests.schema import (
 )
 from scipian_backend.config import ENV_ID, valid_env_id
 from scipian_backend.errors import BadRequest, ServiceUnavailable
+from scipian_backend.http.long_poll import ResourceVersion, get_or_watch
 from scipian_backend.http.schema import EnvId
 from scipian_backend.usecases import Backend
 
 BASE = "/api/v1/accessrequests"
 CREATE = "/api/v1/environments/{env_id}/accessrequests"
-RESOURCE_VERSION = re.compile(r"^[0-9]{1,20}$")
 NAME = re.compile(NAME_PATTERN)
 
 
@@ -74,22 +73,9 @@ def install_access_request_routes(app: FastAPI, backend: Backend) -> None:
         name: RequestName,
         request: Request,
         watch: bool = False,
-        resourceVersion: Annotated[  # the API's spelling
-            str, Query(pattern=RESOURCE_VERSION.pattern, max_length=20)
-        ] = "",
+        resourceVersion: ResourceVersion = "",  # the API's spelling
     ) -> JSONResponse:
-        checked = _name(name)
-        if not watch or not resourceVersion:
-            return await call(service().get, checked, _auth(request), _rid(request))
-        if not RESOURCE_VERSION.fullmatch(resourceVersion):
-            raise BadRequest("resourceVersion must be the object's version (digits)")
-        # Long polls wait in the service's own threads, never in the routes' pool.
-        loop = asyncio.get_running_loop()
-        svc = service()
-        body = await loop.run_in_executor(
-            svc.watch_pool, svc.watch, checked, resourceVersion, _auth(request), _rid(request)
-        )
-        return JSONResponse(body)
+        return await get_or_watch(service, _name(name), watch, resourceVersion, request)
 
     for path, method in (
         ("approvals", "approve"),

@@ -5,12 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import BaseModel
 
 from scipian_backend.accessrequests.bodies import MAX_DURATION, MAX_NAMESPACES
 from scipian_backend.accessrequests.records import LEVELS, MIN_DURATION
-from scipian_backend.config import ENV_ID, JUSTIFICATION_PATTERN, MAX_JUSTIFICATION
-from scipian_backend.http.schema import ERRORS, ErrorBody
+from scipian_backend.config import ENV_ID
+from scipian_backend.http.schema import (
+    ERRORS,
+    JUSTIFICATION,
+    ErrorBody,
+    StoredList,
+    StoredObject,
+    request_body,
+)
 
 # `<env[:40]>-<level>-<5 random>`: a DNS-1123 label of at most 53 characters.
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -37,40 +43,16 @@ REQUEST_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class AccessRequest(BaseModel):
+class AccessRequest(StoredObject):
     """The AccessRequest object as stored on the management cluster (docs/api.md)."""
 
-    apiVersion: str
-    kind: str
-    metadata: dict[str, Any]
-    spec: dict[str, Any]
-    status: dict[str, Any] = {}
 
-
-class AccessRequestList(BaseModel):
-    apiVersion: str
-    kind: str
-    metadata: dict[str, Any]
+class AccessRequestList(StoredList):
     items: list[AccessRequest]
 
 
-def _body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": required,
-            "content": {"application/json": {"schema": schema}},
-        }
-    }
-
-
-_JUSTIFICATION = {
-    "type": "string",
-    "minLength": 1,
-    "maxLength": MAX_JUSTIFICATION,
-    "pattern": JUSTIFICATION_PATTERN,
-}
 _NAMESPACE = {"type": "string", "pattern": ENV_ID.pattern, "maxLength": 63}
-CREATE_REQUEST = _body(
+CREATE_REQUEST = request_body(
     {
         "title": "AccessRequestCreate",
         "type": "object",
@@ -90,7 +72,7 @@ CREATE_REQUEST = _body(
                 "description": "the window's length from the approval; at most the "
                 "Environment's spec.maxAccessSeconds (else 400)",
             },
-            "justification": _JUSTIFICATION,
+            "justification": JUSTIFICATION,
             "namespaces": {
                 "type": "array",
                 "minItems": 1,
@@ -103,21 +85,21 @@ CREATE_REQUEST = _body(
         },
     }
 )
-DECISION_REQUEST = _body(
+DECISION_REQUEST = request_body(
     {
         "title": "AccessRequestDecision",
         "type": "object",
         "additionalProperties": False,
         "required": ["justification"],
-        "properties": {"justification": _JUSTIFICATION},
+        "properties": {"justification": JUSTIFICATION},
     }
 )
-CANCEL_REQUEST = _body(
+CANCEL_REQUEST = request_body(
     {
         "title": "AccessRequestCancel",
         "type": "object",
         "additionalProperties": False,
-        "properties": {"justification": _JUSTIFICATION},
+        "properties": {"justification": JUSTIFICATION},
     },
     required=False,
 )

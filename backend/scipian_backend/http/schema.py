@@ -22,6 +22,44 @@ class RefusalBody(ErrorBody):
     requestable: Literal["read", "deploy"] | None = None
 
 
+class StoredObject(BaseModel):
+    """A custom object as stored on the management cluster (a Promotion, an AccessRequest):
+    each route's model subclasses it for its name and description in /openapi.json."""
+
+    apiVersion: str
+    kind: str
+    metadata: dict[str, Any]
+    spec: dict[str, Any]
+    status: dict[str, Any] = {}
+
+
+class StoredList(BaseModel):
+    """A list of stored objects: subclasses add `items` with their own model."""
+
+    apiVersion: str
+    kind: str
+    metadata: dict[str, Any]
+
+
+def request_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    """A route's `openapi_extra` for a JSON body it reads by hand (bounded: http/bodies.py)."""
+    return {
+        "requestBody": {
+            "required": required,
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
+
+
+# A justification as http/bodies.check_justification takes it.
+JUSTIFICATION: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_JUSTIFICATION,
+    "pattern": JUSTIFICATION_PATTERN,
+}
+
+
 class Discovery(BaseModel):
     apiVersion: str
     issuer: str
@@ -82,10 +120,7 @@ KUBECONFIG_REQUEST: dict[str, Any] = {
                                     "Event BreakGlass on the Environment",
                                 },
                                 "justification": {
-                                    "type": "string",
-                                    "minLength": 1,
-                                    "maxLength": MAX_JUSTIFICATION,
-                                    "pattern": JUSTIFICATION_PATTERN,
+                                    **JUSTIFICATION,
                                     "description": "why (audited): one line, at least one "
                                     "visible character, no control or formatting characters",
                                 },

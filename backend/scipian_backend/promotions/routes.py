@@ -4,17 +4,16 @@ Version 1's step routes (the client ran helm) answer 410 with one line, outside 
 
 from __future__ import annotations
 
-import asyncio
-import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from scipian_backend.config import valid_env_id
 from scipian_backend.errors import ApiError, BadRequest, ServiceUnavailable
+from scipian_backend.http.long_poll import ResourceVersion, get_or_watch
 from scipian_backend.promotions import bodies
 from scipian_backend.promotions.schema import (
     APPROVAL_REQUEST,
@@ -30,7 +29,6 @@ from scipian_backend.releases.queries import RELEASE_NAME
 from scipian_backend.usecases import Backend
 
 BASE = "/api/v1/promotions"
-RESOURCE_VERSION = re.compile(r"^[0-9]{1,20}$")
 REMOVED = (
     "promotion steps are executed by the backend since version 2; "
     "watch with `kubectl scipian promotions NAME`"
@@ -74,23 +72,9 @@ def install_promotion_routes(app: FastAPI, backend: Backend) -> None:
         name: PromotionName,
         request: Request,
         watch: bool = False,
-        resourceVersion: Annotated[  # the API's spelling
-            str, Query(pattern=RESOURCE_VERSION.pattern, max_length=20)
-        ] = "",
+        resourceVersion: ResourceVersion = "",  # the API's spelling
     ) -> JSONResponse:
-        checked = _name(name)
-        if not watch or not resourceVersion:
-            # without a version the client has none: the object as it is now, at once
-            return await call(service().get, checked, _auth(request), _rid(request))
-        if not RESOURCE_VERSION.fullmatch(resourceVersion):
-            raise BadRequest("resourceVersion must be the object's version (digits)")
-        # Long polls wait in the service's own threads, never in the routes' pool.
-        loop = asyncio.get_running_loop()
-        svc = service()
-        body = await loop.run_in_executor(
-            svc.watch_pool, svc.watch, checked, resourceVersion, _auth(request), _rid(request)
-        )
-        return JSONResponse(body)
+        return await get_or_watch(service, _name(name), watch, resourceVersion, request)
 
     step = BASE + "/{name}/steps/{env_id}"
 

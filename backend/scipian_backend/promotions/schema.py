@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import BaseModel
 
-from scipian_backend.config import ENV_ID, JUSTIFICATION_PATTERN, MAX_JUSTIFICATION
-from scipian_backend.http.schema import ERRORS, ErrorBody
+from scipian_backend.config import ENV_ID
+from scipian_backend.http.schema import (
+    ERRORS,
+    JUSTIFICATION,
+    ErrorBody,
+    StoredList,
+    StoredObject,
+    request_body,
+)
 from scipian_backend.promotions.bodies import (
     CHART_NAME,
     CHART_VERSION,
@@ -46,38 +52,14 @@ PROMOTION_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class Promotion(BaseModel):
+class Promotion(StoredObject):
     """The Promotion object as stored on the management cluster (docs/api.md)."""
 
-    apiVersion: str
-    kind: str
-    metadata: dict[str, Any]
-    spec: dict[str, Any]
-    status: dict[str, Any] = {}
 
-
-class PromotionList(BaseModel):
-    apiVersion: str
-    kind: str
-    metadata: dict[str, Any]
+class PromotionList(StoredList):
     items: list[Promotion]
 
 
-def _body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": required,
-            "content": {"application/json": {"schema": schema}},
-        }
-    }
-
-
-_JUSTIFICATION = {
-    "type": "string",
-    "minLength": 1,
-    "maxLength": MAX_JUSTIFICATION,
-    "pattern": JUSTIFICATION_PATTERN,
-}
 _DIGEST = {"type": "string", "pattern": DIGEST.pattern}
 _SCOPES = {"pattern": f"^(\\*|{ENV_ID.pattern[1:-1]})$", "maxLength": 63}
 # SET as published: its `$` becomes "end of input" for every regex dialect (in Python's
@@ -85,7 +67,7 @@ _SCOPES = {"pattern": f"^(\\*|{ENV_ID.pattern[1:-1]})$", "maxLength": 63}
 ONE_LINE_SET = SET.pattern.removesuffix("$") + r"(?![\s\S])"
 # What base64.b64decode(validate=True) takes: the standard alphabet, padded.
 BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
-CREATE_REQUEST = _body(
+CREATE_REQUEST = request_body(
     {
         "title": "PromotionRequest",
         "type": "object",
@@ -148,7 +130,7 @@ CREATE_REQUEST = _body(
                 "uniqueItems": True,
                 "items": {"type": "string", "pattern": ENV_ID.pattern, "maxLength": 63},
             },
-            "justification": _JUSTIFICATION,
+            "justification": JUSTIFICATION,
             "soakSeconds": {"type": "integer", "minimum": SOAK[0], "maximum": SOAK[1]},
             "timeoutSeconds": {"type": "integer", "minimum": TIMEOUT[0], "maximum": TIMEOUT[1]},
             "values": {
@@ -189,14 +171,14 @@ CREATE_REQUEST = _body(
         },
     }
 )
-APPROVAL_REQUEST = _body(
+APPROVAL_REQUEST = request_body(
     {
         "title": "Approval",
         "type": "object",
         "additionalProperties": False,
         "required": ["justification", "diffDigest"],
         "properties": {
-            "justification": _JUSTIFICATION,
+            "justification": JUSTIFICATION,
             "diffDigest": {
                 **_DIGEST,
                 "description": "the digest of the diff the approver read (the step's "
@@ -205,21 +187,21 @@ APPROVAL_REQUEST = _body(
         },
     }
 )
-CANCEL_REQUEST = _body(
+CANCEL_REQUEST = request_body(
     {
         "title": "Cancel",
         "type": "object",
         "additionalProperties": False,
         "required": ["justification"],
-        "properties": {"justification": _JUSTIFICATION},
+        "properties": {"justification": JUSTIFICATION},
     }
 )
-ACKNOWLEDGEMENT_REQUEST = _body(
+ACKNOWLEDGEMENT_REQUEST = request_body(
     {
         "title": "Acknowledgement",
         "type": "object",
         "additionalProperties": False,
         "required": ["justification"],
-        "properties": {"justification": _JUSTIFICATION},
+        "properties": {"justification": JUSTIFICATION},
     }
 )
