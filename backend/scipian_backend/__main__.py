@@ -1,5 +1,5 @@
 """`python -m scipian_backend serve|register|update|upgrade-target|unregister|list|revoke|
-rotate-dashboard-keys`: the server and its admin CLI.
+rotate-dashboard-keys|cleanup`: the server and its admin CLI.
 
 Errors are one line on stderr and a non-zero exit (2: bad input, 1: a cluster refused or
 was unreachable), never a traceback.
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from scipian_backend.errors import ApiError, ConfigError
 
 if TYPE_CHECKING:
+    from scipian_backend.cleanup.settings import CleanupSettings
     from scipian_backend.config import Settings
     from scipian_backend.worker.settings import WorkerSettings
 
@@ -327,6 +328,7 @@ def parser() -> argparse.ArgumentParser:
 
     _release_record_options(s)
     _worker_options(s)
+    _cleanup_options(s, serve=True)
     _helm_options(s)
 
     r = sub.add_parser("register", help="register an environment from a kubeconfig file")
@@ -376,6 +378,43 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--no-deploy", action="store_true", help="remove the deploy level")
 
     _lifecycle_parsers(sub)
+    c = sub.add_parser(
+        "cleanup",
+        help='run one cleanup pass (docs/backend.md "Cleanup") and print its counts as JSON',
+    )
+    c.add_argument(
+        "--kubeconfig",
+        dest="cleanup_kubeconfig",
+        metavar="MGMT_KUBECONFIG",
+        default=None,
+        help="kubeconfig of the management cluster (default: --mgmt-kubeconfig)",
+    )
+    c.add_argument(
+        "--namespace",
+        dest="cleanup_namespace",
+        metavar="NS",
+        default=None,
+        help="the backend's namespace on mgmt (default: --namespace; informational)",
+    )
+    c.add_argument(
+        "--sessions-namespace",
+        dest="cleanup_sessions_namespace",
+        metavar="NS",
+        default=None,
+        help="the sessions namespace on every target (default: --sessions-namespace)",
+    )
+    c.add_argument(
+        "--event-namespace",
+        default=_env("SCIPIAN_EVENT_NAMESPACE", "default"),
+        help="where the backend's Events about Environments are (default: default)",
+    )
+    c.add_argument(
+        "--advance-seconds",
+        type=int,
+        default=0,
+        help="judge as if the clock were this many seconds ahead (benches; default 0)",
+    )
+    _cleanup_options(c, serve=False)
 
     ls = sub.add_parser("list", help="list registered environments")
     ls.add_argument("-o", "--output", choices=("table", "json"), default="table")
@@ -535,6 +574,113 @@ def _worker_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _cleanup_options(p: argparse.ArgumentParser, serve: bool) -> None:
+    """The cleanup (cleanup/, docs/backend.md "Cleanup"): serve's periodic task and the
+    one-shot `cleanup` command take the same numbers."""
+    from scipian_backend.cleanup.settings import CleanupSettings
+
+    d = CleanupSettings()
+    g = p.add_argument_group("cleanup (docs/backend.md)")
+    if serve:
+        g.add_argument(
+            "--no-cleanup",
+            action="store_true",
+            help="this replica's worker room does not run the cleanup",
+        )
+        g.add_argument(
+            "--cleanup-interval-seconds",
+            type=float,
+            default=d.interval_seconds,
+            help=f"how often the cleanup runs, on one replica (default {d.interval_seconds:g})",
+        )
+    g.add_argument(
+        "--identity-idle-days",
+        type=int,
+        default=d.identity_idle_days,
+        help="identities last issued longer ago are removed from their targets "
+        f"(default {d.identity_idle_days})",
+    )
+    g.add_argument(
+        "--finished-retention-days",
+        type=int,
+        default=d.finished_retention_days,
+        help="Promotions and AccessRequests finished longer ago are deleted "
+        f"(default {d.finished_retention_days})",
+    )
+    g.add_argument(
+        "--event-retention-days",
+        type=int,
+        default=d.event_retention_days,
+        help=f"the backend's older Events are deleted (default {d.event_retention_days})",
+    )
+    g.add_argument(
+        "--events-per-object",
+        type=int,
+        default=d.events_per_object,
+        help="the backend's Events kept per involved object, the newest "
+        f"(default {d.events_per_object})",
+    )
+    g.add_argument(
+        "--cleanup-parallelism",
+        type=int,
+        default=d.parallelism,
+        help=f"deletes in flight at once (default {d.parallelism})",
+    )
+    g.add_argument(
+        "--cleanup-target-timeout-seconds",
+        type=float,
+        default=d.target_timeout_seconds,
+        help="one target's share of a pass; past it the target counts as failed "
+        f"(default {d.target_timeout_seconds:g})",
+    )
+    g.add_argument(
+        "--cleanup-page-size",
+        type=int,
+        default=d.page_size,
+        help=f"objects per list call (default {d.page_size})",
+    )
+
+
+def _cleanup_settings(args: argparse.Namespace) -> CleanupSettings:
+    from scipian_backend.cleanup.settings import CleanupSettings
+
+    s = CleanupSettings(
+        enabled=not getattr(args, "no_cleanup", False),
+        interval_seconds=getattr(args, "cleanup_interval_seconds", 3600.0),
+        identity_idle_days=args.identity_idle_days,
+        finished_retention_days=args.finished_retention_days,
+        event_retention_days=args.event_retention_days,
+        events_per_object=args.events_per_object,
+        parallelism=args.cleanup_parallelism,
+        target_timeout_seconds=args.cleanup_target_timeout_seconds,
+        page_size=args.cleanup_page_size,
+    )
+    s.check()
+    return s
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    """One pass; its counts as one JSON object on stdout (the log line on stderr)."""
+    import logging
+    from datetime import datetime, timedelta, timezone
+
+    from scipian_backend import kube
+    from scipian_backend.cleanup.run import Cleanup
+
+    settings = _cleanup_settings(args)
+    if not 0 <= args.advance_seconds <= 10 * 366 * 86400:
+        raise ConfigError("--advance-seconds must be between 0 and ten years")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    for noisy in ("kubernetes", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    mgmt = kube.mgmt_client(args.cleanup_kubeconfig or args.mgmt_kubeconfig)
+    sessions = args.cleanup_sessions_namespace or args.sessions_namespace
+    now = datetime.now(timezone.utc) + timedelta(seconds=args.advance_seconds)
+    counts = Cleanup(mgmt, settings, sessions, args.event_namespace).run(now)
+    print(json.dumps(counts.as_json()))
+    return 0
+
+
 def _worker_settings(args: argparse.Namespace) -> WorkerSettings:
     from scipian_backend.worker.settings import WorkerSettings
 
@@ -667,6 +813,8 @@ def _describe(e: Exception) -> str:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return _serve(args)
+    if args.command == "cleanup":
+        return _cleanup(args)
     from scipian_backend import kube
     from scipian_backend.config import DEFAULT_DEPLOY_ROLE, valid_env_id
     from scipian_backend.environments import admin
@@ -856,6 +1004,7 @@ def _serve(args: argparse.Namespace) -> int:
         request_creations_per_hour=args.request_creations_per_hour,
         event_namespace=args.event_namespace,
         worker=_worker_settings(args),
+        cleanup=_cleanup_settings(args),
         helm=args.helm or None,
         helm_scratch_dir=args.helm_scratch_dir or None,
         helm_max_runs=args.helm_max_runs,

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from scipian_backend.cleanup.settings import CleanupSettings
 from scipian_backend.errors import ConfigError
 from scipian_backend.releases import records
 from scipian_backend.worker.settings import WorkerSettings
@@ -138,6 +139,7 @@ class Settings:
     request_creations_per_hour: int = 20
     # The worker room (worker/settings.py): replica id, Lease timings, turn threads.
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    cleanup: CleanupSettings = field(default_factory=CleanupSettings)  # cleanup/settings.py
     # The backend's own helm (helmrun/sandbox.py, change.md §5); None: no helm, so no chart
     # uploads, creation renders or execution (those answer 503).
     helm: str | None = None

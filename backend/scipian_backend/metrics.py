@@ -87,6 +87,13 @@ class Metrics:
             ("outcome",),
             registry=self.registry,
         )
+        self._cleanup_removed = Counter(
+            "scipian_cleanup_removed",
+            "Objects the cleanup removed (cleanup/), by kind: sessionSecrets, serviceAccounts, "
+            "bindings, promotions, accessRequests, events.",
+            ("kind",),
+            registry=self.registry,
+        )
         self._duration = Histogram(
             "scipian_request_duration_seconds",
             "HTTP request latency.",
@@ -118,6 +125,9 @@ class Metrics:
 
     def notification(self, outcome: str) -> None:
         self._notifications.labels(outcome).inc()
+
+    def cleanup_removed(self, kind: str, n: int) -> None:
+        self._cleanup_removed.labels(kind).inc(n)
 
     def render(self) -> str:
         return generate_latest(self.registry).decode()

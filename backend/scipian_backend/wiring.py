@@ -186,6 +186,19 @@ def build_backend(settings: Settings) -> Backend:
         backend.worker.add_periodic(
             "chart-archives", settings.chart_collect_seconds, backend.artifacts.collect
         )
+    if backend.worker is not None and settings.cleanup.enabled:
+        # Nothing left behind (cleanup/): expired sessions, idle identities, old records.
+        from scipian_backend.cleanup.run import Cleanup
+
+        cleanup = Cleanup(
+            mgmt,
+            settings.cleanup,
+            settings.sessions_namespace,
+            settings.event_namespace,
+            metrics=metrics,
+            timeout=timeout,
+        )
+        backend.worker.add_periodic("cleanup", settings.cleanup.interval_seconds, cleanup.periodic)
     if settings.ui_client_id:
         # Sessions and sealing keys on mgmt (docs/decisions/dashboard-state.md).
         from scipian_backend.ui.state import dashboard_state
