@@ -21,7 +21,20 @@ from typing import Any, NamedTuple
 import requests
 from kubernetes.client import ApiException
 
-from bench import fanout, follow, helm, issue_load, kid_flood, measure, promotion, seed, ui_pages
+from bench import (
+    fanout,
+    fleet_churn,
+    fleet_envs,
+    fleet_issue,
+    follow,
+    helm,
+    issue_load,
+    kid_flood,
+    measure,
+    promotion,
+    seed,
+    ui_pages,
+)
 from tests.stack import idp_login
 from tests.stack.backend_daemon import mgmt_kubeconfig, spawn_backend
 from tests.stack.login import plugin_env, plugin_login
@@ -308,6 +321,11 @@ def main() -> int:
     print("bench: ui_pages", file=sys.stderr)
     results["ui_pages"] = ui_pages.run_entry(stack_env)
 
+    # Each on clusters and a backend of its own, removed at its end (bench/fleet_world.py).
+    results["fleet_envs"] = fleet_envs.run_entry(plugin=[str(plugin_bin / "kubectl-scipian")])
+    results["fleet_issue"] = fleet_issue.run_entry()
+    results["fleet_churn"] = fleet_churn.run_entry()
+
     RESULTS.mkdir(parents=True, exist_ok=True)
     doc = {"machine": machine(), "results": results}
     (RESULTS / "latest.json").write_text(json.dumps(doc, indent=2) + "\n")
@@ -375,8 +393,20 @@ def only(name: str) -> int:
             *_env_and_work(stack_env), timing, 3
         ),
     }
+    # The fleet entries start clusters of their own: no stack needed.
+    fleet: dict[str, Callable[[], dict[str, Any]]] = {
+        "fleet_envs": lambda: fleet_envs.run_entry(
+            plugin=[str(installed_plugin(stack_dir() / "bench") / "kubectl-scipian")]
+        ),
+        "fleet_issue": fleet_issue.run_entry,
+        "fleet_churn": fleet_churn.run_entry,
+    }
+    if name in fleet:
+        print(json.dumps({name: fleet[name]()}, indent=2))
+        return 0
     if name not in entries:
-        print(f"bench: no entry {name!r} (one of: {', '.join(entries)})", file=sys.stderr)
+        names = [*entries, *fleet]
+        print(f"bench: no entry {name!r} (one of: {', '.join(names)})", file=sys.stderr)
         return 2
     measure.start_launcher()
     stack_env, _ = env_or_up()
@@ -464,12 +494,65 @@ def render(doc: dict[str, Any]) -> str:
         rows += [*kid_flood.render_rows(r["kid_flood"]), ""]
     if "ui_pages" in r:
         rows += [*ui_pages.render_rows(r["ui_pages"])[1:], ""]
+    rows += fleet_rows(r)
     rows.append(
         "Issuance floor (the backend's own SubjectAccessReview, session Secret and TokenRequest "
         f"calls made directly, p50 each): "
         f"{b['floor_ms']} ms; c1 p50 / floor = {b['p50_over_floor']}"
     )
     return "\n".join(rows) + "\n"
+
+
+def fleet_rows(r: dict[str, Any]) -> list[str]:
+    """The fleet entries' lines (docs/scale.md explains them)."""
+    rows: list[str] = []
+    e = r.get("fleet_envs")
+    if e:
+        rows += [
+            "| fleet_envs: environments | granted | envs p50/p99 cold ms | warm ms "
+            "| after start ms | @all get pods s | backend RSS MB | load |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for n, s in e["sizes"].items():
+            rows.append(
+                f"| {n} | {s['granted']} | {s['cold']['p50_ms']}/{s['cold']['p99_ms']} "
+                f"| {s['warm']['p50_ms']}/{s['warm']['p99_ms']} | {s['after_start']['p50_ms']} "
+                f"| {s['all_get_pods_s']} | {s['rss_mb']} (peak {s['peak_rss_mb']}) "
+                f"| {s['load']} |"
+            )
+        rows += [
+            f"fleet_envs: cold p50 ratio largest/smallest {e['cold_p50_ratio']} "
+            f"(target <= {e['targets']['cold_p50_ratio']}); met: {e['met']}",
+            "",
+        ]
+    i = r.get("fleet_issue")
+    if i:
+        rows += [
+            "| fleet_issue | users | c1 p50/p99 ms | c32 p50/p99 ms | c32 rps |",
+            "|---|---|---|---|---|",
+        ]
+        for name in ("small", "large", "large_spread"):
+            p = i[name]
+            rows.append(
+                f"| {name} | {p['users']} | {p['c1']['p50_ms']}/{p['c1']['p99_ms']} "
+                f"| {p['c32']['p50_ms']}/{p['c32']['p99_ms']} | {p['c32']['rps']} |"
+            )
+        rows += [
+            f"fleet_issue: {i['environments']} environments, {i['users']} users; c1 p50 "
+            f"large/small {i['c1_p50_ratio']} (target <= {i['target_ratio']})",
+            "",
+        ]
+    c = r.get("fleet_churn")
+    if c:
+        b, a = c["before"]["target"], c["after"]["target"]
+        rows += [
+            f"fleet_churn: {c['issuances']} issuances by {c['users']} users at "
+            f"{c['churn']['rps']}/s (p50 first tenth {c['churn']['first_tenth']['p50_ms']} ms, "
+            f"last {c['churn']['last_tenth']['p50_ms']} ms); target before cleanup {b}, after "
+            f"{a}; cleanup {c['cleanup']}",
+            "",
+        ]
+    return rows
 
 
 if __name__ == "__main__":

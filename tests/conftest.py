@@ -120,6 +120,7 @@ SHARED_STATE_FILES = frozenset(
         "test_deployer_tokens",  # revokes alice's sessions on dev; registers t-upgrade-*
         "test_faults_stack",  # revokes alice's sessions on dev
         "test_identities",  # registers Environments on dev granted to alice
+        "test_listing_scale",  # registers t-lscale-*; a user of its own prefix reads all
         "test_observer_role",  # registers an Environment of its own
         "test_parity_watch",  # revokes alice's sessions on dev
         "test_plugin_access",  # revokes bob's on prod; carol reaches every Environment

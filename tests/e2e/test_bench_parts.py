@@ -126,3 +126,71 @@ def test_kid_flood_phases_and_row(stack: Stack) -> None:
         }
     )
     assert len(row) == 1 and "target <= 1.5x" in row[0] and "0 failures" in row[0]
+
+
+# --- the fleet entries, small: each on clusters and a backend of its own ---------------------
+
+
+def _no_fleet_left(prefix: str) -> None:
+    from tests.stack.paths import stack_dir
+
+    assert not list((stack_dir() / "bench").glob(f"{prefix}-*")), "a fleet world was left"
+
+
+def test_fleet_envs_small() -> None:
+    """3 and 20 environments: every listing is exactly the granted ids (the entry checks
+    each), `@all get pods` lists one pod per granted environment, the table renders."""
+    from bench import fleet_envs
+    from bench.run import fleet_rows
+
+    e = fleet_envs.run_entry(sizes=(3, 20), warm_runs=3, cold_users=2, budget_s=5)
+    _no_fleet_left("fleet-envs")
+    assert sorted(e["sizes"]) == ["20", "3"]
+    for n, s in e["sizes"].items():
+        assert s["environments"] == int(n) and s["granted"] == int(n) == s["all_rows"]
+        assert (s["cold"]["requests"], s["warm"]["requests"]) == (2, 3)
+        assert s["after_start"]["requests"] == 1
+        assert all(s[p]["errors"] == 0 for p in ("after_start", "cold", "warm"))
+        assert s["rss_mb"] > 0 and s["peak_rss_mb"] >= s["rss_mb"]
+    assert e["cold_p50_ratio"] > 0
+    assert any(r.startswith("| 20 | 20 |") for r in fleet_rows({"fleet_envs": e}))
+
+
+def test_fleet_issue_small() -> None:
+    """3 then 20 environments, 12 users: no issuance fails, and the target holds one read
+    identity (ServiceAccount, ClusterRoleBinding) per user."""
+    from bench import fleet_issue
+
+    e = fleet_issue.run_entry(environments=20, users=12, c1_requests=6, c32_per_client=1)
+    _no_fleet_left("fleet-issue")
+    phases = [e[p][c] for p in ("small", "large", "large_spread") for c in ("c1", "c32")]
+    assert [p["requests"] for p in phases] == [6, 32] * 3
+    assert all(p["errors"] == 0 for p in [*phases, e["first"]])
+    assert e["first"]["requests"] == 12 - fleet_issue.SMALL_USERS
+    objects = e["target_objects"]
+    assert (objects["serviceAccounts"], objects["clusterRoleBindings"]) == (12, 12)
+    assert e["c1_p50_ratio"] > 0
+
+
+def test_fleet_churn_small_and_the_cleanup_pass() -> None:
+    """200 issuances by 20 users on 4 environments leave 200 session Secrets and 40 read
+    identities; one cleanup pass 31 days ahead removes every one of them."""
+    from bench import fleet_churn
+
+    e = fleet_churn.run_entry(count=200, environments=4)
+    _no_fleet_left("fleet-churn")
+    assert (e["issuances"], e["users"], e["identities"]) == (200, 20, 40)
+    assert e["churn"]["errors"] == 0
+    before = e["before"]["target"]
+    assert before == {
+        "sessionSecrets": 200,
+        "serviceAccounts": 40,
+        "clusterRoleBindings": 40,
+        "roleBindings": 0,
+    }
+    assert e["cleanup"]["ran"], e["cleanup"]
+    removed = e["cleanup"]["removed"]
+    assert (removed["sessionSecrets"], removed["serviceAccounts"]) == (200, 40)
+    assert removed["bindings"] == 40 and removed["failedTargets"] == 0
+    assert e["after"]["target"] == dict.fromkeys(before, 0)
+    assert e["objects_per_idle_user_after"] == 0 and e["met"]

@@ -211,14 +211,21 @@ def ui_args(port: int) -> tuple[str, ...]:
 
 
 def serve_argv(
-    issuer: str, client_id: str, port: int, *extra: str, ui: bool = True, public_port: int = 0
+    issuer: str,
+    client_id: str,
+    port: int,
+    *extra: str,
+    ui: bool = True,
+    public_port: int = 0,
+    mgmt: Path | None = None,
 ) -> list[str]:
-    """`public_port`: where the dashboard is reached (the balancer's), when not `port`."""
+    """`public_port`: where the dashboard is reached (the balancer's), when not `port`;
+    `mgmt`: another management cluster's kubeconfig than the stack's (a fleet bench's)."""
     return [
         sys.executable,
         "-m",
         "scipian_backend",
-        f"--mgmt-kubeconfig={mgmt_kubeconfig()}",
+        f"--mgmt-kubeconfig={mgmt or mgmt_kubeconfig()}",
         "serve",
         "--host=127.0.0.1",
         f"--port={port}",
@@ -440,9 +447,12 @@ def spawn_backend(
     port: int = 0,
     serve_flags: Sequence[str] = STACK_SERVE_FLAGS,
     worker: bool = False,
+    mgmt: Path | None = None,
 ) -> BackendProcess:
     """A test-owned backend; `port` 0 picks a free one (a restart may ask for the old one);
-    `serve_flags=()` leaves out the stack's own flags (a production-like /metrics).
+    `serve_flags=()` leaves out the stack's own flags (a production-like /metrics);
+    `mgmt`: the kubeconfig of a management cluster of the caller's own (bench/fleet_world.py),
+    which then runs without the stack's dashboard (its client is registered for the stack).
 
     Without `worker=True` it runs no worker room: it would otherwise claim the shared
     stack's promotions and, stopped with its test, leave them to wait out its Leases."""
@@ -453,7 +463,7 @@ def spawn_backend(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            serve_argv(issuer, client_id, port, *serve_flags, *extra),
+            serve_argv(issuer, client_id, port, *serve_flags, *extra, ui=mgmt is None, mgmt=mgmt),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
