@@ -115,6 +115,7 @@ SHARED_STATE_FILES = frozenset(
         "test_backend_api",  # every user's exact environment list
         "test_bench_leftovers",  # registers the bench's fan-out aliases, granted to team-a
         "test_break_glass",  # registers t-glass
+        "test_cleanup",  # one cleanup pass over every Environment's target and mgmt
         "test_completion_bash",  # an alias per registered Environment
         "test_deployer_tokens",  # revokes alice's sessions on dev; registers t-upgrade-*
         "test_faults_stack",  # revokes alice's sessions on dev
