@@ -130,6 +130,26 @@ def parser() -> argparse.ArgumentParser:
         default=30.0,
         help="then requests in flight get this long to end before they are cancelled (default 30)",
     )
+    lg = s.add_argument_group('listing environments (docs/backend.md, "Listing environments")')
+    lg.add_argument(
+        "--no-environment-cache",
+        action="store_true",
+        help="list every Environment from mgmt on each listing instead of keeping them "
+        "watch-fed (for comparisons; default: cached)",
+    )
+    lg.add_argument(
+        "--no-rbac-index",
+        action="store_true",
+        help="ask one SubjectAccessReview per Environment on each listing instead of only "
+        "the candidates mgmt's ClusterRoleBindings name (for comparisons; default: indexed)",
+    )
+    lg.add_argument(
+        "--cache-ready-seconds",
+        type=float,
+        default=30.0,
+        help="at start, wait at most this long for the caches' first lists; /readyz fails "
+        "until they are read (default 30)",
+    )
     bg = s.add_argument_group("break-glass and metrics")
     bg.add_argument(
         "--metrics-detail",
@@ -572,6 +592,12 @@ def _worker_options(p: argparse.ArgumentParser) -> None:
         help="a label selector: this replica works only the objects it matches (shards; "
         "default all)",
     )
+    g.add_argument(
+        "--worker-periodic-lease",
+        default=d.periodic_lease,
+        help="the Lease whose holder runs the periodic tasks, one replica at a time "
+        f"(default {d.periodic_lease})",
+    )
 
 
 def _cleanup_options(p: argparse.ArgumentParser, serve: bool) -> None:
@@ -694,6 +720,7 @@ def _worker_settings(args: argparse.Namespace) -> WorkerSettings:
         stop_seconds=args.worker_stop_seconds,
         resync_seconds=args.worker_resync_seconds,
         selector=args.worker_selector,
+        periodic_lease=args.worker_periodic_lease,
     )
 
 
@@ -1032,6 +1059,9 @@ def _serve(args: argparse.Namespace) -> int:
         notify_timeout_seconds=args.notify_timeout_seconds,
         notify_retries=args.notify_retries,
         pending_approvals_cache_seconds=args.pending_approvals_cache_seconds,
+        environment_cache=not args.no_environment_cache,
+        rbac_index=not args.no_rbac_index,
+        cache_ready_seconds=args.cache_ready_seconds,
     )
     check_serve_identity(settings.issuer, settings.username_prefix, settings.groups_prefix)
     from scipian_backend.ratelimit import parse_rate, route_limiters
@@ -1044,6 +1074,8 @@ def _serve(args: argparse.Namespace) -> int:
     )
     parse_rate(settings.ui_login_rate_limit, settings.ui_login_rate_limit_burst)
     _check_promotion_flags(settings)
+    if not 0 <= settings.cache_ready_seconds <= 600:
+        raise ConfigError("--cache-ready-seconds must be between 0 and 600")
     if not 0.05 <= settings.event_flush_seconds <= 3600:
         raise ConfigError("--event-flush-seconds must be between 0.05 and 3600")
     if settings.helm and not os.access(settings.helm, os.X_OK):

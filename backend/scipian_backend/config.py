@@ -80,6 +80,12 @@ class Settings:
     ensured_ttl_seconds: float = 60.0  # how long a verified SA + binding is trusted
     # How long a found Environment + broker client is reused (lookups.py); 0: every time.
     lookup_ttl_seconds: float = 5.0
+    # The listing's caches (docs/backend.md "Listing environments"): every Environment and
+    # mgmt's RBAC naming environments, watch-fed; off: read mgmt (one review per
+    # Environment) on every listing. /readyz waits for both, the lifespan at most this long.
+    environment_cache: bool = True
+    rbac_index: bool = True
+    cache_ready_seconds: float = 30.0
     rate_limit: str = "600/60s"  # per user and replica, on issuance (ratelimit.py); "0": off
     rate_limit_burst: int | None = None  # default: 100, at most the rate's token count
     # The other authenticated routes' buckets (ratelimit.py, change.md §11); "0": off.

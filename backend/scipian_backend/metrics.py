@@ -74,6 +74,12 @@ class Metrics:
             "Execution Leases this replica holds (worker/room.py).",
             registry=self.registry,
         )
+        self._reviews = Counter(
+            "scipian_subject_access_reviews",
+            "SubjectAccessReviews asked of mgmt, by scope (named: one object; all: no name).",
+            ("scope",),
+            registry=self.registry,
+        )
         self._turns = Counter(
             "scipian_worker_turns",
             "Worker turns and periodic task runs, by kind and outcome (ok, failed).",
@@ -116,6 +122,9 @@ class Metrics:
 
     def promotion(self, outcome: str) -> None:
         self._promotions.labels(outcome).inc()
+
+    def subject_access_review(self, named: bool) -> None:
+        self._reviews.labels("named" if named else "all").inc()
 
     def worker_claims(self, held: int) -> None:
         self._claims.set(held)

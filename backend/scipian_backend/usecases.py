@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -31,6 +31,7 @@ from scipian_backend.audit.events import Auditor
 from scipian_backend.audit.notify import Notifier
 from scipian_backend.audit.records import Record
 from scipian_backend.config import MIN_TTL, Settings, valid_env_id
+from scipian_backend.environments.cache import EnvironmentCache
 from scipian_backend.environments.lookups import TtlCache
 from scipian_backend.environments.store import Environment, Store
 from scipian_backend.errors import (
@@ -53,6 +54,7 @@ from scipian_backend.identity.authn import (
 )
 from scipian_backend.identity.authz import Authorizer
 from scipian_backend.identity.names import IDENTITY_VERSION, STANDING, request_source
+from scipian_backend.identity.rbac_index import CREATE_DEPLOY, GET_KUBECONFIG, RbacIndex
 from scipian_backend.metrics import Metrics
 from scipian_backend.minting.kubeconfig import format_time, kubeconfig_text
 from scipian_backend.minting.minter import Minter
@@ -65,6 +67,7 @@ log = logging.getLogger("scipian.backend")
 # Who asks: an Authorization header (the API), or an Identity a dashboard session holds.
 Caller = str | Identity | None
 LOOKUP_WORKERS = 32  # concurrent issuances whose Environment is read during their RBAC check
+REVIEW_WORKERS = 16  # the listing's SubjectAccessReviews in flight at once, all callers
 
 
 @dataclass
@@ -82,6 +85,11 @@ class Backend:
     route_limiters: dict[str, RateLimiter] = field(default_factory=dict)
     # Found (Environment, target client) pairs, reused for settings.lookup_ttl_seconds.
     lookup_cache: TtlCache[tuple[Environment, Any]] | None = None
+    # Every Environment, watch-fed (environments/cache.py); None: read from mgmt each time.
+    env_cache: EnvironmentCache | None = None
+    # mgmt's ClusterRoles and bindings naming environments (identity/rbac_index.py); None:
+    # the listing asks one review per Environment.
+    rbac_index: RbacIndex | None = None
     clock: Callable[[], float] = time.time  # what step-up measures a login's age by
     # Reads Helm release records on targets (releases/reader.py); None: those routes answer 503.
     release_reader: ReleaseReader | None = None
@@ -118,6 +126,11 @@ class Backend:
         init=False,
         repr=False,
     )
+    _reviews: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(REVIEW_WORKERS, "scipian-review"),
+        init=False,
+        repr=False,
+    )
 
     def notify(self, type: str, **fields: Any) -> None:
         """One notification event (audit/notify.py: its types and allowed fields), queued
@@ -143,13 +156,71 @@ class Backend:
         self, authorization: Caller, request_id: str, gates: bool = False
     ) -> list[dict[str, Any]]:
         """The environments the caller may read; with `gates`, each one the caller may also
-        deploy to carries `gated` (change.md §2), asked in the same round of reviews."""
+        deploy to carries `gated` (change.md §2). With the RBAC index (docs/backend.md
+        "Listing environments"): a review without a name, else one per candidate the
+        caller's bindings name; without it, one per Environment."""
         who = self._authenticate(authorization, request_id, READ)
-        envs = self.store.list()
+        index = self.rbac_index
+        if index is None or not index.ready():
+            return self._environments_each(who, gates)
+        # Round one, together: every environment readable (deployable)? one review without
+        # a name each; and the environments of the caller's open read requests.
+        read_all = self._reviews.submit(self.authorizer.allowed, who, "", *GET_KUBECONFIG)
+        deploy_all = (
+            self._reviews.submit(self.authorizer.allowed, who, "", *CREATE_DEPLOY)
+            if gates
+            else None
+        )
+        requests = self._reviews.submit(self._readable_by_request, who)
+        every, requested = read_all.result(), requests.result()
+        may_deploy_all = deploy_all is not None and deploy_all.result()
+        # Round two: each candidate confirmed by its own review (and one for deploy where
+        # the caller's bindings name it). The index bounds the questions, never answers.
+        deploy_names = (
+            index.reach(who, CREATE_DEPLOY).names if gates and not may_deploy_all else set()
+        )
+        if every:
+            envs = list(self._all_environments())
+            checks = [(e.id, False, e.id in deploy_names) for e in envs]
+        else:
+            envs = []
+            names = (n for n in index.reach(who, GET_KUBECONFIG).names if valid_env_id(n))
+            checks = [(n, True, n in deploy_names) for n in sorted(names)]
+
+        def confirm(check: tuple[str, bool, bool]) -> tuple[Environment | None, bool, bool]:
+            name, ask_read, ask_deploy = check
+            if ask_read and not self.authorizer.may_get_kubeconfig(who, name):
+                return None, False, False
+            env = self._environment(name)
+            if env is None:
+                return None, False, False
+            if may_deploy_all:
+                return env, True, env.deploy is not None
+            deploy = ask_deploy and env.deploy is not None and self.authorizer.may_deploy(who, name)
+            return env, True, deploy
+
+        asked = [c for c in checks if c[1] or c[2]]
+        answers = dict(zip((c[0] for c in asked), self._reviews.map(confirm, asked), strict=True))
+        items: dict[str, dict[str, Any]] = {}
+        for e in envs:  # every: all readable; gated where deploy is allowed
+            _, _, deploy = answers.get(e.id, (e, True, may_deploy_all and e.deploy is not None))
+            items[e.id] = _listed(e, deploy)
+        for env, ok, deploy in answers.values():
+            if env is not None and ok and env.id not in items:
+                items[env.id] = _listed(env, deploy)
+        for name in requested - items.keys():
+            env = self._environment(name)
+            if env is not None:
+                items[name] = _listed(env, False)
+        return [items[k] for k in sorted(items)]
+
+    def _environments_each(self, who: Identity, gates: bool) -> list[dict[str, Any]]:
+        """The listing without the RBAC index: one review per Environment (`serve
+        --no-rbac-index`, or before the index is ready)."""
+        envs = self._all_environments()
         if not envs:
             return []
-        # The environments of the caller's open read requests: one list on mgmt for all.
-        requested = self.grants.readable(who) if self.grants is not None else set()
+        requested = self._readable_by_request(who)
 
         def may(env: Environment) -> tuple[bool, bool]:
             if not self.authorizer.may_get_kubeconfig(who, env.id):
@@ -157,21 +228,27 @@ class Backend:
             deploy = gates and env.deploy is not None and self.authorizer.may_deploy(who, env.id)
             return True, deploy
 
-        with ThreadPoolExecutor(min(8, len(envs))) as pool:
-            allowed = list(pool.map(may, envs))
-        items = []
-        for e, (ok, deploy) in zip(envs, allowed, strict=True):
-            if not ok:
-                continue
-            item: dict[str, Any] = {
-                "id": e.id,
-                "description": e.description,
-                "ttlSeconds": e.ttl_seconds,
-            }
-            if deploy and e.deploy is not None:
-                item["gated"] = e.deploy.gated
-            items.append(item)
-        return items
+        allowed = list(self._reviews.map(may, envs))
+        return [_listed(e, deploy) for e, (ok, deploy) in zip(envs, allowed, strict=True) if ok]
+
+    def _readable_by_request(self, who: Identity) -> set[str]:
+        """The environments of the caller's open read requests: one list on mgmt for all."""
+        return self.grants.readable(who) if self.grants is not None else set()
+
+    def _all_environments(self) -> Sequence[Environment]:
+        if self.env_cache is not None:
+            return self.env_cache.every()
+        return self.store.list()
+
+    def environment(self, env_id: str) -> Environment | None:
+        """The Environment named env_id, from the watch-fed cache (a miss reads mgmt); never
+        for deploy-level or gate decisions, which read it fresh (store.get)."""
+        return self._environment(env_id)
+
+    def _environment(self, env_id: str) -> Environment | None:
+        if self.env_cache is not None:
+            return self.env_cache.get(env_id)
+        return self.store.get(env_id)
 
     def issue(
         self,
@@ -202,9 +279,15 @@ class Backend:
         # The Environment and its cluster client are read while RBAC decides (they are
         # independent round trips to mgmt); what they say reaches the caller, the audit
         # trail included, only once RBAC has allowed it, in the documented order.
-        # A cached pair skips both reads; RBAC is asked afresh either way.
+        # A cached pair skips both reads; RBAC is asked afresh either way. Deploy level
+        # reads the Environment fresh from mgmt (its gate and namespaces decide), reusing
+        # only a cached client of the same broker Secret.
         cached = self.lookup_cache.get(env_id) if self.lookup_cache is not None else None
-        lookup = self._lookups.submit(self._lookup, env_id) if cached is None else None
+        lookup = (
+            self._lookups.submit(self._lookup, env_id, deploy, cached)
+            if cached is None or deploy
+            else None
+        )
         allowed = (
             self.authorizer.may_deploy(who, env_id)
             if deploy
@@ -411,11 +494,17 @@ class Backend:
             self._deny(audit, who, "step_up_required", problem, env.uid)
             raise InsufficientUserAuthentication(problem, spec.max_auth_age_seconds)
 
-    def _lookup(self, env_id: str) -> tuple[Environment | None, Any]:
-        """(Environment or None, its target client or the ApiError that stood in the way)."""
-        env = self.store.get(env_id)
+    def _lookup(
+        self, env_id: str, fresh: bool = False, cached: tuple[Environment, Any] | None = None
+    ) -> tuple[Environment | None, Any]:
+        """(Environment or None, its target client or the ApiError that stood in the way);
+        `fresh`: the Environment read from mgmt, `cached`'s client reused when the
+        Environment still names the same broker Secret."""
+        env = self.store.get(env_id) if fresh else self._environment(env_id)
         if env is None:
             return None, None
+        if cached is not None and (cached[0].uid, cached[0].secret) == (env.uid, env.secret):
+            return env, cached[1]
         try:
             return env, self.minter.target(env)
         except ApiError as e:
@@ -424,7 +513,26 @@ class Backend:
     def ready(self) -> bool:
         if self.draining.is_set():
             return False
+        for cache in (self.env_cache, self.rbac_index):
+            if cache is not None and not cache.ready():
+                return False
         return self.store.ping() and self.keys.ready()
+
+    def start_caches(self, wait: float) -> None:
+        """Starts the Environment cache and the RBAC index (the app's lifespan) and waits
+        at most `wait` seconds for their first lists; /readyz fails until they are read."""
+        for cache in (self.env_cache, self.rbac_index):
+            if cache is not None:
+                cache.start()
+        for cache in (self.env_cache, self.rbac_index):
+            if cache is not None and not cache.wait_ready(wait):
+                log.warning("caches not listed within %gs: not ready until they are", wait)
+                return
+
+    def stop_caches(self) -> None:
+        for cache in (self.env_cache, self.rbac_index):
+            if cache is not None:
+                cache.stop()
 
     def _authenticate(
         self, authorization: Caller, audit: Audit | str, bucket: str = WRITE
@@ -489,6 +597,18 @@ class Audit(NamedTuple):
     level: str = "read"
     justification: str = ""
     auth_time: int | None = None
+
+
+def _listed(env: Environment, deploy: bool) -> dict[str, Any]:
+    """One environment as the listing shows it; `gated` where the caller may deploy."""
+    item: dict[str, Any] = {
+        "id": env.id,
+        "description": env.description,
+        "ttlSeconds": env.ttl_seconds,
+    }
+    if deploy and env.deploy is not None:
+        item["gated"] = env.deploy.gated
+    return item
 
 
 def gate_message(env: Environment) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from kubernetes import client
 
@@ -25,11 +27,13 @@ from scipian_backend.audit.pending import (
 from scipian_backend.breakglass.service import BreakGlass
 from scipian_backend.breakglass.status import EnvironmentStatus
 from scipian_backend.config import ARTIFACTS_NAMESPACE, Settings
+from scipian_backend.environments.cache import EnvironmentCache
 from scipian_backend.environments.lookups import TtlCache
-from scipian_backend.environments.store import Store
+from scipian_backend.environments.store import Environment, Store
 from scipian_backend.helmrun.sandbox import HelmSandbox
 from scipian_backend.identity.authn import KeySet, Verifier
 from scipian_backend.identity.authz import Authorizer
+from scipian_backend.identity.rbac_index import RbacIndex
 from scipian_backend.metrics import Metrics
 from scipian_backend.minting.minter import Minter, TargetClients
 from scipian_backend.promotions.deadlines import Limits
@@ -85,8 +89,15 @@ def build_backend(settings: Settings) -> Backend:
         write=(settings.write_rate_limit, settings.write_rate_limit_burst),
     )
 
+    lookups: TtlCache[tuple[Environment, Any]] = TtlCache(settings.lookup_ttl_seconds)
+    env_cache = (
+        EnvironmentCache(mgmt, store, timeout, on_change=_invalidator(lookups))
+        if settings.environment_cache
+        else None
+    )
+
     def uid_of(env_id: str) -> str | None:
-        env = store.get(env_id)
+        env = env_cache.get(env_id) if env_cache is not None else store.get(env_id)
         return env.uid if env else None
 
     targets = TargetClients(store)
@@ -101,7 +112,7 @@ def build_backend(settings: Settings) -> Backend:
         settings=settings,
         keys=keys,
         verifier=Verifier(settings, keys),
-        authorizer=Authorizer(mgmt, timeout),
+        authorizer=Authorizer(mgmt, timeout, on_review=metrics.subject_access_review),
         store=store,
         minter=Minter(
             targets,
@@ -118,7 +129,9 @@ def build_backend(settings: Settings) -> Backend:
         metrics=metrics,
         limiter=limiter,
         route_limiters=limiters,
-        lookup_cache=TtlCache(settings.lookup_ttl_seconds),
+        lookup_cache=lookups,
+        env_cache=env_cache,
+        rbac_index=RbacIndex(mgmt, timeout) if settings.rbac_index else None,
         release_reader=reader,
     )
     if settings.notify_url:
@@ -207,6 +220,19 @@ def build_backend(settings: Settings) -> Backend:
     return backend
 
 
+def _invalidator(lookups: TtlCache[Any]) -> Callable[[str | None], None]:
+    """The Environment cache's watch events drop the (Environment, client) pairs they
+    change; a (re-)list drops them all."""
+
+    def changed(env_id: str | None) -> None:
+        if env_id is None:
+            lookups.clear()
+        else:
+            lookups.invalidate(env_id)
+
+    return changed
+
+
 def _access_requests(backend: Backend, mgmt: client.ApiClient) -> None:
     """Credentials under approved access requests, their revocation, and their clock."""
     settings = backend.settings
@@ -247,6 +273,7 @@ def _worker_room(
         stop_seconds=w.stop_seconds,
         resync_seconds=w.resync_seconds,
         selector=w.selector,
+        periodic_lease=w.periodic_lease,
         metrics=metrics,
         timeout=settings.http_timeout_seconds,
     )

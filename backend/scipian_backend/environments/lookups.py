@@ -10,7 +10,10 @@ SubjectAccessReview), absence (an unknown environment is looked up every time, s
 registration is visible at once), and failures. An entry is dropped as soon as an
 issuance with it fails, so a rotated broker credential is re-read on the next request.
 Staleness bound: a deleted or re-registered Environment may be served from here for at
-most `ttl` seconds, to callers that RBAC allows for it (docs/backend.md).
+most `ttl` seconds, to callers that RBAC allows for it (docs/backend.md); with the
+Environment cache (cache.py) an entry goes as soon as its Environment's watch event (or a
+re-list) arrives. Deploy-level issuance takes only the client from here, never the
+Environment (usecases.py reads it fresh).
 """
 
 from __future__ import annotations
@@ -53,3 +56,7 @@ class TtlCache(Generic[V]):
     def invalidate(self, key: str) -> None:
         with self._lock:
             self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

@@ -30,11 +30,14 @@ from scipian_backend.usecases import Backend
 def create_app(backend: Backend) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The listing's caches first: /readyz fails until both have listed.
+        await run_in_threadpool(backend.start_caches, backend.settings.cache_ready_seconds)
         if backend.worker is not None:  # serve: this replica's worker room
             await run_in_threadpool(backend.worker.start)
         try:
             yield
         finally:
+            backend.stop_caches()
             # Shutdown (SIGTERM from the kubelet, too): running turns end or give their
             # claims up, then the aggregated Events still pending are posted.
             if backend.worker is not None:

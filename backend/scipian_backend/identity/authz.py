@@ -10,6 +10,7 @@ environments.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kubernetes import client
@@ -23,9 +24,17 @@ from scipian_backend.kube import json_body
 
 
 class Authorizer:
-    def __init__(self, mgmt: client.ApiClient, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        mgmt: client.ApiClient,
+        timeout: float = 10.0,
+        on_review: Callable[[bool], None] | None = None,
+    ) -> None:
         self._api = client.AuthorizationV1Api(mgmt)
         self._timeout = timeout
+        # Called with whether each review names an object (metrics.py counts them: the
+        # listing's cost stays flat in the number of environments, docs/backend.md).
+        self._on_review = on_review
 
     def may_get_kubeconfig(self, who: Identity, env_id: str) -> bool:
         return self.allowed(who, env_id, "get", "kubeconfig")
@@ -65,6 +74,8 @@ class Authorizer:
                 "resourceAttributes": attributes,
             },
         }
+        if self._on_review is not None:
+            self._on_review(bool(name))
         try:
             result = json_body(
                 self._api.create_subject_access_review(

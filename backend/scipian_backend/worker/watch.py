@@ -4,11 +4,16 @@ A list (paged) gives every object and a resourceVersion; a watch from there (wit
 bookmarks, so the version stays fresh on a quiet resource) gives each change. A watch that
 ends is resumed from the last version seen; 410 Gone (the version was compacted away)
 re-lists; any other failure waits a bounded, growing backoff and re-lists.
+
+Any list call of the kubernetes client that takes the list/watch parameters serves
+(`lister`: ClusterRoles for identity/rbac_index.py); `keep` turns each listed object into
+what `on_list` receives, page by page, so a large list is never held whole as JSON.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -42,13 +47,22 @@ class Watcher:
         group: str,
         version: str,
         plural: str,
-        on_list: Callable[[list[dict[str, Any]]], None],
+        on_list: Callable[[list[Any]], None],
         on_event: Callable[[str, dict[str, Any]], None],
         stop: threading.Event,
         timeout: float = 10.0,
         selector: str = "",
+        *,
+        lister: Callable[..., Any] | None = None,
+        keep: Callable[[dict[str, Any]], Any] | None = None,
+        log_name: str = "worker",
     ) -> None:
         self._api = client.CustomObjectsApi(api)
+        self._lister = lister or functools.partial(
+            self._api.list_cluster_custom_object, group, version, plural
+        )
+        self._keep = keep
+        self._log_name = log_name
         # A label selector (serve --worker-selector): this replica's share of the objects.
         self._selector = {"label_selector": selector} if selector else {}
         self._what = (group, version, plural)
@@ -75,7 +89,8 @@ class Watcher:
                 failures += 1
                 delay = backoff(failures, base=0.5, most=30.0)
                 log.warning(
-                    "worker: watching %s failed (%s); again in %.1f s",
+                    "%s: watching %s failed (%s); again in %.1f s",
+                    self._log_name,
                     self._what[2],
                     _describe(e),
                     delay,
@@ -91,24 +106,17 @@ class Watcher:
                 resp.shutdown()
 
     def _list(self) -> str:
-        group, version, plural = self._what
-        items: list[dict[str, Any]] = []
+        items: list[Any] = []
         token: str | None = None
         while True:
             kw: dict[str, Any] = {"limit": PAGE, **self._selector}
             if token:
                 kw["_continue"] = token
             page = json_body(
-                self._api.list_cluster_custom_object(
-                    group,
-                    version,
-                    plural,
-                    _request_timeout=self._timeout,
-                    _preload_content=False,
-                    **kw,
-                )
+                self._lister(_request_timeout=self._timeout, _preload_content=False, **kw)
             )
-            items.extend(i for i in page.get("items") or [] if isinstance(i, dict))
+            found = (i for i in page.get("items") or [] if isinstance(i, dict))
+            items.extend(found if self._keep is None else map(self._keep, found))
             meta = page.get("metadata") or {}
             token = meta.get("continue") or None
             if not token:
@@ -116,12 +124,8 @@ class Watcher:
                 return str(meta.get("resourceVersion") or "")
 
     def _watch(self, rv: str) -> str:
-        group, version, plural = self._what
         try:
-            resp = self._api.list_cluster_custom_object(
-                group,
-                version,
-                plural,
+            resp = self._lister(
                 watch=True,
                 resource_version=rv,
                 allow_watch_bookmarks=True,
