@@ -25,7 +25,8 @@ import sys
 from typing import Any
 
 from bench.fleet_load import issuances, summary
-from bench.fleet_world import BASE, World, email, load_average, rss_mb
+from bench.fleet_world import BASE, USER_PREFIX, World, email, load_average, rss_mb
+from bench.issue_load import _FloorCalls, percentile
 
 ENVIRONMENTS = 10000
 USERS = 2000
@@ -72,6 +73,7 @@ def run_entry(
             raise RuntimeError(f"bench: fleet_issue: {errors} first issuances failed")
         out["small"] = _phase(url, hot, token, c1_requests, c32_per_client, world)
         out["small"]["environments"] = small_environments
+        out["small"]["floor_ms"] = _floor(world, hot[0])
         print(f"bench: fleet_issue: growing to {environments} environments", file=sys.stderr)
         out["grow_s"] = world.grow(environments)
         print(f"bench: fleet_issue: {users - small_users} first issuances", file=sys.stderr)
@@ -82,6 +84,7 @@ def run_entry(
         out["first"]["clients"] = FIRST_CONCURRENCY
         out["first"]["calls_per_issuance"] = _per(world.audit_since(mark), len(first))
         out["large"] = _phase(url, hot, token, c1_requests, c32_per_client, world)
+        out["large"]["floor_ms"] = _floor(world, hot[0])
         out["large_spread"] = _phase(url, names, token, c1_requests, c32_per_client, world)
         out["target_objects"] = world.target_counts()
         out["stored_bytes"] = world.stored_bytes()
@@ -112,6 +115,32 @@ def _phase(
         out[f"c{clients}"] = summary(lat, errors, elapsed)
         if clients == 1:
             out["calls_per_issuance"] = _per(world.audit_since(mark), count)
+    return out
+
+
+class _Floor(_FloorCalls):
+    """The apiserver calls of an issuance made directly by the backend's own code (issue_load
+    .py), for one of this world's users: what the clusters alone cost, apart from the
+    backend."""
+
+    def __init__(self, world: World, user: str) -> None:
+        from scipian_backend.identity.authn import Identity
+
+        self.USER = USER_PREFIX + user
+        super().__init__(world.backend_kubeconfig, BASE)
+        self.who = Identity(self.USER, (USER_PREFIX + GROUP,), "floor")
+
+
+def _floor(world: World, user: str, runs: int = 30) -> dict[str, float]:
+    """p50 of each floor call over `runs`, the created session Secrets deleted after."""
+    floor = _Floor(world, user)
+    try:
+        parts = floor.sample(runs)
+    finally:
+        floor.clean()
+    out = {k: round(percentile(v, 50) * 1000, 2) for k, v in parts.items()}
+    out["sum"] = round(sum(out.values()), 2)
+    out["load"] = load_average()
     return out
 
 

@@ -179,6 +179,9 @@ def test_fleet_issue_small() -> None:
     assert first["target create serviceaccounts"] == 1.0
     assert first["target create clusterrolebindings"] == 1.0
     assert e["stored_bytes"]["target session Secret"] > 0
+    for phase in ("small", "large"):
+        floor = e[phase]["floor_ms"]
+        assert floor["sum"] > 0 and floor["subjectaccessreview_ms"] > 0
 
 
 def test_fleet_churn_small_and_the_cleanup_pass() -> None:
