@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from tests.stack import node
+from tests.stack.paths import ROOT
 from tools import image
 
 # The names the charts use: charts/scipian-backend's values.yaml (image.repository and tag).
 BACKEND_IMAGE = f"{image.REPOSITORY}:{image.backend_version()}"
+# tests/charts/shop-web's values.yaml `image`: tests/tools/shopweb, imported under that name.
+SHOP_WEB_IMAGE = "registry.example/shop-web:1.0"
+SHOP_WEB_REAL_NODE_VALUES = ROOT / "tests" / "charts" / "shop-web" / "values-real-node.yaml"
 NODE_SELECTOR = {node.LABEL: "true"}
 TOLERATIONS = [{"key": node.TAINT, "operator": "Exists", "effect": "NoSchedule"}]
 
@@ -46,5 +49,23 @@ def import_backend_image(timings: dict[str, float]) -> str:
     return BACKEND_IMAGE
 
 
-def archive_dir() -> Path:
-    return node.node_dir() / "images"
+def import_shop_web_image() -> str:
+    """tests/tools/shopweb alone in an image, in the node's containerd as SHOP_WEB_IMAGE."""
+    from tests import tools
+
+    binary = tools.shopweb()
+    archive = binary.with_name("shop-web.oci.tar")
+    if not archive.exists():
+        container = image.buildah("from", "scratch").stdout.strip()
+        try:
+            image.buildah("copy", container, str(binary), "/shopweb")
+            image.buildah("config", "--entrypoint", '["/shopweb"]', "--cmd", "[]", container)
+            image.buildah("commit", "-q", container, SHOP_WEB_IMAGE)
+        finally:
+            image.buildah("rm", container, check=False)
+        tmp = archive.with_name(archive.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        image.buildah("push", SHOP_WEB_IMAGE, f"oci-archive:{tmp}:{SHOP_WEB_IMAGE}")
+        tmp.rename(archive)
+    node.import_image(SHOP_WEB_IMAGE, archive)
+    return SHOP_WEB_IMAGE

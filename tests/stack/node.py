@@ -278,6 +278,7 @@ def _ready() -> bool:
 def _drain() -> None:
     """Deletes the node's pods so the kubelet stops them (CNI DEL included), then the Node."""
     node = name()
+    clusters.kubectl_run("mgmt", "cordon", node, check=False)  # no replacements land here
     clusters.kubectl_run(
         "mgmt", "delete", "pods", "--all-namespaces", f"--field-selector=spec.nodeName={node}",
         "--grace-period=1", "--wait=false", check=False,
