@@ -300,6 +300,31 @@ class ClusterObjects:
             resp.close()  # the rest of the stream is not wanted: never back to the pool
 
 
+def read_secret(
+    core: client.CoreV1Api,
+    name: str,
+    namespace: str,
+    timeout: float,
+    *,
+    message: str = "",
+) -> dict[str, Any] | None:
+    """One Secret as JSON (json_body), or None when there is none (404). Any other failure,
+    or a body that is not a JSON object, raises ServiceUnavailable: `message` when given
+    (the caller's own words), else `unavailable(e)`'s."""
+    try:
+        return json_body(
+            core.read_namespaced_secret(
+                name, namespace, _request_timeout=timeout, _preload_content=False
+            )
+        )
+    except ApiException as e:
+        if status_of(e) == 404:
+            return None
+        raise (ServiceUnavailable(message) if message else unavailable(e)) from None
+    except (HTTPError, ValueError) as e:
+        raise (ServiceUnavailable(message) if message else unavailable(e)) from None
+
+
 def unavailable(e: BaseException) -> ServiceUnavailable:
     """A failure of mgmt in the API's words (its status, never its body)."""
     status = status_of(e)

@@ -117,21 +117,11 @@ class ArtifactStore:
         digest at all)."""
         if not DIGEST.fullmatch(digest):
             return None
-        try:
-            doc = kube.json_body(
-                self._core.read_namespaced_secret(
-                    secret_name(digest),
-                    self._namespace,
-                    _request_timeout=self._timeout,
-                    _preload_content=False,
-                )
-            )
-        except ApiException as e:
-            if kube.status_of(e) == 404:
-                return None
-            raise _unavailable() from None
-        except (HTTPError, ValueError):
-            raise _unavailable() from None
+        doc = kube.read_secret(
+            self._core, secret_name(digest), self._namespace, self._timeout, message=UNAVAILABLE
+        )
+        if doc is None:
+            return None
         meta = doc.get("metadata") or {}
         if (meta.get("labels") or {}).get(KIND_LABEL) != KIND_VALUE:
             return None
@@ -334,5 +324,8 @@ def _stored(item: dict[str, Any]) -> Stored | None:
     )
 
 
+UNAVAILABLE = "the management cluster is unavailable (chart archives)"
+
+
 def _unavailable() -> ServiceUnavailable:
-    return ServiceUnavailable("the management cluster is unavailable (chart archives)")
+    return ServiceUnavailable(UNAVAILABLE)

@@ -181,7 +181,7 @@ class Cleanup:
                         GROUP, VERSION, "accessrequests", str(m.get("name")), patch,
                         _request_timeout=self._timeout,
                     )  # fmt: skip
-                counts.add("accessRequests", self._delete_record("accessrequests", m))
+                counts.add("accessRequests", max(0, self._delete_record("accessrequests", m)))
             except (ApiException, HTTPError, OSError, ValueError) as e:
                 if kube.status_of(e) not in (404, 409):  # gone or changed: next pass
                     log.warning("cleanup: an access request not deleted (%s)", _describe(e))
@@ -360,7 +360,7 @@ def _sum(jobs: list[Any], what: str) -> int:
     n = 0
     for job in jobs:
         try:
-            n += job.result()
+            n += max(0, job.result())
         except Exception as e:  # logged; the pass goes on
             log.warning("cleanup: a %s not deleted (%s)", what, _describe(e))
     return n

@@ -57,6 +57,7 @@ class TargetSweep:
         self._deadline = deadline
         self._timeout = timeout
         self.errors = 0
+        self._failed: set[str] = set()  # deletes that failed (not 404/409)
         self.counts = rules.Counts()  # what was removed, also when the sweep fails half way
 
     def run(self) -> rules.Counts:
@@ -64,6 +65,8 @@ class TargetSweep:
         existing, removed = self._accounts(counts)
         self._sessions(removed, counts)
         self._bindings(existing, removed, counts)
+        if removed:
+            self._raced(removed)
         return counts
 
     def _list(self, fn: Any, *args: str, **selectors: str) -> list[dict[str, Any]]:
@@ -108,8 +111,11 @@ class TargetSweep:
             )
             for name, rv in idle.items()
         }
-        removed = {name for name, n in self._wait(jobs).items() if n}
-        counts.add("serviceAccounts", len(removed))
+        outcomes = self._wait(jobs)
+        # Gone either way (deleted now, or before: its bindings and sessions go too); one
+        # whose resourceVersion changed was issued meanwhile and stays.
+        removed = {name for name, n in outcomes.items() if n >= 0 and name not in self._failed}
+        counts.add("serviceAccounts", sum(n for n in outcomes.values() if n > 0))
         return existing, removed
 
     def _sessions(self, removed: set[str], counts: rules.Counts) -> None:
@@ -129,7 +135,7 @@ class TargetSweep:
             )
             for name in doomed
         }
-        counts.add("sessionSecrets", sum(self._wait(jobs).values()))
+        counts.add("sessionSecrets", sum(n for n in self._wait(jobs).values() if n > 0))
 
     def _bindings(self, existing: set[str], removed: set[str], counts: rules.Counts) -> None:
         jobs: dict[str, Future[int]] = {}
@@ -164,7 +170,21 @@ class TargetSweep:
                     name,
                     _request_timeout=self._timeout,
                 )
-        counts.add("bindings", sum(self._wait(jobs).values()))
+        counts.add("bindings", sum(n for n in self._wait(jobs).values() if n > 0))
+
+    def _raced(self, removed: set[str]) -> None:
+        """An issuance that raced this pass may have made a removed identity again, after
+        its bindings were deleted here: its reconciled-generation annotation goes, so that
+        the next issuance (past the minter's memo) makes its bindings again."""
+        for sa in self._list(self._core.list_namespaced_service_account, self._ns):
+            m = meta(sa)
+            name = str(m.get("name") or "")
+            if name in removed and names.GENERATION_ANNOTATION in (m.get("annotations") or {}):
+                patch = {"metadata": {"annotations": {names.GENERATION_ANNOTATION: None}}}
+                self._core.patch_namespaced_service_account(
+                    name, self._ns, patch, _request_timeout=self._timeout
+                )
+                log.info("cleanup: identity %s was issued again during the pass", name)
 
     def _wait(self, jobs: dict[str, Future[int]]) -> dict[str, int]:
         """Each delete's outcome; one that failed counts 0 and marks the target failed."""
@@ -178,6 +198,7 @@ class TargetSweep:
                 raise OutOfTime() from None
             except Exception as e:  # counted; the pass goes on
                 self.errors += 1
+                self._failed.add(name)
                 out[name] = 0
                 log.debug("cleanup: a delete failed (%s)", type(e).__name__)
         return out

@@ -22,8 +22,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
-from scipian_backend.errors import ServiceUnavailable
-from scipian_backend.kube import json_body, status_of
+from scipian_backend.kube import read_secret, status_of, unavailable
 from scipian_backend.promotions.records import API_VERSION, KIND
 
 ALL = "*"  # the scope of values and sets every step takes, before its own
@@ -141,24 +140,12 @@ class ValuesStore:
             resp.drain_conn()
             resp.release_conn()
         except (ApiException, HTTPError) as e:
-            raise _unavailable(e) from None
+            raise unavailable(e) from None
 
     def load(self, promotion: str, env: str) -> StepInputs | None:
-        try:
-            doc = json_body(
-                self._api.read_namespaced_secret(
-                    secret_name(promotion),
-                    self._ns,
-                    _request_timeout=self._timeout,
-                    _preload_content=False,
-                )
-            )
-        except ApiException as e:
-            if status_of(e) == 404:
-                return None
-            raise _unavailable(e) from None
-        except (HTTPError, ValueError) as e:
-            raise _unavailable(e) from None
+        doc = read_secret(self._api, secret_name(promotion), self._ns, self._timeout)
+        if doc is None:
+            return None
         data = (doc.get("data") or {}).get(KEY)
         if not isinstance(data, str):
             return None
@@ -181,13 +168,6 @@ class ValuesStore:
             resp.release_conn()
         except ApiException as e:
             if status_of(e) != 404:
-                raise _unavailable(e) from None
+                raise unavailable(e) from None
         except HTTPError as e:
-            raise _unavailable(e) from None
-
-
-def _unavailable(e: BaseException) -> ServiceUnavailable:
-    status = status_of(e)
-    return ServiceUnavailable(
-        "management cluster unavailable" + (f" (HTTP {status})" if status else "")
-    )
+            raise unavailable(e) from None

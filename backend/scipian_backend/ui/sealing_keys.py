@@ -141,21 +141,13 @@ class SealingKeys:
         return ring
 
     def _read(self) -> dict[str, Any] | None:
-        try:
-            return kube.json_body(
-                self._core.read_namespaced_secret(
-                    self.name,
-                    self.namespace,
-                    _request_timeout=self._timeout,
-                    _preload_content=False,
-                )
-            )
-        except ApiException as e:
-            if kube.status_of(e) == 404:
-                return None
-            raise ServiceUnavailable("the management cluster is unreachable") from None
-        except (HTTPError, ValueError):
-            raise ServiceUnavailable("the management cluster is unreachable") from None
+        return kube.read_secret(
+            self._core,
+            self.name,
+            self.namespace,
+            self._timeout,
+            message="the management cluster is unreachable",
+        )
 
     # -- writes (start-up, the worker room, the admin CLI) -----------------------------------
 

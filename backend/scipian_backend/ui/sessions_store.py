@@ -84,8 +84,11 @@ def decode(data: object) -> Session | None:
         return None
 
 
+UNREACHABLE = "the management cluster is unreachable"
+
+
 def _unavailable() -> ServiceUnavailable:
-    return ServiceUnavailable("the management cluster is unreachable")
+    return ServiceUnavailable(UNREACHABLE)
 
 
 class DashboardSessions:
@@ -140,21 +143,9 @@ class DashboardSessions:
         """The live session a cookie names, or None (unknown, ended, expired)."""
         if not session_id or len(session_id) > MAX_ID:
             return None
-        try:
-            doc = kube.json_body(
-                self._core.read_namespaced_secret(
-                    secret_name(session_id),
-                    self.namespace,
-                    _request_timeout=self._timeout,
-                    _preload_content=False,
-                )
-            )
-        except ApiException as e:
-            if kube.status_of(e) == 404:
-                return None
-            raise _unavailable() from None
-        except (HTTPError, ValueError):
-            raise _unavailable() from None
+        doc = self._read(secret_name(session_id))
+        if doc is None:
+            return None
         session = decode(doc.get("data"))
         if session is None or session.expires <= self._clock():
             return None
@@ -162,23 +153,16 @@ class DashboardSessions:
 
     def alive(self, key: str) -> bool:
         """Whether the session of this key (session_key(id): what follows know) still lives."""
-        try:
-            doc = kube.json_body(
-                self._core.read_namespaced_secret(
-                    "session-" + key,
-                    self.namespace,
-                    _request_timeout=self._timeout,
-                    _preload_content=False,
-                )
-            )
-        except ApiException as e:
-            if kube.status_of(e) == 404:
-                return False
-            raise _unavailable() from None
-        except (HTTPError, ValueError):
-            raise _unavailable() from None
+        doc = self._read("session-" + key)
+        if doc is None:
+            return False
         session = decode(doc.get("data"))
         return session is not None and session.expires > self._clock()
+
+    def _read(self, name: str) -> dict[str, Any] | None:
+        return kube.read_secret(
+            self._core, name, self.namespace, self._timeout, message=UNREACHABLE
+        )
 
     def delete(self, session_id: str | None) -> None:
         if session_id and len(session_id) <= MAX_ID:
