@@ -240,12 +240,9 @@ class Backend:
             return self.env_cache.every()
         return self.store.list()
 
-    def environment(self, env_id: str) -> Environment | None:
-        """The Environment named env_id, from the watch-fed cache (a miss reads mgmt); never
-        for deploy-level or gate decisions, which read it fresh (store.get)."""
-        return self._environment(env_id)
-
     def _environment(self, env_id: str) -> Environment | None:
+        """From the watch-fed cache (a miss reads mgmt); never for deploy-level or gate
+        decisions, which read the Environment fresh (store.get)."""
         if self.env_cache is not None:
             return self.env_cache.get(env_id)
         return self.store.get(env_id)
