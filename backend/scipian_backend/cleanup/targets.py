@@ -11,7 +11,9 @@ pool; lists are paged.
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections.abc import Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import datetime
@@ -69,17 +71,15 @@ class TargetSweep:
             self._raced(removed)
         return counts
 
-    def _list(self, fn: Any, *args: str, **selectors: str) -> list[dict[str, Any]]:
-        return list(
-            pages(
-                fn,
-                *args,
-                page_size=self._s.page_size,
-                timeout=self._timeout,
-                deadline=self._deadline,
-                label_selector=rules.MANAGED_SELECTOR,
-                **selectors,
-            )
+    def _list(self, fn: Any, *args: str) -> Iterator[dict[str, Any]]:
+        """The managed objects, a page at a time (only what is decided is kept)."""
+        return pages(
+            fn,
+            *args,
+            page_size=self._s.page_size,
+            timeout=self._timeout,
+            deadline=self._deadline,
+            label_selector=rules.MANAGED_SELECTOR,
         )
 
     def _accounts(self, counts: rules.Counts) -> tuple[set[str], set[str]]:
@@ -139,9 +139,10 @@ class TargetSweep:
 
     def _bindings(self, existing: set[str], removed: set[str], counts: rules.Counts) -> None:
         jobs: dict[str, Future[int]] = {}
-        listed = [("", b) for b in self._list(self._rbac.list_cluster_role_binding)] + [
-            ("ns", b) for b in self._list(self._rbac.list_role_binding_for_all_namespaces)
-        ]
+        listed = itertools.chain(
+            (("", b) for b in self._list(self._rbac.list_cluster_role_binding)),
+            (("ns", b) for b in self._list(self._rbac.list_role_binding_for_all_namespaces)),
+        )
         for scope, b in listed:
             m = meta(b)
             identity = str((m.get("labels") or {}).get(names.IDENTITY_LABEL) or "")
