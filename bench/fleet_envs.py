@@ -20,6 +20,8 @@ Every figure carries the 1-minute load average (the machine is shared). Each lis
 are checked: exactly the granted ones, or the entry fails.
 
 Targets (issue #28): p50 cold at 10,000 <= 2x p50 cold at 3 and <= 150 ms; RSS <= 300 MB.
+`same_grant` compares the largest size with the smallest one granting as many (1,000):
+the listing confirms each granted name with a review, so 3 granted cost less than 50.
 `python -m bench.run fleet_envs` runs this entry alone.
 """
 
@@ -78,6 +80,14 @@ def run_entry(
     small, large = out["sizes"][str(min(sizes))], out["sizes"][str(max(sizes))]
     out["cold_p50_ratio"] = _ratio(large["cold"]["p50_ms"], small["cold"]["p50_ms"])
     out["warm_p50_ratio"] = _ratio(large["warm"]["p50_ms"], small["warm"]["p50_ms"])
+    # The same grant (50 names) at the smallest size that has it: what the fleet's size
+    # alone costs (at 3 environments the user can be granted only 3: fewer reviews).
+    same = [s for s in out["sizes"].values() if s["granted"] == large["granted"]]
+    out["same_grant"] = {
+        "from": same[0]["environments"],
+        "to": large["environments"],
+        "cold_p50_ratio": _ratio(large["cold"]["p50_ms"], same[0]["cold"]["p50_ms"]),
+    }
     out["targets"] = {
         "cold_p50_ratio": TARGET_RATIO,
         "cold_p50_ms": TARGET_P50_MS,

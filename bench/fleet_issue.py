@@ -25,7 +25,8 @@ import sys
 from typing import Any
 
 from bench.fleet_load import issuances, summary
-from bench.fleet_world import BASE, World, email, load_average, rss_mb
+from bench.fleet_world import BASE, USER_PREFIX, World, email, load_average, rss_mb
+from bench.issue_load import _FloorCalls, percentile
 
 ENVIRONMENTS = 10000
 USERS = 2000
@@ -70,19 +71,23 @@ def run_entry(
         _, errors, _ = issuances(url, [(u, BASE) for u in hot], 1, token)
         if errors:
             raise RuntimeError(f"bench: fleet_issue: {errors} first issuances failed")
-        out["small"] = _phase(url, hot, token, c1_requests, c32_per_client)
+        out["small"] = _phase(url, hot, token, c1_requests, c32_per_client, world)
         out["small"]["environments"] = small_environments
+        out["small"]["floor_ms"] = _floor(world, hot[0])
         print(f"bench: fleet_issue: growing to {environments} environments", file=sys.stderr)
         out["grow_s"] = world.grow(environments)
         print(f"bench: fleet_issue: {users - small_users} first issuances", file=sys.stderr)
-        lat, errors, elapsed = issuances(
-            url, [(u, BASE) for u in names[small_users:]], FIRST_CONCURRENCY, token
-        )
+        mark = world.audit_mark()
+        first = [(u, BASE) for u in names[small_users:]]
+        lat, errors, elapsed = issuances(url, first, FIRST_CONCURRENCY, token)
         out["first"] = summary(lat, errors, elapsed)
         out["first"]["clients"] = FIRST_CONCURRENCY
-        out["large"] = _phase(url, hot, token, c1_requests, c32_per_client)
-        out["large_spread"] = _phase(url, names, token, c1_requests, c32_per_client)
+        out["first"]["calls_per_issuance"] = _per(world.audit_since(mark), len(first))
+        out["large"] = _phase(url, hot, token, c1_requests, c32_per_client, world)
+        out["large"]["floor_ms"] = _floor(world, hot[0])
+        out["large_spread"] = _phase(url, names, token, c1_requests, c32_per_client, world)
         out["target_objects"] = world.target_counts()
+        out["stored_bytes"] = world.stored_bytes()
         out.update(rss_mb(backend.process.pid))
         out["load"] = load_average()
     small, large = out["small"]["c1"]["p50_ms"], out["large"]["c1"]["p50_ms"]
@@ -93,12 +98,56 @@ def run_entry(
 
 
 def _phase(
-    url: str, users: list[str], token: Any, c1_requests: int, c32_per_client: int
+    url: str,
+    users: list[str],
+    token: Any,
+    c1_requests: int,
+    c32_per_client: int,
+    world: World,
 ) -> dict[str, Any]:
-    """c1 then c32, users taken in turn."""
+    """c1 then c32, users taken in turn; the apiserver calls per issuance of c1 (from the
+    clusters' audit logs)."""
     out: dict[str, Any] = {"users": len(users)}
     for clients, count in ((1, c1_requests), (32, 32 * c32_per_client)):
         tasks = [(users[i % len(users)], BASE) for i in range(count)]
+        mark = world.audit_mark()
         lat, errors, elapsed = issuances(url, tasks, clients, token)
         out[f"c{clients}"] = summary(lat, errors, elapsed)
+        if clients == 1:
+            out["calls_per_issuance"] = _per(world.audit_since(mark), count)
+    return out
+
+
+class _Floor(_FloorCalls):
+    """The apiserver calls of an issuance made directly by the backend's own code (issue_load
+    .py), for one of this world's users: what the clusters alone cost, apart from the
+    backend."""
+
+    def __init__(self, world: World, user: str) -> None:
+        from scipian_backend.identity.authn import Identity
+
+        self.USER = USER_PREFIX + user
+        super().__init__(world.backend_kubeconfig, BASE)
+        self.who = Identity(self.USER, (USER_PREFIX + GROUP,), "floor")
+
+
+def _floor(world: World, user: str, runs: int = 30) -> dict[str, float]:
+    """p50 of each floor call over `runs`, the created session Secrets deleted after."""
+    floor = _Floor(world, user)
+    try:
+        parts = floor.sample(runs)
+    finally:
+        floor.clean()
+    out = {k: round(percentile(v, 50) * 1000, 2) for k, v in parts.items()}
+    out["sum"] = round(sum(out.values()), 2)
+    out["load"] = load_average()
+    return out
+
+
+def _per(counts: dict[str, int], issued: int) -> dict[str, float]:
+    """Calls per issuance by "cluster verb resource", and the totals per cluster."""
+    out = {k: round(v / issued, 3) for k, v in counts.items()}
+    for cluster in ("mgmt", "target"):
+        total = sum(v for k, v in counts.items() if k.startswith(cluster + " "))
+        out[f"{cluster} total"] = round(total / issued, 3)
     return out

@@ -322,6 +322,69 @@ class World:
             self._tokens[key] = cached
         return cached[1]
 
+    # --- what the backend asks of each apiserver (their audit logs) ------------------------
+
+    def audit_mark(self) -> dict[str, int]:
+        """Where each cluster's audit log ends now (the harness logs every request but
+        watches and Leases at Metadata level)."""
+        return {c: _size(self.root / c / "audit.log") for c in ("mgmt", "target")}
+
+    def audit_since(self, mark: dict[str, int], settle_s: float = 1.0) -> dict[str, int]:
+        """Requests logged since `mark`, by "cluster verb resource[/subresource]", leaving out
+        the clusters' admin (this bench) and the clusters' own components."""
+        time.sleep(settle_s)  # the log backend writes behind the answer
+        counts: dict[str, int] = {}
+        for cluster, start in mark.items():
+            with open(self.root / cluster / "audit.log", "rb") as f:
+                f.seek(start)
+                for line in f:
+                    try:
+                        ev = json.loads(line)
+                    except ValueError:
+                        continue
+                    user = (ev.get("user") or {}).get("username", "")
+                    if ev.get("stage") != "ResponseComplete" or not user.startswith(
+                        "system:serviceaccount:scipian-system:"
+                    ):
+                        continue  # the backend on mgmt, the broker on the target
+                    ref = ev.get("objectRef") or {}
+                    what = ref.get("resource", "")
+                    if ref.get("subresource"):
+                        what += "/" + ref["subresource"]
+                    key = f"{cluster} {ev.get('verb')} {what}"
+                    counts[key] = counts.get(key, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def stored_bytes(self) -> dict[str, int]:
+        """JSON size of one object of each kind an issuance stores (the apiserver keeps core
+        kinds as protobuf in etcd, somewhat smaller: an upper bound)."""
+        sizes: dict[str, int] = {}
+        kinds = {
+            "target session Secret": ("target", f"/api/v1/namespaces/{SESSIONS_NS}/secrets"),
+            "target ServiceAccount": (
+                "target", f"/api/v1/namespaces/{SESSIONS_NS}/serviceaccounts"),
+            "target ClusterRoleBinding": (
+                "target", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"),
+            "mgmt Event": ("mgmt", "/api/v1/events"),
+            "mgmt Environment": ("mgmt", f"/apis/{GROUP}/{VERSION}/{PLURAL}"),
+            "mgmt broker Secret": ("mgmt", f"/api/v1/namespaces/{BROKER_NS}/secrets"),
+        }  # fmt: skip
+        for name, (cluster, path) in kinds.items():
+            api = self.admin(cluster)
+            selector = "" if cluster == "mgmt" else MANAGED
+            query = [("limit", "1")] + ([("labelSelector", selector)] if selector else [])
+            if name == "mgmt broker Secret":
+                query.append(("labelSelector", ENV_LABEL))
+            resp = api.call_api(
+                path, "GET", query_params=query, auth_settings=["BearerToken"],
+                _preload_content=False, _return_http_data_only=True,
+            )  # fmt: skip
+            items = json.loads(resp.data).get("items", [])
+            if items:
+                # managedFields included: the apiserver stores them too
+                sizes[name] = len(json.dumps(items[0], separators=(",", ":")))
+        return sizes
+
     # --- counts ----------------------------------------------------------------------------
 
     def target_counts(self) -> dict[str, int]:
@@ -423,6 +486,13 @@ class RawClient:
                 break
             time.sleep(0.2 * (i + 1))
         raise RuntimeError(f"bench: create {path} answered HTTP {status}")
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def _count(lister: Callable[..., Any], *args: str, selector: str = MANAGED) -> int:

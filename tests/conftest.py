@@ -115,6 +115,7 @@ SHARED_STATE_FILES = frozenset(
         "test_backend_api",  # every user's exact environment list
         "test_bench_leftovers",  # registers the bench's fan-out aliases, granted to team-a
         "test_break_glass",  # registers t-glass
+        "test_cleanup",  # one cleanup pass over every Environment's target and mgmt
         "test_completion_bash",  # an alias per registered Environment
         "test_deployer_tokens",  # revokes alice's sessions on dev; registers t-upgrade-*
         "test_faults_stack",  # revokes alice's sessions on dev
@@ -126,6 +127,8 @@ SHARED_STATE_FILES = frozenset(
         "test_plugin_deploy",  # registers two Environments granted to team-a; revokes alice
         "test_plugin_exec_kubeconfig",  # revokes bob's sessions on prod
         "test_plugin_multienv",  # alice's @all is exactly dev
+        "test_real_node_backend",  # the real node: one worker starts and stops it
+        "test_real_node_workloads",  # registers t-node (mgmt); the real node as above
         "test_register_refusals",  # registers Environments of its own
         "ui/test_dashboard",  # carol's environments page lists exactly the stack's three
         "ui/test_dashboard_activity",  # floods mgmt's Events namespace; dev Events dated ahead

@@ -592,6 +592,12 @@ def _worker_options(p: argparse.ArgumentParser) -> None:
         help="a label selector: this replica works only the objects it matches (shards; "
         "default all)",
     )
+    g.add_argument(
+        "--worker-periodic-lease",
+        default=d.periodic_lease,
+        help="the Lease whose holder runs the periodic tasks, one replica at a time "
+        f"(default {d.periodic_lease})",
+    )
 
 
 def _cleanup_options(p: argparse.ArgumentParser, serve: bool) -> None:
@@ -714,6 +720,7 @@ def _worker_settings(args: argparse.Namespace) -> WorkerSettings:
         stop_seconds=args.worker_stop_seconds,
         resync_seconds=args.worker_resync_seconds,
         selector=args.worker_selector,
+        periodic_lease=args.worker_periodic_lease,
     )
 
 

@@ -285,6 +285,7 @@ def _worker_room(
         stop_seconds=w.stop_seconds,
         resync_seconds=w.resync_seconds,
         selector=w.selector,
+        periodic_lease=w.periodic_lease,
         metrics=metrics,
         timeout=settings.http_timeout_seconds,
     )

@@ -8,12 +8,17 @@ a namespace of busy pods, more namespaces. Every test must pass beside them.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.conftest import Stack
 from tests.e2e.parity_runner import running_dev_env
+
+if TYPE_CHECKING:
+    from tests.e2e.real_node import RealNode
 
 _installed: set[Path] = set()
 
@@ -62,3 +67,24 @@ def dev(request: pytest.FixtureRequest) -> Stack:
         return Stack(env)
     result: Stack = request.getfixturevalue("stack")
     return result
+
+
+@pytest.fixture(scope="session")
+def real_node(stack: Stack) -> Iterator[RealNode]:
+    """The real node joined to mgmt (tests/stack/node.py; docs/stack.md "Real node"), started
+    for the files that ask for it and stopped (the host restored) at the session's end unless
+    `scripts/stack node up` had started it. Skipped, with the reason, where it cannot run
+    (no root, no containerd, STACK_REAL_NODE=0, another stack's node)."""
+    from tests.e2e import real_node as rn
+    from tests.stack import node
+
+    try:
+        started = rn.start()
+    except node.Unavailable as e:
+        pytest.skip(f"no real node: {e}")
+    yield started
+    # Measured, for docs/stack.md: the build, the node's start, images, pods to Ready.
+    lines = [f"{what}: {seconds:.1f}s" for what, seconds in started.timings.items()]
+    (node.node_dir() / "timings.txt").write_text("\n".join(lines) + "\n")
+    if started.started_here:
+        node.down()

@@ -170,6 +170,18 @@ def test_fleet_issue_small() -> None:
     objects = e["target_objects"]
     assert (objects["serviceAccounts"], objects["clusterRoleBindings"]) == (12, 12)
     assert e["c1_p50_ratio"] > 0
+    # From the clusters' audit logs: one SubjectAccessReview on mgmt, one session Secret
+    # and one TokenRequest on the target per issuance; a first one also makes the identity.
+    calls = e["small"]["calls_per_issuance"]
+    assert calls["mgmt create subjectaccessreviews"] == 1.0
+    assert calls["target create secrets"] == calls["target create serviceaccounts/token"] == 1.0
+    first = e["first"]["calls_per_issuance"]
+    assert first["target create serviceaccounts"] == 1.0
+    assert first["target create clusterrolebindings"] == 1.0
+    assert e["stored_bytes"]["target session Secret"] > 0
+    for phase in ("small", "large"):
+        floor = e[phase]["floor_ms"]
+        assert floor["sum"] > 0 and floor["subjectaccessreview_ms"] > 0
 
 
 def test_fleet_churn_small_and_the_cleanup_pass() -> None:

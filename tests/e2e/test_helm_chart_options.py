@@ -232,6 +232,38 @@ def test_forwarded_allow_ips_is_a_value(real_helm: Helm) -> None:
     assert serve_args(docs).forwarded_allow_ips == "10.244.0.0/16"
 
 
+# --- hostNetwork and the API server's address (the stack's real node) ---------------------
+
+
+def test_host_network_and_api_server_address_off_by_default(real_helm: Helm) -> None:
+    spec = pod_spec(rendered(real_helm, []))
+    assert "hostNetwork" not in spec
+    assert "env" not in spec["containers"][0]
+
+
+def test_host_network_and_api_server_address_are_values(real_helm: Helm) -> None:
+    spec = pod_spec(
+        rendered(
+            real_helm,
+            ["hostNetwork=true", "kubernetesService.host=127.0.0.1", "kubernetesService.port=6443"],
+        )
+    )
+    assert spec["hostNetwork"] is True
+    assert spec["containers"][0]["env"] == [
+        {"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
+        {"name": "KUBERNETES_SERVICE_PORT", "value": "6443"},
+    ]
+
+
+def test_api_server_host_without_port_is_refused(real_helm: Helm) -> None:
+    done = real_helm.run(
+        "template", "scipian", str(CHART), "--kube-version", client_go_kube_version(),
+        *sets(["kubernetesService.host=127.0.0.1"]),
+    )  # fmt: skip
+    assert done.returncode == 1 and done.stdout == ""
+    assert "kubernetesService.port is required with kubernetesService.host" in done.stderr
+
+
 # --- Ingress ---------------------------------------------------------------------------
 
 
@@ -516,6 +548,16 @@ HEAD = (
             r"'^([0-9]+(ms|s|m|h))+$'"
             "\n",
             id="service-monitor-interval",
+        ),
+        pytest.param(
+            ["hostNetwork=yes"],
+            "- at '/hostNetwork': got string, want boolean\n",
+            id="host-network-not-a-boolean",
+        ),
+        pytest.param(
+            ["kubernetesService.host=127.0.0.1", "kubernetesService.port=https"],
+            "- at '/kubernetesService/port': 'https' does not match pattern '^([0-9]{1,5})?$'\n",
+            id="api-server-port-a-name",
         ),
         pytest.param(
             ["replica=3"],

@@ -95,7 +95,7 @@ def restore(path: Path) -> list[str]:
         _kill_cmdlines(node_dir)
     # 2. Mounts under the node's directory and the created fixed paths (deepest first).
     created_paths = [p for p, existed in state.get("paths", {}).items() if not existed]
-    _unmount_under([node_dir, *created_paths] if node_dir else created_paths)
+    _unmount_under([*state.get("mountRoots", [node_dir]), *created_paths])
     # 3. The cgroups, depth first (a killed process leaves its cgroup a moment later).
     problems += _remove_cgroups(created)
     # 4. Network: the bridge, nftables, sysctls.

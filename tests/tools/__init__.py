@@ -18,6 +18,7 @@ HELM_SRC = ROOT / "tests" / "tools" / "helm"
 HELM4_SRC = ROOT / "tests" / "tools" / "helm4"
 DEX_SRC = ROOT / "tests" / "tools" / "dex"
 PAUSE_SRC = ROOT / "tests" / "tools" / "pause"
+SHOPWEB_SRC = ROOT / "tests" / "tools" / "shopweb"
 
 
 def krew() -> Path:
@@ -45,6 +46,11 @@ def dex() -> Path:
 def pause() -> Path:
     """The real node's pod sandbox process (tests/tools/pause): static, no dependencies."""
     return harness.go_tool(PAUSE_SRC, ".", "pause")
+
+
+def shopweb() -> Path:
+    """The test chart's container on the real node (tests/tools/shopweb): static."""
+    return harness.go_tool(SHOPWEB_SRC, ".", "shopweb")
 
 
 def go_arch() -> str:

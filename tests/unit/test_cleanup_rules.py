@@ -131,6 +131,8 @@ def test_bindings_go_with_their_identity_or_when_orphaned_but_never_young() -> N
     young = stamp(NOW - timedelta(seconds=30))
     removed, existing = {"sa-idle"}, {"sa-idle", "sa-live"}
     assert rules.binding_removable("sa-idle", old, removed, existing, NOW, 600)
+    # Removed by this pass: however young (made with it, e.g. at its first issuance).
+    assert rules.binding_removable("sa-idle", young, removed, existing, NOW, 600)
     assert rules.binding_removable("sa-gone", old, removed, existing, NOW, 600)
     assert not rules.binding_removable("sa-live", old, removed, existing, NOW, 600)
     assert not rules.binding_removable("sa-gone", young, removed, existing, NOW, 600)

@@ -112,13 +112,16 @@ def binding_removable(
     grace_seconds: float,
 ) -> bool:
     """A managed binding of an identity removed in this pass, or whose ServiceAccount is
-    gone; never one younger than the grace (its ServiceAccount may be being created)."""
+    gone, then never one younger than the grace (its ServiceAccount may be being created
+    after this pass listed the ServiceAccounts)."""
     if not identity:
         return False
-    made = parse_time(created)
-    if made is None or now - made < timedelta(seconds=grace_seconds):
+    if identity in removed:
+        return True
+    if identity in existing:
         return False
-    return identity in removed or identity not in existing
+    made = parse_time(created)
+    return made is not None and now - made >= timedelta(seconds=grace_seconds)
 
 
 # --- on mgmt --------------------------------------------------------------------------------

@@ -64,6 +64,8 @@ class TargetSweep:
         existing, removed = self._accounts(counts)
         self._sessions(removed, counts)
         self._bindings(existing, removed, counts)
+        if removed:
+            self._raced(removed)
         return counts
 
     def _list(self, fn: Any, *args: str, **selectors: str) -> list[dict[str, Any]]:
@@ -165,6 +167,20 @@ class TargetSweep:
                     _request_timeout=self._timeout,
                 )
         counts.add("bindings", sum(self._wait(jobs).values()))
+
+    def _raced(self, removed: set[str]) -> None:
+        """An issuance that raced this pass may have made a removed identity again, after
+        its bindings were deleted here: its reconciled-generation annotation goes, so that
+        the next issuance (past the minter's memo) makes its bindings again."""
+        for sa in self._list(self._core.list_namespaced_service_account, self._ns):
+            m = meta(sa)
+            name = str(m.get("name") or "")
+            if name in removed and names.GENERATION_ANNOTATION in (m.get("annotations") or {}):
+                patch = {"metadata": {"annotations": {names.GENERATION_ANNOTATION: None}}}
+                self._core.patch_namespaced_service_account(
+                    name, self._ns, patch, _request_timeout=self._timeout
+                )
+                log.info("cleanup: identity %s was issued again during the pass", name)
 
     def _wait(self, jobs: dict[str, Future[int]]) -> dict[str, int]:
         """Each delete's outcome; one that failed counts 0 and marks the target failed."""

@@ -12,6 +12,7 @@ from scipian_backend.errors import ConfigError
 
 SELECTOR = re.compile(r"^[-A-Za-z0-9_./!=, ()]*$")  # the apiserver parses it; this bounds it
 REPLICA_ID = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,126}[A-Za-z0-9])?$")
+LEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 def default_replica_id() -> str:
@@ -31,6 +32,9 @@ class WorkerSettings:
     stop_seconds: float = 10.0  # at shutdown, how long running turns get to end
     resync_seconds: float = 300.0  # every object is looked at again this often
     selector: str = ""  # --worker-selector: a label selector, the objects this replica works
+    # --worker-periodic-lease: the Lease whose holder runs the periodic tasks; replicas
+    # naming another one run them beside those (a test's own backend, a separate fleet).
+    periodic_lease: str = "scipian-worker"
 
     def __post_init__(self) -> None:
         if self.replica and not REPLICA_ID.fullmatch(self.replica):
@@ -51,6 +55,8 @@ class WorkerSettings:
             raise ConfigError("--worker-stop-seconds must be between 0 and 300")
         if not 1 <= self.resync_seconds <= 86400:
             raise ConfigError("--worker-resync-seconds must be between 1 and 86400")
+        if not LEASE_NAME.fullmatch(self.periodic_lease):
+            raise ConfigError("--worker-periodic-lease must be a DNS label")
         if len(self.selector) > 1024 or not SELECTOR.fullmatch(self.selector):
             raise ConfigError(
                 "--worker-selector must be a label selector (e.g. 'shard=a' or '!shard')"
