@@ -128,6 +128,7 @@ SHARED_STATE_FILES = frozenset(
         "test_plugin_exec_kubeconfig",  # revokes bob's sessions on prod
         "test_plugin_multienv",  # alice's @all is exactly dev
         "test_real_node_backend",  # the real node: one worker starts and stops it
+        "test_real_node_restore",  # crashes the real node and starts it again
         "test_real_node_workloads",  # registers t-node (mgmt); the real node as above
         "test_register_refusals",  # registers Environments of its own
         "ui/test_dashboard",  # carol's environments page lists exactly the stack's three

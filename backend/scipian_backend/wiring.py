@@ -211,7 +211,9 @@ def build_backend(settings: Settings) -> Backend:
         )
     if backend.worker is not None and settings.cleanup.enabled:
         # Nothing left behind (cleanup/): expired sessions, idle identities, old records.
-        from scipian_backend.cleanup.run import Cleanup
+        from scipian_backend.cleanup.run import Cleanup, stderr_log
+
+        stderr_log()
 
         cleanup = Cleanup(
             mgmt,

@@ -342,5 +342,8 @@ def test_the_worker_room_runs_the_pass(world: World) -> None:
             lambda: (metric(backend.url, "serviceAccounts") or 0.0) >= before + 1,
             timeout=30,
         )
+        # Each pass logs one line of counts; the one that removed it says so.
+        lines = re.findall(r"^cleanup: removed .*$", backend.log_path.read_text(), re.M)
+        assert any(re.search(r"serviceAccounts [1-9]", x) for x in lines), lines[-3:]
     finally:
         backend.stop()

@@ -14,19 +14,32 @@ module calls that backend, one request at a time.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+import yaml
 
 from tests.conftest import Stack
 from tests.e2e.promotions.world import Api, Logins
 from tests.helpers import registered_environments, wait_for
 from tests.prometheus_text import sample
 from tests.stack import clusters
-from tests.stack.backend_daemon import BackendProcess, admin_cli, spawn_backend
+from tests.stack.backend_daemon import (
+    BACKEND_NS,
+    BackendProcess,
+    admin_cli,
+    free_port,
+    mgmt_kubeconfig,
+    serve_argv,
+    spawn_backend,
+)
+from tests.stack.paths import ROOT
 
 pytestmark = pytest.mark.stack
 
@@ -227,3 +240,119 @@ def test_candidates_are_confirmed_never_answered_by_the_index(
         assert found[0] == list(GRANTED)
     finally:
         stack.kubectl("mgmt", "delete", "-f", "-", "--wait=false", input=extra, check=False)
+
+
+READY_SA = "t-lscale-ready"
+
+
+def readyz(url: str) -> int | None:
+    try:
+        return requests.get(f"{url}/readyz", timeout=10).status_code
+    except requests.ConnectionError:
+        return None
+
+
+def _identity_without_rbac_reads(stack: Stack, kubeconfig: Path) -> str:
+    """A ServiceAccount of this test's own with the backend's ClusterRole minus the RBAC
+    index's `list`/`watch` on ClusterRoles and bindings, and a kubeconfig for it."""
+    from scipian_backend.environments import apply
+
+    role = next(d for d in apply.manifest("rbac.yaml") if d["kind"] == "ClusterRole")
+    rules = [r for r in role["rules"] if RBAC not in r["apiGroups"]]
+    assert len(rules) == len(role["rules"]) - 1
+    ns = BACKEND_NS
+    items = [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": READY_SA, "namespace": ns},
+        },
+        {
+            "apiVersion": f"{RBAC}/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": READY_SA},
+            "rules": rules,
+        },
+        {
+            "apiVersion": f"{RBAC}/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": READY_SA},
+            "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": READY_SA},
+            "subjects": [{"kind": "ServiceAccount", "name": READY_SA, "namespace": ns}],
+        },
+    ]
+    stack.kubectl("mgmt", "apply", "-f", "-", input=as_list(items))
+    token = stack.kubectl("mgmt", "create", "token", READY_SA, "-n", ns, "--duration=1h")
+    doc = yaml.safe_load(mgmt_kubeconfig().read_text())
+    for u in doc["users"]:
+        u["user"] = {"token": token.stdout.strip()}
+    kubeconfig.touch(mode=0o600)
+    kubeconfig.write_text(json.dumps(doc))
+    return as_list(items)
+
+
+def test_not_ready_until_the_rbac_index_is_listed(stack: Stack, tmp_path: Path) -> None:
+    """A replica that cannot list mgmt's ClusterRoles is not ready (its listing would be
+    blind to grants by name); once it may, it lists them and becomes ready."""
+    kubeconfig = tmp_path / "mgmt.kubeconfig"
+    made = _identity_without_rbac_reads(stack, kubeconfig)
+    may_list = as_list(
+        [
+            {
+                "apiVersion": f"{RBAC}/v1",
+                "kind": "ClusterRole",
+                "metadata": {"name": f"{READY_SA}-rbac"},
+                "rules": [
+                    {
+                        "apiGroups": [RBAC],
+                        "resources": ["clusterroles", "clusterrolebindings"],
+                        "verbs": ["list", "watch"],
+                    }
+                ],
+            },
+            {
+                "apiVersion": f"{RBAC}/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": f"{READY_SA}-rbac"},
+                "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": f"{READY_SA}-rbac"},
+                "subjects": [{"kind": "ServiceAccount", "name": READY_SA, "namespace": BACKEND_NS}],
+            },
+        ]
+    )
+    port = free_port()
+    argv = serve_argv(
+        stack.env["STACK_IDP_ISSUER"],
+        stack.env["STACK_IDP_CLIENT_ID"],
+        port,
+        "--no-worker",
+        "--cache-ready-seconds=1",
+        ui=False,
+    )
+    argv[argv.index(f"--mgmt-kubeconfig={mgmt_kubeconfig()}")] = f"--mgmt-kubeconfig={kubeconfig}"
+    log = tmp_path / "backend.log"
+    url = f"http://127.0.0.1:{port}"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
+    try:
+        wait_for(
+            "the refused list of ClusterRoles in the log",
+            lambda: "rbac index: watching clusterroles failed (HTTP 403)" in log.read_text(),
+            60,
+        )
+        # Listening once the start's bounded wait for the caches is over; not ready.
+        wait_for("/readyz answering", lambda: readyz(url) is not None, 60)
+        assert readyz(url) == 503
+        stack.kubectl("mgmt", "apply", "-f", "-", input=may_list)
+        wait_for("/readyz answering 200", lambda: readyz(url) == 200, 60)
+    finally:
+        process.terminate()
+        process.wait(30)
+        for manifest in (may_list, made):
+            stack.kubectl("mgmt", "delete", "-f", "-", "--wait=false", input=manifest, check=False)

@@ -10,7 +10,10 @@ import pytest
 from scipian_backend.__main__ import main
 from scipian_backend.cleanup import rules
 from scipian_backend.cleanup.run import server_of
+from scipian_backend.cleanup.settings import CleanupSettings
+from scipian_backend.errors import ConfigError
 from scipian_backend.identity import names
+from scipian_backend.worker.settings import WorkerSettings
 
 NOW = datetime(2026, 12, 7, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -216,3 +219,19 @@ def test_bad_numbers_are_one_line_and_exit_2(
     assert main(["cleanup", "--kubeconfig", "/nonexistent", *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("scipian-backend: --")
+
+
+def test_the_defaults_are_the_issues_numbers_and_bounds_hold() -> None:
+    d = CleanupSettings()
+    d.check()
+    assert (d.interval_seconds, d.identity_idle_days, d.finished_retention_days) == (3600, 30, 90)
+    with pytest.raises(ConfigError, match="--cleanup-interval-seconds"):
+        CleanupSettings(interval_seconds=0).check()
+    with pytest.raises(ConfigError, match="--cleanup-page-size"):
+        CleanupSettings(page_size=100000).check()
+
+
+def test_the_periodic_lease_is_a_dns_label() -> None:
+    assert WorkerSettings(periodic_lease="scipian-test-cleanup-1").periodic_lease
+    with pytest.raises(ConfigError, match="--worker-periodic-lease"):
+        WorkerSettings(periodic_lease="Not A Lease")

@@ -10,6 +10,8 @@ from kubernetes.client.rest import ApiException
 
 from scipian_backend import kube
 
+CHANGED = -1  # deleted(): a precondition failed, the object stays
+
 
 class OutOfTime(Exception):
     """A target's (or mgmt's) share of the pass ran out."""
@@ -54,13 +56,20 @@ def pages(
 
 
 def deleted(delete_fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
-    """1 when deleted; 0 when already gone (404) or changed since it was judged (409)."""
+    """1 when deleted; 0 when already gone (404: also a delete the HTTP client retried
+    after a lost answer); CHANGED when its precondition failed (409: changed since it was
+    judged, so kept). The answer is not decoded (the models cost more CPU than the call)."""
     try:
-        delete_fn(*args, **kwargs)
+        resp = delete_fn(*args, _preload_content=False, **kwargs)
+        if hasattr(resp, "release_conn"):
+            _ = resp.data  # read to its end: a connection given back unread breaks the next call
+            resp.release_conn()
         return 1
     except ApiException as e:
-        if kube.status_of(e) in (404, 409):
+        if kube.status_of(e) == 404:
             return 0
+        if kube.status_of(e) == 409:
+            return CHANGED
         raise
 
 

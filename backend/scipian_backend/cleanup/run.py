@@ -11,6 +11,7 @@ an unreachable mgmt fails the pass. Each pass logs one line of counts and adds t
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -59,6 +60,17 @@ def server_of(doc: object) -> str:
     clusters = {c.get("name"): c.get("cluster") or {} for c in doc.get("clusters") or []}
     server = (clusters.get(ctx.get("cluster")) or {}).get("server") if ctx else None
     return server.rstrip("/") if isinstance(server, str) else ""
+
+
+def stderr_log() -> None:
+    """serve: the pass's lines on stderr whatever the root logger's level (it has no
+    handler there: uvicorn configures only its own loggers). One handler, however often."""
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
 
 
 class Cleanup:
@@ -181,7 +193,7 @@ class Cleanup:
                         GROUP, VERSION, "accessrequests", str(m.get("name")), patch,
                         _request_timeout=self._timeout,
                     )  # fmt: skip
-                counts.add("accessRequests", self._delete_record("accessrequests", m))
+                counts.add("accessRequests", max(0, self._delete_record("accessrequests", m)))
             except (ApiException, HTTPError, OSError, ValueError) as e:
                 if kube.status_of(e) not in (404, 409):  # gone or changed: next pass
                     log.warning("cleanup: an access request not deleted (%s)", _describe(e))
@@ -360,7 +372,7 @@ def _sum(jobs: list[Any], what: str) -> int:
     n = 0
     for job in jobs:
         try:
-            n += job.result()
+            n += max(0, job.result())
         except Exception as e:  # logged; the pass goes on
             log.warning("cleanup: a %s not deleted (%s)", what, _describe(e))
     return n

@@ -11,7 +11,9 @@ pool; lists are paged.
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections.abc import Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,6 +59,7 @@ class TargetSweep:
         self._deadline = deadline
         self._timeout = timeout
         self.errors = 0
+        self._failed: set[str] = set()  # deletes that failed (not 404/409)
         self.counts = rules.Counts()  # what was removed, also when the sweep fails half way
 
     def run(self) -> rules.Counts:
@@ -68,17 +71,15 @@ class TargetSweep:
             self._raced(removed)
         return counts
 
-    def _list(self, fn: Any, *args: str, **selectors: str) -> list[dict[str, Any]]:
-        return list(
-            pages(
-                fn,
-                *args,
-                page_size=self._s.page_size,
-                timeout=self._timeout,
-                deadline=self._deadline,
-                label_selector=rules.MANAGED_SELECTOR,
-                **selectors,
-            )
+    def _list(self, fn: Any, *args: str) -> Iterator[dict[str, Any]]:
+        """The managed objects, a page at a time (only what is decided is kept)."""
+        return pages(
+            fn,
+            *args,
+            page_size=self._s.page_size,
+            timeout=self._timeout,
+            deadline=self._deadline,
+            label_selector=rules.MANAGED_SELECTOR,
         )
 
     def _accounts(self, counts: rules.Counts) -> tuple[set[str], set[str]]:
@@ -110,8 +111,11 @@ class TargetSweep:
             )
             for name, rv in idle.items()
         }
-        removed = {name for name, n in self._wait(jobs).items() if n}
-        counts.add("serviceAccounts", len(removed))
+        outcomes = self._wait(jobs)
+        # Gone either way (deleted now, or before: its bindings and sessions go too); one
+        # whose resourceVersion changed was issued meanwhile and stays.
+        removed = {name for name, n in outcomes.items() if n >= 0 and name not in self._failed}
+        counts.add("serviceAccounts", sum(n for n in outcomes.values() if n > 0))
         return existing, removed
 
     def _sessions(self, removed: set[str], counts: rules.Counts) -> None:
@@ -131,13 +135,14 @@ class TargetSweep:
             )
             for name in doomed
         }
-        counts.add("sessionSecrets", sum(self._wait(jobs).values()))
+        counts.add("sessionSecrets", sum(n for n in self._wait(jobs).values() if n > 0))
 
     def _bindings(self, existing: set[str], removed: set[str], counts: rules.Counts) -> None:
         jobs: dict[str, Future[int]] = {}
-        listed = [("", b) for b in self._list(self._rbac.list_cluster_role_binding)] + [
-            ("ns", b) for b in self._list(self._rbac.list_role_binding_for_all_namespaces)
-        ]
+        listed = itertools.chain(
+            (("", b) for b in self._list(self._rbac.list_cluster_role_binding)),
+            (("ns", b) for b in self._list(self._rbac.list_role_binding_for_all_namespaces)),
+        )
         for scope, b in listed:
             m = meta(b)
             identity = str((m.get("labels") or {}).get(names.IDENTITY_LABEL) or "")
@@ -166,7 +171,7 @@ class TargetSweep:
                     name,
                     _request_timeout=self._timeout,
                 )
-        counts.add("bindings", sum(self._wait(jobs).values()))
+        counts.add("bindings", sum(n for n in self._wait(jobs).values() if n > 0))
 
     def _raced(self, removed: set[str]) -> None:
         """An issuance that raced this pass may have made a removed identity again, after
@@ -194,6 +199,7 @@ class TargetSweep:
                 raise OutOfTime() from None
             except Exception as e:  # counted; the pass goes on
                 self.errors += 1
+                self._failed.add(name)
                 out[name] = 0
                 log.debug("cleanup: a delete failed (%s)", type(e).__name__)
         return out
