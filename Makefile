@@ -32,7 +32,8 @@ idp: $(STAMP)
 	$(PY) -c 'from tests.stack.idp_process import ensure_installed; ensure_installed()'
 
 # The Go harness (etcd + kube-apiserver + controller-manager + scheduler +
-# KWOK), cached outside the work tree by a hash of its sources.
+# KWOK), Dex and the real node's kubelet, cached outside the work tree by a hash of
+# their sources.
 harness: $(STAMP)
 	$(PY) -m tests.stack build
 

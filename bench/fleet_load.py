@@ -77,13 +77,14 @@ def issuances(
     elapsed seconds)."""
     latencies: list[float | None] = [None] * len(tasks)
     lock = threading.Lock()
+    stop = threading.Event()  # set on Ctrl-C or SIGTERM: the clients stop at once
     next_task = 0
 
     def worker() -> None:
         nonlocal next_task
         c = Client(url)
         try:
-            while True:
+            while not stop.is_set():
                 with lock:
                     i = next_task
                     next_task += 1
@@ -97,8 +98,12 @@ def issuances(
 
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        for f in [pool.submit(worker) for _ in range(concurrency)]:
-            f.result()
+        try:
+            for f in [pool.submit(worker) for _ in range(concurrency)]:
+                f.result()
+        except BaseException:
+            stop.set()
+            raise
     elapsed = time.perf_counter() - started
     ok = [x for x in latencies if x is not None]
     return ok, len(tasks) - len(ok), elapsed

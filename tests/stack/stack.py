@@ -265,6 +265,7 @@ def main(argv: list[str]) -> int:
     if cmd == "build":
         print(harness.build())
         print(tools.dex())
+        print(harness.kubelet())  # the real node's (docs/stack.md "Real node")
         return 0
     if cmd == "node":
         return node.main(argv[1:])
