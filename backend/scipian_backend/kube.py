@@ -12,6 +12,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import yaml
@@ -109,6 +110,23 @@ def json_body(resp: Any) -> dict[str, Any]:
 
 def status_of(e: BaseException) -> int:
     return e.status if isinstance(e, ApiException) and isinstance(e.status, int) else 0
+
+
+STAMP = "%Y-%m-%dT%H:%M:%SZ"  # the times the backend writes on objects: RFC 3339, seconds, UTC
+
+
+def stamp(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime(STAMP)
+
+
+def parse_stamp(value: object) -> datetime | None:
+    """A time as `stamp` writes it, or None (not a string, or another shape)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.strptime(value, STAMP).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
 
 
 def _first_line(e: BaseException) -> str:

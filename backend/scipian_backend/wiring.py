@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -56,6 +57,15 @@ from scipian_backend.releases.reader import ReleaseReader
 from scipian_backend.releases.records import DecodeLimits
 from scipian_backend.usecases import Backend
 from scipian_backend.worker.room import WorkerRoom
+
+log = logging.getLogger("scipian.wiring")
+# Said once at start-up by a replica without a worker room (--no-worker): the worker room
+# revokes request credentials at their window's end (accessrequests/worker.py).
+NO_WORKER_WARNING = (
+    "warning: no worker room on this replica (--no-worker): credentials issued under "
+    "access requests are revoked at their window's end only by a replica that runs one; "
+    "without any, they live until they expire"
+)
 
 
 def helm_sandbox(settings: Settings) -> HelmSandbox | None:
@@ -243,7 +253,9 @@ def _access_requests(backend: Backend, mgmt: client.ApiClient) -> None:
     backend.grants = Grants(backend.authorizer, found.list)
     sessions = RequestSessions(backend.store, backend.minter, settings.sessions_namespace, timeout)
     backend.request_sessions = sessions
-    if backend.worker is not None:
+    if backend.worker is None:
+        log.warning(NO_WORKER_WARNING)
+    else:
         backend.worker.add_kind(
             AccessRequestWorker(
                 backend,

@@ -30,7 +30,7 @@ from scipian_backend.config import MIN_TTL
 from tests.conftest import Stack
 from tests.e2e.promotions.world import Api, Logins
 from tests.e2e.test_plugin_deploy import login, make_env
-from tests.helpers import backend_log_lines, wait_for
+from tests.helpers import backend_log_lines, env_grant, wait_for
 from tests.prometheus_text import sample
 from tests.stack.backend_daemon import BackendProcess, admin_cli, spawn_backend
 from tests.stack.login import run_plugin
@@ -45,41 +45,11 @@ CAROL = "oidc:carol@example.test"
 
 
 def grants() -> dict[str, Any]:
-    def role(name: str, sub: str, user: str) -> list[dict[str, Any]]:
-        return [
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "ClusterRole",
-                "metadata": {"name": name},
-                "rules": [
-                    {
-                        "apiGroups": ["scipian.io"],
-                        "resources": [f"environments/{sub}"],
-                        "verbs": ["create"],
-                        "resourceNames": [ENV],
-                    }
-                ],
-            },
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "ClusterRoleBinding",
-                "metadata": {"name": name},
-                "roleRef": {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "ClusterRole",
-                    "name": name,
-                },
-                "subjects": [
-                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}
-                ],
-            },
-        ]
-
     # dave may approve there too: refused only because he broke the glass himself
     items = (
-        role("t-glass-breakglass", "breakglass", DAVE)
-        + role("t-glass-approve", "approve", CAROL)
-        + role("t-glass-approve-dave", "approve", DAVE)
+        env_grant("t-glass-breakglass", "breakglass", DAVE, [ENV])
+        + env_grant("t-glass-approve", "approve", CAROL, [ENV])
+        + env_grant("t-glass-approve-dave", "approve", DAVE, [ENV])
     )
     return {"apiVersion": "v1", "kind": "List", "items": items}
 

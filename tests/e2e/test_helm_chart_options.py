@@ -398,6 +398,23 @@ def test_network_policy_narrowed_by_values(real_helm: Helm) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "notify",
+    [["notify.url=https://hooks.example.com/scipian"], ["notify.existingSecret=scipian-notify"]],
+)
+def test_network_policy_lets_notifications_out(real_helm: Helm, notify: list[str]) -> None:
+    narrowed = ["networkPolicy.egress.notify.cidrs={203.0.113.9/32}"]
+    rules = the(rendered(real_helm, notify + narrowed), "NetworkPolicy")["spec"]["egress"]
+    assert rules[2] == {
+        "ports": [{"protocol": "TCP", "port": 443}],
+        "to": [{"ipBlock": {"cidr": "203.0.113.9/32"}}],
+    }
+    assert len(rules) == 4  # API servers, OIDC provider, the receiver, DNS
+    # Without notifications the receiver's rule is left out, whatever its values.
+    off = the(rendered(real_helm, narrowed), "NetworkPolicy")["spec"]["egress"]
+    assert len(off) == 3 and all(r.get("to") != rules[2]["to"] for r in off)
+
+
 def test_network_policy_off(real_helm: Helm) -> None:
     assert "NetworkPolicy" not in rendered(real_helm, ["networkPolicy.enabled=false"])
 

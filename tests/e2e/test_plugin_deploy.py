@@ -12,7 +12,6 @@ Deployment of its own in `shop` to patch.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import threading
 import time
@@ -26,7 +25,7 @@ import requests
 import yaml
 
 from tests.conftest import Stack
-from tests.helpers import backend_log_lines, wait_for
+from tests.helpers import backend_log_lines, plugin_kubectl, shop_deployment, wait_for
 from tests.prometheus_text import sample
 from tests.stack import idp_login
 from tests.stack.backend_daemon import (
@@ -145,30 +144,11 @@ def test_envs(stack: Stack) -> Iterator[None]:
         stack.kubectl("dev", "delete", "namespace", STEP_UP_ENV, "--wait=false", check=False)
 
 
-@pytest.fixture(scope="module")
-def shop_deployment(stack: Stack) -> Iterator[str]:
+@pytest.fixture(scope="module", name="shop_deployment")
+def module_deployment(stack: Stack) -> Iterator[str]:
     """A Deployment of this module's own in `shop` on dev (the stack's deploy namespace)."""
-    name = "t-deploy-web"
-    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
-    deploy = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": "shop"},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "web", "image": "registry.example/web:1"}]},
-            },
-        },
-    }
-    stack.kubectl("dev", "apply", "-f", "-", input=json.dumps(ns))
-    stack.kubectl("dev", "apply", "-f", "-", input=json.dumps(deploy))
-    try:
+    with shop_deployment(stack, "dev", "t-deploy-web") as name:
         yield name
-    finally:
-        stack.kubectl("dev", "delete", "deployment", "-n", "shop", name, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -181,16 +161,7 @@ def users(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, d
 
 def kubectl(stack: Stack, kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The real kubectl; an exec kubeconfig finds kubectl-scipian on PATH (stdin: none)."""
-    path = f"{venv_bin()}{os.pathsep}{os.environ.get('PATH', '')}"
-    return subprocess.run(
-        [stack.kubectl_path, f"--kubeconfig={kubeconfig}", *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "PATH": path},
-    )
+    return plugin_kubectl(stack, kubeconfig, *args)
 
 
 def deploy_kubeconfig(

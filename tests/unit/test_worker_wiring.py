@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from scipian_backend.config import Settings
 from scipian_backend.http.factory import create_app
 from scipian_backend.usecases import Backend
-from scipian_backend.wiring import build_backend
+from scipian_backend.wiring import NO_WORKER_WARNING, build_backend
 from scipian_backend.worker.settings import WorkerSettings
 
 
@@ -50,6 +53,21 @@ def test_no_worker_builds_none(tmp_path: Path) -> None:
     backend = _backend(tmp_path, WorkerSettings(enabled=False, replica="replica-b"))
     assert backend.worker is None
     assert backend.replica == "replica-b"  # still named: executedBy, logs
+
+
+def test_no_worker_warns_that_request_credentials_outlive_their_window(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="scipian.wiring"):
+        _backend(tmp_path, WorkerSettings(enabled=False, replica="replica-w"))
+    assert [r.getMessage() for r in caplog.records] == [NO_WORKER_WARNING]
+    assert "--no-worker" in NO_WORKER_WARNING and "until they expire" in NO_WORKER_WARNING
+
+
+def test_a_worker_room_does_not_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="scipian.wiring"):
+        _backend(tmp_path, WorkerSettings(replica="replica-x"))
+    assert caplog.records == []
 
 
 def test_the_lifespan_starts_and_stops_the_room(tmp_path: Path) -> None:

@@ -13,10 +13,14 @@ from __future__ import annotations
 import secrets
 import string
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from scipian_backend.identity.names import USER_HASH_LABEL, user_hash
+from scipian_backend.kube import parse_stamp as parse_stamp
+from scipian_backend.kube import stamp
+
+now_stamp = stamp  # the name these records' callers use
 
 GROUP = "scipian.io"
 VERSION = "v1alpha1"
@@ -48,19 +52,6 @@ class Refused(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
-
-
-def now_stamp(now: datetime) -> str:
-    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_stamp(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
 
 
 def new_name(env_id: str, level: str) -> str:

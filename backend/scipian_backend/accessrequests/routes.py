@@ -24,8 +24,9 @@ from scipian_backend.accessrequests.schema import (
     AccessRequestList,
     RequestName,
 )
-from scipian_backend.config import ENV_ID, valid_env_id
+from scipian_backend.config import ENV_ID
 from scipian_backend.errors import BadRequest, ServiceUnavailable
+from scipian_backend.http.calls import answer, authorization, check_env_id, request_id
 from scipian_backend.http.long_poll import ResourceVersion, get_or_watch
 from scipian_backend.http.schema import EnvId
 from scipian_backend.usecases import Backend
@@ -41,9 +42,6 @@ def install_access_request_routes(app: FastAPI, backend: Backend) -> None:
             raise ServiceUnavailable("access requests are not configured")
         return backend.access_requests
 
-    async def call(fn: Callable[..., Any], *args: Any) -> JSONResponse:
-        return JSONResponse(await run_in_threadpool(fn, *args))
-
     @app.post(
         CREATE,
         response_model=AccessRequest,
@@ -54,9 +52,11 @@ def install_access_request_routes(app: FastAPI, backend: Backend) -> None:
     async def create(env_id: EnvId, request: Request) -> JSONResponse:
         from scipian_backend.http.routes import check_body
 
-        _env(env_id)
+        check_env_id(env_id)
         req = bodies.create_request(await check_body(request))
-        body = await run_in_threadpool(service().create, env_id, req, _auth(request), _rid(request))
+        body = await run_in_threadpool(
+            service().create, env_id, req, authorization(request), request_id(request)
+        )
         return JSONResponse(body, status_code=201)
 
     @app.get(BASE, response_model=AccessRequestList, responses=REQUEST_ERRORS)
@@ -65,8 +65,10 @@ def install_access_request_routes(app: FastAPI, backend: Backend) -> None:
         environment: Annotated[str | None, Query(pattern=ENV_ID.pattern, max_length=63)] = None,
     ) -> JSONResponse:
         if environment is not None:
-            _env(environment)
-        return await call(service().list, _auth(request), _rid(request), environment)
+            check_env_id(environment)
+        return await answer(
+            service().list, authorization(request), request_id(request), environment
+        )
 
     @app.get(BASE + "/{name}", response_model=AccessRequest, responses=REQUEST_ERRORS)
     async def request_get(
@@ -95,7 +97,9 @@ def install_access_request_routes(app: FastAPI, backend: Backend) -> None:
 
         checked = _name(name)
         justification = bodies.cancel_request(await check_body(request))
-        return await call(service().cancel, checked, justification, _auth(request), _rid(request))
+        return await answer(
+            service().cancel, checked, justification, authorization(request), request_id(request)
+        )
 
 
 def _decision_route(app: FastAPI, service: Callable[[], Any], path: str, method: str) -> None:
@@ -105,7 +109,9 @@ def _decision_route(app: FastAPI, service: Callable[[], Any], path: str, method:
         checked = _name(name)
         justification = bodies.decision_request(await check_body(request))
         fn = getattr(service(), method)
-        body = await run_in_threadpool(fn, checked, justification, _auth(request), _rid(request))
+        body = await run_in_threadpool(
+            fn, checked, justification, authorization(request), request_id(request)
+        )
         return JSONResponse(body)
 
     app.add_api_route(
@@ -125,16 +131,3 @@ def _name(name: str) -> str:
             f"access request name must be a DNS-1123 label of at most {NAME_MAX} characters"
         )
     return name
-
-
-def _env(env_id: str) -> None:
-    if not valid_env_id(env_id):
-        raise BadRequest("environment id must be a Kubernetes object name (DNS-1123 label)")
-
-
-def _auth(request: Request) -> str | None:
-    return request.headers.get("authorization")
-
-
-def _rid(request: Request) -> str:
-    return str(request.state.request_id)

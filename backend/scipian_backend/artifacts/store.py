@@ -80,19 +80,6 @@ def secret_name(digest: str) -> str:
     return "chart-" + digest.removeprefix("sha256:")
 
 
-def _time(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_time(text: object) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
-
-
 class ArtifactStore:
     def __init__(
         self,
@@ -191,7 +178,7 @@ class ArtifactStore:
                 },
                 "annotations": {
                     UPLOADER: username,
-                    UPLOADED_AT: _time(now),
+                    UPLOADED_AT: kube.stamp(now),
                     CHART_NAME: name,
                     CHART_VERSION: version,
                     SIZE: str(len(data)),
@@ -278,9 +265,9 @@ def finished_at(promo: dict[str, Any]) -> datetime | None:
     times = [
         t
         for s in status.get("steps") or []
-        if isinstance(s, dict) and (t := _parse_time(s.get("finishedAt"))) is not None
+        if isinstance(s, dict) and (t := kube.parse_stamp(s.get("finishedAt"))) is not None
     ]
-    last = _parse_time(status.get("lastTransition"))
+    last = kube.parse_stamp(status.get("lastTransition"))
     if last is not None:
         times.append(last)
     return max(times) if times else datetime.min.replace(tzinfo=timezone.utc)
@@ -313,7 +300,9 @@ def _stored(item: dict[str, Any]) -> Stored | None:
     notes = meta.get("annotations") or {}
     labels = meta.get("labels") or {}
     size = str(notes.get(SIZE, ""))
-    uploaded = _parse_time(notes.get(UPLOADED_AT)) or _parse_time(meta.get("creationTimestamp"))
+    uploaded = kube.parse_stamp(notes.get(UPLOADED_AT)) or kube.parse_stamp(
+        meta.get("creationTimestamp")
+    )
     return Stored(
         digest="sha256:" + name.removeprefix("chart-"),
         name=str(notes.get(CHART_NAME, "")),

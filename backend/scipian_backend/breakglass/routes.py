@@ -11,9 +11,9 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from scipian_backend.breakglass.entries import ID, ID_MESSAGE
-from scipian_backend.config import valid_env_id
 from scipian_backend.errors import BadRequest, ServiceUnavailable
 from scipian_backend.http.bodies import check_justification
+from scipian_backend.http.calls import authorization, check_env_id, request_id
 from scipian_backend.http.schema import ERRORS, EnvId, ErrorBody
 from scipian_backend.promotions.schema import ACKNOWLEDGEMENT_REQUEST
 from scipian_backend.usecases import Backend
@@ -59,8 +59,10 @@ def install_break_glass_routes(app: FastAPI, backend: Backend) -> None:
 
     @app.get(BASE, response_model=EntryList, responses=ERRORS)
     async def entries(env_id: EnvId, request: Request) -> JSONResponse:
-        _env(env_id)
-        found = await run_in_threadpool(service().entries, env_id, _auth(request), _rid(request))
+        check_env_id(env_id)
+        found = await run_in_threadpool(
+            service().entries, env_id, authorization(request), request_id(request)
+        )
         return JSONResponse(found)
 
     @app.post(
@@ -72,7 +74,7 @@ def install_break_glass_routes(app: FastAPI, backend: Backend) -> None:
     async def acknowledge(env_id: EnvId, entry_id: EntryId, request: Request) -> JSONResponse:
         from scipian_backend.http.routes import check_body
 
-        _env(env_id)
+        check_env_id(env_id)
         if not ID.fullmatch(entry_id):
             raise BadRequest(ID_MESSAGE)
         doc = await check_body(request)
@@ -81,19 +83,11 @@ def install_break_glass_routes(app: FastAPI, backend: Backend) -> None:
             raise BadRequest(f"unknown field(s) in the request body: {', '.join(unknown)}"[:200])
         justification = check_justification(doc.get("justification"))
         done = await run_in_threadpool(
-            service().acknowledge, env_id, entry_id, justification, _auth(request), _rid(request)
+            service().acknowledge,
+            env_id,
+            entry_id,
+            justification,
+            authorization(request),
+            request_id(request),
         )
         return JSONResponse(done)
-
-
-def _env(env_id: str) -> None:
-    if not valid_env_id(env_id):
-        raise BadRequest("environment id must be a Kubernetes object name (DNS-1123 label)")
-
-
-def _auth(request: Request) -> str | None:
-    return request.headers.get("authorization")
-
-
-def _rid(request: Request) -> str:
-    return str(request.state.request_id)

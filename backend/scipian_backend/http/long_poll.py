@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from scipian_backend.errors import BadRequest
+from scipian_backend.http.calls import authorization, request_id
 
 RESOURCE_VERSION = re.compile(r"^[0-9]{1,20}$")
 # The query parameter as the routes declare it (the API's spelling: resourceVersion).
@@ -40,7 +41,7 @@ async def get_or_watch(
 ) -> JSONResponse:
     """`service` is called only once the parameters are checked (an unconfigured service
     answers 503 after a bad version's 400, as before)."""
-    auth, rid = request.headers.get("authorization"), str(request.state.request_id)
+    auth, rid = authorization(request), request_id(request)
     if not watch or not resource_version:
         # without a version the client has none: the object as it is now, at once
         return JSONResponse(await run_in_threadpool(service().get, name, auth, rid))

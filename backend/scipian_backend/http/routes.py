@@ -8,12 +8,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from scipian_backend.config import valid_env_id
-from scipian_backend.errors import BadRequest
 from scipian_backend.http.bodies import json_object, kubeconfig_request
+from scipian_backend.http.calls import check_env_id, request_id
 from scipian_backend.http.error_bodies import PayloadTooLarge
 from scipian_backend.http.schema import (
-    ENV_ID_MESSAGE,
     ERRORS,
     KUBECONFIG_ERRORS,
     KUBECONFIG_REQUEST,
@@ -40,7 +38,9 @@ def install_routes(app: FastAPI, backend: Backend) -> None:
         responses=ERRORS,
     )
     def environments(request: Request) -> dict[str, Any]:
-        items = backend.environments(request.headers.get("authorization"), _rid(request), True)
+        items = backend.environments(
+            request.headers.get("authorization"), request_id(request), True
+        )
         return {"items": items}
 
     @app.post(
@@ -71,14 +71,13 @@ def install_routes(app: FastAPI, backend: Backend) -> None:
 
 
 async def issue_kubeconfig(backend: Backend, env_id: str, request: Request) -> Response:
-    if not valid_env_id(env_id):  # before the body and before any authorization
-        raise BadRequest(ENV_ID_MESSAGE)
+    check_env_id(env_id)  # before the body and before any authorization
     asked = kubeconfig_request(await check_body(request))
     issued = await run_in_threadpool(
         backend.issue,
         env_id,
         request.headers.get("authorization"),
-        _rid(request),
+        request_id(request),
         asked.level,
         asked.justification,
         asked.break_glass,
@@ -107,7 +106,3 @@ async def _bounded_body(request: Request, limit: int = MAX_BODY) -> bytes:
         if len(body) > limit:
             raise too_large
     return bytes(body)
-
-
-def _rid(request: Request) -> str:
-    return str(request.state.request_id)

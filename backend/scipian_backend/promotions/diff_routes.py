@@ -29,11 +29,11 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from urllib3.exceptions import HTTPError
 
-from scipian_backend.config import valid_env_id
 from scipian_backend.environments.store import Environment
 from scipian_backend.errors import ApiError, BadRequest, Conflict, NotFound, ServiceUnavailable
 from scipian_backend.helmrun import HelmBusy
 from scipian_backend.helmrun.render import RenderError, capabilities, objects, render_digest
+from scipian_backend.http.calls import check_env_id
 from scipian_backend.identity.authn import Identity
 from scipian_backend.promotions import diff as d
 from scipian_backend.promotions import records as r
@@ -326,8 +326,7 @@ def install_diff_routes(app: FastAPI, backend: Backend) -> None:
     async def step_diff(name: PromotionName, env_id: StepEnv, request: Request) -> JSONResponse:
         if len(name) > 63 or not RELEASE_NAME.fullmatch(name):
             raise BadRequest("promotion name must be a DNS-1123 subdomain of at most 63 characters")
-        if not valid_env_id(env_id):
-            raise BadRequest("environment id must be a Kubernetes object name (DNS-1123 label)")
+        check_env_id(env_id)
         auth = request.headers.get("authorization")
         rid = str(request.state.request_id)
         return JSONResponse(await run_in_threadpool(service().read, name, env_id, auth, rid))

@@ -13,8 +13,13 @@ from __future__ import annotations
 import copy
 import secrets
 import string
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
+
+from scipian_backend.kube import parse_stamp as parse_stamp
+from scipian_backend.kube import stamp
+
+now_stamp = stamp  # the name these records' callers use
 
 GROUP = "scipian.io"
 VERSION = "v1alpha1"
@@ -29,19 +34,6 @@ TERMINAL = (SUCCEEDED, FAILED, CANCELLED)
 FINALIZER = "scipian.io/executor"  # E adds it at creation; the executor removes it when done
 MESSAGE_MAX = 1024
 SUFFIX = string.ascii_lowercase + string.digits
-
-
-def now_stamp(now: datetime) -> str:
-    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_stamp(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
 
 
 def new_name(release: str) -> str:

@@ -4,15 +4,14 @@ Version 1's step routes (the client ran helm) answer 410 with one line, outside 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from scipian_backend.config import valid_env_id
 from scipian_backend.errors import ApiError, BadRequest, ServiceUnavailable
+from scipian_backend.http.calls import answer, authorization, check_env_id, request_id
 from scipian_backend.http.long_poll import ResourceVersion, get_or_watch
 from scipian_backend.promotions import bodies
 from scipian_backend.promotions.schema import (
@@ -44,9 +43,6 @@ def install_promotion_routes(app: FastAPI, backend: Backend) -> None:
             raise ServiceUnavailable("promotions are not configured")
         return backend.promotions
 
-    async def call(fn: Callable[..., Any], *args: Any) -> JSONResponse:
-        return JSONResponse(await run_in_threadpool(fn, *args))
-
     @app.post(
         BASE,
         response_model=Promotion,
@@ -60,12 +56,14 @@ def install_promotion_routes(app: FastAPI, backend: Backend) -> None:
         s = backend.settings
         doc = await check_body(request, s.promotion_body_max_bytes)
         req = bodies.create_request(doc, s.promotion_values_max_bytes)
-        body = await run_in_threadpool(service().create, req, _auth(request), _rid(request))
+        body = await run_in_threadpool(
+            service().create, req, authorization(request), request_id(request)
+        )
         return JSONResponse(body, status_code=201)
 
     @app.get(BASE, response_model=PromotionList, responses=PROMOTION_ERRORS)
     async def promotion_list(request: Request) -> JSONResponse:
-        return await call(service().list, _auth(request), _rid(request))
+        return await answer(service().list, authorization(request), request_id(request))
 
     @app.get(BASE + "/{name}", response_model=Promotion, responses=PROMOTION_ERRORS)
     async def promotion_get(
@@ -89,8 +87,13 @@ def install_promotion_routes(app: FastAPI, backend: Backend) -> None:
 
         ids = _ids(name, env_id)
         justification, digest = bodies.approval_request(await check_body(request))
-        return await call(
-            service().approve, *ids, justification, digest, _auth(request), _rid(request)
+        return await answer(
+            service().approve,
+            *ids,
+            justification,
+            digest,
+            authorization(request),
+            request_id(request),
         )
 
     @app.post(
@@ -104,7 +107,9 @@ def install_promotion_routes(app: FastAPI, backend: Backend) -> None:
 
         checked = _name(name)
         justification = bodies.cancel_request(await check_body(request))
-        return await call(service().cancel, checked, justification, _auth(request), _rid(request))
+        return await answer(
+            service().cancel, checked, justification, authorization(request), request_id(request)
+        )
 
     async def removed(request: Request) -> JSONResponse:
         raise Gone(REMOVED)
@@ -120,14 +125,5 @@ def _name(name: str) -> str:
 
 
 def _ids(name: str, env_id: str) -> tuple[str, str]:
-    if not valid_env_id(env_id):
-        raise BadRequest("environment id must be a Kubernetes object name (DNS-1123 label)")
+    check_env_id(env_id)
     return _name(name), env_id
-
-
-def _auth(request: Request) -> str | None:
-    return request.headers.get("authorization")
-
-
-def _rid(request: Request) -> str:
-    return str(request.state.request_id)

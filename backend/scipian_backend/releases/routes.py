@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from scipian_backend.config import JUSTIFICATION_PATTERN, MAX_JUSTIFICATION, valid_env_id
-from scipian_backend.errors import BadRequest
-from scipian_backend.http.schema import ENV_ID_MESSAGE, ERRORS, EnvId
+from scipian_backend.config import JUSTIFICATION_PATTERN, MAX_JUSTIFICATION
+from scipian_backend.http.calls import authorization, check_env_id, request_id
+from scipian_backend.http.schema import ERRORS, EnvId
 from scipian_backend.releases.queries import (
     DEFAULT_MAX,
     NAMESPACE,
@@ -163,7 +163,7 @@ def install_release_routes(app: FastAPI, backend: Backend) -> None:
         # As helm: -n defaults to "default", and -A wins over -n.
         ns = None if allNamespaces else check_namespace(namespace)
         body = await run_in_threadpool(
-            queries.list, env_id, _auth(request), _rid(request), ns, driver
+            queries.list, env_id, authorization(request), request_id(request), ns, driver
         )
         return JSONResponse(body)
 
@@ -178,7 +178,14 @@ def install_release_routes(app: FastAPI, backend: Backend) -> None:
     ) -> JSONResponse:
         ns, rel = check_namespace(namespace), check_release(name)
         body = await run_in_threadpool(
-            queries.history, env_id, _auth(request), _rid(request), ns, rel, max, driver
+            queries.history,
+            env_id,
+            authorization(request),
+            request_id(request),
+            ns,
+            rel,
+            max,
+            driver,
         )
         return JSONResponse(body)
 
@@ -193,7 +200,14 @@ def install_release_routes(app: FastAPI, backend: Backend) -> None:
     ) -> JSONResponse:
         ns, rel = check_namespace(namespace), check_release(name)
         body = await run_in_threadpool(
-            queries.status, env_id, _auth(request), _rid(request), ns, rel, revision, driver
+            queries.status,
+            env_id,
+            authorization(request),
+            request_id(request),
+            ns,
+            rel,
+            revision,
+            driver,
         )
         return JSONResponse(body)
 
@@ -208,19 +222,10 @@ def install_release_routes(app: FastAPI, backend: Backend) -> None:
     ) -> JSONResponse:
         from scipian_backend.http.routes import check_body
 
-        if not valid_env_id(env_id):  # the ids before the body, as everywhere
-            raise BadRequest(ENV_ID_MESSAGE)
+        check_env_id(env_id)  # the ids before the body, as everywhere
         ns, rel = check_namespace(namespace), check_release(name)
         report = rollback_report(await check_body(request))
         body = await run_in_threadpool(
-            rollbacks.report, env_id, _auth(request), _rid(request), ns, rel, report
+            rollbacks.report, env_id, authorization(request), request_id(request), ns, rel, report
         )
         return JSONResponse(body)
-
-
-def _auth(request: Request) -> str | None:
-    return request.headers.get("authorization")
-
-
-def _rid(request: Request) -> str:
-    return str(request.state.request_id)

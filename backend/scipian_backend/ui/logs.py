@@ -67,9 +67,13 @@ def viewer(backend: Backend, env_id: str, who: Identity, request_id: str) -> Vie
 
 
 def may_view(backend: Backend, env_id: str, who: Identity) -> None:
-    """RBAC only (`get environments/kubeconfig`): no credential, no audit line. What the
-    pods and logs pages ask before showing their frame; their data comes by POST."""
-    if not backend.authorizer.may_get_kubeconfig(who, env_id):
+    """Whether `who` may read there, as the read credential's issuance decides it (RBAC's
+    `get environments/kubeconfig`, else an approved, open read request), without minting
+    one: no credential, no audit line. What the pods and logs pages ask before showing
+    their frame; their data comes by POST."""
+    if backend.authorizer.may_get_kubeconfig(who, env_id):
+        return
+    if backend.request_grant(who, env_id, "read") is None:
         raise Forbidden(f"{who.username} may not read environment {env_id}")
 
 

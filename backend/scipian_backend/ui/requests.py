@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
+from scipian_backend import kube
 from scipian_backend.accessrequests.bodies import create_request
 from scipian_backend.config import DEFAULT_MAX_ACCESS
 from scipian_backend.environments.store import Environment
@@ -224,7 +225,7 @@ def seconds_left(status: dict[str, Any], now: datetime) -> int | None:
     for the phases still open; None otherwise."""
     if status.get("phase") not in OPEN:
         return None
-    end = _stamp(status.get("expiresAt"))
+    end = kube.parse_stamp(status.get("expiresAt"))
     if end is None:
         return None
     return max(0, int((end - now).total_seconds()))
@@ -285,15 +286,6 @@ def _max_access(env: Environment | None) -> int:
 def _spec(obj: dict[str, Any]) -> dict[str, Any]:
     spec = obj.get("spec")
     return spec if isinstance(spec, dict) else {}
-
-
-def _stamp(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
 
 
 def _created(obj: dict[str, Any]) -> tuple[str, str]:

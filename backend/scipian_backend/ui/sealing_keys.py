@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from kubernetes import client
@@ -72,19 +72,6 @@ def rotated_data(ring: Keyring | None, kid: str, key: bytes) -> dict[str, str]:
     data = {f"key-{k}": base64.b64encode(v).decode("ascii") for k, v in keys.items()}
     data[CURRENT] = base64.b64encode(kid.encode("ascii")).decode("ascii")
     return data
-
-
-def _stamp(now: datetime) -> str:
-    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_stamp(text: object) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
 
 
 class SealingKeys:
@@ -182,7 +169,7 @@ class SealingKeys:
             return self.ensure(now)
         meta = secret.get("metadata") or {}
         if older_than is not None:
-            at = _parse_stamp((meta.get("annotations") or {}).get(ROTATED_AT))
+            at = kube.parse_stamp((meta.get("annotations") or {}).get(ROTATED_AT))
             if at is not None and (now - at).total_seconds() < older_than:
                 return None
         kid = new_key_id()
@@ -229,7 +216,7 @@ class SealingKeys:
                 "name": self.name,
                 "namespace": self.namespace,
                 "labels": {"app.kubernetes.io/managed-by": "scipian-backend"},
-                "annotations": {ROTATED_AT: _stamp(now)},
+                "annotations": {ROTATED_AT: kube.stamp(now)},
             },
             "data": data,
         }

@@ -21,41 +21,13 @@ import requests
 
 from tests.conftest import Stack
 from tests.e2e.promotions.world import Api, Logins
+from tests.helpers import env_grant
 from tests.stack.backend_daemon import admin_cli
 
 MALLORY = "oidc:mallory@example.test"
 CAROL = "oidc:carol@example.test"
 SESSIONS = "scipian-sessions"
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
-
-
-def role_and_binding(name: str, subresource: str, user: str, env: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": name},
-            "rules": [
-                {
-                    "apiGroups": ["scipian.io"],
-                    "resources": [f"environments/{subresource}"],
-                    "verbs": ["create"],
-                    "resourceNames": [env],
-                }
-            ],
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": name},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": name,
-            },
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
-        },
-    ]
 
 
 def as_list(items: list[dict[str, Any]]) -> str:
@@ -75,9 +47,9 @@ def module_env(stack: Stack, env: str, namespaces: tuple[str, ...]) -> Iterator[
     )
     assert out.returncode == 0, out.stderr
     manifest = as_list(
-        role_and_binding(f"{env}-request-deploy", "request-deploy", MALLORY, env)
-        + role_and_binding(f"{env}-request-read", "request-read", MALLORY, env)
-        + role_and_binding(f"{env}-approve", "approve", CAROL, env)
+        env_grant(f"{env}-request-deploy", "request-deploy", MALLORY, [env])
+        + env_grant(f"{env}-request-read", "request-read", MALLORY, [env])
+        + env_grant(f"{env}-approve", "approve", CAROL, [env])
     )
     stack.kubectl("mgmt", "apply", "-f", "-", input=manifest)
     try:

@@ -24,7 +24,7 @@ import requests
 
 from tests.conftest import Stack
 from tests.e2e.promotions.world import Api, Logins
-from tests.helpers import backend_log_lines, wait_for
+from tests.helpers import backend_log_lines, env_grant, wait_for
 from tests.stack.backend_daemon import admin_cli
 from tests.stack.paths import ROOT
 
@@ -39,48 +39,12 @@ DAVE = "oidc:dave@example.test"
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
-def grant(
-    name: str, verbs: list[str], subresource: str, subject: dict[str, str], env: str
-) -> list[dict[str, Any]]:
-    """A ClusterRole and its binding: `verbs` on environments/<subresource> named `env`."""
-    return [
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": name},
-            "rules": [
-                {
-                    "apiGroups": ["scipian.io"],
-                    "resources": [f"environments/{subresource}"],
-                    "verbs": verbs,
-                    "resourceNames": [env],
-                }
-            ],
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": name},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": name,
-            },
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", **subject}],
-        },
-    ]
-
-
-def user(name: str) -> dict[str, str]:
-    return {"kind": "User", "name": name}
-
-
 def grants() -> dict[str, Any]:
     items = (
-        grant("t-areq-request-deploy", ["create"], "request-deploy", user(BOB), ENV)
-        + grant("t-areq-request-read", ["create"], "request-read", user(BOB), ENV)
-        + grant("t-areq-approve-carol", ["create"], "approve", user(CAROL), ENV)
-        + grant("t-areq-approve-dave", ["create"], "approve", user(DAVE), ENV)
+        env_grant("t-areq-request-deploy", "request-deploy", BOB, [ENV])
+        + env_grant("t-areq-request-read", "request-read", BOB, [ENV])
+        + env_grant("t-areq-approve-carol", "approve", CAROL, [ENV])
+        + env_grant("t-areq-approve-dave", "approve", DAVE, [ENV])
     )
     return {"apiVersion": "v1", "kind": "List", "items": items}
 

@@ -25,10 +25,9 @@ import requests
 
 from scipian_backend.identity.names import user_hash
 from tests.conftest import Stack
-from tests.e2e.accessrequests.test_request_api import grant, user
 from tests.e2e.promotions.world import Api, Logins
 from tests.e2e.test_notify import ALLOWED_KEYS, TIME, Receiver
-from tests.helpers import wait_for
+from tests.helpers import env_grant, wait_for
 from tests.stack.backend_daemon import BackendProcess, spawn_backend
 
 pytestmark = pytest.mark.stack
@@ -48,14 +47,13 @@ FLAGS = [
 
 
 def grants() -> dict[str, Any]:
-    subject = {"kind": "User", "name": USER}
     items: list[dict[str, Any]] = []
     for env in ("dev", "staging"):
         for level in ("read", "deploy"):
             name = f"t-areq-caps-{env}-{level}"
-            items += grant(name, ["create"], f"request-{level}", subject, env)
-    items += grant("t-areq-caps-carol", ["create"], "request-deploy", user(CAROL), "dev")
-    items += grant("t-areq-caps-dave", ["create"], "approve", user(DAVE), "dev")
+            items += env_grant(name, f"request-{level}", USER, [env])
+    items += env_grant("t-areq-caps-carol", "request-deploy", CAROL, ["dev"])
+    items += env_grant("t-areq-caps-dave", "approve", DAVE, ["dev"])
     return {"apiVersion": "v1", "kind": "List", "items": items}
 
 

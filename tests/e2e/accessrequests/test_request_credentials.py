@@ -28,12 +28,11 @@ from tests.e2e.accessrequests.credentials_world import (
     issue,
     module_env,
     now,
-    role_and_binding,
     sessions_of,
     window_end,
 )
 from tests.e2e.promotions.world import Api, Logins
-from tests.helpers import wait_for
+from tests.helpers import env_grant, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -194,7 +193,7 @@ def test_revoke_deletes_the_sessions_before_answering(
 def mallory_may_ask_read_too(stack: Stack, env: str) -> Iterator[str]:
     """A second grant of request-read for mallory, this test's own, removed mid-test."""
     name = f"{env}-read-extra-{uuid.uuid4().hex[:4]}"
-    manifest = as_list(role_and_binding(name, "request-read", MALLORY, env))
+    manifest = as_list(env_grant(name, "request-read", MALLORY, [env]))
     stack.kubectl("mgmt", "apply", "-f", "-", input=manifest)
     try:
         yield name
@@ -221,7 +220,7 @@ def test_a_grant_removed_during_the_window_stops_issuance(
         )
         assert env not in listed(api, mallory)
     finally:
-        again = as_list(role_and_binding(f"{env}-request-read", "request-read", MALLORY, env))
+        again = as_list(env_grant(f"{env}-request-read", "request-read", MALLORY, [env]))
         stack.kubectl("mgmt", "apply", "-f", "-", input=again)
 
 

@@ -12,7 +12,6 @@ changes what bob may do while a request is open: it is in SHARED_STATE_FILES.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import threading
@@ -25,7 +24,7 @@ import pytest
 
 from tests.conftest import Stack
 from tests.e2e.test_plugin_deploy import login, make_env
-from tests.helpers import wait_for
+from tests.helpers import Terminal, plugin_kubectl, shop_deployment, wait_for
 from tests.stack.login import run_plugin
 from tests.stack.paths import venv_bin
 
@@ -74,44 +73,15 @@ def mine(stack: Stack) -> Iterator[list[str]]:
 @pytest.fixture
 def prod_deployment(stack: Stack) -> Iterator[str]:
     """A Deployment of this test's own in `shop` on prod (prod's deploy namespace)."""
-    name = f"t-req-{uuid.uuid4().hex[:6]}"
-    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
-    deploy = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": "shop"},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "web", "image": "registry.example/web:1"}]},
-            },
-        },
-    }
-    stack.kubectl("prod", "apply", "-f", "-", input=json.dumps(ns))
-    stack.kubectl("prod", "apply", "-f", "-", input=json.dumps(deploy))
-    try:
+    with shop_deployment(stack, "prod", f"t-req-{uuid.uuid4().hex[:6]}") as name:
         yield name
-    finally:
-        stack.kubectl("prod", "delete", "deployment", "-n", "shop", name, check=False)
 
 
 def kubectl_as(
     stack: Stack, env: dict[str, str], kubeconfig: Path, *args: str
 ) -> subprocess.CompletedProcess[str]:
-    """The real kubectl with a plugin kubeconfig: it runs `kubectl-scipian ... credential`
-    with the user's plugin cache (no terminal)."""
-    path = f"{venv_bin()}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(
-        [stack.kubectl_path, f"--kubeconfig={kubeconfig}", *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**env, "PATH": path},
-    )
+    """The real kubectl with a plugin kubeconfig, with the user's plugin cache."""
+    return plugin_kubectl(stack, kubeconfig, *args, env=env)
 
 
 class Waiting:
@@ -288,45 +258,16 @@ def test_wait_ends_1_on_a_denial(
 def test_wait_on_a_terminal_redraws_one_line(
     stack: Stack, bob: dict[str, str], dave: dict[str, str], mine: list[str]
 ) -> None:
-    import pty
-    import select
-
-    main, side = pty.openpty()
     args = ["staging", "request", "read", "--for", "10m", "--reason", "t-req tty", "--wait"]
-    proc = subprocess.Popen(
-        [str(venv_bin() / "kubectl-scipian"), *args],
-        stdin=side, stdout=side, stderr=side, env={**bob, "TERM": "dumb"},
-    )  # fmt: skip
-    os.close(side)
-    seen = b""
-
-    def read() -> bytes:
-        ready, _, _ = select.select([main], [], [], WAIT)
-        assert ready, seen.decode(errors="replace")
-        try:
-            return os.read(main, 65536)
-        except OSError:  # the terminal's other side closed: the plugin ended
-            return b""
-
-    try:
-        while b": Pending" not in seen:
-            chunk = read()
-            assert chunk, seen.decode(errors="replace")
-            seen += chunk
-        name = seen.decode().splitlines()[0].strip()
-        assert NAME.fullmatch(name), seen
+    with Terminal(args, bob, WAIT) as term:
+        assert term.read_until(b": Pending"), term.text
+        name = term.text.splitlines()[0].strip()
+        assert NAME.fullmatch(name), term.seen
         mine.append(name)
         denied = run_plugin(["deny-request", name, "--reason", "t-req tty no"], dave)
         assert denied.returncode == 0, denied.stderr
-        while chunk := read():
-            seen += chunk
-        code = proc.wait(WAIT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(main)
-    text = seen.decode(errors="replace")
+        code = term.finish()
+    text = term.text
     assert code == 1, text
     # One line, redrawn in place: carriage return and erase-line before each state.
     assert f"\r\x1b[2Krequest {name}: Pending, approvals 0/1; expires in " in text

@@ -117,33 +117,6 @@ def rss(pid: int) -> int:
     raise AssertionError(f"no VmRSS for {pid}")
 
 
-def grant(name: str, subresource: str, envs: list[str], user: str) -> list[dict[str, Any]]:
-    """A ClusterRole `create environments/<subresource>` on `envs` and its binding to `user`."""
-    ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name}
-    return [
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": name},
-            "rules": [
-                {
-                    "apiGroups": ["scipian.io"],
-                    "resources": [f"environments/{subresource}"],
-                    "verbs": ["create"],
-                    "resourceNames": envs,
-                }
-            ],
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": name},
-            "roleRef": ref,
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
-        },
-    ]
-
-
 def apply(stack: Stack, cluster: str, items: list[dict[str, Any]]) -> None:
     doc = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
     stack.kubectl(cluster, "apply", "-f", "-", input=doc)

@@ -24,6 +24,7 @@ import pytest
 from tests.conftest import Stack
 from tests.e2e.promotions.conftest import history
 from tests.e2e.test_plugin_deploy import login, make_env
+from tests.helpers import Terminal
 from tests.stack.login import run_plugin
 from tests.stack.paths import venv_bin
 from tests.stack.releases import CHART, package
@@ -354,43 +355,11 @@ def test_ctrl_c_detaches_and_the_promotion_goes_on(
 def on_terminal(args: list[str], env: dict[str, str], answer: str) -> tuple[int, str]:
     """The plugin with its stdin, stdout and stderr on a terminal (a pty): everything it
     wrote, once it asks, and its exit code after `answer`."""
-    import os
-    import pty
-    import select
-
-    main, side = pty.openpty()
-    proc = subprocess.Popen(
-        [str(venv_bin() / "kubectl-scipian"), *args],
-        stdin=side, stdout=side, stderr=side, env={**env, "TERM": "dumb"},
-    )  # fmt: skip
-    os.close(side)
-    seen = b""
-
-    def read() -> bytes:
-        ready, _, _ = select.select([main], [], [], WAIT)
-        assert ready, seen.decode(errors="replace")
-        try:
-            return os.read(main, 65536)
-        except OSError:  # the terminal's other side closed: the plugin ended
-            return b""
-
-    try:
-        while b"[y/N]" not in seen:
-            chunk = read()
-            if not chunk:
-                break
-            seen += chunk
-        if b"[y/N]" in seen:
-            os.write(main, answer.encode() + b"\n")
-            while chunk := read():
-                seen += chunk
-        code = proc.wait(WAIT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(main)
-    return code, seen.decode(errors="replace").replace("\r\n", "\n")
+    with Terminal(args, env, WAIT) as term:
+        if term.read_until(b"[y/N]"):
+            term.type(answer)
+        code = term.finish()
+    return code, term.text.replace("\r\n", "\n")
 
 
 def test_approve_on_a_terminal_shows_the_diff_and_asks(

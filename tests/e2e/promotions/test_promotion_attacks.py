@@ -29,12 +29,12 @@ from tests.e2e.promotions.hostile import (
     delete,
     deploy_kubeconfig,
     environment,
-    grant,
     record_object,
     release_records,
     set_approvals,
 )
 from tests.e2e.promotions.world import NAMESPACE, Api, Archive, Flow, Logins, phase, step_of
+from tests.helpers import env_grant
 
 pytestmark = pytest.mark.stack
 ENV_A, ENV_B = "t-atk-a", "t-atk-b"
@@ -46,7 +46,7 @@ BOUND = 120.0  # seconds: a bound on waiting for helm's first record, not a timi
 @pytest.fixture(scope="module")
 def envs(stack: Stack) -> Iterator[tuple[str, str]]:
     """t-atk-a (dev cluster) and t-atk-b (staging cluster); dave approves on both."""
-    approve = grant("t-atk-approve", "approve", [ENV_A, ENV_B], DAVE)
+    approve = env_grant("t-atk-approve", "approve", DAVE, [ENV_A, ENV_B])
     with environment(stack, ENV_A, "dev"), environment(stack, ENV_B, "staging"):
         apply(stack, "mgmt", approve)
         try:
@@ -268,7 +268,7 @@ def test_an_initiator_whose_deploy_grant_is_removed_is_stopped_at_the_next_step(
     a, b = envs
     set_approvals(stack, a, 0)
     set_approvals(stack, b, 1)
-    deploy = grant(f"t-atk-deploy-{release}", "deploy", [a, b], ALICE)
+    deploy = env_grant(f"t-atk-deploy-{release}", "deploy", ALICE, [a, b])
     apply(stack, "mgmt", deploy)
     try:
         alice = logins.fresh("alice")

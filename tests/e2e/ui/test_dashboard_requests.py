@@ -18,6 +18,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -37,23 +38,16 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 COUNTDOWN = re.compile(r"^\d+ min( \d\d s)?$")  # a 30-minute window, as ui/requests.py says
 
 
-@pytest.fixture
-def request_env(stack: Stack) -> Iterator[str]:
-    env = f"t-ui-req-{uuid.uuid4().hex[:6]}"
-    rbac = json.dumps(
-        grants.manifest(
-            (
-                grants.Grant("env", grants.READ, "oidc:team-b", (env,)),
-                grants.Grant("request-deploy", grants.REQUEST_DEPLOY, "oidc:team-b", (env,)),
-                grants.Grant("approve", grants.APPROVE, "oidc:release-managers", (env,)),
-            )
-        )
-    )
+@contextmanager
+def registered(
+    stack: Stack, env: str, given: tuple[grants.Grant, ...], *flags: str
+) -> Iterator[str]:
+    """`env` registered on the dev cluster with `given` grants; all removed afterwards."""
+    rbac = json.dumps(grants.manifest(given))
     try:
         out = admin_cli(
             "register", f"--name={env}", f"--kubeconfig={stack.kubeconfig('dev')}",
-            "--description=dashboard access request test", f"--deploy-namespace={env}",
-            f"--max-auth-age={MAX_AUTH_AGE}", f"--max-access-seconds={MAX_ACCESS}",
+            "--description=dashboard access request test", *flags,
         )  # fmt: skip
         assert out.returncode == 0, out.stderr
         stack.kubectl("mgmt", "apply", "-f", "-", input=rbac)
@@ -71,6 +65,34 @@ def request_env(stack: Stack) -> Iterator[str]:
             "--ignore-not-found",
         )  # fmt: skip
         stack.kubectl("dev", "delete", "namespace", env, "--wait=false", check=False)
+
+
+@pytest.fixture
+def request_env(stack: Stack) -> Iterator[str]:
+    env = f"t-ui-req-{uuid.uuid4().hex[:6]}"
+    given = (
+        grants.Grant("env", grants.READ, "oidc:team-b", (env,)),
+        grants.Grant("request-deploy", grants.REQUEST_DEPLOY, "oidc:team-b", (env,)),
+        grants.Grant("approve", grants.APPROVE, "oidc:release-managers", (env,)),
+    )
+    flags = (
+        f"--deploy-namespace={env}", f"--max-auth-age={MAX_AUTH_AGE}",
+        f"--max-access-seconds={MAX_ACCESS}",
+    )  # fmt: skip
+    with registered(stack, env, given, *flags):
+        yield env
+
+
+@pytest.fixture
+def read_request_env(stack: Stack) -> Iterator[str]:
+    """An environment bob (team-b) may only ask to read; dave (release-managers) approves."""
+    env = f"t-ui-rr-{uuid.uuid4().hex[:6]}"
+    given = (
+        grants.Grant("request-read", grants.REQUEST_READ, "oidc:team-b", (env,)),
+        grants.Grant("approve", grants.APPROVE, "oidc:release-managers", (env,)),
+    )
+    with registered(stack, env, given, f"--deploy-namespace={env}"):
+        yield env
 
 
 def requests_of(stack: Stack, env: str) -> list[dict[str, Any]]:
@@ -245,3 +267,34 @@ def test_the_servers_rules_hold_for_forms_with_a_valid_csrf_token(
     assert cancelled.status_code == 303
     assert cancelled.headers["location"] == f"/ui/requests/{name}?done=cancelled"
     assert phase(stack, name) == "Cancelled"
+
+
+def test_an_approved_read_request_opens_the_pods_and_logs_pages(
+    stack: Stack, read_request_env: str
+) -> None:
+    """The pods and logs pages' frames decide as the read credential's issuance does: bob,
+    with no standing read there, is refused until dave approves his read request."""
+    url, env = stack.env["SCIPIAN_BACKEND_URL"], read_request_env
+    pages = [
+        f"{url}/ui/environments/{env}/logs/{env}/web-0",
+        f"{url}/ui/environments/{env}/releases/{env}/web/pods",
+    ]
+    bob, bob_csrf = sign_in_http(stack, url, "bob")
+    assert [bob.get(p, timeout=30).status_code for p in pages] == [403, 403]
+    ask = {"csrf": bob_csrf, "environment": env, "level": "read", "duration": "600"}
+    made = bob.post(
+        f"{url}/ui/requests", data={**ask, "justification": "INC-9 logs"}, headers=FORM,
+        allow_redirects=False, timeout=30,
+    )  # fmt: skip
+    assert made.status_code == 303, made.text
+    [obj] = requests_of(stack, env)
+    name = obj["metadata"]["name"]
+    assert [bob.get(p, timeout=30).status_code for p in pages] == [403, 403]  # still pending
+    dave, dave_csrf = sign_in_http(stack, url, "dave")
+    approved = dave.post(
+        f"{url}/ui/requests/{name}/approve", data={"csrf": dave_csrf, "justification": "ok"},
+        headers=FORM, allow_redirects=False, timeout=30,
+    )  # fmt: skip
+    assert approved.status_code == 303, approved.text
+    assert phase(stack, name) == "Approved"
+    assert [bob.get(p, timeout=30).status_code for p in pages] == [200, 200]
