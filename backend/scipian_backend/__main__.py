@@ -660,6 +660,13 @@ def _cleanup_options(p: argparse.ArgumentParser, serve: bool) -> None:
         f"(default {d.target_timeout_seconds:g})",
     )
     g.add_argument(
+        "--cleanup-binding-grace-seconds",
+        type=float,
+        default=d.binding_grace_seconds,
+        help="a binding whose ServiceAccount is gone is removed only when older than this "
+        f"(default {d.binding_grace_seconds:g})",
+    )
+    g.add_argument(
         "--cleanup-page-size",
         type=int,
         default=d.page_size,
@@ -680,6 +687,7 @@ def _cleanup_settings(args: argparse.Namespace) -> CleanupSettings:
         parallelism=args.cleanup_parallelism,
         target_timeout_seconds=args.cleanup_target_timeout_seconds,
         page_size=args.cleanup_page_size,
+        binding_grace_seconds=args.cleanup_binding_grace_seconds,
     )
     s.check()
     return s

@@ -33,6 +33,7 @@ class CleanupSettings:
             ("--cleanup-parallelism", self.parallelism, 1, 64),
             ("--cleanup-target-timeout-seconds", self.target_timeout_seconds, 1, 3600),
             ("--cleanup-page-size", self.page_size, 10, 5000),
+            ("--cleanup-binding-grace-seconds", self.binding_grace_seconds, 0, 86400),
         )
         for flag, value, low, high in bounds:
             if not low <= value <= high:
