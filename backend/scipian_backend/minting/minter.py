@@ -31,7 +31,6 @@ from scipian_backend.errors import ApiError, InternalError, ServiceUnavailable
 from scipian_backend.identity import names
 from scipian_backend.minting.identities import Identities
 from scipian_backend.minting.kubeconfig import format_time
-from scipian_backend.minting.sessions import revocable_sessions
 
 log = logging.getLogger("scipian.minting")
 
@@ -101,7 +100,6 @@ class Minter:
         self._lock = threading.Lock()
         self._key_locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._ensured: dict[tuple[str, str, str], float] = {}
-        self._swept: dict[tuple[str, str], float] = {}
         self._migrated: set[tuple[str, str]] = set()
 
     def endpoint(self, env: Environment) -> kube.ClusterEndpoint:
@@ -241,7 +239,6 @@ class Minter:
         except BaseException:
             self._delete_quietly(core, secret_name)
             raise
-        self._sweep(env, core, key.user)
         return Issued(
             token=token,
             expiration=expiration,
@@ -339,22 +336,6 @@ class Minter:
                 _preload_content=False,
             )
         )
-
-    def _sweep(self, env: Environment, core: client.CoreV1Api, username: str) -> None:
-        """Deletes this user's expired session Secrets, at most once a minute per env."""
-        key = (env.id, username)
-        now = self._clock()
-        with self._lock:
-            if now - self._swept.get(key, -1e9) < 60:
-                return
-            self._swept[key] = now
-        try:
-            for secret in revocable_sessions(core, self._ns, username, self._timeout):
-                expires = (secret.metadata.annotations or {}).get(names.EXPIRES_ANNOTATION, "")
-                if expires and expires < format_time(datetime.now(timezone.utc)):
-                    self._delete_quietly(core, secret.metadata.name)
-        except (ApiException, HTTPError):
-            log.warning("environment %s: could not sweep expired sessions", env.id)
 
     def _delete_quietly(self, core: client.CoreV1Api, name: str) -> None:
         # An expired or orphaned session Secret holds nothing usable: failures do no harm.
