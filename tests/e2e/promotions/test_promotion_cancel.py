@@ -25,8 +25,8 @@ def stuck(helm: Helm, tmp_path_factory: pytest.TempPathFactory) -> Archive:
     out = tmp_path_factory.mktemp("promo-stuck")
 
     def unschedulable(chart: Path) -> None:
-        path = chart / "templates" / "deployment.yaml"
-        text = path.read_text().replace("type: kwok", "type: nowhere")
+        path = chart / "values.yaml"
+        text = path.read_text().replace("  type: kwok\n", "  type: nowhere\n")
         assert "type: nowhere" in text
         path.write_text(text)
 

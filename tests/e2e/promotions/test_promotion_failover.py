@@ -57,9 +57,10 @@ def gated(helm: Helm, tmp_path_factory: pytest.TempPathFactory) -> Archive:
 
     def gate(chart: Path) -> None:
         path = chart / "templates" / "deployment.yaml"
+        selector = "        {{- toYaml .Values.nodeSelector | nindent 8 }}\n"
         text = path.read_text().replace(
-            "        type: kwok\n",
-            f"        type: kwok\n        {{{{- with .Values.gate }}}}\n"
+            selector,
+            f"{selector}        {{{{- with .Values.gate }}}}\n"
             f"        {GATE}: {{{{ . | quote }}}}\n        {{{{- end }}}}\n",
         )
         assert GATE in text
