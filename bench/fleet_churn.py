@@ -103,7 +103,7 @@ def run_entry(
 
 
 def _cleanup(world: World, advance_s: int) -> dict[str, Any]:
-    """One cleanup pass (helper C's CLI), as the backend's own mgmt identity."""
+    """One cleanup pass (the backend's one-shot CLI), as the backend's own mgmt identity."""
     kubeconfig = str(world.backend_kubeconfig)
     t = time.monotonic()
     out = world.cli(
