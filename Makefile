@@ -51,11 +51,10 @@ unit: $(STAMP)
 recordings: install
 	$(PY) -m tests.read_recordings record
 
-# TEST_WORKERS=2 runs the suite in two pytest-xdist workers on the one stack (a test file
-# stays on one worker; the files that change what everyone sees of the stack run one
-# after the other: tests/conftest.py). Not the default until it has more clean runs
-# (README "Tests").
-TEST_WORKERS ?= 0
+# The suite runs in two pytest-xdist workers on the one stack (a test file stays on one
+# worker; the files that change what everyone sees of the stack run one after the other:
+# tests/conftest.py). TEST_WORKERS=0 runs it in one process (README "Tests").
+TEST_WORKERS ?= 2
 XDIST = $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
 
 test: install lint audit image

@@ -92,7 +92,7 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[RUN] = uuid.uuid4().hex
 
 
-# pytest-xdist units (`make test TEST_WORKERS=2`: --dist loadfile). Each test file is one,
+# pytest-xdist units (`make test` runs two workers: --dist loadfile). Each test file is one,
 # so that its module fixtures run once, on one worker. These files change what every user
 # sees of the shared stack while they run (they register Environments, grant a shared
 # group, revoke a shared user's sessions) or read all of it (every Environment, exact lists
@@ -150,6 +150,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None
     from xdist.scheduler import LoadFileScheduling
 
+    # The group is the longest unit (about half the suite's time), so it must start first:
+    # xdist queues units by their number of tests, largest first, and it has the most.
     class SharedStateAsOneFile(LoadFileScheduling):  # type: ignore[misc]  # untyped base
         def _split_scope(self, nodeid: str) -> str:
             file = super()._split_scope(nodeid)

@@ -98,6 +98,25 @@ def buildah(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return got
 
 
+def scratch_archive(binary: Path, name: str, archive: Path) -> Path:
+    """One static binary alone in an image (its entrypoint, no shell, no base), pushed to
+    `archive` as an OCI archive tagged `name`: the real node's pause and test images. Written
+    under a temporary name first, so a crash never leaves a half archive that looks done."""
+    entry = f"/{binary.name}"
+    container = buildah("from", "scratch").stdout.strip()
+    try:
+        buildah("copy", container, str(binary), entry)
+        buildah("config", "--entrypoint", f'["{entry}"]', "--cmd", "[]", container)
+        buildah("commit", "-q", container, name)
+    finally:
+        buildah("rm", container, check=False)
+    tmp = archive.with_name(archive.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    buildah("push", name, f"oci-archive:{tmp}:{name}")
+    tmp.rename(archive)
+    return archive
+
+
 def image_ref(digest: str) -> str:
     return f"{REPOSITORY}:inputs-{digest}"
 

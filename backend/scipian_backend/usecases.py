@@ -180,7 +180,7 @@ class Backend:
             index.reach(who, CREATE_DEPLOY).names if gates and not may_deploy_all else set()
         )
         if every:
-            envs = list(self._all_environments())
+            envs = list(self.all_environments())
             checks = [(e.id, False, e.id in deploy_names) for e in envs]
         else:
             envs = []
@@ -191,7 +191,7 @@ class Backend:
             name, ask_read, ask_deploy = check
             if ask_read and not self.authorizer.may_get_kubeconfig(who, name):
                 return None, False, False
-            env = self._environment(name)
+            env = self.environment(name)
             if env is None:
                 return None, False, False
             if may_deploy_all:
@@ -209,7 +209,7 @@ class Backend:
             if env is not None and ok and env.id not in items:
                 items[env.id] = _listed(env, deploy)
         for name in requested - items.keys():
-            env = self._environment(name)
+            env = self.environment(name)
             if env is not None:
                 items[name] = _listed(env, False)
         return [items[k] for k in sorted(items)]
@@ -217,7 +217,7 @@ class Backend:
     def _environments_each(self, who: Identity, gates: bool) -> list[dict[str, Any]]:
         """The listing without the RBAC index: one review per Environment (`serve
         --no-rbac-index`, or before the index is ready)."""
-        envs = self._all_environments()
+        envs = self.all_environments()
         if not envs:
             return []
         requested = self._readable_by_request(who)
@@ -235,12 +235,12 @@ class Backend:
         """The environments of the caller's open read requests: one list on mgmt for all."""
         return self.grants.readable(who) if self.grants is not None else set()
 
-    def _all_environments(self) -> Sequence[Environment]:
+    def all_environments(self) -> Sequence[Environment]:
         if self.env_cache is not None:
             return self.env_cache.every()
         return self.store.list()
 
-    def _environment(self, env_id: str) -> Environment | None:
+    def environment(self, env_id: str) -> Environment | None:
         """From the watch-fed cache (a miss reads mgmt); never for deploy-level or gate
         decisions, which read the Environment fresh (store.get)."""
         if self.env_cache is not None:
@@ -365,7 +365,13 @@ class Backend:
                 self.lookup_cache.invalidate(env_id)
             self._deny(audit, who, "error", e.message, env.uid)
             raise
-        expiry = format_time(issued.expiration)
+        expires = issued.expiration
+        if granted is not None:
+            # The TTL was the window's rest when asked; the apiserver counts from the mint,
+            # a moment (first issuances: a dozen calls) later. The worker deletes the
+            # request's sessions, and their tokens with them, at the window's end.
+            expires = min(expires, granted.window_end)
+        expiry = format_time(expires)
         self.metrics.issuance(env_id, level, bool(env.deploy and env.deploy.gated))
         self.auditor.record(
             Record(
@@ -497,7 +503,7 @@ class Backend:
         """(Environment or None, its target client or the ApiError that stood in the way);
         `fresh`: the Environment read from mgmt, `cached`'s client reused when the
         Environment still names the same broker Secret."""
-        env = self.store.get(env_id) if fresh else self._environment(env_id)
+        env = self.store.get(env_id) if fresh else self.environment(env_id)
         if env is None:
             return None, None
         if cached is not None and (cached[0].uid, cached[0].secret) == (env.uid, env.secret):

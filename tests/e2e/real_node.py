@@ -58,16 +58,6 @@ def import_shop_web_image() -> str:
     binary = tools.shopweb()
     archive = binary.with_name("shop-web.oci.tar")
     if not archive.exists():
-        container = image.buildah("from", "scratch").stdout.strip()
-        try:
-            image.buildah("copy", container, str(binary), "/shopweb")
-            image.buildah("config", "--entrypoint", '["/shopweb"]', "--cmd", "[]", container)
-            image.buildah("commit", "-q", container, SHOP_WEB_IMAGE)
-        finally:
-            image.buildah("rm", container, check=False)
-        tmp = archive.with_name(archive.name + ".tmp")
-        tmp.unlink(missing_ok=True)
-        image.buildah("push", SHOP_WEB_IMAGE, f"oci-archive:{tmp}:{SHOP_WEB_IMAGE}")
-        tmp.rename(archive)
+        image.scratch_archive(binary, SHOP_WEB_IMAGE, archive)
     node.import_image(SHOP_WEB_IMAGE, archive)
     return SHOP_WEB_IMAGE

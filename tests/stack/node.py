@@ -499,16 +499,7 @@ def _pause_archive(pause: Path, out: Path) -> Path:
     """The sandbox image: the static pause binary alone, as an OCI archive (buildah)."""
     from tools import image
 
-    archive = out / "pause.tar"
-    container = image.buildah("from", "scratch").stdout.strip()
-    try:
-        image.buildah("copy", container, str(pause), "/pause")
-        image.buildah("config", "--entrypoint", '["/pause"]', "--cmd", "[]", container)
-        image.buildah("commit", "-q", container, PAUSE_IMAGE)
-    finally:
-        image.buildah("rm", container, check=False)
-    image.buildah("push", PAUSE_IMAGE, f"oci-archive:{archive}:{PAUSE_IMAGE}")
-    return archive
+    return image.scratch_archive(pause, PAUSE_IMAGE, out / "pause.tar")
 
 
 def main(argv: list[str]) -> int:

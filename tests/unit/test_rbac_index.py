@@ -12,6 +12,8 @@ from scipian_backend.identity.authn import Identity
 from scipian_backend.identity.rbac_index import (
     CREATE_DEPLOY,
     GET_KUBECONFIG,
+    REQUEST_DEPLOY,
+    REQUEST_READ,
     Binding,
     RbacIndex,
     Reach,
@@ -106,6 +108,16 @@ def test_deploy_is_create_on_environments_deploy() -> None:
     assert rule_reach(r, CREATE_DEPLOY) == Reach(names=frozenset({"prod"}))
     assert not rule_reach(r, GET_KUBECONFIG)
     assert not rule_reach(rule(["environments/deploy"], names=["prod"]), CREATE_DEPLOY)
+
+
+def test_the_request_form_asks_create_on_each_request_level() -> None:
+    """What the dashboard's request form offers: `create environments/request-<level>`."""
+    r = rule(["environments/request-read"], verbs=["create"], names=["qa"])
+    assert rule_reach(r, REQUEST_READ) == Reach(names=frozenset({"qa"}))
+    assert not rule_reach(r, REQUEST_DEPLOY)
+    assert not rule_reach(r, GET_KUBECONFIG)
+    both = role_reaches(role("r", rule(["*/request-read", "*/request-deploy"], verbs=["*"])))
+    assert both == {REQUEST_READ: Reach(every=True), REQUEST_DEPLOY: Reach(every=True)}
 
 
 def test_a_role_unites_its_rules_and_leaves_out_what_it_does_not_reach() -> None:

@@ -33,7 +33,10 @@ RBAC_GROUP = "rbac.authorization.k8s.io"
 # The listing's two questions: (verb, subresource) on environments.
 GET_KUBECONFIG = ("get", "kubeconfig")
 CREATE_DEPLOY = ("create", "deploy")
-QUESTIONS = (GET_KUBECONFIG, CREATE_DEPLOY)
+# The dashboard's request form: where may the caller ask for each level.
+REQUEST_READ = ("create", "request-read")
+REQUEST_DEPLOY = ("create", "request-deploy")
+QUESTIONS = (GET_KUBECONFIG, CREATE_DEPLOY, REQUEST_READ, REQUEST_DEPLOY)
 EVERYONE = "system:authenticated"  # bound to every signed-in caller
 
 Question = tuple[str, str]

@@ -11,13 +11,14 @@ the POST. A request holds names, reasons and times only: nothing secret is shown
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
 from scipian_backend import kube
 from scipian_backend.accessrequests.bodies import create_request
-from scipian_backend.config import DEFAULT_MAX_ACCESS
+from scipian_backend.config import DEFAULT_MAX_ACCESS, valid_env_id
 from scipian_backend.environments.store import Environment
 from scipian_backend.errors import BadRequest, ServiceUnavailable
 from scipian_backend.identity.authn import Identity
@@ -38,6 +39,7 @@ DONE = {"approve": "approved", "deny": "denied", "revoke": "revoked", "cancel": 
 # The class's `list` method shadows the builtin inside it: these name the types.
 Objects = list[dict[str, Any]]
 Rows = list[dict[str, Any]]
+Asks = list[tuple[Environment, str, bool]]  # (environment, level, already allowed)
 
 
 class RequestPages:
@@ -109,22 +111,45 @@ class RequestPages:
         }
 
     def askable(self, who: Identity) -> dict[str, Any]:
-        """Every environment where I may ask for a level, for the requests page's form."""
-        envs = self._b.store.list()
-        pairs = [(e, lvl) for e in envs for lvl in LEVELS]
+        """Every environment where I may ask for a level, for the requests page's form. With
+        the RBAC index: per level one review without a name, else one per environment my
+        bindings name (as the listing asks); without it, one per environment and level."""
+        pairs = self._ask_candidates(who)
         if not pairs:
             return {"askable": [], "durations": durations(DEFAULT_MAX_ACCESS)}
         with ThreadPoolExecutor(min(8, len(pairs))) as pool:
-            allowed = list(pool.map(lambda p: self._may_request(who, p[0].id, p[1]), pairs))
-        by_env: dict[str, Any] = {}
-        for (e, lvl), ok in zip(pairs, allowed, strict=True):
+            allowed = list(pool.map(lambda p: p[2] or self._may_request(who, p[0].id, p[1]), pairs))
+        by_env: dict[str, list[str]] = {}
+        envs: dict[str, Environment] = {}
+        for (e, lvl, _), ok in zip(pairs, allowed, strict=True):
             if ok:
                 by_env.setdefault(e.id, []).append(lvl)
-        top = max([_max_access(e) for e in envs if e.id in by_env] or [DEFAULT_MAX_ACCESS])
+                envs[e.id] = e
+        top = max([_max_access(e) for e in envs.values()] or [DEFAULT_MAX_ACCESS])
         return {
             "askable": [{"environment": k, "levels": v} for k, v in sorted(by_env.items())],
             "durations": durations(top),
         }
+
+    def _ask_candidates(self, who: Identity) -> Asks:
+        """(environment, level, already allowed) to confirm, levels in LEVELS order."""
+        index = self._b.rbac_index
+        if index is None or not index.ready():
+            return [(e, lvl, False) for e in self._b.store.list() for lvl in LEVELS]
+        found: Asks = []
+        every: Sequence[Environment] | None = None
+        for lvl in LEVELS:
+            question = ("create", f"request-{lvl}")
+            if self._b.authorizer.allowed(who, "", *question):
+                every = every if every is not None else self._b.all_environments()
+                found += [(e, lvl, True) for e in every]
+                continue
+            for name in sorted(index.reach(who, question).names):
+                env = self._b.environment(name) if valid_env_id(name) else None
+                if env is not None:
+                    found.append((env, lvl, False))
+        order = {lvl: i for i, lvl in enumerate(LEVELS)}
+        return sorted(found, key=lambda p: (p[0].id, order[p[1]]))
 
     # --- actions -------------------------------------------------------------------------
 

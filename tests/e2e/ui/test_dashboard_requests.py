@@ -298,3 +298,24 @@ def test_an_approved_read_request_opens_the_pods_and_logs_pages(
     assert approved.status_code == 303, approved.text
     assert phase(stack, name) == "Approved"
     assert [bob.get(p, timeout=30).status_code for p in pages] == [200, 200]
+
+
+def test_the_request_form_offers_exactly_the_levels_granted(
+    stack: Stack, request_env: str, read_request_env: str
+) -> None:
+    """The requests page's form lists each environment where the viewer may ask, with the
+    levels RBAC allows there (found through the backend's RBAC index, each confirmed by a
+    review): bob may ask for deploy on one of this test's environments and for read on the
+    other; alice, granted neither, is offered neither."""
+    url = stack.env["SCIPIAN_BACKEND_URL"]
+    ours = {request_env, read_request_env}
+
+    def offered(user: str) -> dict[str, str]:
+        session, _ = sign_in_http(stack, url, user)
+        page = session.get(f"{url}/ui/requests", timeout=30)
+        assert page.status_code == 200, page.status_code
+        found = re.findall(r'<option value="([^"]+)">[^<(]*\(([^)]*)\)</option>', page.text)
+        return {env: levels for env, levels in found if env in ours}
+
+    assert offered("bob") == {request_env: "deploy", read_request_env: "read"}
+    assert offered("alice") == {}
