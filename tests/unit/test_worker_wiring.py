@@ -39,6 +39,9 @@ def _backend(tmp_path: Path, worker: WorkerSettings) -> Backend:
         client_id="kubectl-scipian",
         mgmt_kubeconfig=str(kubeconfig),
         worker=worker,
+        # Nothing listens at this mgmt: the lifespan's start would wait the default 30 s
+        # for the Environment cache and RBAC index before it starts the room.
+        cache_ready_seconds=0.5,
     )
     return build_backend(settings)
 

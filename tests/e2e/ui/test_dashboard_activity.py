@@ -79,6 +79,12 @@ def test_a_flood_on_another_environment_hides_nothing(stack: Stack) -> None:
             assert m in page.text
         assert f"flood {tag}" not in page.text and f"t-flood-{tag}" not in page.text
     finally:
+        # One deletecollection: `kubectl delete -l` deletes and waits for each (a minute).
+        selector = f"labelSelector=scipian-test%3D{tag}"
         stack.kubectl(
-            "mgmt", "delete", "events", "-n", "default", "-l", f"scipian-test={tag}", check=False
-        )
+            "mgmt", "delete", "--raw", f"/api/v1/namespaces/default/events?{selector}",
+            check=False,
+        )  # fmt: skip
+        left = stack.kubectl("mgmt", "get", "events", "-n", "default", "-l", f"scipian-test={tag}",
+                             "-o", "name")  # fmt: skip
+        assert left.stdout == ""
