@@ -37,7 +37,7 @@ def spawn(name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) 
             env=dict(env) if env is not None else None,
             start_new_session=True,
         )
-    (pid_dir() / f"{name}.pid").write_text(str(proc.pid))
+    _record(name, proc.pid)
     return proc.pid
 
 
@@ -61,7 +61,7 @@ def spawn_teed(
             start_new_session=True,
             cwd=ROOT,
         )  # fmt: skip
-        (pid_dir() / f"logtee-{name}.pid").write_text(str(tee.pid))
+        _record(f"logtee-{name}", tee.pid)
         proc = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
@@ -73,8 +73,17 @@ def spawn_teed(
     finally:
         os.close(read)
         os.close(write)
-    (pid_dir() / f"{name}.pid").write_text(str(proc.pid))
+    _record(name, proc.pid)
     return proc.pid
+
+
+def _record(name: str, pid: int) -> None:
+    """NAME.pid, written whole: `tracked` (another thread's wait, polling `dead`) deletes a
+    file it cannot read as a pid, and a file being written is empty for a moment; that
+    once lost a replica's pid, and `down` then left the replica running."""
+    tmp = pid_dir() / f".{name}.pid.tmp"
+    tmp.write_text(str(pid))
+    tmp.rename(pid_dir() / f"{name}.pid")
 
 
 def alive(pid: int) -> bool:
