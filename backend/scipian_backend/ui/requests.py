@@ -132,7 +132,8 @@ class RequestPages:
         }
 
     def _ask_candidates(self, who: Identity) -> Asks:
-        """(environment, level, already allowed) to confirm, levels in LEVELS order."""
+        """(environment, level, already allowed) to confirm, level by level in LEVELS order
+        (so each environment's levels come out in that order)."""
         index = self._b.rbac_index
         if index is None or not index.ready():
             return [(e, lvl, False) for e in self._b.store.list() for lvl in LEVELS]
@@ -148,8 +149,7 @@ class RequestPages:
                 env = self._b.environment(name) if valid_env_id(name) else None
                 if env is not None:
                     found.append((env, lvl, False))
-        order = {lvl: i for i, lvl in enumerate(LEVELS)}
-        return sorted(found, key=lambda p: (p[0].id, order[p[1]]))
+        return found
 
     # --- actions -------------------------------------------------------------------------
 
